@@ -1,0 +1,26 @@
+"""The command line: a thin layer over the Python API.
+
+Exit codes: 0 success, 1 the run failed, 2 bad input, configuration or usage.
+"""
+
+from __future__ import annotations
+
+import click
+
+from coupongen import __version__
+from coupongen.cli import commands
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="coupongen")
+def cli() -> None:
+    """Targeted coupon generation: segments, affinities, offers, unique codes, channel exports."""
+
+
+for command in commands.COMMANDS:
+    cli.add_command(command)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="coupongen")

@@ -1,0 +1,79 @@
+"""The job commands: run the nightly job, make sample data.
+
+Each command opens what it needs, calls one API function and prints the result.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import click
+
+from coupongen import pipeline, report
+from coupongen.cli.common import DATE, common_options, handle_errors, open_job, progress_reporter
+
+
+@click.command()
+@common_options
+@click.option("--dry-run", is_flag=True, help="Plan and show the offers; issue and export nothing.")
+@handle_errors
+def run(
+    config_path: Path,
+    data_dir: Path | None,
+    out_dir: Path | None,
+    as_of: date | None,
+    seed: int | None,
+    verbose: int,
+    quiet: bool,
+    debug: bool,
+    dry_run: bool,
+) -> None:
+    """Run the nightly job: segments, rules, offers, coupons in the ledger, POS and CRM files."""
+    job = open_job(config_path)
+    settings = pipeline.resolve_settings(
+        job, as_of=as_of or date.today(), data_dir=data_dir, out_dir=out_dir, seed=seed
+    )
+    result = pipeline.run_job(job, settings, dry_run=dry_run, progress=progress_reporter(quiet))
+    click.echo(report.render_text(result.summary))
+
+@click.command("sample-data")
+@click.option("--customers", type=click.IntRange(min=1), default=3000, show_default=True, help="Number of customers.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Random seed; same seed, same files.")
+@click.option("--as-of", "as_of", type=DATE, default="2026-11-22", show_default=True, help="History ends the day before.")
+@click.option("--days", type=click.IntRange(min=28), default=365, show_default=True, help="Days of history.")
+@click.option("--skus", type=click.IntRange(min=50), help="Catalogue size (default: suits the customer count).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
+@click.option("--bad-rows", type=click.IntRange(min=0), default=6, show_default=True, help="Deliberately bad lines to append (CSV only).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to write.")
+@click.option("--debug", is_flag=True, hidden=True)
+@click.option("-v", "--verbose", count=True, hidden=True)
+@click.option("-q", "--quiet", is_flag=True, hidden=True)
+@handle_errors
+def sample_data(
+    customers: int,
+    seed: int,
+    as_of: date,
+    days: int,
+    skus: int | None,
+    fmt: str,
+    bad_rows: int,
+    out_dir: Path,
+    debug: bool,
+    verbose: int,
+    quiet: bool,
+) -> None:
+    """Generate realistic synthetic purchase histories (transactions, products, customers)."""
+    from coupongen import sample  # Faker is slow to import; only this command needs it
+
+    data = sample.generate_sample(customers, seed=seed, as_of=as_of, days=days, skus=skus)
+    paths = sample.write_sample(data, out_dir, fmt=fmt, bad_rows=bad_rows if fmt == "csv" else 0)
+    click.echo(
+        f"wrote {data.transactions.height:,} transaction lines, {data.products.height:,} products, "
+        f"{data.customers.height:,} customers to {out_dir}"
+    )
+    for name, path in sorted(paths.items()):
+        click.echo(f"  {name:<13} {path}")
+
+
+COMMANDS = [run, sample_data]

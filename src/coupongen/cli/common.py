@@ -1,0 +1,127 @@
+"""Shared pieces of the CLI: options, error handling, progress.
+
+The command line is a thin layer over the Python API.
+
+Exit codes: 0 success, 1 the run failed, 2 bad input, configuration or usage. A user's mistake gets
+one line on stderr (``Error: ...``), never a traceback; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from coupongen.config import Job, load_job
+from coupongen.errors import CoupongenError
+
+DEFAULT_JOB = Path("jobs") / "nightly.toml"
+log = logging.getLogger("coupongen")
+
+
+class AsOfDate(click.ParamType):
+    """A calendar date written YYYY-MM-DD."""
+
+    name = "date"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not a date in the form YYYY-MM-DD", param, ctx)
+
+
+DATE = AsOfDate()
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S"))
+    root = logging.getLogger("coupongen")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def progress_reporter(quiet: bool) -> Callable[[str, str], None]:
+    """Stage progress: a short line per stage on a terminal, a log line otherwise (cron)."""
+    if quiet:
+        return lambda stage, detail: None
+    if sys.stderr.isatty():
+        return lambda stage, detail: click.secho(f"  {stage:<8} {detail}", err=True, fg="cyan")
+    return lambda stage, detail: log.info("stage=%s %s", stage, detail)
+
+
+def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--config, --data, --out, --as-of, --seed, -v/--quiet and --debug, the same on every command."""
+    options = [
+        click.option(
+            "--config",
+            "config_path",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=DEFAULT_JOB,
+            show_default=True,
+            help="Job file (TOML) naming the inputs, settings and campaigns.",
+        ),
+        click.option(
+            "--data",
+            "data_dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Folder holding the inputs (default: the job file's 'data').",
+        ),
+        click.option(
+            "--out",
+            "out_dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Output folder (default: the job file's 'out').",
+        ),
+        click.option("--as-of", "as_of", type=DATE, help="The run's 'today' as YYYY-MM-DD (default: today)."),
+        click.option("--seed", type=int, help="Seed of the holdout draw (default: the job file's 'seed')."),
+        click.option("-v", "--verbose", count=True, help="More log lines (repeat for debug)."),
+        click.option("-q", "--quiet", is_flag=True, help="Only errors and the final result."),
+        click.option("--debug", is_flag=True, help="Show a traceback on errors."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn coupongen's errors into one line and the right exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = kwargs.get("debug", False)
+        _setup_logging(kwargs.get("verbose", 0), kwargs.get("quiet", False))
+        try:
+            return func(*args, **kwargs)
+        except CoupongenError as e:
+            if debug:
+                raise
+            click.secho(f"Error: {e}", err=True, fg="red")
+            sys.exit(e.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def open_job(config_path: Path) -> Job:
+    """Load the job file; a missing default gets a hint about where it is looked for."""
+    if not config_path.exists() and config_path == DEFAULT_JOB:
+        raise click.UsageError(
+            f"no job file at {DEFAULT_JOB} (run from the project folder, or pass --config FILE)"
+        )
+    return load_job(config_path)
+
+

@@ -1,0 +1,372 @@
+"""Campaigns -> offers: who gets which coupon, and why.
+
+Each campaign's offer type proposes at most one candidate per eligible customer, with a target, a
+priority and a human reason. Guards then apply in a fixed order: never a restricted product or category,
+never a cross-sell of what the customer already bought, a frequency cap per offer type, a cap of coupons
+per customer across campaigns, a budget on expected cost filled by priority, and finally a salted,
+deterministic holdout that is recorded but sent nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import polars as pl
+
+from coupongen.config import CampaignConfig
+from coupongen.errors import ConfigError
+
+CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
+    "customer_id": pl.String(),
+    "target_kind": pl.String(),
+    "target": pl.String(),
+    "priority": pl.Float64(),
+    "base_value": pl.Float64(),
+    "reason": pl.String(),
+}
+
+
+@dataclass(frozen=True)
+class OfferContext:
+    """What the offer types look at, all as of the run date.
+
+    customers: segmented features joined with the customer master (one row per customer with
+    purchases: customer_id, card_number, rfm_segment, lifecycle, nps_class, recency_days, frequency,
+    monetary, avg_basket, ...). bought: customer_products (customer_id, sku, receipts, in_lookback...).
+    categories: category_spend (customer_id, category, spend, share). rules: mined sku rules.
+    """
+
+    customers: pl.DataFrame
+    bought: pl.DataFrame
+    categories: pl.DataFrame
+    products: pl.DataFrame
+    rules: pl.DataFrame
+    as_of: date
+    lookback_days: int
+    point_value: float = 0.01
+
+
+@dataclass(frozen=True)
+class OfferPlan:
+    """The outcome of targeting: offers to issue, holdout members, and per-campaign counts.
+
+    offers / controls columns: offer_key, symbology, as_of, campaign, offer_type, customer_id,
+    card_number, target_kind, target, reward_type, reward_value, min_basket, valid_from, valid_to,
+    max_uses, expected_cost, reason. funnel: campaign, offer_type, eligible, candidates, capped,
+    within_budget, treated, control, expected_cost, budget.
+    """
+
+    offers: pl.DataFrame
+    controls: pl.DataFrame
+    funnel: pl.DataFrame
+
+
+# --- eligibility -----------------------------------------------------------------------------------
+
+
+def eligible_customers(customers: pl.DataFrame, campaign: CampaignConfig) -> pl.DataFrame:
+    """The customers a campaign's eligibility admits (an empty list admits everyone)."""
+    rules = campaign.eligibility
+    cond = pl.col("monetary") >= rules.min_spend
+    if rules.segments:
+        cond &= pl.col("rfm_segment").is_in(list(rules.segments))
+    if rules.lifecycle:
+        cond &= pl.col("lifecycle").is_in(list(rules.lifecycle))
+    if rules.nps:
+        cond &= pl.col("nps_class").is_in(list(rules.nps))
+    return customers.filter(cond)
+
+
+def restricted_categories(products: pl.DataFrame) -> pl.Series:
+    """Categories holding any product with promo_allowed=false: never a coupon target as a whole."""
+    return products.filter(~pl.col("promo_allowed"))["category"].unique().sort()
+
+
+# --- offer types -----------------------------------------------------------------------------------
+
+
+def _names(products: pl.DataFrame) -> pl.DataFrame:
+    return products.select("sku", "name", "price", "promo_allowed")
+
+
+def cross_sell_candidates(eligible: pl.DataFrame, ctx: OfferContext) -> pl.DataFrame:
+    """A product the customer has not bought in the look-back window, linked by a rule to one they have.
+
+    Rules fire when the customer bought every antecedent item in the window; the consequent must be a
+    single promotable sku the customer did not buy in the window. The best rule per customer wins
+    (confidence, then lift); priority is the rule's confidence.
+    """
+    recent = ctx.bought.filter(pl.col("in_lookback")).select("customer_id", "sku", "receipts")
+    rules = (
+        ctx.rules.filter(pl.col("consequent").list.len() == 1)
+        .with_row_index("rule_id")
+        .with_columns(
+            pl.col("consequent").list.first().alias("target"),
+            pl.col("antecedent").list.len().alias("n_ante"),
+        )
+    )
+    if rules.is_empty() or eligible.is_empty():
+        return pl.DataFrame(schema=CANDIDATE_SCHEMA)
+    ante = rules.select("rule_id", "n_ante", pl.col("antecedent").alias("sku")).explode("sku")
+    fired = (
+        recent.join(eligible.select("customer_id"), on="customer_id")
+        .join(ante, on="sku")
+        .group_by("customer_id", "rule_id")
+        .agg(
+            pl.len().alias("matched"),
+            pl.col("n_ante").first(),
+            pl.col("sku").sort_by("receipts", descending=True).first().alias("anchor"),
+            pl.col("receipts").max().alias("anchor_receipts"),
+        )
+        .filter(pl.col("matched") == pl.col("n_ante"))
+        .join(rules.select("rule_id", "target", "confidence", "lift"), on="rule_id")
+    )
+    names = _names(ctx.products)
+    ranked = (
+        fired.join(recent.select("customer_id", pl.col("sku").alias("target")), on=["customer_id", "target"], how="anti")
+        .join(names.rename({"sku": "target", "name": "target_name"}), on="target")
+        .filter(pl.col("promo_allowed"))
+        .join(names.select(pl.col("sku").alias("anchor"), pl.col("name").alias("anchor_name")), on="anchor")
+        .sort(
+            ["customer_id", "confidence", "lift", "target", "rule_id"],
+            descending=[False, True, True, False, False],
+        )
+        .group_by("customer_id", maintain_order=True)
+        .first()
+    )
+    days = ctx.lookback_days
+    return ranked.select(
+        "customer_id",
+        pl.lit("sku").alias("target_kind"),
+        "target",
+        pl.col("confidence").alias("priority"),
+        pl.col("price").fill_null(0.0).alias("base_value"),
+        pl.format(
+            "bought {} {}x in {} days; {} -> {}, lift {}, confidence {}%",
+            "anchor_name",
+            "anchor_receipts",
+            pl.lit(days),
+            "anchor_name",
+            "target_name",
+            pl.col("lift").round(1),
+            (pl.col("confidence") * 100).round(0).cast(pl.Int64),
+        ).alias("reason"),
+    ).cast(CANDIDATE_SCHEMA)  # type: ignore[arg-type]
+
+
+def win_back_candidates(eligible: pl.DataFrame, ctx: OfferContext) -> pl.DataFrame:
+    """The customer's favourite promotable category, for customers slipping away.
+
+    Priority is the customer's spend in the window, so the budget goes to the most valuable first;
+    the reward's base value is the customer's average spend per visit in that category.
+    """
+    banned = restricted_categories(ctx.products)
+    fav = (
+        ctx.categories.filter(~pl.col("category").is_in(banned.implode()))
+        .sort(["customer_id", "spend", "category"], descending=[False, True, False])
+        .group_by("customer_id", maintain_order=True)
+        .first()
+    )
+    joined = eligible.join(fav, on="customer_id")
+    return joined.select(
+        "customer_id",
+        pl.lit("category").alias("target_kind"),
+        pl.col("category").alias("target"),
+        pl.col("monetary").alias("priority"),
+        (pl.col("avg_basket").fill_null(0.0) * pl.col("share")).round(2).alias("base_value"),
+        pl.format(
+            "last visit {} days ago ({}); favourite category {} ({}% of spend)",
+            "recency_days",
+            "lifecycle",
+            "category",
+            (pl.col("share") * 100).round(0).cast(pl.Int64),
+        ).alias("reason"),
+    ).cast(CANDIDATE_SCHEMA)  # type: ignore[arg-type]
+
+
+OFFER_TYPES: dict[str, Callable[[pl.DataFrame, OfferContext], pl.DataFrame]] = {
+    "cross_sell": cross_sell_candidates,
+    "win_back": win_back_candidates,
+}
+
+
+# --- guards and money ------------------------------------------------------------------------------
+
+
+def expected_cost(campaign: CampaignConfig, base_value: pl.Expr, point_value: float) -> pl.Expr:
+    """Expected cost of one coupon: redemption rate x the reward's money value."""
+    reward = campaign.reward
+    if reward.type == "percent":
+        value = base_value * reward.value / 100
+    elif reward.type == "amount":
+        value = pl.lit(reward.value)
+    elif reward.type == "points":
+        value = pl.lit(reward.value * point_value)
+    else:  # multiplier: the extra points earned on the base value, one point per currency unit
+        value = base_value * (reward.value - 1) * point_value
+    return (value * campaign.expected_redemption_rate).round(4)
+
+
+def in_holdout(customer_ids: pl.Series, *, salt: str, share: float) -> pl.Series:
+    """True for the deterministic ``share`` of customers whose salted hash falls below it.
+
+    A keyed BLAKE2b hash (stable across versions and machines, unlike in-memory hashes) of the salt
+    and customer id, read as a fraction of 2**64.
+    """
+    key = salt.encode()
+    scale = float(2**64)
+    values = [
+        int.from_bytes(hashlib.blake2b(cid.encode(), digest_size=8, key=key[:64]).digest(), "big") / scale
+        < share
+        for cid in customer_ids.to_list()
+    ]
+    return pl.Series(customer_ids.name, values, dtype=pl.Boolean)
+
+
+def within_budget(candidates: pl.DataFrame, budget: float | None) -> pl.DataFrame:
+    """Keep candidates by descending priority while the running expected cost stays within budget."""
+    ordered = candidates.sort(["priority", "customer_id"], descending=[True, False])
+    if budget is None:
+        return ordered
+    return ordered.filter(pl.col("expected_cost").cum_sum() <= budget)
+
+
+def plan_offers(
+    campaigns: tuple[CampaignConfig, ...],
+    ctx: OfferContext,
+    *,
+    max_per_customer: int,
+    seed: int,
+    recent: pl.DataFrame | None = None,
+    frequency_cap_days: int = 0,
+) -> OfferPlan:
+    """Decide every campaign's offers and holdout for the run date.
+
+    Campaigns earlier in the list take precedence for the per-customer cap. ``recent`` holds
+    (customer_id, offer_type) pairs issued within the frequency cap window; they are skipped.
+    """
+    card = ctx.customers.select("customer_id", "card_number")
+    staged: list[pl.DataFrame] = []
+    counts: dict[str, dict[str, object]] = {}
+    for order, campaign in enumerate(c for c in campaigns if c.enabled):
+        make = OFFER_TYPES.get(campaign.type)
+        if make is None:
+            raise ConfigError(
+                f"campaign {campaign.name!r}: offer type {campaign.type!r} is not available "
+                f"(available: {', '.join(sorted(OFFER_TYPES))})"
+            )
+        eligible = eligible_customers(ctx.customers, campaign)
+        cands = make(eligible, ctx)
+        if recent is not None and frequency_cap_days > 0:
+            seen = recent.filter(pl.col("offer_type") == campaign.type).select("customer_id")
+            cands = cands.join(seen, on="customer_id", how="anti")
+        counts[campaign.name] = {
+            "campaign": campaign.name,
+            "offer_type": campaign.type,
+            "eligible": eligible.height,
+            "candidates": cands.height,
+        }
+        staged.append(
+            cands.with_columns(
+                pl.lit(order).alias("order"),
+                pl.lit(campaign.name).alias("campaign"),
+                expected_cost(campaign, pl.col("base_value"), ctx.point_value).alias("expected_cost"),
+            )
+        )
+    pool = pl.concat(staged) if staged else pl.DataFrame()
+    if pool.is_empty():
+        capped = pool
+    else:
+        capped = (
+            pool.sort(["customer_id", "order", "priority"], descending=[False, False, True])
+            .with_columns(pl.int_range(pl.len()).over("customer_id").alias("slot_rank"))
+            .filter(pl.col("slot_rank") < max_per_customer)
+        )
+    offers: list[pl.DataFrame] = []
+    controls: list[pl.DataFrame] = []
+    for campaign in (c for c in campaigns if c.enabled):
+        mine = capped.filter(pl.col("campaign") == campaign.name) if not capped.is_empty() else capped
+        chosen = within_budget(mine, campaign.budget) if not mine.is_empty() else mine
+        rows = _offer_rows(chosen, campaign, ctx.as_of, card) if not chosen.is_empty() else None
+        if rows is None:
+            treated = control = pl.DataFrame()
+        else:
+            held = in_holdout(rows["customer_id"], salt=f"{campaign.name}:{seed}", share=campaign.holdout_share)
+            treated, control = rows.filter(~held), rows.filter(held)
+        counts[campaign.name].update(
+            capped=mine.height,
+            within_budget=chosen.height,
+            treated=treated.height,
+            control=control.height,
+            expected_cost=round(float(treated["expected_cost"].sum()) if treated.height else 0.0, 2),
+            budget=campaign.budget,
+        )
+        offers.append(treated)
+        controls.append(control)
+    return OfferPlan(
+        offers=_concat_or_empty(offers),
+        controls=_concat_or_empty(controls),
+        funnel=pl.DataFrame(list(counts.values())) if counts else pl.DataFrame(),
+    )
+
+
+OFFER_COLUMNS: dict[str, pl.DataType] = {
+    "offer_key": pl.String(),
+    "symbology": pl.String(),
+    "as_of": pl.String(),
+    "campaign": pl.String(),
+    "offer_type": pl.String(),
+    "customer_id": pl.String(),
+    "card_number": pl.String(),
+    "target_kind": pl.String(),
+    "target": pl.String(),
+    "reward_type": pl.String(),
+    "reward_value": pl.Float64(),
+    "min_basket": pl.Float64(),
+    "valid_from": pl.String(),
+    "valid_to": pl.String(),
+    "max_uses": pl.Int64(),
+    "expected_cost": pl.Float64(),
+    "reason": pl.String(),
+}
+
+
+def _concat_or_empty(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    frames = [f for f in frames if not f.is_empty()]
+    return pl.concat(frames) if frames else pl.DataFrame(schema=OFFER_COLUMNS)
+
+
+def _offer_rows(
+    chosen: pl.DataFrame, campaign: CampaignConfig, as_of: date, card: pl.DataFrame
+) -> pl.DataFrame:
+    valid_from = as_of + timedelta(days=campaign.valid_from_offset_days)
+    valid_to = valid_from + timedelta(days=campaign.valid_days - 1)
+    return (
+        chosen.join(card, on="customer_id", how="left")
+        .select(
+            pl.format("{}:{}:{}:0", pl.lit(campaign.name), pl.lit(as_of.isoformat()), "customer_id").alias(
+                "offer_key"
+            ),
+            pl.lit(campaign.code.symbology).alias("symbology"),
+            pl.lit(as_of.isoformat()).alias("as_of"),
+            pl.lit(campaign.name).alias("campaign"),
+            pl.lit(campaign.type).alias("offer_type"),
+            "customer_id",
+            "card_number",
+            "target_kind",
+            "target",
+            pl.lit(campaign.reward.type).alias("reward_type"),
+            pl.lit(float(campaign.reward.value)).alias("reward_value"),
+            pl.lit(float(campaign.min_basket)).alias("min_basket"),
+            pl.lit(valid_from.isoformat()).alias("valid_from"),
+            pl.lit(valid_to.isoformat()).alias("valid_to"),
+            pl.lit(campaign.max_uses).cast(pl.Int64).alias("max_uses"),
+            "expected_cost",
+            "reason",
+        )
+        .cast(OFFER_COLUMNS)  # type: ignore[arg-type]
+        .sort("customer_id")
+    )
