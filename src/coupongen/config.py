@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from coupongen.codes import is_prime
 from coupongen.errors import ConfigError
 
 OFFER_TYPES = (
@@ -141,6 +142,19 @@ class CodeConfig(_Model):
         if len(set(v)) != len(v):
             raise ValueError("characters must be distinct")
         return v
+
+    @model_validator(mode="after")
+    def _checkable(self) -> CodeConfig:
+        # The check character is a weighted sum modulo the alphabet size: it catches every single
+        # typo and neighbour swap only when that size is prime and exceeds the code's length.
+        if not is_prime(len(self.alphabet)) or len(self.alphabet) <= self.length + 1:
+            raise ValueError(
+                f"alphabet needs a prime number of characters greater than length + 1 "
+                f"(got {len(self.alphabet)} characters for length {self.length})"
+            )
+        if not self.alphabet.isascii() or not self.alphabet.isalnum():
+            raise ValueError("alphabet must be ASCII letters and digits")
+        return self
 
     @field_validator("ean_prefix")
     @classmethod

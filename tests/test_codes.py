@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from coupongen.codes import (
+    check_character,
+    code_entropy_bits,
+    generate_codes,
+    generate_ean13,
+    gs1_check_digit,
+    guess_odds,
+    has_valid_check,
+    is_valid_ean13,
+)
+from coupongen.config import DEFAULT_ALPHABET
+from coupongen.errors import CodeFormatError
+
+ALPHABET = DEFAULT_ALPHABET
+
+
+def seeded_entropy(seed: int):
+    rnd = random.Random(seed)
+    return lambda n: rnd.randbytes(n)
+
+
+def test_default_alphabet_has_no_look_alikes():
+    assert not set("01OIL") & set(ALPHABET)
+    assert len(ALPHABET) == 31
+
+
+@pytest.mark.parametrize(
+    ("data", "check"),
+    [
+        ("400614457735", "0"),  # GS1 General Specifications example: 4006144577350
+        ("629104150021", "3"),  # 6291041500213
+        ("501234567890", "0"),  # 5012345678900
+        ("00000000000", "0"),
+    ],
+)
+def test_gs1_check_digit_known_answers(data, check):
+    assert gs1_check_digit(data) == check
+
+
+def test_generated_codes_have_prefix_length_and_valid_check():
+    codes = generate_codes(500, prefix="CS", length=10, alphabet=ALPHABET, entropy=seeded_entropy(1))
+    assert len(set(codes)) == 500
+    for code in codes:
+        assert code.startswith("CS") and len(code) == 13
+        assert has_valid_check(code, prefix="CS", alphabet=ALPHABET)
+
+
+def test_codes_are_drawn_uniformly_over_the_alphabet():
+    codes = generate_codes(3000, prefix="", length=10, alphabet=ALPHABET, entropy=seeded_entropy(2))
+    counts = {ch: 0 for ch in ALPHABET}
+    for code in codes:
+        for ch in code[:-1]:
+            counts[ch] += 1
+    expected = 30000 / len(ALPHABET)
+    assert all(abs(c - expected) < 0.15 * expected for c in counts.values())
+
+
+def test_same_entropy_same_codes_and_default_source_differs():
+    a = generate_codes(20, prefix="", length=8, alphabet=ALPHABET, entropy=seeded_entropy(3))
+    b = generate_codes(20, prefix="", length=8, alphabet=ALPHABET, entropy=seeded_entropy(3))
+    assert a == b
+    assert generate_codes(20, prefix="", length=8, alphabet=ALPHABET) != a
+
+
+def test_alphabet_size_must_be_prime():
+    with pytest.raises(CodeFormatError, match="prime number of characters"):
+        generate_codes(1, prefix="", length=8, alphabet="ABCDEFGHJK")
+
+
+bodies = st.text(alphabet=ALPHABET, min_size=6, max_size=24)
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=bodies, data=st.data())
+def test_every_single_character_error_is_detected(body, data):
+    code = body + check_character(body, ALPHABET)
+    pos = data.draw(st.integers(0, len(code) - 1))
+    wrong = data.draw(st.sampled_from([c for c in ALPHABET if c != code[pos]]))
+    typo = code[:pos] + wrong + code[pos + 1 :]
+    assert has_valid_check(code, prefix="", alphabet=ALPHABET)
+    assert not has_valid_check(typo, prefix="", alphabet=ALPHABET)
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=bodies, data=st.data())
+def test_every_adjacent_swap_is_detected(body, data):
+    code = body + check_character(body, ALPHABET)
+    pos = data.draw(st.integers(0, len(code) - 2))
+    if code[pos] == code[pos + 1]:
+        return
+    swapped = code[:pos] + code[pos + 1] + code[pos] + code[pos + 2 :]
+    assert not has_valid_check(swapped, prefix="", alphabet=ALPHABET)
+
+
+def test_code_with_foreign_character_or_wrong_prefix_fails_check():
+    code = generate_codes(1, prefix="W", length=10, alphabet=ALPHABET)[0]
+    assert not has_valid_check(code.replace("W", "X", 1), prefix="W", alphabet=ALPHABET)
+    assert not has_valid_check(code[:-1] + "0", prefix="W", alphabet=ALPHABET)
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32), prefix=st.sampled_from(["99", "20", "29", "981"]))
+def test_ean13_values_follow_the_gs1_rule(seed, prefix):
+    values = generate_ean13(50, prefix=prefix, entropy=seeded_entropy(seed))
+    assert len(set(values)) == 50
+    for v in values:
+        assert v.startswith(prefix) and len(v) == 13 and v.isdigit()
+        assert v[12] == gs1_check_digit(v[:12])
+        assert is_valid_ean13(v)
+
+
+def test_ean13_serials_are_not_sequential():
+    values = sorted(int(v[2:12]) for v in generate_ean13(200, prefix="99", entropy=seeded_entropy(9)))
+    gaps = {b - a for a, b in zip(values, values[1:])}
+    assert 1 not in gaps
+
+
+def test_ean13_refuses_a_prefix_too_long_for_the_count():
+    with pytest.raises(CodeFormatError, match="too few"):
+        generate_ean13(200_000, prefix="9912345")
+
+
+def test_entropy_and_guess_odds():
+    assert code_entropy_bits(10, ALPHABET) == pytest.approx(49.54, abs=0.01)
+    assert guess_odds(10, ALPHABET, 1_000_000) == pytest.approx(1e6 / 31**10)

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from coupongen.config import load_job
+from coupongen.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_job(tmp_path: Path, job: str, **campaigns: str) -> Path:
+    (tmp_path / "campaigns").mkdir(exist_ok=True)
+    for name, text in campaigns.items():
+        (tmp_path / "campaigns" / f"{name}.toml").write_text(text)
+    path = tmp_path / "job.toml"
+    path.write_text(job)
+    return path
+
+
+CAMPAIGN = 'name = "cs"\ntype = "cross_sell"\nreward = { type = "percent", value = 10 }\n'
+
+
+def test_the_bundled_nightly_job_loads():
+    job = load_job(REPO / "jobs" / "nightly.toml")
+    assert [c.type for c in job.campaigns] == ["win_back", "cross_sell"]
+    assert job.resolve(job.config.data) == REPO / "sample_data"
+    assert len(job.config_hash()) == 16
+
+
+def test_unknown_key_names_file_key_and_allowed_keys(tmp_path):
+    path = write_job(tmp_path, 'name = "x"\n[affinity]\nmin_suport = 0.1\n')
+    with pytest.raises(ConfigError) as e:
+        load_job(path)
+    assert str(e.value) == (
+        f"{path}: unknown key 'affinity.min_suport' "
+        "(allowed here: level, max_len, min_confidence, min_lift, min_support)"
+    )
+
+
+def test_bad_value_names_key_and_what_is_allowed(tmp_path):
+    path = write_job(tmp_path, '[affinity]\nlevel = "brand"\n')
+    with pytest.raises(ConfigError) as e:
+        load_job(path)
+    assert str(e.value) == f"{path}: affinity.level: Input should be 'sku' or 'category' (got 'brand')"
+
+
+def test_campaign_errors_name_the_campaign_file(tmp_path):
+    bad = CAMPAIGN.replace('"percent", value = 10', '"percent", value = 150')
+    path = write_job(tmp_path, 'campaigns = ["campaigns/cs.toml"]\n', cs=bad)
+    with pytest.raises(ConfigError) as e:
+        load_job(path)
+    assert str(e.value).startswith(f"{tmp_path / 'campaigns' / 'cs.toml'}: reward: a percent reward must be at most 100")
+
+
+def test_unknown_offer_type_lists_the_types(tmp_path):
+    path = write_job(tmp_path, 'campaigns = ["campaigns/cs.toml"]\n', cs=CAMPAIGN.replace("cross_sell", "lottery"))
+    with pytest.raises(ConfigError, match=r"type: Input should be 'cross_sell', 'win_back'"):
+        load_job(path)
+
+
+def test_missing_campaign_file_and_bad_toml(tmp_path):
+    path = write_job(tmp_path, 'campaigns = ["campaigns/nope.toml"]\n')
+    with pytest.raises(ConfigError, match=r"nope.toml: config file not found"):
+        load_job(path)
+    path.write_text("name = \n")
+    with pytest.raises(ConfigError, match=r"job.toml: not valid TOML"):
+        load_job(path)
+
+
+def test_duplicate_campaign_names_and_unknown_segments_are_refused(tmp_path):
+    path = write_job(tmp_path, 'campaigns = ["campaigns/a.toml", "campaigns/b.toml"]\n', a=CAMPAIGN, b=CAMPAIGN)
+    with pytest.raises(ConfigError, match=r"b.toml: campaign name 'cs' is already used by"):
+        load_job(path)
+    seg = CAMPAIGN + 'eligibility = { segments = ["champignons"] }\n'
+    path = write_job(tmp_path, 'campaigns = ["campaigns/a.toml"]\n', a=seg)
+    with pytest.raises(ConfigError, match=r"unknown segment 'champignons' \(allowed: about_to_sleep, at_risk"):
+        load_job(path)
+
+
+def test_code_alphabet_must_be_distinct(tmp_path):
+    bad = CAMPAIGN + 'code = { alphabet = "AABC" }\n'
+    path = write_job(tmp_path, 'campaigns = ["campaigns/a.toml"]\n', a=bad)
+    with pytest.raises(ConfigError, match=r"code.alphabet: characters must be distinct"):
+        load_job(path)
+
+
+def test_code_alphabet_must_have_a_prime_size(tmp_path):
+    bad = CAMPAIGN + 'code = { alphabet = "ABCDEFGHJKMNPQRSTUVWXYZ0123456789" }\n'
+    path = write_job(tmp_path, 'campaigns = ["campaigns/a.toml"]\n', a=bad)
+    with pytest.raises(ConfigError, match=r"code: alphabet needs a prime number of characters .*got 33"):
+        load_job(path)
+
+
+def test_config_hash_changes_with_settings(tmp_path):
+    a = load_job(write_job(tmp_path, "seed = 1\n")).config_hash()
+    b = load_job(write_job(tmp_path, "seed = 2\n")).config_hash()
+    assert a != b

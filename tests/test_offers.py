@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from coupongen.affinity import mine_rules
+from coupongen.config import CampaignConfig
+from coupongen.offers import OfferContext, in_holdout, plan_offers, restricted_categories
+
+AS_OF = date(2026, 11, 22)
+
+PRODUCTS = pl.DataFrame(
+    {
+        "sku": ["PASTA", "SAUCE", "BEER", "CHIPS", "SALSA"],
+        "name": ["Spaghetti", "Tomato sauce", "Lager", "Tortilla chips", "Salsa"],
+        "category": ["pasta", "sauce", "beer", "snacks", "snacks"],
+        "brand": ["a"] * 5,
+        "price": [2.0, 3.0, 1.5, 2.5, 2.0],
+        "promo_allowed": [True, True, False, True, True],
+    }
+)
+
+
+def rules() -> pl.DataFrame:
+    baskets = (
+        [("PASTA", "SAUCE")] * 6 + [("PASTA", "BEER")] * 8 + [("CHIPS", "SALSA")] * 5 + [("CHIPS", "BEER")] * 3
+        + [("SAUCE",)] * 2 + [("BEER",)] * 2
+    )
+    rows = [(f"R{i}", item) for i, b in enumerate(baskets) for item in b]
+    frame = pl.DataFrame(rows, schema={"receipt_id": pl.String, "item": pl.String}, orient="row")
+    return mine_rules(frame, min_support=0.01, min_confidence=0.1, min_lift=0.5)
+
+
+def customers(n: int = 4, **overrides) -> pl.DataFrame:
+    base = {
+        "customer_id": [f"C{i}" for i in range(n)],
+        "card_number": [f"2770{i:09d}" for i in range(n)],
+        "rfm_segment": ["champions"] * n,
+        "lifecycle": ["active"] * n,
+        "nps_class": [None] * n,
+        "recency_days": [10] * n,
+        "frequency": [5] * n,
+        "monetary": [100.0 + i for i in range(n)],
+        "avg_basket": [20.0] * n,
+    }
+    base.update(overrides)
+    return pl.DataFrame(base, schema_overrides={"nps_class": pl.String})
+
+
+def bought(pairs) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "customer_id": [c for c, _ in pairs],
+            "sku": [s for _, s in pairs],
+            "receipts": [3] * len(pairs),
+            "in_lookback": [True] * len(pairs),
+        },
+        schema_overrides={"receipts": pl.Int32},
+    )
+
+
+def context(cust, bought_, categories=None) -> OfferContext:
+    if categories is None:
+        categories = pl.DataFrame(
+            {"customer_id": [], "category": [], "spend": [], "share": []},
+            schema={"customer_id": pl.String, "category": pl.String, "spend": pl.Float64, "share": pl.Float64},
+        )
+    return OfferContext(
+        customers=cust,
+        bought=bought_,
+        categories=categories,
+        products=PRODUCTS,
+        rules=rules(),
+        as_of=AS_OF,
+        lookback_days=365,
+    )
+
+
+def campaign(name="cs", type_="cross_sell", **kw) -> CampaignConfig:
+    doc = {"name": name, "type": type_, "reward": {"type": "percent", "value": 15}, "holdout_share": 0.0}
+    doc.update(kw)
+    return CampaignConfig.model_validate(doc)
+
+
+def test_cross_sell_never_offers_restricted_or_already_bought_products():
+    ctx = context(customers(2), bought([("C0", "PASTA"), ("C1", "PASTA"), ("C1", "SAUCE")]))
+    plan = plan_offers((campaign(),), ctx, max_per_customer=2, seed=1)
+    offers = plan.offers
+    # C0: PASTA -> BEER is the strongest rule, but beer may not be promoted: sauce instead
+    assert offers.filter(pl.col("customer_id") == "C0")["target"].to_list() == ["SAUCE"]
+    # C1 already buys the sauce and beer is restricted: nothing left to cross-sell
+    assert "C1" not in offers["customer_id"].to_list()
+    assert offers["target"].is_in(["BEER"]).sum() == 0
+    reason = offers["reason"].item()
+    assert reason.startswith("bought Spaghetti 3x in 365 days; Spaghetti -> Tomato sauce, lift")
+
+
+def test_offer_rows_carry_validity_reward_and_key():
+    ctx = context(customers(1), bought([("C0", "CHIPS")]))
+    camp = campaign(valid_from_offset_days=1, valid_days=14, min_basket=10, max_uses=2)
+    row = plan_offers((camp,), ctx, max_per_customer=1, seed=1).offers.row(0, named=True)
+    assert row["offer_key"] == "cs:2026-11-22:C0:0"
+    assert (row["valid_from"], row["valid_to"]) == ("2026-11-23", "2026-12-06")
+    assert (row["reward_type"], row["reward_value"], row["min_basket"], row["max_uses"]) == ("percent", 15.0, 10.0, 2)
+    assert row["target"] == "SALSA"
+    # expected cost: 5% redemption x 15% of the salsa's price 2.00
+    assert row["expected_cost"] == round(0.05 * 0.15 * 2.0, 4)
+
+
+def test_a_budget_too_small_for_anyone_issues_nothing():
+    ctx = context(customers(3), bought([("C0", "PASTA"), ("C1", "PASTA"), ("C2", "CHIPS")]))
+    plan = plan_offers((campaign(budget=0.001),), ctx, max_per_customer=2, seed=1)
+    assert plan.offers.height == 0
+    funnel = plan.funnel.row(0, named=True)
+    assert (funnel["candidates"], funnel["within_budget"], funnel["treated"]) == (3, 0, 0)
+
+
+def test_budget_is_filled_by_priority_and_never_exceeded():
+    ctx = context(customers(3), bought([("C0", "PASTA"), ("C1", "PASTA"), ("C2", "CHIPS")]))
+    costs = plan_offers((campaign(),), ctx, max_per_customer=2, seed=1).offers
+    one = costs["expected_cost"].max()
+    plan = plan_offers((campaign(budget=one * 1.5),), ctx, max_per_customer=2, seed=1)
+    assert plan.offers["expected_cost"].sum() <= one * 1.5
+    assert plan.offers.height == 1
+
+
+def test_a_customer_eligible_for_everything_gets_at_most_the_cap_first_campaigns_first():
+    cust = customers(1, lifecycle=["lapsing"])
+    cats = pl.DataFrame({"customer_id": ["C0", "C0"], "category": ["beer", "snacks"], "spend": [50.0, 10.0], "share": [0.83, 0.17]})
+    ctx = context(cust, bought([("C0", "CHIPS")]), cats)
+    camps = (
+        campaign("wb", "win_back", eligibility={"lifecycle": ["lapsing"]}),
+        campaign("cs"),
+    )
+    plan = plan_offers(camps, ctx, max_per_customer=1, seed=1)
+    assert plan.offers["campaign"].to_list() == ["wb"]
+    # beer is restricted: the win-back goes to the favourite category that may be promoted
+    assert plan.offers["target"].to_list() == ["snacks"]
+    both = plan_offers(camps, ctx, max_per_customer=2, seed=1)
+    assert sorted(both.offers["campaign"].to_list()) == ["cs", "wb"]
+
+
+def test_an_empty_segment_gives_no_offers_and_no_error():
+    ctx = context(customers(2), bought([("C0", "PASTA")]))
+    plan = plan_offers((campaign(eligibility={"segments": ["lost"]}),), ctx, max_per_customer=2, seed=1)
+    assert plan.offers.height == 0 and plan.controls.height == 0
+    assert plan.funnel.row(0, named=True)["eligible"] == 0
+
+
+def test_frequency_cap_skips_customers_who_recently_got_the_same_offer_type():
+    ctx = context(customers(2), bought([("C0", "PASTA"), ("C1", "CHIPS")]))
+    recent = pl.DataFrame({"customer_id": ["C0"], "offer_type": ["cross_sell"]})
+    plan = plan_offers((campaign(),), ctx, max_per_customer=2, seed=1, recent=recent, frequency_cap_days=7)
+    assert plan.offers["customer_id"].to_list() == ["C1"]
+
+
+def test_holdout_is_deterministic_salted_and_about_the_share():
+    ids = pl.Series("customer_id", [f"C{i:05d}" for i in range(20_000)])
+    a = in_holdout(ids, salt="cs:1", share=0.1)
+    assert a.equals(in_holdout(ids, salt="cs:1", share=0.1))
+    assert 0.09 < a.mean() < 0.11
+    b = in_holdout(ids, salt="wb:1", share=0.1)
+    overlap = (a & b).sum() / a.sum()
+    assert overlap < 0.2  # a different campaign holds out different people
+
+
+def test_holdout_members_are_recorded_as_controls_not_offers():
+    cust = customers(200)
+    ctx = context(cust, bought([(f"C{i}", "PASTA") for i in range(200)]))
+    plan = plan_offers((campaign(holdout_share=0.25),), ctx, max_per_customer=2, seed=7)
+    assert plan.offers.height + plan.controls.height == 200
+    assert 30 <= plan.controls.height <= 70
+    assert not set(plan.offers["customer_id"]) & set(plan.controls["customer_id"])
+    again = plan_offers((campaign(holdout_share=0.25),), ctx, max_per_customer=2, seed=7)
+    assert again.controls.equals(plan.controls)
+
+
+def test_restricted_categories():
+    assert restricted_categories(PRODUCTS).to_list() == ["beer"]

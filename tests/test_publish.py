@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import json
+import stat
+
+import polars as pl
+import pytest
+
+from coupongen.channels import neutralize_formulas, write_csv
+from coupongen.publish import MANIFEST, SUCCESS_MARKER, is_published, publish_folder, sha256_file
+
+
+def write_one(text: str):
+    def write(folder):
+        (folder / "coupons.csv").write_text(text)
+        return {"layout_version": "1.0", "rows": {"coupons.csv": text.count("\n")}}
+
+    return write
+
+
+def test_publication_has_manifest_with_hashes_and_success_marker_last(tmp_path):
+    dest = tmp_path / "pos"
+    manifest = publish_folder(dest, write_one("a\n1\n"))
+    assert is_published(dest)
+    on_disk = json.loads((dest / MANIFEST).read_text())
+    assert on_disk == manifest
+    assert manifest["files"]["coupons.csv"]["sha256"] == sha256_file(dest / "coupons.csv")
+    assert manifest["layout_version"] == "1.0"
+    assert stat.S_IMODE((dest / "coupons.csv").stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pos"]
+
+
+def test_interrupted_export_keeps_the_previous_complete_publication(tmp_path):
+    dest = tmp_path / "pos"
+    publish_folder(dest, write_one("old\n"))
+
+    def crash(folder):
+        (folder / "coupons.csv").write_text("half a fi")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        publish_folder(dest, crash)
+    assert is_published(dest)
+    assert (dest / "coupons.csv").read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pos"]
+
+
+def test_interrupted_first_export_leaves_nothing(tmp_path):
+    def crash(folder):
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        publish_folder(tmp_path / "pos", crash)
+    assert not (tmp_path / "pos").exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_republishing_replaces_the_folder_whole(tmp_path):
+    dest = tmp_path / "pos"
+    publish_folder(dest, lambda f: (f / "a.csv").write_text("1\n") and {})
+    publish_folder(dest, lambda f: (f / "b.csv").write_text("2\n") and {})
+    assert sorted(p.name for p in dest.iterdir()) == sorted(["b.csv", MANIFEST, SUCCESS_MARKER])
+
+
+def test_formula_cells_are_neutralised_and_numbers_left_alone(tmp_path):
+    frame = pl.DataFrame(
+        {
+            "name": ["=HYPERLINK(\"http://x\")", "+1", "-cmd", "@SUM(A1)", "\tx", "\rx", "Anna", None],
+            "amount": [-1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0],
+        }
+    )
+    safe = neutralize_formulas(frame)
+    assert safe["name"].to_list() == [
+        "'=HYPERLINK(\"http://x\")",
+        "'+1",
+        "'-cmd",
+        "'@SUM(A1)",
+        "'\tx",
+        "'\rx",
+        "Anna",
+        None,
+    ]
+    assert safe["amount"].to_list() == frame["amount"].to_list()
+    write_csv(frame, tmp_path / "x.csv")
+    back = pl.read_csv(tmp_path / "x.csv", infer_schema=False)
+    assert all(not v.startswith(("=", "+", "-", "@")) for v in back["name"].drop_nulls())
