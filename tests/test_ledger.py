@@ -19,6 +19,7 @@ def offers(n: int, campaign: str = "cs", as_of: date = AS_OF) -> pl.DataFrame:
     rows = [
         {
             "offer_key": f"{campaign}:{as_of}:C{i:03d}:0",
+            "kind": "personal",
             "symbology": "code128",
             "as_of": as_of.isoformat(),
             "campaign": campaign,
@@ -132,8 +133,8 @@ def test_recent_offer_types_window(ledger):
     ledger.issue_coupons(offers(1, campaign="b", as_of=AS_OF), run=run, make_codes=counter_codes())
     recent = ledger.recent_offer_types(since=date(2026, 11, 15), before=AS_OF).sort("customer_id")
     assert recent.to_dicts() == [
-        {"customer_id": "C000", "offer_type": "cross_sell"},
-        {"customer_id": "C001", "offer_type": "cross_sell"},
+        {"customer_id": "C000", "offer_type": "cross_sell", "as_of": date(2026, 11, 20)},
+        {"customer_id": "C001", "offer_type": "cross_sell", "as_of": date(2026, 11, 20)},
     ]
 
 

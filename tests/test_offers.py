@@ -43,9 +43,14 @@ def customers(n: int = 4, **overrides) -> pl.DataFrame:
         "frequency": [5] * n,
         "monetary": [100.0 + i for i in range(n)],
         "avg_basket": [20.0] * n,
+        "visits": [5] * n,
+        "nps_score": [None] * n,
+        "birth_date": [None] * n,
     }
     base.update(overrides)
-    return pl.DataFrame(base, schema_overrides={"nps_class": pl.String})
+    return pl.DataFrame(
+        base, schema_overrides={"nps_class": pl.String, "nps_score": pl.Int64, "birth_date": pl.Date}
+    )
 
 
 def bought(pairs) -> pl.DataFrame:
@@ -150,9 +155,18 @@ def test_an_empty_segment_gives_no_offers_and_no_error():
 
 def test_frequency_cap_skips_customers_who_recently_got_the_same_offer_type():
     ctx = context(customers(2), bought([("C0", "PASTA"), ("C1", "CHIPS")]))
-    recent = pl.DataFrame({"customer_id": ["C0"], "offer_type": ["cross_sell"]})
-    plan = plan_offers((campaign(),), ctx, max_per_customer=2, seed=1, recent=recent, frequency_cap_days=7)
+    recent = pl.DataFrame(
+        {
+            "customer_id": ["C0", "C1"],
+            "offer_type": ["cross_sell", "cross_sell"],
+            "as_of": [date(2026, 11, 15), date(2026, 11, 1)],
+        }
+    )
+    plan = plan_offers((campaign(frequency_cap_days=14),), ctx, max_per_customer=2, seed=1, recent=recent)
+    # C0 had a cross-sell 7 days ago (inside the 14-day cap); C1's was 21 days ago
     assert plan.offers["customer_id"].to_list() == ["C1"]
+    off = plan_offers((campaign(frequency_cap_days=0),), ctx, max_per_customer=2, seed=1, recent=recent)
+    assert off.offers.height == 2
 
 
 def test_holdout_is_deterministic_salted_and_about_the_share():
@@ -178,3 +192,62 @@ def test_holdout_members_are_recorded_as_controls_not_offers():
 
 def test_restricted_categories():
     assert restricted_categories(PRODUCTS).to_list() == ["beer"]
+
+
+def test_second_purchase_targets_one_visit_customers_with_a_basket_offer():
+    cust = customers(3, visits=[1, 2, 1], lifecycle=["new", "new", "active"])
+    ctx = context(cust, bought([]))
+    camp = campaign("sp", "second_purchase", eligibility={"lifecycle": ["new"]}, reward={"type": "amount", "value": 5})
+    offers = plan_offers((camp,), ctx, max_per_customer=2, seed=1).offers
+    assert offers.select("customer_id", "target_kind", "target").rows() == [("C0", "basket", None)]
+    assert offers["expected_cost"].item() == 0.05 * 5
+
+
+def test_birthday_in_the_validity_window_including_29_february():
+    born = [date(1990, 11, 25), date(1985, 12, 30), date(2000, 2, 29), None]
+    cust = customers(4, birth_date=born)
+    camp = campaign("bd", "birthday", valid_from_offset_days=1, valid_days=7)
+    got = plan_offers((camp,), context(cust, bought([])), max_per_customer=2, seed=1).offers
+    assert got["customer_id"].to_list() == ["C0"]
+    assert got["reason"].item() == "birthday on 25 November"
+    leap = OfferContext(**{**context(cust, bought([])).__dict__, "as_of": date(2027, 2, 25)})
+    got = plan_offers((camp,), leap, max_per_customer=2, seed=1).offers
+    assert got["customer_id"].to_list() == ["C2"]  # 2027 has no 29 February: celebrated on the 28th
+
+
+def test_replenishment_offers_the_most_overdue_regular_promotable_product():
+    regular = pl.DataFrame(
+        {
+            "customer_id": ["C0", "C0", "C0", "C1"],
+            "sku": ["PASTA", "SAUCE", "BEER", "CHIPS"],
+            "receipts": [6, 4, 9, 5],
+            "in_lookback": [True] * 4,
+            "cycle_days": [10.0, 20.0, 7.0, 10.0],
+            "days_since_last": pl.Series([12, 30, 20, 45], dtype=pl.Int32),
+        },
+        schema_overrides={"receipts": pl.Int32},
+    )
+    camp = campaign("rp", "replenishment", reward={"type": "points", "value": 100})
+    got = plan_offers((camp,), context(customers(2), regular), max_per_customer=2, seed=1).offers
+    # C0: sauce is 1.5 cycles overdue, pasta 1.2, beer may not be promoted; C1 gave up on chips (4.5 cycles)
+    assert got.select("customer_id", "target").rows() == [("C0", "SAUCE")]
+    assert got["reason"].item() == "buys Tomato sauce every ~20 days (4x); last bought 30 days ago"
+    assert got["expected_cost"].item() == round(0.05 * 100 * 0.01, 4)
+
+
+def test_nps_driven_offers_pick_detractors_and_promoters():
+    cust = customers(3, nps_class=["detractor", "promoter", None], nps_score=[3, 10, None])
+    sorry = plan_offers((campaign("sr", "service_recovery"),), context(cust, bought([])), max_per_customer=2, seed=1)
+    assert sorry.offers["customer_id"].to_list() == ["C0"]
+    assert "answered 3 of 10" in sorry.offers["reason"].item()
+    invite = plan_offers((campaign("rf", "referral"),), context(cust, bought([])), max_per_customer=2, seed=1)
+    assert invite.offers["customer_id"].to_list() == ["C1"]
+
+
+def test_vip_reward_goes_to_the_eligible_segment():
+    cust = customers(2, rfm_segment=["champions", "lost"])
+    camp = campaign("vip", "vip_reward", eligibility={"segments": ["champions"]}, reward={"type": "multiplier", "value": 3})
+    got = plan_offers((camp,), context(cust, bought([])), max_per_customer=2, seed=1).offers
+    assert got["customer_id"].to_list() == ["C0"]
+    # two extra points per unit of the 20.00 average basket at 0.01 a point, 5% redemption
+    assert got["expected_cost"].item() == round(20.0 * 2 * 0.01 * 0.05, 4)

@@ -15,6 +15,7 @@ FORMULA_CHARS = ("=", "+", "-", "@", "\t", "\r")
 
 POS_COLUMNS = (
     "code",
+    "kind",
     "barcode_value",
     "symbology",
     "card_number",

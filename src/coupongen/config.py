@@ -111,6 +111,7 @@ class Eligibility(_Model):
     segments: tuple[str, ...] = ()
     lifecycle: tuple[Literal["new", "active", "lapsing", "lapsed"], ...] = ()
     nps: tuple[Literal["promoter", "passive", "detractor"], ...] = ()
+    exclude_nps: tuple[Literal["promoter", "passive", "detractor"], ...] = ()
     min_spend: float = Field(0.0, ge=0)
 
 
@@ -189,6 +190,7 @@ class CampaignConfig(_Model):
     expected_redemption_rate: float = Field(0.05, gt=0, le=1)
     budget: float | None = Field(None, ge=0)
     holdout_share: float = Field(0.10, ge=0, lt=1)
+    frequency_cap_days: int = Field(14, ge=0)
     channels: tuple[Literal["email", "sms", "app"], ...] = ("email", "sms", "app")
     code: CodeConfig = CodeConfig()
 

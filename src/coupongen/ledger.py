@@ -28,6 +28,7 @@ MAX_CODE_ATTEMPTS = 5
 
 COUPON_COLUMNS = (
     "offer_key",
+    "kind",
     "code",
     "barcode_value",
     "symbology",
@@ -75,6 +76,7 @@ _MIGRATIONS: dict[int, str] = {
     CREATE TABLE coupons (
         coupon_id INTEGER PRIMARY KEY,
         offer_key TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL CHECK (kind IN ('personal', 'referral')),
         code TEXT NOT NULL UNIQUE,
         barcode_value TEXT NOT NULL,
         symbology TEXT NOT NULL,
@@ -375,15 +377,21 @@ class Ledger:
         )
 
     def recent_offer_types(self, *, since: date, before: date) -> pl.DataFrame:
-        """customer_id, offer_type of coupons and control entries with since <= as_of < before."""
+        """customer_id, offer_type, as_of (date) of coupons and holdout entries, since <= as_of < before.
+
+        Holdout members count too: they were chosen for the offer, and must stay comparable.
+        """
         rows = self.conn.execute(
-            "SELECT customer_id, offer_type FROM coupons WHERE as_of >= ? AND as_of < ? "
-            "UNION SELECT customer_id, offer_type FROM controls WHERE as_of >= ? AND as_of < ?",
+            "SELECT customer_id, offer_type, as_of FROM coupons WHERE as_of >= ? AND as_of < ? "
+            "UNION SELECT customer_id, offer_type, as_of FROM controls WHERE as_of >= ? AND as_of < ? "
+            "ORDER BY 1, 2, 3",
             (since.isoformat(), before.isoformat()) * 2,
         ).fetchall()
         return pl.DataFrame(
-            rows, schema={"customer_id": pl.String, "offer_type": pl.String}, orient="row"
-        )
+            rows,
+            schema={"customer_id": pl.String, "offer_type": pl.String, "as_of": pl.String},
+            orient="row",
+        ).with_columns(pl.col("as_of").str.to_date())
 
 
 _COLUMN_TYPES: dict[str, pl.DataType] = {

@@ -17,7 +17,6 @@ from datetime import date, timedelta
 import polars as pl
 
 from coupongen.config import CampaignConfig
-from coupongen.errors import ConfigError
 
 CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
     "customer_id": pl.String(),
@@ -53,7 +52,7 @@ class OfferContext:
 class OfferPlan:
     """The outcome of targeting: offers to issue, holdout members, and per-campaign counts.
 
-    offers / controls columns: offer_key, symbology, as_of, campaign, offer_type, customer_id,
+    offers / controls columns: offer_key, kind (personal, or referral: shareable), symbology, as_of, campaign, offer_type, customer_id,
     card_number, target_kind, target, reward_type, reward_value, min_basket, valid_from, valid_to,
     max_uses, expected_cost, reason. funnel: campaign, offer_type, eligible, candidates, capped,
     within_budget, treated, control, expected_cost, budget.
@@ -77,6 +76,8 @@ def eligible_customers(customers: pl.DataFrame, campaign: CampaignConfig) -> pl.
         cond &= pl.col("lifecycle").is_in(list(rules.lifecycle))
     if rules.nps:
         cond &= pl.col("nps_class").is_in(list(rules.nps))
+    if rules.exclude_nps:
+        cond &= ~pl.col("nps_class").is_in(list(rules.exclude_nps)).fill_null(False)
     return customers.filter(cond)
 
 
@@ -92,7 +93,9 @@ def _names(products: pl.DataFrame) -> pl.DataFrame:
     return products.select("sku", "name", "price", "promo_allowed")
 
 
-def cross_sell_candidates(eligible: pl.DataFrame, ctx: OfferContext) -> pl.DataFrame:
+def cross_sell_candidates(
+    eligible: pl.DataFrame, ctx: OfferContext, campaign: CampaignConfig
+) -> pl.DataFrame:
     """A product the customer has not bought in the look-back window, linked by a rule to one they have.
 
     Rules fire when the customer bought every antecedent item in the window; the consequent must be a
@@ -157,7 +160,9 @@ def cross_sell_candidates(eligible: pl.DataFrame, ctx: OfferContext) -> pl.DataF
     ).cast(CANDIDATE_SCHEMA)  # type: ignore[arg-type]
 
 
-def win_back_candidates(eligible: pl.DataFrame, ctx: OfferContext) -> pl.DataFrame:
+def win_back_candidates(
+    eligible: pl.DataFrame, ctx: OfferContext, campaign: CampaignConfig
+) -> pl.DataFrame:
     """The customer's favourite promotable category, for customers slipping away.
 
     Priority is the customer's spend in the window, so the budget goes to the most valuable first;
@@ -187,9 +192,140 @@ def win_back_candidates(eligible: pl.DataFrame, ctx: OfferContext) -> pl.DataFra
     ).cast(CANDIDATE_SCHEMA)  # type: ignore[arg-type]
 
 
-OFFER_TYPES: dict[str, Callable[[pl.DataFrame, OfferContext], pl.DataFrame]] = {
+def _basket_offer(eligible: pl.DataFrame, priority: pl.Expr, reason: pl.Expr) -> pl.DataFrame:
+    """Candidates whose reward applies to the whole basket; base value is the average basket."""
+    return eligible.select(
+        "customer_id",
+        pl.lit("basket").alias("target_kind"),
+        pl.lit(None, dtype=pl.String).alias("target"),
+        priority.cast(pl.Float64).alias("priority"),
+        pl.col("avg_basket").fill_null(0.0).alias("base_value"),
+        reason.alias("reason"),
+    ).cast(CANDIDATE_SCHEMA)  # type: ignore[arg-type]
+
+
+def second_purchase_candidates(
+    eligible: pl.DataFrame, ctx: OfferContext, campaign: CampaignConfig
+) -> pl.DataFrame:
+    """New customers with exactly one visit: a reason to come back a second time."""
+    firsts = eligible.filter(pl.col("visits") == 1)
+    return _basket_offer(
+        firsts,
+        pl.col("monetary"),
+        pl.format("first visit {} days ago, spent {}", "recency_days", pl.col("monetary").round(2)),
+    )
+
+
+def vip_reward_candidates(
+    eligible: pl.DataFrame, ctx: OfferContext, campaign: CampaignConfig
+) -> pl.DataFrame:
+    """The best customers (as the campaign's eligibility defines them): a thank-you reward."""
+    return _basket_offer(
+        eligible,
+        pl.col("monetary"),
+        pl.format(
+            "{} customer: {} visits, {} spent in {} days",
+            "rfm_segment",
+            "frequency",
+            pl.col("monetary").round(2),
+            pl.lit(ctx.lookback_days),
+        ),
+    )
+
+
+def service_recovery_candidates(
+    eligible: pl.DataFrame, ctx: OfferContext, campaign: CampaignConfig
+) -> pl.DataFrame:
+    """NPS detractors: an apology before any further sales pitch."""
+    unhappy = eligible.filter(pl.col("nps_class") == "detractor")
+    return _basket_offer(
+        unhappy,
+        pl.col("monetary"),
+        pl.format("answered {} of 10 to 'would you recommend us' (detractor)", "nps_score"),
+    )
+
+
+def referral_candidates(
+    eligible: pl.DataFrame, ctx: OfferContext, campaign: CampaignConfig
+) -> pl.DataFrame:
+    """NPS promoters: a shareable code that rewards both the friend and the referrer."""
+    fans = eligible.filter(pl.col("nps_class") == "promoter")
+    return _basket_offer(
+        fans,
+        pl.col("monetary"),
+        pl.format("answered {} of 10 to 'would you recommend us' (promoter)", "nps_score"),
+    )
+
+
+def birthday_candidates(
+    eligible: pl.DataFrame, ctx: OfferContext, campaign: CampaignConfig
+) -> pl.DataFrame:
+    """Customers whose birthday falls within the coupon's validity window."""
+    start = ctx.as_of + timedelta(days=campaign.valid_from_offset_days)
+    days = [start + timedelta(days=i) for i in range(campaign.valid_days)]
+    # month-day keys; a 29 February birthday is celebrated on 28 February in common years
+    keys = {d.strftime("%m-%d") for d in days}
+    if any(d.month == 2 and d.day == 28 for d in days) and not any(d.month == 2 and d.day == 29 for d in days):
+        keys.add("02-29")
+    born = eligible.filter(pl.col("birth_date").is_not_null())
+    celebrating = born.filter(pl.col("birth_date").dt.strftime("%m-%d").is_in(sorted(keys)))
+    return _basket_offer(
+        celebrating,
+        pl.col("monetary"),
+        pl.format("birthday on {}", pl.col("birth_date").dt.strftime("%d %B")),
+    )
+
+
+def replenishment_candidates(
+    eligible: pl.DataFrame, ctx: OfferContext, campaign: CampaignConfig
+) -> pl.DataFrame:
+    """A regular product that is due by the customer's own purchase cycle.
+
+    Due means at least ``REPLENISH_DUE`` of the cycle has passed since the last purchase, but not
+    more than ``REPLENISH_GIVEN_UP`` cycles (by then the customer buys it elsewhere or stopped).
+    The most overdue regular product per customer wins.
+    """
+    names = _names(ctx.products)
+    due = (
+        ctx.bought.filter(pl.col("cycle_days").is_not_null() & (pl.col("cycle_days") > 0))
+        .join(eligible.select("customer_id"), on="customer_id")
+        .with_columns((pl.col("days_since_last") / pl.col("cycle_days")).alias("due_ratio"))
+        .filter(pl.col("due_ratio").is_between(REPLENISH_DUE, REPLENISH_GIVEN_UP))
+        .join(names, on="sku")
+        .filter(pl.col("promo_allowed"))
+        .sort(["customer_id", "due_ratio", "sku"], descending=[False, True, False])
+        .group_by("customer_id", maintain_order=True)
+        .first()
+    )
+    return due.select(
+        "customer_id",
+        pl.lit("sku").alias("target_kind"),
+        pl.col("sku").alias("target"),
+        pl.col("receipts").cast(pl.Float64).alias("priority"),
+        pl.col("price").fill_null(0.0).alias("base_value"),
+        pl.format(
+            "buys {} every ~{} days ({}x); last bought {} days ago",
+            "name",
+            pl.col("cycle_days").round(0).cast(pl.Int64),
+            "receipts",
+            "days_since_last",
+        ).alias("reason"),
+    ).cast(CANDIDATE_SCHEMA)  # type: ignore[arg-type]
+
+
+REPLENISH_DUE = 0.9
+REPLENISH_GIVEN_UP = 3.0
+
+Proposer = Callable[[pl.DataFrame, OfferContext, CampaignConfig], pl.DataFrame]
+OFFER_TYPES: dict[str, Proposer] = {
     "cross_sell": cross_sell_candidates,
     "win_back": win_back_candidates,
+    "second_purchase": second_purchase_candidates,
+    "replenishment": replenishment_candidates,
+    "vip_reward": vip_reward_candidates,
+    "birthday": birthday_candidates,
+    "service_recovery": service_recovery_candidates,
+    "referral": referral_candidates,
 }
 
 
@@ -241,27 +377,24 @@ def plan_offers(
     max_per_customer: int,
     seed: int,
     recent: pl.DataFrame | None = None,
-    frequency_cap_days: int = 0,
 ) -> OfferPlan:
     """Decide every campaign's offers and holdout for the run date.
 
-    Campaigns earlier in the list take precedence for the per-customer cap. ``recent`` holds
-    (customer_id, offer_type) pairs issued within the frequency cap window; they are skipped.
+    Campaigns earlier in the list take precedence for the per-customer cap. ``recent`` holds the
+    (customer_id, offer_type, as_of) of earlier coupons and holdout entries: a customer who had the
+    same offer type within a campaign's ``frequency_cap_days`` is skipped.
     """
     card = ctx.customers.select("customer_id", "card_number")
     staged: list[pl.DataFrame] = []
     counts: dict[str, dict[str, object]] = {}
     for order, campaign in enumerate(c for c in campaigns if c.enabled):
-        make = OFFER_TYPES.get(campaign.type)
-        if make is None:
-            raise ConfigError(
-                f"campaign {campaign.name!r}: offer type {campaign.type!r} is not available "
-                f"(available: {', '.join(sorted(OFFER_TYPES))})"
-            )
         eligible = eligible_customers(ctx.customers, campaign)
-        cands = make(eligible, ctx)
-        if recent is not None and frequency_cap_days > 0:
-            seen = recent.filter(pl.col("offer_type") == campaign.type).select("customer_id")
+        cands = OFFER_TYPES[campaign.type](eligible, ctx, campaign)
+        if recent is not None and campaign.frequency_cap_days > 0:
+            since = ctx.as_of - timedelta(days=campaign.frequency_cap_days)
+            seen = recent.filter(
+                (pl.col("offer_type") == campaign.type) & (pl.col("as_of") >= since) & (pl.col("as_of") < ctx.as_of)
+            ).select("customer_id")
             cands = cands.join(seen, on="customer_id", how="anti")
         counts[campaign.name] = {
             "campaign": campaign.name,
@@ -315,6 +448,7 @@ def plan_offers(
 
 OFFER_COLUMNS: dict[str, pl.DataType] = {
     "offer_key": pl.String(),
+    "kind": pl.String(),
     "symbology": pl.String(),
     "as_of": pl.String(),
     "campaign": pl.String(),
@@ -350,6 +484,7 @@ def _offer_rows(
             pl.format("{}:{}:{}:0", pl.lit(campaign.name), pl.lit(as_of.isoformat()), "customer_id").alias(
                 "offer_key"
             ),
+            pl.lit("referral" if campaign.type == "referral" else "personal").alias("kind"),
             pl.lit(campaign.code.symbology).alias("symbology"),
             pl.lit(as_of.isoformat()).alias("as_of"),
             pl.lit(campaign.name).alias("campaign"),

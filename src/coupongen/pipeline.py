@@ -23,7 +23,6 @@ from coupongen.ledger import Ledger, Run
 from coupongen.publish import publish_folder
 
 Progress = Callable[[str, str], None]
-FREQUENCY_CAP_DAYS = 7
 
 
 def _quiet(stage: str, detail: str) -> None:
@@ -166,9 +165,8 @@ def plan(
     """Targeting, guards, budgets and holdout for every enabled campaign."""
     recent = None
     if ledger is not None:
-        recent = ledger.recent_offer_types(
-            since=settings.as_of - timedelta(days=FREQUENCY_CAP_DAYS), before=settings.as_of
-        )
+        longest = max((c.frequency_cap_days for c in job.campaigns), default=0)
+        recent = ledger.recent_offer_types(since=settings.as_of - timedelta(days=longest), before=settings.as_of)
     ctx = offers.OfferContext(
         customers=analysis.segmented,
         bought=analysis.bought,
@@ -185,7 +183,6 @@ def plan(
         max_per_customer=job.config.max_coupons_per_customer,
         seed=settings.seed,
         recent=recent,
-        frequency_cap_days=FREQUENCY_CAP_DAYS,
     )
 
 

@@ -91,7 +91,7 @@ def render_text(summary: dict[str, Any]) -> str:
     for c in summary["campaigns"]:
         budget = "no budget" if c.get("budget") is None else f"budget {c['budget']:,.0f}"
         lines.append(
-            f"  {c['campaign']:<20} {c['offer_type']:<12} eligible {c['eligible']:>6,}  "
+            f"  {c['campaign']:<18} {c['offer_type']:<16} eligible {c['eligible']:>6,}  "
             f"targeted {c.get('within_budget', 0):>6,}  sent {c.get('treated', 0):>6,}  "
             f"holdout {c.get('control', 0):>5,}  expected cost {c.get('expected_cost', 0):,.2f} ({budget})"
         )
