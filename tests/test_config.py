@@ -24,7 +24,16 @@ CAMPAIGN = 'name = "cs"\ntype = "cross_sell"\nreward = { type = "percent", value
 
 def test_the_bundled_nightly_job_loads():
     job = load_job(REPO / "jobs" / "nightly.toml")
-    assert [c.type for c in job.campaigns] == ["win_back", "cross_sell"]
+    assert [c.type for c in job.campaigns] == [
+        "service_recovery",
+        "birthday",
+        "win_back",
+        "second_purchase",
+        "replenishment",
+        "cross_sell",
+        "vip_reward",
+        "referral",
+    ]
     assert job.resolve(job.config.data) == REPO / "sample_data"
     assert len(job.config_hash()) == 16
 

@@ -31,30 +31,30 @@ METHODS = ("auto", "mlxtend", "pairs")
 
 RULES_SCHEMA = pl.Schema(
     {
-        "antecedent": pl.List(pl.String),
-        "consequent": pl.List(pl.String),
-        "antecedent_support": pl.Float64,
-        "consequent_support": pl.Float64,
-        "support": pl.Float64,
-        "confidence": pl.Float64,
-        "lift": pl.Float64,
-        "leverage": pl.Float64,
-        "conviction": pl.Float64,
-        "antecedent_count": pl.Int64,
-        "consequent_count": pl.Int64,
-        "count": pl.Int64,
-        "n_baskets": pl.Int64,
+        "antecedent": pl.List(pl.String()),
+        "consequent": pl.List(pl.String()),
+        "antecedent_support": pl.Float64(),
+        "consequent_support": pl.Float64(),
+        "support": pl.Float64(),
+        "confidence": pl.Float64(),
+        "lift": pl.Float64(),
+        "leverage": pl.Float64(),
+        "conviction": pl.Float64(),
+        "antecedent_count": pl.Int64(),
+        "consequent_count": pl.Int64(),
+        "count": pl.Int64(),
+        "n_baskets": pl.Int64(),
     }
 )
 """Columns and dtypes of the frame `mine_rules` returns."""
 
 _COUNTS_SCHEMA = pl.Schema(
     {
-        "antecedent": pl.List(pl.String),
-        "consequent": pl.List(pl.String),
-        "antecedent_count": pl.Int64,
-        "consequent_count": pl.Int64,
-        "count": pl.Int64,
+        "antecedent": pl.List(pl.String()),
+        "consequent": pl.List(pl.String()),
+        "antecedent_count": pl.Int64(),
+        "consequent_count": pl.Int64(),
+        "count": pl.Int64(),
     }
 )
 # Joins the items of an itemset into one sort key; below every printable character, so the keys
@@ -189,7 +189,12 @@ def mine_rules(
         counts = _count_pair_rules(frequent_lines, item_counts, min_count)
     else:
         counts = _count_mlxtend_rules(
-            frequent_lines, item_counts, min_count, n_baskets, max_len, min_confidence
+            frequent_lines,
+            item_counts,
+            min_count,
+            n_baskets,
+            max_len=max_len,
+            min_confidence=min_confidence,
         )
     return _score_rules(counts, n_baskets, min_support, min_confidence, min_lift)
 
@@ -256,7 +261,7 @@ def _min_count(min_support: float, n_baskets: int) -> int:
 
     ceil(min_support * n) alone can be off by one: 0.28 * 25 is 7.000000000000001.
     """
-    return max(1, math.ceil(min_support * n_baskets))
+    count = max(1, math.ceil(min_support * n_baskets))
     while count > 1 and (count - 1) / n_baskets >= min_support:
         count -= 1
     while count / n_baskets < min_support:
@@ -309,6 +314,7 @@ def _count_mlxtend_rules(
     item_counts: pl.DataFrame,
     min_count: int,
     n_baskets: int,
+    *,
     max_len: int,
     min_confidence: float,
 ) -> pl.DataFrame:
@@ -359,7 +365,7 @@ def _sparse_onehot(lines: pl.DataFrame, items: pl.Series) -> pd.DataFrame:
         .sort("receipt_id")
         .select(pl.col("receipt_id").rle_id().alias("row"), "column")
     )
-    n_rows = int(cells["row"].max()) + 1  # type: ignore[arg-type]
+    n_rows = cells["row"].n_unique()
     matrix = sp.csc_matrix(
         (np.ones(cells.height, dtype=bool), (cells["row"].to_numpy(), cells["column"].to_numpy())),
         shape=(n_rows, len(items)),
