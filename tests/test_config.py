@@ -44,15 +44,15 @@ def test_unknown_key_names_file_key_and_allowed_keys(tmp_path):
         load_job(path)
     assert str(e.value) == (
         f"{path}: unknown key 'affinity.min_suport' "
-        "(allowed here: level, max_len, min_confidence, min_lift, min_support)"
+        "(allowed here: category_min_support, max_len, min_confidence, min_lift, min_support)"
     )
 
 
 def test_bad_value_names_key_and_what_is_allowed(tmp_path):
-    path = write_job(tmp_path, '[affinity]\nlevel = "brand"\n')
+    path = write_job(tmp_path, '[affinity]\nmin_support = 2.0\n')
     with pytest.raises(ConfigError) as e:
         load_job(path)
-    assert str(e.value) == f"{path}: affinity.level: Input should be 'sku' or 'category' (got 'brand')"
+    assert str(e.value) == f"{path}: affinity.min_support: Input should be less than or equal to 1 (got 2.0)"
 
 
 def test_campaign_errors_name_the_campaign_file(tmp_path):

@@ -96,13 +96,13 @@ class SegmentsConfig(_Model):
 
 
 class AffinityConfig(_Model):
-    """Thresholds of association-rule mining."""
+    """Thresholds of association-rule mining (rules are mined at sku and at category level)."""
 
-    level: Literal["sku", "category"] = "sku"
     min_support: float = Field(0.002, gt=0, le=1)
     min_confidence: float = Field(0.05, ge=0, le=1)
     min_lift: float = Field(1.2, ge=0)
     max_len: int = Field(2, ge=2, le=4)
+    category_min_support: float = Field(0.01, gt=0, le=1)
 
 
 class Eligibility(_Model):

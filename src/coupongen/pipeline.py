@@ -52,6 +52,7 @@ class Analysis:
     bought: pl.DataFrame
     categories: pl.DataFrame
     rules: pl.DataFrame
+    category_rules: pl.DataFrame
     n_baskets: int
     products: pl.DataFrame
 
@@ -139,21 +140,26 @@ def analyse(job: Job, inputs: Inputs, as_of: date) -> Analysis:
     bought = features.customer_products(tx, as_of=as_of, lookback_days=seg_cfg.lookback_days)
     categories = features.category_spend(tx, products, as_of=as_of)
     aff = job.config.affinity
-    history = tx.filter(pl.col("ts") < pl.lit(as_of).cast(pl.Datetime("us")))
-    history = history.filter(pl.col("ts") >= pl.lit(as_of - timedelta(days=seg_cfg.lookback_days)).cast(pl.Datetime("us")))
+    window = pl.col("ts").is_between(
+        pl.lit(as_of - timedelta(days=seg_cfg.lookback_days)).cast(pl.Datetime("us")),
+        pl.lit(as_of).cast(pl.Datetime("us")),
+        closed="left",
+    )
+    history = tx.filter(window)
     baskets = affinity.build_baskets(history, products, level="sku")
-    rules = affinity.mine_rules(
-        baskets,
-        min_support=aff.min_support,
-        min_confidence=aff.min_confidence,
-        min_lift=aff.min_lift,
-        max_len=aff.max_len,
+    thresholds = {"min_confidence": aff.min_confidence, "min_lift": aff.min_lift, "max_len": aff.max_len}
+    rules = affinity.mine_rules(baskets, min_support=aff.min_support, **thresholds)
+    category_rules = affinity.mine_rules(
+        affinity.build_baskets(history, products, level="category"),
+        min_support=aff.category_min_support,
+        **thresholds,
     )
     return Analysis(
         segmented=segmented,
         bought=bought,
         categories=categories,
         rules=rules,
+        category_rules=category_rules,
         n_baskets=baskets["receipt_id"].n_unique(),
         products=products,
     )
@@ -256,9 +262,10 @@ def write_analysis(analysis: Analysis, run_dir: Path) -> dict[str, str]:
     seg_cols = [c for c in analysis.segmented.columns if c not in ("email", "phone", "first_name", "birth_date")]
     analysis.segmented.select(seg_cols).write_parquet(folder / "segments.parquet")
     (folder / "segments.parquet").chmod(0o600)
-    analysis.rules.write_parquet(folder / "rules.parquet")
-    flat = analysis.rules.with_columns(pl.col("antecedent", "consequent").list.join(" + "))
-    channels.write_csv(flat, folder / "rules.csv")
+    for name, rules in (("rules", analysis.rules), ("category_rules", analysis.category_rules)):
+        rules.write_parquet(folder / f"{name}.parquet")
+        flat = rules.with_columns(pl.col("antecedent", "consequent").list.join(" + "))
+        channels.write_csv(flat, folder / f"{name}.csv")
     return {"segments": str(folder / "segments.parquet"), "rules": str(folder / "rules.csv")}
 
 

@@ -45,6 +45,10 @@ def build_summary(job: Job, result: RunResult) -> dict[str, Any]:
             "baskets": result.analysis.n_baskets,
             "count": rules.height,
             "top": [affinity.describe_rule(r, names) for r in top.to_dicts()],
+            "category_count": result.analysis.category_rules.height,
+            "category_top": [
+                affinity.describe_rule(r) for r in result.analysis.category_rules.head(TOP_RULES).to_dicts()
+            ],
         },
         "campaigns": _records(result.funnel) if result.funnel.height else [],
     }
@@ -85,8 +89,10 @@ def render_text(summary: dict[str, Any]) -> str:
             f"{s['spend_share']:>6.1%} of spend  NPS {nps}"
         )
     r = summary["rules"]
-    lines.append(f"rules: {r['count']:,} from {r['baskets']:,} baskets; top:")
+    lines.append(f"rules: {r['count']:,} sku rules from {r['baskets']:,} baskets; top:")
     lines += [f"  {t}" for t in r["top"][:5]]
+    lines.append(f"category rules: {r['category_count']:,}; top:")
+    lines += [f"  {t}" for t in r["category_top"][:3]]
     lines.append("campaigns:")
     for c in summary["campaigns"]:
         budget = "no budget" if c.get("budget") is None else f"budget {c['budget']:,.0f}"
