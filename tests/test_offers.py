@@ -232,7 +232,7 @@ def test_replenishment_offers_the_most_overdue_regular_promotable_product():
     # C0: sauce is 1.5 cycles overdue, pasta 1.2, beer may not be promoted; C1 gave up on chips (4.5 cycles)
     assert got.select("customer_id", "target").rows() == [("C0", "SAUCE")]
     assert got["reason"].item() == "buys Tomato sauce every ~20 days (4x); last bought 30 days ago"
-    assert got["expected_cost"].item() == round(0.05 * 100 * 0.01, 4)
+    assert got["expected_cost"].item() == round(0.05 * 100 * 1.0, 4)
 
 
 def test_nps_driven_offers_pick_detractors_and_promoters():
@@ -249,5 +249,5 @@ def test_vip_reward_goes_to_the_eligible_segment():
     camp = campaign("vip", "vip_reward", eligibility={"segments": ["champions"]}, reward={"type": "multiplier", "value": 3})
     got = plan_offers((camp,), context(cust, bought([])), max_per_customer=2, seed=1).offers
     assert got["customer_id"].to_list() == ["C0"]
-    # two extra points per unit of the 20.00 average basket at 0.01 a point, 5% redemption
-    assert got["expected_cost"].item() == round(20.0 * 2 * 0.01 * 0.05, 4)
+    # two extra points per 100 of the 20.00 average basket at 1.00 a point, 5% redemption
+    assert got["expected_cost"].item() == round(20.0 * 0.01 * 2 * 1.0 * 0.05, 4)

@@ -204,7 +204,9 @@ class JobConfig(_Model):
     ledger: str = "../out/ledger.sqlite"
     seed: int = 0
     max_coupons_per_customer: int = Field(2, ge=1)
-    point_value: float = Field(0.01, gt=0)
+    currency: str = "RUB"
+    point_value: float = Field(1.0, gt=0)
+    points_per_currency: float = Field(0.01, ge=0)
     inputs: InputsConfig = InputsConfig()
     segments: SegmentsConfig = SegmentsConfig()
     affinity: AffinityConfig = AffinityConfig()

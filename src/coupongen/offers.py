@@ -45,7 +45,8 @@ class OfferContext:
     rules: pl.DataFrame
     as_of: date
     lookback_days: int
-    point_value: float = 0.01
+    point_value: float = 1.0
+    points_per_currency: float = 0.01
 
 
 @dataclass(frozen=True)
@@ -332,8 +333,14 @@ OFFER_TYPES: dict[str, Proposer] = {
 # --- guards and money ------------------------------------------------------------------------------
 
 
-def expected_cost(campaign: CampaignConfig, base_value: pl.Expr, point_value: float) -> pl.Expr:
-    """Expected cost of one coupon: redemption rate x the reward's money value."""
+def expected_cost(
+    campaign: CampaignConfig, base_value: pl.Expr, point_value: float, points_per_currency: float = 0.01
+) -> pl.Expr:
+    """Expected cost of one coupon: redemption rate x the reward's money value.
+
+    Points are worth ``point_value`` each; a multiplier costs the extra points the base value earns
+    at ``points_per_currency``.
+    """
     reward = campaign.reward
     if reward.type == "percent":
         value = base_value * reward.value / 100
@@ -341,8 +348,8 @@ def expected_cost(campaign: CampaignConfig, base_value: pl.Expr, point_value: fl
         value = pl.lit(reward.value)
     elif reward.type == "points":
         value = pl.lit(reward.value * point_value)
-    else:  # multiplier: the extra points earned on the base value, one point per currency unit
-        value = base_value * (reward.value - 1) * point_value
+    else:
+        value = base_value * points_per_currency * (reward.value - 1) * point_value
     return (value * campaign.expected_redemption_rate).round(4)
 
 
@@ -406,7 +413,7 @@ def plan_offers(
             cands.with_columns(
                 pl.lit(order).alias("order"),
                 pl.lit(campaign.name).alias("campaign"),
-                expected_cost(campaign, pl.col("base_value"), ctx.point_value).alias("expected_cost"),
+                expected_cost(campaign, pl.col("base_value"), ctx.point_value, ctx.points_per_currency).alias("expected_cost"),
             )
         )
     pool = pl.concat(staged) if staged else pl.DataFrame()

@@ -182,6 +182,7 @@ def plan(
         as_of=settings.as_of,
         lookback_days=job.config.segments.lookback_days,
         point_value=job.config.point_value,
+        points_per_currency=job.config.points_per_currency,
     )
     return offers.plan_offers(
         job.campaigns,

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from coupongen.cli import cli
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "sample_data"
+NIGHTLY = REPO / "jobs" / "nightly.toml"
+AS_OF = "2026-11-22"
+
+
+@dataclass
+class SampleRun:
+    """One real run of the nightly job on the bundled data, shared by the tests that only read it."""
+
+    out: Path
+    result: Result
+
+    @property
+    def night(self) -> Path:
+        return self.out / AS_OF
+
+    @property
+    def ledger(self) -> Path:
+        return self.out / "ledger.sqlite"
+
+
+def invoke(*args: str) -> Result:
+    """Run the CLI in-process the way a user would type it."""
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def run_nightly(out: Path, *extra: str) -> Result:
+    return invoke("run", "--config", str(NIGHTLY), "--out", str(out), "--as-of", AS_OF, "-q", *extra)
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory) -> SampleRun:
+    out = tmp_path_factory.mktemp("sample_run")
+    result = run_nightly(out)
+    assert result.exit_code == 0, result.output
+    return SampleRun(out, result)
+
+
+@pytest.fixture
+def fresh_copy(sample_run, tmp_path) -> SampleRun:
+    """A private copy of the shared run's outputs and ledger, for tests that change them."""
+    out = tmp_path / "out"
+    shutil.copytree(sample_run.out, out)
+    return SampleRun(out, sample_run.result)
