@@ -43,6 +43,7 @@ def run(
 @click.option("--as-of", "as_of", type=DATE, default="2026-11-22", show_default=True, help="History ends the day before.")
 @click.option("--days", type=click.IntRange(min=28), default=365, show_default=True, help="Days of history.")
 @click.option("--skus", type=click.IntRange(min=50), help="Catalogue size (default: suits the customer count).")
+@click.option("--lines-per-customer", type=click.FloatRange(min=1), default=10.0, show_default=True, help="Receipt lines per customer per year.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
 @click.option("--bad-rows", type=click.IntRange(min=0), default=6, show_default=True, help="Deliberately bad lines to append (CSV only).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to write.")
@@ -56,6 +57,7 @@ def sample_data(
     as_of: date,
     days: int,
     skus: int | None,
+    lines_per_customer: float,
     fmt: str,
     bad_rows: int,
     out_dir: Path,
@@ -66,8 +68,13 @@ def sample_data(
     """Generate realistic synthetic purchase histories (transactions, products, customers)."""
     from coupongen import sample  # Faker is slow to import; only this command needs it
 
-    data = sample.generate_sample(customers, seed=seed, as_of=as_of, days=days, skus=skus)
-    paths = sample.write_sample(data, out_dir, fmt=fmt, bad_rows=bad_rows if fmt == "csv" else 0)
+    try:
+        data = sample.generate_sample(
+            customers, seed=seed, as_of=as_of, days=days, skus=skus, lines_per_customer=lines_per_customer
+        )
+        paths = sample.write_sample(data, out_dir, fmt=fmt, bad_rows=bad_rows if fmt == "csv" else 0)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from e
     click.echo(
         f"wrote {data.transactions.height:,} transaction lines, {data.products.height:,} products, "
         f"{data.customers.height:,} customers to {out_dir}"
