@@ -11,7 +11,6 @@ from pathlib import Path
 import polars as pl
 
 POS_LAYOUT_VERSION = "1.0"
-FORMULA_CHARS = ("=", "+", "-", "@", "\t", "\r")
 
 POS_COLUMNS = (
     "code",
@@ -48,13 +47,21 @@ CRM_COLUMNS = (
 )
 
 
+_FORMULA_START = r"^[=+\-@\t\r]"
+# A plain signed number (a refund of -12.50, a phone written +79161234567) is data, not a formula.
+_PLAIN_NUMBER = r"^[+\-]?\d+(\.\d+)?$"
+
+
 def neutralize_formulas(frame: pl.DataFrame) -> pl.DataFrame:
-    """Prefix text cells that a spreadsheet would run as a formula with a single quote."""
-    pattern = "^[" + "".join("\\t" if c == "\t" else "\\r" if c == "\r" else "\\" + c for c in FORMULA_CHARS) + "]"
+    """Prefix text cells that a spreadsheet would run as a formula with a single quote.
+
+    Cells starting with ``= + - @``, tab or carriage return are prefixed, except plain signed
+    numbers, which a spreadsheet reads as numbers.
+    """
     text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    risky = lambda c: pl.col(c).str.contains(_FORMULA_START) & ~pl.col(c).str.contains(_PLAIN_NUMBER)  # noqa: E731
     return frame.with_columns(
-        pl.when(pl.col(c).str.contains(pattern)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
-        for c in text
+        pl.when(risky(c)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c) for c in text
     )
 
 

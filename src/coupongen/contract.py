@@ -1,14 +1,19 @@
 """The input data contract: schemas, loading, row validation and quarantine.
 
-A retailer exports three inputs (transactions, products, customers) as CSV or Parquet, each a file, a
-folder of parts or a glob. Whole-file problems (missing file or column, unreadable file) raise
+A retailer exports three inputs (transactions, products, customers) as CSV or Parquet, each a file,
+a folder of parts or a glob. Whole-file problems (missing file or column, unreadable file) raise
 InputError with one line naming the file and column; row-level problems send the row to a quarantine
-frame with a ``reason``, so that for every input read = kept + quarantined.
+frame with a ``reason``, so that for every input read = kept + quarantined. ``docs/data.md`` is the
+contract as the retailer's IT team reads it.
 """
 
 from __future__ import annotations
 
+import csv
 import glob as globlib
+import os
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,18 +21,34 @@ import polars as pl
 
 from coupongen.errors import InputError
 
-TIMESTAMP_FORMATS = (
-    "%Y-%m-%dT%H:%M:%S%.f",
-    "%Y-%m-%d %H:%M:%S%.f",
-    "%Y-%m-%dT%H:%M",
-    "%Y-%m-%d %H:%M",
-    "%Y-%m-%d",
-)
 TRUE_WORDS = ("true", "1", "yes", "y", "t")
 FALSE_WORDS = ("false", "0", "no", "n", "f")
 SOURCE_COL = "source_file"
 LINE_COL = "line"
 REASON_COL = "reason"
+DATA_SUFFIXES = (".csv", ".parquet")
+
+# ISO-8601 as retail systems write it: a date, optionally a time (minutes, seconds, a fraction with
+# '.' or ',') and an offset. The offset is accepted and dropped (see _parse_timestamp).
+_ISO_TIMESTAMP = (
+    r"^\d{4}-\d{2}-\d{2}"
+    r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$"
+)
+_UTF8_BOM = b"\xef\xbb\xbf"
+# First bytes of files that are often exported by mistake in place of CSV text.
+_NOT_CSV = (
+    (b"PAR1", "a Parquet file; give it the .parquet extension"),
+    (b"\x1f\x8b", "gzip-compressed; unpack it first"),
+    (b"PK\x03\x04", "a zip archive or an Excel workbook; export the sheet as CSV (UTF-8)"),
+    (b"\xff\xfe", "UTF-16 text; save it as UTF-8"),
+    (b"\xfe\xff", "UTF-16 text; save it as UTF-8"),
+)
+# What reading a user's file may raise. Polars panics (rather than raising) on some damaged Parquet
+# files; that is still a problem with the file, so it gets the same one-line message.
+_READ_ERRORS = (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError)
+# Internal columns of the raw frame; never part of the kept or quarantined output.
+_MORE_FIELDS = "__more_fields"
+_IGNORED = "__ignored_"
 
 
 @dataclass(frozen=True)
@@ -48,7 +69,13 @@ class InputSpec:
 
     @property
     def required(self) -> list[str]:
+        """Names of the columns every file of this input must have."""
         return [c.name for c in self.columns if c.required]
+
+    @property
+    def names(self) -> list[str]:
+        """Names of all the input's columns, in contract order."""
+        return [c.name for c in self.columns]
 
 
 TRANSACTIONS = InputSpec(
@@ -104,7 +131,12 @@ _POLARS_TYPES: dict[str, pl.DataType] = {
 
 @dataclass
 class Loaded:
-    """An input after validation: the kept rows (typed), the quarantined rows (raw) and counts."""
+    """An input after validation: the kept rows (typed), the quarantined rows (raw) and counts.
+
+    ``kept`` has the input's contract columns with their types. ``quarantined`` has the same columns
+    as the text that was read, then ``source_file`` (file name), ``line`` (line in a CSV file, the
+    header being line 1; row number in a Parquet file, from 1) and ``reason`` (``"; "``-separated).
+    """
 
     name: str
     kept: pl.DataFrame
@@ -113,6 +145,7 @@ class Loaded:
 
     @property
     def counts(self) -> dict[str, int]:
+        """Rows read, kept and quarantined; read is always kept + quarantined."""
         return {
             "read": self.kept.height + self.quarantined.height,
             "kept": self.kept.height,
@@ -129,24 +162,42 @@ class Inputs:
     customers: Loaded
 
     def all(self) -> list[Loaded]:
+        """The inputs in the order they are validated: products, customers, transactions."""
         return [self.products, self.customers, self.transactions]
 
 
-# --- locating and scanning files -------------------------------------------------------------------
+# --- locating files -------------------------------------------------------------------------------
+
+
+def _is_marker(path: Path) -> bool:
+    """Hidden files and markers such as _SUCCESS or .part-0.crc written next to data parts."""
+    return path.name.startswith((".", "_"))
 
 
 def resolve_files(location: Path | str) -> list[Path]:
-    """The files an input location names: a file, a folder of .csv/.parquet parts, or a glob."""
+    """The files an input location names: a file, a folder of .csv/.parquet parts, or a glob.
+
+    In a folder, only ``.csv`` and ``.parquet`` files count and sub-folders are not searched; in a
+    folder and in a glob's matches, hidden files and markers (names starting with ``.`` or ``_``)
+    are skipped. Files come back sorted by path, so that parts are read in a stable order.
+    """
     loc = str(location)
-    if any(ch in loc for ch in "*?["):
-        files = sorted(Path(p) for p in globlib.glob(loc, recursive=True) if Path(p).is_file())
+    path = Path(loc)
+    if not path.exists() and any(ch in loc for ch in "*?["):
+        matches = sorted(Path(p) for p in globlib.glob(loc, recursive=True))
+        files = [p for p in matches if p.is_file() and not _is_marker(p)]
         if not files:
             raise InputError(f"{loc}: no file matches this pattern")
         return files
-    path = Path(loc)
     if path.is_dir():
+        try:
+            entries = list(path.iterdir())
+        except OSError as e:
+            raise InputError(f"{path}: cannot read the folder: {e.strerror}") from e
         files = sorted(
-            p for p in path.iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".parquet")
+            p
+            for p in entries
+            if p.is_file() and p.suffix.lower() in DATA_SUFFIXES and not _is_marker(p)
         )
         if not files:
             raise InputError(f"{path}: folder holds no .csv or .parquet file")
@@ -156,100 +207,353 @@ def resolve_files(location: Path | str) -> list[Path]:
     return [path]
 
 
+# --- reading one file -----------------------------------------------------------------------------
+
+
+def _is_parquet(path: Path) -> bool:
+    return path.suffix.lower() == ".parquet"
+
+
 def _csv_header(path: Path, delimiter: str) -> list[str]:
+    """The header line's column names, after checks that give a clear message for non-CSV files."""
     try:
-        with path.open("r", encoding="utf-8-sig", newline="") as fh:
-            first = fh.readline()
-    except UnicodeDecodeError as e:
-        raise InputError(f"{path}: not UTF-8 text (byte {e.start} of the header)") from e
+        with path.open("rb") as fh:
+            first = fh.readline(1 << 20)
     except OSError as e:
         raise InputError(f"{path}: cannot read: {e.strerror}") from e
-    if not first.strip():
-        raise InputError(f"{path}: file is empty (expected a header line)")
-    return [h.strip().strip('"').strip() for h in first.rstrip("\r\n").split(delimiter)]
+    if not first:
+        raise InputError(f"{path}: file is empty (0 bytes; expected a header line)")
+    for magic, what in _NOT_CSV:
+        if first.startswith(magic):
+            raise InputError(f"{path}: not CSV text: the file is {what}")
+    first = first.removeprefix(_UTF8_BOM)
+    try:
+        text = first.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: {_not_utf8(1, first, e)}") from e
+    if not text.strip():
+        raise InputError(f"{path}: line 1 is blank (expected a header line)")
+    if any(ch < " " and ch not in "\t\r\n" for ch in text):
+        raise InputError(f"{path}: not CSV text: line 1 holds control characters (binary data?)")
+    names = next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter))
+    return [n.strip() for n in names]
 
 
 def _check_header(path: Path, header: list[str], spec: InputSpec, delimiter: str) -> None:
-    missing = sorted(set(spec.required) - set(header))
-    if not missing:
-        dupes = sorted({h for h in header if header.count(h) > 1})
-        if dupes:
-            raise InputError(f"{path}: column {dupes[0]!r} appears more than once in the header")
-        return
-    hint = ""
+    """Raise InputError naming the file and column when required columns are missing or doubled."""
+    missing = [c for c in spec.required if c not in header]
+    if missing:
+        what = "column" if len(missing) == 1 else "columns"
+        names = ", ".join(repr(m) for m in missing)
+        raise InputError(
+            f"{path}: missing required {what} {names}{_header_hint(header, delimiter)}"
+        )
+    dupes = [c for c in spec.names if header.count(c) > 1]
+    if dupes:
+        raise InputError(f"{path}: column {dupes[0]!r} appears more than once in the header")
+
+
+def _header_hint(header: list[str], delimiter: str) -> str:
     if len(header) == 1:
-        for other in (";", "\t", "|"):
+        for other in (";", "\t", "|", ","):
             if other != delimiter and other in header[0]:
                 shown = "tab" if other == "\t" else repr(other)
-                hint = f"; the header looks {shown}-delimited, expected {delimiter!r}"
-                break
-    raise InputError(f"{path}: missing required columns {missing}{hint}")
+                return f" (the header looks {shown}-delimited; the job expects {delimiter!r})"
+    shown = ", ".join(header[:12]) + (", ..." if len(header) > 12 else "")
+    return f" (the header has: {shown})"
 
 
-def _scan_one(path: Path, spec: InputSpec, delimiter: str) -> pl.LazyFrame:
-    """A lazy scan of one file with the contract's columns (absent optional ones as nulls)."""
-    known = {c.name for c in spec.columns}
-    if path.suffix.lower() == ".parquet":
+def _check_parquet_types(path: Path, schema: dict[str, pl.DataType], spec: InputSpec) -> None:
+    for c in spec.columns:
+        dtype = schema.get(c.name)
+        if dtype is not None and (dtype.is_nested() or dtype in (pl.Binary, pl.Object)):
+            raise InputError(
+                f"{path}: column {c.name!r} has Parquet type {dtype}; "
+                "expected text, a number, a date or a boolean"
+            )
+
+
+def _scan_one(path: Path, spec: InputSpec, delimiter: str, label: str) -> pl.LazyFrame:
+    """A lazy scan of one file: the contract's columns as text, plus source, line and reason.
+
+    Absent optional columns come back as nulls. A CSV line with more fields than the header gets
+    the reason "more fields than the header"; a line with fewer reads the missing fields as empty.
+    Lines without any value (blank lines) are skipped and not counted.
+    """
+    if _is_parquet(path):
         try:
-            schema = pl.read_parquet_schema(path)
-        except Exception as e:  # polars raises several types for a corrupt file
-            raise InputError(f"{path}: not a readable Parquet file ({type(e).__name__})") from e
-        header = list(schema)
-        _check_header(path, header, spec, delimiter)
-        lf = pl.scan_parquet(path)
+            schema = dict(pl.read_parquet_schema(path))
+        except _READ_ERRORS as e:
+            raise InputError(f"{path}: {_describe_read_error(path, e, delimiter)}") from e
+        _check_header(path, list(schema), spec, delimiter)
+        _check_parquet_types(path, schema, spec)
+        present = [c for c in spec.names if c in schema]
+        lf = (
+            pl.scan_parquet(path)
+            .select(present)
+            .with_row_index(LINE_COL, offset=1)
+            .with_columns(pl.lit(False).alias(_MORE_FIELDS))
+        )
     else:
+        if len(delimiter.encode()) != 1:
+            raise InputError(
+                f"{path}: cannot split CSV on {delimiter!r}: the delimiter must be one ASCII character"
+            )
         header = _csv_header(path, delimiter)
         _check_header(path, header, spec, delimiter)
+        wanted = set(spec.names)
+        # Columns by position: a header that repeats a name we ignore, or has blank names, is fine.
+        names = [h if h in wanted else f"{_IGNORED}{i}" for i, h in enumerate(header)]
+        present = [h for h in names if h in wanted]
+        # One column more than the header catches lines with too many fields.
         lf = pl.scan_csv(
             path,
+            has_header=False,
+            skip_rows=1,
             separator=delimiter,
-            has_header=True,
-            schema={h or f"_unnamed_{i}": pl.String for i, h in enumerate(header)},
+            schema={n: pl.String for n in [*names, _MORE_FIELDS]},
+            missing_columns="insert",
+            truncate_ragged_lines=True,
+            raise_if_empty=False,
         )
-    present = [h for h in header if h in known]
-    missing_optional = [c for c in spec.columns if c.name not in present]
-    return (
-        lf.select(present)
-        .with_columns(pl.lit(None, dtype=pl.String).alias(c.name) for c in missing_optional)
-        .with_row_index(LINE_COL, offset=2 if path.suffix.lower() != ".parquet" else 1)
-        .with_columns(pl.lit(path.name).alias(SOURCE_COL))
+        blank = pl.all_horizontal(pl.col(*names, _MORE_FIELDS).is_null())
+        lf = (
+            lf.with_row_index(LINE_COL, offset=2)
+            .filter(~blank)
+            .with_columns(pl.col(_MORE_FIELDS).is_not_null())
+        )
+    return lf.select(
+        *[
+            pl.col(c).cast(pl.String) if c in present else pl.lit(None, dtype=pl.String).alias(c)
+            for c in spec.names
+        ],
+        pl.lit(label, dtype=pl.String).alias(SOURCE_COL),
+        pl.col(LINE_COL).cast(pl.Int64),
+        pl.when(pl.col(_MORE_FIELDS))
+        .then(pl.lit("more fields than the header"))
+        .otherwise(pl.lit(None, dtype=pl.String))
+        .alias(REASON_COL),
     )
 
 
+def _is_empty(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except OSError:
+        return False  # reading it will say what is wrong
+
+
+def _labels(files: list[Path]) -> list[str]:
+    """How quarantine rows name their file: the file name, or a relative path if names clash."""
+    if len({p.name for p in files}) == len(files):
+        return [p.name for p in files]
+    base = Path(os.path.commonpath([p.parent.absolute() for p in files]))
+    return [p.absolute().relative_to(base).as_posix() for p in files]
+
+
 def scan_input(files: list[Path], spec: InputSpec, *, delimiter: str = ",") -> pl.LazyFrame:
-    """All files of one input as a single lazy frame with ``source_file`` and ``line`` columns."""
-    frames = [_scan_one(f, spec, delimiter) for f in files]
-    # Parquet parts keep their own types; unify on text so that validation is one code path.
-    cols = [c.name for c in spec.columns]
-    unified = [
-        f.select(
-            [pl.col(c).cast(pl.String) for c in cols]
-            + [pl.col(LINE_COL).cast(pl.Int64), pl.col(SOURCE_COL)]
-        )
-        for f in frames
+    """All files of one input as a single lazy frame of text.
+
+    Columns: the spec's columns (text as read), ``source_file``, ``line`` and ``reason`` (a problem
+    found while reading the line, else null). Raises InputError for a whole-file problem found
+    before collecting (missing column, unreadable header, corrupt Parquet footer).
+    """
+    scans = [
+        _scan_one(f, spec, delimiter, label) for f, label in zip(files, _labels(files), strict=True)
     ]
-    return pl.concat(unified, how="vertical")
+    return pl.concat(scans, how="vertical")
 
 
-# --- parsing expressions ---------------------------------------------------------------------------
+def _read_input(files: list[Path], spec: InputSpec, delimiter: str) -> pl.DataFrame:
+    """Collect each file of an input, turning any reading error into one line naming the file.
+
+    Among several parts, an empty (0-byte) CSV part holds no rows: writers produce one for an empty
+    partition. A single empty file is an error, as it most likely means a failed export.
+    """
+    frames = []
+    for path, label in zip(files, _labels(files), strict=True):
+        if len(files) > 1 and not _is_parquet(path) and _is_empty(path):
+            continue
+        lf = _scan_one(path, spec, delimiter, label)
+        try:
+            frames.append(lf.collect())
+        except _READ_ERRORS as e:
+            raise InputError(f"{path}: {_describe_read_error(path, e, delimiter)}") from e
+    if not frames:
+        schema = {n: pl.String for n in spec.names}
+        return pl.DataFrame(
+            schema=schema | {SOURCE_COL: pl.String, LINE_COL: pl.Int64, REASON_COL: pl.String}
+        )
+    return pl.concat(frames, how="vertical")
 
 
-def _blank(name: str) -> pl.Expr:
-    return pl.col(name).is_null() | (pl.col(name).str.strip_chars() == "")
+# --- diagnosing a file polars could not read ------------------------------------------------------
 
 
-def _parse(name: str, dtype: str) -> pl.Expr:
-    """Text -> typed value; null where the text is blank or does not parse."""
-    raw = pl.col(name).str.strip_chars()
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().split("\n\n")[0]
+    text = " ".join(text.split())
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _not_utf8(line: int, raw: bytes, e: UnicodeDecodeError) -> str:
+    return (
+        f"line {line} is not UTF-8 text (byte 0x{raw[e.start]:02X} at position {e.start + 1}); "
+        "save the file as UTF-8"
+    )
+
+
+def _describe_read_error(path: Path, e: BaseException, delimiter: str) -> str:
+    """The most useful one-line account of why a file could not be read."""
+    if isinstance(e, pl.exceptions.PanicException):
+        return "cannot be read: the reader failed on damaged data"
+    if _is_parquet(path):
+        return f"not a readable Parquet file ({_first_line(e)})"
+    if isinstance(e, OSError):
+        return f"cannot read: {e.strerror}"
+    found = _find_csv_problem(path, delimiter)
+    return found or f"cannot be read as CSV ({_first_line(e)})"
+
+
+def _numbered_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    with path.open("rb") as fh:
+        yield from enumerate(fh, start=1)
+
+
+def _find_csv_problem(path: Path, delimiter: str) -> str | None:
+    """Walk the file line by line for bytes that are not UTF-8 or a double quote out of place.
+
+    Only run after polars has failed on the file, so speed matters less than a precise line number.
+    """
+    d = re.escape(delimiter)
+    value = rf'(?:"(?:[^"]|"")*"|[^"{d}\r\n]*)'
+    whole = re.compile(rf"(?:{value}{d})*{value}\r?\n?")
+    opens = re.compile(rf'(?:{value}{d})*"(?:[^"]|"")*\r?\n?')
+    open_since = 0
+    for n, raw in _numbered_lines(path):
+        try:
+            line = raw.removeprefix(_UTF8_BOM).decode("utf-8")
+        except UnicodeDecodeError as e:
+            return _not_utf8(n, raw, e)
+        if open_since:
+            if line.count('"') % 2:
+                open_since = 0
+            continue
+        if '"' not in line or whole.fullmatch(line):
+            continue
+        if opens.fullmatch(line):
+            open_since = n
+            continue
+        return (
+            f"line {n} has a double quote inside a value that is not quoted; "
+            'enclose the value in double quotes and double the quote inside ("27"" screen")'
+        )
+    if open_since:
+        return f"line {open_since} opens a quoted value that is never closed"
+    return None
+
+
+# --- parsing expressions --------------------------------------------------------------------------
+
+
+def _texts(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    """The columns' text without surrounding blanks, null where nothing is left, named by ``_t``."""
+    stripped = frame.select(pl.col(n).str.strip_chars().alias(_t(n)) for n in names)
+    # Turning "" into null copies the column again: only done where there is an empty text.
+    empty = stripped.select((pl.all() == "").any()).row(0, named=True)
+    return stripped.with_columns(
+        pl.when(pl.col(n) == "").then(pl.lit(None, dtype=pl.String)).otherwise(pl.col(n)).alias(n)
+        for n, has_empty in empty.items()
+        if has_empty
+    )
+
+
+def _parse_timestamp(text: pl.Expr) -> pl.Expr:
+    """ISO-8601 text -> Datetime(us); null where it does not parse.
+
+    An offset (``Z``, ``+02:00``) is dropped: time stamps are read as the store's wall time, which
+    is what day-level features need. Accepted: ``YYYY-MM-DD``, then optionally ``T`` or a space,
+    ``HH:MM``, ``:SS``, a fraction after ``.`` or ``,`` (digits past microseconds are dropped) and
+    an offset. The general (slow) path: see ``_parse_timestamps`` for the fast one.
+    """
+    day = text.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
+
+    def number(start: int, length: int) -> pl.Expr:
+        return text.str.slice(start, length).cast(pl.Int64, strict=False).fill_null(0)
+
+    hour, minute = number(11, 2), number(14, 2)
+    second = pl.when(text.str.slice(16, 1) == ":").then(number(17, 2)).otherwise(0)
+    micro = (
+        pl.when(text.str.slice(19, 1).is_in([".", ","]))
+        .then(text.str.slice(20, 6).str.extract(r"^(\d+)", 1).str.pad_end(6, "0"))
+        .cast(pl.Int64, strict=False)
+        .fill_null(0)
+    )
+    valid = text.str.contains(_ISO_TIMESTAMP) & (hour < 24) & (minute < 60) & (second < 60)
+    stamp = day.cast(pl.Datetime("us")) + pl.duration(
+        hours=hour, minutes=minute, seconds=second, microseconds=micro
+    )
+    return pl.when(valid).then(stamp).otherwise(None)
+
+
+# The shapes nearly every export uses, each parsed by one exact strptime; anything else goes
+# through _parse_timestamp. The regex guard keeps strptime from accepting "+2026-05-01T10:00:0".
+_D, _HMS = r"^\d{4}-\d\d-\d\d", r"\d\d:\d\d:[0-5]\d"
+_FAST_TIMESTAMPS = (
+    ("%Y-%m-%dT%H:%M:%S", rf"{_D}T{_HMS}$"),
+    ("%Y-%m-%d %H:%M:%S", rf"{_D} {_HMS}$"),
+    ("%Y-%m-%dT%H:%M:%S%.f", rf"{_D}T{_HMS}\.\d{{1,9}}$"),
+    ("%Y-%m-%d %H:%M:%S%.f", rf"{_D} {_HMS}\.\d{{1,9}}$"),  # Parquet time stamps as text
+    ("%Y-%m-%d", rf"{_D}$"),
+)
+
+
+def _fast_timestamp(text: pl.Expr, fmt: str, shape: str) -> pl.Expr:
+    parsed = text.str.to_datetime(fmt, strict=False, exact=True, cache=False)
+    return pl.when(text.str.contains(shape)).then(parsed.dt.cast_time_unit("us"))
+
+
+def _parse_timestamps(frame: pl.DataFrame, name: str) -> pl.Series:
+    """The cleaned-text column ``name`` parsed as in ``_parse_timestamp``, fast.
+
+    The shape of the first value picks one exact strptime for the whole column; the distinct texts
+    it leaves (usually a handful) are parsed the slow way once each and looked up, so that a few
+    odd lines do not slow down a big file.
+    """
+    text = pl.col(name)
+    sample = frame[name].drop_nulls().head(1).to_list()
+    primary = next(
+        (f for f in _FAST_TIMESTAMPS if sample and re.match(f[1], sample[0])), _FAST_TIMESTAMPS[0]
+    )
+    fast = frame.select(_fast_timestamp(text, *primary)).to_series()
+    rest = frame.filter(fast.is_null() & frame[name].is_not_null()).select(text.unique())
+    if rest.is_empty():
+        return fast.alias(name)
+    slow = rest.select(
+        text,
+        pl.coalesce(
+            *[_fast_timestamp(text, *f) for f in _FAST_TIMESTAMPS], _parse_timestamp(text)
+        ).alias("value"),
+    )
+    looked_up = text.replace_strict(
+        slow[name], slow["value"], default=None, return_dtype=pl.Datetime("us")
+    )
+    return frame.select(pl.coalesce(pl.lit(fast), looked_up)).to_series().alias(name)
+
+
+def _parse(text: pl.Expr, dtype: str) -> pl.Expr:
+    """Cleaned text (see _texts) -> typed value; null where the text is null or does not parse."""
     if dtype == "str":
-        return pl.when(raw == "").then(None).otherwise(raw)
+        return text
     if dtype == "float":
-        return raw.cast(pl.Float64, strict=False)
+        number = text.cast(pl.Float64, strict=False)
+        return pl.when(number.is_finite()).then(number).otherwise(None)
     if dtype == "int":
-        as_float = raw.cast(pl.Float64, strict=False)
-        return pl.when(as_float == as_float.round(0)).then(as_float).otherwise(None).cast(pl.Int64)
+        number = text.cast(pl.Float64, strict=False)
+        whole = number.is_finite() & (number == number.round(0))
+        return pl.when(whole).then(number.cast(pl.Int64, strict=False)).otherwise(None)
     if dtype == "bool":
-        low = raw.str.to_lowercase()
+        low = text.str.to_lowercase()
         return (
             pl.when(low.is_in(TRUE_WORDS))
             .then(True)
@@ -258,19 +562,10 @@ def _parse(name: str, dtype: str) -> pl.Expr:
             .otherwise(None)
         )
     if dtype == "date":
-        return raw.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
+        return _parse_timestamp(text).dt.date()
     if dtype == "datetime":
-        # Offsets are dropped: store time stamps are read as the store's local wall time.
-        bare = raw.str.replace(r"(Z|[+-]\d\d:?\d\d)$", "")
-        return pl.coalesce(
-            [bare.str.to_datetime(f, strict=False, time_unit="us") for f in TIMESTAMP_FORMATS]
-        )
+        return _parse_timestamp(text)
     raise ValueError(f"unknown contract type {dtype!r}")
-
-
-def _bad(name: str, dtype: str) -> pl.Expr:
-    """True where the text is present but does not parse as the column's type."""
-    return ~_blank(name) & _parse(name, dtype).is_null()
 
 
 _TYPE_WORDS = {
@@ -282,55 +577,141 @@ _TYPE_WORDS = {
 }
 
 
-def _reason(cond: pl.Expr, text: str) -> pl.Expr:
-    return pl.when(cond).then(pl.lit(text)).otherwise(None)
+def _t(name: str) -> str:
+    """Name of the cleaned-text copy of a column."""
+    return f"__text_{name}"
 
 
-def _type_reasons(spec: InputSpec, required_values: tuple[str, ...]) -> list[pl.Expr]:
-    reasons = []
+def _v(name: str) -> str:
+    """Name of the typed copy of a column."""
+    return f"__value_{name}"
+
+
+def _show(x: float) -> str:
+    return f"{x:.0f}" if float(x).is_integer() else f"{x:g}"
+
+
+# --- validation -----------------------------------------------------------------------------------
+
+_Check = tuple[pl.Expr, str]  # a row condition that quarantines, and the reason it gives
+
+
+def _conform(raw: pl.DataFrame, spec: InputSpec) -> pl.DataFrame:
+    """The raw frame with every spec column (absent optional ones as null text) and the extras."""
+    missing = [c for c in spec.required if c not in raw.columns]
+    if missing:
+        raise InputError(f"{spec.name}: missing required columns {missing}")
+    extra = {
+        SOURCE_COL: pl.lit(None, dtype=pl.String),
+        LINE_COL: pl.int_range(1, pl.len() + 1, dtype=pl.Int64),
+        REASON_COL: pl.lit(None, dtype=pl.String),
+    }
+    return raw.select(
+        *[
+            pl.col(c.name).cast(pl.String)
+            if c.name in raw.columns
+            else pl.lit(None, dtype=pl.String).alias(c.name)
+            for c in spec.columns
+        ],
+        *[pl.col(k) if k in raw.columns else e.alias(k) for k, e in extra.items()],
+    )
+
+
+def _prepare(raw: pl.DataFrame, spec: InputSpec) -> pl.DataFrame:
+    """Add the cleaned text and the typed value of every column, each computed once."""
+    frame = _conform(raw, spec)
+    frame = pl.concat([frame, _texts(frame, spec.names)], how="horizontal")
+    values = []
+    for c in spec.columns:
+        if c.dtype in ("datetime", "date"):
+            stamp = pl.lit(_parse_timestamps(frame, _t(c.name)))
+            values.append(stamp.dt.date() if c.dtype == "date" else stamp)
+        else:
+            values.append(_parse(pl.col(_t(c.name)), c.dtype))
+    return frame.with_columns(
+        v.alias(_v(c.name)) for v, c in zip(values, spec.columns, strict=True)
+    )
+
+
+def _type_checks(spec: InputSpec, required_values: tuple[str, ...]) -> list[_Check]:
+    """(condition, reason) pairs for empty required values and values of the wrong type."""
+    checks = []
     for c in spec.columns:
         if c.name in required_values:
-            reasons.append(_reason(_blank(c.name), f"{c.name}: empty"))
-        if c.dtype != "str":
-            reasons.append(_reason(_bad(c.name, c.dtype), f"{c.name}: {_TYPE_WORDS[c.dtype]}"))
-    return reasons
+            checks.append((pl.col(_t(c.name)).is_null(), f"{c.name}: empty"))
+        if c.dtype == "int":
+            # Judged on the number: 1e30 is out of range for a range check, not "not whole".
+            number = _parse(pl.col(_t(c.name)), "float")
+            bad = pl.col(_t(c.name)).is_not_null() & ~(number == number.round(0)).fill_null(False)
+            checks.append((bad, f"{c.name}: {_TYPE_WORDS[c.dtype]}"))
+        elif c.dtype != "str":
+            bad = pl.col(_t(c.name)).is_not_null() & pl.col(_v(c.name)).is_null()
+            checks.append((bad, f"{c.name}: {_TYPE_WORDS[c.dtype]}"))
+    return checks
 
 
-def _split(name: str, raw: pl.DataFrame, reasons: list[pl.Expr], spec: InputSpec) -> Loaded:
-    """Apply row reasons: rows with none are parsed and kept, the others quarantined."""
-    tagged = raw.with_columns(
-        pl.concat_str(reasons, separator="; ", ignore_nulls=True).alias(REASON_COL)
-    ).with_columns(
-        pl.when(pl.col(REASON_COL) == "").then(None).otherwise(pl.col(REASON_COL)).alias(REASON_COL)
+def _split(name: str, frame: pl.DataFrame, spec: InputSpec, checks: list[_Check]) -> Loaded:
+    """Rows that fail no check are kept (typed); the others are quarantined (as read) with reasons.
+
+    Checks are evaluated as booleans over all rows; reason texts are only built for the failing
+    rows, which keeps validation fast when nearly every line is good.
+    """
+    flags = frame.select(cond.fill_null(False).alias(f"c{i}") for i, (cond, _) in enumerate(checks))
+    bad = frame[REASON_COL].is_not_null() | flags.select(pl.any_horizontal(pl.all())).to_series()
+    values = frame.select(
+        pl.col(_v(c.name)).cast(_POLARS_TYPES[c.dtype]).alias(c.name) for c in spec.columns
     )
-    quarantined = tagged.filter(pl.col(REASON_COL).is_not_null())
-    kept = tagged.filter(pl.col(REASON_COL).is_null()).select(
-        _parse(c.name, c.dtype).alias(c.name) for c in spec.columns
+    as_read = frame.select(*spec.names, SOURCE_COL, LINE_COL, REASON_COL)
+    if not bad.any():
+        return Loaded(name, values, as_read.clear())
+    reasons = [pl.col(REASON_COL)] + [
+        pl.when(pl.col(f"c{i}")).then(pl.lit(text)) for i, (_, text) in enumerate(checks)
+    ]
+    quarantined = (
+        pl.concat([as_read, flags], how="horizontal")
+        .filter(bad)
+        .select(
+            *spec.names,
+            SOURCE_COL,
+            LINE_COL,
+            pl.concat_str(reasons, separator="; ", ignore_nulls=True).alias(REASON_COL),
+        )
     )
-    return Loaded(name, kept, quarantined)
+    return Loaded(name, values.filter(~bad), quarantined)
 
 
-def _first_occurrence(cols: list[str]) -> pl.Expr:
-    return pl.struct(cols).is_first_distinct()
+def _later_duplicates(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
+    """True for each row equal in ``columns`` to an earlier row (nulls equal each other).
 
-
-# --- the three inputs ------------------------------------------------------------------------------
+    A 64-bit row hash, sorted, finds repeated hashes fast; rows sharing a hash are then compared
+    exactly, so a hash collision never quarantines a line.
+    """
+    result = pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True).alias("duplicate")
+    hashes = frame.select(columns).select(pl.struct(columns).hash()).to_series()
+    ordered = hashes.sort()
+    repeated = ordered.filter(ordered == ordered.shift(1)).unique()
+    if repeated.is_empty():
+        return result
+    rows = hashes.is_in(repeated.implode()).arg_true()
+    candidates = frame.select(columns).gather(rows)
+    later = ~candidates.select(pl.struct(columns).is_first_distinct()).to_series()
+    return result.scatter(rows.filter(later), True)
 
 
 def validate_products(raw: pl.DataFrame) -> Loaded:
     """Products: sku, name and category present, unique sku; promo_allowed defaults to true.
 
-    Kept columns: sku, name, category, brand, price (f64), promo_allowed (bool).
+    ``raw`` holds the columns as text (see ``scan_input``). Kept columns: sku, name, category,
+    brand (str), price (f64, not negative), promo_allowed (bool; blank or absent = true).
     """
-    reasons = _type_reasons(PRODUCTS, ("sku", "name", "category"))
-    reasons.append(_reason(_parse("price", "float") < 0, "price: negative"))
-    reasons.append(
-        _reason(
-            ~_blank("sku") & ~pl.col("sku").str.strip_chars().is_first_distinct(),
-            "sku: duplicate of an earlier product",
-        )
-    )
-    loaded = _split("products", raw, reasons, PRODUCTS)
+    frame = _prepare(raw, PRODUCTS)
+    sku = pl.col(_t("sku"))
+    checks = _type_checks(PRODUCTS, ("sku", "name", "category"))
+    checks += [
+        (pl.col(_v("price")) < 0, "price: negative"),
+        (sku.is_not_null() & ~sku.is_first_distinct(), "sku: duplicate of an earlier product"),
+    ]
+    loaded = _split("products", frame, PRODUCTS, checks)
     loaded.kept = loaded.kept.with_columns(pl.col("promo_allowed").fill_null(True))
     return loaded
 
@@ -338,26 +719,26 @@ def validate_products(raw: pl.DataFrame) -> Loaded:
 def validate_customers(raw: pl.DataFrame) -> Loaded:
     """Customers: unique customer_id and card_number; consent is false unless stated.
 
-    Kept columns: customer_id, card_number, email, phone, email_opt_in, sms_opt_in, push_opt_in
-    (bool), birth_date (date), nps_score (i64, 0-10), first_name, locale.
+    ``raw`` holds the columns as text (see ``scan_input``). Kept columns: customer_id,
+    card_number (null = no card), email, phone (str), email_opt_in, sms_opt_in, push_opt_in (bool;
+    blank or absent = false), birth_date (date), nps_score (i64, 0-10), first_name, locale (str).
     """
-    reasons = _type_reasons(CUSTOMERS, ("customer_id",))
-    nps = _parse("nps_score", "int")
-    reasons.append(_reason((nps < 0) | (nps > 10), "nps_score: outside 0-10"))
-    reasons.append(
-        _reason(
-            ~_blank("customer_id") & ~pl.col("customer_id").str.strip_chars().is_first_distinct(),
+    frame = _prepare(raw, CUSTOMERS)
+    cid, card = pl.col(_t("customer_id")), pl.col(_t("card_number"))
+    nps = _parse(pl.col(_t("nps_score")), "float")
+    checks = _type_checks(CUSTOMERS, ("customer_id",))
+    checks += [
+        ((nps < 0) | (nps > 10), "nps_score: outside 0-10"),
+        (
+            cid.is_not_null() & ~cid.is_first_distinct(),
             "customer_id: duplicate of an earlier customer",
-        )
-    )
-    card = pl.col("card_number").str.strip_chars()
-    reasons.append(
-        _reason(
-            ~_blank("card_number") & ~card.is_first_distinct().over(_blank("card_number")),
+        ),
+        (
+            card.is_not_null() & ~card.is_first_distinct(),
             "card_number: already used by an earlier customer",
-        )
-    )
-    loaded = _split("customers", raw, reasons, CUSTOMERS)
+        ),
+    ]
+    loaded = _split("customers", frame, CUSTOMERS, checks)
     # Consent must be explicit: a blank opt-in is no opt-in.
     loaded.kept = loaded.kept.with_columns(
         pl.col("email_opt_in", "sms_opt_in", "push_opt_in").fill_null(False)
@@ -372,34 +753,50 @@ def validate_transactions(
     customer_ids: pl.Series,
     max_amount: float = 1_000_000.0,
     max_quantity: float = 10_000.0,
+    quarantined_skus: pl.Series | None = None,
+    quarantined_customer_ids: pl.Series | None = None,
 ) -> Loaded:
     """Transactions: typed values, known sku and customer, no exact duplicate line.
 
-    Kept columns: receipt_id, customer_id (null = anonymous), ts (datetime), store_id, sku,
-    quantity (f64, negative = return), amount (f64, negative = refund).
+    ``skus`` and ``customer_ids`` are the kept products' and customers' keys; a line pointing at a
+    product or customer whose own row was quarantined (``quarantined_skus``,
+    ``quarantined_customer_ids``) says so. Kept columns: receipt_id, customer_id (null =
+    anonymous), ts (datetime, wall time), store_id, sku (str), quantity (f64, negative = return),
+    amount (f64, negative = refund).
     """
-    reasons = _type_reasons(TRANSACTIONS, ("receipt_id", "ts", "sku", "quantity", "amount"))
-    qty = _parse("quantity", "float")
-    amount = _parse("amount", "float")
-    reasons += [
-        _reason(qty.abs() > max_quantity, f"quantity: beyond +/-{max_quantity:g}"),
-        _reason(amount.abs() > max_amount, f"amount: beyond +/-{max_amount:g}"),
-        _reason(~qty.is_finite() | ~amount.is_finite(), "quantity or amount: not finite"),
-        _reason(
-            ~_blank("sku") & ~pl.col("sku").str.strip_chars().is_in(skus.implode()),
-            "sku: not in products",
+    frame = _prepare(raw, TRANSACTIONS)
+    sku, cid = pl.col(_t("sku")), pl.col(_t("customer_id"))
+    known_sku, known_cid = sku.is_in(skus.implode()), cid.is_in(customer_ids.implode())
+    held_sku = (
+        sku.is_in(quarantined_skus.cast(pl.String).str.strip_chars().implode())
+        if quarantined_skus is not None
+        else pl.lit(False)
+    )
+    held_cid = (
+        cid.is_in(quarantined_customer_ids.cast(pl.String).str.strip_chars().implode())
+        if quarantined_customer_ids is not None
+        else pl.lit(False)
+    )
+    checks = _type_checks(TRANSACTIONS, ("receipt_id", "ts", "sku", "quantity", "amount"))
+    checks += [
+        (
+            pl.col(_v("quantity")).abs() > max_quantity,
+            f"quantity: beyond max_line_quantity ({_show(max_quantity)})",
         ),
-        _reason(
-            ~_blank("customer_id")
-            & ~pl.col("customer_id").str.strip_chars().is_in(customer_ids.implode()),
-            "customer_id: not in customers",
+        (
+            pl.col(_v("amount")).abs() > max_amount,
+            f"amount: beyond max_line_amount ({_show(max_amount)})",
         ),
-        _reason(
-            ~_first_occurrence([c.name for c in TRANSACTIONS.columns]),
+        (sku.is_not_null() & ~known_sku & ~held_sku, "sku: not in products"),
+        (sku.is_not_null() & ~known_sku & held_sku, "sku: its product row is quarantined"),
+        (cid.is_not_null() & ~known_cid & ~held_cid, "customer_id: not in customers"),
+        (cid.is_not_null() & ~known_cid & held_cid, "customer_id: its customer row is quarantined"),
+        (
+            pl.lit(_later_duplicates(frame, TRANSACTIONS.names)),
             "exact duplicate of an earlier line",
         ),
     ]
-    return _split("transactions", raw, reasons, TRANSACTIONS)
+    return _split("transactions", frame, TRANSACTIONS, checks)
 
 
 def load_inputs(
@@ -411,49 +808,69 @@ def load_inputs(
     max_amount: float = 1_000_000.0,
     max_quantity: float = 10_000.0,
 ) -> Inputs:
-    """Read and validate the three inputs; products and customers first, as transactions refer to them."""
+    """Read and validate the three inputs: products and customers first, then transactions.
+
+    Raises InputError (one line naming the file and, where it applies, the column) for a missing,
+    empty or unreadable file or a missing column. Row-level problems never raise: see ``Loaded``.
+    """
     p_files, c_files, t_files = (resolve_files(x) for x in (products, customers, transactions))
-
-    def collect(files: list[Path], spec: InputSpec) -> pl.DataFrame:
-        lf = scan_input(files, spec, delimiter=delimiter)
-        try:
-            return lf.collect()
-        except pl.exceptions.ComputeError as e:
-            first = str(e).strip().splitlines()[0]
-            raise InputError(f"{files[0]}: cannot parse {spec.name}: {first}") from e
-
-    prods = validate_products(collect(p_files, PRODUCTS))
+    prods = validate_products(_read_input(p_files, PRODUCTS, delimiter))
     prods.files = p_files
-    custs = validate_customers(collect(c_files, CUSTOMERS))
+    custs = validate_customers(_read_input(c_files, CUSTOMERS, delimiter))
     custs.files = c_files
     tx = validate_transactions(
-        collect(t_files, TRANSACTIONS),
+        _read_input(t_files, TRANSACTIONS, delimiter),
         skus=prods.kept["sku"],
         customer_ids=custs.kept["customer_id"],
         max_amount=max_amount,
         max_quantity=max_quantity,
+        quarantined_skus=prods.quarantined["sku"],
+        quarantined_customer_ids=custs.quarantined["customer_id"],
     )
     tx.files = t_files
     return Inputs(transactions=tx, products=prods, customers=custs)
 
 
+def _reason_counts(quarantined: pl.DataFrame) -> pl.DataFrame:
+    """Each single reason with the number of rows it applies to, most frequent first."""
+    return (
+        quarantined.select(pl.col(REASON_COL).str.split("; ").explode())
+        .group_by(REASON_COL)
+        .len()
+        .sort(["len", REASON_COL], descending=[True, False])
+    )
+
+
 def check_quarantine_share(inputs: Inputs, max_share: float, quarantine_dir: Path | None) -> None:
-    """Fail the run when an input lost more rows than the job tolerates, or kept none."""
+    """Fail the run when an input has no rows, kept none, or lost more than ``max_share`` of them.
+
+    The message names the file (or, for several parts, the part with the most rejected rows), the
+    share lost and the most common single reason.
+    """
     for loaded in inputs.all():
         counts = loaded.counts
-        where = f" (see {quarantine_dir / (loaded.name + '.csv')})" if quarantine_dir else ""
-        source = loaded.files[0] if len(loaded.files) == 1 else f"{loaded.name} input"
+        if len(loaded.files) == 1:
+            source = str(loaded.files[0])
+        else:
+            source = f"{loaded.name} ({len(loaded.files)} files)"
         if counts["read"] == 0:
-            raise InputError(f"{source}: has a header but no rows")
+            single_csv = len(loaded.files) == 1 and not _is_parquet(loaded.files[0])
+            raise InputError(f"{source}: no data rows{' (only a header)' if single_csv else ''}")
         share = counts["quarantined"] / counts["read"]
-        if counts["kept"] == 0 or share > max_share:
-            top = (
-                loaded.quarantined.group_by(REASON_COL)
-                .len()
-                .sort(["len", REASON_COL], descending=[True, False])
-                .row(0)[0]
-            )
-            raise InputError(
-                f"{source}: {counts['quarantined']} of {counts['read']} rows rejected "
-                f"({share:.0%} > max_quarantine_share {max_share:.0%}); most common: {top}{where}"
-            )
+        if counts["kept"] and share <= max_share:
+            continue
+        top, n = _reason_counts(loaded.quarantined).row(0)
+        if len(loaded.files) > 1:
+            worst = loaded.quarantined[SOURCE_COL].mode().sort()[0]
+            source = f"{source}, most in {worst}"
+        limit = (
+            "no row is usable"
+            if counts["kept"] == 0
+            else f"more than max_quarantine_share {max_share:.1%}"
+        )
+        where = f"; see {quarantine_dir / (loaded.name + '.csv')}" if quarantine_dir else ""
+        raise InputError(
+            f"{source}: {counts['quarantined']} of {counts['read']} rows rejected "
+            f"({share:.1%}, {limit}); "
+            f"most common reason: {top} ({n} {'row' if n == 1 else 'rows'}){where}"
+        )
