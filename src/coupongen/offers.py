@@ -16,6 +16,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from coupongen import relevance
 from coupongen.config import CampaignConfig
 
 CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
@@ -36,6 +37,8 @@ class OfferContext:
     purchases: customer_id, card_number, rfm_segment, lifecycle, nps_class, recency_days, frequency,
     monetary, avg_basket, ...). bought: customer_products (customer_id, sku, receipts, in_lookback...).
     categories: category_spend (customer_id, category, spend, share). rules: mined sku rules.
+    relevance: the cross-sell ranking (`relevance.recommend`) when computed beforehand; None lets
+    the cross-sell offer type compute it for its eligible customers.
     """
 
     customers: pl.DataFrame
@@ -47,6 +50,7 @@ class OfferContext:
     lookback_days: int
     point_value: float = 1.0
     points_per_currency: float = 0.01
+    relevance: pl.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -97,67 +101,70 @@ def _names(products: pl.DataFrame) -> pl.DataFrame:
 def cross_sell_candidates(
     eligible: pl.DataFrame, ctx: OfferContext, campaign: CampaignConfig
 ) -> pl.DataFrame:
-    """A product the customer has not bought in the look-back window, linked by a rule to one they have.
+    """A product the customer did not buy in the look-back window and is likely to buy next.
 
-    Rules fire when the customer bought every antecedent item in the window; the consequent must be a
-    single promotable sku the customer did not buy in the window. The best rule per customer wins
-    (confidence, then lift); priority is the rule's confidence.
+    The ranking is `relevance.recommend`'s (a collaborative model over every customer's
+    purchases, then the association rules their purchases fire, then the most-bought products):
+    ``ctx.relevance`` when precomputed, else computed here for the eligible customers. The
+    customer's best-ranked promotable product not bought in the window wins; priority is its
+    relevance score. The reason names the customer's purchase the choice rests on and, where an
+    association rule links the two, the rule's lift and confidence.
     """
-    recent = ctx.bought.filter(pl.col("in_lookback")).select("customer_id", "sku", "receipts")
-    rules = (
-        ctx.rules.filter(pl.col("consequent").list.len() == 1)
-        .with_row_index("rule_id")
-        .with_columns(
-            pl.col("consequent").list.first().alias("target"),
-            pl.col("antecedent").list.len().alias("n_ante"),
-        )
-    )
-    if rules.is_empty() or eligible.is_empty():
+    if eligible.is_empty():
         return pl.DataFrame(schema=CANDIDATE_SCHEMA)
-    ante = rules.select("rule_id", "n_ante", pl.col("antecedent").alias("sku")).explode("sku")
-    fired = (
-        recent.join(eligible.select("customer_id"), on="customer_id")
-        .join(ante, on="sku")
-        .group_by("customer_id", "rule_id")
-        .agg(
-            pl.len().alias("matched"),
-            pl.col("n_ante").first(),
-            pl.col("sku").sort_by("receipts", descending=True).first().alias("anchor"),
-            pl.col("receipts").max().alias("anchor_receipts"),
+    ranked = ctx.relevance
+    if ranked is None:
+        ranked = relevance.recommend(
+            ctx.bought, ctx.products, rules=ctx.rules, customers=eligible["customer_id"]
         )
-        .filter(pl.col("matched") == pl.col("n_ante"))
-        .join(rules.select("rule_id", "target", "confidence", "lift"), on="rule_id")
-    )
+    recent = ctx.bought.filter(pl.col("in_lookback")).select("customer_id", "sku", "receipts")
     names = _names(ctx.products)
-    ranked = (
-        fired.join(recent.select("customer_id", pl.col("sku").alias("target")), on=["customer_id", "target"], how="anti")
+    best = (
+        ranked.join(eligible.select("customer_id"), on="customer_id")
+        .rename({"sku": "target"})
+        .join(recent.select("customer_id", pl.col("sku").alias("target")), on=["customer_id", "target"], how="anti")
         .join(names.rename({"sku": "target", "name": "target_name"}), on="target")
         .filter(pl.col("promo_allowed"))
-        .join(names.select(pl.col("sku").alias("anchor"), pl.col("name").alias("anchor_name")), on="anchor")
-        .sort(
-            ["customer_id", "confidence", "lift", "target", "rule_id"],
-            descending=[False, True, True, False, False],
-        )
+        .sort("customer_id", "rank", "target")
         .group_by("customer_id", maintain_order=True)
         .first()
+        .join(names.select(pl.col("sku").alias("anchor"), pl.col("name").alias("anchor_name")), on="anchor", how="left")
+        .join(
+            recent.select("customer_id", pl.col("sku").alias("anchor"), pl.col("receipts").alias("anchor_receipts")),
+            on=["customer_id", "anchor"],
+            how="left",
+        )
     )
-    days = ctx.lookback_days
-    return ranked.select(
+    days = pl.lit(ctx.lookback_days)
+    habit = pl.format("bought {} {}x in {} days; ", "anchor_name", "anchor_receipts", days)
+    rule = pl.format(
+        "{} -> {}, lift {}, confidence {}%",
+        "anchor_name",
+        "target_name",
+        pl.col("lift").round(1),
+        (pl.col("confidence") * 100).round(0).cast(pl.Int64),
+    )
+    peers = pl.format("customers who buy {} also buy {}", "anchor_name", "target_name")
+    popular = pl.format(
+        "{} is one of the most bought products ({}% of customers in {} days)",
+        "target_name",
+        (pl.col("score") * 100).round(0).cast(pl.Int64),
+        days,
+    )
+    reason = (
+        pl.when(pl.col("anchor").is_null())
+        .then(popular)
+        .when(pl.col("lift").is_not_null())
+        .then(habit + rule)
+        .otherwise(habit + peers)
+    )
+    return best.select(
         "customer_id",
         pl.lit("sku").alias("target_kind"),
         "target",
-        pl.col("confidence").alias("priority"),
+        pl.col("score").alias("priority"),
         pl.col("price").fill_null(0.0).alias("base_value"),
-        pl.format(
-            "bought {} {}x in {} days; {} -> {}, lift {}, confidence {}%",
-            "anchor_name",
-            "anchor_receipts",
-            pl.lit(days),
-            "anchor_name",
-            "target_name",
-            pl.col("lift").round(1),
-            (pl.col("confidence") * 100).round(0).cast(pl.Int64),
-        ).alias("reason"),
+        reason.alias("reason"),
     ).cast(CANDIDATE_SCHEMA)  # type: ignore[arg-type]
 
 
