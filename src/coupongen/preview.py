@@ -1,0 +1,83 @@
+"""Campaign preview: what a night would issue, broken down for the CRM team, before it issues.
+
+The preview is the real plan of a dry run (all campaigns together, so caps across campaigns hold
+exactly as they will), cut by segment, channel and budget. Nothing is issued or recorded.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from coupongen.config import Job
+from coupongen.offers import OfferPlan, eligible_customers
+
+
+def by_segment(job: Job, customers: pl.DataFrame, plan: OfferPlan) -> pl.DataFrame:
+    """Per campaign and RFM segment: eligible, targeted (sent + holdout), sent and holdout counts.
+
+    Columns: campaign, offer_type, rfm_segment, eligible, targeted, sent, holdout.
+    """
+    segment = customers.select("customer_id", "rfm_segment")
+    rows = []
+    for campaign in (c for c in job.campaigns if c.enabled):
+        eligible = eligible_customers(customers, campaign).group_by("rfm_segment").len("eligible")
+        sent = _count(plan.offers, campaign.name, segment, "sent")
+        held = _count(plan.controls, campaign.name, segment, "holdout")
+        table = (
+            eligible.join(sent, on="rfm_segment", how="full", coalesce=True)
+            .join(held, on="rfm_segment", how="full", coalesce=True)
+            .fill_null(0)
+            .with_columns(
+                pl.lit(campaign.name).alias("campaign"),
+                pl.lit(campaign.type).alias("offer_type"),
+                (pl.col("sent") + pl.col("holdout")).alias("targeted"),
+            )
+        )
+        rows.append(table)
+    if not rows:
+        return pl.DataFrame()
+    return (
+        pl.concat(rows, how="diagonal")
+        .select("campaign", "offer_type", "rfm_segment", "eligible", "targeted", "sent", "holdout")
+        .cast({c: pl.Int64 for c in ("eligible", "targeted", "sent", "holdout")})
+        .sort("campaign", "rfm_segment")
+    )
+
+
+def _count(frame: pl.DataFrame, campaign: str, segment: pl.DataFrame, name: str) -> pl.DataFrame:
+    mine = frame.filter(pl.col("campaign") == campaign).select("customer_id")
+    return mine.join(segment, on="customer_id", how="left").group_by("rfm_segment").len(name)
+
+
+def by_channel(plan: OfferPlan, channels: pl.DataFrame) -> pl.DataFrame:
+    """Per campaign and channel: how many coupons go out by it (``none``: no reachable channel).
+
+    Columns: campaign, channel, coupons.
+    """
+    return (
+        plan.offers.select("campaign", "customer_id")
+        .join(channels.select("customer_id", "channel"), on="customer_id", how="left")
+        .with_columns(pl.col("channel").fill_null("none"))
+        .group_by("campaign", "channel")
+        .len("coupons")
+        .sort("campaign", "channel")
+    )
+
+
+def budgets(plan: OfferPlan) -> pl.DataFrame:
+    """Per campaign: expected cost of the coupons sent against the budget, and the share used.
+
+    Columns: campaign, offer_type, sent, holdout, expected_cost, budget, budget_used.
+    """
+    return plan.funnel.select(
+        "campaign",
+        "offer_type",
+        pl.col("treated").alias("sent"),
+        pl.col("control").alias("holdout"),
+        "expected_cost",
+        "budget",
+        pl.when(pl.col("budget") > 0)
+        .then((pl.col("expected_cost") / pl.col("budget")).round(3))
+        .otherwise(None)
+        .alias("budget_used"),
+    )
