@@ -3,7 +3,9 @@
 Every coupon ever issued, every holdout (control) member and every run is recorded in SQLite. An
 offer's ``offer_key`` (campaign, run date, customer, slot) is unique, so a rerun of the same night finds
 what was already issued and issues nothing twice; coupons are written in committed batches, so a run
-killed at any point resumes where it stopped. A lock row keeps two runs off one ledger.
+killed at any point resumes where it stopped. A lock row keeps two runs off one ledger. Redemptions
+reported by the tills are kept beside the coupons they used. The schema is versioned
+(``PRAGMA user_version``) and migrated forward on open.
 """
 
 from __future__ import annotations
@@ -15,16 +17,22 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Self
 
 import polars as pl
 
-from coupongen.errors import LedgerBusyError, LedgerError
+from coupongen.errors import InputError, LedgerBusyError, LedgerError
 
-SCHEMA_VERSION = 1
-BATCH_SIZE = 20_000
+SCHEMA_VERSION = 2
+BATCH_SIZE = 100_000  # rows per transaction: fewer commits rewrite fewer index pages
 MAX_CODE_ATTEMPTS = 5
+_IN_CHUNK = 500  # host parameters per IN (...) list, far below SQLite's limit
+_CHUNK = 2_000  # rows per executemany: a collision costs a look-up of this many offer keys
+# Drawn codes: (codes, barcode values) or (codes, barcode values, barcode keys). The key is the
+# part of the barcode that identifies the coupon (the GCN with its serial); it defaults to the value.
+Drawn = tuple[list[str], ...]
 
 COUPON_COLUMNS = (
     "offer_key",
@@ -122,11 +130,42 @@ _MIGRATIONS: dict[int, str] = {
         acquired_at TEXT NOT NULL
     );
     """,
+    # 2: a barcode's identifying key is unique (a GCN serial must not repeat under another expiry
+    # date); runs say when all their coupons were durably recorded; redemptions. Coupons are found
+    # by night and campaign (one index serves issuing, exports and the frequency cap; the unused
+    # per-customer index only slowed inserts down).
+    2: """
+    ALTER TABLE runs ADD COLUMN issued_at TEXT;
+    ALTER TABLE coupons ADD COLUMN barcode_key TEXT NOT NULL DEFAULT '';
+    UPDATE coupons SET barcode_key = barcode_value;
+    DROP INDEX coupons_barcode;
+    CREATE UNIQUE INDEX coupons_barcode_key ON coupons(symbology, barcode_key);
+    DROP INDEX coupons_customer;
+    DROP INDEX coupons_campaign;
+    CREATE INDEX coupons_night ON coupons(as_of, campaign);
+    CREATE TABLE redemptions (
+        redemption_id INTEGER PRIMARY KEY,
+        code TEXT NOT NULL,
+        coupon_id INTEGER REFERENCES coupons(coupon_id),
+        redeemed_at TEXT NOT NULL,
+        store_id TEXT,
+        receipt_id TEXT,
+        card_number TEXT,
+        discount REAL,
+        source_file TEXT,
+        line INTEGER,
+        status TEXT NOT NULL CHECK (status IN ('accepted', 'rejected')),
+        reason TEXT,
+        imported_at TEXT NOT NULL,
+        UNIQUE (source_file, line)
+    );
+    CREATE INDEX redemptions_coupon ON redemptions(coupon_id, status);
+    """,
 }
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -158,15 +197,24 @@ class Ledger:
     # --- opening and schema ------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path | str) -> Ledger:
-        """Open (creating and migrating as needed) the ledger at ``path``."""
+    def open(cls, path: Path | str, *, create: bool = True) -> Ledger:
+        """Open (creating and migrating as needed) the ledger at ``path``.
+
+        With ``create=False`` a missing file is an InputError instead of a new, empty ledger.
+        """
         path = Path(path)
+        if not create and not path.is_file():
+            raise InputError(f"{path}: no coupon ledger there (check --ledger, --out or --config)")
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             conn = sqlite3.connect(path, timeout=30, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
+            # In WAL mode NORMAL never corrupts and loses nothing when the process is killed; a
+            # power cut may lose the last commits, which ``mark_issued`` makes durable before any
+            # export names them.
             conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: random index inserts stay in memory
             ledger = cls(conn, path)
             ledger._migrate()
         except sqlite3.DatabaseError as e:
@@ -176,7 +224,7 @@ class Ledger:
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> Ledger:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -193,19 +241,27 @@ class Ledger:
         else:
             self.conn.execute("COMMIT")
 
-    def _migrate(self) -> None:
-        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+    def _check_version(self, version: int) -> None:
         if version > SCHEMA_VERSION:
             raise LedgerError(
                 f"{self.path}: ledger schema version {version} is newer than this coupongen "
                 f"understands ({SCHEMA_VERSION}); upgrade coupongen"
             )
-        for target in range(version + 1, SCHEMA_VERSION + 1):
+
+    def _migrate(self) -> None:
+        """Apply the missing migrations, each in its own transaction."""
+        self._check_version(self.schema_version)
+        while self.schema_version < SCHEMA_VERSION:
             with self._transaction() as conn:
-                for statement in _MIGRATIONS[target].split(";"):
+                # Read again under the write lock: another process may have migrated meanwhile.
+                version = self.schema_version
+                self._check_version(version)
+                if version == SCHEMA_VERSION:
+                    break
+                for statement in _MIGRATIONS[version + 1].split(";"):
                     if statement.strip():
                         conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {target}")
+                conn.execute(f"PRAGMA user_version = {version + 1}")
 
     @property
     def schema_version(self) -> int:
@@ -214,19 +270,31 @@ class Ledger:
     # --- runs and the lock -------------------------------------------------------------------------
 
     def start_run(self, *, job: str, as_of: date, config_hash: str) -> Run:
-        """Take the ledger's lock and record a new run; LedgerBusyError names a live holder."""
+        """Take the ledger's lock and record a new run; LedgerBusyError names a live holder.
+
+        A holder on this host whose process is gone (killed, crashed) is taken over and its run
+        marked failed. A holder on another host cannot be checked from here: ``break_lock``.
+        """
         host, pid = socket.gethostname(), os.getpid()
         with self._transaction() as conn:
             holder = conn.execute(
-                "SELECT run_id, pid, host, acquired_at FROM locks WHERE name = 'run'"
+                "SELECT l.run_id, l.pid, l.host, l.acquired_at, r.job, r.as_of "
+                "FROM locks l LEFT JOIN runs r ON r.run_id = l.run_id WHERE l.name = 'run'"
             ).fetchone()
             if holder is not None:
-                h_run, h_pid, h_host, h_since = holder
+                h_run, h_pid, h_host, h_since, h_job, h_as_of = holder
                 stale = h_host == host and not _pid_alive(h_pid)
                 if not stale:
+                    advice = "wait for it to finish"
+                    if h_host != host:
+                        advice += (
+                            f", or if it died on {h_host}, release the lock with "
+                            f"'coupongen ledger unlock {h_run}'"
+                        )
+                    of_job = f" of job {h_job} for {h_as_of}" if h_job is not None else ""
                     raise LedgerBusyError(
                         f"{self.path}: ledger is locked by run {h_run} (pid {h_pid} on {h_host}, "
-                        f"since {h_since}); wait for it to finish"
+                        f"since {h_since}){of_job}; {advice}"
                     )
                 conn.execute(
                     "UPDATE runs SET status = 'failed', finished_at = ? "
@@ -255,12 +323,69 @@ class Ledger:
             )
             conn.execute("DELETE FROM locks WHERE name = 'run' AND run_id = ?", (run.run_id,))
 
+    def mark_issued(self, run: Run) -> None:
+        """Stamp the run's ``issued_at`` in a commit that reaches the disk.
+
+        With ``synchronous=FULL`` the commit syncs the write-ahead log, and with it every earlier
+        commit: after this, a power cut cannot take back a coupon that an export is about to name.
+        """
+        self.conn.execute("PRAGMA synchronous=FULL")
+        try:
+            with self._transaction() as conn:
+                conn.execute("UPDATE runs SET issued_at = ? WHERE run_id = ?", (_now(), run.run_id))
+        finally:
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+
+    def break_lock(self, run_id: int, *, force: bool = False) -> None:
+        """Release the lock a dead run left behind and mark that run failed.
+
+        Refused (LedgerBusyError) when the holder is a live process on this host, unless ``force``
+        (its pid may have been reused by an unrelated process); LedgerError when ``run_id`` does
+        not hold the lock.
+        """
+        with self._transaction() as conn:
+            holder = conn.execute(
+                "SELECT run_id, pid, host FROM locks WHERE name = 'run'"
+            ).fetchone()
+            if holder is None or holder[0] != run_id:
+                held = f"run {holder[0]} holds it" if holder else "nobody holds it"
+                raise LedgerError(f"{self.path}: run {run_id} does not hold the lock ({held})")
+            _, h_pid, h_host = holder
+            if h_host == socket.gethostname() and _pid_alive(h_pid) and not force:
+                raise LedgerBusyError(
+                    f"{self.path}: run {run_id} is still running as pid {h_pid} on {h_host}; "
+                    "release it anyway only if that pid is not coupongen (--force)"
+                )
+            conn.execute(
+                "UPDATE runs SET status = 'failed', finished_at = ? "
+                "WHERE run_id = ? AND status = 'running'",
+                (_now(), run_id),
+            )
+            conn.execute("DELETE FROM locks WHERE name = 'run'")
+
+    def lock_holder(self) -> dict[str, object] | None:
+        """The lock row (run_id, pid, host, acquired_at), or None when no run holds the lock."""
+        row = self.conn.execute(
+            "SELECT run_id, pid, host, acquired_at FROM locks WHERE name = 'run'"
+        ).fetchone()
+        return (
+            dict(zip(("run_id", "pid", "host", "acquired_at"), row, strict=True)) if row else None
+        )
+
     def runs(self) -> pl.DataFrame:
-        """All runs: run_id, job, as_of, config_hash, started_at, finished_at, status, coupons."""
+        """All runs, oldest first.
+
+        Columns: run_id, job, as_of, config_hash, started_at, finished_at, status (running,
+        succeeded, failed), coupons and controls (how many that run recorded: a rerun that found
+        everything already issued shows 0), issued_at (when its coupons were durably recorded).
+        """
         rows = self.conn.execute(
-            "SELECT r.run_id, r.job, r.as_of, r.config_hash, r.started_at, r.finished_at, r.status, "
-            "(SELECT COUNT(*) FROM coupons c WHERE c.run_id = r.run_id) "
-            "FROM runs r ORDER BY r.run_id"
+            "SELECT r.run_id, r.job, r.as_of, r.config_hash, r.started_at, r.finished_at, "
+            "r.status, COALESCE(c.n, 0), COALESCE(k.n, 0), r.issued_at FROM runs r "
+            "LEFT JOIN (SELECT run_id, COUNT(*) AS n FROM coupons GROUP BY run_id) c "
+            "ON c.run_id = r.run_id "
+            "LEFT JOIN (SELECT run_id, COUNT(*) AS n FROM controls GROUP BY run_id) k "
+            "ON k.run_id = r.run_id ORDER BY r.run_id"
         ).fetchall()
         schema = {
             "run_id": pl.Int64,
@@ -271,71 +396,140 @@ class Ledger:
             "finished_at": pl.String,
             "status": pl.String,
             "coupons": pl.Int64,
+            "controls": pl.Int64,
+            "issued_at": pl.String,
         }
         return pl.DataFrame(rows, schema=schema, orient="row")
 
+    def totals(self) -> dict[str, dict[str, int]]:
+        """Counts over the whole ledger: runs by status, coupons by kind and status, holdout
+        members, redemptions by status."""
+
+        def counts(sql: str) -> dict[str, int]:
+            return {str(k): int(n) for k, n in self.conn.execute(sql).fetchall()}
+
+        return {
+            "runs": counts("SELECT status, COUNT(*) FROM runs GROUP BY status ORDER BY status"),
+            "coupons_by_kind": counts(
+                "SELECT kind, COUNT(*) FROM coupons GROUP BY kind ORDER BY kind"
+            ),
+            "coupons_by_status": counts(
+                "SELECT status, COUNT(*) FROM coupons GROUP BY status ORDER BY status"
+            ),
+            "controls": counts("SELECT 'total', COUNT(*) FROM controls"),
+            "redemptions": counts(
+                "SELECT status, COUNT(*) FROM redemptions GROUP BY status ORDER BY status"
+            ),
+        }
+
     # --- issuing -------------------------------------------------------------------------------------
 
-    def _existing_keys(self, keys: Iterable[str], table: str) -> set[str]:
-        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (offer_key TEXT PRIMARY KEY)")
-        with self._transaction():
-            self.conn.execute("DELETE FROM wanted")
-            self.conn.executemany(
-                "INSERT OR IGNORE INTO wanted VALUES (?)", ((k,) for k in keys)
+    def _existing_offer_keys(self, offers: pl.DataFrame) -> set[str]:
+        """Offer keys already issued among the campaigns and run dates of ``offers`` (read only)."""
+        keys: set[str] = set()
+        for campaign, as_of in offers.select("campaign", "as_of").unique().rows():
+            keys.update(
+                r[0]
+                for r in self.conn.execute(
+                    "SELECT offer_key FROM coupons WHERE campaign = ? AND as_of = ?",
+                    (campaign, as_of),
+                )
             )
-        rows = self.conn.execute(
-            f"SELECT t.offer_key FROM {table} t JOIN wanted w ON w.offer_key = t.offer_key"
-        ).fetchall()
-        return {r[0] for r in rows}
+        return keys
+
+    def _present_offer_keys(self, keys: list[str]) -> set[str]:
+        present: set[str] = set()
+        for i in range(0, len(keys), _IN_CHUNK):
+            chunk = keys[i : i + _IN_CHUNK]
+            present.update(
+                r[0]
+                for r in self.conn.execute(
+                    "SELECT offer_key FROM coupons "
+                    f"WHERE offer_key IN ({', '.join('?' * len(chunk))})",
+                    chunk,
+                )
+            )
+        return present
 
     def issue_coupons(
         self,
         offers: pl.DataFrame,
         *,
         run: Run,
-        make_codes: Callable[[int], tuple[list[str], list[str]]],
+        make_codes: Callable[[int], Drawn],
         batch_size: int = BATCH_SIZE,
     ) -> int:
         """Record a coupon for every offer whose ``offer_key`` the ledger does not hold yet.
 
         ``offers`` has the coupon columns except code, barcode_value, run_id and status;
-        ``make_codes(n)`` returns n fresh codes and n barcode values. Batches are committed one by
-        one; codes that collide with earlier ones are drawn again. Returns how many were new.
+        ``make_codes(n)`` returns n fresh codes, n barcode values and optionally n barcode keys
+        (see ``Drawn``). Each batch is one transaction: a run killed at any moment leaves whole
+        batches, and the next run issues the rest. Offers whose code or barcode collides with an
+        earlier coupon are drawn again, in the same transaction. Returns how many were new.
         """
-        existing = self._existing_keys(offers["offer_key"].to_list(), "coupons")
-        todo = offers.filter(~pl.col("offer_key").is_in(list(existing)))
-        fields = [c for c in COUPON_COLUMNS if c not in ("code", "barcode_value", "run_id", "status")]
+        existing = self._existing_offer_keys(offers)
+        todo = offers.filter(
+            ~pl.col("offer_key").is_in(pl.Series(sorted(existing), dtype=pl.String).implode())
+        )
+        fields = [
+            c for c in COUPON_COLUMNS if c not in ("code", "barcode_value", "run_id", "status")
+        ]
         insert = (
-            f"INSERT OR IGNORE INTO coupons ({', '.join(fields)}, code, barcode_value, run_id, issued_at) "
-            f"VALUES ({', '.join('?' * (len(fields) + 4))})"
+            f"INSERT INTO coupons ({', '.join(fields)}, code, barcode_value, barcode_key, run_id, "
+            f"issued_at) VALUES ({', '.join('?' * (len(fields) + 5))}) ON CONFLICT DO NOTHING"
         )
         issued = 0
         now = _now()
         for start in range(0, todo.height, batch_size):
             batch = todo.slice(start, batch_size).select(fields)
-            rows = batch.rows()
-            for _ in range(MAX_CODE_ATTEMPTS):
-                codes, barcodes = make_codes(len(rows))
-                with self._transaction() as conn:
-                    before = conn.total_changes
-                    conn.executemany(
-                        insert,
-                        (
-                            (*row, code, bc, run.run_id, now)
-                            for row, code, bc in zip(rows, codes, barcodes, strict=True)
-                        ),
-                    )
-                    issued += conn.total_changes - before
-                done = self._existing_keys((r[0] for r in rows), "coupons")
-                rows = [r for r in rows if r[0] not in done]
-                if not rows:
-                    break
-            else:
-                raise LedgerError(
-                    f"{self.path}: could not draw unique codes after {MAX_CODE_ATTEMPTS} attempts; "
-                    "the code space is too small for this many coupons (raise code.length)"
-                )
+            issued += self._insert_batch(insert, batch, run.run_id, now, make_codes)
         return issued
+
+    def _insert_batch(
+        self,
+        insert: str,
+        batch: pl.DataFrame,
+        run_id: int,
+        now: str,
+        make_codes: Callable[[int], Drawn],
+    ) -> int:
+        """Insert one batch in one transaction, drawing new codes for rows that collided."""
+        added = 0
+        with self._transaction() as conn:
+            for _ in range(MAX_CODE_ATTEMPTS):
+                drawn = make_codes(batch.height)
+                keys = drawn[2] if len(drawn) > 2 else drawn[1]
+                rows = batch.with_columns(
+                    pl.Series("code", drawn[0], dtype=pl.String),
+                    pl.Series("barcode_value", drawn[1], dtype=pl.String),
+                    pl.Series("barcode_key", keys, dtype=pl.String),
+                    pl.lit(run_id, dtype=pl.Int64).alias("run_id"),
+                    pl.lit(now).alias("issued_at"),
+                ).rows()
+                collided: list[str] = []
+                for i in range(0, len(rows), _CHUNK):
+                    chunk = rows[i : i + _CHUNK]
+                    before = conn.total_changes
+                    try:
+                        conn.executemany(insert, chunk)
+                    except sqlite3.IntegrityError as e:
+                        raise LedgerError(f"{self.path}: cannot record coupons: {e}") from e
+                    changed = conn.total_changes - before
+                    added += changed
+                    if changed < len(chunk):
+                        # Only a chunk that lost rows is searched for the offers still missing.
+                        keys_in_chunk = [str(r[0]) for r in chunk]
+                        present = self._present_offer_keys(keys_in_chunk)
+                        collided.extend(k for k in keys_in_chunk if k not in present)
+                if not collided:
+                    return added
+                batch = batch.filter(
+                    pl.col("offer_key").is_in(pl.Series(collided, dtype=pl.String).implode())
+                )
+            raise LedgerError(
+                f"{self.path}: could not draw unique codes after {MAX_CODE_ATTEMPTS} attempts; "
+                "the code space is too small for this many coupons (raise code.length)"
+            )
 
     def record_controls(self, controls: pl.DataFrame, *, run: Run) -> int:
         """Record holdout members (sent nothing); already recorded offer keys are kept as they are."""
@@ -343,20 +537,24 @@ class Ledger:
         with self._transaction() as conn:
             before = conn.total_changes
             conn.executemany(
-                f"INSERT OR IGNORE INTO controls ({', '.join(fields)}, run_id) "
-                f"VALUES ({', '.join('?' * (len(fields) + 1))})",
+                f"INSERT INTO controls ({', '.join(fields)}, run_id) "
+                f"VALUES ({', '.join('?' * (len(fields) + 1))}) ON CONFLICT(offer_key) DO NOTHING",
                 ((*row, run.run_id) for row in controls.select(fields).iter_rows()),
             )
             return conn.total_changes - before
 
     # --- reading -------------------------------------------------------------------------------------
 
-    def _frame(self, sql: str, params: tuple[object, ...], columns: tuple[str, ...]) -> pl.DataFrame:
+    def _frame(
+        self, sql: str, params: tuple[object, ...], columns: tuple[str, ...]
+    ) -> pl.DataFrame:
         rows = self.conn.execute(sql, params).fetchall()
         schema = {c: _COLUMN_TYPES.get(c, pl.String) for c in columns}
         return pl.DataFrame(rows, schema=schema, orient="row")
 
-    def coupons(self, *, as_of: date | None = None, campaigns: Iterable[str] | None = None) -> pl.DataFrame:
+    def coupons(
+        self, *, as_of: date | None = None, campaigns: Iterable[str] | None = None
+    ) -> pl.DataFrame:
         """Coupons (all, or of one run date and some campaigns), ordered by campaign and customer."""
         where, params = _filters(as_of, campaigns)
         return self._frame(
@@ -366,7 +564,9 @@ class Ledger:
             COUPON_COLUMNS,
         )
 
-    def controls(self, *, as_of: date | None = None, campaigns: Iterable[str] | None = None) -> pl.DataFrame:
+    def controls(
+        self, *, as_of: date | None = None, campaigns: Iterable[str] | None = None
+    ) -> pl.DataFrame:
         """Holdout members (all, or of one run date and some campaigns)."""
         where, params = _filters(as_of, campaigns)
         return self._frame(
@@ -375,6 +575,35 @@ class Ledger:
             params,
             CONTROL_COLUMNS,
         )
+
+    def find_coupon(
+        self, *, code: str | None = None, symbology: str | None = None, key: str | None = None
+    ) -> dict[str, object] | None:
+        """One coupon by its ``code``, or by ``symbology`` and barcode ``key``; None if unknown.
+
+        The record has coupon_id, code, kind, campaign, customer_id, valid_from, valid_to,
+        max_uses, status, symbology, barcode_value, uses (accepted redemptions) and last_used_at.
+        """
+        params: tuple[str, ...]
+        if code is not None:
+            where, params = "c.code = ?", (code,)
+        elif symbology is not None and key is not None:
+            where, params = "c.symbology = ? AND c.barcode_key = ?", (symbology, key)
+        else:
+            raise ValueError("find_coupon needs a code, or a symbology and a barcode key")
+        names = (
+            "coupon_id", "code", "kind", "campaign", "customer_id", "valid_from", "valid_to",
+            "max_uses", "status", "symbology", "barcode_value", "uses", "last_used_at",
+        )  # fmt: skip
+        row = self.conn.execute(
+            "SELECT c.coupon_id, c.code, c.kind, c.campaign, c.customer_id, c.valid_from, "
+            "c.valid_to, c.max_uses, c.status, c.symbology, c.barcode_value, COUNT(r.coupon_id), "
+            "MAX(r.redeemed_at) FROM coupons c LEFT JOIN redemptions r "
+            f"ON r.coupon_id = c.coupon_id AND r.status = 'accepted' WHERE {where} "
+            "GROUP BY c.coupon_id",
+            params,
+        ).fetchone()
+        return dict(zip(names, row, strict=True)) if row else None
 
     def recent_offer_types(self, *, since: date, before: date) -> pl.DataFrame:
         """customer_id, offer_type, as_of (date) of coupons and holdout entries, since <= as_of < before.
