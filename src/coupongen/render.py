@@ -1,0 +1,589 @@
+"""Barcode and QR images for issued coupons.
+
+Every coupon carries its code as a barcode the till scans (EAN-13, Code 128 or GS1-128) or as a QR
+code a phone or scanner reads. python-barcode and qrcode encode the payload; the PNG raster is drawn
+here with numpy straight into a 1-bit Pillow image, about ten times faster than the libraries' own
+image writers. SVGs come from the libraries' own SVG writers.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import os
+import re
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from importlib.metadata import version as _package_version
+from io import BytesIO
+from pathlib import Path
+
+import barcode
+import numpy as np
+import polars as pl
+import qrcode
+import qrcode.image.svg
+from barcode.writer import SVGWriter
+from PIL import Image, ImageDraw, ImageFont
+
+from coupongen.errors import CodeFormatError
+
+SYMBOLOGIES = ("code128", "ean13", "gs1_128", "qr")
+FORMATS = ("png", "svg")
+MANIFEST_NAME = "_render_manifest.json"
+
+# Quiet zones in modules: ISO/IEC 15420 (EAN-13: 11 left, 7 right), ISO/IEC 15417 (Code 128: 10),
+# ISO/IEC 18004 (QR: 4 on every side).
+_QUIET_LEFT_RIGHT = {"ean13": (11, 7), "code128": (10, 10), "gs1_128": (10, 10)}
+_QR_QUIET = 4
+# Bar heights in modules: EAN-13 at its nominal 22.85 mm for a 0.33 mm module; Code 128 at least
+# 15 % of the symbol's width (ISO/IEC 15417 recommendation) and never below 32 modules.
+_EAN13_BAR_MODULES = 69
+_CODE128_MIN_BAR_MODULES = 32
+_MIN_BAR_PX = 50
+
+_QR_ERROR_CORRECTION = qrcode.constants.ERROR_CORRECT_M
+_QR_MAX_CHARS = 256
+_CODE128_MAX_CHARS = 48
+_GS1_MAX_DATA_CHARS = 48
+
+_EAN13_RE = re.compile(r"\d{13}")
+_PRINTABLE_ASCII_RE = re.compile(r"[\x20-\x7e]+")
+_SAFE_CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_GS1_ELEMENT_RE = re.compile(r"\((\d{2,4})\)([^()]*)")
+# GS1 AI encodable character set 82 (GS1 General Specifications, figure 7.11-1).
+_GS1_CSET82_RE = re.compile(r"[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]+")
+# AIs whose first two digits give a predefined total length (AI + data): these need no FNC1
+# separator after them. Every other element string is variable length (GS1 General Specifications,
+# figure 7.8.5-2).
+_GS1_PREDEFINED_LENGTH = {
+    "00": 20, "01": 16, "02": 16, "03": 16, "04": 18,
+    "11": 8, "12": 8, "13": 8, "14": 8, "15": 8, "16": 8, "17": 8, "18": 8, "19": 8,
+    "20": 4, "31": 10, "32": 10, "33": 10, "34": 10, "35": 10, "36": 10, "41": 16,
+}  # fmt: skip
+_GS1_FNC1 = "\xf1"  # python-barcode's stand-in for FNC1 inside a Code 128 string
+
+
+def render_png(
+    payload: str,
+    symbology: str,
+    *,
+    module_px: int = 3,
+    quiet_zone: bool = True,
+    text: bool = False,
+) -> bytes:
+    """Render one payload as a black-on-white PNG, one module = `module_px` pixels.
+
+    1D codes are `max(50 px, nominal height)` tall with their standard quiet zones left and right;
+    QR codes get a 4-module quiet zone on every side. `quiet_zone=False` leaves the margins to the
+    caller. `text=True` prints the human-readable line under a 1D code (the element string with
+    parentheses for GS1-128); QR codes carry no text. Without text the PNG is 1-bit, with text
+    8-bit greyscale. The same arguments always give byte-identical output.
+    """
+    _check_symbology(symbology)
+    if isinstance(module_px, bool) or not isinstance(module_px, int) or module_px < 1:
+        raise CodeFormatError(f"module_px must be a positive integer, got {module_px!r}")
+    if symbology == "qr":
+        light = _qr_raster(_encode_qr(payload), module_px, quiet_zone)
+    else:
+        light = _linear_raster(symbology, _encode_linear(payload, symbology), module_px, quiet_zone)
+    image = Image.fromarray(light)
+    if text and symbology != "qr":
+        image = _add_text_line(image, payload, module_px)
+    buffer = BytesIO()
+    # Level 1 compresses these mostly-repeated rows nearly as well as level 9, several times faster.
+    image.save(buffer, "PNG", optimize=False, compress_level=1)
+    return buffer.getvalue()
+
+
+def render_svg(payload: str, symbology: str) -> bytes:
+    """Render one payload as an SVG document with the libraries' own SVG writers.
+
+    1D codes come from python-barcode's `SVGWriter` with the human-readable line under the bars,
+    QR codes from qrcode's `SvgPathImage` (one path, 4-module quiet zone, 1 mm per module).
+    """
+    _check_symbology(symbology)
+    if symbology == "qr":
+        _check_qr_payload(payload)
+        qr = _new_qr(payload, mask_pattern=None)
+        svg: bytes = qr.make_image(image_factory=qrcode.image.svg.SvgPathImage).to_string()
+        return svg
+    code = _library_code(payload, symbology)
+    symbol = barcode.get(symbology, code, writer=SVGWriter())
+    svg = symbol.render(text=payload)
+    return svg
+
+
+def render_images(
+    items: pl.DataFrame,
+    out_dir: Path,
+    *,
+    formats: tuple[str, ...] = ("png",),
+    workers: int | None = None,
+) -> pl.DataFrame:
+    """Write one image file per coupon and return where each one is.
+
+    `items` has one row per coupon: `code` (unique coupon code, used as the file name), `payload`
+    (what the symbol encodes) and `symbology` (one of `SYMBOLOGIES`). Files go to
+    `out_dir/<symbology>/<code>.<format>` with `render_png`'s defaults. The returned frame is
+    `items` plus `png_path` and/or `svg_path` (paths relative to `out_dir`) for the formats asked.
+
+    Reruns are cheap: `out_dir/_render_manifest.json` records a fingerprint of what each file
+    encodes (payload, symbology, renderer and library versions) and a hash of its bytes; a file
+    whose fingerprint and hash still match is kept untouched. A file without a matching record is
+    rendered and rewritten only when its bytes differ. Work is spread over `workers` processes (all
+    cores by default); `workers=1` renders in this process. Every bad row is reported at once,
+    before anything is written.
+    """
+    _check_items(items, formats)
+    if workers is None:
+        workers = _cpu_count()
+    if workers < 1:
+        raise CodeFormatError(f"workers must be at least 1, got {workers}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = list(zip(items["code"], items["payload"], items["symbology"], strict=True))
+    for symbology in items["symbology"].unique().to_list():
+        (out_dir / symbology).mkdir(parents=True, exist_ok=True)
+    manifest = _read_manifest(out_dir)
+    chunks = _chunks(rows, workers)
+    jobs = [
+        (str(out_dir), formats, chunk, _manifest_subset(manifest, chunk, formats))
+        for chunk in chunks
+    ]
+    if workers == 1 or len(jobs) <= 1:
+        results = [_render_chunk(*job) for job in jobs]
+    else:
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+            results = list(pool.map(_render_chunk, *zip(*jobs, strict=True)))
+    for result in results:
+        manifest.update(result)
+    _write_manifest(out_dir, manifest)
+    return items.with_columns(
+        (pl.col("symbology") + "/" + pl.col("code") + f".{fmt}").alias(f"{fmt}_path")
+        for fmt in formats
+    )
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def _check_symbology(symbology: str) -> None:
+    if symbology not in SYMBOLOGIES:
+        raise CodeFormatError(
+            f"Unknown symbology {symbology!r}; allowed values: {', '.join(SYMBOLOGIES)}"
+        )
+
+
+def _check_ean13(payload: str) -> None:
+    if not _EAN13_RE.fullmatch(payload):
+        raise CodeFormatError(f"EAN-13 payload must be exactly 13 digits, got {payload!r}")
+    expected = gs1_check_digit(payload[:12])
+    if payload[12] != expected:
+        raise CodeFormatError(
+            f"EAN-13 payload {payload!r} has check digit {payload[12]}, expected {expected}"
+        )
+
+
+def _check_code128(payload: str) -> None:
+    if not _PRINTABLE_ASCII_RE.fullmatch(payload):
+        raise CodeFormatError(
+            f"Code 128 payload must be printable ASCII (space to '~'), got {payload!r}"
+        )
+    if len(payload) > _CODE128_MAX_CHARS:
+        raise CodeFormatError(
+            f"Code 128 payload is {len(payload)} characters long; "
+            f"at most {_CODE128_MAX_CHARS} scan reliably"
+        )
+
+
+def _check_qr_payload(payload: str) -> None:
+    if not payload:
+        raise CodeFormatError("QR payload is empty")
+    if len(payload) > _QR_MAX_CHARS:
+        raise CodeFormatError(
+            f"QR payload is {len(payload)} characters long; at most {_QR_MAX_CHARS} allowed"
+        )
+
+
+def _check_payload(payload: str, symbology: str) -> None:
+    """Raise CodeFormatError if `payload` cannot be encoded as `symbology`."""
+    _check_symbology(symbology)
+    if symbology == "qr":
+        _check_qr_payload(payload)
+    else:
+        _library_code(payload, symbology)
+
+
+def gs1_check_digit(digits: str) -> str:
+    """GS1 mod-10 check digit of a digit string (weights 3, 1, 3, ... from the right)."""
+    total = 3 * sum(map(int, digits[-1::-2])) + sum(map(int, digits[-2::-2]))
+    return str(-total % 10)
+
+
+def _parse_gs1(payload: str) -> list[tuple[str, str]]:
+    """Split a human-readable GS1 element string `(AI)data(AI)data...` into (AI, data) pairs."""
+    elements = [(m.group(1), m.group(2)) for m in _GS1_ELEMENT_RE.finditer(payload)]
+    if not elements or "".join(f"({ai}){data}" for ai, data in elements) != payload:
+        raise CodeFormatError(
+            f"GS1-128 payload must be element strings like '(255)...(17)YYMMDD', got {payload!r}"
+        )
+    for ai, data in elements:
+        _check_gs1_element(ai, data)
+    return elements
+
+
+def _check_gs1_element(ai: str, data: str) -> None:
+    if not _GS1_CSET82_RE.fullmatch(data):
+        raise CodeFormatError(f"GS1 AI ({ai}) has empty or invalid data {data!r}")
+    total = _GS1_PREDEFINED_LENGTH.get(ai[:2])
+    if total is not None and (len(ai) + len(data) != total or not data.isdigit()):
+        raise CodeFormatError(f"GS1 AI ({ai}) takes {total - len(ai)} digits, got {data!r}")
+    # AIs 11 to 17 are dates YYMMDD; day 00 means the last day of the month.
+    if len(ai) == 2 and "11" <= ai <= "17" and not ("01" <= data[2:4] <= "12" and data[4:] <= "31"):
+        raise CodeFormatError(f"GS1 AI ({ai}) must be a date YYMMDD, got {data!r}")
+    if ai == "255":
+        # Global Coupon Number: 13-digit GCN with its check digit, then an optional serial.
+        if not data.isdigit() or not 13 <= len(data) <= 25:
+            raise CodeFormatError(f"GS1 AI (255) takes 13 to 25 digits, got {data!r}")
+        if data[12] != gs1_check_digit(data[:12]):
+            raise CodeFormatError(
+                f"GS1 AI (255) {data!r} has check digit {data[12]}, "
+                f"expected {gs1_check_digit(data[:12])}"
+            )
+
+
+def _check_items(items: pl.DataFrame, formats: Sequence[str]) -> None:
+    required = ("code", "payload", "symbology")
+    missing = sorted(set(required) - set(items.columns))
+    if missing:
+        raise CodeFormatError(f"Input data is missing required columns: {missing}")
+    bad_formats = [fmt for fmt in formats if fmt not in FORMATS]
+    if bad_formats or not formats:
+        raise CodeFormatError(
+            f"Unknown image formats {bad_formats}; allowed values: {', '.join(FORMATS)}"
+        )
+    for column in required:
+        if items.schema[column] != pl.String:
+            raise CodeFormatError(f"Column {column!r} must be String, got {items.schema[column]}")
+        nulls = items[column].null_count()
+        if nulls:
+            raise CodeFormatError(f"Column {column!r} has {nulls} null values")
+    duplicated = items.filter(pl.col("code").is_duplicated())["code"].unique().sort()
+    if len(duplicated):
+        raise CodeFormatError(f"Duplicate codes: {_preview(duplicated)}")
+    problems = []
+    for code, payload, symbology in zip(
+        items["code"], items["payload"], items["symbology"], strict=True
+    ):
+        if not _SAFE_CODE_RE.fullmatch(code):
+            problems.append(f"code {code!r} is not a safe file name (A-Z, a-z, 0-9, '_.-')")
+            continue
+        try:
+            _check_payload(payload, symbology)
+        except CodeFormatError as e:
+            problems.append(f"code {code!r}: {e}")
+    if problems:
+        raise CodeFormatError(f"{len(problems)} rows cannot be rendered: {_preview(problems)}")
+
+
+def _preview(values: Iterable[str], limit: int = 10) -> str:
+    values = list(values)
+    shown = "; ".join(map(str, values[:limit]))
+    return shown + (f"; ... and {len(values) - limit} more" if len(values) > limit else "")
+
+
+# --- 1D codes ---------------------------------------------------------------------------------
+
+
+def _library_code(payload: str, symbology: str) -> str:
+    """Validate `payload` and return the string python-barcode's class for `symbology` expects."""
+    if symbology == "ean13":
+        _check_ean13(payload)
+        return payload
+    if symbology == "code128":
+        _check_code128(payload)
+        return payload
+    # python-barcode's Gs1_128 puts FNC1 in first position but would encode the parentheses as
+    # data: strip them and end every variable-length element string with FNC1 except the last.
+    elements = _parse_gs1(payload)
+    parts = []
+    for i, (ai, data) in enumerate(elements):
+        parts.append(ai + data)
+        if ai[:2] not in _GS1_PREDEFINED_LENGTH and i < len(elements) - 1:
+            parts.append(_GS1_FNC1)
+    code = "".join(parts)
+    if len(code) > _GS1_MAX_DATA_CHARS:
+        raise CodeFormatError(
+            f"GS1-128 payload {payload!r} has {len(code)} data characters with separators; "
+            f"at most {_GS1_MAX_DATA_CHARS} allowed"
+        )
+    return code
+
+
+def _encode_linear(payload: str, symbology: str) -> np.ndarray:
+    """Bar pattern of a 1D code as a bool row, True = dark module, without quiet zones."""
+    code = _library_code(payload, symbology)
+    # EAN-13 with a validated check digit: python-barcode recomputes the same digit.
+    (pattern,) = barcode.get(symbology, code).build()
+    dark: np.ndarray = np.frombuffer(pattern.encode("ascii"), dtype=np.uint8) != ord("0")
+    return dark
+
+
+def _linear_raster(
+    symbology: str, bars: np.ndarray, module_px: int, quiet_zone: bool
+) -> np.ndarray:
+    """Pixels of a 1D code as a 2D bool array, True = light."""
+    left, right = _QUIET_LEFT_RIGHT[symbology] if quiet_zone else (0, 0)
+    row = np.ones(left + bars.size + right, dtype=bool)
+    row[left : left + bars.size] = ~bars
+    if symbology == "ean13":
+        height_modules = _EAN13_BAR_MODULES
+    else:
+        height_modules = max(_CODE128_MIN_BAR_MODULES, math.ceil(0.15 * row.size))
+    height_px = max(_MIN_BAR_PX, height_modules * module_px)
+    return np.broadcast_to(np.repeat(row, module_px), (height_px, row.size * module_px))
+
+
+@functools.lru_cache(maxsize=8)
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size=size)
+
+
+def _add_text_line(image: Image.Image, text: str, module_px: int) -> Image.Image:
+    """Return `image` in 8-bit greyscale with `text` centred on a white band under it."""
+    size = max(10, 8 * module_px)
+    band = size + 3 * module_px
+    out = Image.new("L", (image.width, image.height + band), 255)
+    out.paste(image.convert("L"), (0, 0))
+    draw = ImageDraw.Draw(out)
+    draw.text(
+        (image.width / 2, image.height + module_px), text, fill=0, font=_font(size), anchor="ma"
+    )
+    return out
+
+
+# --- QR codes ---------------------------------------------------------------------------------
+
+
+def _new_qr(payload: str, mask_pattern: int | None) -> qrcode.QRCode:
+    qr = qrcode.QRCode(
+        error_correction=_QR_ERROR_CORRECTION, border=_QR_QUIET, mask_pattern=mask_pattern
+    )
+    qr.add_data(payload)
+    qr.make(fit=True)
+    return qr
+
+
+def _encode_qr(payload: str) -> np.ndarray:
+    """QR module matrix, True = dark, without quiet zone: smallest version at level M.
+
+    qrcode picks the mask by building the symbol eight times in pure Python and scoring each
+    (ISO/IEC 18004 penalty rules), which is ~85 % of its run time. Here the symbol is built once
+    with mask 0, unmasked, and the eight candidates are scored at once with numpy. The result is
+    the matrix qrcode itself would choose, at about a fifth of the cost.
+    """
+    _check_qr_payload(payload)
+    qr = _new_qr(payload, mask_pattern=0)
+    layout = _qr_layout(qr.version, qr.error_correction)
+    unmasked = np.array(qr.modules, dtype=bool) ^ layout.masks[0]
+    candidates = unmasked[None] ^ layout.masks
+    scored = np.where(layout.is_data, candidates, layout.scoring_background)
+    best = int(np.argmin(_qr_penalties(scored)))
+    symbol: np.ndarray = np.where(layout.is_data, candidates[best], layout.backgrounds[best])
+    return symbol
+
+
+class _QrLayout:
+    """Per (version, error correction): which modules hold data and what surrounds them.
+
+    `is_data` marks codeword modules; `masks[k]` is mask pattern k restricted to them;
+    `backgrounds[k]` holds the function patterns with the format information for mask k, and
+    `scoring_background` the same with the format areas light, as scored by qrcode.
+    """
+
+    def __init__(self, version: int, error_correction: int) -> None:
+        qr = qrcode.QRCode(version=version, error_correction=error_correction, border=0)
+        # Codewords of all-zero then all-one bits (long enough to cover the remainder bits too)
+        # differ exactly on the data modules, whatever the library's layout code does.
+        size = qr.modules_count = 4 * version + 17
+        filled = []
+        for byte in (0x00, 0xFF):
+            qr.data_cache = [byte] * (size * size // 8 + 1)
+            qr.makeImpl(True, 0)
+            filled.append(np.array(qr.modules, dtype=bool))
+        self.is_data = filled[0] != filled[1]
+        # Written with all-zero data, the data modules of mask k's symbol are mask k itself.
+        self.scoring_background = filled[0] & ~self.is_data
+        masks, backgrounds = [], []
+        for k in range(8):
+            qr.data_cache = [0] * (size * size // 8 + 1)
+            qr.makeImpl(False, k)
+            symbol = np.array(qr.modules, dtype=bool)
+            masks.append(symbol & self.is_data)
+            backgrounds.append(symbol & ~self.is_data)
+        self.masks = np.stack(masks)
+        self.backgrounds = np.stack(backgrounds)
+
+
+@functools.cache
+def _qr_layout(version: int, error_correction: int) -> _QrLayout:
+    return _QrLayout(version, error_correction)
+
+
+def _qr_penalties(symbols: np.ndarray) -> np.ndarray:
+    """ISO/IEC 18004 mask penalty of each (n, n) symbol in a (k, n, n) bool stack, as qrcode scores.
+
+    N1: runs of 5+ same-colour modules in a row or column score length - 2; N2: 3 per 2x2
+    same-colour block (overlapping); N3: 40 per finder-like 1:1:3:1:1 pattern with 4 light modules
+    on one side; N4: 10 per full 5 % the dark share departs from 50 %.
+    """
+    n = symbols.shape[1]
+    dark = np.concatenate([symbols, symbols.transpose(0, 2, 1)], axis=1)  # rows, then columns
+    light = ~dark
+
+    # N1: a run of length L >= 5 holds L - 4 windows of 5 equal modules; 2 more for its first.
+    same = dark[:, :, 1:] == dark[:, :, :-1]
+    window5 = same[:, :, :-3] & same[:, :, 1:-2] & same[:, :, 2:-1] & same[:, :, 3:]
+    run_start = window5.copy()
+    run_start[:, :, 1:] &= ~same[:, :, : n - 5]
+    n1 = window5.sum(axis=(1, 2)) + 2 * run_start.sum(axis=(1, 2))
+
+    across = same[:, :n]  # rows only
+    down = symbols[:, :-1, :] == symbols[:, 1:, :]
+    n2 = 3 * (across[:, :-1, :] & across[:, 1:, :] & down[:, :, :-1]).sum(axis=(1, 2))
+
+    # N3: dark-light-dark-dark-dark-light-dark core, then 4 light after it or before it.
+    core = (
+        dark[:, :, :-6] & light[:, :, 1:-5] & dark[:, :, 2:-4] & dark[:, :, 3:-3]
+        & dark[:, :, 4:-2] & light[:, :, 5:-1] & dark[:, :, 6:]
+    )  # fmt: skip
+    light4 = light[:, :, :-3] & light[:, :, 1:-2] & light[:, :, 2:-1] & light[:, :, 3:]
+    m = n - 10
+    finder = (core[:, :, :m] & light4[:, :, 7 : 7 + m]) | (light4[:, :, :m] & core[:, :, 4 : 4 + m])
+    n3 = 40 * finder.sum(axis=(1, 2))
+
+    dark_share = symbols.sum(axis=(1, 2)) / (n * n)
+    n4 = 10 * (np.abs(dark_share * 100 - 50) / 5).astype(np.int64)
+    penalties: np.ndarray = n1 + n2 + n3 + n4
+    return penalties
+
+
+def _qr_raster(modules: np.ndarray, module_px: int, quiet_zone: bool) -> np.ndarray:
+    """Pixels of a QR symbol as a 2D bool array, True = light."""
+    light = ~modules
+    if quiet_zone:
+        light = np.pad(light, _QR_QUIET, constant_values=True)
+    return np.repeat(np.repeat(light, module_px, axis=0), module_px, axis=1)
+
+
+# --- files ------------------------------------------------------------------------------------
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _chunks(rows: list[tuple[str, str, str]], workers: int) -> list[list[tuple[str, str, str]]]:
+    """Split rows into chunks: several per worker for balance, at most 500 rows each."""
+    if not rows:
+        return []
+    size = max(1, min(500, math.ceil(len(rows) / (4 * workers))))
+    return [rows[i : i + size] for i in range(0, len(rows), size)]
+
+
+@functools.lru_cache(maxsize=1)
+def _renderer_id() -> str:
+    """Fingerprint of the rendering code: this module's source, library versions, PNG options."""
+    digest = hashlib.blake2b(Path(__file__).read_bytes(), digest_size=16)
+    for package in ("python-barcode", "qrcode", "pillow", "numpy"):
+        digest.update(f"\0{package}={_package_version(package)}".encode())
+    return digest.hexdigest()
+
+
+def _fingerprint(payload: str, symbology: str, fmt: str) -> str:
+    text = "\0".join((_renderer_id(), symbology, fmt, payload))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _content_hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _relative_path(code: str, symbology: str, fmt: str) -> str:
+    return f"{symbology}/{code}.{fmt}"
+
+
+def _manifest_subset(
+    manifest: dict[str, list[str]], rows: list[tuple[str, str, str]], formats: Sequence[str]
+) -> dict[str, list[str]]:
+    subset = {}
+    for code, _payload, symbology in rows:
+        for fmt in formats:
+            path = _relative_path(code, symbology, fmt)
+            if path in manifest:
+                subset[path] = manifest[path]
+    return subset
+
+
+def _render_chunk(
+    out_dir: str,
+    formats: Sequence[str],
+    rows: list[tuple[str, str, str]],
+    previous: dict[str, list[str]],
+) -> dict[str, list[str]]:
+    """Write the files of one chunk; return their manifest records {path: [fingerprint, hash]}."""
+    records = {}
+    for code, payload, symbology in rows:
+        for fmt in formats:
+            path = _relative_path(code, symbology, fmt)
+            # Plain string paths: pathlib costs as much as writing a small file.
+            target = os.path.join(out_dir, path)
+            records[path] = _write_image(target, payload, symbology, fmt, previous.get(path))
+    return records
+
+
+def _write_image(
+    target: str, payload: str, symbology: str, fmt: str, record: list[str] | None
+) -> list[str]:
+    fingerprint = _fingerprint(payload, symbology, fmt)
+    try:
+        with open(target, "rb") as existing_file:
+            existing: bytes | None = existing_file.read()
+    except FileNotFoundError:
+        existing = None
+    if existing is not None and record == [fingerprint, _content_hash(existing)]:
+        return record
+    data = render_png(payload, symbology) if fmt == "png" else render_svg(payload, symbology)
+    if data != existing:
+        with open(target, "wb") as new_file:
+            new_file.write(data)
+    return [fingerprint, _content_hash(data)]
+
+
+def _read_manifest(out_dir: Path) -> dict[str, list[str]]:
+    path = out_dir / MANIFEST_NAME
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError):
+        # An unreadable manifest only costs a full re-render; every file is then compared.
+        return {}
+    files = content.get("files") if isinstance(content, dict) else None
+    return files if isinstance(files, dict) else {}
+
+
+def _write_manifest(out_dir: Path, files: dict[str, list[str]]) -> None:
+    path = out_dir / MANIFEST_NAME
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(
+        json.dumps({"version": 1, "files": dict(sorted(files.items()))}, separators=(",", ":")),
+        encoding="utf-8",
+    )
+    os.replace(temporary, path)
