@@ -1,13 +1,22 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
-from coupongen.config import SegmentsConfig
-from coupongen.features import category_spend, customer_features, customer_products
+from coupongen.config import SegmentsConfig, load_job
+from coupongen.contract import load_inputs
+from coupongen.features import (
+    category_spend,
+    customer_features,
+    customer_products,
+    describe_customers,
+)
 from coupongen.segments import (
+    SUMMARY_SCHEMA,
     lifecycle_states,
     name_segments,
     nps_class,
@@ -17,6 +26,7 @@ from coupongen.segments import (
 )
 
 AS_OF = date(2026, 11, 22)
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 
 PRODUCTS = pl.DataFrame(
     {
@@ -44,6 +54,23 @@ def tx(rows):
         },
         orient="row",
     )
+
+
+@pytest.fixture(scope="module")
+def sample_inputs():
+    """The bundled sample, typed by the data contract."""
+    return load_inputs(SAMPLE / "transactions.csv", SAMPLE / "products.csv", SAMPLE / "customers.csv")
+
+
+@pytest.fixture(scope="module")
+def sample_tx(sample_inputs):
+    return sample_inputs.transactions.kept, sample_inputs.products.kept
+
+
+@pytest.fixture(scope="module")
+def sample_facts(sample_tx):
+    transactions, products = sample_tx
+    return describe_customers(transactions, products, as_of=AS_OF)
 
 
 TX = tx(
@@ -75,6 +102,9 @@ def test_customer_features_hand_computed():
             "median_gap_days": pl.Series([None, None], dtype=pl.Float64),
             "favourite_category": ["pasta", "beer"],
             "favourite_share": [1.0, 1.0],
+            "favourite_categories": [["pasta"], ["beer"]],
+            "favourite_products": [["P1"], ["B1"]],
+            "regular_products": pl.Series([0, 0], dtype=pl.Int32),
         }
     )
     assert_frame_equal(got, expected)
@@ -106,6 +136,7 @@ def test_customer_products_nets_returns():
             "last_day": [date(2026, 11, 15), date(2026, 6, 1)],
             "days_since_last": pl.Series([7, 174], dtype=pl.Int32),
             "cycle_days": pl.Series([None, None], dtype=pl.Float64),
+            "regular": [False, False],
             "in_lookback": [True, True],
         }
     )
@@ -120,6 +151,93 @@ def test_category_spend_shares():
     ]
 
 
+def day_rows(customer, sku, days, *, month=10, quantity=1.0, price=2.0, start=0):
+    return [
+        (f"R{customer}{sku}{start + i}", customer, datetime(2026, month, d, 12), "S1", sku, quantity, quantity * price)
+        for i, d in enumerate(days)
+    ]
+
+
+def test_a_regular_product_has_its_cycle_and_the_days_since_it_was_last_bought():
+    # Bought on Oct 1, 8, 15 and 29: gaps 7, 7, 14, median 7; last bought 24 days before Nov 22.
+    got = customer_products(tx(day_rows("C1", "P1", [1, 8, 15, 29])), as_of=AS_OF)
+    row = got.row(0, named=True)
+    assert (row["receipts"], row["cycle_days"], row["regular"], row["days_since_last"]) == (4, 7.0, True, 24)
+
+
+def test_a_fully_returned_purchase_does_not_count_as_a_purchase_day():
+    rows = day_rows("C1", "P1", [1, 8, 15, 29])
+    # Oct 29's unit came back on Nov 2: the last purchase is Oct 15 and the cycle 7 days (7, 7).
+    rows.append(("RB", "C1", datetime(2026, 11, 2, 9), "S1", "P1", -1.0, -2.0))
+    got = customer_products(tx(rows), as_of=AS_OF).row(0, named=True)
+    assert (got["receipts"], got["quantity"], got["spend"]) == (3, 3.0, 6.0)
+    assert (got["last_day"], got["days_since_last"], got["cycle_days"]) == (date(2026, 10, 15), 38, 7.0)
+
+
+def test_a_partly_returned_purchase_still_counts():
+    rows = day_rows("C1", "P1", [1, 8, 15], quantity=2.0)
+    rows.append(("RB", "C1", datetime(2026, 10, 20, 9), "S1", "P1", -1.0, -2.0))
+    got = customer_products(tx(rows), as_of=AS_OF).row(0, named=True)
+    assert (got["receipts"], got["quantity"], got["last_day"], got["regular"]) == (3, 5.0, date(2026, 10, 15), True)
+
+
+def test_two_purchases_are_not_yet_a_rhythm():
+    got = customer_products(tx(day_rows("C1", "P1", [1, 8])), as_of=AS_OF).row(0, named=True)
+    assert (got["cycle_days"], got["regular"]) == (None, False)
+
+
+def test_favourites_are_the_top_three_with_ties_to_the_first_name():
+    products = pl.DataFrame(
+        {"sku": ["A", "B", "C", "D"], "name": list("abcd"), "category": ["w", "x", "y", "z"]}
+    )
+    rows = (
+        day_rows("C1", "D", [1, 2, 3], price=1.0)  # 3 receipts, spend 3
+        + day_rows("C1", "C", [4, 5], price=5.0)  # 2 receipts, spend 10
+        + day_rows("C1", "B", [6, 7], price=5.0)  # 2 receipts, spend 10: ties with C, B first
+        + day_rows("C1", "A", [8], price=30.0)  # 1 receipt, spend 30
+    )
+    got = customer_features(tx(rows), products, as_of=AS_OF).row(0, named=True)
+    assert got["favourite_products"] == ["D", "B", "C"]
+    assert got["favourite_categories"] == ["w", "x", "y"]  # spend 30, 10, 10, 3
+    assert (got["favourite_category"], got["favourite_share"]) == ("w", 30 / 53)
+    assert got["regular_products"] == 1
+
+
+def test_category_shares_of_each_customer_add_up_to_one(sample_facts):
+    sums = sample_facts.categories.group_by("customer_id").agg(pl.col("share").sum())
+    assert (sums["share"] - 1.0).abs().max() < 1e-12
+
+
+def test_describe_customers_gives_what_the_three_functions_give(sample_tx):
+    transactions, products = sample_tx
+    facts = describe_customers(transactions, products, as_of=AS_OF)
+    assert_frame_equal(facts.features, customer_features(transactions, products, as_of=AS_OF))
+    assert_frame_equal(facts.products, customer_products(transactions, as_of=AS_OF))
+    assert_frame_equal(facts.categories, category_spend(transactions, products, as_of=AS_OF))
+
+
+def test_features_do_not_depend_on_the_order_of_the_lines(sample_tx, sample_facts):
+    transactions, products = sample_tx
+    shuffled = transactions.sample(fraction=1.0, shuffle=True, seed=7)
+    again = describe_customers(shuffled, products, as_of=AS_OF)
+    assert_frame_equal(again.features, sample_facts.features)
+    assert_frame_equal(again.products, sample_facts.products)
+    assert_frame_equal(again.categories, sample_facts.categories)
+
+
+def test_features_on_the_sample_hold_together(sample_facts):
+    f = sample_facts.features
+    assert f["customer_id"].is_unique().all()
+    assert (f["recency_days"] <= f["tenure_days"]).all()
+    assert (f["frequency"] <= f["visits"]).all()
+    assert (f["favourite_categories"].list.len() <= 3).all()
+    assert (f["favourite_categories"].list.first() == f["favourite_category"]).all()
+    regular = sample_facts.products.group_by("customer_id").agg(pl.col("regular").sum().cast(pl.Int32))
+    joined = f.join(regular, on="customer_id", how="left").with_columns(pl.col("regular").fill_null(0))
+    assert (joined["regular"] == joined["regular_products"]).all()
+    assert f["regular_products"].sum() > 0
+
+
 def feats(recency, frequency, monetary):
     return pl.DataFrame(
         {
@@ -127,8 +245,13 @@ def feats(recency, frequency, monetary):
             "recency_days": recency,
             "frequency": frequency,
             "monetary": monetary,
-        }
+        },
+        schema={"customer_id": pl.String, "recency_days": pl.Int32, "frequency": pl.Int32, "monetary": pl.Float64},
     )
+
+
+def scores(frame):
+    return [tuple(r) for r in frame.select("r_score", "f_score", "m_score").rows()]
 
 
 def test_rfm_scores_quintiles_best_is_five():
@@ -139,19 +262,39 @@ def test_rfm_scores_quintiles_best_is_five():
     assert got["r_score"].dtype == pl.Int8
 
 
+def test_rfm_ten_distinct_customers_fill_each_quintile_twice():
+    got = score_rfm(feats(list(range(10, 0, -1)), list(range(10)), [float(m) for m in range(10)]))
+    assert got["f_score"].to_list() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    assert got["r_score"].to_list() == got["f_score"].to_list() == got["m_score"].to_list()
+
+
 def test_rfm_ties_share_a_score():
     got = score_rfm(feats([5, 5, 5, 5, 100, 200], [1, 1, 1, 1, 1, 2], [1.0] * 6))
-    assert got["r_score"].n_unique() == 3
-    assert len(set(got["r_score"].to_list()[:4])) == 1
-    assert len(set(got["f_score"].to_list()[:5])) == 1
-    assert got["m_score"].n_unique() == 1
+    # recency: the four at 5 days beat two others (2 of 5 -> 1 + floor(2.0) = 3)
+    assert got["r_score"].to_list() == [3, 3, 3, 3, 2, 1]
+    assert got["f_score"].to_list() == [1, 1, 1, 1, 1, 5]
+    assert got["m_score"].to_list() == [3] * 6
+
+
+def test_rfm_a_large_tie_at_the_bottom_scores_one():
+    # Most customers came once, as on real data: they are F 1, not a middling F 2 or 3.
+    got = score_rfm(feats([1] * 10, [1] * 6 + [2, 3, 4, 5], [1.0] * 10))
+    # the next four beat 6, 7, 8 and 9 of the other 9: 1 + floor(5 * worse / 9)
+    assert got["f_score"].to_list() == [1] * 6 + [4, 4, 5, 5]
 
 
 def test_rfm_small_populations():
-    one = score_rfm(feats([3], [1], [10.0]))
-    assert one.select("r_score", "f_score", "m_score").row(0) == (5, 5, 5)
-    two = score_rfm(feats([3, 30], [2, 1], [10.0, 5.0]))
-    assert two["r_score"].to_list() == [5, 3]
+    assert scores(score_rfm(feats([3], [1], [10.0]))) == [(3, 3, 3)]
+    assert scores(score_rfm(feats([3, 30], [2, 1], [10.0, 5.0]))) == [(5, 5, 5), (1, 1, 1)]
+    assert scores(score_rfm(feats([3, 3], [1, 1], [5.0, 5.0]))) == [(3, 3, 3), (3, 3, 3)]
+    assert score_rfm(feats([], [], [])).height == 0
+
+
+def test_rfm_scores_do_not_depend_on_row_order():
+    base = feats([4, 9, 9, 30, 2, 60, 9], [3, 1, 1, 2, 8, 1, 4], [5.0, 1.0, 2.0, 2.0, 9.0, 0.5, 4.0])
+    got = score_rfm(base)
+    again = score_rfm(base.reverse()).reverse()
+    assert_frame_equal(got, again)
 
 
 def test_every_rfm_cell_has_a_named_segment():
@@ -205,12 +348,88 @@ def test_segment_summary_adds_up_and_computes_nps():
     features = customer_features(TX, PRODUCTS, as_of=AS_OF, lookback_days=365)
     customers = pl.DataFrame({"customer_id": ["C1", "C2"], "nps_score": pl.Series([10, 3], dtype=pl.Int64)})
     seg = segment_customers(features, customers, SegmentsConfig())
-    summary = summarize_segments(seg)
-    assert summary["customers"].sum() == seg.height
-    assert abs(summary["spend_share"].sum() - 1.0) < 1e-9
-    # two customers: C1 (R5, F5) is a champion and a promoter, C2 (R3, F3) needs attention and is a detractor
+    # two customers: C1 is the more recent and frequent (R5, F5), C2 the less (R1, F1)
     assert seg.select("customer_id", "rfm_segment", "nps_class").rows() == [
         ("C1", "champions", "promoter"),
-        ("C2", "need_attention", "detractor"),
+        ("C2", "lost", "detractor"),
     ]
-    assert {r["rfm_segment"]: r["nps"] for r in summary.to_dicts()} == {"champions": 100.0, "need_attention": -100.0}
+    expected = pl.DataFrame(
+        {
+            "rfm_segment": ["champions", "lost"],
+            "customers": [1, 1],
+            "customer_share": [0.5, 0.5],
+            "spend": [6.0, 1.5],
+            "spend_share": [0.8, 0.2],
+            "nps_answers": [1, 1],
+            "promoters": [1, 0],
+            "passives": [0, 0],
+            "detractors": [0, 1],
+            "nps": [100.0, -100.0],
+        },
+        schema=SUMMARY_SCHEMA,
+    )
+    assert_frame_equal(summarize_segments(seg), expected)
+
+
+def test_nps_is_promoters_minus_detractors_over_answers():
+    seg = pl.DataFrame(
+        {
+            "rfm_segment": ["a"] * 6 + ["b"],
+            "monetary": [10.0, 10.0, 10.0, 10.0, 10.0, -5.0, 0.0],
+            "nps_class": ["promoter", "promoter", "passive", "detractor", None, None, None],
+        }
+    )
+    got = summarize_segments(seg).to_dicts()
+    assert got[0] == {
+        "rfm_segment": "a",
+        "customers": 6,
+        "customer_share": 0.8571,
+        "spend": 50.0,  # the refund-only customer counts as 0, not -5
+        "spend_share": 1.0,
+        "nps_answers": 4,
+        "promoters": 2,
+        "passives": 1,
+        "detractors": 1,
+        "nps": 25.0,
+    }
+    assert got[1]["nps"] is None and got[1]["spend_share"] == 0.0
+
+
+def test_sample_segments_add_up_to_the_customers_with_purchases(sample_inputs, sample_facts):
+    transactions = sample_inputs.transactions.kept
+    seg = segment_customers(sample_facts.features, sample_inputs.customers.kept, SegmentsConfig())
+    buyers = (
+        transactions.filter(pl.col("ts") < datetime(2026, 11, 22), pl.col("customer_id").is_not_null())
+        .group_by("receipt_id")
+        .agg(pl.col("customer_id").first(), pl.col("amount").sum())
+        .filter(pl.col("amount") > 0)["customer_id"]
+        .n_unique()
+    )
+    answered = seg["nps_score"].is_not_null().sum()
+    for by in ("rfm_segment", "lifecycle"):
+        summary = summarize_segments(seg, by=by)
+        assert summary["customers"].sum() == seg.height == buyers
+        assert summary["nps_answers"].sum() == answered > 0
+        assert (summary["promoters"] + summary["passives"] + summary["detractors"] == summary["nps_answers"]).all()
+        assert abs(summary["spend_share"].sum() - 1.0) < 1e-3
+    named = set(seg["rfm_segment"])
+    assert {"champions", "new", "lost", "hibernating", "at_risk"} <= named
+    assert set(seg["lifecycle"]) == {"new", "active", "lapsing", "lapsed"}
+
+
+def test_the_segment_map_is_data_in_the_job_file(tmp_path):
+    job = tmp_path / "job.toml"
+    job.write_text(
+        "[segments]\n"
+        "bins = 3\n"
+        '[[segments.rules]]\nname = "best"\nr = [3, 3]\nf = [3, 3]\n'
+        '[[segments.rules]]\nname = "rest"\n'
+    )
+    config = load_job(job).config.segments
+    seg = segment_customers(customer_features(TX, PRODUCTS, as_of=AS_OF), pl.DataFrame(
+        {"customer_id": ["C1"], "nps_score": pl.Series([None], dtype=pl.Int64)}
+    ), config)
+    assert seg.select("customer_id", "r_score", "f_score", "rfm_segment").rows() == [
+        ("C1", 3, 3, "best"),
+        ("C2", 1, 1, "rest"),
+    ]

@@ -16,16 +16,28 @@ OTHER_SEGMENT = "other"
 
 
 def _quantile_score(expr: pl.Expr, bins: int) -> pl.Expr:
-    """1..bins by rank quantile; tied values share a score, so equal customers are never split."""
-    n = pl.len()
-    return (expr.rank("average") * bins / n).ceil().clip(1, bins).cast(pl.Int8)
+    """1..bins by the share of customers with a strictly worse value (the SQL percent_rank).
+
+    Equal values share a score, so equal customers are never split, and the worst value always
+    scores 1: when 60% of customers came once, they all get F 1 rather than a middling score that
+    would leave F 1 empty. With n customers, score = 1 + floor(bins * worse / (n - 1)), at most
+    ``bins``, in exact integer arithmetic. A measure on which every customer ties (a single customer
+    included) ranks nobody: everyone gets the middle score.
+    """
+    n = pl.len().cast(pl.Int64)
+    worse = expr.rank("min").cast(pl.Int64) - 1
+    ranked = (1 + worse * bins // pl.max_horizontal(n - 1, pl.lit(1))).clip(1, bins)
+    return (
+        pl.when(expr.n_unique() > 1).then(ranked).otherwise(pl.lit((bins + 1) // 2)).cast(pl.Int8)
+    )
 
 
 def score_rfm(features: pl.DataFrame, *, bins: int = 5) -> pl.DataFrame:
     """Add r_score, f_score, m_score (1..bins, bins = best) to customer features.
 
     Recency scores high when recent, frequency and monetary when high. Scores are quantiles over the
-    customers given, with ties sharing the same score.
+    customers given, by the share of them with a strictly worse value (see `_quantile_score`), so
+    ties share a score and the scores do not depend on row order.
     """
     return features.with_columns(
         _quantile_score(-pl.col("recency_days"), bins).alias("r_score"),
@@ -89,40 +101,70 @@ def segment_customers(
 ) -> pl.DataFrame:
     """Features + RFM scores and segment + lifecycle + NPS class, one row per customer with purchases.
 
-    Added columns: r_score, f_score, m_score, rfm_segment, lifecycle, nps_score, nps_class.
+    Added columns: r_score, f_score, m_score, rfm_segment, lifecycle, nps_score, nps_class (null
+    for a customer who never answered the survey or is missing from ``customers``). Sorted by
+    customer_id.
     """
     scored = name_segments(score_rfm(features, bins=config.bins), config.rules)
     staged = lifecycle_states(scored, config)
-    return staged.join(
-        customers.select("customer_id", "nps_score"), on="customer_id", how="left"
-    ).with_columns(nps_class(pl.col("nps_score")).alias("nps_class"))
-
-
-def summarize_segments(segmented: pl.DataFrame) -> pl.DataFrame:
-    """Per segment: customers, share of customers, spend share and NPS (% promoters - % detractors).
-
-    Columns: rfm_segment, customers, customer_share, spend_share, nps_answers, nps (null where nobody
-    in the segment answered). Sorted by customers, largest first.
-    """
-    total_spend = segmented["monetary"].clip(lower_bound=0).sum()
-    total = segmented.height
     return (
-        segmented.group_by("rfm_segment")
-        .agg(
-            pl.len().alias("customers"),
-            pl.col("monetary").clip(lower_bound=0).sum().alias("spend"),
-            pl.col("nps_class").is_not_null().sum().alias("nps_answers"),
-            (pl.col("nps_class") == "promoter").sum().cast(pl.Int64).alias("promoters"),
-            (pl.col("nps_class") == "detractor").sum().cast(pl.Int64).alias("detractors"),
-        )
-        .with_columns(
-            (pl.col("customers") / max(total, 1)).round(4).alias("customer_share"),
-            (pl.col("spend") / (total_spend or 1.0)).round(4).alias("spend_share"),
+        staged.join(customers.select("customer_id", "nps_score"), on="customer_id", how="left")
+        .with_columns(nps_class(pl.col("nps_score")).alias("nps_class"))
+        .sort("customer_id")
+    )
+
+
+SUMMARY_SCHEMA = pl.Schema(
+    {
+        "rfm_segment": pl.String(),
+        "customers": pl.Int64(),
+        "customer_share": pl.Float64(),
+        "spend": pl.Float64(),
+        "spend_share": pl.Float64(),
+        "nps_answers": pl.Int64(),
+        "promoters": pl.Int64(),
+        "passives": pl.Int64(),
+        "detractors": pl.Int64(),
+        "nps": pl.Float64(),
+    }
+)
+"""Columns and dtypes of the frame `summarize_segments` returns."""
+
+
+def summarize_segments(segmented: pl.DataFrame, by: str = "rfm_segment") -> pl.DataFrame:
+    """Per segment: its customers, their share of spend, and their NPS.
+
+    Columns (the first named after ``by``): rfm_segment (or ``by``); customers and customer_share
+    (of all customers given); spend (the segment's net spend in the look-back window, customers
+    whose refunds outweigh their purchases counting as 0) and spend_share (of all such spend);
+    nps_answers, promoters, passives, detractors (survey answers in the segment, and how they
+    split); nps (% promoters - % detractors, -100..100, null where nobody in the segment answered).
+    Counts add up to the input: customers sum to its rows, nps_answers to its answers. Shares are
+    rounded to 4 places, spend to the cent, nps to 0.1. Sorted by customers, largest first, then
+    name.
+    """
+    cents = (pl.col("monetary").clip(lower_bound=0) * 100).round(0).cast(pl.Int64)
+    answers = pl.col("nps_class")
+    grouped = segmented.group_by(by).agg(
+        pl.len().cast(pl.Int64).alias("customers"),
+        cents.sum().alias("cents"),
+        answers.is_not_null().sum().cast(pl.Int64).alias("nps_answers"),
+        (answers == "promoter").sum().cast(pl.Int64).alias("promoters"),
+        (answers == "passive").sum().cast(pl.Int64).alias("passives"),
+        (answers == "detractor").sum().cast(pl.Int64).alias("detractors"),
+    )
+    total = max(segmented.height, 1)
+    total_cents = int(grouped["cents"].sum()) or 1
+    return (
+        grouped.with_columns(
+            (pl.col("customers") / total).round(4).alias("customer_share"),
+            (pl.col("cents") / 100).alias("spend"),
+            (pl.col("cents") / total_cents).round(4).alias("spend_share"),
             pl.when(pl.col("nps_answers") > 0)
             .then(((pl.col("promoters") - pl.col("detractors")) * 100 / pl.col("nps_answers")).round(1))
             .otherwise(None)
             .alias("nps"),
         )
-        .select("rfm_segment", "customers", "customer_share", "spend_share", "nps_answers", "nps")
-        .sort(["customers", "rfm_segment"], descending=[True, False])
+        .select(by, *SUMMARY_SCHEMA.names()[1:])
+        .sort(["customers", by], descending=[True, False])
     )
