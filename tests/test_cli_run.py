@@ -113,7 +113,7 @@ def test_a_bad_config_key_exits_2_with_one_line(tmp_path):
     result = CliRunner().invoke(cli, ["run", "--config", str(bad)])
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
-        f"Error: {bad}: unknown key 'colour' (allowed here: affinity, campaigns, "
+        f"Error: {bad}: unknown key 'colour' (allowed here: affinity, campaigns, channels, "
         "currency, data, inputs, ledger, max_coupons_per_customer, name, out, point_value, points_per_currency, seed, segments)"
     ]
 
@@ -138,3 +138,93 @@ def test_missing_data_folder_names_the_file(tmp_path):
     result = invoke("run", "--config", str(NIGHTLY), "--data", str(tmp_path / "nope"), "--out", str(tmp_path))
     assert result.exit_code == 2
     assert result.output.strip() == f"Error: {tmp_path / 'nope' / 'products.csv'}: file not found"
+
+
+def test_every_email_image_scans_back_to_the_ledgers_barcode_value(sample_run):
+    import zxingcpp
+    from PIL import Image
+
+    with sqlite3.connect(sample_run.ledger) as conn:
+        expected = dict(conn.execute("SELECT code, barcode_value FROM coupons").fetchall())
+    images = sorted((sample_run.night / "email" / "images").rglob("*.png"))
+    assert len(images) > 100
+    for path in images:
+        found = zxingcpp.read_barcodes(Image.open(path))
+        assert len(found) == 1, path
+        assert found[0].text == expected[path.stem], path
+
+
+def test_one_message_per_reached_customer_and_suppression_wins(sample_run):
+    night = sample_run.night
+    email = pl.read_csv(night / "email" / "merge.csv", infer_schema=False)
+    sms = pl.read_csv(night / "sms" / "messages.csv", infer_schema=False)
+    app = pl.read_ndjson(night / "app" / "messages.jsonl")
+    reached = pl.concat([email["customer_id"], sms["customer_id"], app["customer_id"]])
+    assert reached.n_unique() == reached.len()
+    suppressed = {"C0000007", "C0000042"}
+    pos = pl.read_csv(night / "pos" / "coupons.csv", infer_schema=False)
+    assert suppressed & set(pos["customer_id"])  # they still hold coupons at the till...
+    assert not suppressed & set(reached)  # ...but are never contacted
+    summary = json.loads((night / "summary.json").read_text())
+    reach = summary["reach"]
+    assert reach["email"] == email.height and reach["sms"] == sms.height and reach["app"] == app.height
+    assert reach["email"] + reach["sms"] + reach["app"] + reach["unreachable"] == pos["customer_id"].n_unique()
+    assert all(int(p) <= 3 for p in sms["parts"])
+
+
+def test_files_with_personal_data_are_private(sample_run):
+    import stat
+
+    night = sample_run.night
+    for rel in ("email/merge.csv", "sms/messages.csv", "app/messages.jsonl", "pos/coupons.csv", "quarantine/transactions.csv"):
+        assert stat.S_IMODE((night / rel).stat().st_mode) == 0o600, rel
+
+
+def test_log_lines_carry_no_personal_data(tmp_path):
+    result = CliRunner().invoke(
+        cli, ["run", "--config", str(NIGHTLY), "--out", str(tmp_path), "--as-of", AS_OF, "--dry-run"]
+    )
+    assert result.exit_code == 0
+    logs = result.stderr if result.stderr_bytes is not None else result.output
+    customers = pl.read_csv(NIGHTLY.parent.parent / "sample_data" / "customers.csv", infer_schema=False)
+    for value in customers["email"].drop_nulls().head(500).to_list() + customers["phone"].drop_nulls().head(500).to_list():
+        assert value not in logs
+
+
+def test_an_sms_template_too_long_fails_the_preview_before_anything_is_issued(tmp_path):
+    import shutil
+
+    jobs = tmp_path / "jobs"
+    shutil.copytree(NIGHTLY.parent, jobs)
+    (jobs / "templates" / "sms_ru.txt.j2").write_text(
+        '{% import "_offer_ru.j2" as offer %}\n{{ brand }}: ' + "очень длинное вступление " * 12
+        + "{% for c in coupons %}{{ offer.describe(c, currency) }}, код {{ c.code }}{% endfor %}\n"
+    )
+    text = (jobs / "nightly.toml").read_text().replace('data = "../sample_data"', f'data = "{NIGHTLY.parent.parent / "sample_data"}"')
+    (jobs / "nightly.toml").write_text(text)
+    for extra in (["--dry-run"], []):
+        result = CliRunner().invoke(cli, ["run", "--config", str(jobs / "nightly.toml"), "--out", str(tmp_path / "out"), "--as-of", AS_OF, "-q", *extra])
+        assert result.exit_code == 2, result.output
+        assert "sms_ru.txt.j2:" in result.output and "need more than max_sms_parts=3 parts" in result.output
+    with sqlite3.connect(tmp_path / "out" / "ledger.sqlite") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM coupons").fetchone()[0] == 0
+
+
+def test_campaign_preview_equals_what_the_run_issued(tmp_path, sample_run):
+    result = invoke("campaign", "preview", "cross_sell", "--config", str(NIGHTLY), "--out", str(tmp_path), "--as-of", AS_OF, "-q")
+    assert result.exit_code == 0, result.output
+    budget_row = next(line for line in result.output.splitlines() if line.startswith("| cross_sell"))
+    sent, holdout = (int(x.strip().replace(",", "")) for x in budget_row.split("|")[2:4])
+    with sqlite3.connect(sample_run.ledger) as conn:
+        issued = conn.execute("SELECT COUNT(*) FROM coupons WHERE campaign = 'cross_sell'").fetchone()[0]
+        controls = conn.execute("SELECT COUNT(*) FROM controls WHERE campaign = 'cross_sell'").fetchone()[0]
+    assert (sent, holdout) == (issued, controls)
+    segment_rows = [line for line in result.output.split("by channel:")[0].splitlines() if line.startswith("| ") and "rfm_segment" not in line]
+    assert sum(int(r.split("|")[4].replace(",", "")) for r in segment_rows) == issued
+    assert not (tmp_path / "ledger.sqlite").exists()
+
+
+def test_preview_of_an_unknown_campaign_lists_the_known_ones():
+    result = CliRunner().invoke(cli, ["campaign", "preview", "nope", "--config", str(NIGHTLY)])
+    assert result.exit_code == 2
+    assert "no campaign named 'nope' (known: service_recovery, birthday, win_back" in result.output

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import polars as pl
 
-from coupongen import affinity, channels, codes, features, offers, report, segments
+from coupongen import affinity, channels, codes, delivery, features, offers, report, segments
 from coupongen.config import CampaignConfig, Job
 from coupongen.contract import Inputs, check_quarantine_share, load_inputs
 from coupongen.ledger import Ledger, Run
 from coupongen.publish import publish_folder
+from coupongen.relevance import recommend
 
 Progress = Callable[[str, str], None]
 
@@ -46,7 +47,11 @@ class Settings:
 
 @dataclass
 class Analysis:
-    """What the analysis stages found: per-customer facts, segments and rules."""
+    """What the analysis stages found: per-customer facts, segments and rules.
+
+    ``parts`` names what was computed ("customers": segmented, bought, categories; "baskets":
+    rules, category_rules, n_baskets); the frames of a part left out are empty, with their columns.
+    """
 
     segmented: pl.DataFrame
     bought: pl.DataFrame
@@ -55,6 +60,8 @@ class Analysis:
     category_rules: pl.DataFrame
     n_baskets: int
     products: pl.DataFrame
+    as_of: date | None = None
+    parts: tuple[str, ...] = ("customers", "baskets")
 
 
 @dataclass
@@ -71,6 +78,10 @@ class RunResult:
     coupons: pl.DataFrame | None = None
     controls: int = 0
     files: dict[str, str] = field(default_factory=dict)
+    reach: dict[str, int] = field(default_factory=dict)
+    plan: offers.OfferPlan | None = None
+    channels: pl.DataFrame | None = None
+    quarantine_reasons: list[dict[str, object]] = field(default_factory=list)
     summary: dict[str, object] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -128,61 +139,89 @@ def load(job: Job, settings: Settings) -> Inputs:
     return inputs
 
 
-def analyse(job: Job, inputs: Inputs, as_of: date) -> Analysis:
-    """Features, segments and affinity rules as of the run date."""
+def analyse(
+    job: Job, inputs: Inputs, as_of: date, *, customers: bool = True, baskets: bool = True
+) -> Analysis:
+    """Features, segments and affinity rules as of the run date.
+
+    ``customers=False`` skips features and segments, ``baskets=False`` the rules, for a caller that
+    needs one half only; the frames left out are empty (see `Analysis`).
+    """
     seg_cfg = job.config.segments
     tx = inputs.transactions.kept
     products = inputs.products.kept
-    feats = features.customer_features(tx, products, as_of=as_of, lookback_days=seg_cfg.lookback_days)
-    segmented = segments.segment_customers(feats, inputs.customers.kept, seg_cfg).join(
-        inputs.customers.kept.drop("nps_score"), on="customer_id", how="left"
+    # Computed on no lines at all, the stages give the empty frames a skipped part stands for.
+    facts = features.describe_customers(
+        tx if customers else tx.head(0), products, as_of=as_of, lookback_days=seg_cfg.lookback_days
     )
-    bought = features.customer_products(tx, as_of=as_of, lookback_days=seg_cfg.lookback_days)
-    categories = features.category_spend(tx, products, as_of=as_of)
+    segmented = segments.segment_customers(facts.features, inputs.customers.kept, seg_cfg).join(
+        inputs.customers.kept.drop("nps_score"), on="customer_id", how="left", maintain_order="left"
+    )
     aff = job.config.affinity
     window = pl.col("ts").is_between(
         pl.lit(as_of - timedelta(days=seg_cfg.lookback_days)).cast(pl.Datetime("us")),
         pl.lit(as_of).cast(pl.Datetime("us")),
         closed="left",
     )
-    history = tx.filter(window)
-    baskets = affinity.build_baskets(history, products, level="sku")
-    thresholds = {"min_confidence": aff.min_confidence, "min_lift": aff.min_lift, "max_len": aff.max_len}
-    rules = affinity.mine_rules(baskets, min_support=aff.min_support, **thresholds)
-    category_rules = affinity.mine_rules(
-        affinity.build_baskets(history, products, level="category"),
-        min_support=aff.category_min_support,
-        **thresholds,
+    history = tx.filter(window) if baskets else tx.head(0)
+    sku_baskets = affinity.build_baskets(history, products, level="sku")
+    rules, category_rules = (
+        affinity.mine_rules(
+            level_baskets,
+            min_support=min_support,
+            min_confidence=aff.min_confidence,
+            min_lift=aff.min_lift,
+            max_len=aff.max_len,
+        )
+        for level_baskets, min_support in (
+            (sku_baskets, aff.min_support),
+            (affinity.build_baskets(history, products, level="category"), aff.category_min_support),
+        )
     )
     return Analysis(
         segmented=segmented,
-        bought=bought,
-        categories=categories,
+        bought=facts.products,
+        categories=facts.categories,
         rules=rules,
         category_rules=category_rules,
-        n_baskets=baskets["receipt_id"].n_unique(),
+        n_baskets=sku_baskets["receipt_id"].n_unique(),
         products=products,
+        as_of=as_of,
+        parts=tuple(part for part, done in (("customers", customers), ("baskets", baskets)) if done),
     )
 
 
 def plan(
     job: Job, analysis: Analysis, inputs: Inputs, settings: Settings, ledger: Ledger | None
 ) -> offers.OfferPlan:
-    """Targeting, guards, budgets and holdout for every enabled campaign."""
+    """Targeting, guards, budgets and holdout for every enabled campaign.
+
+    The cross-sell ranking is computed once, for every customer an enabled cross-sell campaign
+    admits, and shared by those campaigns.
+    """
     recent = None
     if ledger is not None:
         longest = max((c.frequency_cap_days for c in job.campaigns), default=0)
         recent = ledger.recent_offer_types(since=settings.as_of - timedelta(days=longest), before=settings.as_of)
+    products = inputs.products.kept
+    cross_sell = [c for c in job.campaigns if c.enabled and c.type == "cross_sell"]
+    ranked = None
+    if cross_sell:
+        admitted = pl.concat(
+            [offers.eligible_customers(analysis.segmented, c)["customer_id"] for c in cross_sell]
+        )
+        ranked = recommend(analysis.bought, products, rules=analysis.rules, customers=admitted)
     ctx = offers.OfferContext(
         customers=analysis.segmented,
         bought=analysis.bought,
         categories=analysis.categories,
-        products=inputs.products.kept,
+        products=products,
         rules=analysis.rules,
         as_of=settings.as_of,
         lookback_days=job.config.segments.lookback_days,
         point_value=job.config.point_value,
         points_per_currency=job.config.points_per_currency,
+        relevance=ranked,
     )
     return offers.plan_offers(
         job.campaigns,
@@ -194,16 +233,62 @@ def plan(
 
 
 def code_maker(
-    campaign: CampaignConfig, entropy: codes.Entropy = secrets.token_bytes
-) -> Callable[[int], tuple[list[str], list[str]]]:
-    """A function that draws n fresh codes and barcode values for one campaign's profile."""
-    spec = campaign.code
+    campaign: CampaignConfig,
+    entropy: codes.Entropy = secrets.token_bytes,
+    *,
+    as_of: date,
+    key: bytes | None = None,
+) -> Callable[[int], tuple[list[str], list[str], list[str]]]:
+    """A function that draws n fresh codes, barcode values and barcode keys for one campaign.
 
-    def make(n: int) -> tuple[list[str], list[str]]:
-        drawn = codes.generate_codes(n, prefix=spec.prefix, length=spec.length, alphabet=spec.alphabet, entropy=entropy)
+    The barcode value is what the symbol encodes: the EAN-13 digits, the GS1-128 element string
+    ``(255)<GCN><serial>[(17)<YYMMDD>]``, the code itself (Code 128, QR), a URL or a signed QR
+    payload. The key is the part that identifies the coupon (the GCN with its serial), unique in the
+    ledger. The expiry in a barcode is the campaign's last valid day for a run on ``as_of``. A
+    campaign that signs needs ``key`` (read from the environment when not given).
+    """
+    spec = campaign.code
+    if spec.needs_key and key is None:
+        key = codes.load_signing_key(needed_for=f"campaign {campaign.name!r}")
+    valid_to = as_of + timedelta(days=campaign.valid_from_offset_days + campaign.valid_days - 1)
+    signing = key if spec.signed else None
+    gcn = (
+        codes.global_coupon_number(spec.gs1_company_prefix, spec.gs1_coupon_reference)
+        if spec.gs1_company_prefix is not None
+        else ""
+    )
+
+    def payloads(n: int, drawn: list[str]) -> tuple[list[str], list[str]]:
         if spec.symbology == "ean13":
-            return drawn, codes.generate_ean13(n, prefix=spec.ean_prefix, entropy=entropy)
+            values = codes.generate_ean13(n, prefix=spec.ean_prefix, entropy=entropy)
+            return values, values
+        if spec.symbology == "gs1_128":
+            serials = codes.generate_gcn_serials(n, length=spec.gcn_serial_length, entropy=entropy)
+            expiry = valid_to if spec.expiry_in_barcode else None
+            values = [codes.gs1_128_payload(gcn, s, expiry) for s in serials]
+            return values, [gcn + s for s in serials]
+        if spec.symbology == "qr" and spec.qr_payload == "url":
+            template = spec.url_template or ""
+            values = [template.format(code=c) for c in drawn]
+            return values, values
+        if spec.symbology == "qr" and spec.qr_payload == "signed":
+            assert key is not None
+            values = [codes.signed_payload(c, valid_to, key=key) for c in drawn]
+            return values, values
         return drawn, drawn
+
+    def make(n: int) -> tuple[list[str], list[str], list[str]]:
+        drawn = codes.generate_codes(
+            n,
+            prefix=spec.prefix,
+            length=spec.length,
+            alphabet=spec.alphabet,
+            entropy=entropy,
+            key=signing,
+            signature_length=spec.signature_length if signing is not None else 0,
+        )
+        values, keys = payloads(n, drawn)
+        return drawn, values, keys
 
     return make
 
@@ -216,14 +301,36 @@ def issue(
     *,
     entropy: codes.Entropy = secrets.token_bytes,
 ) -> int:
-    """Record the plan's coupons and holdout in the ledger; returns how many coupons were new."""
+    """Record the plan's coupons and holdout in the ledger; returns how many coupons were new.
+
+    The signing key is read before anything is issued, so a signed campaign without a key fails
+    the run with nothing recorded. The last commit reaches the disk (``Ledger.mark_issued``)
+    before the exports name any coupon.
+    """
+    signers = [c.name for c in job.campaigns if c.code.needs_key]
+    key = codes.load_signing_key(needed_for=f"campaign {signers[0]!r}") if signers else None
     new = 0
     for campaign in job.campaigns:
         mine = plan_.offers.filter(pl.col("campaign") == campaign.name)
-        if mine.height:
-            new += ledger.issue_coupons(mine, run=run, make_codes=code_maker(campaign, entropy))
+        if not mine.height:
+            continue
+        make = code_maker(campaign, entropy, as_of=run.as_of, key=key)
+        spec = campaign.code
+        if spec.expiry_in_barcode or (spec.symbology == "qr" and spec.qr_payload == "signed"):
+            # The barcode states the campaign's last day: it must be every offer's last day.
+            expected = run.as_of + timedelta(
+                days=campaign.valid_from_offset_days + campaign.valid_days - 1
+            )
+            found = sorted(mine["valid_to"].unique().to_list())
+            if found != [expected.isoformat()]:
+                raise codes.CodeFormatError(
+                    f"campaign {campaign.name!r}: offers are valid to {', '.join(found)}, "
+                    f"but its barcodes would say {expected}"
+                )
+        new += ledger.issue_coupons(mine, run=run, make_codes=make)
     if plan_.controls.height:
         ledger.record_controls(plan_.controls, run=run)
+    ledger.mark_issued(run)
     return new
 
 
@@ -256,18 +363,128 @@ def export(
     }
 
 
+def check_delivery(job: Job, plan_: offers.OfferPlan, inputs: Inputs) -> delivery.Delivery:
+    """Channels and messages for the planned offers, with stand-in codes of the real length.
+
+    Runs before anything is issued, so an SMS template that is too long stops the run (and the
+    preview) instead of failing at sending time.
+    """
+    stand_ins = delivery.placeholder_coupons(job, plan_.offers)
+    return delivery.plan_delivery(job, stand_ins, inputs.customers.kept, inputs.products.kept)
+
+
+def deliver(
+    job: Job, coupons: pl.DataFrame, inputs: Inputs, settings: Settings, run_id: int
+) -> tuple[delivery.Delivery, dict[str, str]]:
+    """Render the e-mail images and every customer's message, and publish the channel folders."""
+    live = coupons.filter(pl.col("status") == "issued")
+    customers = inputs.customers.kept
+    chosen = delivery.choose(job, live, customers)
+    by_email = chosen[0].filter(pl.col("channel") == "email")["customer_id"]
+    images = delivery.render_email_images(job, live, by_email, settings.run_dir)
+    # the HTML files sit in email/html/, the images in email/images/
+    sources = {code: f"../images/{rel}" for code, rel in images.items()}
+    sent = delivery.plan_delivery(
+        job, live, customers, inputs.products.kept, chosen=chosen, image_paths=sources
+    )
+    files = delivery.publish_delivery(
+        sent, settings.run_dir, run_id=run_id, as_of=settings.as_of, image_paths=images
+    )
+    return sent, files
+
+
+def quarantine_reasons(inputs: Inputs, top: int = 10) -> list[dict[str, object]]:
+    """The most common quarantine reasons per input: input, reason, rows."""
+    rows: list[dict[str, object]] = []
+    for loaded in inputs.all():
+        if loaded.quarantined.is_empty():
+            continue
+        counted = loaded.quarantined.group_by("reason").len("rows").sort(["rows", "reason"], descending=[True, False])
+        rows += [{"input": loaded.name, **r} for r in counted.head(top).to_dicts()]
+    return rows
+
+
+def write_report(job: Job, result: RunResult) -> None:
+    """Write summary.json and the HTML report (compared with the previous night's, if any)."""
+    run_dir = result.settings.run_dir
+    found = report.find_previous(result.settings.out_dir, result.settings.as_of.isoformat())
+    previous = None
+    if found is not None:
+        path, summary = found
+        previous = (f"../{path.parent.name}/report.html", summary)
+    report.write_summary(result.summary, run_dir)
+    html = report.render_html(result.summary, result, currency=job.config.currency, previous=previous)
+    report.write_html(html, run_dir)
+
+
+def _reach_text(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items())
+
+
 def write_analysis(analysis: Analysis, run_dir: Path) -> dict[str, str]:
-    """Save segments and rules as Parquet (and the rules as CSV) for analysts."""
+    """Save what the analysis found in ``run_dir/analysis`` for analysts; returns the paths by name.
+
+    Part "customers": segments.parquet and .csv (one row per customer with purchases; contact
+    details left out, card numbers kept, so owner-only), segment_summary and lifecycle_summary
+    (.parquet, .csv) and segments.png. Part "baskets": rules and category_rules (.parquet, .csv
+    with item names) and rules.png, category_rules.png. Each file is written aside and renamed into
+    place, so a reader never sees half a file; a part not computed leaves its files alone.
+    Returns the paths written, by file name.
+    """
+    from coupongen import charts  # matplotlib takes a while to import; only writing needs it
+
     folder = run_dir / "analysis"
     folder.mkdir(parents=True, exist_ok=True)
-    seg_cols = [c for c in analysis.segmented.columns if c not in ("email", "phone", "first_name", "birth_date")]
-    analysis.segmented.select(seg_cols).write_parquet(folder / "segments.parquet")
-    (folder / "segments.parquet").chmod(0o600)
-    for name, rules in (("rules", analysis.rules), ("category_rules", analysis.category_rules)):
-        rules.write_parquet(folder / f"{name}.parquet")
-        flat = rules.with_columns(pl.col("antecedent", "consequent").list.join(" + "))
-        channels.write_csv(flat, folder / f"{name}.csv")
-    return {"segments": str(folder / "segments.parquet"), "rules": str(folder / "rules.csv")}
+    written: dict[str, str] = {}
+
+    def put(name: str, write: Callable[[Path], object], *, private: bool = False) -> None:
+        path = folder / name
+        staging = folder / f".{name}.{secrets.token_hex(4)}.tmp"
+        try:
+            write(staging)
+            if private:
+                staging.chmod(0o600)
+            staging.replace(path)
+        finally:
+            staging.unlink(missing_ok=True)
+        written[name] = str(path)
+
+    def put_csv(name: str, frame: pl.DataFrame, *, private: bool = False) -> None:
+        put(name, lambda path: channels.write_csv(frame, path), private=private)
+
+    def put_frame(stem: str, frame: pl.DataFrame, *, private: bool = False) -> None:
+        put(f"{stem}.parquet", frame.write_parquet, private=private)
+        put_csv(f"{stem}.csv", frame.with_columns(pl.col(pl.List(pl.String)).list.join(" | ")), private=private)
+
+    def put_png(name: str, png: bytes) -> None:
+        put(name, lambda path: path.write_bytes(png))
+
+    day = f" as of {analysis.as_of.isoformat()}" if analysis.as_of else ""
+    if "customers" in analysis.parts:
+        private_columns = ("email", "phone", "first_name", "birth_date")
+        seg = analysis.segmented.select(pl.exclude(*private_columns))
+        put_frame("segments", seg, private=True)
+        summary = segments.summarize_segments(seg)
+        put_frame("segment_summary", summary)
+        put_frame("lifecycle_summary", segments.summarize_segments(seg, by="lifecycle"))
+        put_png("segments.png", charts.plot_segments(summary, title=f"Segments{day}: customers and spend"))
+    if "baskets" in analysis.parts:
+        names = dict(zip(analysis.products["sku"], analysis.products["name"], strict=True))
+        for stem, rules, level in (
+            ("rules", analysis.rules, "products"),
+            ("category_rules", analysis.category_rules, "categories"),
+        ):
+            put(f"{stem}.parquet", rules.write_parquet)
+            named = rules.with_columns(
+                *(
+                    pl.col(side).list.eval(pl.element().replace(names)).list.join(" + ").alias(f"{side}_names")
+                    for side in ("antecedent", "consequent")
+                )
+            ).with_columns(pl.col("antecedent", "consequent").list.join(" + "))
+            put_csv(f"{stem}.csv", named)
+            title = f"Rules between {level}{day} ({rules.height:,} rules, {analysis.n_baskets:,} baskets)"
+            put_png(f"{stem}.png", charts.plot_rules(rules, names=names, title=title))
+    return written
 
 
 # --- the whole job ---------------------------------------------------------------------------------
@@ -297,6 +514,7 @@ def run_job(
     analysis = analyse(job, inputs, settings.as_of)
     done("analyse", f"{analysis.segmented.height} customers, {analysis.rules.height} rules")
     counts = {x.name: x.counts for x in inputs.all()}
+    reasons = quarantine_reasons(inputs)
 
     if dry_run:
         ledger = Ledger.open(settings.ledger_path) if settings.ledger_path.exists() else None
@@ -306,7 +524,20 @@ def run_job(
             if ledger is not None:
                 ledger.close()
         done("plan", f"{plan_.offers.height} offers, {plan_.controls.height} in holdout")
-        result = RunResult(settings, counts, analysis, plan_.funnel, dry_run=True, timings=timings)
+        preview = check_delivery(job, plan_, inputs)
+        done("deliver", _reach_text(preview.counts()))
+        result = RunResult(
+            settings,
+            counts,
+            analysis,
+            plan_.funnel,
+            dry_run=True,
+            reach=preview.counts(),
+            plan=plan_,
+            channels=preview.channels,
+            quarantine_reasons=reasons,
+            timings=timings,
+        )
         result.summary = report.build_summary(job, result)
         return result
 
@@ -315,6 +546,7 @@ def run_job(
         try:
             plan_ = plan(job, analysis, inputs, settings, ledger)
             done("plan", f"{plan_.offers.height} offers, {plan_.controls.height} in holdout")
+            check_delivery(job, plan_, inputs)
             new = issue(job, plan_, ledger, run, entropy=entropy)
             names = [c.name for c in job.campaigns]
             coupons = ledger.coupons(as_of=settings.as_of, campaigns=names)
@@ -322,7 +554,9 @@ def run_job(
             done("issue", f"{new} new coupons, {coupons.height} for the night")
             files = write_analysis(analysis, settings.run_dir)
             files |= export(job, coupons, inputs.products.kept, settings, run.run_id)
-            done("export", f"{coupons.height} coupons published")
+            sent, sent_files = deliver(job, coupons, inputs, settings, run.run_id)
+            files |= sent_files
+            done("export", f"{coupons.height} coupons published; {_reach_text(sent.counts())}")
             result = RunResult(
                 settings,
                 counts,
@@ -334,10 +568,16 @@ def run_job(
                 coupons=coupons,
                 controls=controls,
                 files=files,
+                reach=sent.counts(),
+                plan=plan_,
+                channels=sent.channels,
+                quarantine_reasons=reasons,
                 timings=timings,
             )
+            files["report"] = str(settings.run_dir / "report.html")
+            files["summary"] = str(settings.run_dir / "summary.json")
             result.summary = report.build_summary(job, result)
-            files["summary"] = str(report.write_summary(result.summary, settings.run_dir))
+            write_report(job, result)
         except BaseException:
             ledger.finish_run(run, status="failed")
             raise

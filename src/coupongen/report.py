@@ -6,13 +6,15 @@ rendering is what an operator reads at the end of a run.
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from coupongen import affinity, segments
+from coupongen import affinity, charts, segments
 
 if TYPE_CHECKING:
     from coupongen.config import Job
@@ -51,6 +53,9 @@ def build_summary(job: Job, result: RunResult) -> dict[str, Any]:
             ],
         },
         "campaigns": _records(result.funnel) if result.funnel.height else [],
+        "reach": result.reach,
+        "quarantine_reasons": result.quarantine_reasons,
+        "offers_by_channel": _records(offers_by_channel(result)),
     }
     if not result.dry_run and result.coupons is not None:
         by_type = result.coupons.group_by("offer_type").len("coupons").sort("offer_type")
@@ -65,6 +70,127 @@ def build_summary(job: Job, result: RunResult) -> dict[str, Any]:
         summary["run_id"] = result.run_id
         summary["files"] = result.files
     return summary
+
+
+def offers_by_channel(result: RunResult) -> pl.DataFrame:
+    """Coupons (or, in a dry run, planned offers) per offer type and channel.
+
+    Columns: offer_type, channel (``none`` when no channel reaches the customer), coupons.
+    """
+    frame = result.coupons if result.coupons is not None else (result.plan.offers if result.plan else None)
+    if frame is None or result.channels is None or frame.is_empty():
+        return pl.DataFrame(schema={"offer_type": pl.String, "channel": pl.String, "coupons": pl.UInt32})
+    return (
+        frame.select("offer_type", "customer_id")
+        .join(result.channels.select("customer_id", "channel"), on="customer_id", how="left")
+        .with_columns(pl.col("channel").fill_null("none"))
+        .group_by("offer_type", "channel")
+        .len("coupons")
+        .sort("offer_type", "channel")
+    )
+
+
+def key_figures(summary: dict[str, Any]) -> dict[str, float]:
+    """The figures a manager compares from night to night."""
+    figures: dict[str, float] = {
+        "customers_with_purchases": summary["customers_with_purchases"],
+        "expected_cost": round(sum(c.get("expected_cost", 0.0) for c in summary["campaigns"]), 2),
+    }
+    if summary.get("coupons"):
+        figures["coupons_total"] = summary["coupons"]["total"]
+        figures["control"] = summary["coupons"]["control"]
+        for offer_type, n in summary["coupons"]["by_offer_type"].items():
+            figures[f"coupons {offer_type}"] = n
+    for name, c in summary["inputs"].items():
+        figures[f"{name} quarantined"] = c["quarantined"]
+    return figures
+
+
+def find_previous(out_dir: Path, as_of: str) -> tuple[Path, dict[str, Any]] | None:
+    """The most recent earlier night under ``out_dir`` that left a summary.json, if any."""
+    earlier = sorted(
+        p for p in out_dir.glob("????-??-??/summary.json") if p.parent.name < as_of
+    )
+    if not earlier:
+        return None
+    path = earlier[-1]
+    try:
+        return path, json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _comparison(summary: dict[str, Any], previous: dict[str, Any]) -> list[dict[str, str]]:
+    now, before = key_figures(summary), key_figures(previous)
+    rows = []
+    for name in sorted(set(now) | set(before)):
+        a, b = before.get(name), now.get(name)
+        change = "" if a is None or b is None else f"{b - a:+,.0f}" + (f" ({(b - a) / a:+.0%})" if a else "")
+        direction = "" if a is None or b is None or a == b else ("up" if b > a else "down")
+        rows.append(
+            {
+                "name": name.replace("_", " "),
+                "before": "-" if a is None else f"{a:,.0f}",
+                "now": "-" if b is None else f"{b:,.0f}",
+                "change": change,
+                "direction": direction,
+            }
+        )
+    return rows
+
+
+def render_html(
+    summary: dict[str, Any],
+    result: RunResult,
+    *,
+    currency: str,
+    previous: tuple[str, dict[str, Any]] | None = None,
+) -> str:
+    """A single-file HTML report with its charts embedded (opens with no network).
+
+    ``previous`` is (link, summary) of the night before, for the comparison table.
+    """
+    products = result.analysis.products
+    names = dict(zip(products["sku"].to_list(), products["name"].to_list(), strict=True))
+    images = {
+        "segments": charts.plot_segments(segments.summarize_segments(result.analysis.segmented)),
+        "rules": charts.plot_rules(result.analysis.rules, names=names),
+        "campaigns": charts.plot_campaigns(result.funnel),
+        "channels": charts.plot_channels(offers_by_channel(result)),
+    }
+    figures = key_figures(summary)
+    deltas: dict[str, str] = {}
+    prev_block = None
+    if previous is not None:
+        link, prev = previous
+        before = key_figures(prev)
+        for key, value in figures.items():
+            if key in before:
+                deltas[key] = f"{value - before[key]:+,.0f} vs {prev['as_of']}"
+        prev_block = {"link": link, "as_of": prev["as_of"], "rows": _comparison(summary, prev)}
+    env = Environment(
+        loader=FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env.get_template("report.html.j2").render(
+        s=summary,
+        charts={k: base64.b64encode(v).decode("ascii") for k, v in images.items()},
+        deltas=deltas,
+        previous=prev_block,
+        expected_cost=figures["expected_cost"],
+        currency=currency,
+    )
+
+
+def write_html(html: str, run_dir: Path) -> Path:
+    """Write ``report.html`` into the run folder."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / "report.html"
+    path.write_text(html, encoding="utf-8")
+    return path
 
 
 def write_summary(summary: dict[str, Any], run_dir: Path) -> Path:
@@ -100,6 +226,13 @@ def render_text(summary: dict[str, Any]) -> str:
             f"  {c['campaign']:<18} {c['offer_type']:<16} eligible {c['eligible']:>6,}  "
             f"targeted {c.get('within_budget', 0):>6,}  sent {c.get('treated', 0):>6,}  "
             f"holdout {c.get('control', 0):>5,}  expected cost {c.get('expected_cost', 0):,.2f} ({budget})"
+        )
+    if summary.get("reach"):
+        reach = summary["reach"]
+        lines.append(
+            "customers reached: "
+            + ", ".join(f"{ch} {reach.get(ch, 0):,}" for ch in ("email", "sms", "app"))
+            + f"; no channel {reach.get('unreachable', 0):,} (suppressed {reach.get('suppressed', 0):,})"
         )
     if "coupons" in summary:
         k = summary["coupons"]

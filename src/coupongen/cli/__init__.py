@@ -8,7 +8,11 @@ from __future__ import annotations
 import click
 
 from coupongen import __version__
+from coupongen.cli import analysis as analysis_commands
+from coupongen.cli import backtest as backtest_commands
+from coupongen.cli import campaign as campaign_commands
 from coupongen.cli import commands
+from coupongen.cli import ledger as ledger_commands
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,7 +21,7 @@ def cli() -> None:
     """Targeted coupon generation: segments, affinities, offers, unique codes, channel exports."""
 
 
-for command in commands.COMMANDS:
+for command in [*commands.COMMANDS, *analysis_commands.COMMANDS, *campaign_commands.COMMANDS, *ledger_commands.COMMANDS, *backtest_commands.COMMANDS]:
     cli.add_command(command)
 
 
