@@ -86,3 +86,13 @@ def test_formula_cells_are_neutralised_and_numbers_left_alone(tmp_path):
     write_csv(frame, tmp_path / "x.csv")
     back = pl.read_csv(tmp_path / "x.csv", infer_schema=False)
     assert all(not v.startswith(("=", "@")) for v in back["name"].drop_nulls())
+
+
+def test_leftovers_of_a_killed_publisher_are_cleaned_up(tmp_path):
+    dead = 2**22 + 4321  # above the kernel's pid range: no such process
+    (tmp_path / f".pos.staging-{dead}").mkdir()
+    (tmp_path / f".pos.staging-{dead}" / "coupons.csv").write_text("half")
+    (tmp_path / f".pos.retired-{dead}").mkdir()
+    (tmp_path / ".crm.staging-1").mkdir()  # another folder's: left alone
+    publish_folder(tmp_path / "pos", write_one("a\n"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".crm.staging-1", "pos"]

@@ -54,7 +54,7 @@ def _target_names(products: pl.DataFrame) -> dict[str, str]:
 
 def placeholder_coupons(job: Job, offers: pl.DataFrame) -> pl.DataFrame:
     """Offers with stand-in codes of the real length, to measure messages before codes exist."""
-    stand_in = {c.name: c.code.prefix + "X" * (c.code.length + 1) for c in job.campaigns}
+    stand_in = {c.name: c.code.prefix + "X" * (c.code.code_format().size - len(c.code.prefix)) for c in job.campaigns}
     code = pl.col("campaign").replace_strict(stand_in, return_dtype=pl.String)
     return offers.with_columns(code.alias("code"), code.alias("barcode_value"))
 

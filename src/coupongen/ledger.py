@@ -24,6 +24,7 @@ from typing import Self
 import polars as pl
 
 from coupongen.errors import InputError, LedgerBusyError, LedgerError
+from coupongen.system import pid_alive
 
 SCHEMA_VERSION = 2
 BATCH_SIZE = 100_000  # rows per transaction: fewer commits rewrite fewer index pages
@@ -168,15 +169,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
 
 @dataclass(frozen=True)
 class Run:
@@ -283,7 +275,7 @@ class Ledger:
             ).fetchone()
             if holder is not None:
                 h_run, h_pid, h_host, h_since, h_job, h_as_of = holder
-                stale = h_host == host and not _pid_alive(h_pid)
+                stale = h_host == host and not pid_alive(h_pid)
                 if not stale:
                     advice = "wait for it to finish"
                     if h_host != host:
@@ -351,7 +343,7 @@ class Ledger:
                 held = f"run {holder[0]} holds it" if holder else "nobody holds it"
                 raise LedgerError(f"{self.path}: run {run_id} does not hold the lock ({held})")
             _, h_pid, h_host = holder
-            if h_host == socket.gethostname() and _pid_alive(h_pid) and not force:
+            if h_host == socket.gethostname() and pid_alive(h_pid) and not force:
                 raise LedgerBusyError(
                     f"{self.path}: run {run_id} is still running as pid {h_pid} on {h_host}; "
                     "release it anyway only if that pid is not coupongen (--force)"

@@ -15,6 +15,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from coupongen.system import pid_alive
+
 SUCCESS_MARKER = "_SUCCESS"
 MANIFEST = "manifest.json"
 PRIVATE_MODE = 0o600
@@ -51,6 +53,7 @@ def publish_folder(
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(dest)
     staging = dest.parent / f".{dest.name}.staging-{os.getpid()}"
     if staging.exists():
         shutil.rmtree(staging)
@@ -82,6 +85,18 @@ def publish_folder(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return manifest
+
+
+def _remove_leftovers(dest: Path) -> None:
+    """Delete staging and retired folders that a killed publisher of ``dest`` left behind."""
+    for leftover in dest.parent.glob(f".{dest.name}.*-*"):
+        kind, _, pid = leftover.name.rpartition("-")
+        if not pid.isdigit() or not kind.endswith((".staging", ".retired")):
+            continue
+        if int(pid) != os.getpid() and pid_alive(int(pid)):
+            continue  # another live process is publishing it right now
+        shutil.rmtree(leftover, ignore_errors=True)
+
 
 
 def is_published(folder: Path) -> bool:
