@@ -228,3 +228,33 @@ def test_preview_of_an_unknown_campaign_lists_the_known_ones():
     result = CliRunner().invoke(cli, ["campaign", "preview", "nope", "--config", str(NIGHTLY)])
     assert result.exit_code == 2
     assert "no campaign named 'nope' (known: service_recovery, birthday, win_back" in result.output
+
+
+def test_the_html_report_is_self_contained_with_every_chart(sample_run):
+    import base64
+    import io
+    import re
+
+    from PIL import Image
+
+    html = (sample_run.night / "report.html").read_text(encoding="utf-8")
+    images = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,([^"]+)"', html)
+    assert [alt.split(":")[0] for alt, _ in images] == [
+        "segment sizes and spend share",
+        "association rules",
+        "coupons sent and held out per campaign, expected cost against budget",
+        "coupons by offer type and channel",
+    ]
+    for _, data in images:
+        assert Image.open(io.BytesIO(base64.b64decode(data))).size[0] >= 600
+    assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing to fetch from a network
+    summary = json.loads((sample_run.night / "summary.json").read_text())
+    assert f"{summary['coupons']['total']:,}" in html
+
+
+def test_the_report_compares_with_the_previous_night(fresh_copy):
+    result = invoke("run", "--config", str(NIGHTLY), "--out", str(fresh_copy.out), "--as-of", "2026-11-29", "-q")
+    assert result.exit_code == 0, result.output
+    html = (fresh_copy.out / "2026-11-29" / "report.html").read_text(encoding="utf-8")
+    assert '<a href="../2026-11-22/report.html">2026-11-22</a>' in html
+    assert "Compared with the previous run (2026-11-22)" in html

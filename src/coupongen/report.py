@@ -240,6 +240,11 @@ def render_text(summary: dict[str, Any]) -> str:
             f"coupons: {k['total']:,} for the night ({k['issued_this_run']:,} new, "
             f"{k['already_issued']:,} already issued), {k['control']:,} in holdout"
         )
-        for name, path in sorted(summary.get("files", {}).items()):
-            lines.append(f"  {name:<9} {path}")
+        files = summary.get("files", {})
+        for name in ("pos", "crm", "email", "sms", "app", "report", "summary"):
+            if name in files:
+                lines.append(f"  {name:<8} {files[name]}")
+        analysis = sorted({str(Path(p).parent) for n, p in files.items() if "analysis" in Path(p).parts})
+        for folder in analysis:
+            lines.append(f"  {'analysis':<8} {folder}/")
     return "\n".join(lines)
