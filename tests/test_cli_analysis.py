@@ -20,6 +20,7 @@ from .conftest import AS_OF, NIGHTLY, SAMPLE, invoke
 SEGMENT_FILES = {
     "segments.parquet",
     "segments.csv",
+    "regular_products.parquet",
     "segment_summary.parquet",
     "segment_summary.csv",
     "lifecycle_summary.parquet",
@@ -85,7 +86,7 @@ def test_segments_prints_sizes_spend_shares_and_nps_that_add_up(segmented):
     total = next(line for line in lines if line.split()[0] == "total")
     assert total.split()[1:4] == [f"{customers.height:,}", "100.0%", "100.0%"]
     assert "lifecycle:" in lines
-    assert out.rstrip().splitlines()[-1].startswith(f"wrote 7 files to {segmented.folder}")
+    assert out.rstrip().splitlines()[-1].startswith(f"wrote {len(SEGMENT_FILES)} files to {segmented.folder}")
 
 
 def test_segments_match_the_customers_who_bought(segmented):
@@ -105,11 +106,19 @@ def test_segments_match_the_customers_who_bought(segmented):
 def test_segment_files_leave_contact_details_out_and_are_private(segmented):
     customers = pl.read_parquet(segmented.folder / "segments.parquet")
     assert not {"email", "phone", "first_name", "birth_date"} & set(customers.columns)
-    for name in ("segments.parquet", "segments.csv"):
+    for name in ("segments.parquet", "segments.csv", "regular_products.parquet"):
         assert stat.S_IMODE((segmented.folder / name).stat().st_mode) == 0o600
     csv = pl.read_csv(segmented.folder / "segments.csv", infer_schema=False)
     assert csv.height == customers.height
     assert csv["favourite_categories"][0] == " | ".join(customers["favourite_categories"][0])
+
+
+def test_regular_products_have_a_cycle_and_the_days_since_last_bought(segmented):
+    regular = pl.read_parquet(segmented.folder / "regular_products.parquet")
+    customers = pl.read_parquet(segmented.folder / "segments.parquet")
+    assert regular.height == customers["regular_products"].sum() > 0
+    assert regular["cycle_days"].is_not_null().all() and (regular["receipts"] >= 3).all()
+    assert (regular["days_since_last"] >= 1).all()
 
 
 def test_segments_chart_is_a_real_png(segmented):

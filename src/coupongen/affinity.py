@@ -109,9 +109,7 @@ def build_baskets(
         item_of_sku = products.lazy().select(
             pl.col("sku").alias("item"), pl.col(column).cast(pl.String).alias("level_item")
         )
-        bought = bought.join(item_of_sku, on="item").select(
-            "receipt_id", pl.col("level_item").alias("item")
-        )
+        bought = bought.join(item_of_sku, on="item").select("receipt_id", pl.col("level_item").alias("item"))
     return (
         bought.select(pl.col("receipt_id").cast(pl.String), pl.col("item").cast(pl.String))
         .drop_nulls()
@@ -233,9 +231,7 @@ def _require_columns(frame: pl.LazyFrame, required: list[str], what: str) -> Non
         raise InputError(f"{what} frame is missing required columns: {missing}")
 
 
-def _check_thresholds(
-    min_support: float, min_confidence: float, min_lift: float, max_len: int
-) -> None:
+def _check_thresholds(min_support: float, min_confidence: float, min_lift: float, max_len: int) -> None:
     if not 0 < min_support <= 1:
         raise ValueError(f"min_support must be in (0, 1], got {min_support}")
     if not 0 <= min_confidence <= 1:
@@ -269,9 +265,7 @@ def _min_count(min_support: float, n_baskets: int) -> int:
     return count
 
 
-def _count_pair_rules(
-    lines: pl.DataFrame, item_counts: pl.DataFrame, min_count: int
-) -> pl.DataFrame:
+def _count_pair_rules(lines: pl.DataFrame, item_counts: pl.DataFrame, min_count: int) -> pl.DataFrame:
     """Count frequent item pairs with a self-join per receipt; return both rules of each pair."""
     codes = item_counts.with_row_index("code")
     coded = lines.lazy().join(codes.lazy().select("item", "code"), on="item")
@@ -297,9 +291,7 @@ def _count_pair_rules(
     )
 
 
-def _pair_rule_counts(
-    named_pairs: pl.DataFrame, *, antecedent: str, consequent: str
-) -> pl.DataFrame:
+def _pair_rule_counts(named_pairs: pl.DataFrame, *, antecedent: str, consequent: str) -> pl.DataFrame:
     return named_pairs.select(
         pl.concat_list(pl.col(f"item_{antecedent}")).alias("antecedent"),
         pl.concat_list(pl.col(f"item_{consequent}")).alias("consequent"),
@@ -328,9 +320,7 @@ def _count_mlxtend_rules(
     onehot = _sparse_onehot(lines, item_counts["item"])
     n_rows = len(onehot.index)
     # Halfway below min_count, so mlxtend's own ceil() and float comparisons land on min_count.
-    frequent = fpgrowth(
-        onehot, min_support=(min_count - 0.5) / n_rows, use_colnames=True, max_len=max_len
-    )
+    frequent = fpgrowth(onehot, min_support=(min_count - 0.5) / n_rows, use_colnames=True, max_len=max_len)
     counts = np.rint(frequent["support"].to_numpy() * n_rows).astype(np.int64)
     if not (frequent["itemsets"].map(len) > 1).any():
         return pl.DataFrame(schema=_COUNTS_SCHEMA)
@@ -408,9 +398,7 @@ def _score_rules(
     )
 
 
-def _metrics_from_counts(
-    a: np.ndarray, c: np.ndarray, k: np.ndarray, n: int
-) -> dict[str, np.ndarray]:
+def _metrics_from_counts(a: np.ndarray, c: np.ndarray, k: np.ndarray, n: int) -> dict[str, np.ndarray]:
     """Rule metrics from the counts of antecedent (a), consequent (c), both (k) among n baskets.
 
     Each metric is one division of exact integers, so it is the correctly rounded true ratio:

@@ -158,15 +158,11 @@ def backtest(
     analysis = pipeline.analyse(job, inputs, cutoff)
     active = analysis.segmented.filter(pl.col("frequency") > 0)
     if active.is_empty():
-        raise InputError(
-            f"no customer bought anything in the {lookback} days before the cutoff {cutoff}"
-        )
+        raise InputError(f"no customer bought anything in the {lookback} days before the cutoff {cutoff}")
     view = _level_view(level, analysis, inputs, cutoff=cutoff, days=days, lookback=lookback)
     if view.later.is_empty():
         end = cutoff + timedelta(days=days - 1)
-        raise InputError(
-            f"no purchases by known customers from {cutoff} to {end}: nothing to score against"
-        )
+        raise InputError(f"no purchases by known customers from {cutoff} to {end}: nothing to score against")
     ctx = offers.OfferContext(
         customers=analysis.segmented,
         bought=view.bought,
@@ -289,9 +285,7 @@ def _baseline_offers(
     )
 
 
-def _as_offers(
-    proposed: pl.DataFrame, campaign: CampaignConfig, method: str, *, rank: int
-) -> pl.DataFrame:
+def _as_offers(proposed: pl.DataFrame, campaign: CampaignConfig, method: str, *, rank: int) -> pl.DataFrame:
     """Candidates of an offer type as the backtest's offers of one rank."""
     return proposed.select(
         pl.lit(campaign.name).alias("campaign"),

@@ -72,7 +72,11 @@ def write_csv(frame: pl.DataFrame, path: Path) -> None:
 
 def pos_rows(coupons: pl.DataFrame) -> pl.DataFrame:
     """The POS layout (version ``POS_LAYOUT_VERSION``): one row per live coupon, in a stable order."""
-    return coupons.filter(pl.col("status") == "issued").select(POS_COLUMNS).sort("campaign", "customer_id", "code")
+    return (
+        coupons.filter(pl.col("status") == "issued")
+        .select(POS_COLUMNS)
+        .sort("campaign", "customer_id", "code")
+    )
 
 
 def crm_rows(coupons: pl.DataFrame, products: pl.DataFrame) -> pl.DataFrame:
@@ -80,7 +84,9 @@ def crm_rows(coupons: pl.DataFrame, products: pl.DataFrame) -> pl.DataFrame:
     names = pl.concat(
         [
             products.select(pl.col("sku").alias("target"), pl.col("name").alias("target_name")),
-            products.select(pl.col("category").alias("target"), pl.col("category").alias("target_name")).unique(),
+            products.select(
+                pl.col("category").alias("target"), pl.col("category").alias("target_name")
+            ).unique(),
         ]
     ).unique("target", keep="first")
     return (

@@ -179,9 +179,7 @@ def has_valid_signature(code: str, fmt: CodeFormat, *, key: bytes) -> bool:
     if not fmt.signature_length or len(code) != fmt.size or not code.startswith(fmt.prefix):
         return False
     end = len(fmt.prefix) + fmt.length
-    expected = code_signature(
-        code[:end], key=key, length=fmt.signature_length, alphabet=fmt.alphabet
-    )
+    expected = code_signature(code[:end], key=key, length=fmt.signature_length, alphabet=fmt.alphabet)
     return hmac.compare_digest(code[end : end + fmt.signature_length], expected)
 
 
@@ -253,9 +251,7 @@ def load_signing_key(
         except OSError as e:
             raise ConfigError(f"{path}: cannot read the signing key file: {e.strerror}") from e
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ConfigError(
-                f"{path}: signing key file is accessible to group or others (chmod 600 {path})"
-            )
+            raise ConfigError(f"{path}: signing key file is accessible to group or others (chmod 600 {path})")
         key, source = raw.strip(), str(path)
     elif env.get(SIGNING_KEY_ENV):
         key, source = env[SIGNING_KEY_ENV].strip().encode("utf-8"), SIGNING_KEY_ENV
@@ -324,18 +320,12 @@ class CodeFormat:
         digits = "0123456789"
         return {
             "code_bits": code_entropy_bits(self.length, self.alphabet),
-            "code_guess_odds": guess_odds(
-                self.length + self.signature_length, self.alphabet, issued
-            ),
+            "code_guess_odds": guess_odds(self.length + self.signature_length, self.alphabet, issued),
             "signature_bits": code_entropy_bits(self.signature_length, self.alphabet),
             "forgery_odds": (
-                forgery_odds(self.signature_length, self.alphabet)
-                if self.signature_length
-                else None
+                forgery_odds(self.signature_length, self.alphabet) if self.signature_length else None
             ),
-            "barcode_bits": code_entropy_bits(self.barcode_digits, digits)
-            if self.barcode_digits
-            else None,
+            "barcode_bits": code_entropy_bits(self.barcode_digits, digits) if self.barcode_digits else None,
             "barcode_guess_odds": (
                 guess_odds(self.barcode_digits, digits, issued) if self.barcode_digits else None
             ),
@@ -422,9 +412,7 @@ def global_coupon_number(company_prefix: str, coupon_reference: str) -> str:
     return data + gs1_check_digit(data)
 
 
-def generate_gcn_serials(
-    n: int, *, length: int, entropy: Entropy = secrets.token_bytes
-) -> list[str]:
+def generate_gcn_serials(n: int, *, length: int, entropy: Entropy = secrets.token_bytes) -> list[str]:
     """``n`` distinct random serial components of ``length`` digits (GS1 allows up to 12)."""
     if not 1 <= length <= 12:
         raise CodeFormatError(f"a GCN serial component has 1 to 12 digits, got {length}")
@@ -463,7 +451,8 @@ def parse_gs1_elements(payload: str) -> dict[str, str] | None:
 
 def barcode_key(value: str, symbology: str) -> str:
     """The part of a barcode value that identifies one coupon: the GCN with its serial for GS1-128
-    (the expiry date is an attribute, not part of the identity), the whole value otherwise."""
+    (the expiry date is an attribute, not part of the identity), the whole value otherwise.
+    """
     if symbology == "gs1_128":
         elements = parse_gs1_elements(value)
         if elements is None or "255" not in elements:
@@ -507,6 +496,7 @@ class Verdict:
 
     @property
     def ok(self) -> bool:
+        """True for a code the till may accept."""
         return self.status == VALID
 
     def __str__(self) -> str:
@@ -522,7 +512,8 @@ class CouponLookup(Protocol):
 
     def __call__(
         self, *, code: str | None = None, symbology: str | None = None, key: str | None = None
-    ) -> Mapping[str, Any] | None: ...
+    ) -> Mapping[str, Any] | None:
+        """The coupon record, or None when no coupon matches."""
 
 
 def verify_code(
@@ -616,9 +607,7 @@ class _Verifier:
             return self.verdict(EXPIRED, f"{about}; valid until {valid_to}")
         if self.as_of < valid_from:
             return self.verdict(NOT_YET_VALID, f"{about}; valid from {valid_from}")
-        return self.verdict(
-            VALID, f"{about}; valid {valid_from} to {valid_to}, used {uses} of {max_uses}"
-        )
+        return self.verdict(VALID, f"{about}; valid {valid_from} to {valid_to}, used {uses} of {max_uses}")
 
     def candidates(self, code: str) -> list[tuple[str, CodeFormat]]:
         return [
@@ -634,15 +623,11 @@ class _Verifier:
             where = "not in the ledger and " if self.lookup is not None else ""
             return self.verdict(UNKNOWN, f"{where}matches no campaign's code format")
         checked = [
-            (n, f)
-            for n, f in candidates
-            if has_valid_check(code, prefix=f.prefix, alphabet=f.alphabet)
+            (n, f) for n, f in candidates if has_valid_check(code, prefix=f.prefix, alphabet=f.alphabet)
         ]
         if not checked:
             names = ", ".join(n for n, _ in candidates)
-            return self.verdict(
-                BAD_CHECK, f"format of {names}: a character is mistyped or two are swapped"
-            )
+            return self.verdict(BAD_CHECK, f"format of {names}: a character is mistyped or two are swapped")
         signed = [(n, f) for n, f in checked if f.signature_length]
         unsigned = [n for n, f in checked if not f.signature_length]
         if self.lookup is None and self.key is None and signed and not unsigned:
@@ -682,9 +667,7 @@ class _Verifier:
             return self.code(payload.code)
         # The payload's MAC vouches for the code and its last day, whatever the code carries.
         if self.as_of > payload.valid_to:
-            return self.verdict(
-                EXPIRED, f"signed payload of {payload.code}, valid until {payload.valid_to}"
-            )
+            return self.verdict(EXPIRED, f"signed payload of {payload.code}, valid until {payload.valid_to}")
         return self.verdict(
             VALID,
             f"signed payload of {payload.code}, valid until {payload.valid_to}; checked offline, "
@@ -698,9 +681,7 @@ class _Verifier:
             return self.verdict(UNKNOWN, "not a GS1 element string with a Global Coupon Number")
         if not is_valid_ean13(gcn[:13]):
             return self.verdict(BAD_CHECK, "the GCN's check digit is wrong")
-        expiry = (
-            _gs1_expiry((elements or {}).get("17", "")) if elements and "17" in elements else None
-        )
+        expiry = _gs1_expiry((elements or {}).get("17", "")) if elements and "17" in elements else None
         if expiry is not None and self.as_of > expiry:
             return self.verdict(EXPIRED, f"the barcode says valid until {expiry}")
         where = "not in the ledger" if self.lookup is not None else "cannot be verified offline"

@@ -207,8 +207,7 @@ class CodeConfig(_Model):
             total = len(self.gs1_company_prefix) + len(self.gs1_coupon_reference)
             if total != 12:
                 raise ValueError(
-                    "gs1_company_prefix and gs1_coupon_reference must be 12 digits together "
-                    f"(got {total})"
+                    f"gs1_company_prefix and gs1_coupon_reference must be 12 digits together (got {total})"
                 )
         elif self.gs1_company_prefix is not None or self.gs1_coupon_reference or self.expiry_in_barcode:
             raise ValueError(
@@ -374,9 +373,7 @@ def _model_fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
         ann = field.annotation
         args = getattr(ann, "__args__", ()) or ()
         candidates = [ann, *args]
-        current = next(
-            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
-        )
+        current = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
         if current is None:
             return []
     return sorted(getattr(current, "model_fields", {}))

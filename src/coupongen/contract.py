@@ -195,9 +195,7 @@ def resolve_files(location: Path | str) -> list[Path]:
         except OSError as e:
             raise InputError(f"{path}: cannot read the folder: {e.strerror}") from e
         files = sorted(
-            p
-            for p in entries
-            if p.is_file() and p.suffix.lower() in DATA_SUFFIXES and not _is_marker(p)
+            p for p in entries if p.is_file() and p.suffix.lower() in DATA_SUFFIXES and not _is_marker(p)
         )
         if not files:
             raise InputError(f"{path}: folder holds no .csv or .parquet file")
@@ -245,9 +243,7 @@ def _check_header(path: Path, header: list[str], spec: InputSpec, delimiter: str
     if missing:
         what = "column" if len(missing) == 1 else "columns"
         names = ", ".join(repr(m) for m in missing)
-        raise InputError(
-            f"{path}: missing required {what} {names}{_header_hint(header, delimiter)}"
-        )
+        raise InputError(f"{path}: missing required {what} {names}{_header_hint(header, delimiter)}")
     dupes = [c for c in spec.names if header.count(c) > 1]
     if dupes:
         raise InputError(f"{path}: column {dupes[0]!r} appears more than once in the header")
@@ -358,9 +354,7 @@ def scan_input(files: list[Path], spec: InputSpec, *, delimiter: str = ",") -> p
     found while reading the line, else null). Raises InputError for a whole-file problem found
     before collecting (missing column, unreadable header, corrupt Parquet footer).
     """
-    scans = [
-        _scan_one(f, spec, delimiter, label) for f, label in zip(files, _labels(files), strict=True)
-    ]
+    scans = [_scan_one(f, spec, delimiter, label) for f, label in zip(files, _labels(files), strict=True)]
     return pl.concat(scans, how="vertical")
 
 
@@ -522,22 +516,18 @@ def _parse_timestamps(frame: pl.DataFrame, name: str) -> pl.Series:
     """
     text = pl.col(name)
     sample = frame[name].drop_nulls().head(1).to_list()
-    primary = next(
-        (f for f in _FAST_TIMESTAMPS if sample and re.match(f[1], sample[0])), _FAST_TIMESTAMPS[0]
-    )
+    primary = next((f for f in _FAST_TIMESTAMPS if sample and re.match(f[1], sample[0])), _FAST_TIMESTAMPS[0])
     fast = frame.select(_fast_timestamp(text, *primary)).to_series()
     rest = frame.filter(fast.is_null() & frame[name].is_not_null()).select(text.unique())
     if rest.is_empty():
         return fast.alias(name)
     slow = rest.select(
         text,
-        pl.coalesce(
-            *[_fast_timestamp(text, *f) for f in _FAST_TIMESTAMPS], _parse_timestamp(text)
-        ).alias("value"),
+        pl.coalesce(*[_fast_timestamp(text, *f) for f in _FAST_TIMESTAMPS], _parse_timestamp(text)).alias(
+            "value"
+        ),
     )
-    looked_up = text.replace_strict(
-        slow[name], slow["value"], default=None, return_dtype=pl.Datetime("us")
-    )
+    looked_up = text.replace_strict(slow[name], slow["value"], default=None, return_dtype=pl.Datetime("us"))
     return frame.select(pl.coalesce(pl.lit(fast), looked_up)).to_series().alias(name)
 
 
@@ -555,11 +545,7 @@ def _parse(text: pl.Expr, dtype: str) -> pl.Expr:
     if dtype == "bool":
         low = text.str.to_lowercase()
         return (
-            pl.when(low.is_in(TRUE_WORDS))
-            .then(True)
-            .when(low.is_in(FALSE_WORDS))
-            .then(False)
-            .otherwise(None)
+            pl.when(low.is_in(TRUE_WORDS)).then(True).when(low.is_in(FALSE_WORDS)).then(False).otherwise(None)
         )
     if dtype == "date":
         return _parse_timestamp(text).dt.date()
@@ -628,9 +614,7 @@ def _prepare(raw: pl.DataFrame, spec: InputSpec) -> pl.DataFrame:
             values.append(stamp.dt.date() if c.dtype == "date" else stamp)
         else:
             values.append(_parse(pl.col(_t(c.name)), c.dtype))
-    return frame.with_columns(
-        v.alias(_v(c.name)) for v, c in zip(values, spec.columns, strict=True)
-    )
+    return frame.with_columns(v.alias(_v(c.name)) for v, c in zip(values, spec.columns, strict=True))
 
 
 def _type_checks(spec: InputSpec, required_values: tuple[str, ...]) -> list[_Check]:
@@ -658,9 +642,7 @@ def _split(name: str, frame: pl.DataFrame, spec: InputSpec, checks: list[_Check]
     """
     flags = frame.select(cond.fill_null(False).alias(f"c{i}") for i, (cond, _) in enumerate(checks))
     bad = frame[REASON_COL].is_not_null() | flags.select(pl.any_horizontal(pl.all())).to_series()
-    values = frame.select(
-        pl.col(_v(c.name)).cast(_POLARS_TYPES[c.dtype]).alias(c.name) for c in spec.columns
-    )
+    values = frame.select(pl.col(_v(c.name)).cast(_POLARS_TYPES[c.dtype]).alias(c.name) for c in spec.columns)
     as_read = frame.select(*spec.names, SOURCE_COL, LINE_COL, REASON_COL)
     if not bad.any():
         return Loaded(name, values, as_read.clear())
@@ -864,9 +846,7 @@ def check_quarantine_share(inputs: Inputs, max_share: float, quarantine_dir: Pat
             worst = loaded.quarantined[SOURCE_COL].mode().sort()[0]
             source = f"{source}, most in {worst}"
         limit = (
-            "no row is usable"
-            if counts["kept"] == 0
-            else f"more than max_quarantine_share {max_share:.1%}"
+            "no row is usable" if counts["kept"] == 0 else f"more than max_quarantine_share {max_share:.1%}"
         )
         where = f"; see {quarantine_dir / (loaded.name + '.csv')}" if quarantine_dir else ""
         raise InputError(

@@ -54,7 +54,9 @@ def _target_names(products: pl.DataFrame) -> dict[str, str]:
 
 def placeholder_coupons(job: Job, offers: pl.DataFrame) -> pl.DataFrame:
     """Offers with stand-in codes of the real length, to measure messages before codes exist."""
-    stand_in = {c.name: c.code.prefix + "X" * (c.code.code_format().size - len(c.code.prefix)) for c in job.campaigns}
+    stand_in = {
+        c.name: c.code.prefix + "X" * (c.code.code_format().size - len(c.code.prefix)) for c in job.campaigns
+    }
     code = pl.col("campaign").replace_strict(stand_in, return_dtype=pl.String)
     return offers.with_columns(code.alias("code"), code.alias("barcode_value"))
 
@@ -103,7 +105,9 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         dst.write_bytes(src.read_bytes())
 
 
-def render_email_images(job: Job, coupons: pl.DataFrame, email_customers: pl.Series, run_dir: Path) -> dict[str, str]:
+def render_email_images(
+    job: Job, coupons: pl.DataFrame, email_customers: pl.Series, run_dir: Path
+) -> dict[str, str]:
     """Barcode / QR PNGs for the coupons that go out by e-mail, cached per night for reruns."""
     if not job.config.channels.email_images or email_customers.is_empty():
         return {}

@@ -69,7 +69,11 @@ def receipts(transactions: pl.DataFrame | pl.LazyFrame, *, as_of: date) -> pl.La
 
 
 def customer_features(
-    transactions: pl.DataFrame | pl.LazyFrame, products: pl.DataFrame, *, as_of: date, lookback_days: int = 365
+    transactions: pl.DataFrame | pl.LazyFrame,
+    products: pl.DataFrame,
+    *,
+    as_of: date,
+    lookback_days: int = 365,
 ) -> pl.DataFrame:
     """Facts per known customer with at least one purchase before ``as_of``, sorted by customer_id.
 
@@ -200,10 +204,9 @@ def _pairs(lines: pl.LazyFrame) -> pl.LazyFrame:
             (q > 0).any().alias("purchase"),
             pl.col("cents").sum(),
             # Receipts buying the sku that day: n_unique counts the null of the other lines once.
-            (
-                pl.when(q > 0).then(pl.col("receipt_id")).n_unique()
-                - (q <= 0).any().cast(pl.UInt32)
-            ).alias("receipts"),
+            (pl.when(q > 0).then(pl.col("receipt_id")).n_unique() - (q <= 0).any().cast(pl.UInt32)).alias(
+                "receipts"
+            ),
         )
         .sort(*_KEYS, "day")
     )

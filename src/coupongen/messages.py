@@ -45,7 +45,8 @@ class SmsLength:
 
 def sms_length(text: str) -> SmsLength:
     """GSM-7 when every character is in the GSM 03.38 set (160 per part, 153 when split), else UCS-2
-    (70 per part, 67 when split; characters outside the BMP, such as emoji, count twice)."""
+    (70 per part, 67 when split; characters outside the BMP, such as emoji, count twice).
+    """
     if all(ch in _GSM7 for ch in text):
         units = sum(2 if ch in GSM7_EXTENSION else 1 for ch in text)
         single, multi, encoding = 160, 153, "GSM-7"
@@ -119,9 +120,11 @@ def choose_channels(
     for row in per_customer.iter_rows(named=True):
         preference = list(dict.fromkeys(ch for camp in row["campaign"] for ch in priorities[camp]))
         chosen.append(next((ch for ch in preference if row.get(f"{ch}_ok")), None))
-    return per_customer.select("customer_id", "coupons").with_columns(
-        pl.Series("channel", chosen, dtype=pl.String)
-    ).select("customer_id", "channel", "coupons")
+    return (
+        per_customer.select("customer_id", "coupons")
+        .with_columns(pl.Series("channel", chosen, dtype=pl.String))
+        .select("customer_id", "channel", "coupons")
+    )
 
 
 # --- texts -----------------------------------------------------------------------------------------
@@ -130,13 +133,15 @@ def choose_channels(
 @dataclass(frozen=True)
 class Templates:
     """The job's Jinja2 templates: ``*.html.j2`` rendered with every value HTML-escaped (the shared
-    macros they import included), the text templates (SMS, subjects, titles) without."""
+    macros they import included), the text templates (SMS, subjects, titles) without.
+    """
 
     folder: Path
     html: Environment
     text: Environment
 
     def render(self, name: str, context: dict[str, object]) -> str:
+        """Render template ``name``; a template error becomes a ConfigError naming the file."""
         env = self.html if name.endswith(".html.j2") else self.text
         try:
             return env.get_template(name).render(**context).strip()
@@ -216,10 +221,19 @@ def render_messages(
     for row in grouped.iter_rows(named=True):
         locale = _locale(row["locale"])
         items = [
-            {**c, "target_name": target_names.get(c["target"] or "", c["target"]), "image": (image_paths or {}).get(c["code"])}
+            {
+                **c,
+                "target_name": target_names.get(c["target"] or "", c["target"]),
+                "image": (image_paths or {}).get(c["code"]),
+            }
             for c in row["coupons"]
         ]
-        context = {"first_name": row["first_name"] or "", "coupons": items, "brand": brand, "currency": currency}
+        context = {
+            "first_name": row["first_name"] or "",
+            "coupons": items,
+            "brand": brand,
+            "currency": currency,
+        }
         if row["channel"] == "email":
             email.append(
                 {
@@ -275,7 +289,12 @@ def render_messages(
                     for c in items
                 ],
             }
-            app.append({"customer_id": row["customer_id"], "payload": json.dumps(payload, ensure_ascii=False, sort_keys=True)})
+            app.append(
+                {
+                    "customer_id": row["customer_id"],
+                    "payload": json.dumps(payload, ensure_ascii=False, sort_keys=True),
+                }
+            )
     if too_long:
         name, worst = max(too_long, key=lambda t: t[1].units)
         raise ConfigError(

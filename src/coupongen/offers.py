@@ -57,10 +57,10 @@ class OfferContext:
 class OfferPlan:
     """The outcome of targeting: offers to issue, holdout members, and per-campaign counts.
 
-    offers / controls columns: offer_key, kind (personal, or referral: shareable), symbology, as_of, campaign, offer_type, customer_id,
-    card_number, target_kind, target, reward_type, reward_value, min_basket, valid_from, valid_to,
-    max_uses, expected_cost, reason. funnel: campaign, offer_type, eligible, candidates, capped,
-    within_budget, treated, control, expected_cost, budget.
+    offers / controls columns: offer_key, kind (personal, or referral: shareable), symbology, as_of,
+    campaign, offer_type, customer_id, card_number, target_kind, target, reward_type, reward_value,
+    min_basket, valid_from, valid_to, max_uses, expected_cost, reason. funnel: campaign, offer_type,
+    eligible, candidates, capped, within_budget, treated, control, expected_cost, budget.
     """
 
     offers: pl.DataFrame
@@ -122,15 +122,25 @@ def cross_sell_candidates(
     best = (
         ranked.join(eligible.select("customer_id"), on="customer_id")
         .rename({"sku": "target"})
-        .join(recent.select("customer_id", pl.col("sku").alias("target")), on=["customer_id", "target"], how="anti")
+        .join(
+            recent.select("customer_id", pl.col("sku").alias("target")),
+            on=["customer_id", "target"],
+            how="anti",
+        )
         .join(names.rename({"sku": "target", "name": "target_name"}), on="target")
         .filter(pl.col("promo_allowed"))
         .sort("customer_id", "rank", "target")
         .group_by("customer_id", maintain_order=True)
         .first()
-        .join(names.select(pl.col("sku").alias("anchor"), pl.col("name").alias("anchor_name")), on="anchor", how="left")
         .join(
-            recent.select("customer_id", pl.col("sku").alias("anchor"), pl.col("receipts").alias("anchor_receipts")),
+            names.select(pl.col("sku").alias("anchor"), pl.col("name").alias("anchor_name")),
+            on="anchor",
+            how="left",
+        )
+        .join(
+            recent.select(
+                "customer_id", pl.col("sku").alias("anchor"), pl.col("receipts").alias("anchor_receipts")
+            ),
             on=["customer_id", "anchor"],
             how="left",
         )
@@ -168,9 +178,7 @@ def cross_sell_candidates(
     ).cast(CANDIDATE_SCHEMA)  # type: ignore[arg-type]
 
 
-def win_back_candidates(
-    eligible: pl.DataFrame, ctx: OfferContext, campaign: CampaignConfig
-) -> pl.DataFrame:
+def win_back_candidates(eligible: pl.DataFrame, ctx: OfferContext, campaign: CampaignConfig) -> pl.DataFrame:
     """The customer's favourite promotable category, for customers slipping away.
 
     Priority is the customer's spend in the window, so the budget goes to the most valuable first;
@@ -253,9 +261,7 @@ def service_recovery_candidates(
     )
 
 
-def referral_candidates(
-    eligible: pl.DataFrame, ctx: OfferContext, campaign: CampaignConfig
-) -> pl.DataFrame:
+def referral_candidates(eligible: pl.DataFrame, ctx: OfferContext, campaign: CampaignConfig) -> pl.DataFrame:
     """NPS promoters: a shareable code that rewards both the friend and the referrer."""
     fans = eligible.filter(pl.col("nps_class") == "promoter")
     return _basket_offer(
@@ -265,15 +271,15 @@ def referral_candidates(
     )
 
 
-def birthday_candidates(
-    eligible: pl.DataFrame, ctx: OfferContext, campaign: CampaignConfig
-) -> pl.DataFrame:
+def birthday_candidates(eligible: pl.DataFrame, ctx: OfferContext, campaign: CampaignConfig) -> pl.DataFrame:
     """Customers whose birthday falls within the coupon's validity window."""
     start = ctx.as_of + timedelta(days=campaign.valid_from_offset_days)
     days = [start + timedelta(days=i) for i in range(campaign.valid_days)]
     # month-day keys; a 29 February birthday is celebrated on 28 February in common years
     keys = {d.strftime("%m-%d") for d in days}
-    if any(d.month == 2 and d.day == 28 for d in days) and not any(d.month == 2 and d.day == 29 for d in days):
+    if any(d.month == 2 and d.day == 28 for d in days) and not any(
+        d.month == 2 and d.day == 29 for d in days
+    ):
         keys.add("02-29")
     born = eligible.filter(pl.col("birth_date").is_not_null())
     celebrating = born.filter(pl.col("birth_date").dt.strftime("%m-%d").is_in(sorted(keys)))
@@ -407,7 +413,9 @@ def plan_offers(
         if recent is not None and campaign.frequency_cap_days > 0:
             since = ctx.as_of - timedelta(days=campaign.frequency_cap_days)
             seen = recent.filter(
-                (pl.col("offer_type") == campaign.type) & (pl.col("as_of") >= since) & (pl.col("as_of") < ctx.as_of)
+                (pl.col("offer_type") == campaign.type)
+                & (pl.col("as_of") >= since)
+                & (pl.col("as_of") < ctx.as_of)
             ).select("customer_id")
             cands = cands.join(seen, on="customer_id", how="anti")
         counts[campaign.name] = {
@@ -420,7 +428,9 @@ def plan_offers(
             cands.with_columns(
                 pl.lit(order).alias("order"),
                 pl.lit(campaign.name).alias("campaign"),
-                expected_cost(campaign, pl.col("base_value"), ctx.point_value, ctx.points_per_currency).alias("expected_cost"),
+                expected_cost(campaign, pl.col("base_value"), ctx.point_value, ctx.points_per_currency).alias(
+                    "expected_cost"
+                ),
             )
         )
     pool = pl.concat(staged) if staged else pl.DataFrame()
@@ -441,7 +451,9 @@ def plan_offers(
         if rows is None:
             treated = control = pl.DataFrame()
         else:
-            held = in_holdout(rows["customer_id"], salt=f"{campaign.name}:{seed}", share=campaign.holdout_share)
+            held = in_holdout(
+                rows["customer_id"], salt=f"{campaign.name}:{seed}", share=campaign.holdout_share
+            )
             treated, control = rows.filter(~held), rows.filter(held)
         counts[campaign.name].update(
             capped=mine.height,

@@ -42,6 +42,7 @@ class Settings:
 
     @property
     def run_dir(self) -> Path:
+        """The night's own output folder, ``out/<as-of>``."""
         return self.out_dir / self.as_of.isoformat()
 
 
@@ -202,7 +203,9 @@ def plan(
     recent = None
     if ledger is not None:
         longest = max((c.frequency_cap_days for c in job.campaigns), default=0)
-        recent = ledger.recent_offer_types(since=settings.as_of - timedelta(days=longest), before=settings.as_of)
+        recent = ledger.recent_offer_types(
+            since=settings.as_of - timedelta(days=longest), before=settings.as_of
+        )
     products = inputs.products.kept
     cross_sell = [c for c in job.campaigns if c.enabled and c.type == "cross_sell"]
     ranked = None
@@ -318,9 +321,7 @@ def issue(
         spec = campaign.code
         if spec.expiry_in_barcode or (spec.symbology == "qr" and spec.qr_payload == "signed"):
             # The barcode states the campaign's last day: it must be every offer's last day.
-            expected = run.as_of + timedelta(
-                days=campaign.valid_from_offset_days + campaign.valid_days - 1
-            )
+            expected = run.as_of + timedelta(days=campaign.valid_from_offset_days + campaign.valid_days - 1)
             found = sorted(mine["valid_to"].unique().to_list())
             if found != [expected.isoformat()]:
                 raise codes.CodeFormatError(
@@ -399,7 +400,11 @@ def quarantine_reasons(inputs: Inputs, top: int = 10) -> list[dict[str, object]]
     for loaded in inputs.all():
         if loaded.quarantined.is_empty():
             continue
-        counted = loaded.quarantined.group_by("reason").len("rows").sort(["rows", "reason"], descending=[True, False])
+        counted = (
+            loaded.quarantined.group_by("reason")
+            .len("rows")
+            .sort(["rows", "reason"], descending=[True, False])
+        )
         rows += [{"input": loaded.name, **r} for r in counted.head(top).to_dicts()]
     return rows
 
@@ -425,10 +430,12 @@ def write_analysis(analysis: Analysis, run_dir: Path) -> dict[str, str]:
     """Save what the analysis found in ``run_dir/analysis`` for analysts; returns the paths by name.
 
     Part "customers": segments.parquet and .csv (one row per customer with purchases; contact
-    details left out, card numbers kept, so owner-only), segment_summary and lifecycle_summary
-    (.parquet, .csv) and segments.png. Part "baskets": rules and category_rules (.parquet, .csv
-    with item names) and rules.png, category_rules.png. Each file is written aside and renamed into
-    place, so a reader never sees half a file; a part not computed leaves its files alone.
+    details left out, card numbers kept, so owner-only), regular_products.parquet (each product a
+    customer buys regularly, with its purchase cycle and days since last bought; owner-only),
+    segment_summary and lifecycle_summary (.parquet, .csv) and segments.png. Part "baskets": rules
+    and category_rules (.parquet, .csv with item names) and rules.png, category_rules.png. Each file
+    is written aside and renamed into place, so a reader never sees half a file; a part not computed
+    leaves its files alone.
     Returns the paths written, by file name.
     """
     from coupongen import charts  # matplotlib takes a while to import; only writing needs it
@@ -454,7 +461,9 @@ def write_analysis(analysis: Analysis, run_dir: Path) -> dict[str, str]:
 
     def put_frame(stem: str, frame: pl.DataFrame, *, private: bool = False) -> None:
         put(f"{stem}.parquet", frame.write_parquet, private=private)
-        put_csv(f"{stem}.csv", frame.with_columns(pl.col(pl.List(pl.String)).list.join(" | ")), private=private)
+        put_csv(
+            f"{stem}.csv", frame.with_columns(pl.col(pl.List(pl.String)).list.join(" | ")), private=private
+        )
 
     def put_png(name: str, png: bytes) -> None:
         put(name, lambda path: path.write_bytes(png))
@@ -464,6 +473,8 @@ def write_analysis(analysis: Analysis, run_dir: Path) -> dict[str, str]:
         private_columns = ("email", "phone", "first_name", "birth_date")
         seg = analysis.segmented.select(pl.exclude(*private_columns))
         put_frame("segments", seg, private=True)
+        regular = analysis.bought.filter(pl.col("regular")).drop("regular")
+        put("regular_products.parquet", regular.write_parquet, private=True)
         summary = segments.summarize_segments(seg)
         put_frame("segment_summary", summary)
         put_frame("lifecycle_summary", segments.summarize_segments(seg, by="lifecycle"))
@@ -477,7 +488,10 @@ def write_analysis(analysis: Analysis, run_dir: Path) -> dict[str, str]:
             put(f"{stem}.parquet", rules.write_parquet)
             named = rules.with_columns(
                 *(
-                    pl.col(side).list.eval(pl.element().replace(names)).list.join(" + ").alias(f"{side}_names")
+                    pl.col(side)
+                    .list.eval(pl.element().replace(names))
+                    .list.join(" + ")
+                    .alias(f"{side}_names")
                     for side in ("antecedent", "consequent")
                 )
             ).with_columns(pl.col("antecedent", "consequent").list.join(" + "))

@@ -98,7 +98,6 @@ def _remove_leftovers(dest: Path) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
 
 
-
 def is_published(folder: Path) -> bool:
     """True when ``folder`` holds a complete publication (its ``_SUCCESS`` marker)."""
     return (Path(folder) / SUCCESS_MARKER).is_file()

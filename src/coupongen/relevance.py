@@ -69,13 +69,9 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         if self.method not in FITTERS:
-            raise ValueError(
-                f"Unknown ranking method {self.method!r}; allowed: {', '.join(FITTERS)}"
-            )
+            raise ValueError(f"Unknown ranking method {self.method!r}; allowed: {', '.join(FITTERS)}")
         if self.weighting not in WEIGHTINGS:
-            raise ValueError(
-                f"Unknown weighting {self.weighting!r}; allowed: {', '.join(WEIGHTINGS)}"
-            )
+            raise ValueError(f"Unknown weighting {self.weighting!r}; allowed: {', '.join(WEIGHTINGS)}")
         if not self.half_life_days > 0:
             raise ValueError(f"half_life_days must be > 0, got {self.half_life_days}")
         if not self.ease_lambda > 0:
@@ -134,9 +130,7 @@ def purchase_matrix(
     """
     if weighting not in WEIGHTINGS:
         raise ValueError(f"Unknown weighting {weighting!r}; allowed: {', '.join(WEIGHTINGS)}")
-    needed = ["customer_id", "sku", "in_lookback"] + (
-        ["days_since_last"] if weighting == "recency" else []
-    )
+    needed = ["customer_id", "sku", "in_lookback"] + (["days_since_last"] if weighting == "recency" else [])
     _require_columns(bought, needed, "bought")
     recent = bought.filter(pl.col("in_lookback")).select(needed).unique(["customer_id", "sku"])
     customers = recent["customer_id"].unique().sort()
@@ -145,9 +139,7 @@ def purchase_matrix(
         _codes(items, "sku", "col"), on="sku"
     )
     if weighting == "recency":
-        values = np.power(
-            0.5, coded["days_since_last"].cast(pl.Float64).to_numpy() / half_life_days
-        )
+        values = np.power(0.5, coded["days_since_last"].cast(pl.Float64).to_numpy() / half_life_days)
     else:
         values = np.ones(coded.height)
     matrix = sp.csr_matrix(
@@ -263,9 +255,7 @@ def score_customers(
         largest contribution x_i * weights[i, sku] to the score (ties: first in sku order).
     """
     x = purchases.matrix[:, model.columns]
-    ok = (
-        np.ones(model.columns.size, bool) if allowed is None else np.asarray(allowed)[model.columns]
-    )
+    ok = np.ones(model.columns.size, bool) if allowed is None else np.asarray(allowed)[model.columns]
     picked = np.arange(x.shape[0]) if rows is None else np.asarray(rows)
     size = max(1, _BLOCK_CELLS // max(1, model.columns.size))
     parts = []
@@ -316,10 +306,7 @@ def _anchors(
     cells = np.repeat(x.indptr[rows], counts) + (np.arange(pair.size) - np.repeat(first, counts))
     items = x.indices[cells]
     targets = np.repeat(cols, counts)
-    if sp.issparse(weights):
-        w = np.asarray(weights[items, targets]).ravel()
-    else:
-        w = weights[items, targets]
+    w = np.asarray(weights[items, targets]).ravel() if sp.issparse(weights) else weights[items, targets]
     contribution = x.data[cells] * w
     order = np.lexsort((items, -contribution, pair))
     starts = np.flatnonzero(np.r_[True, np.diff(pair[order]) != 0])
@@ -414,9 +401,7 @@ def recommend(
     spec = spec or ModelSpec()
     _require_columns(bought, ["customer_id", "sku", "receipts", "in_lookback"], "bought")
     _require_columns(products, ["sku", "promo_allowed"], "products")
-    purchases = purchase_matrix(
-        bought, weighting=spec.weighting, half_life_days=spec.half_life_days
-    )
+    purchases = purchase_matrix(bought, weighting=spec.weighting, half_life_days=spec.half_life_days)
     promotable = products.filter(pl.col("promo_allowed"))["sku"]
     allowed = purchases.items.is_in(promotable.implode()).to_numpy()
     wanted = _wanted(purchases, customers)
@@ -494,9 +479,7 @@ def _pair_rules(rules: pl.DataFrame | None) -> pl.DataFrame:
     if rules is None or rules.is_empty():
         return pl.DataFrame(schema=schema)
     return (
-        rules.filter(
-            (pl.col("antecedent").list.len() == 1) & (pl.col("consequent").list.len() == 1)
-        )
+        rules.filter((pl.col("antecedent").list.len() == 1) & (pl.col("consequent").list.len() == 1))
         .select(
             pl.col("antecedent").list.first().alias("anchor"),
             pl.col("consequent").list.first().alias("sku"),
@@ -549,10 +532,7 @@ def _fill_from_rules(
         .agg(
             pl.len().alias("matched"),
             pl.col("n_ante").first(),
-            pl.col("item")
-            .sort_by(["receipts", "item"], descending=[True, False])
-            .first()
-            .alias("anchor"),
+            pl.col("item").sort_by(["receipts", "item"], descending=[True, False]).first().alias("anchor"),
         )
         .filter(pl.col("matched") == pl.col("n_ante"))
         .join(single.select("rule_id", "sku", "confidence", "lift"), on="rule_id")
@@ -645,9 +625,7 @@ def _popular_for(
             pending.join(head.select("sku", "score", "place"), how="cross")
             .join(skip, on=["customer_id", "sku"], how="anti")
             .sort("customer_id", "place")
-            .with_columns(
-                (pl.int_range(pl.len()).over("customer_id") + 1).cast(pl.Int32).alias("rank")
-            )
+            .with_columns((pl.int_range(pl.len()).over("customer_id") + 1).cast(pl.Int32).alias("rank"))
             .filter(pl.col("rank") <= top_n)
         )
         complete = got.group_by("customer_id").agg(pl.len().alias("n")).filter(pl.col("n") == top_n)
@@ -687,11 +665,7 @@ def _wanted(purchases: PurchaseMatrix, customers: Iterable[str] | pl.Series | No
 
 
 def _codes(values: pl.Series, name: str, index: str) -> pl.DataFrame:
-    return (
-        pl.DataFrame({name: values})
-        .with_row_index(index)
-        .select(name, pl.col(index).cast(pl.Int64))
-    )
+    return pl.DataFrame({name: values}).with_row_index(index).select(name, pl.col(index).cast(pl.Int64))
 
 
 def _require_columns(frame: pl.DataFrame, required: list[str], what: str) -> None:

@@ -149,10 +149,7 @@ def render_images(
         (out_dir / symbology).mkdir(parents=True, exist_ok=True)
     manifest = _read_manifest(out_dir)
     chunks = _chunks(rows, workers)
-    jobs = [
-        (str(out_dir), formats, chunk, _manifest_subset(manifest, chunk, formats))
-        for chunk in chunks
-    ]
+    jobs = [(str(out_dir), formats, chunk, _manifest_subset(manifest, chunk, formats)) for chunk in chunks]
     if workers == 1 or len(jobs) <= 1:
         results = [_render_chunk(*job) for job in jobs]
     else:
@@ -162,8 +159,7 @@ def render_images(
         manifest.update(result)
     _write_manifest(out_dir, manifest)
     return items.with_columns(
-        (pl.col("symbology") + "/" + pl.col("code") + f".{fmt}").alias(f"{fmt}_path")
-        for fmt in formats
+        (pl.col("symbology") + "/" + pl.col("code") + f".{fmt}").alias(f"{fmt}_path") for fmt in formats
     )
 
 
@@ -172,9 +168,7 @@ def render_images(
 
 def _check_symbology(symbology: str) -> None:
     if symbology not in SYMBOLOGIES:
-        raise CodeFormatError(
-            f"Unknown symbology {symbology!r}; allowed values: {', '.join(SYMBOLOGIES)}"
-        )
+        raise CodeFormatError(f"Unknown symbology {symbology!r}; allowed values: {', '.join(SYMBOLOGIES)}")
 
 
 def _check_ean13(payload: str) -> None:
@@ -189,13 +183,10 @@ def _check_ean13(payload: str) -> None:
 
 def _check_code128(payload: str) -> None:
     if not _PRINTABLE_ASCII_RE.fullmatch(payload):
-        raise CodeFormatError(
-            f"Code 128 payload must be printable ASCII (space to '~'), got {payload!r}"
-        )
+        raise CodeFormatError(f"Code 128 payload must be printable ASCII (space to '~'), got {payload!r}")
     if len(payload) > _CODE128_MAX_CHARS:
         raise CodeFormatError(
-            f"Code 128 payload is {len(payload)} characters long; "
-            f"at most {_CODE128_MAX_CHARS} scan reliably"
+            f"Code 128 payload is {len(payload)} characters long; at most {_CODE128_MAX_CHARS} scan reliably"
         )
 
 
@@ -250,8 +241,7 @@ def _check_gs1_element(ai: str, data: str) -> None:
             raise CodeFormatError(f"GS1 AI (255) takes 13 to 25 digits, got {data!r}")
         if data[12] != gs1_check_digit(data[:12]):
             raise CodeFormatError(
-                f"GS1 AI (255) {data!r} has check digit {data[12]}, "
-                f"expected {gs1_check_digit(data[:12])}"
+                f"GS1 AI (255) {data!r} has check digit {data[12]}, expected {gs1_check_digit(data[:12])}"
             )
 
 
@@ -262,9 +252,7 @@ def _check_items(items: pl.DataFrame, formats: Sequence[str]) -> None:
         raise CodeFormatError(f"Input data is missing required columns: {missing}")
     bad_formats = [fmt for fmt in formats if fmt not in FORMATS]
     if bad_formats or not formats:
-        raise CodeFormatError(
-            f"Unknown image formats {bad_formats}; allowed values: {', '.join(FORMATS)}"
-        )
+        raise CodeFormatError(f"Unknown image formats {bad_formats}; allowed values: {', '.join(FORMATS)}")
     for column in required:
         if items.schema[column] != pl.String:
             raise CodeFormatError(f"Column {column!r} must be String, got {items.schema[column]}")
@@ -275,9 +263,7 @@ def _check_items(items: pl.DataFrame, formats: Sequence[str]) -> None:
     if len(duplicated):
         raise CodeFormatError(f"Duplicate codes: {_preview(duplicated)}")
     problems = []
-    for code, payload, symbology in zip(
-        items["code"], items["payload"], items["symbology"], strict=True
-    ):
+    for code, payload, symbology in zip(items["code"], items["payload"], items["symbology"], strict=True):
         if not _SAFE_CODE_RE.fullmatch(code):
             problems.append(f"code {code!r} is not a safe file name (A-Z, a-z, 0-9, '_.-')")
             continue
@@ -332,9 +318,7 @@ def _encode_linear(payload: str, symbology: str) -> np.ndarray:
     return dark
 
 
-def _linear_raster(
-    symbology: str, bars: np.ndarray, module_px: int, quiet_zone: bool
-) -> np.ndarray:
+def _linear_raster(symbology: str, bars: np.ndarray, module_px: int, quiet_zone: bool) -> np.ndarray:
     """Pixels of a 1D code as a 2D bool array, True = light."""
     left, right = _QUIET_LEFT_RIGHT[symbology] if quiet_zone else (0, 0)
     row = np.ones(left + bars.size + right, dtype=bool)
@@ -359,9 +343,7 @@ def _add_text_line(image: Image.Image, text: str, module_px: int) -> Image.Image
     out = Image.new("L", (image.width, image.height + band), 255)
     out.paste(image.convert("L"), (0, 0))
     draw = ImageDraw.Draw(out)
-    draw.text(
-        (image.width / 2, image.height + module_px), text, fill=0, font=_font(size), anchor="ma"
-    )
+    draw.text((image.width / 2, image.height + module_px), text, fill=0, font=_font(size), anchor="ma")
     return out
 
 
@@ -369,9 +351,7 @@ def _add_text_line(image: Image.Image, text: str, module_px: int) -> Image.Image
 
 
 def _new_qr(payload: str, mask_pattern: int | None) -> qrcode.QRCode:
-    qr = qrcode.QRCode(
-        error_correction=_QR_ERROR_CORRECTION, border=_QR_QUIET, mask_pattern=mask_pattern
-    )
+    qr = qrcode.QRCode(error_correction=_QR_ERROR_CORRECTION, border=_QR_QUIET, mask_pattern=mask_pattern)
     qr.add_data(payload)
     qr.make(fit=True)
     return qr
@@ -548,9 +528,7 @@ def _render_chunk(
     return records
 
 
-def _write_image(
-    target: str, payload: str, symbology: str, fmt: str, record: list[str] | None
-) -> list[str]:
+def _write_image(target: str, payload: str, symbology: str, fmt: str, record: list[str] | None) -> list[str]:
     fingerprint = _fingerprint(payload, symbology, fmt)
     try:
         with open(target, "rb") as existing_file:

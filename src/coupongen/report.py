@@ -108,9 +108,7 @@ def key_figures(summary: dict[str, Any]) -> dict[str, float]:
 
 def find_previous(out_dir: Path, as_of: str) -> tuple[Path, dict[str, Any]] | None:
     """The most recent earlier night under ``out_dir`` that left a summary.json, if any."""
-    earlier = sorted(
-        p for p in out_dir.glob("????-??-??/summary.json") if p.parent.name < as_of
-    )
+    earlier = sorted(p for p in out_dir.glob("????-??-??/summary.json") if p.parent.name < as_of)
     if not earlier:
         return None
     path = earlier[-1]
@@ -203,10 +201,14 @@ def write_summary(summary: dict[str, Any], run_dir: Path) -> Path:
 
 def render_text(summary: dict[str, Any]) -> str:
     """The summary as the lines an operator reads at the end of a run."""
-    lines = [f"coupongen {summary['job']} as of {summary['as_of']}" + (" (dry run)" if summary["dry_run"] else "")]
+    lines = [
+        f"coupongen {summary['job']} as of {summary['as_of']}" + (" (dry run)" if summary["dry_run"] else "")
+    ]
     lines.append("inputs:")
     for name, c in summary["inputs"].items():
-        lines.append(f"  {name:<13} read {c['read']:>9,}  kept {c['kept']:>9,}  quarantined {c['quarantined']:>6,}")
+        lines.append(
+            f"  {name:<13} read {c['read']:>9,}  kept {c['kept']:>9,}  quarantined {c['quarantined']:>6,}"
+        )
     lines.append(f"segments ({summary['customers_with_purchases']:,} customers with purchases):")
     for s in summary["segments"]:
         nps = "-" if s["nps"] is None else f"{s['nps']:+.0f}"

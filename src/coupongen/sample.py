@@ -156,226 +156,589 @@ def _cat(
 WEIGHED = "per kg"
 
 CATEGORIES: tuple[_Category, ...] = (
-    _cat("bread", 6.0, 3.0, (35, 140), 4,
-         "Kolomenskoye|Kharmont|Fazer|Khlebny Dom|Yashkino|Daily Bake|Borodino Bakery",
-         "White Loaf|Rye Bread|Baguette|Borodinsky Bread|Toast Bread|Whole Grain Bread|Ciabatta"
-         "|Buns",
-         "250 g|300 g|400 g|500 g|700 g"),
-    _cat("butter", 3.0, 1.5, (120, 450), 14,
-         "Prostokvashino|Valio|President|Ekomilk|Brest-Litovsk|Vologodskoe|Anchor",
-         "Butter 82.5%|Butter 72.5%|Salted Butter|Ghee|Spread|Peasant Butter",
-         "180 g|200 g|400 g"),
-    _cat("milk", 6.0, 2.5, (70, 200), 5,
-         "Prostokvashino|Domik v Derevne|Parmalat|Valio|Vkusnoteevo|Savushkin|Alpro",
-         "Milk 2.5%|Milk 3.2%|Milk 1.5%|Lactose-Free Milk|Baked Milk|Oat Drink|Kefir 2.5%",
-         "0.9 l|0.93 l|1 l|1.4 l|2 l", 0.3),
-    _cat("yoghurt", 5.0, 3.0, (40, 160), 6,
-         "Danone|Activia|Ehrmann|Teos|Chudo|Epica|Savushkin",
-         "Natural Yoghurt|Strawberry Yoghurt|Greek Yoghurt|Drinking Yoghurt|Peach Yoghurt"
-         "|Cottage Cheese|Skyr",
-         "100 g|125 g|270 g|290 g|500 g", 1.0),
-    _cat("cheese", 4.0, 3.0, (150, 700), 12,
-         "Hochland|Valio|President|Bonfesto|Sveza|Lambert|Galbani",
-         "Gouda|Mozzarella|Cheddar|Parmesan|Cream Cheese|Feta|Rossiysky Cheese|Maasdam",
-         "150 g|180 g|200 g|250 g|400 g"),
-    _cat("eggs", 3.0, 1.0, (80, 250), 9,
-         "Roskar|Okskoe|Sinyavinskaya|Village Farm|Ryabushka",
-         "Eggs C1|Eggs C0|Free-Range Eggs|Quail Eggs|Eggs Selected",
-         "6 pcs|10 pcs|12 pcs|20 pcs"),
-    _cat("meat", 4.0, 3.5, (150, 800), 9,
-         "Miratorg|Petelinka|Cherkizovo|Velikolukski|Ostankino|Indilight|Dymov",
-         "Chicken Breast|Chicken Thighs|Minced Beef|Pork Neck|Sausages|Ham Slices|Turkey Fillet"
-         "|Frankfurters",
-         "300 g|400 g|450 g|500 g|900 g"),
-    _cat("fruit", 6.0, 3.0, (80, 450), 6,
-         "Fresh Market|Sun Valley|Green Garden|Tropic Line|Orchard Gold",
-         "Bananas|Apples Golden|Apples Gala|Oranges|Mandarins|Pears|Grapes|Lemons|Kiwi",
-         f"{WEIGHED}|1 kg|2 kg|500 g"),
-    _cat("vegetables", 7.0, 3.5, (30, 400), 6,
-         "Fresh Market|Green Garden|Agro Farm|Local Harvest|Eco Field",
-         "Potatoes|Tomatoes|Cucumbers|Onions|Carrots|Cabbage|Bell Peppers|Zucchini|Beetroot",
-         f"{WEIGHED}|1 kg|2.5 kg|500 g"),
-    _cat("pasta", 3.0, 2.5, (60, 250), 14,
-         "Barilla|Makfa|De Cecco|Shebekinskie|Maltagliati|Federici|Divella",
-         "Spaghetti|Penne|Fusilli|Farfalle|Linguine|Tagliatelle|Lasagne Sheets|Conchiglie",
-         "400 g|450 g|500 g|1 kg"),
-    _cat("pasta_sauce", 1.5, 1.5, (110, 380), 21,
-         "Barilla|Mutti|Heinz|Pomi|Dolmio|De Cecco|Divella",
-         "Tomato Basil Sauce|Bolognese Sauce|Arrabbiata Sauce|Pesto Genovese|Napoletana Sauce"
-         "|Carbonara Sauce",
-         "190 g|350 g|400 g|500 g"),
-    _cat("rice_grains", 2.0, 2.0, (60, 300), 21,
-         "Mistral|Uvelka|Nationale|Agro-Alliance|Yarmarka",
-         "Long Grain Rice|Basmati Rice|Buckwheat|Oat Flakes|Bulgur|Quinoa|Couscous",
-         "400 g|500 g|800 g|900 g"),
-    _cat("coffee", 3.0, 2.5, (200, 1800), 21,
-         "Jacobs|Lavazza|Nescafe|Egoiste|Paulig|Julius Meinl|Carte Noire",
-         "Ground Coffee|Coffee Beans|Instant Coffee|Espresso Beans|Decaf Ground Coffee"
-         "|Coffee Capsules",
-         "75 g|95 g|250 g|1 kg"),
-    _cat("tea", 2.5, 2.0, (80, 500), 30,
-         "Greenfield|Ahmad Tea|Lipton|Richard|Maitre|Curtis|Tess",
-         "Black Tea|Green Tea|Earl Grey|Herbal Tea|Fruit Tea|Chamomile Tea",
-         "25 bags|100 bags|100 g|200 g"),
-    _cat("biscuits", 3.0, 2.5, (50, 300), 10,
-         "Yubileynoe|Oreo|Bahlsen|Lotus|Konti|Leibniz|Kurabie",
-         "Butter Biscuits|Chocolate Chip Cookies|Crackers|Wafers|Oat Cookies|Sandwich Cookies",
-         "112 g|180 g|200 g|350 g"),
-    _cat("chocolate", 3.0, 2.5, (60, 600), 10,
-         "Alpen Gold|Milka|Ritter Sport|Babaevsky|Krasny Oktyabr|Lindt|Korkunov",
-         "Milk Chocolate|Dark Chocolate 70%|Hazelnut Chocolate|Chocolate Bar|Praline Box"
-         "|White Chocolate",
-         "45 g|85 g|90 g|100 g|200 g", 0.3),
-    _cat("chips", 2.5, 2.0, (80, 280), 10,
-         "Lay's|Pringles|Estrella|Cheetos|Russkaya Kartoshka|Doritos|Chio",
-         "Salted Chips|Sour Cream & Onion Chips|Paprika Chips|Cheese Chips|Tortilla Chips"
-         "|Crab Chips",
-         "70 g|140 g|150 g|165 g"),
-    _cat("dips", 0.8, 1.0, (120, 350), 21,
-         "Heinz|Pace|Old El Paso|Calve|Mr. Ricco|Santa Maria",
-         "Salsa Dip|Cheese Dip|Guacamole|Sour Cream Dip|Garlic Sauce",
-         "200 g|300 g|315 g"),
-    _cat("soft_drinks", 4.0, 3.0, (40, 200), 7,
-         "Coca-Cola|Dobry Cola|Chernogolovka|Fanta|Sprite|Borjomi|Svyatoy Istochnik",
-         "Cola|Orange Soda|Lemonade|Mineral Water|Still Water|Sparkling Water|Iced Tea",
-         "0.33 l|0.5 l|1 l|1.5 l|2 l", 0.5),
-    _cat("juice", 2.5, 2.0, (40, 250), 10,
-         "J7|Dobry|Rich|Sady Pridonya|Fruktovy Sad|Moya Semya",
-         "Orange Juice|Apple Juice|Tomato Juice|Multifruit Nectar|Cherry Nectar|Grape Juice",
-         "0.2 l|0.95 l|1 l|1.93 l", 0.3),
-    _cat("energy_drinks", 1.0, 0.8, (90, 200), 5,
-         "Adrenaline Rush|Red Bull|Burn|Monster|Flash Up",
-         "Energy Drink|Energy Drink Zero|Energy Drink Tropical",
-         "0.25 l|0.449 l|0.5 l", 0.4),
-    _cat("beer", 3.0, 3.0, (60, 250), 6,
-         "Baltika|Zhigulevskoe|Heineken|Stella Artois|Bud|Velkopopovicky Kozel|Krombacher"
-         "|Zatecky Gus",
-         "Lager|Pale Ale|Dark Beer|Wheat Beer|Non-Alcoholic Beer|IPA",
-         "0.45 l|0.5 l|0.5 l can|1.3 l", 1.5),
-    _cat("wine", 2.0, 4.0, (350, 2500), 14,
-         "Fanagoria|Abrau-Durso|Inkerman|Chateau Tamagne|Lefkadia|Santa Carolina|Torres"
-         "|Mezzacorona",
-         "Red Dry Wine|White Dry Wine|Rose Wine|Sparkling Wine|Red Semi-Sweet Wine|Prosecco",
-         "0.187 l|0.75 l|1.5 l"),
-    _cat("spirits", 1.0, 2.0, (450, 3500), 30,
-         "Beluga|Tsarskaya|Russian Standard|Jameson|Jack Daniel's|Ararat|Bacardi",
-         "Vodka|Whisky|Brandy|Rum|Gin",
-         "0.25 l|0.5 l|0.7 l|1 l"),
-    _cat("tobacco", 2.0, 1.0, (180, 320), 3,
-         "Parliament|Marlboro|Winston|LD|Camel|Kent|Chesterfield",
-         "Cigarettes Blue|Cigarettes Red|Cigarettes Silver|Compact Cigarettes|Superslims",
-         "20 pcs", 0.3),
-    _cat("diapers", 0.8, 1.5, (600, 2200), 12,
-         "Pampers|Huggies|Merries|Libero|Moony|Lovular",
-         "Diapers Size 2|Diapers Size 3|Diapers Size 4|Diapers Size 5|Pants Size 4|Pants Size 5"
-         "|Newborn Diapers",
-         "22 pcs|44 pcs|52 pcs|94 pcs"),
-    _cat("baby_wipes", 0.7, 1.0, (90, 450), 10,
-         "Pampers|Huggies|Johnson's Baby|Aqa Baby|Smile|Lovular",
-         "Baby Wipes|Sensitive Baby Wipes|Water Wipes|Aloe Baby Wipes",
-         "56 pcs|64 pcs|3x64 pcs|128 pcs"),
-    _cat("baby_food", 1.0, 2.0, (50, 1500), 7,
-         "Agusha|FrutoNyanya|Gerber|Heinz|Nutrilon|Tema",
-         "Apple Puree|Pear Puree|Vegetable Puree|Infant Formula|Baby Porridge|Meat Puree",
-         "80 g|90 g|200 g|350 g|800 g", 1.2),
-    _cat("shampoo", 1.2, 2.0, (180, 700), 40,
-         "Head & Shoulders|Pantene|Elseve|Schauma|Clear|Dove|Chistaya Liniya",
-         "Shampoo Volume|Anti-Dandruff Shampoo|Shampoo Repair|Shampoo Daily Care"
-         "|Shampoo Colour Protect",
-         "250 ml|400 ml|600 ml"),
-    _cat("conditioner", 0.6, 1.5, (180, 700), 45,
-         "Head & Shoulders|Pantene|Elseve|Schauma|Clear|Dove|Chistaya Liniya",
-         "Conditioner Volume|Conditioner Repair|Conditioner Smooth|Balm Daily Care|Hair Mask",
-         "200 ml|360 ml|400 ml"),
-    _cat("toothpaste", 1.2, 1.5, (90, 450), 45,
-         "Colgate|Blend-a-med|Sensodyne|Lacalut|Splat|R.O.C.S.|Parodontax",
-         "Whitening Toothpaste|Sensitive Toothpaste|Herbal Toothpaste|Kids Toothpaste"
-         "|Total Care Toothpaste",
-         "50 ml|75 ml|100 ml"),
-    _cat("body_care", 1.2, 2.5, (80, 450), 35,
-         "Dove|Nivea|Palmolive|Fa|Camay|Le Petit Marseillais|Rexona",
-         "Shower Gel|Liquid Soap|Bar Soap|Body Lotion|Deodorant|Hand Cream",
-         "50 ml|150 ml|250 ml|500 ml"),
-    _cat("detergent", 1.5, 2.0, (150, 1500), 40,
-         "Persil|Ariel|Tide|Losk|Vanish|Fairy|Finish",
-         "Laundry Powder|Laundry Gel|Laundry Capsules|Dishwashing Liquid|Dishwasher Tablets"
-         "|Stain Remover",
-         "450 ml|1 l|1.3 l|3 kg"),
-    _cat("paper_goods", 1.8, 1.5, (80, 600), 21,
-         "Zewa|Papia|Familia|Kleenex|Soffione|Mya",
-         "Toilet Paper|Paper Towels|Tissues|Napkins|Facial Tissues",
-         "4 rolls|8 rolls|12 rolls|10 pcs|100 pcs"),
-    _cat("pet_food", 2.0, 3.0, (30, 3500), 10,
-         "Whiskas|Felix|Purina One|Pedigree|Royal Canin|Sheba|Chappi|Gourmet",
-         "Cat Food Chicken|Cat Food Salmon|Dog Food Beef|Dry Cat Food|Dry Dog Food|Cat Treats"
-         "|Kitten Food",
-         "75 g|85 g|400 g|1.5 kg|10 kg", 2.0),
-    _cat("cat_litter", 0.7, 0.8, (250, 1200), 21,
-         "Cat's Best|Barsik|N1|Pi-Pi-Bent|Catsan",
-         "Clumping Litter|Silica Litter|Wood Litter|Clay Litter",
-         "5 l|10 l|5 kg|10 kg"),
-    _cat("frozen", 3.0, 3.0, (90, 600), 12,
-         "Miratorg|Morozko|Dr. Oetker|Sibirskaya Kollektsiya|Talosto|Hortex|Inmarko",
-         "Pelmeni|Vareniki|Frozen Pizza|Frozen Vegetables|Ice Cream|Fish Fingers|Blini",
-         "400 g|450 g|800 g|1 kg"),
-    _cat("cereals", 1.5, 1.5, (120, 450), 21,
-         "Nestle|Kellogg's|Fitness|Myllyn Paras|Bruggen|Start",
-         "Corn Flakes|Muesli|Granola|Chocolate Cereal|Oat Porridge|Cereal Bars",
-         "250 g|375 g|450 g"),
-    _cat("instant_noodles", 1.5, 1.0, (30, 120), 5,
-         "Doshirak|Rollton|Big Bon|Nissin|Mivina",
-         "Chicken Noodles|Beef Noodles|Shrimp Noodles|Spicy Noodles|Mashed Potato Cup",
-         "60 g|90 g|110 g", 1.5),
-    _cat("nuts_snacks", 1.2, 1.5, (60, 600), 14,
-         "Semushka|Frutoleto|Bite|Nutberry|Kozinak",
-         "Almonds|Cashews|Walnuts|Mixed Nuts|Dried Apricots|Fruit Bar|Sunflower Seeds",
-         "35 g|100 g|150 g|200 g"),
+    _cat(
+        "bread",
+        6.0,
+        3.0,
+        (35, 140),
+        4,
+        "Kolomenskoye|Kharmont|Fazer|Khlebny Dom|Yashkino|Daily Bake|Borodino Bakery",
+        "White Loaf|Rye Bread|Baguette|Borodinsky Bread|Toast Bread|Whole Grain Bread|Ciabatta|Buns",
+        "250 g|300 g|400 g|500 g|700 g",
+    ),
+    _cat(
+        "butter",
+        3.0,
+        1.5,
+        (120, 450),
+        14,
+        "Prostokvashino|Valio|President|Ekomilk|Brest-Litovsk|Vologodskoe|Anchor",
+        "Butter 82.5%|Butter 72.5%|Salted Butter|Ghee|Spread|Peasant Butter",
+        "180 g|200 g|400 g",
+    ),
+    _cat(
+        "milk",
+        6.0,
+        2.5,
+        (70, 200),
+        5,
+        "Prostokvashino|Domik v Derevne|Parmalat|Valio|Vkusnoteevo|Savushkin|Alpro",
+        "Milk 2.5%|Milk 3.2%|Milk 1.5%|Lactose-Free Milk|Baked Milk|Oat Drink|Kefir 2.5%",
+        "0.9 l|0.93 l|1 l|1.4 l|2 l",
+        0.3,
+    ),
+    _cat(
+        "yoghurt",
+        5.0,
+        3.0,
+        (40, 160),
+        6,
+        "Danone|Activia|Ehrmann|Teos|Chudo|Epica|Savushkin",
+        "Natural Yoghurt|Strawberry Yoghurt|Greek Yoghurt|Drinking Yoghurt|Peach Yoghurt|Cottage Cheese|Skyr",
+        "100 g|125 g|270 g|290 g|500 g",
+        1.0,
+    ),
+    _cat(
+        "cheese",
+        4.0,
+        3.0,
+        (150, 700),
+        12,
+        "Hochland|Valio|President|Bonfesto|Sveza|Lambert|Galbani",
+        "Gouda|Mozzarella|Cheddar|Parmesan|Cream Cheese|Feta|Rossiysky Cheese|Maasdam",
+        "150 g|180 g|200 g|250 g|400 g",
+    ),
+    _cat(
+        "eggs",
+        3.0,
+        1.0,
+        (80, 250),
+        9,
+        "Roskar|Okskoe|Sinyavinskaya|Village Farm|Ryabushka",
+        "Eggs C1|Eggs C0|Free-Range Eggs|Quail Eggs|Eggs Selected",
+        "6 pcs|10 pcs|12 pcs|20 pcs",
+    ),
+    _cat(
+        "meat",
+        4.0,
+        3.5,
+        (150, 800),
+        9,
+        "Miratorg|Petelinka|Cherkizovo|Velikolukski|Ostankino|Indilight|Dymov",
+        "Chicken Breast|Chicken Thighs|Minced Beef|Pork Neck|Sausages|Ham Slices|Turkey Fillet|Frankfurters",
+        "300 g|400 g|450 g|500 g|900 g",
+    ),
+    _cat(
+        "fruit",
+        6.0,
+        3.0,
+        (80, 450),
+        6,
+        "Fresh Market|Sun Valley|Green Garden|Tropic Line|Orchard Gold",
+        "Bananas|Apples Golden|Apples Gala|Oranges|Mandarins|Pears|Grapes|Lemons|Kiwi",
+        f"{WEIGHED}|1 kg|2 kg|500 g",
+    ),
+    _cat(
+        "vegetables",
+        7.0,
+        3.5,
+        (30, 400),
+        6,
+        "Fresh Market|Green Garden|Agro Farm|Local Harvest|Eco Field",
+        "Potatoes|Tomatoes|Cucumbers|Onions|Carrots|Cabbage|Bell Peppers|Zucchini|Beetroot",
+        f"{WEIGHED}|1 kg|2.5 kg|500 g",
+    ),
+    _cat(
+        "pasta",
+        3.0,
+        2.5,
+        (60, 250),
+        14,
+        "Barilla|Makfa|De Cecco|Shebekinskie|Maltagliati|Federici|Divella",
+        "Spaghetti|Penne|Fusilli|Farfalle|Linguine|Tagliatelle|Lasagne Sheets|Conchiglie",
+        "400 g|450 g|500 g|1 kg",
+    ),
+    _cat(
+        "pasta_sauce",
+        1.5,
+        1.5,
+        (110, 380),
+        21,
+        "Barilla|Mutti|Heinz|Pomi|Dolmio|De Cecco|Divella",
+        "Tomato Basil Sauce|Bolognese Sauce|Arrabbiata Sauce|Pesto Genovese|Napoletana Sauce|Carbonara Sauce",
+        "190 g|350 g|400 g|500 g",
+    ),
+    _cat(
+        "rice_grains",
+        2.0,
+        2.0,
+        (60, 300),
+        21,
+        "Mistral|Uvelka|Nationale|Agro-Alliance|Yarmarka",
+        "Long Grain Rice|Basmati Rice|Buckwheat|Oat Flakes|Bulgur|Quinoa|Couscous",
+        "400 g|500 g|800 g|900 g",
+    ),
+    _cat(
+        "coffee",
+        3.0,
+        2.5,
+        (200, 1800),
+        21,
+        "Jacobs|Lavazza|Nescafe|Egoiste|Paulig|Julius Meinl|Carte Noire",
+        "Ground Coffee|Coffee Beans|Instant Coffee|Espresso Beans|Decaf Ground Coffee|Coffee Capsules",
+        "75 g|95 g|250 g|1 kg",
+    ),
+    _cat(
+        "tea",
+        2.5,
+        2.0,
+        (80, 500),
+        30,
+        "Greenfield|Ahmad Tea|Lipton|Richard|Maitre|Curtis|Tess",
+        "Black Tea|Green Tea|Earl Grey|Herbal Tea|Fruit Tea|Chamomile Tea",
+        "25 bags|100 bags|100 g|200 g",
+    ),
+    _cat(
+        "biscuits",
+        3.0,
+        2.5,
+        (50, 300),
+        10,
+        "Yubileynoe|Oreo|Bahlsen|Lotus|Konti|Leibniz|Kurabie",
+        "Butter Biscuits|Chocolate Chip Cookies|Crackers|Wafers|Oat Cookies|Sandwich Cookies",
+        "112 g|180 g|200 g|350 g",
+    ),
+    _cat(
+        "chocolate",
+        3.0,
+        2.5,
+        (60, 600),
+        10,
+        "Alpen Gold|Milka|Ritter Sport|Babaevsky|Krasny Oktyabr|Lindt|Korkunov",
+        "Milk Chocolate|Dark Chocolate 70%|Hazelnut Chocolate|Chocolate Bar|Praline Box|White Chocolate",
+        "45 g|85 g|90 g|100 g|200 g",
+        0.3,
+    ),
+    _cat(
+        "chips",
+        2.5,
+        2.0,
+        (80, 280),
+        10,
+        "Lay's|Pringles|Estrella|Cheetos|Russkaya Kartoshka|Doritos|Chio",
+        "Salted Chips|Sour Cream & Onion Chips|Paprika Chips|Cheese Chips|Tortilla Chips|Crab Chips",
+        "70 g|140 g|150 g|165 g",
+    ),
+    _cat(
+        "dips",
+        0.8,
+        1.0,
+        (120, 350),
+        21,
+        "Heinz|Pace|Old El Paso|Calve|Mr. Ricco|Santa Maria",
+        "Salsa Dip|Cheese Dip|Guacamole|Sour Cream Dip|Garlic Sauce",
+        "200 g|300 g|315 g",
+    ),
+    _cat(
+        "soft_drinks",
+        4.0,
+        3.0,
+        (40, 200),
+        7,
+        "Coca-Cola|Dobry Cola|Chernogolovka|Fanta|Sprite|Borjomi|Svyatoy Istochnik",
+        "Cola|Orange Soda|Lemonade|Mineral Water|Still Water|Sparkling Water|Iced Tea",
+        "0.33 l|0.5 l|1 l|1.5 l|2 l",
+        0.5,
+    ),
+    _cat(
+        "juice",
+        2.5,
+        2.0,
+        (40, 250),
+        10,
+        "J7|Dobry|Rich|Sady Pridonya|Fruktovy Sad|Moya Semya",
+        "Orange Juice|Apple Juice|Tomato Juice|Multifruit Nectar|Cherry Nectar|Grape Juice",
+        "0.2 l|0.95 l|1 l|1.93 l",
+        0.3,
+    ),
+    _cat(
+        "energy_drinks",
+        1.0,
+        0.8,
+        (90, 200),
+        5,
+        "Adrenaline Rush|Red Bull|Burn|Monster|Flash Up",
+        "Energy Drink|Energy Drink Zero|Energy Drink Tropical",
+        "0.25 l|0.449 l|0.5 l",
+        0.4,
+    ),
+    _cat(
+        "beer",
+        3.0,
+        3.0,
+        (60, 250),
+        6,
+        "Baltika|Zhigulevskoe|Heineken|Stella Artois|Bud|Velkopopovicky Kozel|Krombacher|Zatecky Gus",
+        "Lager|Pale Ale|Dark Beer|Wheat Beer|Non-Alcoholic Beer|IPA",
+        "0.45 l|0.5 l|0.5 l can|1.3 l",
+        1.5,
+    ),
+    _cat(
+        "wine",
+        2.0,
+        4.0,
+        (350, 2500),
+        14,
+        "Fanagoria|Abrau-Durso|Inkerman|Chateau Tamagne|Lefkadia|Santa Carolina|Torres|Mezzacorona",
+        "Red Dry Wine|White Dry Wine|Rose Wine|Sparkling Wine|Red Semi-Sweet Wine|Prosecco",
+        "0.187 l|0.75 l|1.5 l",
+    ),
+    _cat(
+        "spirits",
+        1.0,
+        2.0,
+        (450, 3500),
+        30,
+        "Beluga|Tsarskaya|Russian Standard|Jameson|Jack Daniel's|Ararat|Bacardi",
+        "Vodka|Whisky|Brandy|Rum|Gin",
+        "0.25 l|0.5 l|0.7 l|1 l",
+    ),
+    _cat(
+        "tobacco",
+        2.0,
+        1.0,
+        (180, 320),
+        3,
+        "Parliament|Marlboro|Winston|LD|Camel|Kent|Chesterfield",
+        "Cigarettes Blue|Cigarettes Red|Cigarettes Silver|Compact Cigarettes|Superslims",
+        "20 pcs",
+        0.3,
+    ),
+    _cat(
+        "diapers",
+        0.8,
+        1.5,
+        (600, 2200),
+        12,
+        "Pampers|Huggies|Merries|Libero|Moony|Lovular",
+        "Diapers Size 2|Diapers Size 3|Diapers Size 4|Diapers Size 5|Pants Size 4|Pants Size 5"
+        "|Newborn Diapers",
+        "22 pcs|44 pcs|52 pcs|94 pcs",
+    ),
+    _cat(
+        "baby_wipes",
+        0.7,
+        1.0,
+        (90, 450),
+        10,
+        "Pampers|Huggies|Johnson's Baby|Aqa Baby|Smile|Lovular",
+        "Baby Wipes|Sensitive Baby Wipes|Water Wipes|Aloe Baby Wipes",
+        "56 pcs|64 pcs|3x64 pcs|128 pcs",
+    ),
+    _cat(
+        "baby_food",
+        1.0,
+        2.0,
+        (50, 1500),
+        7,
+        "Agusha|FrutoNyanya|Gerber|Heinz|Nutrilon|Tema",
+        "Apple Puree|Pear Puree|Vegetable Puree|Infant Formula|Baby Porridge|Meat Puree",
+        "80 g|90 g|200 g|350 g|800 g",
+        1.2,
+    ),
+    _cat(
+        "shampoo",
+        1.2,
+        2.0,
+        (180, 700),
+        40,
+        "Head & Shoulders|Pantene|Elseve|Schauma|Clear|Dove|Chistaya Liniya",
+        "Shampoo Volume|Anti-Dandruff Shampoo|Shampoo Repair|Shampoo Daily Care|Shampoo Colour Protect",
+        "250 ml|400 ml|600 ml",
+    ),
+    _cat(
+        "conditioner",
+        0.6,
+        1.5,
+        (180, 700),
+        45,
+        "Head & Shoulders|Pantene|Elseve|Schauma|Clear|Dove|Chistaya Liniya",
+        "Conditioner Volume|Conditioner Repair|Conditioner Smooth|Balm Daily Care|Hair Mask",
+        "200 ml|360 ml|400 ml",
+    ),
+    _cat(
+        "toothpaste",
+        1.2,
+        1.5,
+        (90, 450),
+        45,
+        "Colgate|Blend-a-med|Sensodyne|Lacalut|Splat|R.O.C.S.|Parodontax",
+        "Whitening Toothpaste|Sensitive Toothpaste|Herbal Toothpaste|Kids Toothpaste|Total Care Toothpaste",
+        "50 ml|75 ml|100 ml",
+    ),
+    _cat(
+        "body_care",
+        1.2,
+        2.5,
+        (80, 450),
+        35,
+        "Dove|Nivea|Palmolive|Fa|Camay|Le Petit Marseillais|Rexona",
+        "Shower Gel|Liquid Soap|Bar Soap|Body Lotion|Deodorant|Hand Cream",
+        "50 ml|150 ml|250 ml|500 ml",
+    ),
+    _cat(
+        "detergent",
+        1.5,
+        2.0,
+        (150, 1500),
+        40,
+        "Persil|Ariel|Tide|Losk|Vanish|Fairy|Finish",
+        "Laundry Powder|Laundry Gel|Laundry Capsules|Dishwashing Liquid|Dishwasher Tablets|Stain Remover",
+        "450 ml|1 l|1.3 l|3 kg",
+    ),
+    _cat(
+        "paper_goods",
+        1.8,
+        1.5,
+        (80, 600),
+        21,
+        "Zewa|Papia|Familia|Kleenex|Soffione|Mya",
+        "Toilet Paper|Paper Towels|Tissues|Napkins|Facial Tissues",
+        "4 rolls|8 rolls|12 rolls|10 pcs|100 pcs",
+    ),
+    _cat(
+        "pet_food",
+        2.0,
+        3.0,
+        (30, 3500),
+        10,
+        "Whiskas|Felix|Purina One|Pedigree|Royal Canin|Sheba|Chappi|Gourmet",
+        "Cat Food Chicken|Cat Food Salmon|Dog Food Beef|Dry Cat Food|Dry Dog Food|Cat Treats|Kitten Food",
+        "75 g|85 g|400 g|1.5 kg|10 kg",
+        2.0,
+    ),
+    _cat(
+        "cat_litter",
+        0.7,
+        0.8,
+        (250, 1200),
+        21,
+        "Cat's Best|Barsik|N1|Pi-Pi-Bent|Catsan",
+        "Clumping Litter|Silica Litter|Wood Litter|Clay Litter",
+        "5 l|10 l|5 kg|10 kg",
+    ),
+    _cat(
+        "frozen",
+        3.0,
+        3.0,
+        (90, 600),
+        12,
+        "Miratorg|Morozko|Dr. Oetker|Sibirskaya Kollektsiya|Talosto|Hortex|Inmarko",
+        "Pelmeni|Vareniki|Frozen Pizza|Frozen Vegetables|Ice Cream|Fish Fingers|Blini",
+        "400 g|450 g|800 g|1 kg",
+    ),
+    _cat(
+        "cereals",
+        1.5,
+        1.5,
+        (120, 450),
+        21,
+        "Nestle|Kellogg's|Fitness|Myllyn Paras|Bruggen|Start",
+        "Corn Flakes|Muesli|Granola|Chocolate Cereal|Oat Porridge|Cereal Bars",
+        "250 g|375 g|450 g",
+    ),
+    _cat(
+        "instant_noodles",
+        1.5,
+        1.0,
+        (30, 120),
+        5,
+        "Doshirak|Rollton|Big Bon|Nissin|Mivina",
+        "Chicken Noodles|Beef Noodles|Shrimp Noodles|Spicy Noodles|Mashed Potato Cup",
+        "60 g|90 g|110 g",
+        1.5,
+    ),
+    _cat(
+        "nuts_snacks",
+        1.2,
+        1.5,
+        (60, 600),
+        14,
+        "Semushka|Frutoleto|Bite|Nutberry|Kozinak",
+        "Almonds|Cashews|Walnuts|Mixed Nuts|Dried Apricots|Fruit Bar|Sunflower Seeds",
+        "35 g|100 g|150 g|200 g",
+    ),
 )
 
-VARIANTS = ("", "Classic", "Original", "Premium", "Select", "Gold", "Special", "Value",
-            "Limited Edition", "Family Pack", "Mini", "Max")
+VARIANTS = (
+    "",
+    "Classic",
+    "Original",
+    "Premium",
+    "Select",
+    "Gold",
+    "Special",
+    "Value",
+    "Limited Edition",
+    "Family Pack",
+    "Mini",
+    "Max",
+)
 
-_NICHE = {"diapers": "baby", "baby_wipes": "baby", "baby_food": "baby", "pet_food": "pet",
-          "cat_litter": "pet"}
+_NICHE = {
+    "diapers": "baby",
+    "baby_wipes": "baby",
+    "baby_food": "baby",
+    "pet_food": "pet",
+    "cat_litter": "pet",
+}
 
 # Household type: share, category multipliers, price tilt (negative = prefers cheap), ages.
 _HOUSEHOLD_SPECS: dict[str, tuple[float, dict[str, float], float, tuple[int, int]]] = {
-    "family_baby": (0.10, {"diapers": 14, "baby_wipes": 14, "baby_food": 14, "milk": 1.5,
-                           "fruit": 1.5, "yoghurt": 1.6, "paper_goods": 1.6, "detergent": 1.6,
-                           "beer": 0.5, "spirits": 0.3, "tobacco": 0.4, "energy_drinks": 0.3},
-                    0.0, (23, 40)),
-    "family_kids": (0.16, {"juice": 2.5, "biscuits": 2.0, "chocolate": 2.0, "cereals": 2.5,
-                           "milk": 1.5, "frozen": 1.5, "yoghurt": 1.5, "pasta": 1.5,
-                           "pasta_sauce": 1.5, "baby_food": 0.6, "spirits": 0.5},
-                    -0.2, (30, 50)),
-    "student": (0.10, {"instant_noodles": 5, "pasta": 2, "pasta_sauce": 2, "chips": 3, "dips": 2,
-                       "beer": 2, "energy_drinks": 4, "soft_drinks": 2, "frozen": 2,
-                       "wine": 0.5, "cheese": 0.6, "meat": 0.5, "detergent": 0.4},
-                -0.8, (18, 26)),
-    "health": (0.12, {"fruit": 2.5, "vegetables": 2.5, "yoghurt": 2, "tea": 2, "nuts_snacks": 3,
-                      "rice_grains": 2, "cereals": 1.5, "chips": 0.3, "beer": 0.4, "tobacco": 0.1,
-                      "chocolate": 0.5, "soft_drinks": 0.4, "instant_noodles": 0.2},
-               0.3, (22, 60)),
-    "senior": (0.15, {"bread": 2, "milk": 1.8, "tea": 1.8, "butter": 1.8, "eggs": 1.5,
-                      "vegetables": 1.5, "rice_grains": 1.5, "beer": 0.3, "energy_drinks": 0.05,
-                      "chips": 0.2, "soft_drinks": 0.5, "instant_noodles": 0.5},
-               -0.6, (60, 85)),
-    "professional": (0.15, {"coffee": 2.5, "wine": 2.5, "cheese": 2, "meat": 1.2, "frozen": 1.5,
-                            "spirits": 1.5, "body_care": 1.5, "instant_noodles": 0.5},
-                     0.5, (25, 55)),
-    "home_care": (0.10, {"shampoo": 4, "conditioner": 4, "toothpaste": 2.5, "body_care": 3,
-                         "detergent": 2.5, "paper_goods": 2.5},
-                  0.0, (28, 65)),
-    "party": (0.12, {"tobacco": 6, "beer": 3, "spirits": 3, "chips": 2, "dips": 1.5,
-                     "soft_drinks": 1.5, "energy_drinks": 1.5},
-              -0.3, (20, 45)),
+    "family_baby": (
+        0.10,
+        {
+            "diapers": 14,
+            "baby_wipes": 14,
+            "baby_food": 14,
+            "milk": 1.5,
+            "fruit": 1.5,
+            "yoghurt": 1.6,
+            "paper_goods": 1.6,
+            "detergent": 1.6,
+            "beer": 0.5,
+            "spirits": 0.3,
+            "tobacco": 0.4,
+            "energy_drinks": 0.3,
+        },
+        0.0,
+        (23, 40),
+    ),
+    "family_kids": (
+        0.16,
+        {
+            "juice": 2.5,
+            "biscuits": 2.0,
+            "chocolate": 2.0,
+            "cereals": 2.5,
+            "milk": 1.5,
+            "frozen": 1.5,
+            "yoghurt": 1.5,
+            "pasta": 1.5,
+            "pasta_sauce": 1.5,
+            "baby_food": 0.6,
+            "spirits": 0.5,
+        },
+        -0.2,
+        (30, 50),
+    ),
+    "student": (
+        0.10,
+        {
+            "instant_noodles": 5,
+            "pasta": 2,
+            "pasta_sauce": 2,
+            "chips": 3,
+            "dips": 2,
+            "beer": 2,
+            "energy_drinks": 4,
+            "soft_drinks": 2,
+            "frozen": 2,
+            "wine": 0.5,
+            "cheese": 0.6,
+            "meat": 0.5,
+            "detergent": 0.4,
+        },
+        -0.8,
+        (18, 26),
+    ),
+    "health": (
+        0.12,
+        {
+            "fruit": 2.5,
+            "vegetables": 2.5,
+            "yoghurt": 2,
+            "tea": 2,
+            "nuts_snacks": 3,
+            "rice_grains": 2,
+            "cereals": 1.5,
+            "chips": 0.3,
+            "beer": 0.4,
+            "tobacco": 0.1,
+            "chocolate": 0.5,
+            "soft_drinks": 0.4,
+            "instant_noodles": 0.2,
+        },
+        0.3,
+        (22, 60),
+    ),
+    "senior": (
+        0.15,
+        {
+            "bread": 2,
+            "milk": 1.8,
+            "tea": 1.8,
+            "butter": 1.8,
+            "eggs": 1.5,
+            "vegetables": 1.5,
+            "rice_grains": 1.5,
+            "beer": 0.3,
+            "energy_drinks": 0.05,
+            "chips": 0.2,
+            "soft_drinks": 0.5,
+            "instant_noodles": 0.5,
+        },
+        -0.6,
+        (60, 85),
+    ),
+    "professional": (
+        0.15,
+        {
+            "coffee": 2.5,
+            "wine": 2.5,
+            "cheese": 2,
+            "meat": 1.2,
+            "frozen": 1.5,
+            "spirits": 1.5,
+            "body_care": 1.5,
+            "instant_noodles": 0.5,
+        },
+        0.5,
+        (25, 55),
+    ),
+    "home_care": (
+        0.10,
+        {
+            "shampoo": 4,
+            "conditioner": 4,
+            "toothpaste": 2.5,
+            "body_care": 3,
+            "detergent": 2.5,
+            "paper_goods": 2.5,
+        },
+        0.0,
+        (28, 65),
+    ),
+    "party": (
+        0.12,
+        {
+            "tobacco": 6,
+            "beer": 3,
+            "spirits": 3,
+            "chips": 2,
+            "dips": 1.5,
+            "soft_drinks": 1.5,
+            "energy_drinks": 1.5,
+        },
+        -0.3,
+        (20, 45),
+    ),
 }
 _PET_SHARE = 0.22
 _NICHE_DAMP = 0.06
 _PET_BOOST = 4.0
 _TASTE_CONCENTRATION = 30.0
 _TYPE_TILT = 1.8  # spread of a household type's own liking of each product
-
 
 
 @dataclass(frozen=True)
@@ -411,8 +774,9 @@ _NPS_MIX = {  # behaviour: answer rate, (promoter, passive, detractor) shares
 _DETRACTOR_SCORES = np.array([0.04, 0.03, 0.05, 0.08, 0.12, 0.23, 0.45])
 
 _WEEKDAY_WEIGHT = np.array([0.85, 0.85, 0.90, 0.95, 1.15, 1.35, 1.20])  # Monday first
-_HOUR_WEIGHT = np.array([0, 0, 0, 0, 0, 0, 0, 2, 4, 5, 6, 7, 8, 8, 7, 6, 7, 9, 10, 10, 8, 5, 2, 0],
-                        dtype=float)
+_HOUR_WEIGHT = np.array(
+    [0, 0, 0, 0, 0, 0, 0, 2, 4, 5, 6, 7, 8, 8, 7, 6, 7, 9, 10, 10, 8, 5, 2, 0], dtype=float
+)
 _INFLATION = 0.07  # a year's price rise: older lines were cheaper
 _PROMO_LINE_SHARE = 0.10
 _RETURN_SHARE = 0.017
@@ -420,14 +784,57 @@ _STAPLE_SKIP = 0.12
 _FAVOURITE_SLOTS = np.array([0.55, 0.25, 0.13, 0.07])
 _CHUNK = 500_000
 
-_TRANSLIT = dict(zip(
-    "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
-    ["a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "y", "k", "l", "m", "n", "o", "p", "r",
-     "s", "t", "u", "f", "kh", "ts", "ch", "sh", "shch", "", "y", "", "e", "yu", "ya"],
-    strict=True,
-))
-_RU_DOMAINS = {"mail.ru": 0.30, "yandex.ru": 0.25, "gmail.com": 0.20, "bk.ru": 0.07,
-               "inbox.ru": 0.05, "list.ru": 0.05, "rambler.ru": 0.05, "ya.ru": 0.03}
+_TRANSLIT = dict(
+    zip(
+        "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+        [
+            "a",
+            "b",
+            "v",
+            "g",
+            "d",
+            "e",
+            "e",
+            "zh",
+            "z",
+            "i",
+            "y",
+            "k",
+            "l",
+            "m",
+            "n",
+            "o",
+            "p",
+            "r",
+            "s",
+            "t",
+            "u",
+            "f",
+            "kh",
+            "ts",
+            "ch",
+            "sh",
+            "shch",
+            "",
+            "y",
+            "",
+            "e",
+            "yu",
+            "ya",
+        ],
+        strict=True,
+    )
+)
+_RU_DOMAINS = {
+    "mail.ru": 0.30,
+    "yandex.ru": 0.25,
+    "gmail.com": 0.20,
+    "bk.ru": 0.07,
+    "inbox.ru": 0.05,
+    "list.ru": 0.05,
+    "rambler.ru": 0.05,
+    "ya.ru": 0.03,
+}
 _EN_DOMAINS = {"gmail.com": 0.60, "outlook.com": 0.15, "yahoo.com": 0.12, "icloud.com": 0.13}
 
 
@@ -506,8 +913,7 @@ def generate_sample(
     lines = _fill_baskets(rng, salt, catalogue, shoppers, visits)
     transactions = _price_and_return(rng, catalogue, visits, lines, as_of, days, customers)
     people = _make_customers(rng, seed, shoppers, customers, as_of)
-    return SampleData(transactions=transactions, products=catalogue.frame.sort("sku"),
-                      customers=people)
+    return SampleData(transactions=transactions, products=catalogue.frame.sort("sku"), customers=people)
 
 
 def _check_arguments(
@@ -561,9 +967,7 @@ def _make_catalogue(rng: np.random.Generator, n_skus: int) -> _Catalogue:
     )
 
 
-def _split_counts(
-    rng: np.random.Generator, weights: np.ndarray, total: int, minimum: int
-) -> np.ndarray:
+def _split_counts(rng: np.random.Generator, weights: np.ndarray, total: int, minimum: int) -> np.ndarray:
     """Split `total` into integer parts roughly proportional to `weights`, each >= `minimum`."""
     minimum = min(minimum, total // len(weights))
     spare = total - minimum * len(weights)
@@ -587,8 +991,14 @@ def _category_products(rng: np.random.Generator, index: int, n: int) -> pl.DataF
     brand_share = _zipf(rng, nb, 1.0)
     item_share = _zipf(rng, ni, 0.8)
     size_share = rng.dirichlet(np.full(ns, 3.0))
-    popularity = (brand_share[b] * item_share[i] * size_share[s] / (1.0 + 2.5 * v)
-                  * rng.lognormal(0.0, 0.6, n) / (1.0 + repeat))
+    popularity = (
+        brand_share[b]
+        * item_share[i]
+        * size_share[s]
+        / (1.0 + 2.5 * v)
+        * rng.lognormal(0.0, 0.6, n)
+        / (1.0 + repeat)
+    )
     lo, hi = cat.price
     brand_f = rng.lognormal(0.0, 0.25, nb)
     item_f = rng.lognormal(0.0, 0.15, ni)
@@ -602,15 +1012,17 @@ def _category_products(rng: np.random.Generator, index: int, n: int) -> pl.DataF
         + (f" No. {rr + 1}" if rr else "")
         for bb, ii, vv, ss, rr in zip(b, i, v, sizes, repeat, strict=True)
     ]
-    return pl.DataFrame({
-        "name": names,
-        "category": [cat.name] * n,
-        "category_index": np.full(n, index),
-        "brand": np.array(cat.brands)[b],
-        "price": price,
-        "weighed": sizes == WEIGHED,
-        "popularity": popularity,
-    })
+    return pl.DataFrame(
+        {
+            "name": names,
+            "category": [cat.name] * n,
+            "category_index": np.full(n, index),
+            "brand": np.array(cat.brands)[b],
+            "price": price,
+            "weighed": sizes == WEIGHED,
+            "popularity": popularity,
+        }
+    )
 
 
 def _zipf(rng: np.random.Generator, n: int, exponent: float) -> np.ndarray:
@@ -634,8 +1046,7 @@ def _household_taste_cdf(
     """
     popularity = frame["popularity"].to_numpy()
     price = frame["price"].to_numpy()
-    cat_median = np.array([np.median(price[starts[c]:starts[c + 1]])
-                           for c in range(len(CATEGORIES))])
+    cat_median = np.array([np.median(price[starts[c] : starts[c + 1]]) for c in range(len(CATEGORIES))])
     rel_price = np.log(price / cat_median[category])
     n_cats = len(CATEGORIES)
     rows = []
@@ -692,8 +1103,9 @@ def _make_shoppers(
     shares = np.array([p.share for p in known])
     behaviour = rng.choice(len(BEHAVIOURS), size=customers, p=shares / shares.sum())
     scale = _visit_scale(days, anonymous_share, lines_per_customer)
-    anonymous = round(customers * _anonymous_visits_per_customer(scale, days, anonymous_share)
-                      / _PLANS["anonymous"].visits)
+    anonymous = round(
+        customers * _anonymous_visits_per_customer(scale, days, anonymous_share) / _PLANS["anonymous"].visits
+    )
     behaviour = np.concatenate([behaviour, np.full(anonymous, len(BEHAVIOURS))])
     n = len(behaviour)
     household_share = np.array([_HOUSEHOLD_SPECS[h][0] for h in HOUSEHOLDS])
@@ -737,8 +1149,9 @@ def _mean_visits(rate: float, pattern: str, days: int) -> float:
 
 
 def _known_visits_per_customer(scale: float, days: int) -> float:
-    return sum(p.share * _mean_visits(p.visits * scale, p.pattern, days)
-               for p in (_PLANS[b] for b in BEHAVIOURS))
+    return sum(
+        p.share * _mean_visits(p.visits * scale, p.pattern, days) for p in (_PLANS[b] for b in BEHAVIOURS)
+    )
 
 
 def _anonymous_visits_per_customer(scale: float, days: int, anonymous_share: float) -> float:
@@ -749,8 +1162,10 @@ def _visit_scale(days: int, anonymous_share: float, lines_per_customer: float) -
     """The factor on the planned visit rates that gives the requested lines per card holder."""
 
     def lines(scale: float) -> float:
-        known = sum(p.share * _mean_visits(p.visits * scale, p.pattern, days) * p.lines_per_visit
-                    for p in (_PLANS[b] for b in BEHAVIOURS))
+        known = sum(
+            p.share * _mean_visits(p.visits * scale, p.pattern, days) * p.lines_per_visit
+            for p in (_PLANS[b] for b in BEHAVIOURS)
+        )
         anonymous = _anonymous_visits_per_customer(scale, days, anonymous_share)
         return (known + anonymous * _PLANS["anonymous"].lines_per_visit) * (1 + _RETURN_SHARE)
 
@@ -785,12 +1200,10 @@ def _tastes(rng: np.random.Generator, household: np.ndarray) -> np.ndarray:
     profiles = np.empty((len(HOUSEHOLDS), len(CATEGORIES)))
     for h, name in enumerate(HOUSEHOLDS):
         multipliers = _HOUSEHOLD_SPECS[name][1]
-        damp = np.array([_NICHE_DAMP if c in _NICHE and c not in multipliers else 1.0
-                         for c in names])
+        damp = np.array([_NICHE_DAMP if c in _NICHE and c not in multipliers else 1.0 for c in names])
         profiles[h] = base * damp * np.array([multipliers.get(c, 1.0) for c in names])
     pet = rng.random(len(household)) < _PET_SHARE
-    pet_boost = np.array([_PET_BOOST / _NICHE_DAMP if _NICHE.get(c) == "pet" else 1.0
-                          for c in names])
+    pet_boost = np.array([_PET_BOOST / _NICHE_DAMP if _NICHE.get(c) == "pet" else 1.0 for c in names])
     taste = np.empty((len(household), len(CATEGORIES)), dtype=np.float32)
     for lo in range(0, len(household), _CHUNK):
         hi = min(lo + _CHUNK, len(household))
@@ -823,8 +1236,9 @@ def _make_visits(
     t = start + u * (end - start)
     first_day = np.floor(start)
     last_day = np.maximum(first_day, np.minimum(np.ceil(end) - 1, days - 1))
-    day = np.clip(_weekday_shift(rng, np.floor(t), as_of - timedelta(days=days)),
-                  first_day, last_day).astype(np.int64)
+    day = np.clip(_weekday_shift(rng, np.floor(t), as_of - timedelta(days=days)), first_day, last_day).astype(
+        np.int64
+    )
     hour = rng.choice(24, size=len(owner), p=_HOUR_WEIGHT / _HOUR_WEIGHT.sum())
     second = day * 86_400 + hour * 3_600 + rng.integers(0, 3_600, len(owner))
     order = np.lexsort((second, owner))
@@ -872,7 +1286,8 @@ def _staple_lines(
     visits: _Visits,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Staples: a few favourite products each shopper re-buys every m-th visit (m from the
-    category's usual cycle and the shopper's visit rhythm), skipping one now and then."""
+    category's usual cycle and the shopper's visit rhythm), skipping one now and then.
+    """
     ranges = _plan_array("staples")[shoppers.behaviour]
     count = rng.integers(ranges[:, 0], ranges[:, 1] + 1)
     gap = (shoppers.end - shoppers.start) / shoppers.visits
@@ -883,8 +1298,9 @@ def _staple_lines(
         holders = np.flatnonzero(count > slot)
         weights = shoppers.taste[holders] * staple_weight
         cat = _sample_rows(rng, weights / weights.sum(axis=1, keepdims=True))
-        sku = _favourite(salt, catalogue, shoppers.household[holders], holders, cat,
-                         np.zeros(len(holders), dtype=np.int64))
+        sku = _favourite(
+            salt, catalogue, shoppers.household[holders], holders, cat, np.zeros(len(holders), dtype=np.int64)
+        )
         period = cycle[cat] * rng.lognormal(0.0, 0.35, len(holders))
         every = np.maximum(1, np.round(period / gap[holders])).astype(np.int64)
         offset = rng.integers(0, every)
@@ -914,7 +1330,8 @@ def _free_lines(
     staples_per_visit: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The rest of the basket: categories by personal taste; in each, a personal favourite (habit)
-    or a fresh pick from the household type's choice shares (which is how new products come in)."""
+    or a fresh pick from the household type's choice shares (which is how new products come in).
+    """
     behaviour = shoppers.behaviour[visits.shopper]
     extra = rng.poisson(_plan_array("extra")[behaviour])
     extra = np.where(staples_per_visit == 0, np.maximum(extra, 1), extra)
@@ -922,8 +1339,8 @@ def _free_lines(
     owner = visits.shopper[visit]
     cat = np.empty(len(visit), dtype=np.int64)
     for lo in range(0, len(visit), _CHUNK):
-        part = owner[lo:lo + _CHUNK]
-        cat[lo:lo + _CHUNK] = _sample_rows(rng, shoppers.taste[part])
+        part = owner[lo : lo + _CHUNK]
+        cat[lo : lo + _CHUNK] = _sample_rows(rng, shoppers.taste[part])
     habit = rng.random(len(visit)) < _plan_array("habit")[behaviour[visit]]
     slot = rng.choice(len(_FAVOURITE_SLOTS), size=len(visit), p=_FAVOURITE_SLOTS)
     favourite = _favourite(salt, catalogue, shoppers.household[owner], owner, cat, slot)
@@ -947,8 +1364,14 @@ def _complement_lines(
         a, b = index[first], index[second]
         hit = np.flatnonzero((cat == a) & (rng.random(len(cat)) < probability))
         owner = visits.shopper[visit[hit]]
-        favourite = _favourite(salt, catalogue, shoppers.household[owner], owner,
-                               np.full(len(hit), b), np.zeros(len(hit), dtype=np.int64))
+        favourite = _favourite(
+            salt,
+            catalogue,
+            shoppers.household[owner],
+            owner,
+            np.full(len(hit), b),
+            np.zeros(len(hit), dtype=np.int64),
+        )
         partner = catalogue.partner[(a, b)][sku[hit]]
         out_visit.append(visit[hit])
         out_sku.append(np.where(rng.random(len(hit)) < 0.5, partner, favourite))
@@ -997,7 +1420,8 @@ def _favourite(
     slot: np.ndarray,
 ) -> np.ndarray:
     """The shopper's `slot`-th favourite product in `category`: fixed for life, drawn from their
-    household type's choice shares with a hash of (shopper, category, slot) as the uniform."""
+    household type's choice shares with a hash of (shopper, category, slot) as the uniform.
+    """
     u = _hash_uniform(salt, shopper, category, slot)
     return _pick_sku(catalogue, household, category, u)
 
@@ -1031,16 +1455,15 @@ def _price_and_return(
     customers: int,
 ) -> pl.DataFrame:
     """Price the lines (older ones before a year's inflation, some on promotion), add returns,
-    number the receipts in time order and label everything with its codes."""
+    number the receipts in time order and label everything with its codes.
+    """
     second = visits.second[lines.visit]
     age_years = (days * 86_400 - second) / (365.0 * 86_400)
     unit = np.round(catalogue.price[lines.sku] / (1.0 + _INFLATION * age_years), 2)
     promo = catalogue.promo_allowed[lines.sku] & (rng.random(len(unit)) < _PROMO_LINE_SHARE)
     discount = np.where(promo, rng.choice([0.10, 0.15, 0.20, 0.25, 0.30], len(unit)), 0.0)
     amount = _cents(unit * lines.quantity * (1.0 - discount))
-    r_src, r_second, r_store, r_quantity, r_amount = _returns(
-        rng, catalogue, visits, lines, amount, days
-    )
+    r_src, r_second, r_store, r_quantity, r_amount = _returns(rng, catalogue, visits, lines, amount, days)
     n_sales = len(visits.shopper)
     receipt_second = np.concatenate([visits.second, r_second])
     receipt_shopper = np.concatenate([visits.shopper, visits.shopper[lines.visit[r_src]]])
@@ -1056,15 +1479,17 @@ def _price_and_return(
     start = datetime(as_of.year, as_of.month, as_of.day) - timedelta(days=days)
     epoch_us = int((start - datetime(1970, 1, 1)).total_seconds()) * 1_000_000
     shopper = receipt_shopper[line_receipt][order]
-    frame = pl.DataFrame({
-        "receipt": rank[order] + 1,
-        "customer": np.where(shopper < customers, shopper, -1),
-        "ts": epoch_us + receipt_second[line_receipt][order] * 1_000_000,
-        "store": receipt_store[line_receipt][order] + 1,
-        "sku_index": sku[order],
-        "quantity": np.concatenate([lines.quantity, r_quantity])[order],
-        "amount": np.concatenate([amount, r_amount])[order],
-    })
+    frame = pl.DataFrame(
+        {
+            "receipt": rank[order] + 1,
+            "customer": np.where(shopper < customers, shopper, -1),
+            "ts": epoch_us + receipt_second[line_receipt][order] * 1_000_000,
+            "store": receipt_store[line_receipt][order] + 1,
+            "sku_index": sku[order],
+            "quantity": np.concatenate([lines.quantity, r_quantity])[order],
+            "amount": np.concatenate([amount, r_amount])[order],
+        }
+    )
     return _label_transactions(frame, catalogue, customers, len(receipt_second))
 
 
@@ -1136,19 +1561,21 @@ def _make_customers(
     has_email = rng.random(customers) >= 0.12
     has_phone = rng.random(customers) >= 0.06
     engaged = np.isin(behaviour, [BEHAVIOURS.index("regular"), BEHAVIOURS.index("big_spender")])
-    frame = pl.DataFrame({
-        "customer_id": pl.Series(np.arange(1, customers + 1)),
-        "card_number": _card_numbers(rng, customers),
-        "first_name": first,
-        "locale": np.where(english, "en", "ru"),
-        "email": _emails(rng, first_latin, last_latin, english),
-        "phone": _phones(rng, english),
-        "email_opt_in": has_email & (rng.random(customers) < np.where(engaged, 0.65, 0.55)),
-        "sms_opt_in": has_phone & (rng.random(customers) < np.where(engaged, 0.55, 0.45)),
-        "push_opt_in": rng.random(customers) < np.where(engaged, 0.40, 0.28),
-        "birth_date": _birth_dates(rng, household, as_of),
-        "nps_score": _nps_scores(rng, behaviour),
-    })
+    frame = pl.DataFrame(
+        {
+            "customer_id": pl.Series(np.arange(1, customers + 1)),
+            "card_number": _card_numbers(rng, customers),
+            "first_name": first,
+            "locale": np.where(english, "en", "ru"),
+            "email": _emails(rng, first_latin, last_latin, english),
+            "phone": _phones(rng, english),
+            "email_opt_in": has_email & (rng.random(customers) < np.where(engaged, 0.65, 0.55)),
+            "sms_opt_in": has_phone & (rng.random(customers) < np.where(engaged, 0.55, 0.45)),
+            "push_opt_in": rng.random(customers) < np.where(engaged, 0.40, 0.28),
+            "birth_date": _birth_dates(rng, household, as_of),
+            "nps_score": _nps_scores(rng, behaviour),
+        }
+    )
     return frame.with_columns(
         customer_id=_code("C", pl.col("customer_id"), _id_width(customers)),
         email=pl.when(pl.Series(has_email)).then(pl.col("email")),
@@ -1195,41 +1622,50 @@ def _latin(name: str) -> str:
     return "".join(_TRANSLIT.get(ch, ch) for ch in name.lower())
 
 
-def _emails(
-    rng: np.random.Generator, first: np.ndarray, last: np.ndarray, english: np.ndarray
-) -> pl.Series:
+def _emails(rng: np.random.Generator, first: np.ndarray, last: np.ndarray, english: np.ndarray) -> pl.Series:
     """Unique addresses from latin names in a few usual shapes, at the usual mail domains."""
     n = len(first)
     domain = np.where(english, _domains(rng, _EN_DOMAINS, n), _domains(rng, _RU_DOMAINS, n))
-    df = pl.DataFrame({
-        "first": first.astype(str),
-        "last": last.astype(str),
-        "style": rng.integers(0, 5, n),
-        "number": rng.integers(1, 100, n),
-        "year": rng.integers(1960, 2008, n),
-        "domain": domain,
-    }).with_columns(pl.col("first", "last").str.replace_all(r"[^a-z]", ""))
+    df = pl.DataFrame(
+        {
+            "first": first.astype(str),
+            "last": last.astype(str),
+            "style": rng.integers(0, 5, n),
+            "number": rng.integers(1, 100, n),
+            "year": rng.integers(1960, 2008, n),
+            "domain": domain,
+        }
+    ).with_columns(pl.col("first", "last").str.replace_all(r"[^a-z]", ""))
     number = pl.col("number").cast(pl.String)
     year = pl.col("year").cast(pl.String)
     local = (
-        pl.when(pl.col("style") == 0).then(pl.concat_str(["first", pl.lit("."), "last"]))
-        .when(pl.col("style") == 1).then(pl.concat_str(["first", pl.lit("_"), "last", number]))
-        .when(pl.col("style") == 2).then(
-            pl.concat_str([pl.col("first").str.slice(0, 1), "last", year.str.slice(2, 2)])
-        )
-        .when(pl.col("style") == 3).then(pl.concat_str(["last", pl.lit("."), "first"]))
+        pl.when(pl.col("style") == 0)
+        .then(pl.concat_str(["first", pl.lit("."), "last"]))
+        .when(pl.col("style") == 1)
+        .then(pl.concat_str(["first", pl.lit("_"), "last", number]))
+        .when(pl.col("style") == 2)
+        .then(pl.concat_str([pl.col("first").str.slice(0, 1), "last", year.str.slice(2, 2)]))
+        .when(pl.col("style") == 3)
+        .then(pl.concat_str(["last", pl.lit("."), "first"]))
         .otherwise(pl.concat_str(["first", year]))
     )
-    emails = df.select(local=local, domain="domain").with_row_index("row").with_columns(
-        email=pl.concat_str(["local", pl.lit("@"), "domain"])
+    emails = (
+        df.select(local=local, domain="domain")
+        .with_row_index("row")
+        .with_columns(email=pl.concat_str(["local", pl.lit("@"), "domain"]))
     )
     # A repeated address gets the row number, which keeps every address unique.
-    return emails.select(
-        pl.when(pl.col("email").is_first_distinct()).then(pl.col("email")).otherwise(
-            pl.concat_str(["local", pl.lit("."), pl.col("row").cast(pl.String), pl.lit("@"),
-                           "domain"])
+    return (
+        emails.select(
+            pl.when(pl.col("email").is_first_distinct())
+            .then(pl.col("email"))
+            .otherwise(
+                pl.concat_str(["local", pl.lit("."), pl.col("row").cast(pl.String), pl.lit("@"), "domain"])
+            )
         )
-    ).to_series().alias("email")
+        .to_series()
+        .alias("email")
+    )
 
 
 def _domains(rng: np.random.Generator, shares: dict[str, float], n: int) -> np.ndarray:
@@ -1260,7 +1696,7 @@ def _card_numbers(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def _unique_ints(rng: np.random.Generator, n: int, high: int) -> np.ndarray:
-    """n distinct integers in [0, high), in random order."""
+    """N distinct integers in [0, high), in random order."""
     if n > high // 4:
         return rng.permutation(high)[:n]
     drawn = np.zeros(0, dtype=np.int64)
@@ -1296,9 +1732,7 @@ def _nps_scores(rng: np.random.Generator, behaviour: np.ndarray) -> pl.Series:
 # --- files -----------------------------------------------------------------------------------
 
 
-def write_sample(
-    data: SampleData, out_dir: Path, *, fmt: str = "csv", bad_rows: int = 0
-) -> dict[str, Path]:
+def write_sample(data: SampleData, out_dir: Path, *, fmt: str = "csv", bad_rows: int = 0) -> dict[str, Path]:
     """Write the three tables to `out_dir` as transactions/products/customers .csv or .parquet.
 
     `bad_rows` (CSV only) plants that many broken transaction lines among the good ones, of the
@@ -1312,8 +1746,7 @@ def write_sample(
         raise ValueError("bad_rows can only be planted in CSV files (fmt='csv')")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tables = {"transactions": data.transactions, "products": data.products,
-              "customers": data.customers}
+    tables = {"transactions": data.transactions, "products": data.products, "customers": data.customers}
     paths = {name: out_dir / f"{name}.{fmt}" for name in tables}
     if fmt == "parquet":
         for name, frame in tables.items():
@@ -1326,9 +1759,7 @@ def write_sample(
     return paths
 
 
-def _write_transactions_csv(
-    frame: pl.DataFrame, path: Path, places: np.ndarray, bad: pl.DataFrame
-) -> None:
+def _write_transactions_csv(frame: pl.DataFrame, path: Path, places: np.ndarray, bad: pl.DataFrame) -> None:
     """Write in slices, each bad row going in before the good line at its place."""
     cuts = [*places.tolist(), frame.height]
     with path.open("wb") as handle:
@@ -1344,7 +1775,8 @@ def _write_transactions_csv(
 
 def _transactions_text(frame: pl.DataFrame) -> pl.DataFrame:
     """The transactions as the strings a CSV export holds: ISO timestamps, amounts to the cent,
-    whole quantities without a decimal point."""
+    whole quantities without a decimal point.
+    """
     whole = pl.col("quantity") == pl.col("quantity").round(0)
     return frame.with_columns(
         ts=pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -1377,15 +1809,15 @@ def _bad_rows(data: SampleData, count: int) -> tuple[np.ndarray, pl.DataFrame]:
     kinds = np.array([BAD_ROW_KINDS[i % len(BAD_ROW_KINDS)] for i in range(count)])
     places = np.where(kinds == "duplicate", source + 1, rng.integers(0, n + 1, count))
     order = np.argsort(places, kind="stable")
-    rows = _transactions_text(data.transactions[source[order]]).with_columns(
-        kind=pl.Series(kinds[order])
-    )
+    rows = _transactions_text(data.transactions[source[order]]).with_columns(kind=pl.Series(kinds[order]))
     bad = rows.with_columns(
         ts=pl.when(pl.col("kind") == "bad_date")
         .then(pl.col("ts").str.to_datetime("%Y-%m-%dT%H:%M:%S").dt.strftime("%d.%m.%Y %H:%M"))
         .otherwise(pl.col("ts")),
-        sku=pl.when(pl.col("kind") == "empty_sku").then(pl.lit(None, dtype=pl.String))
-        .when(pl.col("kind") == "unknown_sku").then(pl.lit(_unknown_code(data.products["sku"])))
+        sku=pl.when(pl.col("kind") == "empty_sku")
+        .then(pl.lit(None, dtype=pl.String))
+        .when(pl.col("kind") == "unknown_sku")
+        .then(pl.lit(_unknown_code(data.products["sku"])))
         .otherwise(pl.col("sku")),
         amount=pl.when(pl.col("kind") == "bad_amount")
         .then(pl.col("amount").str.replace(r"\.(\d)\d$", ",${1}O"))

@@ -27,9 +27,7 @@ def _quantile_score(expr: pl.Expr, bins: int) -> pl.Expr:
     n = pl.len().cast(pl.Int64)
     worse = expr.rank("min").cast(pl.Int64) - 1
     ranked = (1 + worse * bins // pl.max_horizontal(n - 1, pl.lit(1))).clip(1, bins)
-    return (
-        pl.when(expr.n_unique() > 1).then(ranked).otherwise(pl.lit((bins + 1) // 2)).cast(pl.Int8)
-    )
+    return pl.when(expr.n_unique() > 1).then(ranked).otherwise(pl.lit((bins + 1) // 2)).cast(pl.Int8)
 
 
 def score_rfm(features: pl.DataFrame, *, bins: int = 5) -> pl.DataFrame:
@@ -84,7 +82,7 @@ def lifecycle_states(features: pl.DataFrame, config: SegmentsConfig) -> pl.DataF
 
 
 def nps_class(score: pl.Expr) -> pl.Expr:
-    """promoter (9-10), passive (7-8), detractor (0-6); null where there is no answer."""
+    """Promoter (9-10), passive (7-8), detractor (0-6); null where there is no answer."""
     return (
         pl.when(score >= 9)
         .then(pl.lit("promoter"))

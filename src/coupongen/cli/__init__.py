@@ -21,7 +21,13 @@ def cli() -> None:
     """Targeted coupon generation: segments, affinities, offers, unique codes, channel exports."""
 
 
-for command in [*commands.COMMANDS, *analysis_commands.COMMANDS, *campaign_commands.COMMANDS, *ledger_commands.COMMANDS, *backtest_commands.COMMANDS]:
+for command in [
+    *commands.COMMANDS,
+    *analysis_commands.COMMANDS,
+    *campaign_commands.COMMANDS,
+    *ledger_commands.COMMANDS,
+    *backtest_commands.COMMANDS,
+]:
     cli.add_command(command)
 
 

@@ -94,8 +94,10 @@ def _analyse(
     if customers:
         found.append(f"{analysis.segmented.height} customers")
     if baskets:
-        found.append(f"{analysis.n_baskets} baskets, {analysis.rules.height} sku rules, "
-                     f"{analysis.category_rules.height} category rules")
+        found.append(
+            f"{analysis.n_baskets} baskets, {analysis.rules.height} sku rules, "
+            f"{analysis.category_rules.height} category rules"
+        )
     progress("analyse", ", ".join(found))
     files = pipeline.write_analysis(analysis, settings.run_dir)
     return job, analysis, files

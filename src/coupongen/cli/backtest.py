@@ -148,9 +148,7 @@ def _load(job: Job, data_dir: Path | None) -> Inputs:
     return inputs
 
 
-def render_backtest(
-    metrics: pl.DataFrame, *, cutoff: date, days: int, top_n: int, lookback_days: int
-) -> str:
+def render_backtest(metrics: pl.DataFrame, *, cutoff: date, days: int, top_n: int, lookback_days: int) -> str:
     """The text ``coupongen backtest`` prints: the window, the table and the ratios to the baselines."""
     level = metrics["level"][0]
     last = cutoff + timedelta(days=days - 1)
@@ -186,10 +184,7 @@ def _ratios(metrics: pl.DataFrame) -> list[str]:
     lines: list[str] = []
     cross = metrics.filter(pl.col("offer_type") == "cross_sell")
     for campaign in cross["campaign"].unique(maintain_order=True):
-        rows = {
-            r["method"]: r
-            for r in cross.filter(pl.col("campaign") == campaign).iter_rows(named=True)
-        }
+        rows = {r["method"]: r for r in cross.filter(pl.col("campaign") == campaign).iter_rows(named=True)}
         model = next((m for m in rows if m not in bt.BASELINES), None)
         if model is None:
             continue

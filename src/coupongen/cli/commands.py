@@ -37,16 +37,46 @@ def run(
     result = pipeline.run_job(job, settings, dry_run=dry_run, progress=progress_reporter(quiet))
     click.echo(report.render_text(result.summary))
 
+
 @click.command("sample-data")
-@click.option("--customers", type=click.IntRange(min=1), default=3000, show_default=True, help="Number of customers.")
+@click.option(
+    "--customers", type=click.IntRange(min=1), default=3000, show_default=True, help="Number of customers."
+)
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed; same seed, same files.")
-@click.option("--as-of", "as_of", type=DATE, default="2026-11-22", show_default=True, help="History ends the day before.")
+@click.option(
+    "--as-of",
+    "as_of",
+    type=DATE,
+    default="2026-11-22",
+    show_default=True,
+    help="History ends the day before.",
+)
 @click.option("--days", type=click.IntRange(min=28), default=365, show_default=True, help="Days of history.")
-@click.option("--skus", type=click.IntRange(min=50), help="Catalogue size (default: suits the customer count).")
-@click.option("--lines-per-customer", type=click.FloatRange(min=1), default=10.0, show_default=True, help="Receipt lines per customer per year.")
+@click.option(
+    "--skus", type=click.IntRange(min=50), help="Catalogue size (default: suits the customer count)."
+)
+@click.option(
+    "--lines-per-customer",
+    type=click.FloatRange(min=1),
+    default=10.0,
+    show_default=True,
+    help="Receipt lines per customer per year.",
+)
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
-@click.option("--bad-rows", type=click.IntRange(min=0), default=6, show_default=True, help="Deliberately bad lines to append (CSV only).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to write.")
+@click.option(
+    "--bad-rows",
+    type=click.IntRange(min=0),
+    default=6,
+    show_default=True,
+    help="Deliberately bad lines to append (CSV only).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write.",
+)
 @click.option("--debug", is_flag=True, hidden=True)
 @click.option("-v", "--verbose", count=True, hidden=True)
 @click.option("-q", "--quiet", is_flag=True, hidden=True)

@@ -31,6 +31,7 @@ class AsOfDate(click.ParamType):
     name = "date"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        """Parse the option's text as an ISO date; click reports a bad one as a usage error."""
         if isinstance(value, date):
             return value
         try:
@@ -123,5 +124,3 @@ def open_job(config_path: Path) -> Job:
             f"no job file at {DEFAULT_JOB} (run from the project folder, or pass --config FILE)"
         )
     return load_job(config_path)
-
-

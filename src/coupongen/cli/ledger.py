@@ -227,9 +227,7 @@ def verify(
     else:
         path = _ledger_path(config_path, out_dir, ledger_path)
         with Ledger.open(path, create=False) as led:
-            verdict = codes.verify_code(
-                code, formats=formats, as_of=day, key=key, lookup=led.find_coupon
-            )
+            verdict = codes.verify_code(code, formats=formats, as_of=day, key=key, lookup=led.find_coupon)
     click.echo(str(verdict))
     sys.exit(0 if verdict.ok else 1)
 
