@@ -9,19 +9,15 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import polars as pl
-import scipy.sparse as sp
-
-with warnings.catch_warnings():
-    # Importing mlxtend's fpcommon installs a process-wide "always" filter for DeprecationWarning;
-    # catch_warnings restores the caller's filters afterwards.
-    from mlxtend.frequent_patterns import association_rules, fpgrowth
 
 from coupongen.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 BASKET_LEVELS: dict[str, str | None] = {"sku": None, "category": "category"}
 """Basket levels and the products column each maps a sku to (None: the sku itself)."""
@@ -317,6 +313,11 @@ def _count_mlxtend_rules(
     """
     if item_counts.height == 0:
         return pl.DataFrame(schema=_COUNTS_SCHEMA)
+    # mlxtend (and pandas under it) take most of a second to import: only this path needs them.
+    with warnings.catch_warnings():
+        # Importing mlxtend's fpcommon installs a process-wide "always" filter for
+        # DeprecationWarning; catch_warnings restores the caller's filters afterwards.
+        from mlxtend.frequent_patterns import association_rules, fpgrowth
     onehot = _sparse_onehot(lines, item_counts["item"])
     n_rows = len(onehot.index)
     # Halfway below min_count, so mlxtend's own ceil() and float comparisons land on min_count.
@@ -349,6 +350,9 @@ def _count_mlxtend_rules(
 
 def _sparse_onehot(lines: pl.DataFrame, items: pl.Series) -> pd.DataFrame:
     """Build a sparse boolean baskets x items pandas frame, one row per basket in `lines`."""
+    import pandas as pd
+    import scipy.sparse as sp
+
     columns = pl.DataFrame({"item": items}).with_row_index("column")
     cells = (
         lines.join(columns, on="item")
