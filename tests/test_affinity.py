@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from mlxtend.frequent_patterns import association_rules, fpgrowth
 from polars.testing import assert_frame_equal
 
-from coupongen import affinity
 from coupongen.affinity import RULES_SCHEMA, build_baskets, describe_rule, mine_rules
 from coupongen.errors import InputError
 
@@ -260,7 +259,9 @@ def test_mlxtend_sees_only_frequent_items_and_the_baskets_holding_them(
         seen.append(onehot)
         return fpgrowth(onehot, **options)
 
-    monkeypatch.setattr(affinity, "fpgrowth", spying_fpgrowth)
+    import mlxtend.frequent_patterns
+
+    monkeypatch.setattr(mlxtend.frequent_patterns, "fpgrowth", spying_fpgrowth)
     baskets = _baskets(
         {"b1": ["a", "b", "x"], "b2": ["a", "b"], "b3": ["a", "y"], "b4": ["z"], "b5": ["w"]}
     )
