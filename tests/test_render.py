@@ -112,9 +112,7 @@ def test_gs1_128_separators(payload, raw):
 
 
 @settings(max_examples=40, deadline=None, derandomize=True)
-@given(
-    st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=30)
-)
+@given(st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=30))
 def test_code128_round_trips_printable_ascii(payload):
     assert decoded_text(render_png(payload, "code128", module_px=2)) == payload
 
@@ -165,9 +163,7 @@ def test_linear_svg_draws_the_png_bars_and_the_human_readable_line(symbology):
     for x, width in spans:
         dark[round((x - origin) / module) : round((x + width - origin) / module)] = True
     png = np.asarray(
-        Image.open(
-            BytesIO(render_png(PAYLOADS[symbology], symbology, module_px=1, quiet_zone=False))
-        )
+        Image.open(BytesIO(render_png(PAYLOADS[symbology], symbology, module_px=1, quiet_zone=False)))
     )
     np.testing.assert_array_equal(dark, ~png[0])
     (text,) = (t.text for t in root.iter(f"{{{SVG_NS}}}text"))
@@ -289,9 +285,7 @@ def test_render_images_replaces_damaged_and_changed_files(tmp_path):
     )
     render_images(changed, tmp_path, workers=1)
     assert decoded_text((tmp_path / "ean13/E1.png").read_bytes()) == "4006144577350"
-    assert decoded_text((tmp_path / "gs1_128/G1.png").read_bytes()) == (
-        "(255)4012345000016999(17)261231"
-    )
+    assert decoded_text((tmp_path / "gs1_128/G1.png").read_bytes()) == ("(255)4012345000016999(17)261231")
 
 
 def test_render_images_two_workers_match_one(tmp_path):
@@ -311,9 +305,7 @@ def test_render_images_two_workers_match_one(tmp_path):
     assert_frame_equal(two, one)
     for path in one["png_path"]:
         assert (tmp_path / "two" / path).read_bytes() == (tmp_path / "one" / path).read_bytes()
-    assert (tmp_path / "two" / MANIFEST_NAME).read_bytes() == (
-        tmp_path / "one" / MANIFEST_NAME
-    ).read_bytes()
+    assert (tmp_path / "two" / MANIFEST_NAME).read_bytes() == (tmp_path / "one" / MANIFEST_NAME).read_bytes()
 
 
 def test_render_images_with_no_items_writes_nothing(tmp_path):
