@@ -62,38 +62,56 @@ def progress_reporter(quiet: bool) -> Callable[[str, str], None]:
     return lambda stage, detail: log.info("stage=%s %s", stage, detail)
 
 
-def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--config, --data, --out, --as-of, --seed, -v/--quiet and --debug, the same on every command."""
-    options = [
-        click.option(
-            "--config",
-            "config_path",
-            type=click.Path(dir_okay=False, path_type=Path),
-            default=DEFAULT_JOB,
-            show_default=True,
-            help="Job file (TOML) naming the inputs, settings and campaigns.",
-        ),
-        click.option(
-            "--data",
-            "data_dir",
-            type=click.Path(file_okay=False, path_type=Path),
-            help="Folder holding the inputs (default: the job file's 'data').",
-        ),
-        click.option(
-            "--out",
-            "out_dir",
-            type=click.Path(file_okay=False, path_type=Path),
-            help="Output folder (default: the job file's 'out').",
-        ),
-        click.option("--as-of", "as_of", type=DATE, help="The run's 'today' as YYYY-MM-DD (default: today)."),
-        click.option("--seed", type=int, help="Seed of the holdout draw (default: the job file's 'seed')."),
-        click.option("-v", "--verbose", count=True, help="More log lines (repeat for debug)."),
-        click.option("-q", "--quiet", is_flag=True, help="Only errors and the final result."),
-        click.option("--debug", is_flag=True, help="Show a traceback on errors."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+config_option: Decorator = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_JOB,
+    show_default=True,
+    help="Job file (TOML) naming the inputs, settings, ledger and campaigns.",
+)
+data_option: Decorator = click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder holding the inputs (default: the job file's 'data').",
+)
+out_option: Decorator = click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder of the runs, holding ledger.sqlite (default: the job file's 'out').",
+)
+as_of_option: Decorator = click.option(
+    "--as-of", "as_of", type=DATE, help="The run's 'today' as YYYY-MM-DD (default: today)."
+)
+seed_option: Decorator = click.option(
+    "--seed", type=int, help="Seed of the holdout draw (default: the job file's 'seed')."
+)
+verbosity_options: tuple[Decorator, ...] = (
+    click.option("-v", "--verbose", count=True, help="More log lines (repeat for debug)."),
+    click.option("-q", "--quiet", is_flag=True, help="Only errors and the final result."),
+    click.option("--debug", is_flag=True, help="Show a traceback on errors."),
+)
+
+
+def with_options(*decorators: Decorator) -> Decorator:
+    """Apply click options in the order given (the first is listed first in --help)."""
+
+    def apply(func: Callable[..., Any]) -> Callable[..., Any]:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return apply
+
+
+common_options: Decorator = with_options(
+    config_option, data_option, out_option, as_of_option, seed_option, *verbosity_options
+)
+"""--config, --data, --out, --as-of, --seed, -v/--quiet and --debug, the same on every command."""
 
 
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:

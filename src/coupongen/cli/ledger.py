@@ -9,49 +9,37 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import click
 
 from coupongen import codes
-from coupongen.cli.common import DATE, DEFAULT_JOB, handle_errors, open_job
+from coupongen.cli.common import (
+    DATE,
+    DEFAULT_JOB,
+    config_option,
+    handle_errors,
+    open_job,
+    out_option,
+    verbosity_options,
+    with_options,
+)
 from coupongen.config import Job
 from coupongen.ledger import Ledger
 
-
-def location_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--config, --out and --ledger (which ledger to open), with -v/--quiet and --debug."""
-    options = [
-        click.option(
-            "--config",
-            "config_path",
-            type=click.Path(dir_okay=False, path_type=Path),
-            default=DEFAULT_JOB,
-            show_default=True,
-            help="Job file (TOML); its 'ledger' names the ledger, its campaigns the code formats.",
-        ),
-        click.option(
-            "--out",
-            "out_dir",
-            type=click.Path(file_okay=False, path_type=Path),
-            help="Output folder of the runs: the ledger is its ledger.sqlite.",
-        ),
-        click.option(
-            "--ledger",
-            "ledger_path",
-            type=click.Path(dir_okay=False, path_type=Path),
-            help="The ledger file itself (overrides --out and the job file).",
-        ),
-        click.option("-v", "--verbose", count=True, help="More log lines (repeat for debug)."),
-        click.option("-q", "--quiet", is_flag=True, help="Only errors and the result."),
-        click.option("--debug", is_flag=True, help="Show a traceback on errors."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+location_options = with_options(
+    config_option,
+    out_option,
+    click.option(
+        "--ledger",
+        "ledger_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="The ledger file itself (overrides --out and the job file).",
+    ),
+    *verbosity_options,
+)
+"""--config, --out and --ledger (which ledger to open), with -v/--quiet and --debug."""
 
 
 def _load_job_if_any(config_path: Path) -> Job | None:
