@@ -258,3 +258,10 @@ def test_the_report_compares_with_the_previous_night(fresh_copy):
     html = (fresh_copy.out / "2026-11-29" / "report.html").read_text(encoding="utf-8")
     assert '<a href="../2026-11-22/report.html">2026-11-22</a>' in html
     assert "Compared with the previous run (2026-11-22)" in html
+
+
+def test_every_offer_type_the_sample_allows_issues_coupons(sample_run):
+    summary = json.loads((sample_run.night / "summary.json").read_text())
+    job = load_job(NIGHTLY)
+    assert set(summary["coupons"]["by_offer_type"]) == {c.type for c in job.campaigns}
+    assert all(n > 0 for n in summary["coupons"]["by_offer_type"].values())
