@@ -143,11 +143,13 @@ def test_cli_prints_the_table_and_writes_the_offers(tmp_path):
     assert set(written["offer_type"]) == {"cross_sell", "replenishment"}
 
 
-def test_cli_rejects_a_window_without_purchases_and_an_unknown_level():
+def test_cli_rejects_a_window_past_the_data_and_an_unknown_level():
     late = invoke("backtest", "--config", str(NIGHTLY), "--cutoff", "2027-01-10", "--days", "7")
     assert late.exit_code == 2
-    assert late.output.strip().endswith(
-        "no purchases by known customers from 2027-01-10 to 2027-01-16: nothing to score against"
-    )
+    assert "the scoring window 2027-01-10 to 2027-01-16 runs past the data, which ends 2026-11-21" in late.output
+    # a window only partly covered would score too low: refused too
+    partial = invoke("backtest", "--config", str(NIGHTLY), "--cutoff", "2026-11-20", "--days", "28")
+    assert partial.exit_code == 2
+    assert "runs past the data, which ends 2026-11-21" in partial.output
     bad = invoke("backtest", "--config", str(NIGHTLY), "--level", "brand")
     assert bad.exit_code == 2 and "'brand' is not one of 'sku', 'category'" in bad.output

@@ -265,3 +265,13 @@ def test_every_offer_type_the_sample_allows_issues_coupons(sample_run):
     job = load_job(NIGHTLY)
     assert set(summary["coupons"]["by_offer_type"]) == {c.type for c in job.campaigns}
     assert all(n > 0 for n in summary["coupons"]["by_offer_type"].values())
+
+
+def test_a_rerun_with_another_seed_keeps_every_customers_group(fresh_copy):
+    result = run_nightly(fresh_copy.out, "--seed", "1")
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(fresh_copy.ledger) as conn:
+        both = conn.execute(
+            "SELECT COUNT(*) FROM coupons c JOIN controls k ON k.offer_key = c.offer_key"
+        ).fetchone()[0]
+    assert both == 0

@@ -251,3 +251,20 @@ def test_vip_reward_goes_to_the_eligible_segment():
     assert got["customer_id"].to_list() == ["C0"]
     # two extra points per 100 of the 20.00 average basket at 1.00 a point, 5% redemption
     assert got["expected_cost"].item() == round(20.0 * 0.01 * 2 * 1.0 * 0.05, 4)
+
+
+def test_the_budget_pays_for_sent_coupons_and_the_holdout_is_cut_at_the_same_place():
+    n = 400
+    cust = customers(n, monetary=[float(i) for i in range(n)])
+    ctx = context(cust, bought([(f"C{i}", "PASTA") for i in range(n)]))
+    unlimited = plan_offers((campaign(holdout_share=0.25),), ctx, max_per_customer=1, seed=3)
+    one = unlimited.offers["expected_cost"].max()
+    budget = one * 100.5
+    plan = plan_offers((campaign(holdout_share=0.25, budget=budget),), ctx, max_per_customer=1, seed=3)
+    sent = plan.offers["expected_cost"].sum()
+    assert sent <= budget and plan.offers.height == 100  # held-out customers cost nothing
+    assert 15 <= plan.controls.height <= 55
+    # the cut is one place in one order: every customer above it is either sent or held out
+    cands = pl.concat([plan.offers, plan.controls])
+    assert cands.height == plan.offers.height + plan.controls.height
+    assert set(cands["customer_id"]) < set(unlimited.offers["customer_id"]) | set(unlimited.controls["customer_id"])

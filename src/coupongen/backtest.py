@@ -154,6 +154,13 @@ def backtest(
     if days < 1 or top_n < 1:
         raise ValueError(f"days and top_n must be at least 1, got days={days}, top_n={top_n}")
     inputs = _as_inputs(inputs_or_frames)
+    last_day = inputs.transactions.kept["ts"].max()
+    end = cutoff + timedelta(days=days - 1)
+    if last_day is not None and last_day.date() < end:
+        raise InputError(
+            f"the scoring window {cutoff} to {end} runs past the data, which ends {last_day.date()}: "
+            f"use an earlier --cutoff or fewer --days (hit rates over a partial window would be too low)"
+        )
     lookback = job.config.segments.lookback_days
     analysis = pipeline.analyse(job, inputs, cutoff)
     active = analysis.segmented.filter(pl.col("frequency") > 0)
@@ -161,7 +168,6 @@ def backtest(
         raise InputError(f"no customer bought anything in the {lookback} days before the cutoff {cutoff}")
     view = _level_view(level, analysis, inputs, cutoff=cutoff, days=days, lookback=lookback)
     if view.later.is_empty():
-        end = cutoff + timedelta(days=days - 1)
         raise InputError(f"no purchases by known customers from {cutoff} to {end}: nothing to score against")
     ctx = offers.OfferContext(
         customers=analysis.segmented,

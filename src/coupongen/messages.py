@@ -217,7 +217,7 @@ def render_messages(
         .sort("customer_id")
     )
     email, sms, app = [], [], []
-    too_long: list[tuple[str, SmsLength]] = []
+    too_long: dict[str, list[SmsLength]] = {}
     for row in grouped.iter_rows(named=True):
         locale = _locale(row["locale"])
         items = [
@@ -250,7 +250,7 @@ def render_messages(
             text = env.render(f"sms_{locale}.txt.j2", context)
             length = sms_length(text)
             if length.parts > max_sms_parts:
-                too_long.append((f"sms_{locale}.txt.j2", length))
+                too_long.setdefault(f"sms_{locale}.txt.j2", []).append(length)
             sms.append(
                 {
                     "customer_id": row["customer_id"],
@@ -296,10 +296,14 @@ def render_messages(
                 }
             )
     if too_long:
-        name, worst = max(too_long, key=lambda t: t[1].units)
+        name, lengths = max(too_long.items(), key=lambda item: (len(item[1]), item[0]))
+        worst = max(lengths, key=lambda x: (x.parts, x.units))
+        others = sum(len(v) for k, v in too_long.items() if k != name)
+        also = f"; {others} more from other templates" if others else ""
         raise ConfigError(
-            f"{name}: {len(too_long)} SMS texts need more than max_sms_parts={max_sms_parts} parts "
-            f"(longest: {worst.units} {worst.encoding} units, {worst.parts} parts); shorten the template"
+            f"{env.folder / name}: {len(lengths)} SMS texts need more than max_sms_parts={max_sms_parts} "
+            f"parts (longest: {worst.units} {worst.encoding} units, {worst.parts} parts){also}; "
+            "shorten the template or raise max_sms_parts"
         )
     return Messages(
         email=pl.DataFrame(email, schema=_EMAIL_SCHEMA),

@@ -382,12 +382,22 @@ def in_holdout(customer_ids: pl.Series, *, salt: str, share: float) -> pl.Series
     return pl.Series(customer_ids.name, values, dtype=pl.Boolean)
 
 
-def within_budget(candidates: pl.DataFrame, budget: float | None) -> pl.DataFrame:
-    """Keep candidates by descending priority while the running expected cost stays within budget."""
+def within_budget(candidates: pl.DataFrame, budget: float | None, *, salt: str, share: float) -> pl.DataFrame:
+    """Candidates by descending priority down to where the budget runs out, each marked ``held``.
+
+    The holdout is drawn over all candidates first; the budget is then spent on the coupons that
+    will really be sent (held-out customers cost nothing), and the holdout is cut at the same place
+    in the priority order, so treated and control come from the same customers.
+    """
     ordered = candidates.sort(["priority", "customer_id"], descending=[True, False])
+    ordered = ordered.with_columns(in_holdout(ordered["customer_id"], salt=salt, share=share).alias("held"))
     if budget is None:
         return ordered
-    return ordered.filter(pl.col("expected_cost").cum_sum() <= budget)
+    spent = pl.when(pl.col("held")).then(0.0).otherwise(pl.col("expected_cost")).cum_sum()
+    last = ordered.select(
+        pl.int_range(pl.len()).filter(~pl.col("held") & (spent <= budget)).max()
+    ).item()
+    return ordered.head(0 if last is None else last + 1)
 
 
 def plan_offers(
@@ -446,15 +456,17 @@ def plan_offers(
     controls: list[pl.DataFrame] = []
     for campaign in (c for c in campaigns if c.enabled):
         mine = capped.filter(pl.col("campaign") == campaign.name) if not capped.is_empty() else capped
-        chosen = within_budget(mine, campaign.budget) if not mine.is_empty() else mine
-        rows = _offer_rows(chosen, campaign, ctx.as_of, card) if not chosen.is_empty() else None
-        if rows is None:
+        salt = f"{campaign.name}:{seed}"
+        chosen = (
+            within_budget(mine, campaign.budget, salt=salt, share=campaign.holdout_share)
+            if not mine.is_empty()
+            else mine
+        )
+        if chosen.is_empty():
             treated = control = pl.DataFrame()
         else:
-            held = in_holdout(
-                rows["customer_id"], salt=f"{campaign.name}:{seed}", share=campaign.holdout_share
-            )
-            treated, control = rows.filter(~held), rows.filter(held)
+            treated = _offer_rows(chosen.filter(~pl.col("held")), campaign, ctx.as_of, card)
+            control = _offer_rows(chosen.filter(pl.col("held")), campaign, ctx.as_of, card)
         counts[campaign.name].update(
             capped=mine.height,
             within_budget=chosen.height,

@@ -7,6 +7,7 @@ and the ledger. It never prints: progress goes to an optional callback, results 
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from coupongen.publish import publish_folder
 from coupongen.relevance import recommend
 
 Progress = Callable[[str, str], None]
+log = logging.getLogger("coupongen")
 
 
 def _quiet(stage: str, detail: str) -> None:
@@ -312,9 +314,10 @@ def issue(
     """
     signers = [c.name for c in job.campaigns if c.code.needs_key]
     key = codes.load_signing_key(needed_for=f"campaign {signers[0]!r}") if signers else None
+    offers_, controls_ = _respect_earlier_runs(plan_, ledger, run.as_of, [c.name for c in job.campaigns])
     new = 0
     for campaign in job.campaigns:
-        mine = plan_.offers.filter(pl.col("campaign") == campaign.name)
+        mine = offers_.filter(pl.col("campaign") == campaign.name)
         if not mine.height:
             continue
         make = code_maker(campaign, entropy, as_of=run.as_of, key=key)
@@ -329,10 +332,34 @@ def issue(
                     f"but its barcodes would say {expected}"
                 )
         new += ledger.issue_coupons(mine, run=run, make_codes=make)
-    if plan_.controls.height:
-        ledger.record_controls(plan_.controls, run=run)
+    if controls_.height:
+        ledger.record_controls(controls_, run=run)
     ledger.mark_issued(run)
     return new
+
+
+def _respect_earlier_runs(
+    plan_: offers.OfferPlan, ledger: Ledger, as_of: date, campaigns: list[str]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The plan's offers and holdout less what an earlier run of the same night decided otherwise.
+
+    A customer held out by an earlier run of the night stays held out, and one who got a coupon
+    keeps it and never joins the holdout, even if the rerun's settings (a seed, a budget) would
+    now draw them the other way: the holdout stays clean and nobody is issued twice.
+    """
+    held = ledger.controls(as_of=as_of, campaigns=campaigns)["offer_key"]
+    sent = ledger.coupons(as_of=as_of, campaigns=campaigns)["offer_key"]
+    kept_offers = plan_.offers.filter(~pl.col("offer_key").is_in(held.implode()))
+    kept_controls = plan_.controls.filter(~pl.col("offer_key").is_in(sent.implode()))
+    moved = (plan_.offers.height - kept_offers.height) + (plan_.controls.height - kept_controls.height)
+    if moved:
+        log.warning(
+            "night %s was run before with other assignments: %d customers keep the group "
+            "(coupon or holdout) the earlier run gave them",
+            as_of,
+            moved,
+        )
+    return kept_offers, kept_controls
 
 
 def export(
