@@ -199,13 +199,19 @@ def win_back_candidates(eligible: pl.DataFrame, ctx: OfferContext, campaign: Cam
         pl.col("monetary").alias("priority"),
         (pl.col("avg_basket").fill_null(0.0) * pl.col("share")).round(2).alias("base_value"),
         pl.format(
-            "last visit {} days ago ({}); favourite category {} ({}% of spend)",
-            "recency_days",
+            "last visit {} ago ({}); favourite category {} ({}% of spend)",
+            _days("recency_days"),
             "lifecycle",
             "category",
             (pl.col("share") * 100).round(0).cast(pl.Int64),
         ).alias("reason"),
     ).cast(CANDIDATE_SCHEMA)  # type: ignore[arg-type]
+
+
+def _days(column: str) -> pl.Expr:
+    """A count of days in words: "1 day", "12 days"."""
+    n = pl.col(column).cast(pl.Int64)
+    return pl.format("{} {}", n, pl.when(n == 1).then(pl.lit("day")).otherwise(pl.lit("days")))
 
 
 def _basket_offer(eligible: pl.DataFrame, priority: pl.Expr, reason: pl.Expr) -> pl.DataFrame:
@@ -228,7 +234,7 @@ def second_purchase_candidates(
     return _basket_offer(
         firsts,
         pl.col("monetary"),
-        pl.format("first visit {} days ago, spent {}", "recency_days", pl.col("monetary").round(2)),
+        pl.format("first visit {} ago, spent {}", _days("recency_days"), pl.col("monetary").round(2)),
     )
 
 
@@ -318,11 +324,11 @@ def replenishment_candidates(
         pl.col("receipts").cast(pl.Float64).alias("priority"),
         pl.col("price").fill_null(0.0).alias("base_value"),
         pl.format(
-            "buys {} every ~{} days ({}x); last bought {} days ago",
+            "buys {} every ~{} days ({}x); last bought {} ago",
             "name",
             pl.col("cycle_days").round(0).cast(pl.Int64),
             "receipts",
-            "days_since_last",
+            _days("days_since_last"),
         ).alias("reason"),
     ).cast(CANDIDATE_SCHEMA)  # type: ignore[arg-type]
 

@@ -224,12 +224,16 @@ def render_text(summary: dict[str, Any]) -> str:
     lines.append(f"category rules: {r['category_count']:,}; top:")
     lines += [f"  {t}" for t in r["category_top"][:3]]
     lines.append("campaigns:")
+    lines.append(
+        f"  {'campaign':<22} {'eligible':>8} {'offers':>8} {'sent':>7} {'holdout':>8} "
+        f"{'expected cost':>14}  budget"
+    )
     for c in summary["campaigns"]:
-        budget = "no budget" if c.get("budget") is None else f"budget {c['budget']:,.0f}"
+        name = c["campaign"] if c["campaign"] == c["offer_type"] else f"{c['campaign']} ({c['offer_type']})"
+        budget = "none" if c.get("budget") is None else f"{c['budget']:,.0f}"
         lines.append(
-            f"  {c['campaign']:<18} {c['offer_type']:<16} eligible {c['eligible']:>6,}  "
-            f"targeted {c.get('within_budget', 0):>6,}  sent {c.get('treated', 0):>6,}  "
-            f"holdout {c.get('control', 0):>5,}  expected cost {c.get('expected_cost', 0):,.2f} ({budget})"
+            f"  {name:<22} {c['eligible']:>8,} {c.get('candidates', 0):>8,} {c.get('treated', 0):>7,} "
+            f"{c.get('control', 0):>8,} {c.get('expected_cost', 0):>14,.2f}  {budget}"
         )
     if summary.get("reach"):
         reach = summary["reach"]
