@@ -16,7 +16,7 @@ from coupongen.ledger import Ledger
 from coupongen.offers import OFFER_COLUMNS
 from coupongen.pipeline import code_maker
 
-from .conftest import AS_OF, NIGHTLY, invoke
+from .conftest import AS_OF, NIGHTLY, invoke, run_nightly
 
 KEY = "a-signing-key-for-tests-only-0123456789"
 NIGHT = date(2026, 11, 22)
@@ -347,3 +347,30 @@ def test_entropy_describes_every_campaign():
         "10,000",
     ]
     assert by_name["replenishment"][-4:] == ["39.9", "1", "in", "1,000,000"]
+
+
+def test_voided_coupons_leave_the_pos_file_and_join_the_revocations(fresh_copy):
+    pos = fresh_copy.night / "pos"
+    before = pl.read_csv(pos / "coupons.csv", infer_schema=False)
+    gone = before["code"].head(2).to_list()
+    result = invoke("ledger", "void", *gone, "--ledger", str(fresh_copy.ledger), "--yes")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("voided 2 coupon(s) of 2 code(s)")
+    assert run_nightly(fresh_copy.out).exit_code == 0
+    after = pl.read_csv(pos / "coupons.csv", infer_schema=False)
+    revoked = pl.read_csv(pos / "revocations.csv", infer_schema=False)
+    assert after.height == before.height - 2 and not set(gone) & set(after["code"])
+    assert sorted(revoked["code"]) == sorted(gone)
+    manifest = (pos / "manifest.json").read_text()
+    assert '"revocations.csv": 2' in manifest
+    again = invoke("ledger", "void", *gone, "--ledger", str(fresh_copy.ledger), "--yes")
+    assert again.output.startswith("voided 0 coupon(s)")  # already void: nothing changes
+
+
+def test_void_refuses_unknown_codes_and_needs_codes_or_a_campaign(fresh_copy):
+    unknown = invoke("ledger", "void", "NOPE123", "--ledger", str(fresh_copy.ledger), "--yes")
+    assert unknown.exit_code == 1 and "no coupon with code 'NOPE123'" in unknown.output
+    neither = invoke("ledger", "void", "--ledger", str(fresh_copy.ledger), "--yes")
+    assert neither.exit_code == 2 and "give either CODE... or --campaign NAME" in neither.output
+    whole = invoke("ledger", "void", "--campaign", "referral", "--ledger", str(fresh_copy.ledger), "--yes")
+    assert whole.exit_code == 0 and "of campaign 'referral'" in whole.output

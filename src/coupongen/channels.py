@@ -79,6 +79,14 @@ def pos_rows(coupons: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+REVOCATION_COLUMNS = ("code", "barcode_value", "symbology", "card_number", "campaign", "valid_to")
+
+
+def revocation_rows(voided: pl.DataFrame) -> pl.DataFrame:
+    """Codes the POS must no longer accept (void, still within validity), in a stable order."""
+    return voided.select(REVOCATION_COLUMNS).sort("campaign", "code")
+
+
 def crm_rows(coupons: pl.DataFrame, products: pl.DataFrame) -> pl.DataFrame:
     """The CRM team's list: each coupon with its target's name and the reason it was chosen."""
     names = pl.concat(

@@ -363,20 +363,30 @@ def _respect_earlier_runs(
 
 
 def export(
-    job: Job, coupons: pl.DataFrame, products: pl.DataFrame, settings: Settings, run_id: int
+    job: Job,
+    coupons: pl.DataFrame,
+    products: pl.DataFrame,
+    settings: Settings,
+    run_id: int,
+    revoked: pl.DataFrame | None = None,
 ) -> dict[str, str]:
-    """Publish the POS file and the CRM list for the run date, each folder atomically."""
+    """Publish the POS file (with the codes no longer to accept) and the CRM list, each atomically.
+
+    ``revoked`` holds the void coupons still within their validity, from any night.
+    """
     run_dir = settings.run_dir
     pos = channels.pos_rows(coupons)
+    revocations = channels.revocation_rows(revoked if revoked is not None else coupons.head(0))
 
     def write_pos(folder: Path) -> dict[str, object]:
         channels.write_csv(pos, folder / "coupons.csv")
+        channels.write_csv(revocations, folder / "revocations.csv")
         return {
             "layout": "coupongen-pos",
             "layout_version": channels.POS_LAYOUT_VERSION,
             "run_id": run_id,
             "as_of": settings.as_of.isoformat(),
-            "rows": {"coupons.csv": pos.height},
+            "rows": {"coupons.csv": pos.height, "revocations.csv": revocations.height},
         }
 
     def write_crm(folder: Path) -> dict[str, object]:
@@ -594,7 +604,8 @@ def run_job(
             controls = ledger.controls(as_of=settings.as_of, campaigns=names).height
             done("issue", f"{new} new coupons, {coupons.height} for the night")
             files = write_analysis(analysis, settings.run_dir)
-            files |= export(job, coupons, inputs.products.kept, settings, run.run_id)
+            revoked = ledger.revoked(as_of=settings.as_of)
+            files |= export(job, coupons, inputs.products.kept, settings, run.run_id, revoked)
             sent, sent_files = deliver(job, coupons, inputs, settings, run.run_id)
             files |= sent_files
             done("export", f"{coupons.height} coupons published; {_reach_text(sent.counts())}")

@@ -153,6 +153,39 @@ def unlock(
     click.echo(f"released the lock of run {run_id}; it is marked failed")
 
 
+@ledger.command("void")
+@click.argument("codes_", metavar="[CODE]...", nargs=-1)
+@location_options
+@click.option("--campaign", help="Void every live coupon of this campaign.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@handle_errors
+def void(
+    codes_: tuple[str, ...],
+    config_path: Path,
+    out_dir: Path | None,
+    ledger_path: Path | None,
+    campaign: str | None,
+    yes: bool,
+    verbose: int,
+    quiet: bool,
+    debug: bool,
+) -> None:
+    """Void coupons by CODE or a whole --campaign: the POS must no longer accept them.
+
+    The next export (the next run, or a rerun of a night) publishes them in pos/revocations.csv
+    until their validity ends; their holders get no further message about them.
+    """
+    if bool(codes_) == bool(campaign):
+        raise click.UsageError("give either CODE... or --campaign NAME")
+    path = _ledger_path(config_path, out_dir, ledger_path)
+    what = f"campaign {campaign!r}" if campaign else f"{len(codes_)} code(s)"
+    if not yes:
+        click.confirm(f"Void the live coupons of {what} in {path}?", abort=True)
+    with Ledger.open(path, create=False) as led:
+        count = led.void_coupons(codes=list(codes_) or None, campaign=campaign)
+    click.echo(f"voided {count:,} coupon(s) of {what}; the next export lists them in pos/revocations.csv")
+
+
 @click.group("codes")
 def codes_group() -> None:
     """Check coupon codes and see how hard they are to guess."""
