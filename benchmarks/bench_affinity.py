@@ -118,9 +118,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         transactions_file = Path(folder, "transactions.parquet")
         baskets_file = Path(folder, "baskets.parquet")
-        transactions = make_transactions(
-            options.receipts, options.skus, options.lines, options.seed
-        )
+        transactions = make_transactions(options.receipts, options.skus, options.lines, options.seed)
         transactions.write_parquet(transactions_file)
         baskets = build_baskets(transactions, pl.DataFrame(schema={"sku": pl.String}))
         baskets.write_parquet(baskets_file)

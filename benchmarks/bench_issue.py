@@ -128,16 +128,12 @@ def main() -> None:
         system = cpu_end.ru_stime - cpu_start.ru_stime
         peak = _status_kib("VmHWM")
         check(path, args.coupons)
-        size = path.stat().st_size + sum(
-            p.stat().st_size for p in Path(tmp).glob("ledger.sqlite-*")
-        )
+        size = path.stat().st_size + sum(p.stat().st_size for p in Path(tmp).glob("ledger.sqlite-*"))
         print(f"issued and recorded {new:,} coupons (codes + EAN-13 + ledger) in {elapsed:.2f} s")
         print(
             f"  {new / elapsed:,.0f} coupons/s; {elapsed / TARGET_SECONDS:.2f} of the {TARGET_SECONDS:.0f} s target"
         )
-        print(
-            f"  CPU {user:.1f} s user + {system:.1f} s system (wall above CPU: waiting for disk or cores)"
-        )
+        print(f"  CPU {user:.1f} s user + {system:.1f} s system (wall above CPU: waiting for disk or cores)")
         print(
             f"  peak RSS {peak / 1024:,.0f} MiB (grew {max(0, peak - rss_before) / 1024:,.0f} MiB during the call)"
         )

@@ -135,7 +135,9 @@ def run_chain(folder: Path, low_support: float) -> dict[str, Any]:
         as_of=AS_OF,
         lookback_days=seg_cfg.lookback_days,
     )
-    segmented = watch.run("segments", segments.segment_customers, facts.features, inputs.customers.kept, seg_cfg)
+    segmented = watch.run(
+        "segments", segments.segment_customers, facts.features, inputs.customers.kept, seg_cfg
+    )
     start = AS_OF - timedelta(days=seg_cfg.lookback_days)
     history = tx.filter(pl.col("ts").dt.date().is_between(start, AS_OF, closed="left"))
     baskets = watch.run("sku baskets", affinity.build_baskets, history, products, level="sku")
@@ -179,9 +181,7 @@ def run_chain(folder: Path, low_support: float) -> dict[str, Any]:
 # --- child: pyfim on the same baskets ---------------------------------------------------------------
 
 
-def run_pyfim(
-    folder: Path, supports: list[float], min_confidence: float, min_lift: float
-) -> dict[str, Any]:
+def run_pyfim(folder: Path, supports: list[float], min_confidence: float, min_lift: float) -> dict[str, Any]:
     """FP-growth from pyfim on the chain's baskets, two-item rules at the same thresholds."""
     import fim
 
@@ -263,12 +263,18 @@ def _profile(folder: Path, low_support: float) -> None:
     lines = f._lines(tx, AS_OF)
     engine = f._ENGINE
     pairs = watch.run("customer x sku history", lambda: f._pairs(lines).collect(engine=engine)).lazy()
-    bought = watch.run("customer_products", lambda: f._customer_products(pairs, AS_OF, 365).collect(engine=engine))
-    categories = watch.run("category_spend", lambda: f._category_spend(pairs, products).collect(engine=engine))
+    bought = watch.run(
+        "customer_products", lambda: f._customer_products(pairs, AS_OF, 365).collect(engine=engine)
+    )
+    categories = watch.run(
+        "category_spend", lambda: f._category_spend(pairs, products).collect(engine=engine)
+    )
     watch.run("receipts", lambda: f._receipts(lines).collect(engine=engine))
     watch.run(
         "customer rows",
-        lambda: f._customer_features(lines, bought.lazy(), categories.lazy(), AS_OF, 365).collect(engine=engine),
+        lambda: f._customer_features(lines, bought.lazy(), categories.lazy(), AS_OF, 365).collect(
+            engine=engine
+        ),
     )
     print("features stage, part by part (customer rows include the receipts again):")
     for stage in watch.stages:
@@ -311,13 +317,17 @@ def report(chain: dict[str, Any], pyfim: dict[str, Any] | None) -> str:
     else:
         lines.append("  sku rule mining: pyfim is not installed (pip install pyfim); no comparison")
     peak = max(s["peak_gb"] for s in chain["stages"])
-    lines.append(f"  peak memory: {peak:.2f} GB = {peak / TARGET_PEAK_GB:.2f} x the {TARGET_PEAK_GB:g} GB target")
+    lines.append(
+        f"  peak memory: {peak:.2f} GB = {peak / TARGET_PEAK_GB:.2f} x the {TARGET_PEAK_GB:g} GB target"
+    )
     return "\n".join(lines)
 
 
 def main() -> None:
     """Make or reuse the data, run the chain and pyfim in child processes, print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--skus", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=7)
@@ -339,7 +349,10 @@ def main() -> None:
         _profile(options.data, options.low_support)
         return
     folder = ensure_data(options.customers, options.skus, options.seed)
-    print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores", flush=True)
+    print(
+        f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores",
+        flush=True,
+    )
     chain = _child("chain", folder, ["--low-support", str(options.low_support)])
     pyfim = None
     try:
@@ -354,7 +367,16 @@ def main() -> None:
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     if options.profile:
         subprocess.run(
-            [sys.executable, __file__, "--child", "profile", "--data", str(folder), "--low-support", str(options.low_support)],
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                "profile",
+                "--data",
+                str(folder),
+                "--low-support",
+                str(options.low_support),
+            ],
             check=True,
         )
 

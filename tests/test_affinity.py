@@ -153,15 +153,11 @@ def test_unknown_basket_level_names_the_allowed_levels() -> None:
 def test_missing_transaction_columns_are_named_sorted() -> None:
     with pytest.raises(InputError) as raised:
         build_baskets(TRANSACTIONS.drop("sku", "quantity"), PRODUCTS)
-    assert (
-        str(raised.value) == "transactions frame is missing required columns: ['quantity', 'sku']"
-    )
+    assert str(raised.value) == "transactions frame is missing required columns: ['quantity', 'sku']"
 
 
 def test_category_level_needs_the_category_column() -> None:
-    with pytest.raises(
-        InputError, match=r"^products frame is missing required columns: \['category'\]$"
-    ):
+    with pytest.raises(InputError, match=r"^products frame is missing required columns: \['category'\]$"):
         build_baskets(TRANSACTIONS, PRODUCTS.drop("category"), level="category")
 
 
@@ -194,9 +190,7 @@ def test_pair_rules_of_five_baskets_match_hand_computed_metrics(method: str) -> 
 
 @pytest.mark.parametrize("method", ["pairs", "mlxtend"])
 def test_confidence_and_lift_thresholds_drop_weaker_rules(method: str) -> None:
-    by_lift = mine_rules(
-        FIVE_BASKETS, min_support=0.4, min_confidence=0.5, min_lift=1.5, method=method
-    )
+    by_lift = mine_rules(FIVE_BASKETS, min_support=0.4, min_confidence=0.5, min_lift=1.5, method=method)
     assert by_lift["antecedent"].to_list() == [["cheese"], ["pasta"]]
     by_confidence = mine_rules(FIVE_BASKETS, min_support=0.4, min_confidence=0.7, method=method)
     assert by_confidence.select("antecedent", "consequent").rows() == [(["cheese"], ["pasta"])]
@@ -211,9 +205,7 @@ def test_three_item_rule_matches_hand_computed_metrics() -> None:
     rule = (["cheese", "pasta"], ["sauce"])
     metrics = (2 / 5, 3 / 5, 1 / 5, 1 / 2, 5 / 6, -1 / 25, 4 / 5)
     expected = _rules([(*rule, *metrics, 2, 3, 1, 5)])
-    row = rules.filter(
-        pl.col("antecedent") == ["cheese", "pasta"], pl.col("consequent") == ["sauce"]
-    )
+    row = rules.filter(pl.col("antecedent") == ["cheese", "pasta"], pl.col("consequent") == ["sauce"])
     assert_frame_equal(row, expected, check_exact=True)
     assert rules.height == 12  # 6 rules from the three pairs, 6 from cheese+pasta+sauce
 
@@ -262,9 +254,7 @@ def test_mlxtend_sees_only_frequent_items_and_the_baskets_holding_them(
     import mlxtend.frequent_patterns
 
     monkeypatch.setattr(mlxtend.frequent_patterns, "fpgrowth", spying_fpgrowth)
-    baskets = _baskets(
-        {"b1": ["a", "b", "x"], "b2": ["a", "b"], "b3": ["a", "y"], "b4": ["z"], "b5": ["w"]}
-    )
+    baskets = _baskets({"b1": ["a", "b", "x"], "b2": ["a", "b"], "b3": ["a", "y"], "b4": ["z"], "b5": ["w"]})
     rules = mine_rules(baskets, min_support=0.4, min_confidence=0.0, method="mlxtend")
     (onehot,) = seen
     assert list(onehot.columns) == ["a", "b"]
@@ -282,9 +272,7 @@ def test_no_baskets_give_an_empty_frame_with_the_rules_schema(method: str) -> No
 
 @pytest.mark.parametrize("method", ["pairs", "mlxtend"])
 @pytest.mark.parametrize("min_support", [0.6, 1.0])
-def test_no_frequent_pair_gives_an_empty_frame_with_the_rules_schema(
-    method: str, min_support: float
-) -> None:
+def test_no_frequent_pair_gives_an_empty_frame_with_the_rules_schema(method: str, min_support: float) -> None:
     # 0.6: pasta and sauce are frequent alone but not together; 1.0: nothing is frequent.
     rules = mine_rules(FIVE_BASKETS, min_support=min_support, min_confidence=0.0, method=method)
     assert_frame_equal(rules, pl.DataFrame(schema=RULES_SCHEMA))
@@ -402,9 +390,7 @@ def test_metrics_match_mlxtend_on_a_dense_one_hot_table(max_len: int) -> None:
             }
         )
         .with_columns(
-            key=pl.concat_str(
-                pl.col("antecedent").list.join(","), pl.col("consequent").list.join(",")
-            )
+            key=pl.concat_str(pl.col("antecedent").list.join(","), pl.col("consequent").list.join(","))
         )
         .sort("key")
         .drop("key")
@@ -418,9 +404,7 @@ def test_metrics_match_mlxtend_on_a_dense_one_hot_table(max_len: int) -> None:
     )
     actual = (
         rules.with_columns(
-            key=pl.concat_str(
-                pl.col("antecedent").list.join(","), pl.col("consequent").list.join(",")
-            )
+            key=pl.concat_str(pl.col("antecedent").list.join(","), pl.col("consequent").list.join(","))
         )
         .sort("key")
         .select(expected.columns)
@@ -458,9 +442,7 @@ def test_bad_options_are_rejected_with_the_allowed_values(options: dict, message
 
 
 def test_baskets_without_the_item_column_are_rejected() -> None:
-    with pytest.raises(
-        InputError, match=r"^baskets frame is missing required columns: \['item'\]$"
-    ):
+    with pytest.raises(InputError, match=r"^baskets frame is missing required columns: \['item'\]$"):
         mine_rules(FIVE_BASKETS.rename({"item": "sku"}), min_support=0.1, min_confidence=0.1)
 
 
@@ -477,9 +459,7 @@ def test_describe_rule_joins_several_antecedents_with_plus() -> None:
     rules = mine_rules(
         FIVE_BASKETS, min_support=0.2, min_confidence=0.0, min_lift=0.0, max_len=3, method="mlxtend"
     )
-    rule = rules.filter(
-        pl.col("antecedent") == ["cheese", "pasta"], pl.col("consequent") == ["sauce"]
-    )
+    rule = rules.filter(pl.col("antecedent") == ["cheese", "pasta"], pl.col("consequent") == ["sauce"])
     names = {"cheese": "parmesan", "pasta": "spaghetti", "sauce": "pasta sauce"}
     assert (
         describe_rule(rule.row(0, named=True), names)
@@ -494,7 +474,5 @@ def test_describe_rule_shows_items_without_a_name_as_they_are() -> None:
 
 
 def test_describe_rule_names_missing_keys() -> None:
-    with pytest.raises(
-        ValueError, match=r"^Rule is missing required keys: \['confidence', 'lift'\]$"
-    ):
+    with pytest.raises(ValueError, match=r"^Rule is missing required keys: \['confidence', 'lift'\]$"):
         describe_rule({"antecedent": ["a"], "consequent": ["b"]})

@@ -23,9 +23,7 @@ def job():
 
 @pytest.fixture(scope="module")
 def inputs():
-    return load_inputs(
-        SAMPLE / "transactions.csv", SAMPLE / "products.csv", SAMPLE / "customers.csv"
-    )
+    return load_inputs(SAMPLE / "transactions.csv", SAMPLE / "products.csv", SAMPLE / "customers.csv")
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +54,7 @@ def test_no_cross_sell_offer_is_restricted_or_already_bought(sku_run, inputs):
     restricted = inputs.products.kept.filter(~pl.col("promo_allowed"))["sku"]
     assert not cross["target"].is_in(restricted.implode()).any()
     bought = features.customer_products(inputs.transactions.kept, as_of=CUTOFF, lookback_days=365)
-    recent = bought.filter(pl.col("in_lookback")).select(
-        "customer_id", pl.col("sku").alias("target")
-    )
+    recent = bought.filter(pl.col("in_lookback")).select("customer_id", pl.col("sku").alias("target"))
     assert cross.join(recent, on=["customer_id", "target"]).is_empty()
     assert cross["new_item"].all() and cross["reason"].null_count() == 0
 
@@ -75,9 +71,7 @@ def test_rank_one_is_the_offer_the_nightly_run_makes(sku_run, inputs, job):
     assert sent.height > 500
     assert_frame_equal(
         sent.sort("customer_id"),
-        first.join(sent.select("customer_id"), on="customer_id")
-        .select(sent.columns)
-        .sort("customer_id"),
+        first.join(sent.select("customer_id"), on="customer_id").select(sent.columns).sort("customer_id"),
     )
 
 
@@ -88,9 +82,7 @@ def test_the_same_inputs_give_the_same_offers(sku_run, inputs, job):
 
 
 def test_category_level_targets_categories(inputs, job):
-    metrics, scored = backtest.backtest(
-        inputs, job, cutoff=CUTOFF, days=DAYS, level="category", top_n=2
-    )
+    metrics, scored = backtest.backtest(inputs, job, cutoff=CUTOFF, days=DAYS, level="category", top_n=2)
     products = inputs.products.kept
     assert set(scored["target"]) <= set(products["category"])
     restricted = products.filter(~pl.col("promo_allowed"))["category"].unique()
@@ -106,9 +98,7 @@ def test_frames_in_the_input_contract_work_as_well(inputs, job):
     frames["transactions"] = frames["transactions"].filter(
         pl.col("customer_id").is_in(few.implode()) | pl.col("customer_id").is_null()
     )
-    metrics, _ = backtest.backtest(
-        frames, job, cutoff=CUTOFF, days=DAYS, top_n=1, eligibility=False
-    )
+    metrics, _ = backtest.backtest(frames, job, cutoff=CUTOFF, days=DAYS, top_n=1, eligibility=False)
     model = row(metrics, "ease")
     assert model["customers"] == model["active"] and model["coverage"] >= 0.9
 
@@ -135,8 +125,7 @@ def test_cli_prints_the_table_and_writes_the_offers(tmp_path):
     assert any(line.startswith("cross_sell ") and " ease " in line for line in lines)
     assert "cross_sell (ease) against the baselines:" in lines
     assert any(
-        line.strip().startswith("popularity_unbought:") and "new-item hit rate" in line
-        for line in lines
+        line.strip().startswith("popularity_unbought:") and "new-item hit rate" in line for line in lines
     )
     written = pl.read_csv(out, infer_schema=False)
     assert written.columns == ["customer_id", "offer_type", "target", "rank"]
@@ -146,7 +135,9 @@ def test_cli_prints_the_table_and_writes_the_offers(tmp_path):
 def test_cli_rejects_a_window_past_the_data_and_an_unknown_level():
     late = invoke("backtest", "--config", str(NIGHTLY), "--cutoff", "2027-01-10", "--days", "7")
     assert late.exit_code == 2
-    assert "the scoring window 2027-01-10 to 2027-01-16 runs past the data, which ends 2026-11-21" in late.output
+    assert (
+        "the scoring window 2027-01-10 to 2027-01-16 runs past the data, which ends 2026-11-21" in late.output
+    )
     # a window only partly covered would score too low: refused too
     partial = invoke("backtest", "--config", str(NIGHTLY), "--cutoff", "2026-11-20", "--days", "28")
     assert partial.exit_code == 2

@@ -64,9 +64,7 @@ WHOLE_FILE = {
         "{data}/transactions.csv: missing required column 'ts' "
         "(the header has: receipt_id, customer_id, timestamp, store_id, sku, quantity, amount)"
     ),
-    "duplicate_column": Fails(
-        "{data}/customers.csv: column 'email' appears more than once in the header"
-    ),
+    "duplicate_column": Fails("{data}/customers.csv: column 'email' appears more than once in the header"),
     "semicolon_delimiter": Fails(
         f"{{data}}/transactions.csv: missing required columns {ALL_TX_COLUMNS} "
         "(the header looks ';'-delimited; the job expects ',')"
@@ -88,8 +86,7 @@ WHOLE_FILE = {
         "see {out}/quarantine/transactions.csv"
     ),
     "cp1251": Fails(
-        "{data}/products.csv: line 2 is not UTF-8 text (byte 0xCC at position 7); "
-        "save the file as UTF-8"
+        "{data}/products.csv: line 2 is not UTF-8 text (byte 0xCC at position 7); save the file as UTF-8"
     ),
     "utf16": Fails("{data}/customers.csv: not CSV text: the file is UTF-16 text; save it as UTF-8"),
     "excel_workbook": Fails(
@@ -97,8 +94,7 @@ WHOLE_FILE = {
         "export the sheet as CSV (UTF-8)"
     ),
     "parquet_named_csv": Fails(
-        "{data}/products.csv: not CSV text: the file is a Parquet file; "
-        "give it the .parquet extension"
+        "{data}/products.csv: not CSV text: the file is a Parquet file; give it the .parquet extension"
     ),
     "corrupt_parquet": Fails(
         "{data}/products.parquet: not a readable Parquet file (",
@@ -127,9 +123,7 @@ WHOLE_FILE = {
         "{data}/products.csv: line 32 has a double quote inside a value that is not quoted; "
         'enclose the value in double quotes and double the quote inside ("27"" screen")'
     ),
-    "unclosed_quote": Fails(
-        "{data}/transactions.csv: line 319 opens a quoted value that is never closed"
-    ),
+    "unclosed_quote": Fails("{data}/transactions.csv: line 319 opens a quoted value that is never closed"),
 }
 
 ROW_LEVEL = {
@@ -166,10 +160,7 @@ ROW_LEVEL = {
                 (FIRST_APPENDED["transactions"] + 1, "amount: beyond max_line_amount (1000000)"),
                 (
                     FIRST_APPENDED["transactions"] + 2,
-                    (
-                        "quantity: beyond max_line_quantity (10000); "
-                        "amount: beyond max_line_amount (1000000)"
-                    ),
+                    ("quantity: beyond max_line_quantity (10000); amount: beyond max_line_amount (1000000)"),
                 ),
                 (FIRST_APPENDED["transactions"] + 3, "quantity: beyond max_line_quantity (10000)"),
             ]
@@ -229,9 +220,7 @@ ROW_LEVEL = {
             "transactions": _lines("transactions", "sku: its product row is quarantined"),
         }
     ),
-    "duplicate_sku": Quarantines(
-        {"products": _lines("products", "sku: duplicate of an earlier product")}
-    ),
+    "duplicate_sku": Quarantines({"products": _lines("products", "sku: duplicate of an earlier product")}),
 }
 
 
@@ -389,9 +378,7 @@ def test_a_folder_of_csv_and_parquet_parts_reads_like_one_file(tmp_path: Path):
     whole.head(100).write_csv(parts / "part-0000.csv")
     whole.slice(100).write_parquet(parts / "part-0001.parquet")
     (parts / "_SUCCESS").write_bytes(b"")
-    result = run(
-        job_with_inputs(tmp_path, {"transactions": "transactions"}), data, tmp_path / "out"
-    )
+    result = run(job_with_inputs(tmp_path, {"transactions": "transactions"}), data, tmp_path / "out")
     assert_no_traceback(result)
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "out" / AS_OF / "summary.json").read_text())

@@ -79,10 +79,17 @@ def test_segments_prints_sizes_spend_shares_and_nps_that_add_up(segmented):
     assert summary["customers"].sum() == customers.height
     assert summary["nps_answers"].sum() == customers["nps_score"].is_not_null().sum()
     lines = out.splitlines()
-    assert lines[0].startswith(f"segments as of {AS_OF}: {customers.height:,} customers with purchases, spend ")
+    assert lines[0].startswith(
+        f"segments as of {AS_OF}: {customers.height:,} customers with purchases, spend "
+    )
     assert lines[1].split() == ["segment", "customers", "share", "spend", "share", "NPS", "answers"]
     first = summary.row(0, named=True)
-    assert lines[2].split()[:4] == [first["rfm_segment"], f"{first['customers']:,}", f"{first['customer_share']:.1%}", f"{first['spend_share']:.1%}"]
+    assert lines[2].split()[:4] == [
+        first["rfm_segment"],
+        f"{first['customers']:,}",
+        f"{first['customer_share']:.1%}",
+        f"{first['spend_share']:.1%}",
+    ]
     total = next(line for line in lines if line.split()[0] == "total")
     assert total.split()[1:4] == [f"{customers.height:,}", "100.0%", "100.0%"]
     assert "lifecycle:" in lines
@@ -175,7 +182,17 @@ def test_a_rerun_writes_the_same_bytes(tmp_path, segmented, mined):
 def test_missing_data_folder_exits_2_with_one_line(tmp_path):
     missing = tmp_path / "nowhere"
     for command in ("segments", "affinities"):
-        result = invoke(command, "--config", str(NIGHTLY), "--data", str(missing), "--out", str(tmp_path), "--as-of", AS_OF)
+        result = invoke(
+            command,
+            "--config",
+            str(NIGHTLY),
+            "--data",
+            str(missing),
+            "--out",
+            str(tmp_path),
+            "--as-of",
+            AS_OF,
+        )
         assert result.exit_code == 2
         assert result.output.splitlines()[-1] == f"Error: {missing / 'products.csv'}: file not found"
 
@@ -196,13 +213,23 @@ def test_both_commands_have_help():
 
 def test_charts_are_deterministic_and_cope_with_nothing_to_show():
     empty_rules = pl.DataFrame(
-        schema={"antecedent": pl.List(pl.String), "consequent": pl.List(pl.String), "support": pl.Float64,
-                "confidence": pl.Float64, "lift": pl.Float64}
+        schema={
+            "antecedent": pl.List(pl.String),
+            "consequent": pl.List(pl.String),
+            "support": pl.Float64,
+            "confidence": pl.Float64,
+            "lift": pl.Float64,
+        }
     )
     for png in (charts.plot_rules(empty_rules), charts.plot_segments(pl.DataFrame({"rfm_segment": []}))):
         assert Image.open(io.BytesIO(png)).format == "PNG"
     rules = pl.DataFrame(
-        {"antecedent": [["a"], ["b"]], "consequent": [["b"], ["a"]], "support": [0.1, 0.1],
-         "confidence": [0.5, 0.4], "lift": [2.0, 2.0]}
+        {
+            "antecedent": [["a"], ["b"]],
+            "consequent": [["b"], ["a"]],
+            "support": [0.1, 0.1],
+            "confidence": [0.5, 0.4],
+            "lift": [2.0, 2.0],
+        }
     )
     assert charts.plot_rules(rules, names={"a": "Apples"}) == charts.plot_rules(rules, names={"a": "Apples"})

@@ -207,9 +207,7 @@ def test_verify_a_redeemed_code(job_dir):
 
 def test_verify_a_typo_and_an_unknown_code(job_dir):
     code = code_of(job_dir, "C1")
-    typo = (
-        code[:4] + code[5] + code[4] + code[6:] if code[4] != code[5] else code[:4] + "Z" + code[5:]
-    )
+    typo = code[:4] + code[5] + code[4] + code[6:] if code[4] != code[5] else code[:4] + "Z" + code[5:]
     result = verify(job_dir, typo)
     assert result.exit_code == 1
     assert result.output == (
@@ -277,10 +275,7 @@ def test_verify_with_a_key_file(job_dir, monkeypatch, tmp_path):
         f"Error: {key_file}: signing key file is accessible to group or others (chmod 600 {key_file})\n"
     )
     key_file.chmod(0o600)
-    assert (
-        verify(job_dir, code_of(job_dir, "C3"), "--offline", "--key-file", str(key_file)).exit_code
-        == 0
-    )
+    assert verify(job_dir, code_of(job_dir, "C3"), "--offline", "--key-file", str(key_file)).exit_code == 0
 
 
 def test_verify_an_unsigned_code_offline_says_it_cannot(job_dir):
@@ -306,9 +301,7 @@ def test_a_signed_campaign_without_a_key_fails_the_run_with_one_line(tmp_path, m
     jobs = tmp_path / "jobs"
     shutil.copytree(NIGHTLY.parent, jobs)
     campaign = jobs / "campaigns" / "cross_sell.toml"
-    campaign.write_text(
-        campaign.read_text().replace('symbology = "qr"', 'symbology = "qr", signed = true')
-    )
+    campaign.write_text(campaign.read_text().replace('symbology = "qr"', 'symbology = "qr", signed = true'))
     result = invoke(
         "run", "--config", str(jobs / "nightly.toml"), "--data", str(NIGHTLY.parent.parent / "sample_data"),
         "--out", str(tmp_path / "out"), "--as-of", AS_OF, "-q",

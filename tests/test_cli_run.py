@@ -18,7 +18,7 @@ from .conftest import AS_OF, NIGHTLY, invoke, run_nightly
 def test_every_command_has_help():
     def walk(group: click.Group, path: list[str]):
         for name, command in group.commands.items():
-            assert command.help, f"{' '.join(path + [name])} has no help text"
+            assert command.help, f"{' '.join([*path, name])} has no help text"
             result = CliRunner().invoke(cli, [*path, name, "--help"])
             assert result.exit_code == 0
             if isinstance(command, click.Group):
@@ -94,7 +94,10 @@ def test_the_dry_run_previews_exactly_what_the_real_run_issues(tmp_path, sample_
     assert "(dry run)" in dry.output
     assert not (tmp_path / "dry" / "ledger.sqlite").exists()
     assert not (tmp_path / "dry" / AS_OF / "pos").exists()
-    campaigns = lambda out: out[out.index("campaigns:") : out.index("coupons:") if "coupons:" in out else None]
+
+    def campaigns(out: str) -> str:
+        return out[out.index("campaigns:") : out.index("coupons:") if "coupons:" in out else None]
+
     assert campaigns(dry.output).strip() == campaigns(sample_run.result.output).strip()
 
 
@@ -103,7 +106,10 @@ def test_analysis_outputs_are_deterministic(tmp_path, sample_run):
     assert again.exit_code == 0
     for rel in ("analysis/segments.parquet", "analysis/rules.csv", "analysis/category_rules.csv"):
         assert (tmp_path / "again" / AS_OF / rel).read_bytes() == (sample_run.night / rel).read_bytes(), rel
-    crm = lambda p: pl.read_csv(p / AS_OF / "crm" / "offers.csv", infer_schema=False).drop("code")
+
+    def crm(out):
+        return pl.read_csv(out / AS_OF / "crm" / "offers.csv", infer_schema=False).drop("code")
+
     assert crm(tmp_path / "again").equals(crm(sample_run.out))
 
 
@@ -168,7 +174,9 @@ def test_one_message_per_reached_customer_and_suppression_wins(sample_run):
     summary = json.loads((night / "summary.json").read_text())
     reach = summary["reach"]
     assert reach["email"] == email.height and reach["sms"] == sms.height and reach["app"] == app.height
-    assert reach["email"] + reach["sms"] + reach["app"] + reach["unreachable"] == pos["customer_id"].n_unique()
+    assert (
+        reach["email"] + reach["sms"] + reach["app"] + reach["unreachable"] == pos["customer_id"].n_unique()
+    )
     assert all(int(p) <= 3 for p in sms["parts"])
 
 
@@ -176,7 +184,13 @@ def test_files_with_personal_data_are_private(sample_run):
     import stat
 
     night = sample_run.night
-    for rel in ("email/merge.csv", "sms/messages.csv", "app/messages.jsonl", "pos/coupons.csv", "quarantine/transactions.csv"):
+    for rel in (
+        "email/merge.csv",
+        "sms/messages.csv",
+        "app/messages.jsonl",
+        "pos/coupons.csv",
+        "quarantine/transactions.csv",
+    ):
         assert stat.S_IMODE((night / rel).stat().st_mode) == 0o600, rel
 
 
@@ -187,7 +201,10 @@ def test_log_lines_carry_no_personal_data(tmp_path):
     assert result.exit_code == 0
     logs = result.stderr if result.stderr_bytes is not None else result.output
     customers = pl.read_csv(NIGHTLY.parent.parent / "sample_data" / "customers.csv", infer_schema=False)
-    for value in customers["email"].drop_nulls().head(500).to_list() + customers["phone"].drop_nulls().head(500).to_list():
+    for value in (
+        customers["email"].drop_nulls().head(500).to_list()
+        + customers["phone"].drop_nulls().head(500).to_list()
+    ):
         assert value not in logs
 
 
@@ -197,13 +214,31 @@ def test_an_sms_template_too_long_fails_the_preview_before_anything_is_issued(tm
     jobs = tmp_path / "jobs"
     shutil.copytree(NIGHTLY.parent, jobs)
     (jobs / "templates" / "sms_ru.txt.j2").write_text(
-        '{% import "_offer_ru.j2" as offer %}\n{{ brand }}: ' + "очень длинное вступление " * 12
+        '{% import "_offer_ru.j2" as offer %}\n{{ brand }}: '
+        + "очень длинное вступление " * 12
         + "{% for c in coupons %}{{ offer.describe(c, currency) }}, код {{ c.code }}{% endfor %}\n"
     )
-    text = (jobs / "nightly.toml").read_text().replace('data = "../sample_data"', f'data = "{NIGHTLY.parent.parent / "sample_data"}"')
+    text = (
+        (jobs / "nightly.toml")
+        .read_text()
+        .replace('data = "../sample_data"', f'data = "{NIGHTLY.parent.parent / "sample_data"}"')
+    )
     (jobs / "nightly.toml").write_text(text)
     for extra in (["--dry-run"], []):
-        result = CliRunner().invoke(cli, ["run", "--config", str(jobs / "nightly.toml"), "--out", str(tmp_path / "out"), "--as-of", AS_OF, "-q", *extra])
+        result = CliRunner().invoke(
+            cli,
+            [
+                "run",
+                "--config",
+                str(jobs / "nightly.toml"),
+                "--out",
+                str(tmp_path / "out"),
+                "--as-of",
+                AS_OF,
+                "-q",
+                *extra,
+            ],
+        )
         assert result.exit_code == 2, result.output
         assert "sms_ru.txt.j2:" in result.output and "need more than max_sms_parts=3 parts" in result.output
     with sqlite3.connect(tmp_path / "out" / "ledger.sqlite") as conn:
@@ -211,7 +246,18 @@ def test_an_sms_template_too_long_fails_the_preview_before_anything_is_issued(tm
 
 
 def test_campaign_preview_equals_what_the_run_issued(tmp_path, sample_run):
-    result = invoke("campaign", "preview", "cross_sell", "--config", str(NIGHTLY), "--out", str(tmp_path), "--as-of", AS_OF, "-q")
+    result = invoke(
+        "campaign",
+        "preview",
+        "cross_sell",
+        "--config",
+        str(NIGHTLY),
+        "--out",
+        str(tmp_path),
+        "--as-of",
+        AS_OF,
+        "-q",
+    )
     assert result.exit_code == 0, result.output
     budget_row = next(line for line in result.output.splitlines() if line.startswith("| cross_sell"))
     sent, holdout = (int(x.strip().replace(",", "")) for x in budget_row.split("|")[2:4])
@@ -219,7 +265,11 @@ def test_campaign_preview_equals_what_the_run_issued(tmp_path, sample_run):
         issued = conn.execute("SELECT COUNT(*) FROM coupons WHERE campaign = 'cross_sell'").fetchone()[0]
         controls = conn.execute("SELECT COUNT(*) FROM controls WHERE campaign = 'cross_sell'").fetchone()[0]
     assert (sent, holdout) == (issued, controls)
-    segment_rows = [line for line in result.output.split("by channel:")[0].splitlines() if line.startswith("| ") and "rfm_segment" not in line]
+    segment_rows = [
+        line
+        for line in result.output.split("by channel:")[0].splitlines()
+        if line.startswith("| ") and "rfm_segment" not in line
+    ]
     assert sum(int(r.split("|")[4].replace(",", "")) for r in segment_rows) == issued
     assert not (tmp_path / "ledger.sqlite").exists()
 
@@ -253,7 +303,9 @@ def test_the_html_report_is_self_contained_with_every_chart(sample_run):
 
 
 def test_the_report_compares_with_the_previous_night(fresh_copy):
-    result = invoke("run", "--config", str(NIGHTLY), "--out", str(fresh_copy.out), "--as-of", "2026-11-29", "-q")
+    result = invoke(
+        "run", "--config", str(NIGHTLY), "--out", str(fresh_copy.out), "--as-of", "2026-11-29", "-q"
+    )
     assert result.exit_code == 0, result.output
     html = (fresh_copy.out / "2026-11-29" / "report.html").read_text(encoding="utf-8")
     assert '<a href="../2026-11-22/report.html">2026-11-22</a>' in html

@@ -70,9 +70,7 @@ def test_gs1_check_digit_known_answers(data, check):
 
 
 def test_generated_codes_have_prefix_length_and_valid_check():
-    codes = generate_codes(
-        500, prefix="CS", length=10, alphabet=ALPHABET, entropy=seeded_entropy(1)
-    )
+    codes = generate_codes(500, prefix="CS", length=10, alphabet=ALPHABET, entropy=seeded_entropy(1))
     assert len(set(codes)) == 500
     for code in codes:
         assert code.startswith("CS") and len(code) == 13
@@ -144,9 +142,7 @@ def test_ean13_values_follow_the_gs1_rule(seed, prefix):
 
 
 def test_ean13_serials_are_not_sequential():
-    values = sorted(
-        int(v[2:12]) for v in generate_ean13(200, prefix="99", entropy=seeded_entropy(9))
-    )
+    values = sorted(int(v[2:12]) for v in generate_ean13(200, prefix="99", entropy=seeded_entropy(9)))
     gaps = {b - a for a, b in itertools.pairwise(values)}
     assert 1 not in gaps
 
@@ -273,12 +269,8 @@ def test_signing_needs_room_in_the_alphabet_and_both_key_and_length():
 def test_signed_payload_round_trip_and_tampering():
     payload = signed_payload("X7K2M9QRTA5", date(2026, 12, 6), key=KEY)
     assert re.fullmatch(r"CG1\.X7K2M9QRTA5\.20261206\.[A-Z2-7]{16}", payload)
-    assert read_signed_payload(payload, key=KEY) == SignedPayload(
-        "X7K2M9QRTA5", date(2026, 12, 6), True
-    )
-    assert read_signed_payload(payload, key=None) == SignedPayload(
-        "X7K2M9QRTA5", date(2026, 12, 6), None
-    )
+    assert read_signed_payload(payload, key=KEY) == SignedPayload("X7K2M9QRTA5", date(2026, 12, 6), True)
+    assert read_signed_payload(payload, key=None) == SignedPayload("X7K2M9QRTA5", date(2026, 12, 6), None)
     assert read_signed_payload(payload, key=OTHER_KEY).authentic is False
     later = payload.replace(".20261206.", ".20271206.")
     other_code = payload.replace("X7K2M9QRTA5", "X7K2M9QRTA6")
@@ -314,14 +306,9 @@ def test_key_problems_are_config_errors_that_never_show_the_key(tmp_path):
     secret = "TOPSECRET-" + "z" * 3
     with pytest.raises(ConfigError) as e:
         load_signing_key(environ={SIGNING_KEY_ENV: secret})
-    assert (
-        str(e.value)
-        == f"the signing key from {SIGNING_KEY_ENV} is too short (13 bytes; at least 16)"
-    )
+    assert str(e.value) == f"the signing key from {SIGNING_KEY_ENV} is too short (13 bytes; at least 16)"
     assert e.value.exit_code == 2
-    with pytest.raises(
-        ConfigError, match=f"campaign 'x' needs a signing key: set {SIGNING_KEY_ENV}"
-    ):
+    with pytest.raises(ConfigError, match=f"campaign 'x' needs a signing key: set {SIGNING_KEY_ENV}"):
         load_signing_key(environ={}, needed_for="campaign 'x'")
     open_file = tmp_path / "key"
     open_file.write_text("TOPSECRET-" * 4)
@@ -371,9 +358,9 @@ AS_OF = date(2026, 11, 22)  # valid 2026-11-23 .. 2026-12-06 with the defaults (
 
 
 def test_code_maker_ean13():
-    codes, values, keys = code_maker(
-        campaign(prefix="W", symbology="ean13"), seeded_entropy(1), as_of=AS_OF
-    )(50)
+    codes, values, keys = code_maker(campaign(prefix="W", symbology="ean13"), seeded_entropy(1), as_of=AS_OF)(
+        50
+    )
     assert all(has_valid_check(c, prefix="W", alphabet=ALPHABET) for c in codes)
     assert all(is_valid_ean13(v) and v.startswith("99") for v in values)
     assert keys == values
@@ -385,31 +372,23 @@ def test_code_maker_gs1_128_with_and_without_expiry():
         "gs1_company_prefix": "4012345",
         "gs1_coupon_reference": "00001",
     }
-    _, values, keys = code_maker(
-        campaign(**spec, expiry_in_barcode=True), seeded_entropy(2), as_of=AS_OF
-    )(50)
+    _, values, keys = code_maker(campaign(**spec, expiry_in_barcode=True), seeded_entropy(2), as_of=AS_OF)(50)
     for value, key in zip(values, keys, strict=True):
         assert re.fullmatch(r"\(255\)4012345000016\d{12}\(17\)261206", value)
         assert key == barcode_key(value, "gs1_128") == value[5:30]
     assert len(set(keys)) == 50
-    _, plain, _ = code_maker(campaign(**spec, gcn_serial_length=8), seeded_entropy(2), as_of=AS_OF)(
-        3
-    )
+    _, plain, _ = code_maker(campaign(**spec, gcn_serial_length=8), seeded_entropy(2), as_of=AS_OF)(3)
     assert all(re.fullmatch(r"\(255\)4012345000016\d{8}", v) for v in plain)
 
 
 def test_code_maker_code128_and_qr_carry_the_code():
     for symbology in ("code128", "qr"):
-        codes, values, keys = code_maker(
-            campaign(symbology=symbology), seeded_entropy(3), as_of=AS_OF
-        )(5)
+        codes, values, keys = code_maker(campaign(symbology=symbology), seeded_entropy(3), as_of=AS_OF)(5)
         assert codes == values == keys
 
 
 def test_code_maker_qr_url():
-    spec = campaign(
-        symbology="qr", qr_payload="url", url_template="https://shop.example/c/{code}?src=qr"
-    )
+    spec = campaign(symbology="qr", qr_payload="url", url_template="https://shop.example/c/{code}?src=qr")
     codes, values, _ = code_maker(spec, seeded_entropy(4), as_of=AS_OF)(5)
     assert values == [f"https://shop.example/c/{c}?src=qr" for c in codes]
 
@@ -514,9 +493,7 @@ def record(code: str, **changes: object) -> dict[str, object]:
 
 
 class FakeLedger:
-    def __init__(
-        self, *records: dict[str, object], barcodes: dict[tuple[str, str], str] | None = None
-    ):
+    def __init__(self, *records: dict[str, object], barcodes: dict[tuple[str, str], str] | None = None):
         self.by_code = {str(r["code"]): r for r in records}
         self.barcodes = barcodes or {}
 
@@ -548,13 +525,9 @@ TYPO = CODE[:3] + ("2" if CODE[3] != "2" else "3") + CODE[4:]
     ],
 )
 def test_a_code_in_the_ledger_gets_its_record_s_verdict(changes, as_of, status, detail):
-    verdict = verify_code(
-        CODE, formats=FORMATS, as_of=as_of, lookup=FakeLedger(record(CODE, **changes))
-    )
+    verdict = verify_code(CODE, formats=FORMATS, as_of=as_of, lookup=FakeLedger(record(CODE, **changes)))
     assert verdict.status == status
-    assert str(verdict).startswith(
-        f"{status}: {CODE} (campaign cross_sell, personal, customer C001; "
-    )
+    assert str(verdict).startswith(f"{status}: {CODE} (campaign cross_sell, personal, customer C001; ")
     assert detail in verdict.detail
     assert verdict.ok == (status == "valid")
 
@@ -603,9 +576,7 @@ def test_an_unsigned_code_cannot_be_valid_offline():
 def test_a_forged_signed_code_not_in_the_ledger_is_a_bad_signature_online():
     inner = signed_codes(1)[0][1:11] + "2222"
     forged = "S" + inner + check_character(inner, ALPHABET)
-    verdict = verify_code(
-        forged, formats=FORMATS, as_of=date(2026, 11, 25), key=KEY, lookup=FakeLedger()
-    )
+    verdict = verify_code(forged, formats=FORMATS, as_of=date(2026, 11, 25), key=KEY, lookup=FakeLedger())
     assert verdict.status == "bad signature"
     # without the key the ledger alone can only say it does not know the code
     assert (
@@ -639,9 +610,7 @@ def test_scanned_barcodes_are_found_by_their_key():
     assert verify_code(ean, formats=FORMATS, as_of=day, lookup=ledger).ok
     assert verify_code(gs1, formats=FORMATS, as_of=day, lookup=ledger).ok
     # the key ignores the expiry: a barcode with an altered date is still the same coupon
-    assert verify_code(
-        gs1.replace("261206", "271206"), formats=FORMATS, as_of=day, lookup=ledger
-    ).ok
+    assert verify_code(gs1.replace("261206", "271206"), formats=FORMATS, as_of=day, lookup=ledger).ok
     assert (
         verify_code("9912345678903", formats=FORMATS, as_of=day, lookup=ledger).status
         == "bad check character"
@@ -650,10 +619,7 @@ def test_scanned_barcodes_are_found_by_their_key():
         verify_code("(255)4012345000017123", formats=FORMATS, as_of=day, lookup=ledger).status
         == "bad check character"
     )
-    assert (
-        verify_code("(255)4012345000016999(17)261129", formats=FORMATS, as_of=day).status
-        == "expired"
-    )
+    assert verify_code("(255)4012345000016999(17)261129", formats=FORMATS, as_of=day).status == "expired"
     assert (
         verify_code("9912345678909", formats=FORMATS, as_of=day).detail
         == "well-formed EAN-13, cannot be verified offline"

@@ -49,7 +49,7 @@ def test_unknown_key_names_file_key_and_allowed_keys(tmp_path):
 
 
 def test_bad_value_names_key_and_what_is_allowed(tmp_path):
-    path = write_job(tmp_path, '[affinity]\nmin_support = 2.0\n')
+    path = write_job(tmp_path, "[affinity]\nmin_support = 2.0\n")
     with pytest.raises(ConfigError) as e:
         load_job(path)
     assert str(e.value) == f"{path}: affinity.min_support: Input should be less than or equal to 1 (got 2.0)"
@@ -60,11 +60,15 @@ def test_campaign_errors_name_the_campaign_file(tmp_path):
     path = write_job(tmp_path, 'campaigns = ["campaigns/cs.toml"]\n', cs=bad)
     with pytest.raises(ConfigError) as e:
         load_job(path)
-    assert str(e.value).startswith(f"{tmp_path / 'campaigns' / 'cs.toml'}: reward: a percent reward must be at most 100")
+    assert str(e.value).startswith(
+        f"{tmp_path / 'campaigns' / 'cs.toml'}: reward: a percent reward must be at most 100"
+    )
 
 
 def test_unknown_offer_type_lists_the_types(tmp_path):
-    path = write_job(tmp_path, 'campaigns = ["campaigns/cs.toml"]\n', cs=CAMPAIGN.replace("cross_sell", "lottery"))
+    path = write_job(
+        tmp_path, 'campaigns = ["campaigns/cs.toml"]\n', cs=CAMPAIGN.replace("cross_sell", "lottery")
+    )
     with pytest.raises(ConfigError, match=r"type: Input should be 'cross_sell', 'win_back'"):
         load_job(path)
 
@@ -79,12 +83,16 @@ def test_missing_campaign_file_and_bad_toml(tmp_path):
 
 
 def test_duplicate_campaign_names_and_unknown_segments_are_refused(tmp_path):
-    path = write_job(tmp_path, 'campaigns = ["campaigns/a.toml", "campaigns/b.toml"]\n', a=CAMPAIGN, b=CAMPAIGN)
+    path = write_job(
+        tmp_path, 'campaigns = ["campaigns/a.toml", "campaigns/b.toml"]\n', a=CAMPAIGN, b=CAMPAIGN
+    )
     with pytest.raises(ConfigError, match=r"b.toml: campaign name 'cs' is already used by"):
         load_job(path)
     seg = CAMPAIGN + 'eligibility = { segments = ["champignons"] }\n'
     path = write_job(tmp_path, 'campaigns = ["campaigns/a.toml"]\n', a=seg)
-    with pytest.raises(ConfigError, match=r"unknown segment 'champignons' \(allowed: about_to_sleep, at_risk"):
+    with pytest.raises(
+        ConfigError, match=r"unknown segment 'champignons' \(allowed: about_to_sleep, at_risk"
+    ):
         load_job(path)
 
 

@@ -121,17 +121,13 @@ def inputs_dir(tmp_path: Path) -> Path:
 
 
 def load(folder: Path, transactions: str | Path = "transactions.csv", **kw: object) -> Inputs:
-    return load_inputs(
-        folder / transactions, folder / "products.csv", folder / "customers.csv", **kw
-    )
+    return load_inputs(folder / transactions, folder / "products.csv", folder / "customers.csv", **kw)
 
 
 def text_frame(rows: list[dict[str, str | None]], spec_name: str) -> pl.DataFrame:
     """A raw frame as the reader makes it: every contract column as text, absent ones null."""
     names = [c.name for c in SPECS[spec_name].columns]
-    return pl.DataFrame(
-        {n: [r.get(n) for r in rows] for n in names}, schema={n: pl.String for n in names}
-    )
+    return pl.DataFrame({n: [r.get(n) for r in rows] for n in names}, schema={n: pl.String for n in names})
 
 
 def reasons(loaded: Loaded) -> list[tuple[int, str]]:
@@ -262,15 +258,9 @@ def test_parquet_gives_the_same_kept_frames_as_csv(inputs_dir: Path, tmp_path: P
     pq.mkdir()
     # typed Parquet columns, as a warehouse export writes them
     from_csv.transactions.kept.write_parquet(pq / "transactions.parquet")
-    pl.read_csv(inputs_dir / "products.csv", infer_schema=False).write_parquet(
-        pq / "products.parquet"
-    )
-    from_csv.customers.kept.drop("push_opt_in", "first_name").write_parquet(
-        pq / "customers.parquet"
-    )
-    from_parquet = load_inputs(
-        pq / "transactions.parquet", pq / "products.parquet", pq / "customers.parquet"
-    )
+    pl.read_csv(inputs_dir / "products.csv", infer_schema=False).write_parquet(pq / "products.parquet")
+    from_csv.customers.kept.drop("push_opt_in", "first_name").write_parquet(pq / "customers.parquet")
+    from_parquet = load_inputs(pq / "transactions.parquet", pq / "products.parquet", pq / "customers.parquet")
     for a, b in zip(from_csv.all(), from_parquet.all(), strict=True):
         assert_frame_equal(a.kept, b.kept)
 
@@ -378,8 +368,7 @@ def test_a_delimiter_of_more_than_one_byte_is_refused(inputs_dir: Path):
     with pytest.raises(InputError) as e:
         load(inputs_dir, delimiter="¦")
     assert str(e.value) == (
-        f"{inputs_dir}/products.csv: cannot split CSV on '¦': "
-        "the delimiter must be one ASCII character"
+        f"{inputs_dir}/products.csv: cannot split CSV on '¦': the delimiter must be one ASCII character"
     )
 
 
@@ -411,9 +400,7 @@ def test_lines_with_more_or_fewer_fields_than_the_header_are_quarantined(inputs_
         (b"", "file is empty (0 bytes; expected a header line)"),
         (b"\n\nR1,C1\n", "line 1 is blank (expected a header line)"),
         (
-            TX_HEADER.encode()
-            + "R1,C1,2026-03-14,S1,Пе,1,1\n".encode()
-            + b"R2,C1,2026-03-14,S1,\xc0,1,1\n",
+            TX_HEADER.encode() + "R1,C1,2026-03-14,S1,Пе,1,1\n".encode() + b"R2,C1,2026-03-14,S1,\xc0,1,1\n",
             "line 3 is not UTF-8 text (byte 0xC0 at position 21); save the file as UTF-8",
         ),
         (
@@ -423,18 +410,13 @@ def test_lines_with_more_or_fewer_fields_than_the_header_are_quarantined(inputs_
         (TX_CSV.encode("utf-16"), "not CSV text: the file is UTF-16 text; save it as UTF-8"),
         (
             b"PK\x03\x04rest",
-            (
-                "not CSV text: the file is a zip archive or an Excel workbook; "
-                "export the sheet as CSV (UTF-8)"
-            ),
+            ("not CSV text: the file is a zip archive or an Excel workbook; export the sheet as CSV (UTF-8)"),
         ),
         (b"\x1f\x8b\x08rest", "not CSV text: the file is gzip-compressed; unpack it first"),
         (b"PAR1rest", "not CSV text: the file is a Parquet file; give it the .parquet extension"),
         (b"\x00\x01\x02,\x03\n", "not CSV text: line 1 holds control characters (binary data?)"),
         (
-            (
-                TX_HEADER + 'R1,C1,2026-03-14,S1,A,1,1\nR2,C1,2026-03-14,S1,TV 27" wide,1,1\n'
-            ).encode(),
+            (TX_HEADER + 'R1,C1,2026-03-14,S1,A,1,1\nR2,C1,2026-03-14,S1,TV 27" wide,1,1\n').encode(),
             (
                 "line 3 has a double quote inside a value that is not quoted; "
                 'enclose the value in double quotes and double the quote inside ("27"" screen")'
@@ -497,8 +479,7 @@ def test_an_error_names_the_part_that_holds_it(inputs_dir: Path):
     with pytest.raises(InputError) as e:
         load(inputs_dir, "tx")
     assert (
-        str(e.value)
-        == f"{bad}: line 2 is not UTF-8 text (byte 0xFF at position 21); save the file as UTF-8"
+        str(e.value) == f"{bad}: line 2 is not UTF-8 text (byte 0xFF at position 21); save the file as UTF-8"
     )
 
 
@@ -530,8 +511,7 @@ def test_a_parquet_file_with_a_missing_or_nested_column_is_one_line(inputs_dir: 
     with pytest.raises(InputError) as e:
         load(inputs_dir, "tx.parquet")
     assert str(e.value) == (
-        f"{path}: column 'sku' has Parquet type List(String); "
-        "expected text, a number, a date or a boolean"
+        f"{path}: column 'sku' has Parquet type List(String); expected text, a number, a date or a boolean"
     )
 
 
@@ -896,9 +876,7 @@ def loaded_with(name: str, kept: int, reasons_: list[str], files: list[str]) -> 
         {SOURCE_COL: [files[i % len(files)] for i in range(len(reasons_))], REASON_COL: reasons_},
         schema={SOURCE_COL: pl.String, REASON_COL: pl.String},
     )
-    return Loaded(
-        name, pl.DataFrame({"x": range(kept)}), quarantined, [Path("/d") / f for f in files]
-    )
+    return Loaded(name, pl.DataFrame({"x": range(kept)}), quarantined, [Path("/d") / f for f in files])
 
 
 def inputs_with(tx: Loaded) -> Inputs:
@@ -911,9 +889,7 @@ def inputs_with(tx: Loaded) -> Inputs:
 
 
 def test_within_the_share_the_run_goes_on():
-    check_quarantine_share(
-        inputs_with(loaded_with("transactions", 95, ["a"] * 5, ["t.csv"])), 0.05, None
-    )
+    check_quarantine_share(inputs_with(loaded_with("transactions", 95, ["a"] * 5, ["t.csv"])), 0.05, None)
 
 
 def test_beyond_the_share_names_the_file_share_and_most_common_single_reason():
@@ -943,17 +919,14 @@ def test_with_several_parts_the_message_names_the_worst_part():
 
 def test_no_rows_or_no_usable_row_fails_whatever_the_share():
     with pytest.raises(InputError) as e:
-        check_quarantine_share(
-            inputs_with(loaded_with("transactions", 0, [], ["t.csv"])), 1.0, None
-        )
+        check_quarantine_share(inputs_with(loaded_with("transactions", 0, [], ["t.csv"])), 1.0, None)
     assert str(e.value) == "/d/t.csv: no data rows (only a header)"
     with pytest.raises(InputError) as e:
         check_quarantine_share(
             inputs_with(loaded_with("transactions", 0, ["ts: empty"], ["t.csv"])), 1.0, None
         )
     assert str(e.value) == (
-        "/d/t.csv: 1 of 1 rows rejected (100.0%, no row is usable); "
-        "most common reason: ts: empty (1 row)"
+        "/d/t.csv: 1 of 1 rows rejected (100.0%, no row is usable); most common reason: ts: empty (1 row)"
     )
 
 

@@ -28,9 +28,7 @@ from coupongen.ledger import Ledger
 from .conftest import AS_OF, NIGHTLY
 
 BIN = Path(sys.executable).with_name("coupongen")
-CLI = (
-    [str(BIN)] if BIN.exists() else [sys.executable, "-c", "from coupongen.cli import main; main()"]
-)
+CLI = [str(BIN)] if BIN.exists() else [sys.executable, "-c", "from coupongen.cli import main; main()"]
 TIMEOUT = 60
 
 
@@ -50,9 +48,7 @@ def run_args(data: Path, out: Path) -> list[str]:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args], capture_output=True, text=True, timeout=TIMEOUT, check=False
-    )
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=TIMEOUT, check=False)
 
 
 def start_run(data: Path, out: Path) -> subprocess.Popen[str]:
@@ -73,9 +69,7 @@ class Night:
     @classmethod
     def read(cls, out: Path) -> Night:
         with Ledger.open(out / "ledger.sqlite", create=False) as led:
-            coupons = (
-                led.coupons().select("offer_key", "code", "barcode_value", "kind").sort("offer_key")
-            )
+            coupons = led.coupons().select("offer_key", "code", "barcode_value", "kind").sort("offer_key")
             return cls(coupons, set(led.controls()["offer_key"]), led.runs(), led.lock_holder())
 
 
@@ -110,9 +104,7 @@ def reference(data, tmp_path_factory) -> Reference:
     assert done.returncode == 0, done.stderr
     night = Night.read(out)
     assert night.coupons.height > 50 and len(night.controls) > 0
-    assert (
-        night.coupons["offer_key"].str.split(":").list.get(0).n_unique() >= 4
-    )  # several campaigns
+    assert night.coupons["offer_key"].str.split(":").list.get(0).n_unique() >= 4  # several campaigns
     return Reference(out, night)
 
 
@@ -248,9 +240,7 @@ def test_a_run_killed_at_any_point_reruns_to_the_same_night(point, data, referen
     # nothing missing, nothing twice
     assert after.coupons["offer_key"].to_list() == reference.coupons["offer_key"].to_list()
     assert (
-        after.coupons["code"].n_unique()
-        == after.coupons["barcode_value"].n_unique()
-        == after.coupons.height
+        after.coupons["code"].n_unique() == after.coupons["barcode_value"].n_unique() == after.coupons.height
     )
     assert after.controls == reference.controls
     # what was issued before the kill is kept, code for code
@@ -265,9 +255,7 @@ def test_a_run_killed_at_any_point_reruns_to_the_same_night(point, data, referen
     assert after.runs["coupons"].sum() == reference.coupons.height
     # the exports hold exactly the ledger's coupons
     pos = pl.read_csv(out / AS_OF / "pos" / "coupons.csv", infer_schema=False)
-    assert (out / AS_OF / "pos" / "_SUCCESS").exists() and (
-        out / AS_OF / "crm" / "_SUCCESS"
-    ).exists()
+    assert (out / AS_OF / "pos" / "_SUCCESS").exists() and (out / AS_OF / "crm" / "_SUCCESS").exists()
     assert sorted(pos["code"]) == sorted(after.coupons["code"])
     assert sorted(pos["barcode_value"]) == sorted(after.coupons["barcode_value"])
 
@@ -349,9 +337,7 @@ def test_a_second_run_is_refused_naming_the_holder(data, reference, tmp_path):
 
 def test_a_rerun_issues_nothing_and_republishes_the_same_files(data, reference):
     out = reference.out
-    files = {
-        name: (out / AS_OF / name).read_bytes() for name in ("pos/coupons.csv", "crm/offers.csv")
-    }
+    files = {name: (out / AS_OF / name).read_bytes() for name in ("pos/coupons.csv", "crm/offers.csv")}
     again = run_cli(*run_args(data, out))
     assert again.returncode == 0, again.stderr
     second = Night.read(out)

@@ -153,7 +153,15 @@ def test_category_spend_shares():
 
 def day_rows(customer, sku, days, *, month=10, quantity=1.0, price=2.0, start=0):
     return [
-        (f"R{customer}{sku}{start + i}", customer, datetime(2026, month, d, 12), "S1", sku, quantity, quantity * price)
+        (
+            f"R{customer}{sku}{start + i}",
+            customer,
+            datetime(2026, month, d, 12),
+            "S1",
+            sku,
+            quantity,
+            quantity * price,
+        )
         for i, d in enumerate(days)
     ]
 
@@ -178,7 +186,12 @@ def test_a_partly_returned_purchase_still_counts():
     rows = day_rows("C1", "P1", [1, 8, 15], quantity=2.0)
     rows.append(("RB", "C1", datetime(2026, 10, 20, 9), "S1", "P1", -1.0, -2.0))
     got = customer_products(tx(rows), as_of=AS_OF).row(0, named=True)
-    assert (got["receipts"], got["quantity"], got["last_day"], got["regular"]) == (3, 5.0, date(2026, 10, 15), True)
+    assert (got["receipts"], got["quantity"], got["last_day"], got["regular"]) == (
+        3,
+        5.0,
+        date(2026, 10, 15),
+        True,
+    )
 
 
 def test_two_purchases_are_not_yet_a_rhythm():
@@ -246,7 +259,12 @@ def feats(recency, frequency, monetary):
             "frequency": frequency,
             "monetary": monetary,
         },
-        schema={"customer_id": pl.String, "recency_days": pl.Int32, "frequency": pl.Int32, "monetary": pl.Float64},
+        schema={
+            "customer_id": pl.String,
+            "recency_days": pl.Int32,
+            "frequency": pl.Int32,
+            "monetary": pl.Float64,
+        },
     )
 
 
@@ -410,7 +428,9 @@ def test_sample_segments_add_up_to_the_customers_with_purchases(sample_inputs, s
         summary = summarize_segments(seg, by=by)
         assert summary["customers"].sum() == seg.height == buyers
         assert summary["nps_answers"].sum() == answered > 0
-        assert (summary["promoters"] + summary["passives"] + summary["detractors"] == summary["nps_answers"]).all()
+        assert (
+            summary["promoters"] + summary["passives"] + summary["detractors"] == summary["nps_answers"]
+        ).all()
         assert abs(summary["spend_share"].sum() - 1.0) < 1e-3
     named = set(seg["rfm_segment"])
     assert {"champions", "new", "lost", "hibernating", "at_risk"} <= named
@@ -426,9 +446,11 @@ def test_the_segment_map_is_data_in_the_job_file(tmp_path):
         '[[segments.rules]]\nname = "rest"\n'
     )
     config = load_job(job).config.segments
-    seg = segment_customers(customer_features(TX, PRODUCTS, as_of=AS_OF), pl.DataFrame(
-        {"customer_id": ["C1"], "nps_score": pl.Series([None], dtype=pl.Int64)}
-    ), config)
+    seg = segment_customers(
+        customer_features(TX, PRODUCTS, as_of=AS_OF),
+        pl.DataFrame({"customer_id": ["C1"], "nps_score": pl.Series([None], dtype=pl.Int64)}),
+        config,
+    )
     assert seg.select("customer_id", "r_score", "f_score", "rfm_segment").rows() == [
         ("C1", 3, 3, "best"),
         ("C2", 1, 1, "rest"),

@@ -121,7 +121,9 @@ def coupon(cid: str, code: str, **kw) -> dict:
 def render(coupons, chosen, max_sms_parts=3):
     return render_messages(
         pl.DataFrame(coupons),
-        pl.DataFrame(chosen, schema={"customer_id": pl.String, "channel": pl.String, "coupons": pl.Int64}, orient="row"),
+        pl.DataFrame(
+            chosen, schema={"customer_id": pl.String, "channel": pl.String, "coupons": pl.Int64}, orient="row"
+        ),
         customers(),
         {"P1": "Spaghetti <Barilla> 500 g"},
         template_environment(TEMPLATES),
@@ -133,7 +135,18 @@ def render(coupons, chosen, max_sms_parts=3):
 
 def test_a_customer_with_several_coupons_gets_one_message_holding_all():
     msgs = render(
-        [coupon("C1", "AAA"), coupon("C1", "BBB", reward_type="amount", reward_value=300.0, target_kind="basket", target=None, min_basket=1000.0)],
+        [
+            coupon("C1", "AAA"),
+            coupon(
+                "C1",
+                "BBB",
+                reward_type="amount",
+                reward_value=300.0,
+                target_kind="basket",
+                target=None,
+                min_basket=1000.0,
+            ),
+        ],
         [("C1", "sms", 2)],
     )
     assert msgs.sms.height == 1

@@ -24,8 +24,12 @@ PRODUCTS = pl.DataFrame(
 
 def rules() -> pl.DataFrame:
     baskets = (
-        [("PASTA", "SAUCE")] * 6 + [("PASTA", "BEER")] * 8 + [("CHIPS", "SALSA")] * 5 + [("CHIPS", "BEER")] * 3
-        + [("SAUCE",)] * 2 + [("BEER",)] * 2
+        [("PASTA", "SAUCE")] * 6
+        + [("PASTA", "BEER")] * 8
+        + [("CHIPS", "SALSA")] * 5
+        + [("CHIPS", "BEER")] * 3
+        + [("SAUCE",)] * 2
+        + [("BEER",)] * 2
     )
     rows = [(f"R{i}", item) for i, b in enumerate(baskets) for item in b]
     frame = pl.DataFrame(rows, schema={"receipt_id": pl.String, "item": pl.String}, orient="row")
@@ -69,7 +73,12 @@ def context(cust, bought_, categories=None) -> OfferContext:
     if categories is None:
         categories = pl.DataFrame(
             {"customer_id": [], "category": [], "spend": [], "share": []},
-            schema={"customer_id": pl.String, "category": pl.String, "spend": pl.Float64, "share": pl.Float64},
+            schema={
+                "customer_id": pl.String,
+                "category": pl.String,
+                "spend": pl.Float64,
+                "share": pl.Float64,
+            },
         )
     return OfferContext(
         customers=cust,
@@ -107,7 +116,12 @@ def test_offer_rows_carry_validity_reward_and_key():
     row = plan_offers((camp,), ctx, max_per_customer=1, seed=1).offers.row(0, named=True)
     assert row["offer_key"] == "cs:2026-11-22:C0:0"
     assert (row["valid_from"], row["valid_to"]) == ("2026-11-23", "2026-12-06")
-    assert (row["reward_type"], row["reward_value"], row["min_basket"], row["max_uses"]) == ("percent", 15.0, 10.0, 2)
+    assert (row["reward_type"], row["reward_value"], row["min_basket"], row["max_uses"]) == (
+        "percent",
+        15.0,
+        10.0,
+        2,
+    )
     assert row["target"] == "SALSA"
     # expected cost: 5% redemption x 15% of the salsa's price 2.00
     assert row["expected_cost"] == round(0.05 * 0.15 * 2.0, 4)
@@ -132,7 +146,14 @@ def test_budget_is_filled_by_priority_and_never_exceeded():
 
 def test_a_customer_eligible_for_everything_gets_at_most_the_cap_first_campaigns_first():
     cust = customers(1, lifecycle=["lapsing"])
-    cats = pl.DataFrame({"customer_id": ["C0", "C0"], "category": ["beer", "snacks"], "spend": [50.0, 10.0], "share": [0.83, 0.17]})
+    cats = pl.DataFrame(
+        {
+            "customer_id": ["C0", "C0"],
+            "category": ["beer", "snacks"],
+            "spend": [50.0, 10.0],
+            "share": [0.83, 0.17],
+        }
+    )
     ctx = context(cust, bought([("C0", "CHIPS")]), cats)
     camps = (
         campaign("wb", "win_back", eligibility={"lifecycle": ["lapsing"]}),
@@ -197,7 +218,9 @@ def test_restricted_categories():
 def test_second_purchase_targets_one_visit_customers_with_a_basket_offer():
     cust = customers(3, visits=[1, 2, 1], lifecycle=["new", "new", "active"])
     ctx = context(cust, bought([]))
-    camp = campaign("sp", "second_purchase", eligibility={"lifecycle": ["new"]}, reward={"type": "amount", "value": 5})
+    camp = campaign(
+        "sp", "second_purchase", eligibility={"lifecycle": ["new"]}, reward={"type": "amount", "value": 5}
+    )
     offers = plan_offers((camp,), ctx, max_per_customer=2, seed=1).offers
     assert offers.select("customer_id", "target_kind", "target").rows() == [("C0", "basket", None)]
     assert offers["expected_cost"].item() == 0.05 * 5
@@ -237,7 +260,9 @@ def test_replenishment_offers_the_most_overdue_regular_promotable_product():
 
 def test_nps_driven_offers_pick_detractors_and_promoters():
     cust = customers(3, nps_class=["detractor", "promoter", None], nps_score=[3, 10, None])
-    sorry = plan_offers((campaign("sr", "service_recovery"),), context(cust, bought([])), max_per_customer=2, seed=1)
+    sorry = plan_offers(
+        (campaign("sr", "service_recovery"),), context(cust, bought([])), max_per_customer=2, seed=1
+    )
     assert sorry.offers["customer_id"].to_list() == ["C0"]
     assert "answered 3 of 10" in sorry.offers["reason"].item()
     invite = plan_offers((campaign("rf", "referral"),), context(cust, bought([])), max_per_customer=2, seed=1)
@@ -246,7 +271,12 @@ def test_nps_driven_offers_pick_detractors_and_promoters():
 
 def test_vip_reward_goes_to_the_eligible_segment():
     cust = customers(2, rfm_segment=["champions", "lost"])
-    camp = campaign("vip", "vip_reward", eligibility={"segments": ["champions"]}, reward={"type": "multiplier", "value": 3})
+    camp = campaign(
+        "vip",
+        "vip_reward",
+        eligibility={"segments": ["champions"]},
+        reward={"type": "multiplier", "value": 3},
+    )
     got = plan_offers((camp,), context(cust, bought([])), max_per_customer=2, seed=1).offers
     assert got["customer_id"].to_list() == ["C0"]
     # two extra points per 100 of the 20.00 average basket at 1.00 a point, 5% redemption
@@ -267,4 +297,6 @@ def test_the_budget_pays_for_sent_coupons_and_the_holdout_is_cut_at_the_same_pla
     # the cut is one place in one order: every customer above it is either sent or held out
     cands = pl.concat([plan.offers, plan.controls])
     assert cands.height == plan.offers.height + plan.controls.height
-    assert set(cands["customer_id"]) < set(unlimited.offers["customer_id"]) | set(unlimited.controls["customer_id"])
+    assert set(cands["customer_id"]) < set(unlimited.offers["customer_id"]) | set(
+        unlimited.controls["customer_id"]
+    )

@@ -29,9 +29,7 @@ BASKETS = {"U1": "AB", "U2": "ABC", "U3": "BC", "U4": "CD"}
 AB, AC, BC, CD = 2 / math.sqrt(6), 1 / math.sqrt(6), 2 / 3, 1 / math.sqrt(3)
 
 
-def bought(
-    baskets: dict[str, str], *, old: dict[str, str] | None = None, receipts: int = 2
-) -> pl.DataFrame:
+def bought(baskets: dict[str, str], *, old: dict[str, str] | None = None, receipts: int = 2) -> pl.DataFrame:
     """customer_products-style rows: in the look-back window, or bought before it (``old``)."""
     rows = [(c, s, receipts, True, 10) for c, skus in baskets.items() for s in skus]
     rows += [(c, s, receipts, False, 400) for c, skus in (old or {}).items() for s in skus]
@@ -82,9 +80,7 @@ def test_the_matrix_holds_the_look_back_window_only_binary_or_by_recency():
     assert binary.customers.to_list() == ["U1"] and binary.items.to_list() == ["A", "B"]
     assert binary.matrix.toarray().tolist() == [[1.0, 1.0]]
     recency = purchase_matrix(facts, weighting="recency", half_life_days=120)
-    assert recency.matrix.toarray().tolist() == [
-        [1.0, 0.5]
-    ]  # bought one half-life ago: half the weight
+    assert recency.matrix.toarray().tolist() == [[1.0, 0.5]]  # bought one half-life ago: half the weight
 
 
 # --- item-kNN --------------------------------------------------------------------------------------
@@ -144,9 +140,7 @@ def test_ease_weights_and_scores_computed_by_hand():
 
 def test_ease_columns_solve_the_ridge_regression_of_each_product_on_the_others():
     rng = np.random.default_rng(3)
-    baskets = {
-        f"U{i}": "".join(s for s in "ABCDEFGH" if rng.random() < 0.4) or "A" for i in range(40)
-    }
+    baskets = {f"U{i}": "".join(s for s in "ABCDEFGH" if rng.random() < 0.4) or "A" for i in range(40)}
     matrix = purchase_matrix(bought(baskets))
     lam = 5.0
     weights = fit_ease(matrix, lam=lam).weights
@@ -240,9 +234,7 @@ def test_popular_unbought_and_global_popularity():
     unbought = relevance.popular_unbought(facts, products(restricted="B"), ["U1", "U4"], top_n=2)
     # buyers C 3, A 2, D 1 once B is restricted
     assert unbought.select("customer_id", "sku").rows() == [("U1", "C"), ("U1", "D"), ("U4", "A")]
-    both = relevance.popular_unbought(
-        facts, products(restricted="B"), ["U1"], top_n=2, exclude_bought=False
-    )
+    both = relevance.popular_unbought(facts, products(restricted="B"), ["U1"], top_n=2, exclude_bought=False)
     assert both["sku"].to_list() == ["C", "A"]
 
 

@@ -208,8 +208,7 @@ def test_another_seed_gives_other_frames(small: SampleData) -> None:
 def test_same_data_gives_byte_identical_files(small: SampleData, tmp_path: Path, fmt: str) -> None:
     bad = 6 if fmt == "csv" else 0
     first = write_sample(small, tmp_path / "a", fmt=fmt, bad_rows=bad)
-    second = write_sample(generate_sample(300, seed=7, as_of=AS_OF), tmp_path / "b", fmt=fmt,
-                          bad_rows=bad)
+    second = write_sample(generate_sample(300, seed=7, as_of=AS_OF), tmp_path / "b", fmt=fmt, bad_rows=bad)
     assert set(first) == {"transactions", "products", "customers"}
     for name, path in first.items():
         assert path.name == f"{name}.{fmt}"
@@ -221,9 +220,9 @@ def test_same_data_gives_byte_identical_files(small: SampleData, tmp_path: Path,
 
 def test_clean_csv_reads_back_to_the_same_frames(small: SampleData, tmp_path: Path) -> None:
     paths = write_sample(small, tmp_path)
-    transactions = pl.read_csv(
-        paths["transactions"], schema=TRANSACTIONS | {"ts": pl.String}
-    ).with_columns(pl.col("ts").str.to_datetime("%Y-%m-%dT%H:%M:%S", time_unit="us"))
+    transactions = pl.read_csv(paths["transactions"], schema=TRANSACTIONS | {"ts": pl.String}).with_columns(
+        pl.col("ts").str.to_datetime("%Y-%m-%dT%H:%M:%S", time_unit="us")
+    )
     assert_frame_equal(transactions, small.transactions)
     assert_frame_equal(pl.read_csv(paths["products"], schema=PRODUCTS), small.products)
     customers = pl.read_csv(paths["customers"], schema=CUSTOMERS | {"birth_date": pl.String})
@@ -235,8 +234,9 @@ def test_csv_text_follows_the_export_format(small: SampleData, tmp_path: Path) -
     text = write_sample(small, tmp_path)["transactions"].read_text(encoding="utf-8")
     header, first = text.splitlines()[:2]
     assert header == "receipt_id,customer_id,ts,store_id,sku,quantity,amount"
-    assert re.fullmatch(r"R\d+,(C\d+)?,\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d,S\d+,P\d+,[\d.]+,\d+\.\d\d",
-                        first), first
+    assert re.fullmatch(r"R\d+,(C\d+)?,\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d,S\d+,P\d+,[\d.]+,\d+\.\d\d", first), (
+        first
+    )
 
 
 def test_parquet_keeps_the_types(small: SampleData, tmp_path: Path) -> None:
@@ -264,9 +264,7 @@ def problems(raw: pl.DataFrame, data: SampleData) -> dict[str, int]:
             pl.col("ts").str.to_datetime("%Y-%m-%dT%H:%M:%S", strict=False).is_null()
         ).height,
         "empty_sku": raw.filter(pl.col("sku").is_null()).height,
-        "unknown_sku": raw.filter(
-            pl.col("sku").is_not_null() & ~pl.col("sku").is_in(skus.implode())
-        ).height,
+        "unknown_sku": raw.filter(pl.col("sku").is_not_null() & ~pl.col("sku").is_in(skus.implode())).height,
         "bad_amount": raw.filter(pl.col("amount").cast(pl.Float64, strict=False).is_null()).height,
         "duplicate": raw.filter(raw.is_duplicated()).height // 2,
         "unknown_customer": raw.filter(
@@ -275,9 +273,7 @@ def problems(raw: pl.DataFrame, data: SampleData) -> dict[str, int]:
     }
 
 
-def test_bad_rows_are_planted_and_the_file_stays_valid_csv(
-    small: SampleData, tmp_path: Path
-) -> None:
+def test_bad_rows_are_planted_and_the_file_stays_valid_csv(small: SampleData, tmp_path: Path) -> None:
     path = write_sample(small, tmp_path, bad_rows=12)["transactions"]
     raw = pl.read_csv(path, infer_schema=False)
     assert raw.columns == list(TRANSACTIONS)
@@ -325,9 +321,7 @@ def test_returns_refer_to_earlier_purchases(medium: SampleData) -> None:
     assert (returns["amount"] < 0).all()
     sales = t.filter(pl.col("quantity") > 0).select("customer_id", "sku", sold=pl.col("ts"))
     card_returns = returns.drop_nulls("customer_id").with_row_index("return")
-    matched = card_returns.join(sales, on=["customer_id", "sku"]).filter(
-        pl.col("sold") < pl.col("ts")
-    )
+    matched = card_returns.join(sales, on=["customer_id", "sku"]).filter(pl.col("sold") < pl.col("ts"))
     assert matched["return"].n_unique() == card_returns.height
     sale_receipts = t.filter(pl.col("quantity") > 0)["receipt_id"].implode()
     assert returns["receipt_id"].is_in(sale_receipts).not_().all()
@@ -367,8 +361,9 @@ def test_every_kind_of_customer_shows_up(medium: SampleData) -> None:
         "occasional": s.filter(pl.col("receipts") <= 2, pl.col("first_days") > 60),
         "regular": s.filter(pl.col("receipts") >= 8, pl.col("last_days") <= 45),
         "big_spender": s.filter(pl.col("spend") >= 8 * median_spend),
-        "lapsing": s.filter(pl.col("early") >= 3 * pl.col("late"), pl.col("late") >= 1,
-                            pl.col("last_days") <= 70),
+        "lapsing": s.filter(
+            pl.col("early") >= 3 * pl.col("late"), pl.col("late") >= 1, pl.col("last_days") <= 70
+        ),
         "lapsed": s.filter(pl.col("receipts") >= 2, pl.col("last_days").is_between(60, 200)),
     }
     sizes = {name: frame.height for name, frame in kinds.items()}
@@ -377,11 +372,7 @@ def test_every_kind_of_customer_shows_up(medium: SampleData) -> None:
 
 
 def test_weekends_are_busier(medium: SampleData) -> None:
-    per_day = (
-        medium.transactions.unique("receipt_id")
-        .group_by(weekday=pl.col("ts").dt.weekday())
-        .len()
-    )
+    per_day = medium.transactions.unique("receipt_id").group_by(weekday=pl.col("ts").dt.weekday()).len()
     counts = dict(per_day.iter_rows())
     assert counts[6] > 1.25 * counts[2]
     assert counts[7] > 1.1 * counts[1]
@@ -448,7 +439,8 @@ def test_past_purchases_predict_later_ones(medium: SampleData) -> None:
 
 def purchase_matrix(lines: pl.DataFrame, customers: pl.DataFrame, skus: pl.Series) -> np.ndarray:
     pairs = (
-        lines.select("customer_id", "sku").unique()
+        lines.select("customer_id", "sku")
+        .unique()
         .join(customers, on="customer_id")
         .join(skus.to_frame().with_row_index("column"), on="sku")
     )
@@ -492,8 +484,10 @@ def test_customers_keep_discovering_new_products(medium: SampleData) -> None:
 
 def test_frequent_shoppers_have_staples(medium: SampleData) -> None:
     t = sales_of_card_holders(medium)
-    frequent = t.group_by("customer_id").agg(receipts=pl.col("receipt_id").n_unique()).filter(
-        pl.col("receipts") >= 6
+    frequent = (
+        t.group_by("customer_id")
+        .agg(receipts=pl.col("receipt_id").n_unique())
+        .filter(pl.col("receipts") >= 6)
     )
     top_item = (
         t.join(frequent, on="customer_id")
@@ -574,9 +568,7 @@ def test_nps_answers_are_sparse_and_follow_behaviour(medium: SampleData) -> None
     days=st.integers(7, 800),
     share=st.floats(0.0, 0.6),
 )
-def test_any_small_sample_keeps_the_contract(
-    customers: int, seed: int, days: int, share: float
-) -> None:
+def test_any_small_sample_keeps_the_contract(customers: int, seed: int, days: int, share: float) -> None:
     data = generate_sample(customers, seed=seed, as_of=AS_OF, days=days, anonymous_share=share)
     t = data.transactions
     assert dict(t.schema) == TRANSACTIONS

@@ -28,9 +28,7 @@ def analysis() -> pipeline.Analysis:
 
 
 def rule(rules: pl.DataFrame, antecedent: str, consequent: str) -> dict[str, object] | None:
-    found = rules.filter(
-        (pl.col("antecedent") == [antecedent]) & (pl.col("consequent") == [consequent])
-    )
+    found = rules.filter((pl.col("antecedent") == [antecedent]) & (pl.col("consequent") == [consequent]))
     return found.row(0, named=True) if found.height else None
 
 

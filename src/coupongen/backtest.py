@@ -154,11 +154,11 @@ def backtest(
     if days < 1 or top_n < 1:
         raise ValueError(f"days and top_n must be at least 1, got days={days}, top_n={top_n}")
     inputs = _as_inputs(inputs_or_frames)
-    last_day = inputs.transactions.kept["ts"].max()
+    last_day: date | None = inputs.transactions.kept.select(pl.col("ts").max().dt.date()).item()
     end = cutoff + timedelta(days=days - 1)
-    if last_day is not None and last_day.date() < end:
+    if last_day is not None and last_day < end:
         raise InputError(
-            f"the scoring window {cutoff} to {end} runs past the data, which ends {last_day.date()}: "
+            f"the scoring window {cutoff} to {end} runs past the data, which ends {last_day}: "
             f"use an earlier --cutoff or fewer --days (hit rates over a partial window would be too low)"
         )
     lookback = job.config.segments.lookback_days

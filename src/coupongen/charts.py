@@ -54,7 +54,13 @@ def plot_segments(summary: pl.DataFrame, *, title: str = "Segments") -> bytes:
         height = 0.38
         customers = [100 * r["customer_share"] for r in rows]
         spend = [100 * r["spend_share"] for r in rows]
-        ax.barh([p + height / 2 for p in positions], customers, height, color=_CUSTOMERS_COLOUR, label="% of customers")
+        ax.barh(
+            [p + height / 2 for p in positions],
+            customers,
+            height,
+            color=_CUSTOMERS_COLOUR,
+            label="% of customers",
+        )
         ax.barh([p - height / 2 for p in positions], spend, height, color=_SPEND_COLOUR, label="% of spend")
         for p, c, s in zip(positions, customers, spend, strict=True):
             ax.text(c, p + height / 2, f" {c:.1f}%", va="center", fontsize=7)
@@ -114,7 +120,9 @@ def plot_rules(
         lines = []
         for number, rule in enumerate(labelled, start=1):
             x, y = rule["support"] * 100, rule["confidence"] * 100
-            ax.annotate(str(number), (x, y), xytext=(3, 3), textcoords="offset points", fontsize=8, fontweight="bold")
+            ax.annotate(
+                str(number), (x, y), xytext=(3, 3), textcoords="offset points", fontsize=8, fontweight="bold"
+            )
             lines.append(f"{number}. {_rule_text(rule, names or {})}")
         fig.text(0.02, 0.02, "\n".join(lines), fontsize=8, va="bottom", family="DejaVu Sans Mono")
         return _png(fig)
@@ -178,12 +186,14 @@ def plot_campaigns(funnel: pl.DataFrame, *, title: str = "Campaigns") -> bytes:
         left.set_xlim(0, max([s + h for s, h in zip(sent, held, strict=True)] + [1]) * 1.3)
         left.set_xlabel("customers")
         left.legend(loc="lower right", frameon=False)
-        used = [
-            100 * r["expected_cost"] / r["budget"] if r.get("budget") else 0.0 for r in rows
-        ]
+        used = [100 * r["expected_cost"] / r["budget"] if r.get("budget") else 0.0 for r in rows]
         right.barh(positions, used, color=_SPEND_COLOUR)
         for p, u, r in zip(positions, used, rows, strict=True):
-            label = f" {r['expected_cost']:,.0f} of {r['budget']:,.0f}" if r.get("budget") else f" {r['expected_cost']:,.0f}, no budget"
+            label = (
+                f" {r['expected_cost']:,.0f} of {r['budget']:,.0f}"
+                if r.get("budget")
+                else f" {r['expected_cost']:,.0f}, no budget"
+            )
             right.text(u, p, label, va="center", fontsize=7)
         right.set_xlim(0, 140)
         right.set_xlabel("expected cost, % of budget")
@@ -222,3 +232,76 @@ def plot_channels(by_channel: pl.DataFrame, *, title: str = "Coupons by offer ty
         ax.grid(axis="x", alpha=0.3)
         ax.set_axisbelow(True)
         return _png(fig)
+
+
+_EFFECT_PANELS = (
+    ("purchase_rate", "purchase rate (%)", 100.0),
+    ("spend", "spend per customer", 1.0),
+    ("target_spend", "targeted spend per customer", 1.0),
+)
+_CONTROL_COLOUR = "#A0A0A0"
+_GROUP_BARS = ((0.5, "treated", _CUSTOMERS_COLOUR), (-0.5, "control", _CONTROL_COLOUR))
+
+
+def plot_effects(effects: pl.DataFrame, *, title: str = "Treated against holdout") -> bytes:
+    """Draw each campaign's treated and holdout means side by side with their 95% intervals.
+
+    ``effects`` is `evaluate.compare_groups` output. One panel per metric (purchase rate, spend,
+    targeted spend), one pair of bars per campaign-night, the pooled row last; each label carries
+    the relative lift and a mark when the interval of the difference excludes zero (``*``).
+    """
+    rows = effects.to_dicts()
+    labels = list(dict.fromkeys((r["campaign"], r["as_of"]) for r in rows))
+    with mpl.rc_context(_STYLE):
+        height = 1.6 + 0.55 * max(len(labels), 1)
+        fig = Figure(figsize=(12.0, height), dpi=DPI)
+        axes = fig.subplots(1, len(_EFFECT_PANELS), sharey=True)
+        fig.subplots_adjust(left=0.17, right=0.98, top=1 - 0.75 / height, bottom=0.7 / height, wspace=0.25)
+        fig.suptitle(title, x=0.02, ha="left", fontweight="bold")
+        if not rows:
+            _say(axes[0], "nothing to compare")
+            return _png(fig)
+        positions = {key: p for p, key in enumerate(reversed(labels))}
+        bar = 0.38
+        for ax, (metric, xlabel, scale) in zip(axes, _EFFECT_PANELS, strict=True):
+            mine = [r for r in rows if r["metric"] == metric]
+            for r in mine:
+                p = positions[(r["campaign"], r["as_of"])]
+                for offset, group, colour in _GROUP_BARS:
+                    mean = r[f"{group}_mean"]
+                    if mean is None:
+                        continue
+                    low, high = r[f"{group}_low"], r[f"{group}_high"]
+                    known = low is not None and high is not None
+                    err = [[(mean - low) * scale], [(high - mean) * scale]] if known else None
+                    ax.barh(p + offset * bar, mean * scale, bar, color=colour, xerr=err, capsize=2,
+                            error_kw={"elinewidth": 0.8}, label=group if p == 0 else None)  # fmt: skip
+                lift = "" if r["lift"] is None else f"{r['lift']:+.0%}"
+                mark = " *" if r["verdict"] in ("effect detected", "negative effect detected") else ""
+                ends = (r["treated_high"], r["treated_mean"], r["control_high"], r["control_mean"])
+                right = max(v for v in ends if v is not None)
+                ax.text(right * scale, p, f" {lift}{mark}", va="center", fontsize=7)
+            ax.set_xlabel(xlabel)
+            ax.grid(axis="x", alpha=0.3)
+            ax.set_axisbelow(True)
+            ax.set_xlim(left=0)
+            ax.margins(x=0.25)
+            if not mine:
+                _say(ax, "no offer on a product or category")
+        axes[0].set_yticks(list(positions.values()), [_effect_label(k) for k in positions])
+        handles, names = axes[0].get_legend_handles_labels()
+        if handles:
+            shown = [{"control": "holdout"}.get(n, n) for n in names]
+            fig.legend(handles, shown, loc="upper right", frameon=False, ncols=2)
+        note = "bars: 95% intervals of each group's mean; * the difference's interval excludes 0"
+        fig.text(0.02, 0.01, note, fontsize=7)
+        return _png(fig)
+
+
+def _effect_label(key: tuple[str, str]) -> str:
+    campaign, night = key
+    if campaign == "all":
+        campaign = "all campaigns"
+    if night == "all":
+        night = "all nights"
+    return f"{campaign}\n{night}"

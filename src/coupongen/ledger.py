@@ -169,7 +169,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-
 @dataclass(frozen=True)
 class Run:
     """A run recorded in the ledger."""
@@ -214,6 +213,7 @@ class Ledger:
         return ledger
 
     def close(self) -> None:
+        """Close the database connection."""
         self.conn.close()
 
     def __enter__(self) -> Self:
@@ -257,6 +257,7 @@ class Ledger:
 
     @property
     def schema_version(self) -> int:
+        """The ledger's schema version (SQLite's user_version)."""
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
     # --- runs and the lock -------------------------------------------------------------------------
@@ -336,9 +337,7 @@ class Ledger:
         not hold the lock.
         """
         with self._transaction() as conn:
-            holder = conn.execute(
-                "SELECT run_id, pid, host FROM locks WHERE name = 'run'"
-            ).fetchone()
+            holder = conn.execute("SELECT run_id, pid, host FROM locks WHERE name = 'run'").fetchone()
             if holder is None or holder[0] != run_id:
                 held = f"run {holder[0]} holds it" if holder else "nobody holds it"
                 raise LedgerError(f"{self.path}: run {run_id} does not hold the lock ({held})")
@@ -349,8 +348,7 @@ class Ledger:
                     "release it anyway only if that pid is not coupongen (--force)"
                 )
             conn.execute(
-                "UPDATE runs SET status = 'failed', finished_at = ? "
-                "WHERE run_id = ? AND status = 'running'",
+                "UPDATE runs SET status = 'failed', finished_at = ? WHERE run_id = ? AND status = 'running'",
                 (_now(), run_id),
             )
             conn.execute("DELETE FROM locks WHERE name = 'run'")
@@ -360,9 +358,7 @@ class Ledger:
         row = self.conn.execute(
             "SELECT run_id, pid, host, acquired_at FROM locks WHERE name = 'run'"
         ).fetchone()
-        return (
-            dict(zip(("run_id", "pid", "host", "acquired_at"), row, strict=True)) if row else None
-        )
+        return dict(zip(("run_id", "pid", "host", "acquired_at"), row, strict=True)) if row else None
 
     def runs(self) -> pl.DataFrame:
         """All runs, oldest first.
@@ -395,23 +391,20 @@ class Ledger:
 
     def totals(self) -> dict[str, dict[str, int]]:
         """Counts over the whole ledger: runs by status, coupons by kind and status, holdout
-        members, redemptions by status."""
+        members, redemptions by status.
+        """
 
         def counts(sql: str) -> dict[str, int]:
             return {str(k): int(n) for k, n in self.conn.execute(sql).fetchall()}
 
         return {
             "runs": counts("SELECT status, COUNT(*) FROM runs GROUP BY status ORDER BY status"),
-            "coupons_by_kind": counts(
-                "SELECT kind, COUNT(*) FROM coupons GROUP BY kind ORDER BY kind"
-            ),
+            "coupons_by_kind": counts("SELECT kind, COUNT(*) FROM coupons GROUP BY kind ORDER BY kind"),
             "coupons_by_status": counts(
                 "SELECT status, COUNT(*) FROM coupons GROUP BY status ORDER BY status"
             ),
             "controls": counts("SELECT 'total', COUNT(*) FROM controls"),
-            "redemptions": counts(
-                "SELECT status, COUNT(*) FROM redemptions GROUP BY status ORDER BY status"
-            ),
+            "redemptions": counts("SELECT status, COUNT(*) FROM redemptions GROUP BY status ORDER BY status"),
         }
 
     # --- issuing -------------------------------------------------------------------------------------
@@ -436,8 +429,7 @@ class Ledger:
             present.update(
                 r[0]
                 for r in self.conn.execute(
-                    "SELECT offer_key FROM coupons "
-                    f"WHERE offer_key IN ({', '.join('?' * len(chunk))})",
+                    f"SELECT offer_key FROM coupons WHERE offer_key IN ({', '.join('?' * len(chunk))})",
                     chunk,
                 )
             )
@@ -463,9 +455,7 @@ class Ledger:
         todo = offers.filter(
             ~pl.col("offer_key").is_in(pl.Series(sorted(existing), dtype=pl.String).implode())
         )
-        fields = [
-            c for c in COUPON_COLUMNS if c not in ("code", "barcode_value", "run_id", "status")
-        ]
+        fields = [c for c in COUPON_COLUMNS if c not in ("code", "barcode_value", "run_id", "status")]
         insert = (
             f"INSERT INTO coupons ({', '.join(fields)}, code, barcode_value, barcode_key, run_id, "
             f"issued_at) VALUES ({', '.join('?' * (len(fields) + 5))}) ON CONFLICT DO NOTHING"
@@ -537,16 +527,12 @@ class Ledger:
 
     # --- reading -------------------------------------------------------------------------------------
 
-    def _frame(
-        self, sql: str, params: tuple[object, ...], columns: tuple[str, ...]
-    ) -> pl.DataFrame:
+    def _frame(self, sql: str, params: tuple[object, ...], columns: tuple[str, ...]) -> pl.DataFrame:
         rows = self.conn.execute(sql, params).fetchall()
         schema = {c: _COLUMN_TYPES.get(c, pl.String) for c in columns}
         return pl.DataFrame(rows, schema=schema, orient="row")
 
-    def coupons(
-        self, *, as_of: date | None = None, campaigns: Iterable[str] | None = None
-    ) -> pl.DataFrame:
+    def coupons(self, *, as_of: date | None = None, campaigns: Iterable[str] | None = None) -> pl.DataFrame:
         """Coupons (all, or of one run date and some campaigns), ordered by campaign and customer."""
         where, params = _filters(as_of, campaigns)
         return self._frame(
@@ -556,9 +542,7 @@ class Ledger:
             COUPON_COLUMNS,
         )
 
-    def controls(
-        self, *, as_of: date | None = None, campaigns: Iterable[str] | None = None
-    ) -> pl.DataFrame:
+    def controls(self, *, as_of: date | None = None, campaigns: Iterable[str] | None = None) -> pl.DataFrame:
         """Holdout members (all, or of one run date and some campaigns)."""
         where, params = _filters(as_of, campaigns)
         return self._frame(
@@ -622,18 +606,22 @@ class Ledger:
         Unknown codes are refused all together (LedgerError names them) before anything changes;
         coupons already void stay as they are.
         """
+        params: tuple[object, ...]
         with self._transaction() as conn:
             if codes:
                 placeholders = ", ".join("?" * len(codes))
                 known = {
-                    r[0] for r in conn.execute(f"SELECT code FROM coupons WHERE code IN ({placeholders})", codes)
+                    r[0]
+                    for r in conn.execute(f"SELECT code FROM coupons WHERE code IN ({placeholders})", codes)
                 }
                 unknown = [c for c in codes if c not in known]
                 if unknown:
                     raise LedgerError(f"{self.path}: no coupon with code {', '.join(map(repr, unknown[:5]))}")
                 where, params = f"code IN ({placeholders})", tuple(codes)
             else:
-                found = conn.execute("SELECT 1 FROM coupons WHERE campaign = ? LIMIT 1", (campaign,)).fetchone()
+                found = conn.execute(
+                    "SELECT 1 FROM coupons WHERE campaign = ? LIMIT 1", (campaign,)
+                ).fetchone()
                 if found is None:
                     raise LedgerError(f"{self.path}: no coupon of campaign {campaign!r}")
                 where, params = "campaign = ?", (campaign,)

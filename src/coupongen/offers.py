@@ -400,9 +400,7 @@ def within_budget(candidates: pl.DataFrame, budget: float | None, *, salt: str, 
     if budget is None:
         return ordered
     spent = pl.when(pl.col("held")).then(0.0).otherwise(pl.col("expected_cost")).cum_sum()
-    last = ordered.select(
-        pl.int_range(pl.len()).filter(~pl.col("held") & (spent <= budget)).max()
-    ).item()
+    last = ordered.select(pl.int_range(pl.len()).filter(~pl.col("held") & (spent <= budget)).max()).item()
     return ordered.head(0 if last is None else last + 1)
 
 

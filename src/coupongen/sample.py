@@ -1759,6 +1759,20 @@ def write_sample(data: SampleData, out_dir: Path, *, fmt: str = "csv", bad_rows:
     return paths
 
 
+def write_transactions(frame: pl.DataFrame, path: Path) -> Path:
+    """Write receipt lines (the transactions contract's columns) as CSV, the way `write_sample`
+    writes them: ISO time stamps, amounts to the cent, whole quantities without a decimal point.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = frame.select(list(TRANSACTION_SCHEMA))
+    if lines.is_empty():
+        _transactions_text(lines).write_csv(path)
+    else:
+        _write_transactions_csv(lines, path, np.zeros(0, dtype=np.int64), lines.head(0))
+    return path
+
+
 def _write_transactions_csv(frame: pl.DataFrame, path: Path, places: np.ndarray, bad: pl.DataFrame) -> None:
     """Write in slices, each bad row going in before the good line at its place."""
     cuts = [*places.tolist(), frame.height]

@@ -13,6 +13,7 @@ from coupongen.cli import backtest as backtest_commands
 from coupongen.cli import campaign as campaign_commands
 from coupongen.cli import commands
 from coupongen.cli import ledger as ledger_commands
+from coupongen.cli import loop as loop_commands
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,6 +28,7 @@ for command in [
     *campaign_commands.COMMANDS,
     *ledger_commands.COMMANDS,
     *backtest_commands.COMMANDS,
+    *loop_commands.COMMANDS,
 ]:
     cli.add_command(command)
 

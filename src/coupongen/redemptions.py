@@ -1,0 +1,419 @@
+"""Redemptions reported by the tills: checked against the ledger and recorded once.
+
+The POS sends back a CSV of the coupons it took (code or scanned barcode, time, store, receipt,
+card, discount given). Every line is judged against the coupon it names; lines that name no coupon,
+or a mistyped, void, not yet valid, expired or used-up coupon, or come with the wrong card, are kept
+as rejected with their reason. A redemption is identified by its coupon, store and receipt, so a
+file imported twice, or a redemption sent again in a later file, is recorded once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from coupongen import codes
+from coupongen.channels import write_csv
+from coupongen.contract import (
+    LINE_COL,
+    REASON_COL,
+    SOURCE_COL,
+    Column,
+    InputSpec,
+    Loaded,
+    _prepare,
+    _read_input,
+    _split,
+    _type_checks,
+    _v,
+)
+from coupongen.errors import InputError
+from coupongen.ledger import Ledger
+
+LAYOUT_VERSION = "1.0"
+
+REDEMPTIONS = InputSpec(
+    "redemptions",
+    (
+        Column("code", "str"),
+        Column("redeemed_at", "datetime"),
+        Column("store_id", "str"),
+        Column("receipt_id", "str"),
+        Column("card_number", "str"),
+        Column("discount", "float"),
+    ),
+)
+"""The redemption file, layout 1.0 (docs/pos.md): every column must be in the header."""
+
+REQUIRED_VALUES = ("code", "redeemed_at", "receipt_id")
+"""Columns a line may not leave blank; a blank store, card or discount is judged, not refused."""
+
+ACCEPTED = "accepted"
+REJECTED = "rejected"
+
+UNKNOWN_CODE = "unknown code"
+BAD_CHECK = "bad check character"
+BAD_SIGNATURE = "bad signature"
+VOID = "void"
+NOT_YET_VALID = "not yet valid"
+EXPIRED = "expired"
+ALREADY_REDEEMED = "already redeemed"
+OVER_MAX_USES = "over its maximum uses"
+OTHER_CARD = "used with another card"
+NO_CARD = "used without a card"
+OWNER_CARD = "referral used with its owner's card"
+DUPLICATE = "duplicate of an earlier line"
+NEGATIVE_DISCOUNT = "discount: negative"
+
+_VERDICT_REASONS = {
+    codes.UNKNOWN: UNKNOWN_CODE,
+    codes.BAD_CHECK: BAD_CHECK,
+    codes.BAD_SIGNATURE: BAD_SIGNATURE,
+    codes.VOID: VOID,
+    codes.NOT_YET_VALID: NOT_YET_VALID,
+    codes.EXPIRED: EXPIRED,
+    codes.REDEEMED: ALREADY_REDEEMED,
+}
+
+REJECTED_COLUMNS = (
+    "source_file",
+    "line",
+    "code",
+    "redeemed_at",
+    "store_id",
+    "receipt_id",
+    "card_number",
+    "discount",
+    "reason",
+    "detail",
+)
+"""Columns of the rejected-lines CSV: where the line was, its values (a well-formed time in ISO
+form, a broken value as read), why it was refused."""
+
+# The contract's helpers drop the line number of kept rows; a copy of it rides along as a column.
+_LINE = "__line"
+_LINED = InputSpec(REDEMPTIONS.name, (*REDEMPTIONS.columns, Column(_LINE, "int", required=False)))
+_DECIDED_SCHEMA: dict[str, pl.DataType] = {
+    "code": pl.String(),
+    "coupon_id": pl.Int64(),
+    "redeemed_at": pl.String(),
+    "store_id": pl.String(),
+    "receipt_id": pl.String(),
+    "card_number": pl.String(),
+    "discount": pl.Float64(),
+    "source_file": pl.String(),
+    "line": pl.Int64(),
+    "status": pl.String(),
+    "reason": pl.String(),
+    "detail": pl.String(),
+    "discount_text": pl.String(),
+}
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What one import did.
+
+    ``decided`` holds the lines judged this time (the ledger's redemption columns, ``detail`` and
+    ``discount_text``, the discount as read where it was not a number);
+    ``already_imported`` counts the lines skipped because the ledger held them (the same file line,
+    or the same coupon on the same store's receipt from another file). Always
+    ``read == accepted + rejected + already_imported``.
+    """
+
+    path: Path
+    source: str
+    read: int
+    decided: pl.DataFrame
+    already_imported: int
+
+    @property
+    def accepted(self) -> int:
+        """Lines accepted this time."""
+        return int((self.decided["status"] == ACCEPTED).sum())
+
+    @property
+    def rejected(self) -> pl.DataFrame:
+        """The lines rejected this time, as read, with ``reason`` and ``detail`` (REJECTED_COLUMNS)."""
+        return (
+            self.decided.filter(pl.col("status") == REJECTED)
+            .with_columns(
+                pl.lit(self.path.name).alias("source_file"),
+                pl.coalesce("discount_text", pl.col("discount").cast(pl.String)).alias("discount"),
+            )
+            .select(REJECTED_COLUMNS)
+            .sort("line")
+        )
+
+    def reason_counts(self) -> list[tuple[str, int]]:
+        """Each single reason of this time's rejections with its number of lines, most first."""
+        rejected = self.decided.filter(pl.col("status") == REJECTED)
+        if rejected.is_empty():
+            return []
+        counted = (
+            rejected.select(pl.col("reason").str.split("; ").explode())
+            .group_by("reason")
+            .len()
+            .sort(["len", "reason"], descending=[True, False])
+        )
+        return [(str(r), int(n)) for r, n in counted.iter_rows()]
+
+
+def source_name(path: Path) -> str:
+    """How the ledger names a redemption file: its name and the start of its content's SHA-256.
+
+    Importing the same content again finds its lines recorded; a corrected file sent under the
+    same name is a new source, whose redemptions are matched by coupon, store and receipt instead.
+    """
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror}") from e
+    return f"{path.name}#{digest.hexdigest()[:16]}"
+
+
+def read_redemptions(path: Path) -> Loaded:
+    """Read and check a redemption file's lines (layout 1.0) with the input contract's rules.
+
+    ``kept`` has code, redeemed_at (datetime, the store's wall time), store_id, receipt_id,
+    card_number (text), discount (f64) and line (the file's line number, the header being 1).
+    ``quarantined`` has the same columns as read, with source_file, line and reason. InputError
+    for a missing or unreadable file or a missing column.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give the redemption file itself")
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    raw = _read_input([path], REDEMPTIONS, ",")
+    frame = _prepare(raw.with_columns(pl.col(LINE_COL).cast(pl.String).alias(_LINE)), _LINED)
+    checks = _type_checks(_LINED, REQUIRED_VALUES)
+    checks.append((pl.col(_v("discount")) < 0, NEGATIVE_DISCOUNT))
+    loaded = _split(REDEMPTIONS.name, frame, _LINED, checks)
+    loaded.kept = loaded.kept.rename({_LINE: LINE_COL})
+    loaded.quarantined = loaded.quarantined.drop(_LINE)
+    loaded.files = [path]
+    return loaded
+
+
+class _Judge:
+    """Judges a file's lines in time order against the ledger and against the file's own lines.
+
+    Uses accepted earlier in the same file count as if they were recorded already, so the second
+    use of a single-use coupon in one file is refused like one in a later file.
+    """
+
+    def __init__(self, ledger: Ledger, formats: Mapping[str, codes.CodeFormat], key: bytes | None) -> None:
+        self.ledger = ledger
+        self.formats = formats
+        self.key = key
+        self.uses: dict[int, int] = {}
+        self.last_used: dict[int, str] = {}
+        self.holders: dict[int, tuple[str, str | None]] = {}
+        self.events: dict[int, set[tuple[int, str, str]]] = {}
+        self.unmatched = ledger.unmatched_redemption_events()
+        self.in_file: dict[tuple[Any, ...], int] = {}
+        self.found: dict[str, Any] | None = None
+
+    def lookup(
+        self, *, code: str | None = None, symbology: str | None = None, key: str | None = None
+    ) -> Mapping[str, Any] | None:
+        record = self.ledger.find_coupon(code=code, symbology=symbology, key=key)
+        if record is None:
+            return None
+        found: dict[str, Any] = dict(record)
+        cid = int(found["coupon_id"])
+        found["uses"] = int(found["uses"]) + self.uses.get(cid, 0)
+        if cid in self.last_used:
+            found["last_used_at"] = max(str(found["last_used_at"] or ""), self.last_used[cid])
+        self.found = found
+        return found
+
+    def recorded(self, event: tuple[Any, ...]) -> bool:
+        """True when the ledger holds this event (the same redemption from an earlier file)."""
+        if isinstance(event[0], int):
+            cid = event[0]
+            if cid not in self.events:
+                self.events[cid] = self.ledger.redemption_events([cid])
+            return event in self.events[cid]
+        return event[1:] in self.unmatched
+
+    def judge(self, row: Mapping[str, Any]) -> tuple[int | None, str, str | None, str] | None:
+        """(coupon_id, status, reason, detail) of one well-formed line; None when already recorded."""
+        self.found = None
+        presented = str(row["code"])
+        when: datetime = row["redeemed_at"]
+        verdict = codes.verify_code(
+            presented, formats=self.formats, as_of=when.date(), key=self.key, lookup=self.lookup
+        )
+        coupon = self.found
+        store, receipt = row["store_id"] or "", row["receipt_id"]
+        event: tuple[Any, ...] = (
+            (int(coupon["coupon_id"]), store, receipt) if coupon else ("?", presented, store, receipt)
+        )
+        if self.recorded(event):
+            return None
+        cid = int(coupon["coupon_id"]) if coupon else None
+        if event in self.in_file:
+            detail = f"same coupon, store and receipt as line {self.in_file[event]}"
+            return cid, REJECTED, DUPLICATE, detail
+        self.in_file[event] = int(row[LINE_COL])
+        if coupon is None or not verdict.ok:
+            reason = _VERDICT_REASONS.get(verdict.status, verdict.status)
+            if reason == ALREADY_REDEEMED and coupon is not None and int(coupon["max_uses"]) > 1:
+                reason = OVER_MAX_USES
+            return cid, REJECTED, reason, verdict.detail
+        assert cid is not None
+        card_problem = self.card_problem(cid, str(coupon["kind"]), row["card_number"])
+        if card_problem is not None:
+            return cid, REJECTED, *card_problem
+        self.uses[cid] = self.uses.get(cid, 0) + 1
+        stamp = when.isoformat()
+        self.last_used[cid] = max(self.last_used.get(cid, ""), stamp)
+        return cid, ACCEPTED, None, verdict.detail
+
+    def card_problem(self, cid: int, kind: str, presented: str | None) -> tuple[str, str] | None:
+        """(reason, detail) when the card does not fit the coupon, else None.
+
+        A personal coupon is bound to its owner's card (a coupon issued to a customer without a
+        card is not bound); a referral coupon is for a friend, so any card but the owner's.
+        """
+        if cid not in self.holders:
+            self.holders[cid] = self.ledger.coupon_holder(cid)
+        owner, card = self.holders[cid]
+        if kind == "referral":
+            if presented is None:
+                return NO_CARD, "a referral coupon is accepted with the friend's card"
+            if card is not None and presented == card:
+                return OWNER_CARD, f"the card of customer {owner}, who shares the code"
+            return None
+        if card is None:
+            return None
+        if presented is None:
+            return NO_CARD, f"bound to the card of customer {owner}"
+        if presented != card:
+            return OTHER_CARD, f"bound to the card of customer {owner}"
+        return None
+
+
+def _format_rejections(bad: pl.DataFrame, source: str) -> pl.DataFrame:
+    """Lines that broke the layout (blank code, a time that is not ISO-8601, ...) as decided rows."""
+    return bad.select(
+        pl.col("code").str.strip_chars().fill_null(""),
+        pl.lit(None, dtype=pl.Int64).alias("coupon_id"),
+        pl.col("redeemed_at").str.strip_chars().fill_null(""),
+        pl.col("store_id").str.strip_chars(),
+        pl.col("receipt_id").str.strip_chars(),
+        pl.col("card_number").str.strip_chars(),
+        pl.col("discount").str.strip_chars().cast(pl.Float64, strict=False),
+        pl.lit(source).alias(SOURCE_COL),
+        pl.col(LINE_COL),
+        pl.lit(REJECTED).alias("status"),
+        pl.col(REASON_COL),
+        pl.lit("").alias("detail"),
+        pl.col("discount").str.strip_chars().alias("discount_text"),
+    ).cast(_DECIDED_SCHEMA)  # type: ignore[arg-type]
+
+
+def judge_redemptions(
+    loaded: Loaded,
+    *,
+    source: str,
+    ledger: Ledger,
+    formats: Mapping[str, codes.CodeFormat],
+    key: bytes | None = None,
+) -> tuple[pl.DataFrame, int]:
+    """Decide every line of a read redemption file: (decided lines, lines already recorded).
+
+    Well-formed lines are judged in time order (then by line), so that of two uses of a
+    single-use coupon the earlier is accepted. ``formats`` (the campaigns' code formats) tell a
+    mistyped code from an unknown one; ``key`` checks signatures of codes the ledger lacks. The
+    decided frame has the ledger's redemption columns (``ledger.REDEMPTION_COLUMNS``), ``detail``
+    and ``discount_text``, in line order. Call inside ``Ledger.exclusive`` so no other import counts the
+    same uses meanwhile.
+    """
+    seen = pl.Series(sorted(ledger.redemption_lines(source)), dtype=pl.Int64).implode()
+    fresh = loaded.kept.filter(~pl.col(LINE_COL).is_in(seen))
+    bad = loaded.quarantined.filter(~pl.col(LINE_COL).is_in(seen))
+    already = loaded.kept.height - fresh.height + loaded.quarantined.height - bad.height
+    judge = _Judge(ledger, formats, key)
+    rows: list[dict[str, Any]] = []
+    for row in fresh.sort("redeemed_at", LINE_COL).iter_rows(named=True):
+        outcome = judge.judge(row)
+        if outcome is None:
+            already += 1
+            continue
+        coupon_id, status, reason, detail = outcome
+        rows.append(
+            {
+                "code": row["code"],
+                "coupon_id": coupon_id,
+                "redeemed_at": row["redeemed_at"].isoformat(),
+                "store_id": row["store_id"],
+                "receipt_id": row["receipt_id"],
+                "card_number": row["card_number"],
+                "discount": row["discount"],
+                "source_file": source,
+                "line": row[LINE_COL],
+                "status": status,
+                "reason": reason,
+                "detail": detail,
+                "discount_text": None,
+            }
+        )
+    judged = pl.DataFrame(rows, schema=_DECIDED_SCHEMA)
+    decided = pl.concat([judged, _format_rejections(bad, source)]).sort(LINE_COL)
+    return decided, already
+
+
+def import_redemptions(
+    path: Path,
+    ledger: Ledger,
+    *,
+    formats: Mapping[str, codes.CodeFormat],
+    key: bytes | None = None,
+) -> ImportResult:
+    """Read a redemption file, judge every line and record the new ones in one transaction."""
+    path = Path(path)
+    loaded = read_redemptions(path)
+    source = source_name(path)
+    with ledger.exclusive():
+        decided, already = judge_redemptions(loaded, source=source, ledger=ledger, formats=formats, key=key)
+        ledger.record_redemptions(decided)
+    return ImportResult(
+        path=path,
+        source=source,
+        read=loaded.counts["read"],
+        decided=decided,
+        already_imported=already,
+    )
+
+
+def write_rejected(result: ImportResult, folder: Path) -> Path | None:
+    """Write this import's rejected lines to ``<folder>/<file stem>.rejected.csv``, owner-only.
+
+    Nothing is written (and an earlier file is left alone) when no line was rejected this time:
+    a second import of the same file changes nothing on disk either.
+    """
+    rejected = result.rejected
+    if rejected.is_empty():
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{result.path.stem}.rejected.csv"
+    staging = folder / f".{path.name}.tmp"
+    try:
+        write_csv(rejected, staging)
+        staging.chmod(0o600)
+        staging.replace(path)
+    finally:
+        staging.unlink(missing_ok=True)
+    return path
