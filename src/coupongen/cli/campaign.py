@@ -57,8 +57,8 @@ def list_campaigns(
             "offer_type": c.type,
             "enabled": c.enabled,
             "reward": f"{c.reward.type} {c.reward.value:g}",
-            "budget": c.budget,
-            "holdout": c.holdout_share,
+            "budget": "none" if c.budget is None else f"{c.budget:,.0f}",
+            "holdout": f"{c.holdout_share:.0%}",
             "channels": ", ".join(c.channels),
         }
         for c in job.campaigns
@@ -98,7 +98,14 @@ def preview_campaign(
     segments = preview.by_segment(job, result.analysis.segmented, result.plan).filter(mine)
     show_table("by segment:", segments.drop("campaign", "offer_type"))
     show_table("by channel:", preview.by_channel(result.plan, result.channels).filter(mine).drop("campaign"))
-    show_table("budget:", preview.budgets(result.plan).filter(mine).drop("campaign"))
+    budget = preview.budgets(result.plan).filter(mine).drop("campaign")
+    show_table(
+        "budget:",
+        budget.with_columns(
+            pl.col("budget").cast(pl.String).fill_null("none"),
+            pl.format("{}%", (pl.col("budget_used") * 100).round(1)).fill_null("-").alias("budget_used"),
+        ),
+    )
 
 
 COMMANDS = [campaign]

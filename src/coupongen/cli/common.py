@@ -34,8 +34,11 @@ class AsOfDate(click.ParamType):
         """Parse the option's text as an ISO date; click reports a bad one as a usage error."""
         if isinstance(value, date):
             return value
+        text = str(value).strip()
         try:
-            return date.fromisoformat(str(value))
+            if len(text) != 10 or text[4] != "-" or text[7] != "-":
+                raise ValueError(text)
+            return date.fromisoformat(text)
         except ValueError:
             self.fail(f"{value!r} is not a date in the form YYYY-MM-DD", param, ctx)
 

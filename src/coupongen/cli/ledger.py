@@ -236,6 +236,11 @@ def verify(
     """
     job = _load_job_if_any(config_path)
     formats = {c.name: c.code.code_format() for c in job.campaigns} if job else {}
+    code = code.strip()
+    if not code:
+        raise click.UsageError("CODE is empty")
+    if code.isalnum() and all(f.alphabet.isupper() or f.alphabet.isdigit() for f in formats.values()):
+        code = code.upper()  # typed by hand: the alphabets have no lower case
     day = as_of or date.today()
     key = _signing_key(key_file)
     if offline:
