@@ -6,7 +6,7 @@ import polars as pl
 
 from coupongen.affinity import mine_rules
 from coupongen.config import CampaignConfig
-from coupongen.offers import OfferContext, in_holdout, plan_offers, restricted_categories
+from coupongen.offers import DECIDED_SCHEMA, OfferContext, in_holdout, plan_offers, restricted_categories
 
 AS_OF = date(2026, 11, 22)
 
@@ -300,3 +300,44 @@ def test_the_budget_pays_for_sent_coupons_and_the_holdout_is_cut_at_the_same_pla
     assert set(cands["customer_id"]) < set(unlimited.offers["customer_id"]) | set(
         unlimited.controls["customer_id"]
     )
+
+
+def test_an_offer_cut_by_its_budget_leaves_the_slot_to_the_next_campaign():
+    cust = customers(1, lifecycle=["lapsing"])
+    cats = pl.DataFrame({"customer_id": ["C0"], "category": ["snacks"], "spend": [10.0], "share": [1.0]})
+    ctx = context(cust, bought([("C0", "CHIPS")]), cats)
+    camps = (
+        campaign("wb", "win_back", eligibility={"lifecycle": ["lapsing"]}, budget=0.0),
+        campaign("cs"),
+    )
+    plan = plan_offers(camps, ctx, max_per_customer=1, seed=1)
+    assert plan.offers["campaign"].to_list() == ["cs"]
+
+
+def test_a_rerun_counts_what_the_night_already_issued_against_caps_and_budgets():
+    cust = customers(3, lifecycle=["lapsing"] * 3)
+    cats = pl.DataFrame(
+        {
+            "customer_id": ["C0", "C1", "C2"],
+            "category": ["snacks"] * 3,
+            "spend": [10.0] * 3,
+            "share": [1.0] * 3,
+        }
+    )
+    ctx = context(cust, bought([("C0", "CHIPS"), ("C1", "CHIPS"), ("C2", "CHIPS")]), cats)
+    camps = (campaign("wb", "win_back", eligibility={"lifecycle": ["lapsing"]}), campaign("cs"))
+    first = plan_offers(camps, ctx, max_per_customer=1, seed=1)
+    assert sorted(first.offers["campaign"]) == ["wb", "wb", "wb"]
+    # the first run issued C0's win-back only; a rerun sees it and issues the rest once
+    decided = pl.DataFrame(
+        {"campaign": ["wb"], "customer_id": ["C0"], "held": [False], "expected_cost": [0.5]},
+        schema=DECIDED_SCHEMA,
+    )
+    rerun = plan_offers(camps, ctx, max_per_customer=1, seed=1, decided=decided)
+    assert sorted(rerun.offers["customer_id"]) == ["C1", "C2"]
+    assert set(rerun.offers["campaign"]) == {"wb"}
+    assert rerun.funnel.row(0, named=True)["treated"] == 3
+    # a customer recorded in the holdout stays there, whatever the seed now draws
+    held = decided.with_columns(pl.lit(True).alias("held"))
+    other_seed = plan_offers(camps, ctx, max_per_customer=1, seed=99, decided=held)
+    assert "C0" not in other_seed.offers["customer_id"].to_list()

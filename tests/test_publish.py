@@ -107,3 +107,20 @@ def test_leftovers_of_a_killed_publisher_are_cleaned_up(tmp_path):
     (tmp_path / ".crm.staging-1").mkdir()  # another folder's: left alone
     publish_folder(tmp_path / "pos", write_one("a\n"))
     assert sorted(p.name for p in tmp_path.iterdir()) == [".crm.staging-1", "pos"]
+
+
+def test_a_publisher_killed_between_its_renames_gets_the_previous_folder_back(tmp_path):
+    dead = 2**22 + 4322
+    publish_folder(tmp_path / "pos", write_one("old\n"))
+    (tmp_path / "pos").rename(tmp_path / f".pos.retired-{dead}")  # as left by a kill -9
+    publish_folder(tmp_path / "crm", write_one("other\n"))  # a neighbour's publication: no effect
+    assert not (tmp_path / "pos").exists()
+
+    def look(folder):
+        # the previous publication is back in place before the new one is written
+        assert (tmp_path / "pos" / "coupons.csv").read_text() == "old\n"
+        return write_one("new\n")(folder)
+
+    publish_folder(tmp_path / "pos", look)
+    assert (tmp_path / "pos" / "coupons.csv").read_text() == "new\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crm", "pos"]

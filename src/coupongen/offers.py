@@ -396,12 +396,36 @@ def within_budget(candidates: pl.DataFrame, budget: float | None, *, salt: str, 
     in the priority order, so treated and control come from the same customers.
     """
     ordered = candidates.sort(["priority", "customer_id"], descending=[True, False])
-    ordered = ordered.with_columns(in_holdout(ordered["customer_id"], salt=salt, share=share).alias("held"))
+    drawn = in_holdout(ordered["customer_id"], salt=salt, share=share)
+    # A group recorded by an earlier run of the night (column ``recorded_held``) stands.
+    recorded = ordered["recorded_held"] if "recorded_held" in ordered.columns else None
+    held = drawn if recorded is None else recorded.fill_null(drawn)
+    ordered = ordered.with_columns(held.alias("held"))
     if budget is None:
         return ordered
     spent = pl.when(pl.col("held")).then(0.0).otherwise(pl.col("expected_cost")).cum_sum()
     last = ordered.select(pl.int_range(pl.len()).filter(~pl.col("held") & (spent <= budget)).max()).item()
     return ordered.head(0 if last is None else last + 1)
+
+
+DECIDED_SCHEMA: dict[str, pl.DataType] = {
+    "campaign": pl.String(),
+    "customer_id": pl.String(),
+    "held": pl.Boolean(),
+    "expected_cost": pl.Float64(),
+}
+
+
+def _frequency_capped(
+    cands: pl.DataFrame, campaign: CampaignConfig, ctx: OfferContext, recent: pl.DataFrame | None
+) -> pl.DataFrame:
+    if recent is None or campaign.frequency_cap_days <= 0:
+        return cands
+    since = ctx.as_of - timedelta(days=campaign.frequency_cap_days)
+    seen = recent.filter(
+        (pl.col("offer_type") == campaign.type) & (pl.col("as_of") >= since) & (pl.col("as_of") < ctx.as_of)
+    ).select("customer_id")
+    return cands.join(seen, on="customer_id", how="anti")
 
 
 def plan_offers(
@@ -411,80 +435,94 @@ def plan_offers(
     max_per_customer: int,
     seed: int,
     recent: pl.DataFrame | None = None,
+    decided: pl.DataFrame | None = None,
 ) -> OfferPlan:
     """Decide every campaign's offers and holdout for the run date.
 
-    Campaigns earlier in the list take precedence for the per-customer cap. ``recent`` holds the
-    (customer_id, offer_type, as_of) of earlier coupons and holdout entries: a customer who had the
-    same offer type within a campaign's ``frequency_cap_days`` is skipped.
+    Campaigns are planned in priority order: each one's candidates are the eligible customers who
+    still have a free slot (``max_per_customer``, holdout places included), its budget and holdout
+    are applied, and only what it keeps takes a slot, so an offer cut by a budget leaves the slot to
+    the next campaign. ``recent`` holds the (customer_id, offer_type, as_of) of earlier nights'
+    coupons and holdout entries: a customer who had the same offer type within a campaign's
+    ``frequency_cap_days`` is skipped. ``decided`` holds what earlier runs of the same night already
+    recorded (campaign, customer_id, held, expected_cost): those customers keep their group, their
+    places count against the caps and their coupons against the budgets, and the plan adds only
+    what is new.
     """
     card = ctx.customers.select("customer_id", "card_number")
-    staged: list[pl.DataFrame] = []
-    counts: dict[str, dict[str, object]] = {}
-    for order, campaign in enumerate(c for c in campaigns if c.enabled):
-        eligible = eligible_customers(ctx.customers, campaign)
-        cands = OFFER_TYPES[campaign.type](eligible, ctx, campaign)
-        if recent is not None and campaign.frequency_cap_days > 0:
-            since = ctx.as_of - timedelta(days=campaign.frequency_cap_days)
-            seen = recent.filter(
-                (pl.col("offer_type") == campaign.type)
-                & (pl.col("as_of") >= since)
-                & (pl.col("as_of") < ctx.as_of)
-            ).select("customer_id")
-            cands = cands.join(seen, on="customer_id", how="anti")
-        counts[campaign.name] = {
-            "campaign": campaign.name,
-            "offer_type": campaign.type,
-            "eligible": eligible.height,
-            "candidates": cands.height,
-        }
-        staged.append(
-            cands.with_columns(
-                pl.lit(order).alias("order"),
-                pl.lit(campaign.name).alias("campaign"),
-                expected_cost(campaign, pl.col("base_value"), ctx.point_value, ctx.points_per_currency).alias(
-                    "expected_cost"
-                ),
-            )
-        )
-    pool = pl.concat(staged) if staged else pl.DataFrame()
-    if pool.is_empty():
-        capped = pool
-    else:
-        capped = (
-            pool.sort(["customer_id", "order", "priority"], descending=[False, False, True])
-            .with_columns(pl.int_range(pl.len()).over("customer_id").alias("slot_rank"))
-            .filter(pl.col("slot_rank") < max_per_customer)
-        )
+    before = decided if decided is not None else pl.DataFrame(schema=DECIDED_SCHEMA)
+    taken = before.select("customer_id", "campaign")
+    counts: list[dict[str, object]] = []
     offers: list[pl.DataFrame] = []
     controls: list[pl.DataFrame] = []
     for campaign in (c for c in campaigns if c.enabled):
-        mine = capped.filter(pl.col("campaign") == campaign.name) if not capped.is_empty() else capped
-        salt = f"{campaign.name}:{seed}"
-        chosen = (
-            within_budget(mine, campaign.budget, salt=salt, share=campaign.holdout_share)
-            if not mine.is_empty()
-            else mine
+        eligible = eligible_customers(ctx.customers, campaign)
+        cands = _frequency_capped(OFFER_TYPES[campaign.type](eligible, ctx, campaign), campaign, ctx, recent)
+        earlier = before.filter(pl.col("campaign") == campaign.name)
+        full = (
+            taken.filter(pl.col("campaign") != campaign.name)
+            .group_by("customer_id")
+            .len("used")
+            .filter(pl.col("used") >= max_per_customer)
+            .join(earlier.select("customer_id"), on="customer_id", how="anti")
+            .select("customer_id")
         )
-        if chosen.is_empty():
-            treated = control = pl.DataFrame()
-        else:
-            treated = _offer_rows(chosen.filter(~pl.col("held")), campaign, ctx.as_of, card)
-            control = _offer_rows(chosen.filter(pl.col("held")), campaign, ctx.as_of, card)
-        counts[campaign.name].update(
-            capped=mine.height,
-            within_budget=chosen.height,
-            treated=treated.height,
-            control=control.height,
-            expected_cost=round(float(treated["expected_cost"].sum()) if treated.height else 0.0, 2),
-            budget=campaign.budget,
+        free = (
+            cands.join(full, on="customer_id", how="anti")
+            .join(
+                earlier.select("customer_id", pl.col("held").alias("recorded_held")),
+                on="customer_id",
+                how="left",
+            )
+            .with_columns(
+                expected_cost(campaign, pl.col("base_value"), ctx.point_value, ctx.points_per_currency).alias(
+                    "expected_cost"
+                )
+            )
+        )
+        # Coupons issued earlier tonight to customers who are no longer candidates still cost.
+        gone = earlier.join(cands.select("customer_id"), on="customer_id", how="anti")
+        spent_elsewhere = float(gone.filter(~pl.col("held"))["expected_cost"].sum())
+        budget = None if campaign.budget is None else max(campaign.budget - spent_elsewhere, 0.0)
+        chosen = (
+            within_budget(free, budget, salt=f"{campaign.name}:{seed}", share=campaign.holdout_share)
+            if not free.is_empty()
+            else free.with_columns(pl.lit(False).alias("held"))
+        )
+        new = chosen.join(earlier.select("customer_id"), on="customer_id", how="anti")
+        treated = _offer_rows(new.filter(~pl.col("held")), campaign, ctx.as_of, card)
+        control = _offer_rows(new.filter(pl.col("held")), campaign, ctx.as_of, card)
+        taken = pl.concat(
+            [
+                taken.filter(pl.col("campaign") != campaign.name),
+                pl.concat([chosen.select("customer_id"), gone.select("customer_id")]).with_columns(
+                    pl.lit(campaign.name).alias("campaign")
+                ),
+            ]
+        )
+        sent_before = earlier.filter(~pl.col("held"))
+        counts.append(
+            {
+                "campaign": campaign.name,
+                "offer_type": campaign.type,
+                "eligible": eligible.height,
+                "candidates": cands.height,
+                "capped": free.height,
+                "within_budget": chosen.height + gone.height,
+                "treated": treated.height + sent_before.height,
+                "control": control.height + earlier.height - sent_before.height,
+                "expected_cost": round(
+                    float(treated["expected_cost"].sum()) + float(sent_before["expected_cost"].sum()), 2
+                ),
+                "budget": campaign.budget,
+            }
         )
         offers.append(treated)
         controls.append(control)
     return OfferPlan(
         offers=_concat_or_empty(offers),
         controls=_concat_or_empty(controls),
-        funnel=pl.DataFrame(list(counts.values())) if counts else pl.DataFrame(),
+        funnel=pl.DataFrame(counts) if counts else pl.DataFrame(),
     )
 
 

@@ -7,7 +7,6 @@ and the ledger. It never prints: progress goes to an optional callback, results 
 
 from __future__ import annotations
 
-import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -25,7 +24,6 @@ from coupongen.publish import publish_folder
 from coupongen.relevance import recommend
 
 Progress = Callable[[str, str], None]
-log = logging.getLogger("coupongen")
 
 
 def _quiet(stage: str, detail: str) -> None:
@@ -202,12 +200,13 @@ def plan(
     The cross-sell ranking is computed once, for every customer an enabled cross-sell campaign
     admits, and shared by those campaigns.
     """
-    recent = None
+    recent = decided = None
     if ledger is not None:
         longest = max((c.frequency_cap_days for c in job.campaigns), default=0)
         recent = ledger.recent_offer_types(
             since=settings.as_of - timedelta(days=longest), before=settings.as_of
         )
+        decided = decided_tonight(job, ledger, settings.as_of)
     products = inputs.products.kept
     cross_sell = [c for c in job.campaigns if c.enabled and c.type == "cross_sell"]
     ranked = None
@@ -234,7 +233,24 @@ def plan(
         max_per_customer=job.config.max_coupons_per_customer,
         seed=settings.seed,
         recent=recent,
+        decided=decided,
     )
+
+
+def decided_tonight(job: Job, ledger: Ledger, as_of: date) -> pl.DataFrame:
+    """What earlier runs of this night recorded: campaign, customer_id, held, expected_cost.
+
+    A rerun builds on it (see `offers.plan_offers`): nobody changes group, nobody gets a second
+    coupon of a campaign, and the caps and budgets count what was already issued.
+    """
+    names = [c.name for c in job.campaigns]
+    issued = ledger.coupons(as_of=as_of, campaigns=names).select(
+        "campaign", "customer_id", pl.lit(False).alias("held"), "expected_cost"
+    )
+    held = ledger.controls(as_of=as_of, campaigns=names).select(
+        "campaign", "customer_id", pl.lit(True).alias("held"), pl.lit(0.0).alias("expected_cost")
+    )
+    return pl.concat([issued, held]).cast(offers.DECIDED_SCHEMA)  # type: ignore[arg-type]
 
 
 def code_maker(
@@ -314,7 +330,7 @@ def issue(
     """
     signers = [c.name for c in job.campaigns if c.code.needs_key]
     key = codes.load_signing_key(needed_for=f"campaign {signers[0]!r}") if signers else None
-    offers_, controls_ = _respect_earlier_runs(plan_, ledger, run.as_of, [c.name for c in job.campaigns])
+    offers_, controls_ = plan_.offers, plan_.controls
     new = 0
     for campaign in job.campaigns:
         mine = offers_.filter(pl.col("campaign") == campaign.name)
@@ -336,30 +352,6 @@ def issue(
         ledger.record_controls(controls_, run=run)
     ledger.mark_issued(run)
     return new
-
-
-def _respect_earlier_runs(
-    plan_: offers.OfferPlan, ledger: Ledger, as_of: date, campaigns: list[str]
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The plan's offers and holdout less what an earlier run of the same night decided otherwise.
-
-    A customer held out by an earlier run of the night stays held out, and one who got a coupon
-    keeps it and never joins the holdout, even if the rerun's settings (a seed, a budget) would
-    now draw them the other way: the holdout stays clean and nobody is issued twice.
-    """
-    held = ledger.controls(as_of=as_of, campaigns=campaigns)["offer_key"]
-    sent = ledger.coupons(as_of=as_of, campaigns=campaigns)["offer_key"]
-    kept_offers = plan_.offers.filter(~pl.col("offer_key").is_in(held.implode()))
-    kept_controls = plan_.controls.filter(~pl.col("offer_key").is_in(sent.implode()))
-    moved = (plan_.offers.height - kept_offers.height) + (plan_.controls.height - kept_controls.height)
-    if moved:
-        log.warning(
-            "night %s was run before with other assignments: %d customers keep the group "
-            "(coupon or holdout) the earlier run gave them",
-            as_of,
-            moved,
-        )
-    return kept_offers, kept_controls
 
 
 def export(
@@ -401,13 +393,19 @@ def export(
     }
 
 
-def check_delivery(job: Job, plan_: offers.OfferPlan, inputs: Inputs) -> delivery.Delivery:
-    """Channels and messages for the planned offers, with stand-in codes of the real length.
+def check_delivery(
+    job: Job, plan_: offers.OfferPlan, inputs: Inputs, issued: pl.DataFrame | None = None
+) -> delivery.Delivery:
+    """Channels and messages for the night: coupons already ``issued`` by an earlier run of it plus
+    the planned offers, these with stand-in codes of the real length.
 
     Runs before anything is issued, so an SMS template that is too long stops the run (and the
     preview) instead of failing at sending time.
     """
     stand_ins = delivery.placeholder_coupons(job, plan_.offers)
+    if issued is not None and issued.height:
+        live = issued.filter(pl.col("status") == "issued").select(stand_ins.columns)
+        stand_ins = pl.concat([live, stand_ins.cast(live.schema)])  # type: ignore[arg-type]
     return delivery.plan_delivery(job, stand_ins, inputs.customers.kept, inputs.products.kept)
 
 
@@ -569,13 +567,16 @@ def run_job(
 
     if dry_run:
         ledger = Ledger.open(settings.ledger_path) if settings.ledger_path.exists() else None
+        issued = None
         try:
             plan_ = plan(job, analysis, inputs, settings, ledger)
+            if ledger is not None:
+                issued = ledger.coupons(as_of=settings.as_of, campaigns=[c.name for c in job.campaigns])
         finally:
             if ledger is not None:
                 ledger.close()
         done("plan", f"{plan_.offers.height} offers, {plan_.controls.height} in holdout")
-        preview = check_delivery(job, plan_, inputs)
+        preview = check_delivery(job, plan_, inputs, issued)
         done("deliver", _reach_text(preview.counts()))
         result = RunResult(
             settings,
@@ -597,7 +598,12 @@ def run_job(
         try:
             plan_ = plan(job, analysis, inputs, settings, ledger)
             done("plan", f"{plan_.offers.height} offers, {plan_.controls.height} in holdout")
-            check_delivery(job, plan_, inputs)
+            check_delivery(
+                job,
+                plan_,
+                inputs,
+                ledger.coupons(as_of=settings.as_of, campaigns=[c.name for c in job.campaigns]),
+            )
             new = issue(job, plan_, ledger, run, entropy=entropy)
             names = [c.name for c in job.campaigns]
             coupons = ledger.coupons(as_of=settings.as_of, campaigns=names)

@@ -95,6 +95,10 @@ def _remove_leftovers(dest: Path) -> None:
             continue
         if int(pid) != os.getpid() and pid_alive(int(pid)):
             continue  # another live process is publishing it right now
+        if kind.endswith(".retired") and not dest.exists() and is_published(leftover):
+            # killed between its two renames: the previous publication comes back
+            os.replace(leftover, dest)
+            continue
         shutil.rmtree(leftover, ignore_errors=True)
 
 
