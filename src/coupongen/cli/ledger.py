@@ -266,14 +266,7 @@ def _one_in(odds: float | None) -> str:
 
 
 @codes_group.command("entropy")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_JOB,
-    show_default=True,
-    help="Job file (TOML) whose campaigns to describe.",
-)
+@config_option
 @click.option(
     "--issued",
     type=click.IntRange(min=1),
@@ -281,9 +274,7 @@ def _one_in(odds: float | None) -> str:
     show_default=True,
     help="Live coupons per campaign assumed for the guessing odds.",
 )
-@click.option("-v", "--verbose", count=True, hidden=True)
-@click.option("-q", "--quiet", is_flag=True, hidden=True)
-@click.option("--debug", is_flag=True, help="Show a traceback on errors.")
+@with_options(*verbosity_options)
 @handle_errors
 def entropy(config_path: Path, issued: int, verbose: int, quiet: bool, debug: bool) -> None:
     """Bits of randomness of each campaign's codes and barcodes, and the odds of guessing one.
