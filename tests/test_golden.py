@@ -1,0 +1,72 @@
+"""Golden test: every output file of the bundled sample night, compared with a recorded digest.
+
+The night is run with a seeded entropy source, so even the coupon codes are the same each time.
+What may change by design is set aside before hashing: absolute paths in summary.json, the chart
+images (their pixels depend on the installed matplotlib and its fonts, in the PNGs and inlined in the
+HTML report) and the Parquet writer's own metadata (the frames are hashed instead).
+
+After an intended change of the outputs, rewrite the record with
+``COUPONGEN_WRITE_GOLDEN=1 pytest tests/test_golden.py`` and say in the commit why the outputs changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import random
+import re
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+from PIL import Image
+
+from coupongen import pipeline
+from coupongen.config import load_job
+
+REPO = Path(__file__).resolve().parents[1]
+RECORD = REPO / "tests" / "golden" / "sample_night.txt"
+CHARTS = {"segments.png", "rules.png", "category_rules.png"}
+
+
+def _digest(path: Path, out: Path) -> str:
+    data = path.read_bytes()
+    if path.suffix == ".parquet":
+        data = pl.read_parquet(path).write_ndjson().encode()
+    elif path.name in CHARTS:
+        data = b"chart"
+    elif path.suffix == ".png":
+        with Image.open(io.BytesIO(data)) as image:
+            data = f"{image.mode}{image.size}".encode() + image.tobytes()
+    elif path.name == "summary.json":
+        data = data.replace(str(out).encode(), b"<out>")
+    elif path.name == "report.html":
+        data = re.sub(rb"data:image/png;base64,[A-Za-z0-9+/=]+", b"data:image/png;base64,...", data)
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def night_digests(out: Path) -> str:
+    """One line per output file of the sample night run into ``out``: path and digest."""
+    job = load_job(REPO / "jobs" / "nightly.toml")
+    settings = pipeline.resolve_settings(job, as_of=date(2026, 11, 22), out_dir=out)
+    pipeline.run_job(job, settings, entropy=random.Random(7).randbytes)
+    night = out / "2026-11-22"
+    lines = [
+        f"{path.relative_to(night).as_posix()} {_digest(path, out)}"
+        for path in sorted(night.rglob("*"))
+        if path.is_file()
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def test_sample_night_outputs_match_the_record(tmp_path: Path) -> None:
+    found = night_digests(tmp_path / "out")
+    if os.environ.get("COUPONGEN_WRITE_GOLDEN"):
+        RECORD.write_text(found)
+    expected = RECORD.read_text()
+    if found != expected:
+        want = dict(line.split(" ") for line in expected.splitlines())
+        got = dict(line.split(" ") for line in found.splitlines())
+        changed = sorted(k for k in want.keys() | got.keys() if want.get(k) != got.get(k))
+        raise AssertionError(f"{len(changed)} output files differ from the record, e.g. {changed[:10]}")
