@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from coupongen.affinity import build_baskets, mine_rules
+from coupongen.analysis.affinity import build_baskets, mine_rules
 
 MIN_SUPPORT = 0.001
 MIN_CONFIDENCE = 0.0

@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from coupongen import channels, messages
-from coupongen.publish import publish_folder
+from coupongen.delivery import files as channels
+from coupongen.delivery import messages
+from coupongen.delivery.publish import publish_folder
 
 TARGET_POS_SECONDS = 10.0
 TEMPLATES = Path(__file__).resolve().parents[1] / "jobs" / "templates"

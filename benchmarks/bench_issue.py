@@ -28,8 +28,8 @@ from pathlib import Path
 import polars as pl
 
 from coupongen.config import CampaignConfig
-from coupongen.ledger import BATCH_SIZE, Ledger
-from coupongen.offers import OFFER_COLUMNS
+from coupongen.ledger.store import BATCH_SIZE, Ledger
+from coupongen.offers.planning import OFFER_COLUMNS
 from coupongen.pipeline import code_maker
 
 TARGET_SECONDS = 20.0

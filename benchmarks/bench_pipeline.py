@@ -87,7 +87,7 @@ def ensure_data(customers: int, skus: int, seed: int) -> Path:
     folder = data_folder(customers, skus, seed)
     if (folder / "_SUCCESS").exists():
         return folder
-    from coupongen.sample import generate_sample, write_sample
+    from coupongen.synthetic.sample import generate_sample, write_sample
 
     started = time.perf_counter()
     data = generate_sample(customers, seed=seed, as_of=AS_OF, skus=skus)
@@ -110,9 +110,9 @@ def run_chain(folder: Path, low_support: float) -> dict[str, Any]:
     The rules are mined twice: at the job's thresholds, and at ``low_support`` (other thresholds
     the same), where there are many more frequent items and rules to count.
     """
-    from coupongen import affinity, features, segments
+    from coupongen.analysis import affinity, features, segments
     from coupongen.config import load_job
-    from coupongen.contract import check_quarantine_share, load_inputs
+    from coupongen.inputs.contract import check_quarantine_share, load_inputs
 
     job = load_job(JOB)
     seg_cfg, aff = job.config.segments, job.config.affinity
@@ -185,7 +185,7 @@ def run_pyfim(folder: Path, supports: list[float], min_confidence: float, min_li
     """FP-growth from pyfim on the chain's baskets, two-item rules at the same thresholds."""
     import fim
 
-    from coupongen.affinity import _min_count
+    from coupongen.analysis.affinity import _min_count
 
     baskets = pl.read_parquet(folder.parent / "baskets.parquet")
     watch = Stopwatch()
@@ -255,7 +255,7 @@ def _profile(folder: Path, low_support: float) -> None:
     out.with_suffix(".html").write_text(profiler.output_html())
     print(f"profile written to {out}.txt and {out}.html")
 
-    from coupongen import features as f
+    from coupongen.analysis import features as f
 
     tx = pl.read_parquet(folder / "transactions.parquet")
     products = pl.read_parquet(folder / "products.parquet")

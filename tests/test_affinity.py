@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from mlxtend.frequent_patterns import association_rules, fpgrowth
 from polars.testing import assert_frame_equal
 
-from coupongen.affinity import RULES_SCHEMA, build_baskets, describe_rule, mine_rules
+from coupongen.analysis.affinity import RULES_SCHEMA, build_baskets, describe_rule, mine_rules
 from coupongen.errors import InputError
 
 INF = math.inf

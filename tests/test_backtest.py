@@ -6,9 +6,11 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from coupongen import backtest, features, pipeline
+from coupongen import pipeline
+from coupongen.analysis import features
 from coupongen.config import load_job
-from coupongen.contract import load_inputs
+from coupongen.inputs.contract import load_inputs
+from coupongen.loop import backtest
 
 from .conftest import NIGHTLY, SAMPLE, invoke
 

@@ -12,8 +12,8 @@ import pytest
 from click.testing import Result
 from PIL import Image
 
-from coupongen import charts
 from coupongen.cli import cli
+from coupongen.report import charts
 
 from .conftest import AS_OF, NIGHTLY, SAMPLE, invoke
 

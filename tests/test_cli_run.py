@@ -8,9 +8,9 @@ import polars as pl
 from click.testing import CliRunner
 
 from coupongen.cli import cli
-from coupongen.codes import has_valid_check, is_valid_ean13
+from coupongen.codes.generation import has_valid_check, is_valid_ean13
 from coupongen.config import load_job
-from coupongen.publish import is_published
+from coupongen.delivery.publish import is_published
 
 from .conftest import AS_OF, NIGHTLY, invoke, run_nightly
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from pydantic import ValidationError
 
-from coupongen.codes import (
+from coupongen.codes.generation import (
     SIGNING_KEY_ENV,
     SIGNING_KEY_FILE_ENV,
     CodeFormat,
@@ -39,9 +39,9 @@ from coupongen.codes import (
     verify_code,
 )
 from coupongen.config import DEFAULT_ALPHABET, CampaignConfig
+from coupongen.delivery.images import render_png
 from coupongen.errors import CodeFormatError, ConfigError
 from coupongen.pipeline import code_maker
-from coupongen.render import render_png
 
 ALPHABET = DEFAULT_ALPHABET
 

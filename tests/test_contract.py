@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from coupongen.contract import (
+from coupongen.errors import InputError
+from coupongen.inputs.contract import (
     CUSTOMERS,
     LINE_COL,
     PRODUCTS,
@@ -38,7 +39,6 @@ from coupongen.contract import (
     validate_products,
     validate_transactions,
 )
-from coupongen.errors import InputError
 
 TX_SCHEMA = {
     "receipt_id": pl.String,

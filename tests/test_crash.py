@@ -23,7 +23,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from coupongen.ledger import Ledger
+from coupongen.ledger.store import Ledger
 
 from .conftest import AS_OF, NIGHTLY
 
@@ -270,8 +270,8 @@ def test_a_kill_inside_a_batch_transaction_loses_that_batch_whole(tmp_path):
         from datetime import date
         from pathlib import Path
         import polars as pl
-        from coupongen.ledger import Ledger
-        from coupongen.offers import OFFER_COLUMNS
+        from coupongen.ledger.store import Ledger
+        from coupongen.offers.planning import OFFER_COLUMNS
 
         rows = [dict(offer_key=f"c:2026-11-22:C{{i:04d}}:0", kind="personal", symbology="code128",
                      as_of="2026-11-22", campaign="c", offer_type="cross_sell", customer_id=f"C{{i:04d}}",

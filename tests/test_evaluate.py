@@ -13,10 +13,10 @@ from PIL import Image
 from polars.testing import assert_frame_equal
 from scipy import stats
 
-from coupongen import evaluate as ev
-from coupongen import simulate
-from coupongen.contract import load_inputs
-from coupongen.ledger import Ledger
+from coupongen.inputs.contract import load_inputs
+from coupongen.ledger.store import Ledger
+from coupongen.loop import evaluate as ev
+from coupongen.synthetic import simulate
 
 from .conftest import AS_OF, NIGHTLY, SAMPLE, invoke
 

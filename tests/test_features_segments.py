@@ -7,15 +7,13 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from coupongen.config import SegmentsConfig, load_job
-from coupongen.contract import load_inputs
-from coupongen.features import (
+from coupongen.analysis.features import (
     category_spend,
     customer_features,
     customer_products,
     describe_customers,
 )
-from coupongen.segments import (
+from coupongen.analysis.segments import (
     SUMMARY_SCHEMA,
     lifecycle_states,
     name_segments,
@@ -24,6 +22,8 @@ from coupongen.segments import (
     segment_customers,
     summarize_segments,
 )
+from coupongen.config import SegmentsConfig, load_job
+from coupongen.inputs.contract import load_inputs
 
 AS_OF = date(2026, 11, 22)
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coupongen.errors import LedgerBusyError, LedgerError
-from coupongen.ledger import _MIGRATIONS, COUPON_COLUMNS, SCHEMA_VERSION, Ledger
-from coupongen.offers import OFFER_COLUMNS
+from coupongen.ledger.store import _MIGRATIONS, COUPON_COLUMNS, SCHEMA_VERSION, Ledger
+from coupongen.offers.planning import OFFER_COLUMNS
 
 AS_OF = date(2026, 11, 22)
 

@@ -6,8 +6,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from coupongen.errors import ConfigError
-from coupongen.messages import (
+from coupongen.delivery.messages import (
     choose_channels,
     contact_status,
     read_suppression,
@@ -15,6 +14,7 @@ from coupongen.messages import (
     sms_length,
     template_environment,
 )
+from coupongen.errors import ConfigError
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "jobs" / "templates"
 

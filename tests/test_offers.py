@@ -4,9 +4,15 @@ from datetime import date
 
 import polars as pl
 
-from coupongen.affinity import mine_rules
+from coupongen.analysis.affinity import mine_rules
 from coupongen.config import CampaignConfig
-from coupongen.offers import DECIDED_SCHEMA, OfferContext, in_holdout, plan_offers, restricted_categories
+from coupongen.offers.planning import (
+    DECIDED_SCHEMA,
+    OfferContext,
+    in_holdout,
+    plan_offers,
+    restricted_categories,
+)
 
 AS_OF = date(2026, 11, 22)
 

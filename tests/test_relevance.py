@@ -7,9 +7,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from coupongen import relevance
-from coupongen.errors import InputError
-from coupongen.relevance import (
+from coupongen.analysis import relevance
+from coupongen.analysis.relevance import (
     ModelSpec,
     fit_ease,
     fit_item_knn,
@@ -17,6 +16,7 @@ from coupongen.relevance import (
     recommend,
     score_customers,
 )
+from coupongen.errors import InputError
 
 # Four products bought by four customers:        A  B  C  D
 #   U1 bought A, B                                 1  1  0  0

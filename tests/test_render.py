@@ -18,8 +18,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from polars.testing import assert_frame_equal
 
-from coupongen.errors import CodeFormatError
-from coupongen.render import (
+from coupongen.delivery.images import (
     MANIFEST_NAME,
     SYMBOLOGIES,
     _encode_qr,
@@ -28,6 +27,7 @@ from coupongen.render import (
     render_png,
     render_svg,
 )
+from coupongen.errors import CodeFormatError
 
 GCN = "(255)4012345000016123456(17)261231"
 PAYLOADS = {

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from coupongen.sample import COMPLEMENTS, SampleData, generate_sample, write_sample
+from coupongen.synthetic.sample import COMPLEMENTS, SampleData, generate_sample, write_sample
 
 AS_OF = date(2026, 11, 22)
 AS_OF_TS = datetime(2026, 11, 22)

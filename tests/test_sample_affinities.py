@@ -9,8 +9,8 @@ import pytest
 
 from coupongen import pipeline
 from coupongen.config import load_job
-from coupongen.contract import load_inputs
-from coupongen.sample import COMPLEMENTS
+from coupongen.inputs.contract import load_inputs
+from coupongen.synthetic.sample import COMPLEMENTS
 
 from .conftest import AS_OF, NIGHTLY, SAMPLE
 

@@ -10,11 +10,12 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from coupongen import redemptions, simulate
 from coupongen.config import load_job
-from coupongen.contract import load_inputs
-from coupongen.ledger import Ledger
-from coupongen.sample import TRANSACTION_SCHEMA, write_transactions
+from coupongen.inputs.contract import load_inputs
+from coupongen.ledger.store import Ledger
+from coupongen.loop import redemptions
+from coupongen.synthetic import simulate
+from coupongen.synthetic.sample import TRANSACTION_SCHEMA, write_transactions
 
 from .conftest import AS_OF, NIGHTLY, SAMPLE, invoke
 

@@ -11,12 +11,13 @@ import hashlib
 import json
 import re
 import tomllib
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from coupongen.codes import CodeFormat, check_url_template, is_prime
+from coupongen.codes.generation import CodeFormat, check_url_template, is_prime
 from coupongen.errors import CodeFormatError, ConfigError
 
 OFFER_TYPES = (
@@ -282,6 +283,11 @@ class CampaignConfig(_Model):
     frequency_cap_days: int = Field(14, ge=0)
     channels: tuple[Literal["email", "sms", "app"], ...] = ("email", "sms", "app")
     code: CodeConfig = CodeConfig()
+
+    def validity(self, as_of: date) -> tuple[date, date]:
+        """The first and last day a coupon issued on ``as_of`` can be used (both included)."""
+        valid_from = as_of + timedelta(days=self.valid_from_offset_days)
+        return valid_from, valid_from + timedelta(days=self.valid_days - 1)
 
 
 class ChannelsConfig(_Model):

@@ -16,12 +16,17 @@ from pathlib import Path
 
 import polars as pl
 
-from coupongen import affinity, channels, codes, delivery, features, offers, report, segments
+from coupongen.analysis import affinity, features, segments
+from coupongen.analysis.relevance import recommend
+from coupongen.codes import generation as codes
 from coupongen.config import CampaignConfig, Job
-from coupongen.contract import Inputs, check_quarantine_share, load_inputs
-from coupongen.ledger import Ledger, Run
-from coupongen.publish import publish_folder
-from coupongen.relevance import recommend
+from coupongen.delivery import files as channels
+from coupongen.delivery import planning as delivery
+from coupongen.delivery.publish import publish_folder
+from coupongen.inputs.contract import Inputs, check_quarantine_share, load_inputs
+from coupongen.ledger.store import Ledger, Run
+from coupongen.offers import planning as offers
+from coupongen.report import summary as report
 
 Progress = Callable[[str, str], None]
 
@@ -271,7 +276,7 @@ def code_maker(
     spec = campaign.code
     if spec.needs_key and key is None:
         key = codes.load_signing_key(needed_for=f"campaign {campaign.name!r}")
-    valid_to = as_of + timedelta(days=campaign.valid_from_offset_days + campaign.valid_days - 1)
+    _, valid_to = campaign.validity(as_of)
     signing = key if spec.signed else None
     gcn = (
         codes.global_coupon_number(spec.gs1_company_prefix, spec.gs1_coupon_reference)
@@ -340,7 +345,7 @@ def issue(
         spec = campaign.code
         if spec.expiry_in_barcode or (spec.symbology == "qr" and spec.qr_payload == "signed"):
             # The barcode states the campaign's last day: it must be every offer's last day.
-            expected = run.as_of + timedelta(days=campaign.valid_from_offset_days + campaign.valid_days - 1)
+            _, expected = campaign.validity(run.as_of)
             found = sorted(mine["valid_to"].unique().to_list())
             if found != [expected.isoformat()]:
                 raise codes.CodeFormatError(
@@ -473,7 +478,7 @@ def write_analysis(analysis: Analysis, run_dir: Path) -> dict[str, str]:
     leaves its files alone.
     Returns the paths written, by file name.
     """
-    from coupongen import charts  # matplotlib takes a while to import; only writing needs it
+    from coupongen.report import charts  # matplotlib takes a while to import; only writing needs it
 
     folder = run_dir / "analysis"
     folder.mkdir(parents=True, exist_ok=True)

@@ -14,10 +14,10 @@ import click
 import polars as pl
 
 from coupongen import pipeline
-from coupongen.affinity import describe_rule
+from coupongen.analysis.affinity import describe_rule
+from coupongen.analysis.segments import summarize_segments
 from coupongen.cli.common import common_options, handle_errors, open_job, progress_reporter
 from coupongen.config import Job
-from coupongen.segments import summarize_segments
 
 TOP_OPTION = click.option(
     "--top",

@@ -13,11 +13,12 @@ from pathlib import Path
 import click
 import polars as pl
 
-from coupongen import backtest as bt
-from coupongen import channels, relevance
+from coupongen.analysis import relevance
 from coupongen.cli.common import DATE, common_options, handle_errors, open_job
 from coupongen.config import Job
-from coupongen.contract import Inputs, check_quarantine_share, load_inputs
+from coupongen.delivery import files as channels
+from coupongen.inputs.contract import Inputs, check_quarantine_share, load_inputs
+from coupongen.loop import backtest as bt
 
 _COLUMNS = (
     # heading, metrics column, width, format

@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 import polars as pl
 
-from coupongen import pipeline, preview
+from coupongen import pipeline
 from coupongen.cli.common import common_options, handle_errors, open_job, progress_reporter
+from coupongen.offers import preview
 
 
 def show_table(title: str, frame: pl.DataFrame) -> None:

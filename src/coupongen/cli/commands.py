@@ -10,8 +10,9 @@ from pathlib import Path
 
 import click
 
-from coupongen import pipeline, report
+from coupongen import pipeline
 from coupongen.cli.common import DATE, common_options, handle_errors, open_job, progress_reporter
+from coupongen.report import summary as report
 
 
 @click.command()
@@ -96,7 +97,7 @@ def sample_data(
     quiet: bool,
 ) -> None:
     """Generate realistic synthetic purchase histories (transactions, products, customers)."""
-    from coupongen import sample  # Faker is slow to import; only this command needs it
+    from coupongen.synthetic import sample  # Faker is slow to import; only this command needs it
 
     try:
         data = sample.generate_sample(

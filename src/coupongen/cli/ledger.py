@@ -14,7 +14,6 @@ from pathlib import Path
 
 import click
 
-from coupongen import codes
 from coupongen.cli.common import (
     DATE,
     DEFAULT_JOB,
@@ -25,8 +24,9 @@ from coupongen.cli.common import (
     verbosity_options,
     with_options,
 )
+from coupongen.codes import generation as codes
 from coupongen.config import Job
-from coupongen.ledger import Ledger
+from coupongen.ledger.store import Ledger
 
 location_options = with_options(
     config_option,

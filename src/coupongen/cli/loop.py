@@ -16,14 +16,16 @@ from pathlib import Path
 import click
 import polars as pl
 
-from coupongen import codes, evaluate, redemptions, simulate
-from coupongen.channels import write_csv
 from coupongen.cli.common import DATE, DEFAULT_JOB, data_option, handle_errors, open_job
 from coupongen.cli.ledger import location_options
+from coupongen.codes import generation as codes
 from coupongen.config import Job
-from coupongen.contract import Inputs, check_quarantine_share, load_inputs
+from coupongen.delivery.files import write_csv
 from coupongen.errors import InputError
-from coupongen.ledger import Ledger
+from coupongen.inputs.contract import Inputs, check_quarantine_share, load_inputs
+from coupongen.ledger.store import Ledger
+from coupongen.loop import evaluate, redemptions
+from coupongen.synthetic import simulate
 
 
 @dataclass(frozen=True)
@@ -450,7 +452,7 @@ def _latest_night(ledger: Ledger) -> date:
 
 
 def _write_simulation(sim: simulate.Simulation, folder: Path) -> dict[str, Path]:
-    from coupongen.sample import write_transactions  # Faker is slow to import; only this needs it
+    from coupongen.synthetic.sample import write_transactions  # Faker is slow to import; only this needs it
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = {

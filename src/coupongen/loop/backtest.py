@@ -15,10 +15,12 @@ from datetime import date, datetime, time, timedelta
 
 import polars as pl
 
-from coupongen import features, offers, pipeline, relevance
+from coupongen import pipeline
+from coupongen.analysis import features, relevance
 from coupongen.config import CampaignConfig, Job
-from coupongen.contract import Inputs, Loaded
 from coupongen.errors import InputError
+from coupongen.inputs.contract import Inputs, Loaded
+from coupongen.offers import planning as offers
 
 LEVELS = ("sku", "category")
 """Levels a backtest scores at: the targets are skus, or categories."""

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from coupongen import relevance
+from coupongen.analysis import relevance
 from coupongen.config import CampaignConfig
 
 CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
@@ -279,7 +279,7 @@ def referral_candidates(eligible: pl.DataFrame, ctx: OfferContext, campaign: Cam
 
 def birthday_candidates(eligible: pl.DataFrame, ctx: OfferContext, campaign: CampaignConfig) -> pl.DataFrame:
     """Customers whose birthday falls within the coupon's validity window."""
-    start = ctx.as_of + timedelta(days=campaign.valid_from_offset_days)
+    start, _ = campaign.validity(ctx.as_of)
     days = [start + timedelta(days=i) for i in range(campaign.valid_days)]
     # month-day keys; a 29 February birthday is celebrated on 28 February in common years
     keys = {d.strftime("%m-%d") for d in days}
@@ -556,8 +556,7 @@ def _concat_or_empty(frames: list[pl.DataFrame]) -> pl.DataFrame:
 def _offer_rows(
     chosen: pl.DataFrame, campaign: CampaignConfig, as_of: date, card: pl.DataFrame
 ) -> pl.DataFrame:
-    valid_from = as_of + timedelta(days=campaign.valid_from_offset_days)
-    valid_to = valid_from + timedelta(days=campaign.valid_days - 1)
+    valid_from, valid_to = campaign.validity(as_of)
     return (
         chosen.join(card, on="customer_id", how="left")
         .select(

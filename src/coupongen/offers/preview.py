@@ -9,7 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from coupongen.config import Job
-from coupongen.offers import OfferPlan, eligible_customers
+from coupongen.offers.planning import OfferPlan, eligible_customers
 
 
 def by_segment(job: Job, customers: pl.DataFrame, plan: OfferPlan) -> pl.DataFrame:

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import polars as pl
 
-from coupongen import channels as channel_files
-from coupongen import messages, render
 from coupongen.config import Job
-from coupongen.publish import publish_folder
+from coupongen.delivery import files as channel_files
+from coupongen.delivery import images as render
+from coupongen.delivery import messages
+from coupongen.delivery.publish import publish_folder
 
 IMAGE_CACHE = "images"
 

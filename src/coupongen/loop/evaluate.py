@@ -779,7 +779,7 @@ def write_evaluation(evaluation: Evaluation, folder: Path, *, title: str) -> dic
 
     Returns the paths by name. Each file is written aside and renamed into place.
     """
-    from coupongen import charts  # matplotlib is slow to import; only writing needs it
+    from coupongen.report import charts  # matplotlib is slow to import; only writing needs it
 
     folder.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}

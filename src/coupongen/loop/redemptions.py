@@ -18,9 +18,10 @@ from typing import Any
 
 import polars as pl
 
-from coupongen import codes
-from coupongen.channels import write_csv
-from coupongen.contract import (
+from coupongen.codes import generation as codes
+from coupongen.delivery.files import write_csv
+from coupongen.errors import InputError
+from coupongen.inputs.contract import (
     LINE_COL,
     REASON_COL,
     SOURCE_COL,
@@ -33,8 +34,7 @@ from coupongen.contract import (
     _type_checks,
     _v,
 )
-from coupongen.errors import InputError
-from coupongen.ledger import Ledger
+from coupongen.ledger.store import Ledger
 
 LAYOUT_VERSION = "1.0"
 

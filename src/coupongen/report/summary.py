@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from coupongen import affinity, segments
+from coupongen.analysis import affinity, segments
 
 if TYPE_CHECKING:
     from coupongen.config import Job
@@ -148,7 +148,7 @@ def render_html(
 
     ``previous`` is (link, summary) of the night before, for the comparison table.
     """
-    from coupongen import charts  # matplotlib is slow to import; only the HTML report needs it
+    from coupongen.report import charts  # matplotlib is slow to import; only the HTML report needs it
 
     products = result.analysis.products
     names = dict(zip(products["sku"].to_list(), products["name"].to_list(), strict=True))

@@ -16,9 +16,9 @@ from datetime import date, datetime, time, timedelta
 import numpy as np
 import polars as pl
 
-from coupongen import codes
+from coupongen.codes import generation as codes
 from coupongen.errors import InputError
-from coupongen.redemptions import (
+from coupongen.loop.redemptions import (
     ALREADY_REDEEMED,
     BAD_CHECK,
     DUPLICATE,

@@ -1,0 +1,1 @@
+"""What the purchase histories say: customer features, segments, product affinities, relevance."""

@@ -1,0 +1,1 @@
+"""Coupon codes: generation, check characters, GS1 payloads, signing and verification."""

@@ -1,0 +1,1 @@
+"""Getting coupons to people: channels, messages, images, file layouts, atomic publication."""

@@ -1,0 +1,1 @@
+"""Reading the retailer's files: the data contract, loading, quarantine."""

@@ -1,0 +1,1 @@
+"""The coupon ledger: the only module that speaks SQL."""

@@ -1,0 +1,1 @@
+"""Closing the loop: redemptions, evaluation against the holdout, backtests."""

@@ -1,0 +1,1 @@
+"""What a night did, for people and machines: summary, HTML report, charts."""

@@ -1,0 +1,1 @@
+"""Synthetic data: sample histories and simulated redemptions."""
