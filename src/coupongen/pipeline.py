@@ -10,13 +10,13 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
 
-from coupongen.analysis import affinity, features, segments
+from coupongen.analysis.night import Analysis, analyse
 from coupongen.analysis.relevance import recommend
 from coupongen.codes import generation as codes
 from coupongen.config import CampaignConfig, Job
@@ -27,6 +27,12 @@ from coupongen.inputs.contract import Inputs, check_quarantine_share, load_input
 from coupongen.ledger.store import Ledger, Run
 from coupongen.offers import planning as offers
 from coupongen.report import summary as report
+from coupongen.report.analysis_files import write_analysis
+from coupongen.report.night import write_report
+from coupongen.results import InputCounts, RunSummary
+from coupongen.settings import Settings, resolve_settings
+
+__all__ = ["RunResult", "Settings", "resolve_settings", "run_analysis", "run_job"]
 
 Progress = Callable[[str, str], None]
 
@@ -36,86 +42,19 @@ def _quiet(stage: str, detail: str) -> None:
 
 
 @dataclass(frozen=True)
-class Settings:
-    """Where a run reads and writes, resolved from the job file and any overrides."""
+class RunResult:
+    """What a run produced: its typed summary and the frames behind it, for callers that want them.
 
-    data_dir: Path
-    out_dir: Path
-    ledger_path: Path
-    as_of: date
-    seed: int
-
-    @property
-    def run_dir(self) -> Path:
-        """The night's own output folder, ``out/<as-of>``."""
-        return self.out_dir / self.as_of.isoformat()
-
-
-@dataclass
-class Analysis:
-    """What the analysis stages found: per-customer facts, segments and rules.
-
-    ``parts`` names what was computed ("customers": segmented, bought, categories; "baskets":
-    rules, category_rules, n_baskets); the frames of a part left out are empty, with their columns.
+    ``plan`` holds tonight's offers and holdout as planned; ``coupons`` (a real run only) every coupon
+    of the night as the ledger holds it; ``channels`` the channel chosen per reached customer.
     """
 
-    segmented: pl.DataFrame
-    bought: pl.DataFrame
-    categories: pl.DataFrame
-    rules: pl.DataFrame
-    category_rules: pl.DataFrame
-    n_baskets: int
-    products: pl.DataFrame
-    as_of: date | None = None
-    parts: tuple[str, ...] = ("customers", "baskets")
-
-
-@dataclass
-class RunResult:
-    """Everything a run produced, for the CLI and the report."""
-
     settings: Settings
-    inputs: dict[str, dict[str, int]]
+    summary: RunSummary
     analysis: Analysis
-    funnel: pl.DataFrame
-    dry_run: bool
-    run_id: int | None = None
-    issued_new: int = 0
+    plan: offers.OfferPlan
+    channels: pl.DataFrame
     coupons: pl.DataFrame | None = None
-    controls: int = 0
-    files: dict[str, str] = field(default_factory=dict)
-    reach: dict[str, int] = field(default_factory=dict)
-    plan: offers.OfferPlan | None = None
-    channels: pl.DataFrame | None = None
-    quarantine_reasons: list[dict[str, object]] = field(default_factory=list)
-    summary: dict[str, object] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
-
-
-def resolve_settings(
-    job: Job,
-    *,
-    as_of: date,
-    data_dir: Path | None = None,
-    out_dir: Path | None = None,
-    ledger_path: Path | None = None,
-    seed: int | None = None,
-) -> Settings:
-    """The run's paths and seed: command-line overrides first, then the job file."""
-    out = Path(out_dir).resolve() if out_dir else job.resolve(job.config.out)
-    if ledger_path:
-        ledger = Path(ledger_path).resolve()
-    elif out_dir:
-        ledger = out / "ledger.sqlite"
-    else:
-        ledger = job.resolve(job.config.ledger)
-    return Settings(
-        data_dir=Path(data_dir).resolve() if data_dir else job.resolve(job.config.data),
-        out_dir=out,
-        ledger_path=ledger,
-        as_of=as_of,
-        seed=job.config.seed if seed is None else seed,
-    )
 
 
 # --- stages ----------------------------------------------------------------------------------------
@@ -143,58 +82,6 @@ def load(job: Job, settings: Settings) -> Inputs:
             path.unlink()
     check_quarantine_share(inputs, cfg.max_quarantine_share, qdir)
     return inputs
-
-
-def analyse(
-    job: Job, inputs: Inputs, as_of: date, *, customers: bool = True, baskets: bool = True
-) -> Analysis:
-    """Features, segments and affinity rules as of the run date.
-
-    ``customers=False`` skips features and segments, ``baskets=False`` the rules, for a caller that
-    needs one half only; the frames left out are empty (see `Analysis`).
-    """
-    seg_cfg = job.config.segments
-    tx = inputs.transactions.kept
-    products = inputs.products.kept
-    # Computed on no lines at all, the stages give the empty frames a skipped part stands for.
-    facts = features.describe_customers(
-        tx if customers else tx.head(0), products, as_of=as_of, lookback_days=seg_cfg.lookback_days
-    )
-    segmented = segments.segment_customers(facts.features, inputs.customers.kept, seg_cfg).join(
-        inputs.customers.kept.drop("nps_score"), on="customer_id", how="left", maintain_order="left"
-    )
-    aff = job.config.affinity
-    window = pl.col("ts").is_between(
-        pl.lit(as_of - timedelta(days=seg_cfg.lookback_days)).cast(pl.Datetime("us")),
-        pl.lit(as_of).cast(pl.Datetime("us")),
-        closed="left",
-    )
-    history = tx.filter(window) if baskets else tx.head(0)
-    sku_baskets = affinity.build_baskets(history, products, level="sku")
-    rules, category_rules = (
-        affinity.mine_rules(
-            level_baskets,
-            min_support=min_support,
-            min_confidence=aff.min_confidence,
-            min_lift=aff.min_lift,
-            max_len=aff.max_len,
-        )
-        for level_baskets, min_support in (
-            (sku_baskets, aff.min_support),
-            (affinity.build_baskets(history, products, level="category"), aff.category_min_support),
-        )
-    )
-    return Analysis(
-        segmented=segmented,
-        bought=facts.products,
-        categories=facts.categories,
-        rules=rules,
-        category_rules=category_rules,
-        n_baskets=sku_baskets["receipt_id"].n_unique(),
-        products=products,
-        as_of=as_of,
-        parts=tuple(part for part, done in (("customers", customers), ("baskets", baskets)) if done),
-    )
 
 
 def plan(
@@ -434,114 +321,86 @@ def deliver(
     return sent, files
 
 
-def quarantine_reasons(inputs: Inputs, top: int = 10) -> list[dict[str, object]]:
-    """The most common quarantine reasons per input: input, reason, rows."""
-    rows: list[dict[str, object]] = []
-    for loaded in inputs.all():
-        if loaded.quarantined.is_empty():
-            continue
-        counted = (
-            loaded.quarantined.group_by("reason")
-            .len("rows")
-            .sort(["rows", "reason"], descending=[True, False])
-        )
-        rows += [{"input": loaded.name, **r} for r in counted.head(top).to_dicts()]
-    return rows
-
-
-def write_report(job: Job, result: RunResult) -> None:
-    """Write summary.json and the HTML report (compared with the previous night's, if any)."""
-    run_dir = result.settings.run_dir
-    found = report.find_previous(result.settings.out_dir, result.settings.as_of.isoformat())
-    previous = None
-    if found is not None:
-        path, summary = found
-        previous = (f"../{path.parent.name}/report.html", summary)
-    report.write_summary(result.summary, run_dir)
-    html = report.render_html(result.summary, result, currency=job.config.currency, previous=previous)
-    report.write_html(html, run_dir)
+def _kept_text(inputs: Inputs) -> str:
+    return ", ".join(f"{x.name} {x.counts['kept']}/{x.counts['read']} kept" for x in inputs.all())
 
 
 def _reach_text(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in counts.items())
 
 
-def write_analysis(analysis: Analysis, run_dir: Path) -> dict[str, str]:
-    """Save what the analysis found in ``run_dir/analysis`` for analysts; returns the paths by name.
-
-    Part "customers": segments.parquet and .csv (one row per customer with purchases; contact
-    details left out, card numbers kept, so owner-only), regular_products.parquet (each product a
-    customer buys regularly, with its purchase cycle and days since last bought; owner-only),
-    segment_summary and lifecycle_summary (.parquet, .csv) and segments.png. Part "baskets": rules
-    and category_rules (.parquet, .csv with item names) and rules.png, category_rules.png. Each file
-    is written aside and renamed into place, so a reader never sees half a file; a part not computed
-    leaves its files alone.
-    Returns the paths written, by file name.
-    """
-    from coupongen.report import charts  # matplotlib takes a while to import; only writing needs it
-
-    folder = run_dir / "analysis"
-    folder.mkdir(parents=True, exist_ok=True)
-    written: dict[str, str] = {}
-
-    def put(name: str, write: Callable[[Path], object], *, private: bool = False) -> None:
-        path = folder / name
-        staging = folder / f".{name}.{secrets.token_hex(4)}.tmp"
-        try:
-            write(staging)
-            if private:
-                staging.chmod(0o600)
-            staging.replace(path)
-        finally:
-            staging.unlink(missing_ok=True)
-        written[name] = str(path)
-
-    def put_csv(name: str, frame: pl.DataFrame, *, private: bool = False) -> None:
-        put(name, lambda path: channels.write_csv(frame, path), private=private)
-
-    def put_frame(stem: str, frame: pl.DataFrame, *, private: bool = False) -> None:
-        put(f"{stem}.parquet", frame.write_parquet, private=private)
-        put_csv(
-            f"{stem}.csv", frame.with_columns(pl.col(pl.List(pl.String)).list.join(" | ")), private=private
-        )
-
-    def put_png(name: str, png: bytes) -> None:
-        put(name, lambda path: path.write_bytes(png))
-
-    day = f" as of {analysis.as_of.isoformat()}" if analysis.as_of else ""
-    if "customers" in analysis.parts:
-        private_columns = ("email", "phone", "first_name", "birth_date")
-        seg = analysis.segmented.select(pl.exclude(*private_columns))
-        put_frame("segments", seg, private=True)
-        regular = analysis.bought.filter(pl.col("regular")).drop("regular")
-        put("regular_products.parquet", regular.write_parquet, private=True)
-        summary = segments.summarize_segments(seg)
-        put_frame("segment_summary", summary)
-        put_frame("lifecycle_summary", segments.summarize_segments(seg, by="lifecycle"))
-        put_png("segments.png", charts.plot_segments(summary, title=f"Segments{day}: customers and spend"))
-    if "baskets" in analysis.parts:
-        names = dict(zip(analysis.products["sku"], analysis.products["name"], strict=True))
-        for stem, rules, level in (
-            ("rules", analysis.rules, "products"),
-            ("category_rules", analysis.category_rules, "categories"),
-        ):
-            put(f"{stem}.parquet", rules.write_parquet)
-            named = rules.with_columns(
-                *(
-                    pl.col(side)
-                    .list.eval(pl.element().replace(names))
-                    .list.join(" + ")
-                    .alias(f"{side}_names")
-                    for side in ("antecedent", "consequent")
-                )
-            ).with_columns(pl.col("antecedent", "consequent").list.join(" + "))
-            put_csv(f"{stem}.csv", named)
-            title = f"Rules between {level}{day} ({rules.height:,} rules, {analysis.n_baskets:,} baskets)"
-            put_png(f"{stem}.png", charts.plot_rules(rules, names=names, title=title))
-    return written
-
-
 # --- the whole job ---------------------------------------------------------------------------------
+
+
+class _Clock:
+    """Times the stages of a run and tells the progress callback as each one ends."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.timings: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def done(self, stage: str, detail: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = round(now - self._last, 3)
+        self._last = now
+        self.progress(stage, detail)
+
+
+def _summarize(
+    job: Job,
+    settings: Settings,
+    inputs: Inputs,
+    analysis: Analysis,
+    plan_: offers.OfferPlan,
+    reach: dict[str, int],
+    by_channel: pl.DataFrame,
+    timings: dict[str, float],
+    **real_run: object,
+) -> RunSummary:
+    return report.build_summary(
+        job,
+        analysis,
+        as_of=settings.as_of.isoformat(),
+        dry_run=not real_run,
+        inputs={x.name: InputCounts(**x.counts) for x in inputs.all()},
+        funnel=plan_.funnel,
+        reach=reach,
+        by_channel=by_channel,
+        quarantine_reasons=report.quarantine_reasons({x.name: x.quarantined for x in inputs.all()}),
+        timings=timings,
+        **real_run,  # type: ignore[arg-type]
+    )
+
+
+def run_analysis(
+    job: Job,
+    settings: Settings,
+    *,
+    customers: bool = True,
+    baskets: bool = True,
+    progress: Progress = _quiet,
+) -> tuple[Analysis, dict[str, str]]:
+    """The analysis alone, for analysts: load, analyse, save the analysis files (no ledger, no coupons).
+
+    ``customers`` computes features and segments, ``baskets`` the rules; returns what was found and
+    the paths written, by file name.
+    """
+    clock = _Clock(progress)
+    inputs = load(job, settings)
+    clock.done("load", _kept_text(inputs))
+    analysis = analyse(job, inputs, settings.as_of, customers=customers, baskets=baskets)
+    found = []
+    if customers:
+        found.append(f"{analysis.segmented.height} customers")
+    if baskets:
+        found.append(
+            f"{analysis.n_baskets} baskets, {analysis.rules.height} sku rules, "
+            f"{analysis.category_rules.height} category rules"
+        )
+    clock.done("analyse", ", ".join(found))
+    files, _ = write_analysis(analysis, settings.run_dir)
+    return analysis, files
 
 
 def run_job(
@@ -553,22 +412,14 @@ def run_job(
     entropy: codes.Entropy = secrets.token_bytes,
 ) -> RunResult:
     """Run the whole nightly job; with ``dry_run`` nothing is issued, recorded or exported."""
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def done(stage: str, detail: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[stage] = round(now - clock, 3)
-        clock = now
-        progress(stage, detail)
-
+    clock = _Clock(progress)
     inputs = load(job, settings)
-    done("load", ", ".join(f"{x.name} {x.counts['kept']}/{x.counts['read']} kept" for x in inputs.all()))
+    clock.done(
+        "load", ", ".join(f"{x.name} {x.counts['kept']}/{x.counts['read']} kept" for x in inputs.all())
+    )
     analysis = analyse(job, inputs, settings.as_of)
-    done("analyse", f"{analysis.segmented.height} customers, {analysis.rules.height} rules")
-    counts = {x.name: x.counts for x in inputs.all()}
-    reasons = quarantine_reasons(inputs)
+    clock.done("analyse", f"{analysis.segmented.height} customers, {analysis.rules.height} rules")
+    names = [c.name for c in job.campaigns]
 
     if dry_run:
         ledger = Ledger.open(settings.ledger_path) if settings.ledger_path.exists() else None
@@ -576,73 +427,62 @@ def run_job(
         try:
             plan_ = plan(job, analysis, inputs, settings, ledger)
             if ledger is not None:
-                issued = ledger.coupons(as_of=settings.as_of, campaigns=[c.name for c in job.campaigns])
+                issued = ledger.coupons(as_of=settings.as_of, campaigns=names)
         finally:
             if ledger is not None:
                 ledger.close()
-        done("plan", f"{plan_.offers.height} offers, {plan_.controls.height} in holdout")
+        clock.done("plan", f"{plan_.offers.height} offers, {plan_.controls.height} in holdout")
         preview = check_delivery(job, plan_, inputs, issued)
-        done("deliver", _reach_text(preview.counts()))
-        result = RunResult(
-            settings,
-            counts,
-            analysis,
-            plan_.funnel,
-            dry_run=True,
-            reach=preview.counts(),
-            plan=plan_,
-            channels=preview.channels,
-            quarantine_reasons=reasons,
-            timings=timings,
+        clock.done("deliver", _reach_text(preview.counts()))
+        by_channel = report.offers_by_channel(plan_.offers, preview.channels)
+        summary = _summarize(
+            job, settings, inputs, analysis, plan_, preview.counts(), by_channel, clock.timings
         )
-        result.summary = report.build_summary(job, result)
-        return result
+        return RunResult(settings, summary, analysis, plan_, preview.channels)
 
     with Ledger.open(settings.ledger_path) as ledger:
         run = ledger.start_run(job=job.config.name, as_of=settings.as_of, config_hash=job.config_hash())
         try:
             plan_ = plan(job, analysis, inputs, settings, ledger)
-            done("plan", f"{plan_.offers.height} offers, {plan_.controls.height} in holdout")
-            check_delivery(
-                job,
-                plan_,
-                inputs,
-                ledger.coupons(as_of=settings.as_of, campaigns=[c.name for c in job.campaigns]),
-            )
+            clock.done("plan", f"{plan_.offers.height} offers, {plan_.controls.height} in holdout")
+            check_delivery(job, plan_, inputs, ledger.coupons(as_of=settings.as_of, campaigns=names))
             new = issue(job, plan_, ledger, run, entropy=entropy)
-            names = [c.name for c in job.campaigns]
             coupons = ledger.coupons(as_of=settings.as_of, campaigns=names)
             controls = ledger.controls(as_of=settings.as_of, campaigns=names).height
-            done("issue", f"{new} new coupons, {coupons.height} for the night")
-            files = write_analysis(analysis, settings.run_dir)
+            clock.done("issue", f"{new} new coupons, {coupons.height} for the night")
+            files, analysis_charts = write_analysis(analysis, settings.run_dir)
             revoked = ledger.revoked(as_of=settings.as_of)
             files |= export(job, coupons, inputs.products.kept, settings, run.run_id, revoked)
             sent, sent_files = deliver(job, coupons, inputs, settings, run.run_id)
             files |= sent_files
-            done("export", f"{coupons.height} coupons published; {_reach_text(sent.counts())}")
-            result = RunResult(
-                settings,
-                counts,
-                analysis,
-                plan_.funnel,
-                dry_run=False,
-                run_id=run.run_id,
-                issued_new=new,
-                coupons=coupons,
-                controls=controls,
-                files=files,
-                reach=sent.counts(),
-                plan=plan_,
-                channels=sent.channels,
-                quarantine_reasons=reasons,
-                timings=timings,
-            )
+            clock.done("export", f"{coupons.height} coupons published; {_reach_text(sent.counts())}")
             files["report"] = str(settings.run_dir / "report.html")
             files["summary"] = str(settings.run_dir / "summary.json")
-            result.summary = report.build_summary(job, result)
-            write_report(job, result)
+            by_channel = report.offers_by_channel(coupons, sent.channels)
+            summary = _summarize(
+                job,
+                settings,
+                inputs,
+                analysis,
+                plan_,
+                sent.counts(),
+                by_channel,
+                clock.timings,
+                coupons=report.coupon_totals(coupons, issued_new=new, controls=controls),
+                run_id=run.run_id,
+                files=files,
+            )
+            write_report(
+                summary,
+                out_dir=settings.out_dir,
+                funnel=plan_.funnel,
+                by_channel=by_channel,
+                analysis_charts=analysis_charts,
+                currency=job.config.currency,
+            )
         except BaseException:
             ledger.finish_run(run, status="failed")
             raise
-        ledger.finish_run(run, status="succeeded", counts=result.summary.get("coupons", {}))  # type: ignore[arg-type]
-    return result
+        totals = summary.coupons.__dict__ if summary.coupons is not None else {}
+        ledger.finish_run(run, status="succeeded", counts=totals)
+    return RunResult(settings, summary, analysis, plan_, sent.channels, coupons)

@@ -12,7 +12,7 @@ import click
 
 from coupongen import pipeline
 from coupongen.cli.common import DATE, common_options, handle_errors, open_job, progress_reporter
-from coupongen.report import summary as report
+from coupongen.report.text import render_text
 
 
 @click.command()
@@ -36,7 +36,7 @@ def run(
         job, as_of=as_of or date.today(), data_dir=data_dir, out_dir=out_dir, seed=seed
     )
     result = pipeline.run_job(job, settings, dry_run=dry_run, progress=progress_reporter(quiet))
-    click.echo(report.render_text(result.summary))
+    click.echo(render_text(result.summary))
 
 
 @click.command("sample-data")

@@ -1,0 +1,60 @@
+"""The lines an operator reads at the end of a run: inputs, segments, rules, campaigns, coupons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from coupongen.results import RunSummary
+
+
+def render_text(summary: RunSummary) -> str:
+    """The summary as the lines an operator reads at the end of a run."""
+    lines = [f"coupongen {summary.job} as of {summary.as_of}" + (" (dry run)" if summary.dry_run else "")]
+    lines.append("inputs:")
+    for name, n in summary.inputs.items():
+        lines.append(f"  {name:<13} read {n.read:>9,}  kept {n.kept:>9,}  quarantined {n.quarantined:>6,}")
+    lines.append(f"segments ({summary.customers_with_purchases:,} customers with purchases):")
+    for s in summary.segments:
+        nps = "-" if s["nps"] is None else f"{s['nps']:+.0f}"
+        lines.append(
+            f"  {s['rfm_segment']:<15} {s['customers']:>7,}  {s['customer_share']:>6.1%} of customers  "
+            f"{s['spend_share']:>6.1%} of spend  NPS {nps}"
+        )
+    r = summary.rules
+    lines.append(f"rules: {r.count:,} sku rules from {r.baskets:,} baskets; top:")
+    lines += [f"  {t}" for t in r.top[:5]]
+    lines.append(f"category rules: {r.category_count:,}; top:")
+    lines += [f"  {t}" for t in r.category_top[:3]]
+    lines.append("campaigns:")
+    lines.append(
+        f"  {'campaign':<22} {'eligible':>8} {'offers':>8} {'sent':>7} {'holdout':>8} "
+        f"{'expected cost':>14}  budget"
+    )
+    for c in summary.campaigns:
+        name = c["campaign"] if c["campaign"] == c["offer_type"] else f"{c['campaign']} ({c['offer_type']})"
+        budget = "none" if c.get("budget") is None else f"{c['budget']:,.0f}"
+        lines.append(
+            f"  {name:<22} {c['eligible']:>8,} {c.get('candidates', 0):>8,} {c.get('treated', 0):>7,} "
+            f"{c.get('control', 0):>8,} {c.get('expected_cost', 0):>14,.2f}  {budget}"
+        )
+    if summary.reach:
+        reach = summary.reach
+        lines.append(
+            "customers reached: "
+            + ", ".join(f"{ch} {reach.get(ch, 0):,}" for ch in ("email", "sms", "app"))
+            + f"; no channel {reach.get('unreachable', 0):,} (suppressed {reach.get('suppressed', 0):,})"
+        )
+    if summary.coupons is not None:
+        k = summary.coupons
+        lines.append(
+            f"coupons: {k.total:,} for the night ({k.issued_this_run:,} new, "
+            f"{k.already_issued:,} already issued), {k.control:,} in holdout"
+        )
+        files = summary.files
+        for name in ("pos", "crm", "email", "sms", "app", "report", "summary"):
+            if name in files:
+                lines.append(f"  {name:<8} {files[name]}")
+        analysis = sorted({str(Path(p).parent) for p in files.values() if "analysis" in Path(p).parts})
+        for folder in analysis:
+            lines.append(f"  {'analysis':<8} {folder}/")
+    return "\n".join(lines)

@@ -1,0 +1,101 @@
+"""What a night returns: typed, frozen figures for the CLI, summary.json and the report.
+
+`RunSummary` is the run's account for people and machines (inputs read and kept, segments, rules,
+campaigns, reach, coupons, timings, findings); `RunSummary.to_json` is exactly what summary.json
+holds. The frames behind it travel in `coupongen.pipeline.RunResult` for callers that want them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class InputCounts:
+    """Rows of one input: read from the files, kept, and sent to quarantine (read = kept + quarantined)."""
+
+    read: int
+    kept: int
+    quarantined: int
+
+
+@dataclass(frozen=True)
+class QuarantineReason:
+    """How many rows of one input were rejected for one reason."""
+
+    input: str
+    reason: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class RuleFigures:
+    """Association rules found tonight: counts and the strongest ones in words."""
+
+    baskets: int
+    count: int
+    top: tuple[str, ...]
+    category_count: int
+    category_top: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CouponTotals:
+    """The night's coupons in the ledger after this run.
+
+    ``total`` counts every coupon of the night, ``issued_this_run`` those this run drew,
+    ``already_issued`` those an earlier run of the same night had recorded, ``control`` the
+    customers held out, ``by_offer_type`` coupons per offer type, ``unique_codes`` distinct codes.
+    """
+
+    total: int
+    issued_this_run: int
+    already_issued: int
+    control: int
+    by_offer_type: dict[str, int]
+    unique_codes: int
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """A night's figures. ``coupons``, ``run_id`` and ``files`` are set by a real run, not a dry run.
+
+    ``segments``, ``lifecycle``, ``campaigns`` and ``offers_by_channel`` are rows of the frames of the
+    same names (see `coupongen.analysis.segments.summarize_segments` and the offer funnel);
+    ``reach`` counts customers per channel; ``timings`` holds seconds per stage.
+    """
+
+    job: str
+    as_of: str
+    config_hash: str
+    dry_run: bool
+    inputs: dict[str, InputCounts]
+    customers_with_purchases: int
+    segments: tuple[dict[str, Any], ...]
+    lifecycle: tuple[dict[str, Any], ...]
+    rules: RuleFigures
+    campaigns: tuple[dict[str, Any], ...]
+    reach: dict[str, int]
+    quarantine_reasons: tuple[QuarantineReason, ...]
+    offers_by_channel: tuple[dict[str, Any], ...]
+    timings: dict[str, float] = field(default_factory=dict)
+    coupons: CouponTotals | None = None
+    run_id: int | None = None
+    files: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary as plain data, as summary.json holds it (no coupon keys in a dry run)."""
+        data = asdict(self)
+        for key in ("segments", "lifecycle", "campaigns", "quarantine_reasons", "offers_by_channel"):
+            data[key] = list(data[key])
+        data["rules"]["top"] = list(self.rules.top)
+        data["rules"]["category_top"] = list(self.rules.category_top)
+        if self.coupons is None:
+            for key in ("coupons", "run_id", "files"):
+                del data[key]
+        return data
+
+    def expected_cost(self) -> float:
+        """Expected cost of every campaign's coupons, rounded to cents."""
+        return round(sum(c.get("expected_cost", 0.0) for c in self.campaigns), 2)
