@@ -15,6 +15,7 @@ import polars as pl
 
 from coupongen import pipeline
 from coupongen.analysis.affinity import describe_rule
+from coupongen.analysis.night import Analysis
 from coupongen.analysis.segments import summarize_segments
 from coupongen.cli.common import common_options, handle_errors, open_job, progress_reporter
 from coupongen.config import Job
@@ -81,29 +82,18 @@ def _analyse(
     *,
     customers: bool = True,
     baskets: bool = True,
-) -> tuple[Job, pipeline.Analysis, dict[str, str]]:
+) -> tuple[Job, Analysis, dict[str, str]]:
     job = open_job(config_path)
     settings = pipeline.resolve_settings(
         job, as_of=as_of or date.today(), data_dir=data_dir, out_dir=out_dir, seed=seed
     )
-    progress = progress_reporter(quiet)
-    inputs = pipeline.load(job, settings)
-    progress("load", ", ".join(f"{x.name} {x.counts['kept']}/{x.counts['read']} kept" for x in inputs.all()))
-    analysis = pipeline.analyse(job, inputs, settings.as_of, customers=customers, baskets=baskets)
-    found = []
-    if customers:
-        found.append(f"{analysis.segmented.height} customers")
-    if baskets:
-        found.append(
-            f"{analysis.n_baskets} baskets, {analysis.rules.height} sku rules, "
-            f"{analysis.category_rules.height} category rules"
-        )
-    progress("analyse", ", ".join(found))
-    files = pipeline.write_analysis(analysis, settings.run_dir)
+    analysis, files = pipeline.run_analysis(
+        job, settings, customers=customers, baskets=baskets, progress=progress_reporter(quiet)
+    )
     return job, analysis, files
 
 
-def render_segments(analysis: pipeline.Analysis) -> str:
+def render_segments(analysis: Analysis) -> str:
     """Segment sizes, spend shares and NPS, then lifecycle states, as lines for a terminal."""
     seg = analysis.segmented
     day = analysis.as_of.isoformat() if analysis.as_of else "the run date"
@@ -111,13 +101,15 @@ def render_segments(analysis: pipeline.Analysis) -> str:
         return f"no customer bought anything before {day}"
     total_spend = float(seg["monetary"].clip(lower_bound=0).sum())
     lines = [f"segments as of {day}: {seg.height:,} customers with purchases, spend {total_spend:,.2f}"]
-    lines += _table(summarize_segments(seg), "segment")
+    # the total row is one more group, so that it is summed by the same formulas as the others
+    total = summarize_segments(seg.with_columns(pl.lit("total").alias("everyone")), by="everyone")
+    lines += _table(summarize_segments(seg), total, "segment")
     lines.append("lifecycle:")
-    lines += _table(summarize_segments(seg, by="lifecycle"), "state")
+    lines += _table(summarize_segments(seg, by="lifecycle"), total, "state")
     return "\n".join(lines)
 
 
-def render_affinities(analysis: pipeline.Analysis, job: Job, *, top: int = 10) -> str:
+def render_affinities(analysis: Analysis, job: Job, *, top: int = 10) -> str:
     """The rules found at both levels, the strongest said in words, as lines for a terminal."""
     cfg = job.config.affinity
     day = analysis.as_of.isoformat() if analysis.as_of else "the run date"
@@ -135,22 +127,13 @@ def render_affinities(analysis: pipeline.Analysis, job: Job, *, top: int = 10) -
     return "\n".join(lines)
 
 
-def _table(summary: pl.DataFrame, heading: str) -> list[str]:
+def _table(summary: pl.DataFrame, total: pl.DataFrame, heading: str) -> list[str]:
     name = summary.columns[0]
     width = max([len(heading), *(len(str(v)) for v in summary[name])]) + 2
     lines = [f"  {heading:<{width}}{'customers':>10}{'share':>8}{'spend share':>13}{'NPS':>7}{'answers':>9}"]
     for row in summary.to_dicts():
         lines.append(_row(str(row[name]), row, width))
-    answers = int(summary["nps_answers"].sum())
-    promoters, detractors = int(summary["promoters"].sum()), int(summary["detractors"].sum())
-    totals = {
-        "customers": int(summary["customers"].sum()),
-        "customer_share": 1.0,
-        "spend_share": 1.0 if float(summary["spend"].sum()) > 0 else 0.0,
-        "nps": round((promoters - detractors) * 100 / answers, 1) if answers else None,
-        "nps_answers": answers,
-    }
-    lines.append(_row("total", totals, width))
+    lines.append(_row("total", total.row(0, named=True), width))
     return lines
 
 

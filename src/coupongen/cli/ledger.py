@@ -27,6 +27,7 @@ from coupongen.cli.common import (
 from coupongen.codes import generation as codes
 from coupongen.config import Job
 from coupongen.ledger.store import Ledger
+from coupongen.settings import ledger_location
 
 location_options = with_options(
     config_option,
@@ -51,12 +52,8 @@ def _load_job_if_any(config_path: Path) -> Job | None:
 
 def _ledger_path(config_path: Path, out_dir: Path | None, ledger_path: Path | None) -> Path:
     """--ledger, else --out/ledger.sqlite, else the job file's 'ledger' (as ``coupongen run``)."""
-    if ledger_path is not None:
-        return ledger_path
-    if out_dir is not None:
-        return out_dir / "ledger.sqlite"
-    job = open_job(config_path)
-    return job.resolve(job.config.ledger)
+    job = open_job(config_path) if ledger_path is None and out_dir is None else None
+    return ledger_location(job, out_dir=out_dir, ledger_path=ledger_path)
 
 
 def _when(timestamp: str | None) -> str:

@@ -25,6 +25,7 @@ from coupongen.errors import InputError
 from coupongen.inputs.contract import Inputs, check_quarantine_share, load_inputs
 from coupongen.ledger.store import Ledger
 from coupongen.loop import evaluate, redemptions
+from coupongen.settings import ledger_location
 from coupongen.synthetic import simulate
 
 
@@ -41,17 +42,11 @@ def _locate(config_path: Path, out_dir: Path | None, ledger_path: Path | None, *
     """--ledger, else --out/ledger.sqlite, else the job file's 'ledger', as ``coupongen run`` finds it."""
     job = open_job(config_path) if need_job or config_path != DEFAULT_JOB or config_path.exists() else None
     out = out_dir if out_dir is not None else (job.resolve(job.config.out) if job else None)
-    if ledger_path is not None:
-        ledger = ledger_path
-    elif out_dir is not None:
-        ledger = out_dir / "ledger.sqlite"
-    elif job is not None:
-        ledger = job.resolve(job.config.ledger)
-    else:
+    if job is None and ledger_path is None and out_dir is None:
         raise click.UsageError(
             f"no job file at {DEFAULT_JOB}: pass --config FILE, --out DIR or --ledger FILE"
         )
-    return _Where(job, out, ledger)
+    return _Where(job, out, ledger_location(job, out_dir=out_dir, ledger_path=ledger_path))
 
 
 def _formats(job: Job | None) -> dict[str, codes.CodeFormat]:
