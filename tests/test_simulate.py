@@ -15,7 +15,8 @@ from coupongen.inputs.contract import load_inputs
 from coupongen.ledger.store import Ledger
 from coupongen.loop import redemptions
 from coupongen.synthetic import simulate
-from coupongen.synthetic.sample import TRANSACTION_SCHEMA, write_transactions
+from coupongen.synthetic.export_format import TRANSACTION_SCHEMA
+from coupongen.synthetic.writing import write_transactions
 
 from .conftest import AS_OF, NIGHTLY, SAMPLE, invoke
 

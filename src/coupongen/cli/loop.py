@@ -27,6 +27,7 @@ from coupongen.ledger.store import Ledger
 from coupongen.loop import evaluate, redemptions
 from coupongen.settings import ledger_location
 from coupongen.synthetic import simulate
+from coupongen.synthetic.writing import write_transactions
 
 
 @dataclass(frozen=True)
@@ -447,8 +448,6 @@ def _latest_night(ledger: Ledger) -> date:
 
 
 def _write_simulation(sim: simulate.Simulation, folder: Path) -> dict[str, Path]:
-    from coupongen.synthetic.sample import write_transactions  # Faker is slow to import; only this needs it
-
     folder.mkdir(parents=True, exist_ok=True)
     paths = {
         "redemptions.csv": folder / "redemptions.csv",
