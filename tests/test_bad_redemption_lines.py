@@ -8,7 +8,7 @@ from coupongen.ledger.store import Ledger
 from coupongen.loop import redemptions
 from coupongen.synthetic import simulate
 
-from .simulate_helpers import job_formats, night_frames, sample_inputs, simulated
+from .simulation_setup import job_formats, night_frames, sample_inputs, simulated
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from polars.testing import assert_frame_equal
 
 from coupongen.synthetic.sample import SampleData, generate_sample, write_sample
 
-from .sample_helpers import (
+from .sample_sets import (
     AS_OF,
     AS_OF_TS,
     CUSTOMERS,

@@ -9,7 +9,7 @@ import pytest
 
 from coupongen.synthetic.sample import SampleData, write_sample
 
-from .sample_helpers import (
+from .sample_sets import (
     TRANSACTIONS,
     small_sample,
 )

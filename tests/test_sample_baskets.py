@@ -10,7 +10,7 @@ import pytest
 
 from coupongen.synthetic.sample import COMPLEMENTS, SampleData
 
-from .sample_helpers import (
+from .sample_sets import (
     AS_OF_TS,
     lines_with_products,
     medium_sample,

@@ -10,7 +10,7 @@ import pytest
 
 from coupongen.synthetic.sample import SampleData
 
-from .sample_helpers import (
+from .sample_sets import (
     customer_summary,
     medium_sample,
     small_sample,

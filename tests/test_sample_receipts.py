@@ -7,7 +7,7 @@ import pytest
 
 from coupongen.synthetic.sample import SampleData
 
-from .sample_helpers import (
+from .sample_sets import (
     medium_sample,
     small_sample,
     whole_cents,

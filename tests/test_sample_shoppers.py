@@ -9,7 +9,7 @@ import pytest
 
 from coupongen.synthetic.sample import SampleData, generate_sample
 
-from .sample_helpers import (
+from .sample_sets import (
     AS_OF,
     AS_OF_TS,
     customer_summary,

@@ -8,7 +8,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from .conftest import AS_OF, NIGHTLY, invoke
-from .simulate_helpers import job_formats, night_frames, sample_inputs, simulated
+from .simulation_setup import job_formats, night_frames, sample_inputs, simulated
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 
 from coupongen.synthetic import simulate
 
-from .simulate_helpers import night_frames, sample_inputs, simulated
+from .simulation_setup import night_frames, sample_inputs, simulated
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from coupongen.synthetic.export_format import TRANSACTION_SCHEMA
 from coupongen.synthetic.writing import write_transactions
 
 from .conftest import SAMPLE
-from .simulate_helpers import night_frames, sample_inputs, simulated
+from .simulation_setup import night_frames, sample_inputs, simulated
 
 
 @pytest.fixture(scope="module")
