@@ -27,17 +27,17 @@ from coupongen.codes.generation import (
     generate_gcn_serials,
     global_coupon_number,
     gs1_128_payload,
-    gs1_check_digit,
     guess_odds,
     has_valid_check,
     has_valid_signature,
-    is_valid_ean13,
     load_signing_key,
     parse_gs1_elements,
     read_signed_payload,
     signed_payload,
     verify_code,
 )
+from coupongen.codes.gs1 import check_digit as gs1_check_digit
+from coupongen.codes.gs1 import is_valid_ean13
 from coupongen.config import DEFAULT_ALPHABET, CampaignConfig
 from coupongen.delivery.images import render_png
 from coupongen.errors import CodeFormatError, ConfigError

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from coupongen.codes.gs1 import check_digit, check_digits, is_valid_ean13
 from coupongen.errors import CodeFormatError, ConfigError
 
 Entropy = Callable[[int], bytes]
@@ -358,19 +359,6 @@ def _code_from_url(url: str, template: str) -> str | None:
 # --- GS1 ---------------------------------------------------------------------------------------
 
 
-def gs1_check_digit(digits: str) -> str:
-    """GS1 mod-10 check digit: weights 3,1,3,1... from the right of the data digits."""
-    if not digits.isdigit():
-        raise CodeFormatError(f"GS1 data must be digits, got {digits!r}")
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
-    return str((10 - total % 10) % 10)
-
-
-def is_valid_ean13(value: str) -> bool:
-    """True for 13 digits whose last is the GS1 check digit of the first twelve."""
-    return len(value) == 13 and value.isdigit() and gs1_check_digit(value[:12]) == value[12]
-
-
 def _random_digit_strings(n: int, length: int, entropy: Entropy) -> list[str]:
     digits = _uniform_indices(n * length, 10, entropy) + ord("0")
     return _split(digits.astype(np.uint8).tobytes().decode("ascii"), length)
@@ -385,7 +373,6 @@ def generate_ean13(n: int, *, prefix: str, entropy: Entropy = secrets.token_byte
         raise CodeFormatError(
             f"EAN-13 prefix {prefix!r} leaves {serial_len} serial digits: too few for {n} coupons"
         )
-    weights = np.array([3 if i % 2 == 0 else 1 for i in range(12)][::-1], dtype=np.int64)
     prefix_digits = np.array([int(d) for d in prefix], dtype=np.int64)
     out: list[str] = []
     seen: set[str] = set()
@@ -393,7 +380,7 @@ def generate_ean13(n: int, *, prefix: str, entropy: Entropy = secrets.token_byte
         need = n - len(out)
         serial = _uniform_indices(need * serial_len, 10, entropy).reshape(need, serial_len)
         data = np.concatenate([np.broadcast_to(prefix_digits, (need, len(prefix))), serial], axis=1)
-        check = (10 - (data * weights).sum(axis=1) % 10) % 10
+        check = check_digits(data)
         blob = (np.concatenate([data, check[:, None]], axis=1) + ord("0")).astype(np.uint8)
         for value in _split(blob.tobytes().decode("ascii"), 13):
             if value not in seen:
@@ -409,7 +396,7 @@ def global_coupon_number(company_prefix: str, coupon_reference: str) -> str:
         raise CodeFormatError(
             f"GS1 Company Prefix and coupon reference must be 12 digits together, got {data!r}"
         )
-    return data + gs1_check_digit(data)
+    return data + check_digit(data)
 
 
 def generate_gcn_serials(n: int, *, length: int, entropy: Entropy = secrets.token_bytes) -> list[str]:
