@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from pydantic import ValidationError
 
-from coupongen.codes.generation import (
+from coupongen.codes import (
     SIGNING_KEY_ENV,
     SIGNING_KEY_FILE_ENV,
     CodeFormat,
@@ -21,6 +21,7 @@ from coupongen.codes.generation import (
     barcode_key,
     check_character,
     code_entropy_bits,
+    code_maker,
     code_signature,
     generate_codes,
     generate_ean13,
@@ -30,18 +31,17 @@ from coupongen.codes.generation import (
     guess_odds,
     has_valid_check,
     has_valid_signature,
+    is_valid_ean13,
     load_signing_key,
     parse_gs1_elements,
     read_signed_payload,
     signed_payload,
     verify_code,
 )
-from coupongen.codes.gs1 import check_digit as gs1_check_digit
-from coupongen.codes.gs1 import is_valid_ean13
+from coupongen.codes import check_digit as gs1_check_digit
 from coupongen.config import DEFAULT_ALPHABET, CampaignConfig
 from coupongen.delivery.images import render_png
 from coupongen.errors import CodeFormatError, ConfigError
-from coupongen.pipeline import code_maker
 
 ALPHABET = DEFAULT_ALPHABET
 

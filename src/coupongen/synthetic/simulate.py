@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta
 import numpy as np
 import polars as pl
 
-from coupongen.codes import generation as codes
+from coupongen import codes
 from coupongen.errors import InputError
 from coupongen.loop.redemptions import (
     ALREADY_REDEEMED,
