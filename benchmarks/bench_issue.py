@@ -3,7 +3,7 @@
 Run: python benchmarks/bench_issue.py [--coupons 1000000] [--batch-size 20000] [--profile]
 
 A fresh ledger in a temporary folder receives ``--coupons`` offers of one EAN-13 campaign through
-``Ledger.issue_coupons`` with ``pipeline.code_maker`` (secure random codes with check characters,
+``Ledger.issue_coupons`` with ``codes.code_maker`` (secure random codes with check characters,
 random EAN-13 serials with GS1 check digits, one transaction per batch, WAL with
 ``synchronous=NORMAL``). Printed: wall time of the issuing call, the ratio to the 20 s target, peak
 resident memory of the process (VmHWM) and its growth during the call, the CPU time (on a busy
@@ -27,10 +27,10 @@ from pathlib import Path
 
 import polars as pl
 
+from coupongen.codes import code_maker
 from coupongen.config import CampaignConfig
 from coupongen.ledger.store import BATCH_SIZE, Ledger
 from coupongen.offers.planning import OFFER_COLUMNS
-from coupongen.pipeline import code_maker
 
 TARGET_SECONDS = 20.0
 AS_OF = date(2026, 11, 22)

@@ -10,11 +10,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from coupongen.codes.generation import SIGNING_KEY_ENV, SIGNING_KEY_FILE_ENV, check_character
+from coupongen.codes import SIGNING_KEY_ENV, SIGNING_KEY_FILE_ENV, check_character, code_maker
 from coupongen.config import load_job
 from coupongen.ledger.store import Ledger
 from coupongen.offers.planning import OFFER_COLUMNS
-from coupongen.pipeline import code_maker
 
 from .conftest import AS_OF, NIGHTLY, invoke, run_nightly
 

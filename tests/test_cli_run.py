@@ -8,7 +8,7 @@ import polars as pl
 from click.testing import CliRunner
 
 from coupongen.cli import cli
-from coupongen.codes.generation import has_valid_check, is_valid_ean13
+from coupongen.codes import has_valid_check, is_valid_ean13
 from coupongen.config import load_job
 from coupongen.delivery.publish import is_published
 

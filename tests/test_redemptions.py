@@ -10,13 +10,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from coupongen.codes.generation import check_character
+from coupongen.codes import check_character, code_maker
 from coupongen.config import DEFAULT_ALPHABET, CampaignConfig, load_job
 from coupongen.errors import InputError
 from coupongen.ledger.store import Ledger
 from coupongen.loop import redemptions
 from coupongen.offers.planning import OFFER_COLUMNS
-from coupongen.pipeline import code_maker
 
 from .conftest import invoke
 

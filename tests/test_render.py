@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 from PIL import Image
 from polars.testing import assert_frame_equal
 
+from coupongen.codes.gs1 import check_digit as gs1_check_digit
 from coupongen.delivery.images import (
     MANIFEST_NAME,
     SYMBOLOGIES,
     _encode_qr,
-    gs1_check_digit,
     render_images,
     render_png,
     render_svg,

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from coupongen.codes.generation import CodeFormat, check_url_template, is_prime
+from coupongen.codes import CodeFormat, check_url_template, is_prime
 from coupongen.errors import CodeFormatError, ConfigError
 
 OFFER_TYPES = (

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import polars as pl
 
+from coupongen import codes
 from coupongen.analysis.night import Analysis, analyse
 from coupongen.analysis.relevance import recommend
-from coupongen.codes import generation as codes
-from coupongen.config import CampaignConfig, Job
+from coupongen.config import Job
 from coupongen.delivery import files as channels
 from coupongen.delivery import planning as delivery
 from coupongen.delivery.publish import publish_folder
@@ -145,67 +145,6 @@ def decided_tonight(job: Job, ledger: Ledger, as_of: date) -> pl.DataFrame:
     return pl.concat([issued, held]).cast(offers.DECIDED_SCHEMA)  # type: ignore[arg-type]
 
 
-def code_maker(
-    campaign: CampaignConfig,
-    entropy: codes.Entropy = secrets.token_bytes,
-    *,
-    as_of: date,
-    key: bytes | None = None,
-) -> Callable[[int], tuple[list[str], list[str], list[str]]]:
-    """A function that draws n fresh codes, barcode values and barcode keys for one campaign.
-
-    The barcode value is what the symbol encodes: the EAN-13 digits, the GS1-128 element string
-    ``(255)<GCN><serial>[(17)<YYMMDD>]``, the code itself (Code 128, QR), a URL or a signed QR
-    payload. The key is the part that identifies the coupon (the GCN with its serial), unique in the
-    ledger. The expiry in a barcode is the campaign's last valid day for a run on ``as_of``. A
-    campaign that signs needs ``key`` (read from the environment when not given).
-    """
-    spec = campaign.code
-    if spec.needs_key and key is None:
-        key = codes.load_signing_key(needed_for=f"campaign {campaign.name!r}")
-    _, valid_to = campaign.validity(as_of)
-    signing = key if spec.signed else None
-    gcn = (
-        codes.global_coupon_number(spec.gs1_company_prefix, spec.gs1_coupon_reference)
-        if spec.gs1_company_prefix is not None
-        else ""
-    )
-
-    def payloads(n: int, drawn: list[str]) -> tuple[list[str], list[str]]:
-        if spec.symbology == "ean13":
-            values = codes.generate_ean13(n, prefix=spec.ean_prefix, entropy=entropy)
-            return values, values
-        if spec.symbology == "gs1_128":
-            serials = codes.generate_gcn_serials(n, length=spec.gcn_serial_length, entropy=entropy)
-            expiry = valid_to if spec.expiry_in_barcode else None
-            values = [codes.gs1_128_payload(gcn, s, expiry) for s in serials]
-            return values, [gcn + s for s in serials]
-        if spec.symbology == "qr" and spec.qr_payload == "url":
-            template = spec.url_template or ""
-            values = [template.format(code=c) for c in drawn]
-            return values, values
-        if spec.symbology == "qr" and spec.qr_payload == "signed":
-            assert key is not None
-            values = [codes.signed_payload(c, valid_to, key=key) for c in drawn]
-            return values, values
-        return drawn, drawn
-
-    def make(n: int) -> tuple[list[str], list[str], list[str]]:
-        drawn = codes.generate_codes(
-            n,
-            prefix=spec.prefix,
-            length=spec.length,
-            alphabet=spec.alphabet,
-            entropy=entropy,
-            key=signing,
-            signature_length=spec.signature_length if signing is not None else 0,
-        )
-        values, keys = payloads(n, drawn)
-        return drawn, values, keys
-
-    return make
-
-
 def issue(
     job: Job,
     plan_: offers.OfferPlan,
@@ -228,17 +167,8 @@ def issue(
         mine = offers_.filter(pl.col("campaign") == campaign.name)
         if not mine.height:
             continue
-        make = code_maker(campaign, entropy, as_of=run.as_of, key=key)
-        spec = campaign.code
-        if spec.expiry_in_barcode or (spec.symbology == "qr" and spec.qr_payload == "signed"):
-            # The barcode states the campaign's last day: it must be every offer's last day.
-            _, expected = campaign.validity(run.as_of)
-            found = sorted(mine["valid_to"].unique().to_list())
-            if found != [expected.isoformat()]:
-                raise codes.CodeFormatError(
-                    f"campaign {campaign.name!r}: offers are valid to {', '.join(found)}, "
-                    f"but its barcodes would say {expected}"
-                )
+        make = codes.code_maker(campaign, entropy, as_of=run.as_of, key=key)
+        codes.check_barcode_expiry(campaign, mine["valid_to"].unique().to_list(), as_of=run.as_of)
         new += ledger.issue_coupons(mine, run=run, make_codes=make)
     if controls_.height:
         ledger.record_controls(controls_, run=run)

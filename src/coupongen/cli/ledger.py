@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from coupongen import codes
 from coupongen.cli.common import (
     DATE,
     DEFAULT_JOB,
@@ -24,7 +25,6 @@ from coupongen.cli.common import (
     verbosity_options,
     with_options,
 )
-from coupongen.codes import generation as codes
 from coupongen.config import Job
 from coupongen.ledger.store import Ledger
 from coupongen.settings import ledger_location
@@ -233,11 +233,9 @@ def verify(
     """
     job = _load_job_if_any(config_path)
     formats = {c.name: c.code.code_format() for c in job.campaigns} if job else {}
-    code = code.strip()
+    code = codes.normalize_code(code, formats)
     if not code:
         raise click.UsageError("CODE is empty")
-    if code.isalnum() and all(f.alphabet.isupper() or f.alphabet.isdigit() for f in formats.values()):
-        code = code.upper()  # typed by hand: the alphabets have no lower case
     day = as_of or date.today()
     key = _signing_key(key_file)
     if offline:

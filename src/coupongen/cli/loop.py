@@ -16,9 +16,9 @@ from pathlib import Path
 import click
 import polars as pl
 
+from coupongen import codes
 from coupongen.cli.common import DATE, DEFAULT_JOB, data_option, handle_errors, open_job
 from coupongen.cli.ledger import location_options
-from coupongen.codes import generation as codes
 from coupongen.config import Job
 from coupongen.delivery.files import write_csv
 from coupongen.errors import InputError

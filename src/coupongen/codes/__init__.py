@@ -1,1 +1,119 @@
-"""Coupon codes: generation, check characters, GS1 payloads, signing and verification."""
+"""Coupon codes: generation, check characters, GS1 barcodes, signing and verification.
+
+Codes are unguessable and carry a check character a till can test; barcodes carry the code, a random
+EAN-13 or GS1 coupon serial, a URL or a signed payload. Import the package: ``codes.generate_codes``.
+"""
+
+from __future__ import annotations
+
+from coupongen.codes.formats import (
+    CodeFormat,
+    check_url_template,
+    code_entropy_bits,
+    code_from_url,
+    forgery_odds,
+    guess_odds,
+)
+from coupongen.codes.generation import (
+    Entropy,
+    check_character,
+    draw_indices,
+    generate_codes,
+    has_valid_check,
+    is_prime,
+)
+from coupongen.codes.gs1 import (
+    barcode_key,
+    check_digit,
+    check_digits,
+    generate_ean13,
+    generate_gcn_serials,
+    global_coupon_number,
+    gs1_128_payload,
+    is_valid_ean13,
+    parse_gs1_elements,
+    read_gs1_date,
+)
+from coupongen.codes.maker import Campaign, CodeMaker, CodeProfile, check_barcode_expiry, code_maker
+from coupongen.codes.signing import (
+    MIN_KEY_BYTES,
+    SIGNED_PAYLOAD_MAC_CHARS,
+    SIGNED_PAYLOAD_TAG,
+    SIGNING_KEY_ENV,
+    SIGNING_KEY_FILE_ENV,
+    SignedPayload,
+    code_signature,
+    has_valid_signature,
+    load_signing_key,
+    read_signed_payload,
+    signed_payload,
+)
+from coupongen.codes.verify import (
+    BAD_CHECK,
+    BAD_SIGNATURE,
+    EXPIRED,
+    NOT_YET_VALID,
+    REDEEMED,
+    UNKNOWN,
+    VALID,
+    VERDICTS,
+    VOID,
+    CouponLookup,
+    Verdict,
+    normalize_code,
+    verify_code,
+)
+
+__all__ = [
+    "BAD_CHECK",
+    "BAD_SIGNATURE",
+    "EXPIRED",
+    "MIN_KEY_BYTES",
+    "NOT_YET_VALID",
+    "REDEEMED",
+    "SIGNED_PAYLOAD_MAC_CHARS",
+    "SIGNED_PAYLOAD_TAG",
+    "SIGNING_KEY_ENV",
+    "SIGNING_KEY_FILE_ENV",
+    "UNKNOWN",
+    "VALID",
+    "VERDICTS",
+    "VOID",
+    "Campaign",
+    "CodeFormat",
+    "CodeMaker",
+    "CodeProfile",
+    "CouponLookup",
+    "Entropy",
+    "SignedPayload",
+    "Verdict",
+    "barcode_key",
+    "check_barcode_expiry",
+    "check_character",
+    "check_digit",
+    "check_digits",
+    "check_url_template",
+    "code_entropy_bits",
+    "code_from_url",
+    "code_maker",
+    "code_signature",
+    "draw_indices",
+    "forgery_odds",
+    "generate_codes",
+    "generate_ean13",
+    "generate_gcn_serials",
+    "global_coupon_number",
+    "gs1_128_payload",
+    "guess_odds",
+    "has_valid_check",
+    "has_valid_signature",
+    "is_prime",
+    "is_valid_ean13",
+    "load_signing_key",
+    "normalize_code",
+    "parse_gs1_elements",
+    "read_gs1_date",
+    "read_signed_payload",
+    "signed_payload",
+    "verify_code",
+]

@@ -28,6 +28,7 @@ import qrcode.image.svg
 from barcode.writer import SVGWriter
 from PIL import Image, ImageDraw, ImageFont
 
+from coupongen.codes import gs1
 from coupongen.errors import CodeFormatError
 
 SYMBOLOGIES = ("code128", "ean13", "gs1_128", "qr")
@@ -174,7 +175,7 @@ def _check_symbology(symbology: str) -> None:
 def _check_ean13(payload: str) -> None:
     if not _EAN13_RE.fullmatch(payload):
         raise CodeFormatError(f"EAN-13 payload must be exactly 13 digits, got {payload!r}")
-    expected = gs1_check_digit(payload[:12])
+    expected = gs1.check_digit(payload[:12])
     if payload[12] != expected:
         raise CodeFormatError(
             f"EAN-13 payload {payload!r} has check digit {payload[12]}, expected {expected}"
@@ -208,12 +209,6 @@ def _check_payload(payload: str, symbology: str) -> None:
         _library_code(payload, symbology)
 
 
-def gs1_check_digit(digits: str) -> str:
-    """GS1 mod-10 check digit of a digit string (weights 3, 1, 3, ... from the right)."""
-    total = 3 * sum(map(int, digits[-1::-2])) + sum(map(int, digits[-2::-2]))
-    return str(-total % 10)
-
-
 def _parse_gs1(payload: str) -> list[tuple[str, str]]:
     """Split a human-readable GS1 element string `(AI)data(AI)data...` into (AI, data) pairs."""
     elements = [(m.group(1), m.group(2)) for m in _GS1_ELEMENT_RE.finditer(payload)]
@@ -239,9 +234,9 @@ def _check_gs1_element(ai: str, data: str) -> None:
         # Global Coupon Number: 13-digit GCN with its check digit, then an optional serial.
         if not data.isdigit() or not 13 <= len(data) <= 25:
             raise CodeFormatError(f"GS1 AI (255) takes 13 to 25 digits, got {data!r}")
-        if data[12] != gs1_check_digit(data[:12]):
+        if data[12] != gs1.check_digit(data[:12]):
             raise CodeFormatError(
-                f"GS1 AI (255) {data!r} has check digit {data[12]}, expected {gs1_check_digit(data[:12])}"
+                f"GS1 AI (255) {data!r} has check digit {data[12]}, expected {gs1.check_digit(data[:12])}"
             )
 
 

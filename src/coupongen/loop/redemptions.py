@@ -18,7 +18,7 @@ from typing import Any
 
 import polars as pl
 
-from coupongen.codes import generation as codes
+from coupongen import codes
 from coupongen.delivery.files import write_csv
 from coupongen.errors import InputError
 from coupongen.inputs.contract import (

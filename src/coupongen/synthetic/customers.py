@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 from faker import Faker
 
+from coupongen.codes import gs1
 from coupongen.synthetic.export_format import CUSTOMER_SCHEMA, format_id, id_width
 from coupongen.synthetic.shoppers import Shoppers
 from coupongen.synthetic.tables import (
@@ -166,11 +167,7 @@ def _phones(rng: np.random.Generator, english: np.ndarray) -> np.ndarray:
 def _card_numbers(rng: np.random.Generator, n: int) -> np.ndarray:
     """Unique 13-digit card numbers: CARD_PREFIX, 8 random digits and an EAN-13 check digit."""
     body = int(CARD_PREFIX) * 10**8 + _unique_ints(rng, n, 10**8)
-    total = np.zeros(n, dtype=np.int64)
-    for position in range(12):  # position 0 is the rightmost of the 12 data digits
-        digit = (body // 10**position) % 10
-        total += digit * (3 if position % 2 == 0 else 1)
-    check = (10 - total % 10) % 10
+    check = gs1.check_digits(body[:, None] // 10 ** np.arange(11, -1, -1) % 10)
     return pl.Series(body * 10 + check).cast(pl.String).to_numpy()
 
 

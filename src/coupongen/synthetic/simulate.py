@@ -16,7 +16,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from coupongen.codes import generation as codes
+from coupongen import codes
 from coupongen.errors import InputError
 from coupongen.synthetic.bad_redemption_lines import BAD_LINE_KINDS, REDEMPTION_FILE_COLUMNS, plant_bad_lines
 from coupongen.synthetic.simulated_redemptions import SCANNED, Money, redeem_coupons
