@@ -112,7 +112,8 @@ def run_chain(folder: Path, low_support: float) -> dict[str, Any]:
     """
     from coupongen.analysis import affinity, features, segments
     from coupongen.config import load_job
-    from coupongen.inputs.contract import check_quarantine_share, load_inputs
+    from coupongen.inputs.loading import load_inputs
+    from coupongen.inputs.quarantine import check_quarantine_share
 
     job = load_job(JOB)
     seg_cfg, aff = job.config.segments, job.config.affinity

@@ -29,16 +29,12 @@ from coupongen.inputs.contract import (
     TRANSACTIONS,
     Inputs,
     Loaded,
-    _parse_timestamp,
-    _parse_timestamps,
-    check_quarantine_share,
-    load_inputs,
-    resolve_files,
-    scan_input,
-    validate_customers,
-    validate_products,
-    validate_transactions,
 )
+from coupongen.inputs.loading import load_inputs
+from coupongen.inputs.parsing import parse_timestamp, parse_timestamps
+from coupongen.inputs.quarantine import check_quarantine_share
+from coupongen.inputs.reading import resolve_files, scan_input
+from coupongen.inputs.validation import validate_customers, validate_products, validate_transactions
 
 TX_SCHEMA = {
     "receipt_id": pl.String,
@@ -858,7 +854,7 @@ def test_validation_of_a_frame_with_only_the_required_columns():
     assert kept.row(0) == ("A", "Pasta", "pasta", None, None, True)
     with pytest.raises(InputError) as e:
         validate_products(pl.DataFrame({"sku": ["A"]}))
-    assert str(e.value) == "products: missing required columns ['name', 'category']"
+    assert str(e.value) == "products: missing required columns 'name', 'category'"
 
 
 def test_an_empty_input_gives_empty_typed_frames(inputs_dir: Path):
@@ -1024,8 +1020,8 @@ def test_the_fast_timestamp_path_agrees_with_the_general_one(pieces):
             text += f"{sep}{h:02d}:{mi:02d}" + sec_fmt.format(mi) + (frac if sec_fmt else "") + off
         texts.append(text)
     frame = pl.DataFrame({"t": texts})
-    fast = _parse_timestamps(frame, "t")
-    general = frame.select(_parse_timestamp(pl.col("t"))).to_series()
+    fast = parse_timestamps(frame, "t")
+    general = frame.select(parse_timestamp(pl.col("t"))).to_series()
     assert fast.to_list() == general.to_list()
 
 

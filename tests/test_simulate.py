@@ -11,7 +11,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from coupongen.config import load_job
-from coupongen.inputs.contract import load_inputs
+from coupongen.inputs.loading import load_inputs
 from coupongen.ledger.store import Ledger
 from coupongen.loop import redemptions
 from coupongen.synthetic import simulate

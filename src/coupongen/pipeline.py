@@ -23,7 +23,8 @@ from coupongen.config import CampaignConfig, Job
 from coupongen.delivery import files as channels
 from coupongen.delivery import planning as delivery
 from coupongen.delivery.publish import publish_folder
-from coupongen.inputs.contract import Inputs, check_quarantine_share, load_inputs
+from coupongen.inputs.contract import Inputs
+from coupongen.inputs.loading import load_job_inputs
 from coupongen.ledger.store import Ledger, Run
 from coupongen.offers import planning as offers
 from coupongen.report import summary as report
@@ -123,26 +124,9 @@ def resolve_settings(
 
 def load(job: Job, settings: Settings) -> Inputs:
     """Read and validate the inputs; write the quarantine files; fail when too much was rejected."""
-    cfg = job.config.inputs
-    inputs = load_inputs(
-        settings.data_dir / cfg.transactions,
-        settings.data_dir / cfg.products,
-        settings.data_dir / cfg.customers,
-        delimiter=cfg.delimiter,
-        max_amount=cfg.max_line_amount,
-        max_quantity=cfg.max_line_quantity,
+    return load_job_inputs(
+        job.config.inputs, settings.data_dir, quarantine_dir=settings.run_dir / "quarantine"
     )
-    qdir = settings.run_dir / "quarantine"
-    for loaded in inputs.all():
-        path = qdir / f"{loaded.name}.csv"
-        if loaded.quarantined.height:
-            qdir.mkdir(parents=True, exist_ok=True)
-            channels.write_csv(loaded.quarantined, path)
-            path.chmod(0o600)
-        elif path.exists():
-            path.unlink()
-    check_quarantine_share(inputs, cfg.max_quarantine_share, qdir)
-    return inputs
 
 
 def analyse(
