@@ -16,8 +16,8 @@ from pathlib import Path
 
 import polars as pl
 
-from coupongen.analysis import affinity, features, segments
-from coupongen.analysis.relevance import recommend
+from coupongen.analysis import segments
+from coupongen.analysis.night import Analysis, analyse
 from coupongen.codes import generation as codes
 from coupongen.config import CampaignConfig, Job
 from coupongen.delivery import files as channels
@@ -50,25 +50,6 @@ class Settings:
     def run_dir(self) -> Path:
         """The night's own output folder, ``out/<as-of>``."""
         return self.out_dir / self.as_of.isoformat()
-
-
-@dataclass
-class Analysis:
-    """What the analysis stages found: per-customer facts, segments and rules.
-
-    ``parts`` names what was computed ("customers": segmented, bought, categories; "baskets":
-    rules, category_rules, n_baskets); the frames of a part left out are empty, with their columns.
-    """
-
-    segmented: pl.DataFrame
-    bought: pl.DataFrame
-    categories: pl.DataFrame
-    rules: pl.DataFrame
-    category_rules: pl.DataFrame
-    n_baskets: int
-    products: pl.DataFrame
-    as_of: date | None = None
-    parts: tuple[str, ...] = ("customers", "baskets")
 
 
 @dataclass
@@ -129,65 +110,13 @@ def load(job: Job, settings: Settings) -> Inputs:
     )
 
 
-def analyse(
-    job: Job, inputs: Inputs, as_of: date, *, customers: bool = True, baskets: bool = True
-) -> Analysis:
-    """Features, segments and affinity rules as of the run date.
-
-    ``customers=False`` skips features and segments, ``baskets=False`` the rules, for a caller that
-    needs one half only; the frames left out are empty (see `Analysis`).
-    """
-    seg_cfg = job.config.segments
-    tx = inputs.transactions.kept
-    products = inputs.products.kept
-    # Computed on no lines at all, the stages give the empty frames a skipped part stands for.
-    facts = features.describe_customers(
-        tx if customers else tx.head(0), products, as_of=as_of, lookback_days=seg_cfg.lookback_days
-    )
-    segmented = segments.segment_customers(facts.features, inputs.customers.kept, seg_cfg).join(
-        inputs.customers.kept.drop("nps_score"), on="customer_id", how="left", maintain_order="left"
-    )
-    aff = job.config.affinity
-    window = pl.col("ts").is_between(
-        pl.lit(as_of - timedelta(days=seg_cfg.lookback_days)).cast(pl.Datetime("us")),
-        pl.lit(as_of).cast(pl.Datetime("us")),
-        closed="left",
-    )
-    history = tx.filter(window) if baskets else tx.head(0)
-    sku_baskets = affinity.build_baskets(history, products, level="sku")
-    rules, category_rules = (
-        affinity.mine_rules(
-            level_baskets,
-            min_support=min_support,
-            min_confidence=aff.min_confidence,
-            min_lift=aff.min_lift,
-            max_len=aff.max_len,
-        )
-        for level_baskets, min_support in (
-            (sku_baskets, aff.min_support),
-            (affinity.build_baskets(history, products, level="category"), aff.category_min_support),
-        )
-    )
-    return Analysis(
-        segmented=segmented,
-        bought=facts.products,
-        categories=facts.categories,
-        rules=rules,
-        category_rules=category_rules,
-        n_baskets=sku_baskets["receipt_id"].n_unique(),
-        products=products,
-        as_of=as_of,
-        parts=tuple(part for part, done in (("customers", customers), ("baskets", baskets)) if done),
-    )
-
-
 def plan(
     job: Job, analysis: Analysis, inputs: Inputs, settings: Settings, ledger: Ledger | None
 ) -> offers.OfferPlan:
     """Targeting, guards, budgets and holdout for every enabled campaign.
 
-    The cross-sell ranking is computed once, for every customer an enabled cross-sell campaign
-    admits, and shared by those campaigns.
+    With a ledger, the plan respects the campaigns' frequency caps over earlier nights and builds on
+    what earlier runs of this night recorded (see `offers.decided_tonight`).
     """
     recent = decided = None
     if ledger is not None:
@@ -195,51 +124,20 @@ def plan(
         recent = ledger.recent_offer_types(
             since=settings.as_of - timedelta(days=longest), before=settings.as_of
         )
-        decided = decided_tonight(job, ledger, settings.as_of)
-    products = inputs.products.kept
-    cross_sell = [c for c in job.campaigns if c.enabled and c.type == "cross_sell"]
-    ranked = None
-    if cross_sell:
-        admitted = pl.concat(
-            [offers.eligible_customers(analysis.segmented, c)["customer_id"] for c in cross_sell]
+        names = [c.name for c in job.campaigns]
+        decided = offers.decided_tonight(
+            ledger.coupons(as_of=settings.as_of, campaigns=names),
+            ledger.controls(as_of=settings.as_of, campaigns=names),
         )
-        ranked = recommend(analysis.bought, products, rules=analysis.rules, customers=admitted)
-    ctx = offers.OfferContext(
-        customers=analysis.segmented,
-        bought=analysis.bought,
-        categories=analysis.categories,
-        products=products,
-        rules=analysis.rules,
+    return offers.plan_night(
+        job,
+        analysis,
+        inputs.products.kept,
         as_of=settings.as_of,
-        lookback_days=job.config.segments.lookback_days,
-        point_value=job.config.point_value,
-        points_per_currency=job.config.points_per_currency,
-        relevance=ranked,
-    )
-    return offers.plan_offers(
-        job.campaigns,
-        ctx,
-        max_per_customer=job.config.max_coupons_per_customer,
         seed=settings.seed,
         recent=recent,
         decided=decided,
     )
-
-
-def decided_tonight(job: Job, ledger: Ledger, as_of: date) -> pl.DataFrame:
-    """What earlier runs of this night recorded: campaign, customer_id, held, expected_cost.
-
-    A rerun builds on it (see `offers.plan_offers`): nobody changes group, nobody gets a second
-    coupon of a campaign, and the caps and budgets count what was already issued.
-    """
-    names = [c.name for c in job.campaigns]
-    issued = ledger.coupons(as_of=as_of, campaigns=names).select(
-        "campaign", "customer_id", pl.lit(False).alias("held"), "expected_cost"
-    )
-    held = ledger.controls(as_of=as_of, campaigns=names).select(
-        "campaign", "customer_id", pl.lit(True).alias("held"), pl.lit(0.0).alias("expected_cost")
-    )
-    return pl.concat([issued, held]).cast(offers.DECIDED_SCHEMA)  # type: ignore[arg-type]
 
 
 def code_maker(

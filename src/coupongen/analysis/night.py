@@ -1,0 +1,88 @@
+"""The night's analysis: features, segments and affinity rules of the loaded inputs, as of a date.
+
+Wires the analysis stages to the job's settings. The customer half (features, segments) and the
+basket half (rules between products and between categories) can be computed apart, for a command
+that needs one only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import polars as pl
+
+from coupongen.analysis import affinity, features, segments
+from coupongen.config import Job
+from coupongen.inputs.contract import Inputs
+
+
+@dataclass
+class Analysis:
+    """What the analysis stages found: per-customer facts, segments and rules.
+
+    ``parts`` names what was computed ("customers": segmented, bought, categories; "baskets":
+    rules, category_rules, n_baskets); the frames of a part left out are empty, with their columns.
+    """
+
+    segmented: pl.DataFrame
+    bought: pl.DataFrame
+    categories: pl.DataFrame
+    rules: pl.DataFrame
+    category_rules: pl.DataFrame
+    n_baskets: int
+    products: pl.DataFrame
+    as_of: date | None = None
+    parts: tuple[str, ...] = ("customers", "baskets")
+
+
+def analyse(
+    job: Job, inputs: Inputs, as_of: date, *, customers: bool = True, baskets: bool = True
+) -> Analysis:
+    """Features, segments and affinity rules as of the run date.
+
+    ``customers=False`` skips features and segments, ``baskets=False`` the rules, for a caller that
+    needs one half only; the frames left out are empty (see `Analysis`).
+    """
+    seg_cfg = job.config.segments
+    tx = inputs.transactions.kept
+    products = inputs.products.kept
+    # Computed on no lines at all, the stages give the empty frames a skipped part stands for.
+    facts = features.describe_customers(
+        tx if customers else tx.head(0), products, as_of=as_of, lookback_days=seg_cfg.lookback_days
+    )
+    segmented = segments.segment_customers(facts.features, inputs.customers.kept, seg_cfg).join(
+        inputs.customers.kept.drop("nps_score"), on="customer_id", how="left", maintain_order="left"
+    )
+    aff = job.config.affinity
+    window = pl.col("ts").is_between(
+        pl.lit(as_of - timedelta(days=seg_cfg.lookback_days)).cast(pl.Datetime("us")),
+        pl.lit(as_of).cast(pl.Datetime("us")),
+        closed="left",
+    )
+    history = tx.filter(window) if baskets else tx.head(0)
+    sku_baskets = affinity.build_baskets(history, products, level="sku")
+    rules, category_rules = (
+        affinity.mine_rules(
+            level_baskets,
+            min_support=min_support,
+            min_confidence=aff.min_confidence,
+            min_lift=aff.min_lift,
+            max_len=aff.max_len,
+        )
+        for level_baskets, min_support in (
+            (sku_baskets, aff.min_support),
+            (affinity.build_baskets(history, products, level="category"), aff.category_min_support),
+        )
+    )
+    return Analysis(
+        segmented=segmented,
+        bought=facts.products,
+        categories=facts.categories,
+        rules=rules,
+        category_rules=category_rules,
+        n_baskets=sku_baskets["receipt_id"].n_unique(),
+        products=products,
+        as_of=as_of,
+        parts=tuple(part for part, done in (("customers", customers), ("baskets", baskets)) if done),
+    )
