@@ -105,14 +105,15 @@ def ensure_data(customers: int, skus: int, seed: int) -> Path:
 
 
 def run_chain(folder: Path, low_support: float) -> dict[str, Any]:
-    """Load, features, segments, baskets and sku rules, as `pipeline.analyse` wires them.
+    """Load, features, segments, baskets and sku rules, as `analysis.night.analyse` wires them.
 
     The rules are mined twice: at the job's thresholds, and at ``low_support`` (other thresholds
     the same), where there are many more frequent items and rules to count.
     """
     from coupongen.analysis import affinity, features, segments
     from coupongen.config import load_job
-    from coupongen.inputs.contract import check_quarantine_share, load_inputs
+    from coupongen.inputs.loading import load_inputs
+    from coupongen.inputs.quarantine import check_quarantine_share
 
     job = load_job(JOB)
     seg_cfg, aff = job.config.segments, job.config.affinity

@@ -10,7 +10,8 @@ import polars as pl
 
 from coupongen.codes import generation as codes
 from coupongen.config import load_job
-from coupongen.inputs.contract import Inputs, load_inputs
+from coupongen.inputs.contract import Inputs
+from coupongen.inputs.loading import load_inputs
 from coupongen.ledger.store import Ledger
 from coupongen.synthetic import simulate
 

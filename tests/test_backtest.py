@@ -9,7 +9,7 @@ from polars.testing import assert_frame_equal
 from coupongen import pipeline
 from coupongen.analysis import features
 from coupongen.config import load_job
-from coupongen.inputs.contract import load_inputs
+from coupongen.inputs.loading import load_inputs
 from coupongen.loop import backtest
 
 from .conftest import NIGHTLY, SAMPLE, invoke

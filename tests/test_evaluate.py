@@ -13,7 +13,7 @@ from PIL import Image
 from polars.testing import assert_frame_equal
 from scipy import stats
 
-from coupongen.inputs.contract import load_inputs
+from coupongen.inputs.loading import load_inputs
 from coupongen.ledger.store import Ledger
 from coupongen.loop import evaluate as ev
 from coupongen.synthetic import simulate

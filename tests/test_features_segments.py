@@ -23,7 +23,7 @@ from coupongen.analysis.segments import (
     summarize_segments,
 )
 from coupongen.config import SegmentsConfig, load_job
-from coupongen.inputs.contract import load_inputs
+from coupongen.inputs.loading import load_inputs
 
 AS_OF = date(2026, 11, 22)
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"

@@ -6,13 +6,10 @@ import polars as pl
 
 from coupongen.analysis.affinity import mine_rules
 from coupongen.config import CampaignConfig
-from coupongen.offers.planning import (
-    DECIDED_SCHEMA,
-    OfferContext,
-    in_holdout,
-    plan_offers,
-    restricted_categories,
-)
+from coupongen.offers.candidates import OfferContext
+from coupongen.offers.eligibility import restricted_categories
+from coupongen.offers.guards import in_holdout
+from coupongen.offers.planning import DECIDED_SCHEMA, plan_offers
 
 AS_OF = date(2026, 11, 22)
 

@@ -7,15 +7,9 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from coupongen.analysis import relevance
-from coupongen.analysis.relevance import (
-    ModelSpec,
-    fit_ease,
-    fit_item_knn,
-    purchase_matrix,
-    recommend,
-    score_customers,
-)
+from coupongen.analysis import item_models, relevance
+from coupongen.analysis.item_models import ModelSpec, fit_ease, fit_item_knn, purchase_matrix, score_customers
+from coupongen.analysis.relevance import recommend
 from coupongen.errors import InputError
 
 # Four products bought by four customers:        A  B  C  D
@@ -242,8 +236,8 @@ def test_large_neighbour_counts_select_the_same_as_small_ones():
     rng = np.random.default_rng(5)
     values = rng.integers(0, 6, size=(50, 40)).astype(float)  # plenty of ties
     values[values == 0] = -np.inf
-    small = relevance._top_per_row(values.copy(), 30)
-    large = relevance._top_by_partition(values.copy(), 30)
+    small = item_models._top_per_row(values.copy(), 30)
+    large = item_models._top_by_partition(values.copy(), 30)
     for a, b in zip(small, large, strict=True):
         np.testing.assert_array_equal(a, b)
 
@@ -254,6 +248,6 @@ def test_unknown_settings_and_missing_columns_are_named():
     with pytest.raises(ValueError, match="Unknown weighting 'log'; allowed: binary, recency"):
         ModelSpec(weighting="log")
     with pytest.raises(
-        InputError, match=r"bought frame is missing required columns: \['in_lookback', 'receipts'\]"
+        InputError, match=r"^bought frame: missing required columns 'in_lookback', 'receipts'$"
     ):
         recommend(bought(BASKETS).drop("in_lookback", "receipts"), products())

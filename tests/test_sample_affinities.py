@@ -9,7 +9,7 @@ import pytest
 
 from coupongen import pipeline
 from coupongen.config import load_job
-from coupongen.inputs.contract import load_inputs
+from coupongen.inputs.loading import load_inputs
 from coupongen.synthetic.sample import COMPLEMENTS
 
 from .conftest import AS_OF, NIGHTLY, SAMPLE

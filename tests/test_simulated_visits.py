@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 import polars as pl
 import pytest
 
-from coupongen.inputs.contract import load_inputs
+from coupongen.inputs.loading import load_inputs
 from coupongen.synthetic import simulate
 from coupongen.synthetic.export_format import TRANSACTION_SCHEMA
 from coupongen.synthetic.writing import write_transactions

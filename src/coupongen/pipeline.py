@@ -11,19 +11,19 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
 
 from coupongen import codes
 from coupongen.analysis.night import Analysis, analyse
-from coupongen.analysis.relevance import recommend
 from coupongen.config import Job
 from coupongen.delivery import files as channels
 from coupongen.delivery import planning as delivery
 from coupongen.delivery.publish import publish_folder
-from coupongen.inputs.contract import Inputs, check_quarantine_share, load_inputs
+from coupongen.inputs.contract import Inputs
+from coupongen.inputs.loading import load_job_inputs
 from coupongen.ledger.store import Ledger, Run
 from coupongen.offers import planning as offers
 from coupongen.report import summary as report
@@ -62,26 +62,9 @@ class RunResult:
 
 def load(job: Job, settings: Settings) -> Inputs:
     """Read and validate the inputs; write the quarantine files; fail when too much was rejected."""
-    cfg = job.config.inputs
-    inputs = load_inputs(
-        settings.data_dir / cfg.transactions,
-        settings.data_dir / cfg.products,
-        settings.data_dir / cfg.customers,
-        delimiter=cfg.delimiter,
-        max_amount=cfg.max_line_amount,
-        max_quantity=cfg.max_line_quantity,
+    return load_job_inputs(
+        job.config.inputs, settings.data_dir, quarantine_dir=settings.run_dir / "quarantine"
     )
-    qdir = settings.run_dir / "quarantine"
-    for loaded in inputs.all():
-        path = qdir / f"{loaded.name}.csv"
-        if loaded.quarantined.height:
-            qdir.mkdir(parents=True, exist_ok=True)
-            channels.write_csv(loaded.quarantined, path)
-            path.chmod(0o600)
-        elif path.exists():
-            path.unlink()
-    check_quarantine_share(inputs, cfg.max_quarantine_share, qdir)
-    return inputs
 
 
 def plan(
@@ -89,8 +72,8 @@ def plan(
 ) -> offers.OfferPlan:
     """Targeting, guards, budgets and holdout for every enabled campaign.
 
-    The cross-sell ranking is computed once, for every customer an enabled cross-sell campaign
-    admits, and shared by those campaigns.
+    With a ledger, the plan respects the campaigns' frequency caps over earlier nights and builds on
+    what earlier runs of this night recorded (see `offers.decided_tonight`).
     """
     recent = decided = None
     if ledger is not None:
@@ -98,51 +81,20 @@ def plan(
         recent = ledger.recent_offer_types(
             since=settings.as_of - timedelta(days=longest), before=settings.as_of
         )
-        decided = decided_tonight(job, ledger, settings.as_of)
-    products = inputs.products.kept
-    cross_sell = [c for c in job.campaigns if c.enabled and c.type == "cross_sell"]
-    ranked = None
-    if cross_sell:
-        admitted = pl.concat(
-            [offers.eligible_customers(analysis.segmented, c)["customer_id"] for c in cross_sell]
+        names = [c.name for c in job.campaigns]
+        decided = offers.decided_tonight(
+            ledger.coupons(as_of=settings.as_of, campaigns=names),
+            ledger.controls(as_of=settings.as_of, campaigns=names),
         )
-        ranked = recommend(analysis.bought, products, rules=analysis.rules, customers=admitted)
-    ctx = offers.OfferContext(
-        customers=analysis.segmented,
-        bought=analysis.bought,
-        categories=analysis.categories,
-        products=products,
-        rules=analysis.rules,
+    return offers.plan_night(
+        job,
+        analysis,
+        inputs.products.kept,
         as_of=settings.as_of,
-        lookback_days=job.config.segments.lookback_days,
-        point_value=job.config.point_value,
-        points_per_currency=job.config.points_per_currency,
-        relevance=ranked,
-    )
-    return offers.plan_offers(
-        job.campaigns,
-        ctx,
-        max_per_customer=job.config.max_coupons_per_customer,
         seed=settings.seed,
         recent=recent,
         decided=decided,
     )
-
-
-def decided_tonight(job: Job, ledger: Ledger, as_of: date) -> pl.DataFrame:
-    """What earlier runs of this night recorded: campaign, customer_id, held, expected_cost.
-
-    A rerun builds on it (see `offers.plan_offers`): nobody changes group, nobody gets a second
-    coupon of a campaign, and the caps and budgets count what was already issued.
-    """
-    names = [c.name for c in job.campaigns]
-    issued = ledger.coupons(as_of=as_of, campaigns=names).select(
-        "campaign", "customer_id", pl.lit(False).alias("held"), "expected_cost"
-    )
-    held = ledger.controls(as_of=as_of, campaigns=names).select(
-        "campaign", "customer_id", pl.lit(True).alias("held"), pl.lit(0.0).alias("expected_cost")
-    )
-    return pl.concat([issued, held]).cast(offers.DECIDED_SCHEMA)  # type: ignore[arg-type]
 
 
 def issue(

@@ -7,17 +7,17 @@ offers and give each offer a reason a category manager can read. Anonymous recei
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
-from coupongen.errors import InputError
+from coupongen.analysis.rule_counts import count_mlxtend_rules, count_pair_rules
+from coupongen.inputs.contract import require_columns
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 
 BASKET_LEVELS: dict[str, str | None] = {"sku": None, "category": "category"}
 """Basket levels and the products column each maps a sku to (None: the sku itself)."""
@@ -44,15 +44,6 @@ RULES_SCHEMA = pl.Schema(
 )
 """Columns and dtypes of the frame `mine_rules` returns."""
 
-_COUNTS_SCHEMA = pl.Schema(
-    {
-        "antecedent": pl.List(pl.String()),
-        "consequent": pl.List(pl.String()),
-        "antecedent_count": pl.Int64(),
-        "consequent_count": pl.Int64(),
-        "count": pl.Int64(),
-    }
-)
 # Joins the items of an itemset into one sort key; below every printable character, so the keys
 # order like the item lists themselves.
 _SORT_SEPARATOR = "\x1f"
@@ -92,7 +83,9 @@ def build_baskets(
         allowed = ", ".join(sorted(BASKET_LEVELS))
         raise ValueError(f"Unknown basket level {level!r}; allowed: {allowed}")
     lines = transactions.lazy()
-    _require_columns(lines, ["receipt_id", "sku", "quantity"], "transactions")
+    require_columns(
+        lines.collect_schema().names(), ["quantity", "receipt_id", "sku"], source="transactions frame"
+    )
     bought = (
         lines.group_by("receipt_id", "sku")
         .agg(pl.col("quantity").sum())
@@ -101,7 +94,9 @@ def build_baskets(
     )
     column = BASKET_LEVELS[level]
     if column is not None:
-        _require_columns(products.lazy(), ["sku", column], "products")
+        require_columns(
+            products.lazy().collect_schema().names(), sorted(["sku", column]), source="products frame"
+        )
         item_of_sku = products.lazy().select(
             pl.col("sku").alias("item"), pl.col(column).cast(pl.String).alias("level_item")
         )
@@ -165,7 +160,7 @@ def mine_rules(
     """
     _check_thresholds(min_support, min_confidence, min_lift, max_len)
     method = _resolve_method(method, max_len)
-    _require_columns(baskets.lazy(), ["receipt_id", "item"], "baskets")
+    require_columns(baskets.lazy().collect_schema().names(), ["item", "receipt_id"], source="baskets frame")
     lines = baskets.lazy().select("receipt_id", "item").drop_nulls().unique().collect()
     n_baskets = lines["receipt_id"].n_unique()
     if n_baskets == 0:
@@ -180,9 +175,9 @@ def mine_rules(
     # An itemset is no more frequent than its rarest item, so the rare items can go first.
     frequent_lines = lines.join(item_counts.select("item"), on="item", how="semi")
     if method == "pairs":
-        counts = _count_pair_rules(frequent_lines, item_counts, min_count)
+        counts = count_pair_rules(frequent_lines, item_counts, min_count)
     else:
-        counts = _count_mlxtend_rules(
+        counts = count_mlxtend_rules(
             frequent_lines,
             item_counts,
             min_count,
@@ -221,12 +216,6 @@ def describe_rule(rule: Mapping[str, Any], names: Mapping[str, str] | None = Non
     )
 
 
-def _require_columns(frame: pl.LazyFrame, required: list[str], what: str) -> None:
-    missing = sorted(set(required) - set(frame.collect_schema().names()))
-    if missing:
-        raise InputError(f"{what} frame is missing required columns: {missing}")
-
-
 def _check_thresholds(min_support: float, min_confidence: float, min_lift: float, max_len: int) -> None:
     if not 0 < min_support <= 1:
         raise ValueError(f"min_support must be in (0, 1], got {min_support}")
@@ -259,112 +248,6 @@ def _min_count(min_support: float, n_baskets: int) -> int:
     while count / n_baskets < min_support:
         count += 1
     return count
-
-
-def _count_pair_rules(lines: pl.DataFrame, item_counts: pl.DataFrame, min_count: int) -> pl.DataFrame:
-    """Count frequent item pairs with a self-join per receipt; return both rules of each pair."""
-    codes = item_counts.with_row_index("code")
-    coded = lines.lazy().join(codes.lazy().select("item", "code"), on="item")
-    pairs = (
-        coded.select("receipt_id", "code")
-        .join(coded.select("receipt_id", "code"), on="receipt_id", suffix="_b")
-        .filter(pl.col("code") < pl.col("code_b"))
-        .group_by("code", "code_b")
-        .agg(pl.len().cast(pl.Int64).alias("count"))
-        .filter(pl.col("count") >= min_count)
-        # The streaming engine joins and aggregates in batches, so the receipts' item pairs are
-        # never all in memory at once.
-        .collect(engine="streaming")
-    )
-    named = pairs.join(codes.rename({"item": "item_a", "count": "count_a"}), on="code").join(
-        codes.rename({"code": "code_b", "item": "item_b", "count": "count_b"}), on="code_b"
-    )
-    return pl.concat(
-        [
-            _pair_rule_counts(named, antecedent="a", consequent="b"),
-            _pair_rule_counts(named, antecedent="b", consequent="a"),
-        ]
-    )
-
-
-def _pair_rule_counts(named_pairs: pl.DataFrame, *, antecedent: str, consequent: str) -> pl.DataFrame:
-    return named_pairs.select(
-        pl.concat_list(pl.col(f"item_{antecedent}")).alias("antecedent"),
-        pl.concat_list(pl.col(f"item_{consequent}")).alias("consequent"),
-        pl.col(f"count_{antecedent}").alias("antecedent_count"),
-        pl.col(f"count_{consequent}").alias("consequent_count"),
-        pl.col("count"),
-    )
-
-
-def _count_mlxtend_rules(
-    lines: pl.DataFrame,
-    item_counts: pl.DataFrame,
-    min_count: int,
-    n_baskets: int,
-    *,
-    max_len: int,
-    min_confidence: float,
-) -> pl.DataFrame:
-    """Enumerate rules with mlxtend over the frequent items; return their basket counts.
-
-    `lines` holds frequent items only, so baskets of rare items alone are absent from the one-hot
-    table: mlxtend sees fewer rows than `n_baskets`, and supports are rescaled to `n_baskets`.
-    """
-    if item_counts.height == 0:
-        return pl.DataFrame(schema=_COUNTS_SCHEMA)
-    # mlxtend (and pandas under it) take most of a second to import: only this path needs them.
-    with warnings.catch_warnings():
-        # Importing mlxtend's fpcommon installs a process-wide "always" filter for
-        # DeprecationWarning; catch_warnings restores the caller's filters afterwards.
-        from mlxtend.frequent_patterns import association_rules, fpgrowth
-    onehot = _sparse_onehot(lines, item_counts["item"])
-    n_rows = len(onehot.index)
-    # Halfway below min_count, so mlxtend's own ceil() and float comparisons land on min_count.
-    frequent = fpgrowth(onehot, min_support=(min_count - 0.5) / n_rows, use_colnames=True, max_len=max_len)
-    counts = np.rint(frequent["support"].to_numpy() * n_rows).astype(np.int64)
-    if not (frequent["itemsets"].map(len) > 1).any():
-        return pl.DataFrame(schema=_COUNTS_SCHEMA)
-    count_of = dict(zip(frequent["itemsets"], counts.tolist(), strict=True))
-    frequent = frequent.assign(support=counts / n_baskets)
-    rules = association_rules(
-        frequent,
-        num_itemsets=n_baskets,
-        metric="confidence",
-        # A loose pre-filter: the exact thresholds are applied to the counts in _score_rules.
-        min_threshold=min_confidence * (1 - 1e-9),
-        return_metrics=["confidence"],
-    )
-    antecedents, consequents = list(rules["antecedents"]), list(rules["consequents"])
-    return pl.DataFrame(
-        {
-            "antecedent": [sorted(itemset) for itemset in antecedents],
-            "consequent": [sorted(itemset) for itemset in consequents],
-            "antecedent_count": [count_of[itemset] for itemset in antecedents],
-            "consequent_count": [count_of[itemset] for itemset in consequents],
-            "count": [count_of[a | c] for a, c in zip(antecedents, consequents, strict=True)],
-        },
-        schema=_COUNTS_SCHEMA,
-    )
-
-
-def _sparse_onehot(lines: pl.DataFrame, items: pl.Series) -> pd.DataFrame:
-    """Build a sparse boolean baskets x items pandas frame, one row per basket in `lines`."""
-    import pandas as pd
-    import scipy.sparse as sp
-
-    columns = pl.DataFrame({"item": items}).with_row_index("column")
-    cells = (
-        lines.join(columns, on="item")
-        .sort("receipt_id")
-        .select(pl.col("receipt_id").rle_id().alias("row"), "column")
-    )
-    n_rows = cells["row"].n_unique()
-    matrix = sp.csc_matrix(
-        (np.ones(cells.height, dtype=bool), (cells["row"].to_numpy(), cells["column"].to_numpy())),
-        shape=(n_rows, len(items)),
-    )
-    return pd.DataFrame.sparse.from_spmatrix(matrix, columns=items.to_list())
 
 
 def _score_rules(

@@ -1,4 +1,9 @@
-"""The analysis of one night: customer features, segments and affinity rules as of the run date."""
+"""The night's analysis: features, segments and affinity rules of the loaded inputs, as of a date.
+
+Wires the analysis stages to the job's settings. The customer half (features, segments) and the
+basket half (rules between products and between categories) can be computed apart, for a command
+that needs one only.
+"""
 
 from __future__ import annotations
 

@@ -1,366 +1,48 @@
 """Relevance: which products a customer is likely to buy next and has not bought yet.
 
 A cross-sell coupon is worth sending for a product the customer will want, not for one they buy
-anyway. A collaborative model learns from every customer's purchases which products go together
-across histories (EASE by default, item-kNN as an option); each recommendation names the customer's
-own purchase that contributes most to its score and, where an association rule links the two, the
-rule's lift and confidence, so a category manager can read why it was chosen.
+anyway. A collaborative model (``item_models``) ranks products across histories; places it cannot
+fill come from association rules, then popularity (``relevance_fills``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 
-import numpy as np
 import polars as pl
-import scipy.sparse as sp
 
-from coupongen.errors import InputError
-
-TOP_N = 5
-"""Recommendations kept per customer by default."""
-
-WEIGHTINGS = ("binary", "recency")
-"""How a purchase counts in the customer x product matrix: 1, or halving every half-life since."""
-
-RECOMMENDATION_SCHEMA = pl.Schema(
-    {
-        "customer_id": pl.String(),
-        "sku": pl.String(),
-        "rank": pl.Int32(),
-        "score": pl.Float64(),
-        "source": pl.String(),
-        "anchor": pl.String(),
-        "lift": pl.Float64(),
-        "confidence": pl.Float64(),
-    }
+from coupongen.analysis.item_models import (
+    FITTERS,
+    TOP_N,
+    WEIGHTINGS,
+    ModelSpec,
+    PurchaseMatrix,
+    codes_of,
+    fit,
+    purchase_matrix,
+    score_customers,
 )
-"""Columns and dtypes of the frame `recommend` returns."""
+from coupongen.analysis.relevance_fills import (
+    RECOMMENDATION_SCHEMA,
+    explain,
+    fill_from_popular,
+    fill_from_rules,
+    popular_for,
+)
+from coupongen.inputs.contract import require_columns
 
-# Dense score cells per block of customers: bounds the memory of scoring whatever the row count.
-_BLOCK_CELLS = 4_000_000
-_GRAM_ROWS = 100_000
-_ARGMAX_TOP = 24
+__all__ = [
+    "FITTERS",
+    "RECOMMENDATION_SCHEMA",
+    "TOP_N",
+    "WEIGHTINGS",
+    "ModelSpec",
+    "popular_unbought",
+    "recommend",
+]
+
+
 _SOURCE_ORDER = {"rule": 1, "popular": 2}
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """The ranking model and its settings.
-
-    method: "ease" (Steck's closed-form linear item model) or "knn" (item-kNN, cosine on
-    co-purchase). weighting: "binary" (1 per product bought in the look-back window) or "recency"
-    (0.5 ** (days since last bought / half_life_days)). ease_lambda: EASE's L2 penalty; larger
-    values pull towards popular co-purchases. max_items: EASE models the most-bought products
-    only (its item x item matrix is dense). neighbours: item-kNN keeps this many most similar
-    products per product. popularity_discount: item-kNN divides a product's similarity by its
-    buyer count to this power, so the most popular products do not crowd out the rest. The
-    defaults ranked best in backtests on the bundled data (docs/relevance.md).
-    """
-
-    method: str = "ease"
-    weighting: str = "binary"
-    half_life_days: float = 120.0
-    ease_lambda: float = 200.0
-    max_items: int = 3000
-    neighbours: int = 50
-    popularity_discount: float = 0.25
-
-    def __post_init__(self) -> None:
-        if self.method not in FITTERS:
-            raise ValueError(f"Unknown ranking method {self.method!r}; allowed: {', '.join(FITTERS)}")
-        if self.weighting not in WEIGHTINGS:
-            raise ValueError(f"Unknown weighting {self.weighting!r}; allowed: {', '.join(WEIGHTINGS)}")
-        if not self.half_life_days > 0:
-            raise ValueError(f"half_life_days must be > 0, got {self.half_life_days}")
-        if not self.ease_lambda > 0:
-            raise ValueError(f"ease_lambda must be > 0, got {self.ease_lambda}")
-        if self.max_items < 1 or self.neighbours < 1:
-            raise ValueError("max_items and neighbours must be at least 1")
-        if self.popularity_discount < 0:
-            raise ValueError(f"popularity_discount must be >= 0, got {self.popularity_discount}")
-
-
-@dataclass(frozen=True)
-class PurchaseMatrix:
-    """Customers x products: who bought what in the look-back window.
-
-    matrix: CSR, float64, one row per customer of `customers`, one column per product of `items`
-    (both sorted); a cell is the purchase's weight, absent when not bought in the window.
-    """
-
-    matrix: sp.csr_matrix
-    customers: pl.Series
-    items: pl.Series
-
-    def buyers(self) -> np.ndarray:
-        """Number of customers who bought each product (per column)."""
-        return np.bincount(self.matrix.indices, minlength=self.matrix.shape[1])
-
-
-@dataclass(frozen=True)
-class ItemModel:
-    """A fitted item x item model: scores = X[:, columns] @ weights.
-
-    columns: the matrix columns (products) the model covers, ascending. weights: square over
-    those columns, a dense array (EASE) or a CSR matrix (item-kNN); weights[i, j] is what buying i
-    adds to the score of j, and the diagonal is zero.
-    """
-
-    method: str
-    columns: np.ndarray
-    weights: np.ndarray | sp.csr_matrix
-
-
-# --- the matrix ------------------------------------------------------------------------------------
-
-
-def purchase_matrix(
-    bought: pl.DataFrame, *, weighting: str = "binary", half_life_days: float = 120.0
-) -> PurchaseMatrix:
-    """Build the customer x product matrix from `features.customer_products`-style facts.
-
-    Only the rows bought within the look-back window (`in_lookback`) count. With weighting
-    "recency" a purchase weighs 0.5 ** (days_since_last / half_life_days).
-
-    Raises:
-        InputError: `bought` lacks a required column.
-        ValueError: unknown weighting.
-    """
-    if weighting not in WEIGHTINGS:
-        raise ValueError(f"Unknown weighting {weighting!r}; allowed: {', '.join(WEIGHTINGS)}")
-    needed = ["customer_id", "sku", "in_lookback"] + (["days_since_last"] if weighting == "recency" else [])
-    _require_columns(bought, needed, "bought")
-    recent = bought.filter(pl.col("in_lookback")).select(needed).unique(["customer_id", "sku"])
-    customers = recent["customer_id"].unique().sort()
-    items = recent["sku"].unique().sort()
-    coded = recent.join(_codes(customers, "customer_id", "row"), on="customer_id").join(
-        _codes(items, "sku", "col"), on="sku"
-    )
-    if weighting == "recency":
-        values = np.power(0.5, coded["days_since_last"].cast(pl.Float64).to_numpy() / half_life_days)
-    else:
-        values = np.ones(coded.height)
-    matrix = sp.csr_matrix(
-        (values, (coded["row"].to_numpy(), coded["col"].to_numpy())),
-        shape=(customers.len(), items.len()),
-        dtype=np.float64,
-    )
-    matrix.sort_indices()
-    return PurchaseMatrix(matrix=matrix, customers=customers, items=items)
-
-
-# --- models ----------------------------------------------------------------------------------------
-
-
-def fit_ease(purchases: PurchaseMatrix, *, lam: float = 200.0, max_items: int = 3000) -> ItemModel:
-    """EASE (Steck 2019) on the `max_items` most-bought products.
-
-    G = X'X + lam I, P = G^-1, B[i, j] = -P[i, j] / P[j, j] and B[j, j] = 0; the score of j for
-    a customer is sum over their products i of x_i B[i, j]. One dense matrix of max_items^2,
-    fitted in seconds for a few thousand products, whatever the number of customers.
-    """
-    buyers = purchases.buyers()
-    # the most-bought products, ties to the first in sku order, kept in sku order
-    columns = np.sort(np.lexsort((np.arange(buyers.size), -buyers))[:max_items])
-    x = purchases.matrix[:, columns]
-    gram = _gram(x)
-    gram[np.diag_indices_from(gram)] += lam
-    precision = np.linalg.inv(gram)
-    weights = -precision / np.diag(precision)[np.newaxis, :]
-    np.fill_diagonal(weights, 0.0)
-    return ItemModel(method="ease", columns=columns, weights=weights)
-
-
-def fit_item_knn(
-    purchases: PurchaseMatrix, *, neighbours: int = 50, popularity_discount: float = 0.25
-) -> ItemModel:
-    """Item-kNN: cosine similarity of products over their buyers, the top neighbours of each.
-
-    sim(i, j) = c(i, j) / sqrt(n_i n_j), where c counts customers who bought both and n the
-    buyers of each; each product keeps its `neighbours` most similar products, and the weight of
-    j is divided by n_j ** popularity_discount. The score of j for a customer is the sum of the
-    weights from their products. Built by blocks of products, so memory stays at one block of
-    co-purchase counts plus the kept neighbours.
-    """
-    binary = purchases.matrix.copy()
-    binary.data[:] = 1.0
-    buyers = purchases.buyers().astype(np.float64)
-    by_item = binary.T.tocsr()
-    discount = np.power(np.maximum(buyers, 1.0), popularity_discount)
-    rows: list[np.ndarray] = []
-    cols: list[np.ndarray] = []
-    vals: list[np.ndarray] = []
-    n = buyers.size
-    size = max(1, _BLOCK_CELLS // max(1, n))
-    for start in range(0, n, size):
-        stop = min(start + size, n)
-        counts = np.asarray((by_item[start:stop] @ binary).todense(), dtype=np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sim = counts / np.sqrt(np.outer(buyers[start:stop], buyers))
-        sim[np.arange(stop - start), np.arange(start, stop)] = 0.0
-        sim[~(sim > 0)] = -np.inf
-        r, c, v = _top_per_row(sim, neighbours)
-        rows.append(r + start)
-        cols.append(c)
-        vals.append(v / discount[c])
-    weights = sp.csr_matrix(
-        (
-            np.concatenate([np.empty(0), *vals]),
-            (
-                np.concatenate([np.empty(0, np.int64), *rows]),
-                np.concatenate([np.empty(0, np.int64), *cols]),
-            ),
-        ),
-        shape=(n, n),
-    )
-    return ItemModel(method="knn", columns=np.arange(n), weights=weights)
-
-
-FITTERS: dict[str, Callable[[PurchaseMatrix, ModelSpec], ItemModel]] = {
-    "ease": lambda p, spec: fit_ease(p, lam=spec.ease_lambda, max_items=spec.max_items),
-    "knn": lambda p, spec: fit_item_knn(
-        p, neighbours=spec.neighbours, popularity_discount=spec.popularity_discount
-    ),
-}
-"""Ranking methods by name (the values `ModelSpec.method` allows)."""
-
-
-def fit(purchases: PurchaseMatrix, spec: ModelSpec) -> ItemModel:
-    """Fit the model `spec` names on the purchase matrix."""
-    return FITTERS[spec.method](purchases, spec)
-
-
-# --- scoring ---------------------------------------------------------------------------------------
-
-
-def score_customers(
-    purchases: PurchaseMatrix,
-    model: ItemModel,
-    *,
-    top_n: int = TOP_N,
-    allowed: np.ndarray | None = None,
-    rows: np.ndarray | None = None,
-) -> pl.DataFrame:
-    """The model's best `top_n` products per customer, with the purchase behind each.
-
-    A product is a candidate when the model gives it a positive score, the customer did not buy
-    it in the window and `allowed` (a bool per column of `purchases`) admits it. Customers are
-    scored in blocks, so the dense scores never exceed a few million cells; `rows` limits the
-    scoring to those matrix rows. Ties go to the product first in sku order.
-
-    Returns:
-        customer_id, sku, rank (1 = best), score, anchor: the customer's product i with the
-        largest contribution x_i * weights[i, sku] to the score (ties: first in sku order).
-    """
-    x = purchases.matrix[:, model.columns]
-    ok = np.ones(model.columns.size, bool) if allowed is None else np.asarray(allowed)[model.columns]
-    picked = np.arange(x.shape[0]) if rows is None else np.asarray(rows)
-    size = max(1, _BLOCK_CELLS // max(1, model.columns.size))
-    parts = []
-    for start in range(0, picked.size, size):
-        block = picked[start : start + size]
-        r, c, s, a = _score_block(x[block], model.weights, ok, top_n)
-        parts.append((block[r], c, s, a))
-    if parts:
-        r, c, s, a = (np.concatenate(p) for p in zip(*parts, strict=True))
-    else:
-        r, c, a = (np.empty(0, np.int64) for _ in range(3))
-        s = np.empty(0)
-    names = model.columns
-    frame = pl.DataFrame(
-        {
-            "customer_id": purchases.customers.gather(r),
-            "sku": purchases.items.gather(names[c]),
-            "score": s,
-            "anchor": purchases.items.gather(names[a]),
-        }
-    )
-    return frame.with_columns(
-        (pl.int_range(pl.len()).over("customer_id") + 1).cast(pl.Int32).alias("rank")
-    ).select("customer_id", "sku", "rank", "score", "anchor")
-
-
-def _score_block(
-    x: sp.csr_matrix, weights: np.ndarray | sp.csr_matrix, allowed: np.ndarray, top_n: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    scores = x @ weights
-    scores = np.array(scores.todense() if sp.issparse(scores) else scores, dtype=np.float64)
-    scores[:, ~allowed] = -np.inf
-    scores[x.nonzero()] = -np.inf
-    scores[~(scores > 0)] = -np.inf
-    rows, cols, vals = _top_per_row(scores, top_n)
-    return rows, cols, vals, _anchors(x, weights, rows, cols)
-
-
-def _anchors(
-    x: sp.csr_matrix, weights: np.ndarray | sp.csr_matrix, rows: np.ndarray, cols: np.ndarray
-) -> np.ndarray:
-    """For each (row, col) pair, the row's column i with the largest x[row, i] * weights[i, col]."""
-    if rows.size == 0:
-        return np.empty(0, np.int64)
-    counts = np.diff(x.indptr)[rows]
-    pair = np.repeat(np.arange(rows.size), counts)
-    first = np.cumsum(counts) - counts
-    cells = np.repeat(x.indptr[rows], counts) + (np.arange(pair.size) - np.repeat(first, counts))
-    items = x.indices[cells]
-    targets = np.repeat(cols, counts)
-    w = np.asarray(weights[items, targets]).ravel() if sp.issparse(weights) else weights[items, targets]
-    contribution = x.data[cells] * w
-    order = np.lexsort((items, -contribution, pair))
-    starts = np.flatnonzero(np.r_[True, np.diff(pair[order]) != 0])
-    return items[order[starts]]
-
-
-def _top_per_row(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The k largest finite values of each row: (rows, cols, values), by row, value desc, col.
-
-    Overwrites `values`. Ties go to the first column. For small k, k passes of argmax (which
-    returns the first maximum) are far faster than a partition of the whole row.
-    """
-    n_rows, n_cols = values.shape
-    k = min(k, n_cols)
-    if n_rows == 0 or k < 1:
-        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
-    if k > _ARGMAX_TOP:
-        return _top_by_partition(values, k)
-    rows = np.arange(n_rows)
-    cols = np.empty((n_rows, k), np.int64)
-    vals = np.empty((n_rows, k))
-    for place in range(k):
-        cols[:, place] = np.argmax(values, axis=1)
-        vals[:, place] = values[rows, cols[:, place]]
-        values[rows, cols[:, place]] = -np.inf
-    keep = np.isfinite(vals)
-    return np.broadcast_to(rows[:, np.newaxis], cols.shape)[keep], cols[keep], vals[keep]
-
-
-def _top_by_partition(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`_top_per_row` for a large k: select by the k-th largest value, then sort the survivors."""
-    n_cols = values.shape[1]
-    finite = np.isfinite(values)
-    low = values[finite].min() if finite.any() else 0.0
-    # distinct stand-ins for the missing values: a row of equal values slows the partition down
-    filled = np.where(finite, values, low - 1.0 - np.arange(n_cols) / n_cols)
-    kth = np.partition(filled, n_cols - k, axis=1)[:, n_cols - k]
-    rows, cols = np.nonzero((filled >= kth[:, np.newaxis]) & finite)
-    vals = values[rows, cols]
-    order = np.lexsort((cols, -vals, rows))
-    rows, cols, vals = rows[order], cols[order], vals[order]
-    starts = np.flatnonzero(np.r_[True, np.diff(rows) != 0]) if rows.size else np.empty(0, np.int64)
-    position = np.arange(rows.size) - np.repeat(starts, np.diff(np.r_[starts, rows.size]))
-    keep = position < k
-    return rows[keep], cols[keep], vals[keep]
-
-
-def _gram(x: sp.csr_matrix) -> np.ndarray:
-    """X'X as a dense float64 array, accumulated over row blocks of X."""
-    gram = np.zeros((x.shape[1], x.shape[1]))
-    for start in range(0, x.shape[0], _GRAM_ROWS):
-        part = x[start : start + _GRAM_ROWS]
-        gram += (part.T @ part).toarray()
-    return gram
 
 
 # --- the stage -------------------------------------------------------------------------------------
@@ -399,8 +81,8 @@ def recommend(
         InputError: a frame lacks a required column.
     """
     spec = spec or ModelSpec()
-    _require_columns(bought, ["customer_id", "sku", "receipts", "in_lookback"], "bought")
-    _require_columns(products, ["sku", "promo_allowed"], "products")
+    require_columns(bought.columns, ["customer_id", "in_lookback", "receipts", "sku"], source="bought frame")
+    require_columns(products.columns, ["promo_allowed", "sku"], source="products frame")
     purchases = purchase_matrix(bought, weighting=spec.weighting, half_life_days=spec.half_life_days)
     promotable = products.filter(pl.col("promo_allowed"))["sku"]
     allowed = purchases.items.is_in(promotable.implode()).to_numpy()
@@ -419,9 +101,9 @@ def recommend(
         model = fit(purchases, spec)
         modelled = score_customers(purchases, model, top_n=top_n, allowed=allowed, rows=rows)
     recent = bought.filter(pl.col("in_lookback")).select("customer_id", "sku", "receipts")
-    ranked = _explain(modelled.with_columns(pl.lit(spec.method).alias("source")), rules)
-    ranked = _fill_from_rules(ranked, wanted, recent, rules, promotable, top_n)
-    ranked = _fill_from_popular(ranked, wanted, recent, purchases, allowed, top_n)
+    ranked = explain(modelled.with_columns(pl.lit(spec.method).alias("source")), rules)
+    ranked = fill_from_rules(ranked, wanted, recent, rules, promotable, top_n)
+    ranked = fill_from_popular(ranked, wanted, recent, purchases, allowed, top_n)
     order = pl.col("source").replace_strict(_SOURCE_ORDER, default=0, return_dtype=pl.Int32)
     return (
         ranked.sort(["customer_id", order, "rank"])
@@ -455,200 +137,12 @@ def popular_unbought(
     recent = bought.filter(pl.col("in_lookback")).select("customer_id", "sku")
     if not exclude_bought:
         recent = recent.clear()
-    return _popular_for(wanted, recent, purchases, allowed, top_n, have=None)
-
-
-# --- explanation and fills -------------------------------------------------------------------------
-
-
-def _explain(ranked: pl.DataFrame, rules: pl.DataFrame | None) -> pl.DataFrame:
-    """Attach the lift and confidence of the one-to-one rule anchor -> sku, where there is one."""
-    pairs = _pair_rules(rules)
-    return ranked.join(pairs, on=["anchor", "sku"], how="left")
-
-
-def _pair_rules(rules: pl.DataFrame | None) -> pl.DataFrame:
-    schema = pl.Schema(
-        {
-            "anchor": pl.String(),
-            "sku": pl.String(),
-            "lift": pl.Float64(),
-            "confidence": pl.Float64(),
-        }
-    )
-    if rules is None or rules.is_empty():
-        return pl.DataFrame(schema=schema)
-    return (
-        rules.filter((pl.col("antecedent").list.len() == 1) & (pl.col("consequent").list.len() == 1))
-        .select(
-            pl.col("antecedent").list.first().alias("anchor"),
-            pl.col("consequent").list.first().alias("sku"),
-            "lift",
-            "confidence",
-        )
-        .unique(["anchor", "sku"], keep="first")
-        .cast(schema)
-    )
-
-
-def _missing(ranked: pl.DataFrame, wanted: pl.DataFrame, top_n: int) -> pl.DataFrame:
-    """Customers of `wanted` with fewer than top_n recommendations, and how many they lack."""
-    have = ranked.group_by("customer_id").agg(pl.len().alias("have"))
-    return (
-        wanted.select("customer_id")
-        .join(have, on="customer_id", how="left")
-        .with_columns((top_n - pl.col("have").fill_null(0)).cast(pl.Int64).alias("lack"))
-        .filter(pl.col("lack") > 0)
-        .select("customer_id", "lack")
-    )
-
-
-def _fill_from_rules(
-    ranked: pl.DataFrame,
-    wanted: pl.DataFrame,
-    recent: pl.DataFrame,
-    rules: pl.DataFrame | None,
-    promotable: pl.Series,
-    top_n: int,
-) -> pl.DataFrame:
-    """Add the consequents of the rules each short customer's purchases fire."""
-    lacking = _missing(ranked, wanted, top_n)
-    if rules is None or rules.is_empty() or lacking.is_empty():
-        return ranked
-    single = (
-        rules.filter(pl.col("consequent").list.len() == 1)
-        .with_row_index("rule_id")
-        .with_columns(
-            pl.col("consequent").list.first().alias("sku"),
-            pl.col("antecedent").list.len().alias("n_ante"),
-        )
-    )
-    ante = single.select("rule_id", "n_ante", pl.col("antecedent").alias("item")).explode("item")
-    mine = recent.join(lacking.select("customer_id"), on="customer_id")
-    fired = (
-        mine.rename({"sku": "item"})
-        .join(ante, on="item")
-        .group_by("customer_id", "rule_id")
-        .agg(
-            pl.len().alias("matched"),
-            pl.col("n_ante").first(),
-            pl.col("item").sort_by(["receipts", "item"], descending=[True, False]).first().alias("anchor"),
-        )
-        .filter(pl.col("matched") == pl.col("n_ante"))
-        .join(single.select("rule_id", "sku", "confidence", "lift"), on="rule_id")
-        .filter(pl.col("sku").is_in(promotable.implode()))
-        .join(mine.select("customer_id", "sku"), on=["customer_id", "sku"], how="anti")
-        .join(ranked.select("customer_id", "sku"), on=["customer_id", "sku"], how="anti")
-        .sort(
-            ["customer_id", "confidence", "lift", "sku", "rule_id"],
-            descending=[False, True, True, False, False],
-        )
-        .unique(["customer_id", "sku"], keep="first", maintain_order=True)
-        .with_columns((pl.int_range(pl.len()).over("customer_id") + 1).alias("rank"))
-        .join(lacking, on="customer_id")
-        .filter(pl.col("rank") <= pl.col("lack"))
-    )
-    return pl.concat(
-        [
-            ranked,
-            fired.select(
-                "customer_id",
-                "sku",
-                pl.col("rank").cast(pl.Int32),
-                pl.col("confidence").alias("score"),
-                "anchor",
-                pl.lit("rule").alias("source"),
-                "lift",
-                "confidence",
-            ),
-        ],
-        how="diagonal_relaxed",
-    )
-
-
-def _fill_from_popular(
-    ranked: pl.DataFrame,
-    wanted: pl.DataFrame,
-    recent: pl.DataFrame,
-    purchases: PurchaseMatrix,
-    allowed: np.ndarray,
-    top_n: int,
-) -> pl.DataFrame:
-    """Add the most-bought products each still short customer did not buy."""
-    lacking = _missing(ranked, wanted, top_n)
-    if lacking.is_empty():
-        return ranked
-    popular = _popular_for(
-        lacking, recent.select("customer_id", "sku"), purchases, allowed, top_n, have=ranked
-    )
-    filled = popular.join(lacking, on="customer_id").filter(pl.col("rank") <= pl.col("lack"))
-    return pl.concat(
-        [
-            ranked,
-            filled.select("customer_id", "sku", "rank", "score", pl.lit("popular").alias("source")),
-        ],
-        how="diagonal_relaxed",
-    )
-
-
-def _popular_for(
-    wanted: pl.DataFrame,
-    exclude: pl.DataFrame,
-    purchases: PurchaseMatrix,
-    allowed: np.ndarray,
-    top_n: int,
-    *,
-    have: pl.DataFrame | None,
-) -> pl.DataFrame:
-    """Per customer, the top_n most-bought allowed products not in `exclude` nor in `have`.
-
-    The list is cut to the first few places and deepened only for the customers who bought (or
-    already have) most of them, so no customer x product frame is ever built.
-    """
-    n = max(1, purchases.customers.len())
-    buyers = purchases.buyers()
-    ranking = (
-        pl.DataFrame({"sku": purchases.items, "buyers": buyers, "allowed": allowed})
-        .filter(pl.col("allowed") & (pl.col("buyers") > 0))
-        .sort(["buyers", "sku"], descending=[True, False])
-        .with_columns((pl.col("buyers") / n).alias("score"), pl.int_range(pl.len()).alias("place"))
-    )
-    skip = exclude.select("customer_id", "sku")
-    if have is not None:
-        skip = pl.concat([skip, have.select("customer_id", "sku")])
-    found: list[pl.DataFrame] = []
-    pending = wanted.select("customer_id").unique()
-    depth = 2 * top_n
-    while not pending.is_empty():
-        head = ranking.head(depth)
-        got = (
-            pending.join(head.select("sku", "score", "place"), how="cross")
-            .join(skip, on=["customer_id", "sku"], how="anti")
-            .sort("customer_id", "place")
-            .with_columns((pl.int_range(pl.len()).over("customer_id") + 1).cast(pl.Int32).alias("rank"))
-            .filter(pl.col("rank") <= top_n)
-        )
-        complete = got.group_by("customer_id").agg(pl.len().alias("n")).filter(pl.col("n") == top_n)
-        done = got if depth >= ranking.height else got.join(complete, on="customer_id", how="semi")
-        found.append(done.select("customer_id", "sku", "rank", "score"))
-        if depth >= ranking.height:
-            break
-        pending = pending.join(complete, on="customer_id", how="anti")
-        depth *= 4
-    schema = pl.Schema(
-        {"customer_id": pl.String(), "sku": pl.String(), "rank": pl.Int32(), "score": pl.Float64()}
-    )
-    if not found:
-        return pl.DataFrame(schema=schema)
-    return pl.concat(found).cast(schema).sort("customer_id", "rank")
-
-
-# --- helpers ---------------------------------------------------------------------------------------
+    return popular_for(wanted, recent, purchases, allowed, top_n, have=None)
 
 
 def _wanted(purchases: PurchaseMatrix, customers: Iterable[str] | pl.Series | None) -> pl.DataFrame:
     """The customers to rank with their matrix row (null when they bought nothing in the window)."""
-    codes = _codes(purchases.customers, "customer_id", "row")
+    codes = codes_of(purchases.customers, "customer_id", "row")
     if customers is None:
         return codes
     if isinstance(customers, pl.Series):
@@ -662,13 +156,3 @@ def _wanted(purchases: PurchaseMatrix, customers: Iterable[str] | pl.Series | No
         .join(codes, on="customer_id", how="left")
         .sort("customer_id")
     )
-
-
-def _codes(values: pl.Series, name: str, index: str) -> pl.DataFrame:
-    return pl.DataFrame({name: values}).with_row_index(index).select(name, pl.col(index).cast(pl.Int64))
-
-
-def _require_columns(frame: pl.DataFrame, required: list[str], what: str) -> None:
-    missing = sorted(set(required) - set(frame.columns))
-    if missing:
-        raise InputError(f"{what} frame is missing required columns: {missing}")

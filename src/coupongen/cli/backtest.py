@@ -17,7 +17,8 @@ from coupongen.analysis import relevance
 from coupongen.cli.common import DATE, common_options, handle_errors, open_job
 from coupongen.config import Job
 from coupongen.delivery import files as channels
-from coupongen.inputs.contract import Inputs, check_quarantine_share, load_inputs
+from coupongen.inputs.contract import Inputs
+from coupongen.inputs.loading import load_job_inputs
 from coupongen.loop import backtest as bt
 
 _COLUMNS = (
@@ -135,18 +136,8 @@ def backtest(
 
 def _load(job: Job, data_dir: Path | None) -> Inputs:
     """Read and validate the job's inputs; quarantined rows are counted, not written anywhere."""
-    cfg = job.config.inputs
     folder = Path(data_dir).resolve() if data_dir else job.resolve(job.config.data)
-    inputs = load_inputs(
-        folder / cfg.transactions,
-        folder / cfg.products,
-        folder / cfg.customers,
-        delimiter=cfg.delimiter,
-        max_amount=cfg.max_line_amount,
-        max_quantity=cfg.max_line_quantity,
-    )
-    check_quarantine_share(inputs, cfg.max_quarantine_share, None)
-    return inputs
+    return load_job_inputs(job.config.inputs, folder)
 
 
 def render_backtest(metrics: pl.DataFrame, *, cutoff: date, days: int, top_n: int, lookback_days: int) -> str:

@@ -22,7 +22,8 @@ from coupongen.cli.ledger import location_options
 from coupongen.config import Job
 from coupongen.delivery.files import write_csv
 from coupongen.errors import InputError
-from coupongen.inputs.contract import Inputs, check_quarantine_share, load_inputs
+from coupongen.inputs.contract import Inputs
+from coupongen.inputs.loading import load_job_inputs
 from coupongen.ledger.store import Ledger
 from coupongen.loop import evaluate, redemptions
 from coupongen.settings import ledger_location
@@ -63,18 +64,8 @@ def _signing_key() -> bytes | None:
 
 def _load(job: Job, data_dir: Path | None, transactions: Path | None = None) -> Inputs:
     """The job's inputs (transactions from ``transactions`` when given), checked by the contract."""
-    cfg = job.config.inputs
     folder = Path(data_dir).resolve() if data_dir else job.resolve(job.config.data)
-    inputs = load_inputs(
-        transactions if transactions is not None else folder / cfg.transactions,
-        folder / cfg.products,
-        folder / cfg.customers,
-        delimiter=cfg.delimiter,
-        max_amount=cfg.max_line_amount,
-        max_quantity=cfg.max_line_quantity,
-    )
-    check_quarantine_share(inputs, cfg.max_quarantine_share, None)
-    return inputs
+    return load_job_inputs(job.config.inputs, folder, transactions=transactions)
 
 
 # --- redemptions import ----------------------------------------------------------------------------

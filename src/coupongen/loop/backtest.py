@@ -10,17 +10,24 @@ global popularity, and popularity without what each customer already bought.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from dataclasses import replace
+from datetime import date, timedelta
 
 import polars as pl
 
-from coupongen import pipeline
-from coupongen.analysis import features, relevance
+from coupongen.analysis import relevance
+from coupongen.analysis.night import analyse
 from coupongen.config import CampaignConfig, Job
 from coupongen.errors import InputError
 from coupongen.inputs.contract import Inputs, Loaded
-from coupongen.offers import planning as offers
+from coupongen.loop.backtest_scoring import (
+    LevelView,
+    campaign_metrics,
+    level_view,
+    score_offers,
+)
+from coupongen.offers.candidates import OFFER_TYPES, OfferContext, cross_sell_candidates
+from coupongen.offers.eligibility import eligible_customers
 
 LEVELS = ("sku", "category")
 """Levels a backtest scores at: the targets are skus, or categories."""
@@ -36,42 +43,6 @@ SCORED_TYPES: dict[str, tuple[str, ...]] = {
 
 DEFAULT_TOP_N = 3
 
-METRICS_SCHEMA = pl.Schema(
-    {
-        "campaign": pl.String(),
-        "offer_type": pl.String(),
-        "method": pl.String(),
-        "level": pl.String(),
-        "active": pl.Int64(),
-        "customers": pl.Int64(),
-        "covered": pl.Int64(),
-        "coverage": pl.Float64(),
-        "offers": pl.Int64(),
-        "hits": pl.Int64(),
-        "hit_rate": pl.Float64(),
-        "new_offers": pl.Int64(),
-        "new_hits": pl.Int64(),
-        "new_item_hit_rate": pl.Float64(),
-        "distinct_targets": pl.Int64(),
-    }
-)
-"""Columns and dtypes of the metrics frame `backtest` returns."""
-
-OFFERS_SCHEMA = pl.Schema(
-    {
-        "campaign": pl.String(),
-        "offer_type": pl.String(),
-        "method": pl.String(),
-        "customer_id": pl.String(),
-        "target": pl.String(),
-        "rank": pl.Int32(),
-        "reason": pl.String(),
-        "hit": pl.Boolean(),
-        "new_item": pl.Boolean(),
-    }
-)
-"""Columns and dtypes of the offers frame `backtest` returns."""
-
 EXPORT_COLUMNS = ("customer_id", "offer_type", "target", "rank")
 """Columns of the scored offers written for outside analysis (see `offer_rows`)."""
 
@@ -80,16 +51,6 @@ _DEFAULT_CROSS_SELL = {
     "type": "cross_sell",
     "reward": {"type": "percent", "value": 10},
 }
-
-
-@dataclass(frozen=True)
-class _LevelView:
-    """The history seen at one level: items are skus or categories."""
-
-    bought: pl.DataFrame
-    products: pl.DataFrame
-    rules: pl.DataFrame
-    later: pl.DataFrame  # customer_id, target: bought in the scoring window
 
 
 def backtest(
@@ -164,14 +125,14 @@ def backtest(
             f"use an earlier --cutoff or fewer --days (hit rates over a partial window would be too low)"
         )
     lookback = job.config.segments.lookback_days
-    analysis = pipeline.analyse(job, inputs, cutoff)
+    analysis = analyse(job, inputs, cutoff)
     active = analysis.segmented.filter(pl.col("frequency") > 0)
     if active.is_empty():
         raise InputError(f"no customer bought anything in the {lookback} days before the cutoff {cutoff}")
-    view = _level_view(level, analysis, inputs, cutoff=cutoff, days=days, lookback=lookback)
+    view = level_view(level, analysis, inputs, cutoff=cutoff, days=days, lookback=lookback)
     if view.later.is_empty():
         raise InputError(f"no purchases by known customers from {cutoff} to {end}: nothing to score against")
-    ctx = offers.OfferContext(
+    ctx = OfferContext(
         customers=analysis.segmented,
         bought=view.bought,
         categories=analysis.categories,
@@ -185,7 +146,7 @@ def backtest(
     model = spec or relevance.ModelSpec()
     scored: list[tuple[CampaignConfig, str, pl.DataFrame, pl.DataFrame]] = []
     for campaign in _campaigns(job, level):
-        admitted = offers.eligible_customers(active, campaign) if eligibility else active
+        admitted = eligible_customers(active, campaign) if eligibility else active
         if campaign.type == "cross_sell":
             made = _cross_sell_offers(admitted, ctx, campaign, top_n, model)
             scored.append((campaign, model.method, admitted, made))
@@ -193,7 +154,7 @@ def backtest(
                 made = _baseline_offers(admitted, view, campaign, baseline, top_n)
                 scored.append((campaign, baseline, admitted, made))
         else:
-            made = offers.OFFER_TYPES[campaign.type](admitted, ctx, campaign)
+            made = OFFER_TYPES[campaign.type](admitted, ctx, campaign)
             scored.append(
                 (
                     campaign,
@@ -202,12 +163,12 @@ def backtest(
                     _as_offers(made, campaign, campaign.type, rank=1),
                 )
             )
-    all_offers = _score(pl.concat([made for *_, made in scored]), view).sort(
+    all_offers = score_offers(pl.concat([made for *_, made in scored]), view).sort(
         "campaign", "method", "customer_id", "rank"
     )
     metrics = pl.concat(
         [
-            _metrics(all_offers, campaign, method, admitted, active=active.height, level=level)
+            campaign_metrics(all_offers, campaign, method, admitted, active=active.height, level=level)
             for campaign, method, admitted, _ in scored
         ]
     )
@@ -237,14 +198,14 @@ def _campaigns(job: Job, level: str) -> list[CampaignConfig]:
 
 def _cross_sell_offers(
     admitted: pl.DataFrame,
-    ctx: offers.OfferContext,
+    ctx: OfferContext,
     campaign: CampaignConfig,
     top_n: int,
     spec: relevance.ModelSpec,
 ) -> pl.DataFrame:
     """The campaign's top_n offers per customer, each rank picked by the nightly run's proposer.
 
-    Rank k is what `offers.cross_sell_candidates` proposes once ranks 1 to k-1 are taken out of
+    Rank k is what `cross_sell_candidates` proposes once ranks 1 to k-1 are taken out of
     the relevance ranking, so every rank passes the same guards as the offer that is sent.
     """
     ranked = relevance.recommend(
@@ -258,7 +219,7 @@ def _cross_sell_offers(
     current = replace(ctx, relevance=ranked)
     picked: list[pl.DataFrame] = []
     for rank in range(1, top_n + 1):
-        proposed = offers.cross_sell_candidates(admitted, current, campaign)
+        proposed = cross_sell_candidates(admitted, current, campaign)
         picked.append(_as_offers(proposed, campaign, spec.method, rank=rank))
         if proposed.is_empty():
             break
@@ -272,7 +233,7 @@ def _cross_sell_offers(
 
 
 def _baseline_offers(
-    admitted: pl.DataFrame, view: _LevelView, campaign: CampaignConfig, baseline: str, top_n: int
+    admitted: pl.DataFrame, view: LevelView, campaign: CampaignConfig, baseline: str, top_n: int
 ) -> pl.DataFrame:
     """The baseline's top_n items per customer, as cross-sell offers to the campaign's customers."""
     popular = relevance.popular_unbought(
@@ -304,114 +265,6 @@ def _as_offers(proposed: pl.DataFrame, campaign: CampaignConfig, method: str, *,
         pl.lit(rank, dtype=pl.Int32).alias("rank"),
         "reason",
     )
-
-
-# --- scoring ---------------------------------------------------------------------------------------
-
-
-def _score(made: pl.DataFrame, view: _LevelView) -> pl.DataFrame:
-    """Mark each offer bought in the window (hit) and never bought before the cutoff (new_item)."""
-    ever = view.bought.select("customer_id", pl.col("sku").alias("target")).unique()
-    later = view.later.with_columns(pl.lit(True).alias("hit"))
-    return (
-        made.cast({"rank": pl.Int32, "reason": pl.String})
-        .join(later, on=["customer_id", "target"], how="left")
-        .join(
-            ever.with_columns(pl.lit(False).alias("new_item")),
-            on=["customer_id", "target"],
-            how="left",
-        )
-        .with_columns(pl.col("hit").fill_null(False), pl.col("new_item").fill_null(True))
-        .select(OFFERS_SCHEMA.names())
-        .cast(OFFERS_SCHEMA)
-    )
-
-
-def _metrics(
-    scored: pl.DataFrame,
-    campaign: CampaignConfig,
-    method: str,
-    admitted: pl.DataFrame,
-    *,
-    active: int,
-    level: str,
-) -> pl.DataFrame:
-    """One metrics row: the offers of `campaign` ranked by `method`, on the admitted customers."""
-    mine = scored.filter((pl.col("campaign") == campaign.name) & (pl.col("method") == method))
-    n = mine.height
-    hits = int(mine["hit"].sum())
-    new_offers = int(mine["new_item"].sum())
-    new_hits = int((mine["hit"] & mine["new_item"]).sum())
-    covered = mine["customer_id"].n_unique()
-    return pl.DataFrame(
-        {
-            "campaign": [campaign.name],
-            "offer_type": [campaign.type],
-            "method": [method],
-            "level": [level],
-            "active": [active],
-            "customers": [admitted.height],
-            "covered": [covered],
-            "coverage": [covered / admitted.height if admitted.height else None],
-            "offers": [n],
-            "hits": [hits],
-            "hit_rate": [hits / n if n else None],
-            "new_offers": [new_offers],
-            "new_hits": [new_hits],
-            "new_item_hit_rate": [new_hits / n if n else None],
-            "distinct_targets": [mine["target"].n_unique()],
-        },
-        schema=METRICS_SCHEMA,
-    )
-
-
-# --- the history at one level ----------------------------------------------------------------------
-
-
-def _level_view(
-    level: str,
-    analysis: pipeline.Analysis,
-    inputs: Inputs,
-    *,
-    cutoff: date,
-    days: int,
-    lookback: int,
-) -> _LevelView:
-    """Purchases, products, rules and the window's purchases with skus or categories as items."""
-    tx = inputs.transactions.kept
-    products = inputs.products.kept
-    if level == "sku":
-        bought, items, rules = analysis.bought, products, analysis.rules
-    else:
-        tx = tx.join(products.select("sku", "category"), on="sku").with_columns(
-            pl.col("category").alias("sku")
-        )
-        bought = features.customer_products(tx, as_of=cutoff, lookback_days=lookback)
-        banned = offers.restricted_categories(products)
-        items = (
-            products.select(pl.col("category").alias("sku"))
-            .unique()
-            .sort("sku")
-            .with_columns(
-                pl.col("sku").alias("name"),
-                pl.col("sku").alias("category"),
-                pl.lit(None, dtype=pl.Float64).alias("price"),
-                ~pl.col("sku").is_in(banned.implode()).alias("promo_allowed"),
-            )
-        )
-        rules = analysis.category_rules
-    start = datetime.combine(cutoff, time())
-    later = (
-        tx.filter(
-            (pl.col("ts") >= start)
-            & (pl.col("ts") < start + timedelta(days=days))
-            & pl.col("customer_id").is_not_null()
-            & (pl.col("quantity") > 0)
-        )
-        .select("customer_id", pl.col("sku").alias("target"))
-        .unique()
-    )
-    return _LevelView(bought=bought, products=items, rules=rules, later=later)
 
 
 def _as_inputs(inputs_or_frames: Inputs | Mapping[str, pl.DataFrame]) -> Inputs:

@@ -21,19 +21,10 @@ import polars as pl
 from coupongen import codes
 from coupongen.delivery.files import write_csv
 from coupongen.errors import InputError
-from coupongen.inputs.contract import (
-    LINE_COL,
-    REASON_COL,
-    SOURCE_COL,
-    Column,
-    InputSpec,
-    Loaded,
-    _prepare,
-    _read_input,
-    _split,
-    _type_checks,
-    _v,
-)
+from coupongen.inputs.contract import LINE_COL, REASON_COL, SOURCE_COL, Column, InputSpec, Loaded
+from coupongen.inputs.parsing import value_name
+from coupongen.inputs.reading import read_input
+from coupongen.inputs.validation import validate_rows
 from coupongen.ledger.store import Ledger
 
 LAYOUT_VERSION = "1.0"
@@ -194,11 +185,13 @@ def read_redemptions(path: Path) -> Loaded:
         raise InputError(f"{path}: is a folder; give the redemption file itself")
     if not path.exists():
         raise InputError(f"{path}: file not found")
-    raw = _read_input([path], REDEMPTIONS, ",")
-    frame = _prepare(raw.with_columns(pl.col(LINE_COL).cast(pl.String).alias(_LINE)), _LINED)
-    checks = _type_checks(_LINED, REQUIRED_VALUES)
-    checks.append((pl.col(_v("discount")) < 0, NEGATIVE_DISCOUNT))
-    loaded = _split(REDEMPTIONS.name, frame, _LINED, checks)
+    raw = read_input([path], REDEMPTIONS, ",")
+    loaded = validate_rows(
+        raw.with_columns(pl.col(LINE_COL).cast(pl.String).alias(_LINE)),
+        _LINED,
+        required_values=REQUIRED_VALUES,
+        checks=[(pl.col(value_name("discount")) < 0, NEGATIVE_DISCOUNT)],
+    )
     loaded.kept = loaded.kept.rename({_LINE: LINE_COL})
     loaded.quarantined = loaded.quarantined.drop(_LINE)
     loaded.files = [path]

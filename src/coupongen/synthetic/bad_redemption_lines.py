@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 import numpy as np
 import polars as pl
 
-from coupongen.codes import generation as codes
+from coupongen import codes
 from coupongen.loop.redemptions import (
     ALREADY_REDEEMED,
     BAD_CHECK,

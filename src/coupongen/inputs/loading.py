@@ -1,0 +1,75 @@
+"""Loading a job's inputs: read, validate and quarantine the three files, in one call.
+
+Products and customers are validated first, so that a transaction naming a product or customer
+whose own row was rejected says so. Every command that needs the inputs loads them here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from coupongen.config import InputsConfig
+from coupongen.inputs.contract import CUSTOMERS, PRODUCTS, TRANSACTIONS, Inputs
+from coupongen.inputs.quarantine import check_quarantine_share, write_quarantine
+from coupongen.inputs.reading import read_input, resolve_files
+from coupongen.inputs.validation import validate_customers, validate_products, validate_transactions
+
+
+def load_inputs(
+    transactions: Path | str,
+    products: Path | str,
+    customers: Path | str,
+    *,
+    delimiter: str = ",",
+    max_amount: float = 1_000_000.0,
+    max_quantity: float = 10_000.0,
+) -> Inputs:
+    """Read and validate the three inputs: products and customers first, then transactions.
+
+    Raises InputError (one line naming the file and, where it applies, the column) for a missing,
+    empty or unreadable file or a missing column. Row-level problems never raise: see ``Loaded``.
+    """
+    p_files, c_files, t_files = (resolve_files(x) for x in (products, customers, transactions))
+    prods = validate_products(read_input(p_files, PRODUCTS, delimiter))
+    prods.files = p_files
+    custs = validate_customers(read_input(c_files, CUSTOMERS, delimiter))
+    custs.files = c_files
+    tx = validate_transactions(
+        read_input(t_files, TRANSACTIONS, delimiter),
+        skus=prods.kept["sku"],
+        customer_ids=custs.kept["customer_id"],
+        max_amount=max_amount,
+        max_quantity=max_quantity,
+        quarantined_skus=prods.quarantined["sku"],
+        quarantined_customer_ids=custs.quarantined["customer_id"],
+    )
+    tx.files = t_files
+    return Inputs(transactions=tx, products=prods, customers=custs)
+
+
+def load_job_inputs(
+    settings: InputsConfig,
+    data_dir: Path,
+    *,
+    quarantine_dir: Path | None = None,
+    transactions: Path | None = None,
+) -> Inputs:
+    """The job's three inputs from ``data_dir``, validated; fails when too many rows were rejected.
+
+    ``settings`` names the files (relative to ``data_dir``), the delimiter and the limits.
+    ``transactions``, when given, is read in place of the job's transactions file. With
+    ``quarantine_dir`` the rejected rows are written there (see ``write_quarantine``) before the
+    share is checked, so that the error can point at them; without it they are only counted.
+    """
+    inputs = load_inputs(
+        transactions if transactions is not None else data_dir / settings.transactions,
+        data_dir / settings.products,
+        data_dir / settings.customers,
+        delimiter=settings.delimiter,
+        max_amount=settings.max_line_amount,
+        max_quantity=settings.max_line_quantity,
+    )
+    if quarantine_dir is not None:
+        write_quarantine(inputs, quarantine_dir)
+    check_quarantine_share(inputs, settings.max_quarantine_share, quarantine_dir)
+    return inputs

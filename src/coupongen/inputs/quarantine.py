@@ -1,0 +1,75 @@
+"""Quarantine: the rejected rows of each input, written for the retailer, and the share a run tolerates.
+
+Rows that break the contract do not stop a night; they are written to ``quarantine/<input>.csv``
+(owner-only: they hold customer data) with their reasons. A run fails only when an input is empty,
+keeps nothing, or loses more than the job's ``max_quarantine_share``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from coupongen.errors import InputError
+from coupongen.inputs.contract import REASON_COL, SOURCE_COL, Inputs
+from coupongen.inputs.reading import is_parquet
+from coupongen.safecsv import write_csv
+
+
+def write_quarantine(inputs: Inputs, folder: Path) -> None:
+    """Write each input's quarantined rows to ``folder/<input>.csv``, readable by the owner only.
+
+    An input with no quarantined row has no file: one left by an earlier run of the night goes.
+    """
+    for loaded in inputs.all():
+        path = folder / f"{loaded.name}.csv"
+        if loaded.quarantined.height:
+            folder.mkdir(parents=True, exist_ok=True)
+            write_csv(loaded.quarantined, path)
+            path.chmod(0o600)
+        elif path.exists():
+            path.unlink()
+
+
+def _reason_counts(quarantined: pl.DataFrame) -> pl.DataFrame:
+    """Each single reason with the number of rows it applies to, most frequent first."""
+    return (
+        quarantined.select(pl.col(REASON_COL).str.split("; ").explode())
+        .group_by(REASON_COL)
+        .len()
+        .sort(["len", REASON_COL], descending=[True, False])
+    )
+
+
+def check_quarantine_share(inputs: Inputs, max_share: float, quarantine_dir: Path | None) -> None:
+    """Fail the run when an input has no rows, kept none, or lost more than ``max_share`` of them.
+
+    The message names the file (or, for several parts, the part with the most rejected rows), the
+    share lost and the most common single reason.
+    """
+    for loaded in inputs.all():
+        counts = loaded.counts
+        if len(loaded.files) == 1:
+            source = str(loaded.files[0])
+        else:
+            source = f"{loaded.name} ({len(loaded.files)} files)"
+        if counts["read"] == 0:
+            single_csv = len(loaded.files) == 1 and not is_parquet(loaded.files[0])
+            raise InputError(f"{source}: no data rows{' (only a header)' if single_csv else ''}")
+        share = counts["quarantined"] / counts["read"]
+        if counts["kept"] and share <= max_share:
+            continue
+        top, n = _reason_counts(loaded.quarantined).row(0)
+        if len(loaded.files) > 1:
+            worst = loaded.quarantined[SOURCE_COL].mode().sort()[0]
+            source = f"{source}, most in {worst}"
+        limit = (
+            "no row is usable" if counts["kept"] == 0 else f"more than max_quarantine_share {max_share:.1%}"
+        )
+        where = f"; see {quarantine_dir / (loaded.name + '.csv')}" if quarantine_dir else ""
+        raise InputError(
+            f"{source}: {counts['quarantined']} of {counts['read']} rows rejected "
+            f"({share:.1%}, {limit}); "
+            f"most common reason: {top} ({n} {'row' if n == 1 else 'rows'}){where}"
+        )

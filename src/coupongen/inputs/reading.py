@@ -1,0 +1,316 @@
+"""Reading an input's files: a file, a folder of parts or a glob, in CSV or Parquet, as text.
+
+Every value is read as text with the file and line it came from, so that validation can quarantine
+a row as it was written. Whole-file problems (missing file or column, unreadable file) raise
+InputError with one line naming the file and, where it applies, the column.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob as globlib
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+
+from coupongen.errors import InputError
+from coupongen.inputs.contract import LINE_COL, REASON_COL, SOURCE_COL, InputSpec, require_columns
+
+DATA_SUFFIXES = (".csv", ".parquet")
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+# First bytes of files that are often exported by mistake in place of CSV text.
+_NOT_CSV = (
+    (b"PAR1", "a Parquet file; give it the .parquet extension"),
+    (b"\x1f\x8b", "gzip-compressed; unpack it first"),
+    (b"PK\x03\x04", "a zip archive or an Excel workbook; export the sheet as CSV (UTF-8)"),
+    (b"\xff\xfe", "UTF-16 text; save it as UTF-8"),
+    (b"\xfe\xff", "UTF-16 text; save it as UTF-8"),
+)
+# What reading a user's file may raise. Polars panics (rather than raising) on some damaged Parquet
+# files; that is still a problem with the file, so it gets the same one-line message.
+_READ_ERRORS = (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError)
+# Internal columns of the raw frame; never part of the kept or quarantined output.
+_MORE_FIELDS = "__more_fields"
+_IGNORED = "__ignored_"
+
+
+# --- locating files -------------------------------------------------------------------------------
+
+
+def _is_marker(path: Path) -> bool:
+    """Hidden files and markers such as _SUCCESS or .part-0.crc written next to data parts."""
+    return path.name.startswith((".", "_"))
+
+
+def resolve_files(location: Path | str) -> list[Path]:
+    """The files an input location names: a file, a folder of .csv/.parquet parts, or a glob.
+
+    In a folder, only ``.csv`` and ``.parquet`` files count and sub-folders are not searched; in a
+    folder and in a glob's matches, hidden files and markers (names starting with ``.`` or ``_``)
+    are skipped. Files come back sorted by path, so that parts are read in a stable order.
+    """
+    loc = str(location)
+    path = Path(loc)
+    if not path.exists() and any(ch in loc for ch in "*?["):
+        matches = sorted(Path(p) for p in globlib.glob(loc, recursive=True))
+        files = [p for p in matches if p.is_file() and not _is_marker(p)]
+        if not files:
+            raise InputError(f"{loc}: no file matches this pattern")
+        return files
+    if path.is_dir():
+        try:
+            entries = list(path.iterdir())
+        except OSError as e:
+            raise InputError(f"{path}: cannot read the folder: {e.strerror}") from e
+        files = sorted(
+            p for p in entries if p.is_file() and p.suffix.lower() in DATA_SUFFIXES and not _is_marker(p)
+        )
+        if not files:
+            raise InputError(f"{path}: folder holds no .csv or .parquet file")
+        return files
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    return [path]
+
+
+# --- reading one file -----------------------------------------------------------------------------
+
+
+def is_parquet(path: Path) -> bool:
+    """True for a file read as Parquet (by its extension); any other file is read as CSV."""
+    return path.suffix.lower() == ".parquet"
+
+
+def _csv_header(path: Path, delimiter: str) -> list[str]:
+    """The header line's column names, after checks that give a clear message for non-CSV files."""
+    try:
+        with path.open("rb") as fh:
+            first = fh.readline(1 << 20)
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror}") from e
+    if not first:
+        raise InputError(f"{path}: file is empty (0 bytes; expected a header line)")
+    for magic, what in _NOT_CSV:
+        if first.startswith(magic):
+            raise InputError(f"{path}: not CSV text: the file is {what}")
+    first = first.removeprefix(_UTF8_BOM)
+    try:
+        text = first.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: {_not_utf8(1, first, e)}") from e
+    if not text.strip():
+        raise InputError(f"{path}: line 1 is blank (expected a header line)")
+    if any(ch < " " and ch not in "\t\r\n" for ch in text):
+        raise InputError(f"{path}: not CSV text: line 1 holds control characters (binary data?)")
+    names = next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter))
+    return [n.strip() for n in names]
+
+
+def _check_header(path: Path, header: list[str], spec: InputSpec, delimiter: str) -> None:
+    """Raise InputError naming the file and column when required columns are missing or doubled."""
+    require_columns(header, spec.required, source=str(path), hint=_header_hint(header, delimiter))
+    dupes = [c for c in spec.names if header.count(c) > 1]
+    if dupes:
+        raise InputError(f"{path}: column {dupes[0]!r} appears more than once in the header")
+
+
+def _header_hint(header: list[str], delimiter: str) -> str:
+    if len(header) == 1:
+        for other in (";", "\t", "|", ","):
+            if other != delimiter and other in header[0]:
+                shown = "tab" if other == "\t" else repr(other)
+                return f" (the header looks {shown}-delimited; the job expects {delimiter!r})"
+    shown = ", ".join(header[:12]) + (", ..." if len(header) > 12 else "")
+    return f" (the header has: {shown})"
+
+
+def _check_parquet_types(path: Path, schema: dict[str, pl.DataType], spec: InputSpec) -> None:
+    for c in spec.columns:
+        dtype = schema.get(c.name)
+        if dtype is not None and (dtype.is_nested() or dtype in (pl.Binary, pl.Object)):
+            raise InputError(
+                f"{path}: column {c.name!r} has Parquet type {dtype}; "
+                "expected text, a number, a date or a boolean"
+            )
+
+
+def _scan_one(path: Path, spec: InputSpec, delimiter: str, label: str) -> pl.LazyFrame:
+    """A lazy scan of one file: the contract's columns as text, plus source, line and reason.
+
+    Absent optional columns come back as nulls. A CSV line with more fields than the header gets
+    the reason "more fields than the header"; a line with fewer reads the missing fields as empty.
+    Lines without any value (blank lines) are skipped and not counted.
+    """
+    if is_parquet(path):
+        try:
+            schema = dict(pl.read_parquet_schema(path))
+        except _READ_ERRORS as e:
+            raise InputError(f"{path}: {_describe_read_error(path, e, delimiter)}") from e
+        _check_header(path, list(schema), spec, delimiter)
+        _check_parquet_types(path, schema, spec)
+        present = [c for c in spec.names if c in schema]
+        lf = (
+            pl.scan_parquet(path)
+            .select(present)
+            .with_row_index(LINE_COL, offset=1)
+            .with_columns(pl.lit(False).alias(_MORE_FIELDS))
+        )
+    else:
+        if len(delimiter.encode()) != 1:
+            raise InputError(
+                f"{path}: cannot split CSV on {delimiter!r}: the delimiter must be one ASCII character"
+            )
+        header = _csv_header(path, delimiter)
+        _check_header(path, header, spec, delimiter)
+        wanted = set(spec.names)
+        # Columns by position: a header that repeats a name we ignore, or has blank names, is fine.
+        names = [h if h in wanted else f"{_IGNORED}{i}" for i, h in enumerate(header)]
+        present = [h for h in names if h in wanted]
+        # One column more than the header catches lines with too many fields.
+        lf = pl.scan_csv(
+            path,
+            has_header=False,
+            skip_rows=1,
+            separator=delimiter,
+            schema={n: pl.String for n in [*names, _MORE_FIELDS]},
+            missing_columns="insert",
+            truncate_ragged_lines=True,
+            raise_if_empty=False,
+        )
+        blank = pl.all_horizontal(pl.col(*names, _MORE_FIELDS).is_null())
+        lf = (
+            lf.with_row_index(LINE_COL, offset=2)
+            .filter(~blank)
+            .with_columns(pl.col(_MORE_FIELDS).is_not_null())
+        )
+    return lf.select(
+        *[
+            pl.col(c).cast(pl.String) if c in present else pl.lit(None, dtype=pl.String).alias(c)
+            for c in spec.names
+        ],
+        pl.lit(label, dtype=pl.String).alias(SOURCE_COL),
+        pl.col(LINE_COL).cast(pl.Int64),
+        pl.when(pl.col(_MORE_FIELDS))
+        .then(pl.lit("more fields than the header"))
+        .otherwise(pl.lit(None, dtype=pl.String))
+        .alias(REASON_COL),
+    )
+
+
+def _is_empty(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except OSError:
+        return False  # reading it will say what is wrong
+
+
+def _labels(files: list[Path]) -> list[str]:
+    """How quarantine rows name their file: the file name, or a relative path if names clash."""
+    if len({p.name for p in files}) == len(files):
+        return [p.name for p in files]
+    base = Path(os.path.commonpath([p.parent.absolute() for p in files]))
+    return [p.absolute().relative_to(base).as_posix() for p in files]
+
+
+def scan_input(files: list[Path], spec: InputSpec, *, delimiter: str = ",") -> pl.LazyFrame:
+    """All files of one input as a single lazy frame of text.
+
+    Columns: the spec's columns (text as read), ``source_file``, ``line`` and ``reason`` (a problem
+    found while reading the line, else null). Raises InputError for a whole-file problem found
+    before collecting (missing column, unreadable header, corrupt Parquet footer).
+    """
+    scans = [_scan_one(f, spec, delimiter, label) for f, label in zip(files, _labels(files), strict=True)]
+    return pl.concat(scans, how="vertical")
+
+
+def read_input(files: list[Path], spec: InputSpec, delimiter: str) -> pl.DataFrame:
+    """Collect each file of an input, turning any reading error into one line naming the file.
+
+    Among several parts, an empty (0-byte) CSV part holds no rows: writers produce one for an empty
+    partition. A single empty file is an error, as it most likely means a failed export.
+    """
+    frames = []
+    for path, label in zip(files, _labels(files), strict=True):
+        if len(files) > 1 and not is_parquet(path) and _is_empty(path):
+            continue
+        lf = _scan_one(path, spec, delimiter, label)
+        try:
+            frames.append(lf.collect())
+        except _READ_ERRORS as e:
+            raise InputError(f"{path}: {_describe_read_error(path, e, delimiter)}") from e
+    if not frames:
+        schema = {n: pl.String for n in spec.names}
+        return pl.DataFrame(
+            schema=schema | {SOURCE_COL: pl.String, LINE_COL: pl.Int64, REASON_COL: pl.String}
+        )
+    return pl.concat(frames, how="vertical")
+
+
+# --- diagnosing a file polars could not read ------------------------------------------------------
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().split("\n\n")[0]
+    text = " ".join(text.split())
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _not_utf8(line: int, raw: bytes, e: UnicodeDecodeError) -> str:
+    return (
+        f"line {line} is not UTF-8 text (byte 0x{raw[e.start]:02X} at position {e.start + 1}); "
+        "save the file as UTF-8"
+    )
+
+
+def _describe_read_error(path: Path, e: BaseException, delimiter: str) -> str:
+    """The most useful one-line account of why a file could not be read."""
+    if isinstance(e, pl.exceptions.PanicException):
+        return "cannot be read: the reader failed on damaged data"
+    if is_parquet(path):
+        return f"not a readable Parquet file ({_first_line(e)})"
+    if isinstance(e, OSError):
+        return f"cannot read: {e.strerror}"
+    found = _find_csv_problem(path, delimiter)
+    return found or f"cannot be read as CSV ({_first_line(e)})"
+
+
+def _numbered_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    with path.open("rb") as fh:
+        yield from enumerate(fh, start=1)
+
+
+def _find_csv_problem(path: Path, delimiter: str) -> str | None:
+    """Walk the file line by line for bytes that are not UTF-8 or a double quote out of place.
+
+    Only run after polars has failed on the file, so speed matters less than a precise line number.
+    """
+    d = re.escape(delimiter)
+    value = rf'(?:"(?:[^"]|"")*"|[^"{d}\r\n]*)'
+    whole = re.compile(rf"(?:{value}{d})*{value}\r?\n?")
+    opens = re.compile(rf'(?:{value}{d})*"(?:[^"]|"")*\r?\n?')
+    open_since = 0
+    for n, raw in _numbered_lines(path):
+        try:
+            line = raw.removeprefix(_UTF8_BOM).decode("utf-8")
+        except UnicodeDecodeError as e:
+            return _not_utf8(n, raw, e)
+        if open_since:
+            if line.count('"') % 2:
+                open_since = 0
+            continue
+        if '"' not in line or whole.fullmatch(line):
+            continue
+        if opens.fullmatch(line):
+            open_since = n
+            continue
+        return (
+            f"line {n} has a double quote inside a value that is not quoted; "
+            'enclose the value in double quotes and double the quote inside ("27"" screen")'
+        )
+    if open_since:
+        return f"line {open_since} opens a quoted value that is never closed"
+    return None

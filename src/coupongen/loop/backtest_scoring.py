@@ -1,0 +1,166 @@
+"""Scoring a backtest's offers: the history seen at one level, and hits on later purchases.
+
+An offer is a hit when the customer bought its target in the days after the cutoff, and new when
+the customer had never bought it before; at level "category" every item is a category.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+import polars as pl
+
+from coupongen.analysis import features
+from coupongen.analysis.night import Analysis
+from coupongen.config import CampaignConfig
+from coupongen.inputs.contract import Inputs
+from coupongen.offers.eligibility import restricted_categories
+
+METRICS_SCHEMA = pl.Schema(
+    {
+        "campaign": pl.String(),
+        "offer_type": pl.String(),
+        "method": pl.String(),
+        "level": pl.String(),
+        "active": pl.Int64(),
+        "customers": pl.Int64(),
+        "covered": pl.Int64(),
+        "coverage": pl.Float64(),
+        "offers": pl.Int64(),
+        "hits": pl.Int64(),
+        "hit_rate": pl.Float64(),
+        "new_offers": pl.Int64(),
+        "new_hits": pl.Int64(),
+        "new_item_hit_rate": pl.Float64(),
+        "distinct_targets": pl.Int64(),
+    }
+)
+"""Columns and dtypes of the metrics frame `backtest.backtest` returns."""
+
+OFFERS_SCHEMA = pl.Schema(
+    {
+        "campaign": pl.String(),
+        "offer_type": pl.String(),
+        "method": pl.String(),
+        "customer_id": pl.String(),
+        "target": pl.String(),
+        "rank": pl.Int32(),
+        "reason": pl.String(),
+        "hit": pl.Boolean(),
+        "new_item": pl.Boolean(),
+    }
+)
+"""Columns and dtypes of the offers frame `backtest.backtest` returns."""
+
+
+@dataclass(frozen=True)
+class LevelView:
+    """The history seen at one level: items are skus or categories."""
+
+    bought: pl.DataFrame
+    products: pl.DataFrame
+    rules: pl.DataFrame
+    later: pl.DataFrame  # customer_id, target: bought in the scoring window
+
+
+def score_offers(made: pl.DataFrame, view: LevelView) -> pl.DataFrame:
+    """Mark each offer bought in the window (hit) and never bought before the cutoff (new_item)."""
+    ever = view.bought.select("customer_id", pl.col("sku").alias("target")).unique()
+    later = view.later.with_columns(pl.lit(True).alias("hit"))
+    return (
+        made.cast({"rank": pl.Int32, "reason": pl.String})
+        .join(later, on=["customer_id", "target"], how="left")
+        .join(
+            ever.with_columns(pl.lit(False).alias("new_item")),
+            on=["customer_id", "target"],
+            how="left",
+        )
+        .with_columns(pl.col("hit").fill_null(False), pl.col("new_item").fill_null(True))
+        .select(OFFERS_SCHEMA.names())
+        .cast(OFFERS_SCHEMA)
+    )
+
+
+def campaign_metrics(
+    scored: pl.DataFrame,
+    campaign: CampaignConfig,
+    method: str,
+    admitted: pl.DataFrame,
+    *,
+    active: int,
+    level: str,
+) -> pl.DataFrame:
+    """One metrics row: the offers of `campaign` ranked by `method`, on the admitted customers."""
+    mine = scored.filter((pl.col("campaign") == campaign.name) & (pl.col("method") == method))
+    n = mine.height
+    hits = int(mine["hit"].sum())
+    new_offers = int(mine["new_item"].sum())
+    new_hits = int((mine["hit"] & mine["new_item"]).sum())
+    covered = mine["customer_id"].n_unique()
+    return pl.DataFrame(
+        {
+            "campaign": [campaign.name],
+            "offer_type": [campaign.type],
+            "method": [method],
+            "level": [level],
+            "active": [active],
+            "customers": [admitted.height],
+            "covered": [covered],
+            "coverage": [covered / admitted.height if admitted.height else None],
+            "offers": [n],
+            "hits": [hits],
+            "hit_rate": [hits / n if n else None],
+            "new_offers": [new_offers],
+            "new_hits": [new_hits],
+            "new_item_hit_rate": [new_hits / n if n else None],
+            "distinct_targets": [mine["target"].n_unique()],
+        },
+        schema=METRICS_SCHEMA,
+    )
+
+
+def level_view(
+    level: str,
+    analysis: Analysis,
+    inputs: Inputs,
+    *,
+    cutoff: date,
+    days: int,
+    lookback: int,
+) -> LevelView:
+    """Purchases, products, rules and the window's purchases with skus or categories as items."""
+    tx = inputs.transactions.kept
+    products = inputs.products.kept
+    if level == "sku":
+        bought, items, rules = analysis.bought, products, analysis.rules
+    else:
+        tx = tx.join(products.select("sku", "category"), on="sku").with_columns(
+            pl.col("category").alias("sku")
+        )
+        bought = features.customer_products(tx, as_of=cutoff, lookback_days=lookback)
+        banned = restricted_categories(products)
+        items = (
+            products.select(pl.col("category").alias("sku"))
+            .unique()
+            .sort("sku")
+            .with_columns(
+                pl.col("sku").alias("name"),
+                pl.col("sku").alias("category"),
+                pl.lit(None, dtype=pl.Float64).alias("price"),
+                ~pl.col("sku").is_in(banned.implode()).alias("promo_allowed"),
+            )
+        )
+        rules = analysis.category_rules
+    start = datetime.combine(cutoff, time())
+    later = (
+        tx.filter(
+            (pl.col("ts") >= start)
+            & (pl.col("ts") < start + timedelta(days=days))
+            & pl.col("customer_id").is_not_null()
+            & (pl.col("quantity") > 0)
+        )
+        .select("customer_id", pl.col("sku").alias("target"))
+        .unique()
+    )
+    return LevelView(bought=bought, products=items, rules=rules, later=later)

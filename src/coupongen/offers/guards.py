@@ -1,0 +1,87 @@
+"""Guards and money: the frequency cap, the expected cost of a coupon, budgets and the holdout.
+
+A campaign's budget is spent on expected cost (redemption rate times the reward's value), highest
+priority first. The holdout is a salted, deterministic share of candidates that is recorded but
+sent nothing, so that the campaign's effect can be measured against it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, timedelta
+
+import polars as pl
+
+from coupongen.config import CampaignConfig
+
+
+def frequency_capped(
+    candidates: pl.DataFrame, campaign: CampaignConfig, recent: pl.DataFrame | None, *, as_of: date
+) -> pl.DataFrame:
+    """The candidates who had no offer of the campaign's type within its ``frequency_cap_days``.
+
+    ``recent`` holds earlier nights' coupons and holdout entries (customer_id, offer_type, as_of).
+    """
+    if recent is None or campaign.frequency_cap_days <= 0:
+        return candidates
+    since = as_of - timedelta(days=campaign.frequency_cap_days)
+    seen = recent.filter(
+        (pl.col("offer_type") == campaign.type) & (pl.col("as_of") >= since) & (pl.col("as_of") < as_of)
+    ).select("customer_id")
+    return candidates.join(seen, on="customer_id", how="anti")
+
+
+def expected_cost(
+    campaign: CampaignConfig, base_value: pl.Expr, point_value: float, points_per_currency: float = 0.01
+) -> pl.Expr:
+    """Expected cost of one coupon: redemption rate x the reward's money value.
+
+    Points are worth ``point_value`` each; a multiplier costs the extra points the base value earns
+    at ``points_per_currency``.
+    """
+    reward = campaign.reward
+    if reward.type == "percent":
+        value = base_value * reward.value / 100
+    elif reward.type == "amount":
+        value = pl.lit(reward.value)
+    elif reward.type == "points":
+        value = pl.lit(reward.value * point_value)
+    else:
+        value = base_value * points_per_currency * (reward.value - 1) * point_value
+    return (value * campaign.expected_redemption_rate).round(4)
+
+
+def in_holdout(customer_ids: pl.Series, *, salt: str, share: float) -> pl.Series:
+    """True for the deterministic ``share`` of customers whose salted hash falls below it.
+
+    A keyed BLAKE2b hash (stable across versions and machines, unlike in-memory hashes) of the salt
+    and customer id, read as a fraction of 2**64.
+    """
+    key = salt.encode()
+    scale = float(2**64)
+    values = [
+        int.from_bytes(hashlib.blake2b(cid.encode(), digest_size=8, key=key[:64]).digest(), "big") / scale
+        < share
+        for cid in customer_ids.to_list()
+    ]
+    return pl.Series(customer_ids.name, values, dtype=pl.Boolean)
+
+
+def within_budget(candidates: pl.DataFrame, budget: float | None, *, salt: str, share: float) -> pl.DataFrame:
+    """Candidates by descending priority down to where the budget runs out, each marked ``held``.
+
+    The holdout is drawn over all candidates first; the budget is then spent on the coupons that
+    will really be sent (held-out customers cost nothing), and the holdout is cut at the same place
+    in the priority order, so treated and control come from the same customers.
+    """
+    ordered = candidates.sort(["priority", "customer_id"], descending=[True, False])
+    drawn = in_holdout(ordered["customer_id"], salt=salt, share=share)
+    # A group recorded by an earlier run of the night (column ``recorded_held``) stands.
+    recorded = ordered["recorded_held"] if "recorded_held" in ordered.columns else None
+    held = drawn if recorded is None else recorded.fill_null(drawn)
+    ordered = ordered.with_columns(held.alias("held"))
+    if budget is None:
+        return ordered
+    spent = pl.when(pl.col("held")).then(0.0).otherwise(pl.col("expected_cost")).cum_sum()
+    last = ordered.select(pl.int_range(pl.len()).filter(~pl.col("held") & (spent <= budget)).max()).item()
+    return ordered.head(0 if last is None else last + 1)
