@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
-from coupongen.codes import generation as codes
+from coupongen import codes
 from coupongen.config import load_job
 from coupongen.inputs.contract import Inputs
 from coupongen.inputs.loading import load_inputs
