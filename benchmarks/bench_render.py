@@ -28,7 +28,8 @@ from barcode.writer import ImageWriter
 from PIL import Image
 
 from coupongen.delivery import images as render
-from coupongen.delivery.images import gs1_check_digit, render_images, render_png
+from coupongen.delivery.image_files import render_images
+from coupongen.delivery.images import gs1_check_digit, render_png
 
 # Images per second across all cores of the 2-core reference machine.
 TARGETS = {"ean13": 3000, "qr": 1500}

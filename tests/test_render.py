@@ -18,12 +18,11 @@ from hypothesis import strategies as st
 from PIL import Image
 from polars.testing import assert_frame_equal
 
+from coupongen.delivery.image_files import MANIFEST_NAME, render_images
 from coupongen.delivery.images import (
-    MANIFEST_NAME,
     SYMBOLOGIES,
     _encode_qr,
     gs1_check_digit,
-    render_images,
     render_png,
     render_svg,
 )
