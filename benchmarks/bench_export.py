@@ -12,18 +12,19 @@ Prints wall time, peak RSS and the ratio to the target.
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import shutil
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from coupongen.delivery import files as channels
-from coupongen.delivery import messages
-from coupongen.delivery.publish import publish_folder
+from coupongen.delivery import channels, messages, pos
+from coupongen.delivery.templates import template_environment
 
 TARGET_POS_SECONDS = 10.0
 TEMPLATES = Path(__file__).resolve().parents[1] / "jobs" / "templates"
@@ -70,16 +71,11 @@ def main() -> None:
     out = Path(tempfile.mkdtemp(prefix="bench_export_"))
     try:
         start = time.perf_counter()
-        pos = channels.pos_rows(frame)
-
-        def write(folder: Path) -> dict[str, object]:
-            channels.write_csv(pos, folder / "coupons.csv")
-            return {"layout_version": channels.POS_LAYOUT_VERSION, "rows": {"coupons.csv": pos.height}}
-
-        publish_folder(out / "pos", write)
+        pos.publish_pos(frame, None, out, run_id=0, as_of=date(2026, 11, 22))
         pos_seconds = time.perf_counter() - start
         size = (out / "pos" / "coupons.csv").stat().st_size
-        print(f"POS export: {pos.height:,} coupons, {size / 1e6:.0f} MB in {pos_seconds:.2f} s")
+        rows = json.loads((out / "pos" / "manifest.json").read_text())["rows"]["coupons.csv"]
+        print(f"POS export: {rows:,} coupons, {size / 1e6:.0f} MB in {pos_seconds:.2f} s")
         print(f"  target {TARGET_POS_SECONDS:.0f} s: ratio {pos_seconds / TARGET_POS_SECONDS:.2f}")
 
         sample = frame.head(args.messages)
@@ -97,8 +93,8 @@ def main() -> None:
             schema_overrides={"email": pl.String},
         )
         start = time.perf_counter()
-        status = messages.contact_status(customers)
-        chosen = messages.choose_channels(
+        status = channels.contact_status(customers)
+        chosen = channels.rank_channels(
             sample, status, {c: ("sms",) for c in sample["campaign"].unique().sort()}
         )
         choose_seconds = time.perf_counter() - start
@@ -108,7 +104,7 @@ def main() -> None:
             chosen,
             customers,
             {},
-            messages.template_environment(TEMPLATES),
+            template_environment(TEMPLATES),
             brand="Shop",
             currency="RUB",
             max_sms_parts=3,

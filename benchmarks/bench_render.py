@@ -29,7 +29,8 @@ from PIL import Image
 
 from coupongen.codes.gs1 import check_digit as gs1_check_digit
 from coupongen.delivery import images as render
-from coupongen.delivery.images import render_images, render_png
+from coupongen.delivery.image_files import render_images
+from coupongen.delivery.images import render_png
 
 # Images per second across all cores of the 2-core reference machine.
 TARGETS = {"ean13": 3000, "qr": 1500}

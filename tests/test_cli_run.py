@@ -208,7 +208,7 @@ def test_log_lines_carry_no_personal_data(tmp_path):
         assert value not in logs
 
 
-def test_an_sms_template_too_long_fails_the_preview_before_anything_is_issued(tmp_path):
+def test_an_sms_too_long_for_some_customers_falls_back_and_the_night_succeeds(tmp_path):
     import shutil
 
     jobs = tmp_path / "jobs"
@@ -218,6 +218,63 @@ def test_an_sms_template_too_long_fails_the_preview_before_anything_is_issued(tm
         + "очень длинное вступление " * 12
         + "{% for c in coupons %}{{ offer.describe(c, currency) }}, код {{ c.code }}{% endfor %}\n"
     )
+    text = (
+        (jobs / "nightly.toml")
+        .read_text()
+        .replace('data = "../sample_data"', f'data = "{NIGHTLY.parent.parent / "sample_data"}"')
+    )
+    (jobs / "nightly.toml").write_text(text)
+    outputs = []
+    for extra in (["--dry-run"], []):
+        result = CliRunner().invoke(
+            cli,
+            [
+                "run",
+                "--config",
+                str(jobs / "nightly.toml"),
+                "--out",
+                str(tmp_path / "out"),
+                "--as-of",
+                AS_OF,
+                "-q",
+                *extra,
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        outputs.append(result.output)
+    # the dry run counts the same messages as the run that sends them
+    counted = [
+        [line for line in out.splitlines() if line.startswith(("customers reached", "messages:"))]
+        for out in outputs
+    ]
+    assert counted[0] == counted[1] and len(counted[1]) == 2, outputs[1]
+
+    night = tmp_path / "out" / AS_OF
+    rejected = pl.read_csv(night / "delivery" / "rejected_messages.csv", infer_schema=False)
+    assert rejected.columns == ["customer_id", "campaign", "channel", "reason", "fallback"]
+    assert rejected.height > 0 and set(rejected["channel"]) == {"sms"}
+    assert rejected["reason"].str.ends_with("more than max_sms_parts=3").all()
+    counts = json.loads((night / "delivery" / "manifest.json").read_text())["messages"]
+    assert counts["planned"] == counts["sent"] + counts["fallen_back"] + counts["rejected"]
+    assert counts["fallen_back"] + counts["rejected"] == rejected.height
+    assert counts["fallen_back"] == rejected["fallback"].is_not_null().sum() > 0
+    sms = pl.read_csv(night / "sms" / "messages.csv", infer_schema=False)
+    assert sms.join(rejected, on="customer_id").is_empty()
+    fell_back = rejected.filter(pl.col("fallback").is_not_null())
+    for channel, customers in fell_back.group_by("fallback"):
+        if channel[0] == "email":
+            merge = pl.read_csv(night / "email" / "merge.csv", infer_schema=False)
+            assert customers["customer_id"].is_in(merge["customer_id"].implode()).all()
+    with sqlite3.connect(tmp_path / "out" / "ledger.sqlite") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM coupons").fetchone()[0] > 0
+
+
+def test_a_broken_template_stops_the_night_before_anything_is_issued(tmp_path):
+    import shutil
+
+    jobs = tmp_path / "jobs"
+    shutil.copytree(NIGHTLY.parent, jobs)
+    (jobs / "templates" / "sms_en.txt.j2").write_text("{{ brand }}: {{ no_such_value }}\n")
     text = (
         (jobs / "nightly.toml")
         .read_text()
@@ -240,7 +297,7 @@ def test_an_sms_template_too_long_fails_the_preview_before_anything_is_issued(tm
             ],
         )
         assert result.exit_code == 2, result.output
-        assert "sms_ru.txt.j2:" in result.output and "need more than max_sms_parts=3 parts" in result.output
+        assert "sms_en.txt.j2: 'no_such_value' is undefined" in result.output
     with sqlite3.connect(tmp_path / "out" / "ledger.sqlite") as conn:
         assert conn.execute("SELECT COUNT(*) FROM coupons").fetchone()[0] == 0
 

@@ -6,15 +6,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from coupongen.delivery.messages import (
-    choose_channels,
-    contact_status,
-    read_suppression,
-    render_messages,
-    sms_length,
-    template_environment,
-)
-from coupongen.errors import ConfigError
+from coupongen.delivery.channels import choose_channels, contact_status, rank_channels, read_suppression
+from coupongen.delivery.messages import render_messages, sms_length
+from coupongen.delivery.templates import template_environment
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "jobs" / "templates"
 
@@ -119,11 +113,20 @@ def coupon(cid: str, code: str, **kw) -> dict:
 
 
 def render(coupons, chosen, max_sms_parts=3):
+    """Render ``coupons`` for ``chosen``: (customer_id, channel or list of channels, coupons) rows."""
+    ranked = [
+        (cid, ["cs"], channels if isinstance(channels, list) else [channels], n)
+        for cid, channels, n in chosen
+    ]
+    schema = {
+        "customer_id": pl.String,
+        "campaigns": pl.List(pl.String),
+        "channels": pl.List(pl.String),
+        "coupons": pl.Int64,
+    }
     return render_messages(
         pl.DataFrame(coupons),
-        pl.DataFrame(
-            chosen, schema={"customer_id": pl.String, "channel": pl.String, "coupons": pl.Int64}, orient="row"
-        ),
+        pl.DataFrame(ranked, schema=schema, orient="row"),
         customers(),
         {"P1": "Spaghetti <Barilla> 500 g"},
         template_environment(TEMPLATES),
@@ -169,7 +172,32 @@ def test_email_html_is_escaped_and_app_payload_is_json():
     assert payload["coupons"][0]["code"] == "BBB"
 
 
-def test_an_sms_longer_than_allowed_is_refused_naming_the_template():
-    many = [coupon("C3", f"CODE{i:08d}") for i in range(4)]
-    with pytest.raises(ConfigError, match=r"sms_ru.txt.j2: 1 SMS texts need more than max_sms_parts=2 parts"):
-        render(many, [("C3", "sms", 4)], max_sms_parts=2)
+def test_an_sms_longer_than_allowed_falls_back_to_the_next_channel_or_no_message():
+    many = [coupon(cid, f"{cid}CODE{i:08d}") for cid in ("C1", "C3") for i in range(4)]
+    msgs = render(many, [("C1", ["sms", "email"], 4), ("C3", ["sms"], 4)], max_sms_parts=2)
+    assert msgs.sms.is_empty()
+    assert msgs.email["customer_id"].to_list() == ["C1"]
+    assert msgs.outcomes.rows() == [("C1", "sms", "email"), ("C3", "sms", None)]
+    reason = "SMS needs 5 parts (284 UCS-2 units), more than max_sms_parts=2"
+    assert msgs.rejected.rows() == [("C1", "cs", "sms", reason, "email"), ("C3", "cs", "sms", reason, None)]
+    assert msgs.counts() == {"planned": 2, "sent": 0, "fallen_back": 1, "rejected": 1}
+
+
+def test_a_template_failing_on_one_customer_falls_back_without_contact_values():
+    bad = coupon("C1", "AAA", reward_value=None)  # the money filter cannot format a missing value
+    msgs = render([bad, coupon("C4", "BBB")], [("C1", ["sms", "email"], 1), ("C4", "app", 1)])
+    assert msgs.outcomes.rows() == [("C1", "sms", None), ("C4", "app", "app")]
+    assert msgs.rejected["channel"].to_list() == ["sms", "email"]
+    assert all(
+        r.startswith(("template sms_ru.txt.j2: ", "template email_ru.html.j2: "))
+        for r in msgs.rejected["reason"]
+    )
+    assert not any("a@x.ru" in r or "9161112233" in r for r in msgs.rejected["reason"])
+    assert msgs.counts() == {"planned": 2, "sent": 1, "fallen_back": 0, "rejected": 1}
+
+
+def test_ranked_channels_keep_every_allowed_channel_in_preference_order():
+    status = contact_status(customers())
+    priorities = {"sorry": ("sms", "email"), "cs": ("app", "email", "sms")}
+    ranked = rank_channels(offers([("C1", "cs"), ("C1", "sorry"), ("C4", "cs")]), status, priorities)
+    assert ranked.rows() == [("C1", ["sorry", "cs"], ["sms", "email"], 2), ("C4", ["cs"], ["app"], 1)]

@@ -19,11 +19,10 @@ from PIL import Image
 from polars.testing import assert_frame_equal
 
 from coupongen.codes.gs1 import check_digit as gs1_check_digit
+from coupongen.delivery.image_files import MANIFEST_NAME, render_images
 from coupongen.delivery.images import (
-    MANIFEST_NAME,
     SYMBOLOGIES,
     _encode_qr,
-    render_images,
     render_png,
     render_svg,
 )

@@ -12,16 +12,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 import polars as pl
 
 from coupongen import codes
 from coupongen.analysis.night import Analysis, analyse
 from coupongen.config import Job
-from coupongen.delivery import files as channels
+from coupongen.delivery import crm, outbox, pos
 from coupongen.delivery import planning as delivery
-from coupongen.delivery.publish import publish_folder
 from coupongen.inputs.contract import Inputs
 from coupongen.inputs.loading import load_job_inputs
 from coupongen.ledger.store import Ledger, Run
@@ -128,81 +126,6 @@ def issue(
     return new
 
 
-def export(
-    job: Job,
-    coupons: pl.DataFrame,
-    products: pl.DataFrame,
-    settings: Settings,
-    run_id: int,
-    revoked: pl.DataFrame | None = None,
-) -> dict[str, str]:
-    """Publish the POS file (with the codes no longer to accept) and the CRM list, each atomically.
-
-    ``revoked`` holds the void coupons still within their validity, from any night.
-    """
-    run_dir = settings.run_dir
-    pos = channels.pos_rows(coupons)
-    revocations = channels.revocation_rows(revoked if revoked is not None else coupons.head(0))
-
-    def write_pos(folder: Path) -> dict[str, object]:
-        channels.write_csv(pos, folder / "coupons.csv")
-        channels.write_csv(revocations, folder / "revocations.csv")
-        return {
-            "layout": "coupongen-pos",
-            "layout_version": channels.POS_LAYOUT_VERSION,
-            "run_id": run_id,
-            "as_of": settings.as_of.isoformat(),
-            "rows": {"coupons.csv": pos.height, "revocations.csv": revocations.height},
-        }
-
-    def write_crm(folder: Path) -> dict[str, object]:
-        channels.write_csv(channels.crm_rows(coupons, products), folder / "offers.csv")
-        return {"run_id": run_id, "as_of": settings.as_of.isoformat(), "rows": {"offers.csv": pos.height}}
-
-    publish_folder(run_dir / "pos", write_pos)
-    publish_folder(run_dir / "crm", write_crm)
-    return {
-        "pos": str(run_dir / "pos" / "coupons.csv"),
-        "crm": str(run_dir / "crm" / "offers.csv"),
-    }
-
-
-def check_delivery(
-    job: Job, plan_: offers.OfferPlan, inputs: Inputs, issued: pl.DataFrame | None = None
-) -> delivery.Delivery:
-    """Channels and messages for the night: coupons already ``issued`` by an earlier run of it plus
-    the planned offers, these with stand-in codes of the real length.
-
-    Runs before anything is issued, so an SMS template that is too long stops the run (and the
-    preview) instead of failing at sending time.
-    """
-    stand_ins = delivery.placeholder_coupons(job, plan_.offers)
-    if issued is not None and issued.height:
-        live = issued.filter(pl.col("status") == "issued").select(stand_ins.columns)
-        stand_ins = pl.concat([live, stand_ins.cast(live.schema)])  # type: ignore[arg-type]
-    return delivery.plan_delivery(job, stand_ins, inputs.customers.kept, inputs.products.kept)
-
-
-def deliver(
-    job: Job, coupons: pl.DataFrame, inputs: Inputs, settings: Settings, run_id: int
-) -> tuple[delivery.Delivery, dict[str, str]]:
-    """Render the e-mail images and every customer's message, and publish the channel folders."""
-    live = coupons.filter(pl.col("status") == "issued")
-    customers = inputs.customers.kept
-    chosen = delivery.choose(job, live, customers)
-    by_email = chosen[0].filter(pl.col("channel") == "email")["customer_id"]
-    images = delivery.render_email_images(job, live, by_email, settings.run_dir)
-    # the HTML files sit in email/html/, the images in email/images/
-    sources = {code: f"../images/{rel}" for code, rel in images.items()}
-    sent = delivery.plan_delivery(
-        job, live, customers, inputs.products.kept, chosen=chosen, image_paths=sources
-    )
-    files = delivery.publish_delivery(
-        sent, settings.run_dir, run_id=run_id, as_of=settings.as_of, image_paths=images
-    )
-    return sent, files
-
-
 def _kept_text(inputs: Inputs) -> str:
     return ", ".join(f"{x.name} {x.counts['kept']}/{x.counts['read']} kept" for x in inputs.all())
 
@@ -302,6 +225,7 @@ def run_job(
     analysis = analyse(job, inputs, settings.as_of)
     clock.done("analyse", f"{analysis.segmented.height} customers, {analysis.rules.height} rules")
     names = [c.name for c in job.campaigns]
+    context = delivery.load_context(job, inputs.products.kept)
 
     if dry_run:
         ledger = Ledger.open(settings.ledger_path) if settings.ledger_path.exists() else None
@@ -314,7 +238,9 @@ def run_job(
             if ledger is not None:
                 ledger.close()
         clock.done("plan", f"{plan_.offers.height} offers, {plan_.controls.height} in holdout")
-        preview = check_delivery(job, plan_, inputs, issued)
+        night = delivery.stand_in_coupons(context, plan_.offers, issued)
+        delivery.check_templates(context, night)
+        preview = delivery.plan_delivery(context, night, inputs.customers.kept)
         clock.done("deliver", _reach_text(preview.counts()))
         by_channel = report.offers_by_channel(plan_.offers, preview.channels)
         summary = _summarize(
@@ -327,15 +253,20 @@ def run_job(
         try:
             plan_ = plan(job, analysis, inputs, settings, ledger)
             clock.done("plan", f"{plan_.offers.height} offers, {plan_.controls.height} in holdout")
-            check_delivery(job, plan_, inputs, ledger.coupons(as_of=settings.as_of, campaigns=names))
+            issued = ledger.coupons(as_of=settings.as_of, campaigns=names)
+            delivery.check_templates(context, delivery.stand_in_coupons(context, plan_.offers, issued))
             new = issue(job, plan_, ledger, run, entropy=entropy)
             coupons = ledger.coupons(as_of=settings.as_of, campaigns=names)
             controls = ledger.controls(as_of=settings.as_of, campaigns=names).height
             clock.done("issue", f"{new} new coupons, {coupons.height} for the night")
             files, analysis_charts = write_analysis(analysis, settings.run_dir)
             revoked = ledger.revoked(as_of=settings.as_of)
-            files |= export(job, coupons, inputs.products.kept, settings, run.run_id, revoked)
-            sent, sent_files = deliver(job, coupons, inputs, settings, run.run_id)
+            run_dir, run_id, as_of = settings.run_dir, run.run_id, settings.as_of
+            files |= pos.publish_pos(coupons, revoked, run_dir, run_id=run_id, as_of=as_of)
+            files |= crm.publish_crm(coupons, inputs.products.kept, run_dir, run_id=run_id, as_of=as_of)
+            sent, sent_files = outbox.deliver(
+                context, coupons, inputs.customers.kept, run_dir, run_id=run_id, as_of=as_of
+            )
             files |= sent_files
             clock.done("export", f"{coupons.height} coupons published; {_reach_text(sent.counts())}")
             files["report"] = str(settings.run_dir / "report.html")

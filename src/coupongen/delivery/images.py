@@ -1,28 +1,21 @@
-"""Barcode and QR images for issued coupons.
+"""Barcode and QR symbols: one coupon's payload drawn as a PNG or SVG.
 
 Every coupon carries its code as a barcode the till scans (EAN-13, Code 128 or GS1-128) or as a QR
 code a phone or scanner reads. python-barcode and qrcode encode the payload; the PNG raster is drawn
 here with numpy straight into a 1-bit Pillow image, about ten times faster than the libraries' own
-image writers. SVGs come from the libraries' own SVG writers.
+image writers. SVGs come from the libraries' own SVG writers. Writing the night's image files is
+``image_files``' job.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import math
-import os
 import re
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from importlib.metadata import version as _package_version
 from io import BytesIO
-from pathlib import Path
 
 import barcode
 import numpy as np
-import polars as pl
 import qrcode
 import qrcode.image.svg
 from barcode.writer import SVGWriter
@@ -32,8 +25,6 @@ from coupongen.codes import gs1
 from coupongen.errors import CodeFormatError
 
 SYMBOLOGIES = ("code128", "ean13", "gs1_128", "qr")
-FORMATS = ("png", "svg")
-MANIFEST_NAME = "_render_manifest.json"
 
 # Quiet zones in modules: ISO/IEC 15420 (EAN-13: 11 left, 7 right), ISO/IEC 15417 (Code 128: 10),
 # ISO/IEC 18004 (QR: 4 on every side).
@@ -52,7 +43,6 @@ _GS1_MAX_DATA_CHARS = 48
 
 _EAN13_RE = re.compile(r"\d{13}")
 _PRINTABLE_ASCII_RE = re.compile(r"[\x20-\x7e]+")
-_SAFE_CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _GS1_ELEMENT_RE = re.compile(r"\((\d{2,4})\)([^()]*)")
 # GS1 AI encodable character set 82 (GS1 General Specifications, figure 7.11-1).
 _GS1_CSET82_RE = re.compile(r"[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]+")
@@ -117,53 +107,6 @@ def render_svg(payload: str, symbology: str) -> bytes:
     return svg
 
 
-def render_images(
-    items: pl.DataFrame,
-    out_dir: Path,
-    *,
-    formats: tuple[str, ...] = ("png",),
-    workers: int | None = None,
-) -> pl.DataFrame:
-    """Write one image file per coupon and return where each one is.
-
-    `items` has one row per coupon: `code` (unique coupon code, used as the file name), `payload`
-    (what the symbol encodes) and `symbology` (one of `SYMBOLOGIES`). Files go to
-    `out_dir/<symbology>/<code>.<format>` with `render_png`'s defaults. The returned frame is
-    `items` plus `png_path` and/or `svg_path` (paths relative to `out_dir`) for the formats asked.
-
-    Reruns are cheap: `out_dir/_render_manifest.json` records a fingerprint of what each file
-    encodes (payload, symbology, renderer and library versions) and a hash of its bytes; a file
-    whose fingerprint and hash still match is kept untouched. A file without a matching record is
-    rendered and rewritten only when its bytes differ. Work is spread over `workers` processes (all
-    cores by default); `workers=1` renders in this process. Every bad row is reported at once,
-    before anything is written.
-    """
-    _check_items(items, formats)
-    if workers is None:
-        workers = _cpu_count()
-    if workers < 1:
-        raise CodeFormatError(f"workers must be at least 1, got {workers}")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    rows = list(zip(items["code"], items["payload"], items["symbology"], strict=True))
-    for symbology in items["symbology"].unique().to_list():
-        (out_dir / symbology).mkdir(parents=True, exist_ok=True)
-    manifest = _read_manifest(out_dir)
-    chunks = _chunks(rows, workers)
-    jobs = [(str(out_dir), formats, chunk, _manifest_subset(manifest, chunk, formats)) for chunk in chunks]
-    if workers == 1 or len(jobs) <= 1:
-        results = [_render_chunk(*job) for job in jobs]
-    else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-            results = list(pool.map(_render_chunk, *zip(*jobs, strict=True)))
-    for result in results:
-        manifest.update(result)
-    _write_manifest(out_dir, manifest)
-    return items.with_columns(
-        (pl.col("symbology") + "/" + pl.col("code") + f".{fmt}").alias(f"{fmt}_path") for fmt in formats
-    )
-
-
 # --- validation -------------------------------------------------------------------------------
 
 
@@ -200,7 +143,7 @@ def _check_qr_payload(payload: str) -> None:
         )
 
 
-def _check_payload(payload: str, symbology: str) -> None:
+def check_payload(payload: str, symbology: str) -> None:
     """Raise CodeFormatError if `payload` cannot be encoded as `symbology`."""
     _check_symbology(symbology)
     if symbology == "qr":
@@ -238,42 +181,6 @@ def _check_gs1_element(ai: str, data: str) -> None:
             raise CodeFormatError(
                 f"GS1 AI (255) {data!r} has check digit {data[12]}, expected {gs1.check_digit(data[:12])}"
             )
-
-
-def _check_items(items: pl.DataFrame, formats: Sequence[str]) -> None:
-    required = ("code", "payload", "symbology")
-    missing = sorted(set(required) - set(items.columns))
-    if missing:
-        raise CodeFormatError(f"Input data is missing required columns: {missing}")
-    bad_formats = [fmt for fmt in formats if fmt not in FORMATS]
-    if bad_formats or not formats:
-        raise CodeFormatError(f"Unknown image formats {bad_formats}; allowed values: {', '.join(FORMATS)}")
-    for column in required:
-        if items.schema[column] != pl.String:
-            raise CodeFormatError(f"Column {column!r} must be String, got {items.schema[column]}")
-        nulls = items[column].null_count()
-        if nulls:
-            raise CodeFormatError(f"Column {column!r} has {nulls} null values")
-    duplicated = items.filter(pl.col("code").is_duplicated())["code"].unique().sort()
-    if len(duplicated):
-        raise CodeFormatError(f"Duplicate codes: {_preview(duplicated)}")
-    problems = []
-    for code, payload, symbology in zip(items["code"], items["payload"], items["symbology"], strict=True):
-        if not _SAFE_CODE_RE.fullmatch(code):
-            problems.append(f"code {code!r} is not a safe file name (A-Z, a-z, 0-9, '_.-')")
-            continue
-        try:
-            _check_payload(payload, symbology)
-        except CodeFormatError as e:
-            problems.append(f"code {code!r}: {e}")
-    if problems:
-        raise CodeFormatError(f"{len(problems)} rows cannot be rendered: {_preview(problems)}")
-
-
-def _preview(values: Iterable[str], limit: int = 10) -> str:
-    values = list(values)
-    shown = "; ".join(map(str, values[:limit]))
-    return shown + (f"; ... and {len(values) - limit} more" if len(values) > limit else "")
 
 
 # --- 1D codes ---------------------------------------------------------------------------------
@@ -452,111 +359,3 @@ def _qr_raster(modules: np.ndarray, module_px: int, quiet_zone: bool) -> np.ndar
     if quiet_zone:
         light = np.pad(light, _QR_QUIET, constant_values=True)
     return np.repeat(np.repeat(light, module_px, axis=0), module_px, axis=1)
-
-
-# --- files ------------------------------------------------------------------------------------
-
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def _chunks(rows: list[tuple[str, str, str]], workers: int) -> list[list[tuple[str, str, str]]]:
-    """Split rows into chunks: several per worker for balance, at most 500 rows each."""
-    if not rows:
-        return []
-    size = max(1, min(500, math.ceil(len(rows) / (4 * workers))))
-    return [rows[i : i + size] for i in range(0, len(rows), size)]
-
-
-@functools.lru_cache(maxsize=1)
-def _renderer_id() -> str:
-    """Fingerprint of the rendering code: this module's source, library versions, PNG options."""
-    digest = hashlib.blake2b(Path(__file__).read_bytes(), digest_size=16)
-    for package in ("python-barcode", "qrcode", "pillow", "numpy"):
-        digest.update(f"\0{package}={_package_version(package)}".encode())
-    return digest.hexdigest()
-
-
-def _fingerprint(payload: str, symbology: str, fmt: str) -> str:
-    text = "\0".join((_renderer_id(), symbology, fmt, payload))
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
-
-
-def _content_hash(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
-
-
-def _relative_path(code: str, symbology: str, fmt: str) -> str:
-    return f"{symbology}/{code}.{fmt}"
-
-
-def _manifest_subset(
-    manifest: dict[str, list[str]], rows: list[tuple[str, str, str]], formats: Sequence[str]
-) -> dict[str, list[str]]:
-    subset = {}
-    for code, _payload, symbology in rows:
-        for fmt in formats:
-            path = _relative_path(code, symbology, fmt)
-            if path in manifest:
-                subset[path] = manifest[path]
-    return subset
-
-
-def _render_chunk(
-    out_dir: str,
-    formats: Sequence[str],
-    rows: list[tuple[str, str, str]],
-    previous: dict[str, list[str]],
-) -> dict[str, list[str]]:
-    """Write the files of one chunk; return their manifest records {path: [fingerprint, hash]}."""
-    records = {}
-    for code, payload, symbology in rows:
-        for fmt in formats:
-            path = _relative_path(code, symbology, fmt)
-            # Plain string paths: pathlib costs as much as writing a small file.
-            target = os.path.join(out_dir, path)
-            records[path] = _write_image(target, payload, symbology, fmt, previous.get(path))
-    return records
-
-
-def _write_image(target: str, payload: str, symbology: str, fmt: str, record: list[str] | None) -> list[str]:
-    fingerprint = _fingerprint(payload, symbology, fmt)
-    try:
-        with open(target, "rb") as existing_file:
-            existing: bytes | None = existing_file.read()
-    except FileNotFoundError:
-        existing = None
-    if existing is not None and record == [fingerprint, _content_hash(existing)]:
-        return record
-    data = render_png(payload, symbology) if fmt == "png" else render_svg(payload, symbology)
-    if data != existing:
-        with open(target, "wb") as new_file:
-            new_file.write(data)
-    return [fingerprint, _content_hash(data)]
-
-
-def _read_manifest(out_dir: Path) -> dict[str, list[str]]:
-    path = out_dir / MANIFEST_NAME
-    try:
-        content = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError):
-        # An unreadable manifest only costs a full re-render; every file is then compared.
-        return {}
-    files = content.get("files") if isinstance(content, dict) else None
-    return files if isinstance(files, dict) else {}
-
-
-def _write_manifest(out_dir: Path, files: dict[str, list[str]]) -> None:
-    path = out_dir / MANIFEST_NAME
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(
-        json.dumps({"version": 1, "files": dict(sorted(files.items()))}, separators=(",", ":")),
-        encoding="utf-8",
-    )
-    os.replace(temporary, path)

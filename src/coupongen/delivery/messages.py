@@ -1,9 +1,9 @@
-"""Customer messages: which channel reaches each customer, and the text they receive.
+"""Customer messages: the text each customer receives, by the first channel that can carry it.
 
-A customer with several coupons in one night gets one message holding all of them. The channel is
-the first one, in the priority of the customer's leading campaign (then the others'), that the
-customer consented to and has a contact for; a suppression list always wins. SMS texts are measured
-in GSM-7 or UCS-2 parts before anything is sent, so a text that is too long fails the preview.
+One message per customer holds all of their coupons of the night. A message a channel cannot carry
+(an SMS over the part limit, a template that fails on this customer's values, a missing contact)
+falls back to the customer's next allowed channel; when none is left the customer gets no message.
+Either way the reason is recorded, and one customer's problem never stops the night.
 """
 
 from __future__ import annotations
@@ -11,18 +11,14 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import polars as pl
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
-from coupongen.errors import ConfigError, InputError
-
-CHANNELS = ("email", "sms", "app")
-LOCALES = ("ru", "en")
-DEFAULT_LOCALE = "ru"
+from coupongen.delivery.templates import Templates, locale_of, template_name
+from coupongen.errors import ConfigError
 
 # GSM 03.38 basic character set, and the extension table whose characters take two septets.
 GSM7_BASIC = (
@@ -31,7 +27,24 @@ GSM7_BASIC = (
 )
 GSM7_EXTENSION = "^{}\\[~]|€\f"
 _GSM7 = set(GSM7_BASIC) | set(GSM7_EXTENSION)
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# What an app message says of each coupon.
+APP_COUPON_KEYS = (
+    "code",
+    "kind",
+    "barcode_value",
+    "symbology",
+    "campaign",
+    "offer_type",
+    "reward_type",
+    "reward_value",
+    "target_kind",
+    "target",
+    "target_name",
+    "min_basket",
+    "valid_from",
+    "valid_to",
+    "max_uses",
+)
 
 
 @dataclass(frozen=True)
@@ -57,136 +70,120 @@ def sms_length(text: str) -> SmsLength:
     return SmsLength(encoding, units, parts)
 
 
-def _digits(col: str) -> pl.Expr:
-    return pl.col(col).str.replace_all(r"\D", "")
-
-
-def read_suppression(path: Path) -> list[str]:
-    """A suppression list: one customer id, email or phone per line; '#' starts a comment."""
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except FileNotFoundError as e:
-        raise InputError(f"{path}: suppression list not found") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read the suppression list ({e})") from e
-    return [v for line in lines if (v := line.split("#", 1)[0].strip())]
-
-
-def contact_status(customers: pl.DataFrame, suppression: Iterable[str] = ()) -> pl.DataFrame:
-    """Per customer: whether each channel may be used, and whether the customer is suppressed.
-
-    Columns: customer_id, suppressed, email_ok, sms_ok, app_ok. email needs email_opt_in and a
-    well-formed address, sms needs sms_opt_in and a phone, app needs push_opt_in. A suppression entry
-    matches the customer id, the e-mail (case-insensitive) or the phone (digits only).
-    """
-    entries = list(suppression)
-    lowered = [e.lower() for e in entries]
-    phones = [d for e in entries if len(d := re.sub(r"\D", "", e)) >= 7]
-    suppressed = (
-        pl.col("customer_id").is_in(entries)
-        | pl.col("email").str.to_lowercase().is_in(lowered).fill_null(False)
-        | _digits("phone").is_in(phones).fill_null(False)
-    )
-    email_ok = pl.col("email_opt_in") & pl.col("email").str.contains(_EMAIL.pattern).fill_null(False)
-    sms_ok = pl.col("sms_opt_in") & (_digits("phone").str.len_chars() >= 7).fill_null(False)
-    return customers.select(
-        "customer_id",
-        suppressed.alias("suppressed"),
-        (email_ok & ~suppressed).alias("email_ok"),
-        (sms_ok & ~suppressed).alias("sms_ok"),
-        (pl.col("push_opt_in") & ~suppressed).alias("app_ok"),
-    )
-
-
-def choose_channels(
-    offers: pl.DataFrame, contacts: pl.DataFrame, priorities: Mapping[str, Sequence[str]]
-) -> pl.DataFrame:
-    """One channel per customer who has offers, or null when none reaches them.
-
-    ``priorities`` maps each campaign, in job order, to its channel priority. A customer's order of
-    preference is their leading campaign's list, then the channels the later campaigns add.
-    Columns: customer_id, channel, coupons (how many of the night's coupons the message holds).
-    """
-    order = {name: i for i, name in enumerate(priorities)}
-    per_customer = (
-        offers.select("customer_id", "campaign")
-        .with_columns(pl.col("campaign").replace_strict(order, return_dtype=pl.Int64).alias("order"))
-        .sort("customer_id", "order")
-        .group_by("customer_id", maintain_order=True)
-        .agg(pl.col("campaign"), pl.len().alias("coupons"))
-        .join(contacts, on="customer_id", how="left")
-    )
-    chosen = []
-    for row in per_customer.iter_rows(named=True):
-        preference = list(dict.fromkeys(ch for camp in row["campaign"] for ch in priorities[camp]))
-        chosen.append(next((ch for ch in preference if row.get(f"{ch}_ok")), None))
-    return (
-        per_customer.select("customer_id", "coupons")
-        .with_columns(pl.Series("channel", chosen, dtype=pl.String))
-        .select("customer_id", "channel", "coupons")
-    )
-
-
-# --- texts -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Templates:
-    """The job's Jinja2 templates: ``*.html.j2`` rendered with every value HTML-escaped (the shared
-    macros they import included), the text templates (SMS, subjects, titles) without.
-    """
-
-    folder: Path
-    html: Environment
-    text: Environment
-
-    def render(self, name: str, context: dict[str, object]) -> str:
-        """Render template ``name``; a template error becomes a ConfigError naming the file."""
-        env = self.html if name.endswith(".html.j2") else self.text
-        try:
-            return env.get_template(name).render(**context).strip()
-        except TemplateError as e:
-            raise ConfigError(f"{self.folder / name}: {e}") from e
-
-
-def _environment(folder: Path, *, html: bool) -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(folder),
-        autoescape=html,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    # a plain space groups thousands: a no-break space is not in GSM-7 and would make SMS UCS-2
-    env.filters["money"] = lambda v: (f"{v:,.0f}" if v == int(v) else f"{v:,.2f}").replace(",", " ")
-    env.filters["ddmm"] = lambda iso: f"{iso[8:10]}.{iso[5:7]}"
-    env.filters["first_upper"] = lambda s: s[:1].upper() + s[1:]
-    return env
-
-
-def template_environment(folder: Path) -> Templates:
-    """Load the job's templates folder; undefined names in a template are errors, not blanks."""
-    if not folder.is_dir():
-        raise ConfigError(f"{folder}: templates folder not found")
-    return Templates(folder, _environment(folder, html=True), _environment(folder, html=False))
-
-
 @dataclass
 class Messages:
-    """The night's messages per channel, one row per customer.
+    """The night's messages per channel, one row per customer, and what became of each plan.
 
     email: customer_id, email, first_name, locale, subject, codes, html. sms: customer_id, msisdn
     (the phone's digits in international format, no '+'), text, encoding, parts. app: customer_id,
-    payload (a JSON line).
+    payload (a JSON line). outcomes: customer_id, planned (the preferred channel), channel (the one
+    that carries the message; null: no message). rejected: customer_id, campaign (the message's
+    campaigns, '+'-joined), channel, reason, fallback (the channel that carried it instead; null:
+    none), one row per channel that could not carry a message; no contact values.
     """
 
     email: pl.DataFrame
     sms: pl.DataFrame
     app: pl.DataFrame
+    outcomes: pl.DataFrame
+    rejected: pl.DataFrame
+
+    def counts(self) -> dict[str, int]:
+        """Messages planned, sent by the preferred channel, fallen back to another, rejected.
+
+        planned = sent + fallen_back + rejected.
+        """
+        carried = pl.col("channel").is_not_null()
+        row = self.outcomes.select(
+            pl.len().alias("planned"),
+            (pl.col("channel") == pl.col("planned")).sum().alias("sent"),
+            (carried & (pl.col("channel") != pl.col("planned"))).sum().alias("fallen_back"),
+            (~carried).sum().alias("rejected"),
+        ).row(0, named=True)
+        return {k: int(v or 0) for k, v in row.items()}
 
 
-def _locale(value: str | None) -> str:
-    return value if value in LOCALES else DEFAULT_LOCALE
+class _Refused(Exception):
+    """A channel cannot carry this customer's message; the argument says why."""
+
+
+def message_context(
+    coupons: Sequence[Mapping[str, Any]],
+    *,
+    first_name: str | None,
+    brand: str,
+    currency: str,
+    target_names: Mapping[str, str],
+    image_paths: Mapping[str, str] | None = None,
+) -> dict[str, object]:
+    """What the templates see: first_name, brand, currency and coupons (each coupon's columns plus
+    target_name and image, the path of its barcode image or None).
+    """
+    items = [
+        {
+            **c,
+            "target_name": target_names.get(c["target"] or "", c["target"]),
+            "image": (image_paths or {}).get(c["code"]),
+        }
+        for c in coupons
+    ]
+    return {"first_name": first_name or "", "coupons": items, "brand": brand, "currency": currency}
+
+
+def _render(templates: Templates, name: str, context: dict[str, object]) -> str:
+    try:
+        return templates.render(name, context)
+    except ConfigError as e:
+        raise _Refused(f"template {name}: {e.__cause__}") from e
+
+
+def _compose(
+    channel: str,
+    row: dict[str, Any],
+    context: dict[str, Any],
+    templates: Templates,
+    max_sms_parts: int,
+) -> dict[str, object]:
+    """One customer's message by ``channel``; raises _Refused when the channel cannot carry it."""
+    locale = locale_of(row["locale"])
+    customer_id = row["customer_id"]
+    if channel == "email":
+        if not row["email"]:
+            raise _Refused("no e-mail address")
+        return {
+            "customer_id": customer_id,
+            "email": row["email"],
+            "first_name": row["first_name"],
+            "locale": locale,
+            "subject": _render(templates, template_name("email", "subject", locale), context),
+            "codes": " ".join(c["code"] for c in context["coupons"]),
+            "html": _render(templates, template_name("email", "html", locale), context),
+        }
+    if channel == "sms":
+        msisdn = re.sub(r"\D", "", row["phone"] or "")
+        if not msisdn:
+            raise _Refused("no phone number")
+        text = _render(templates, template_name("sms", "text", locale), context)
+        length = sms_length(text)
+        if length.parts > max_sms_parts:
+            raise _Refused(
+                f"SMS needs {length.parts} parts ({length.units} {length.encoding} units), "
+                f"more than max_sms_parts={max_sms_parts}"
+            )
+        return {
+            "customer_id": customer_id,
+            "msisdn": msisdn,
+            "text": text,
+            "encoding": length.encoding,
+            "parts": length.parts,
+        }
+    payload = {
+        "customer_id": customer_id,
+        "locale": locale,
+        "title": _render(templates, template_name("app", "title", locale), context),
+        "coupons": [{k: c[k] for k in APP_COUPON_KEYS} for c in context["coupons"]],
+    }
+    return {"customer_id": customer_id, "payload": json.dumps(payload, ensure_ascii=False, sort_keys=True)}
 
 
 def render_messages(
@@ -194,7 +191,7 @@ def render_messages(
     channels: pl.DataFrame,
     customers: pl.DataFrame,
     target_names: Mapping[str, str],
-    env: Templates,
+    templates: Templates,
     *,
     brand: str,
     currency: str,
@@ -203,112 +200,48 @@ def render_messages(
 ) -> Messages:
     """Render one message per reachable customer holding all of their coupons.
 
-    ``coupons`` has the ledger's coupon columns; ``image_paths`` maps a code to its barcode image for
-    the e-mails. Raises ConfigError naming the template when an SMS needs more than
-    ``max_sms_parts`` parts (checked for every customer, so it fails before anything is sent).
+    ``coupons`` has the ledger's coupon columns; ``channels`` is `channels.rank_channels`' frame
+    (customer_id, campaigns, channels, coupons); ``image_paths`` maps a code to its barcode image
+    for the e-mails. Each customer's channels are tried in order until one carries the message.
     """
     people = customers.select("customer_id", "email", "phone", "first_name", "locale")
     grouped = (
         coupons.sort("campaign", "code")
         .group_by("customer_id", maintain_order=True)
         .agg(pl.struct(pl.all().exclude("customer_id")).alias("coupons"))
-        .join(channels.filter(pl.col("channel").is_not_null()), on="customer_id")
+        .join(channels.filter(pl.col("channels").list.len() > 0), on="customer_id")
         .join(people, on="customer_id", how="left")
         .sort("customer_id")
     )
-    email, sms, app = [], [], []
-    too_long: dict[str, list[SmsLength]] = {}
+    out: dict[str, list[dict[str, object]]] = {"email": [], "sms": [], "app": []}
+    outcomes, rejected = [], []
     for row in grouped.iter_rows(named=True):
-        locale = _locale(row["locale"])
-        items = [
-            {
-                **c,
-                "target_name": target_names.get(c["target"] or "", c["target"]),
-                "image": (image_paths or {}).get(c["code"]),
-            }
-            for c in row["coupons"]
-        ]
-        context = {
-            "first_name": row["first_name"] or "",
-            "coupons": items,
-            "brand": brand,
-            "currency": currency,
-        }
-        if row["channel"] == "email":
-            email.append(
-                {
-                    "customer_id": row["customer_id"],
-                    "email": row["email"],
-                    "first_name": row["first_name"],
-                    "locale": locale,
-                    "subject": env.render(f"email_subject_{locale}.txt.j2", context),
-                    "codes": " ".join(c["code"] for c in items),
-                    "html": env.render(f"email_{locale}.html.j2", context),
-                }
-            )
-        elif row["channel"] == "sms":
-            text = env.render(f"sms_{locale}.txt.j2", context)
-            length = sms_length(text)
-            if length.parts > max_sms_parts:
-                too_long.setdefault(f"sms_{locale}.txt.j2", []).append(length)
-            sms.append(
-                {
-                    "customer_id": row["customer_id"],
-                    "msisdn": re.sub(r"\D", "", row["phone"] or ""),
-                    "text": text,
-                    "encoding": length.encoding,
-                    "parts": length.parts,
-                }
-            )
-        else:
-            payload = {
-                "customer_id": row["customer_id"],
-                "locale": locale,
-                "title": env.render(f"app_title_{locale}.txt.j2", context),
-                "coupons": [
-                    {
-                        k: c[k]
-                        for k in (
-                            "code",
-                            "kind",
-                            "barcode_value",
-                            "symbology",
-                            "campaign",
-                            "offer_type",
-                            "reward_type",
-                            "reward_value",
-                            "target_kind",
-                            "target",
-                            "target_name",
-                            "min_basket",
-                            "valid_from",
-                            "valid_to",
-                            "max_uses",
-                        )
-                    }
-                    for c in items
-                ],
-            }
-            app.append(
-                {
-                    "customer_id": row["customer_id"],
-                    "payload": json.dumps(payload, ensure_ascii=False, sort_keys=True),
-                }
-            )
-    if too_long:
-        name, lengths = max(too_long.items(), key=lambda item: (len(item[1]), item[0]))
-        worst = max(lengths, key=lambda x: (x.parts, x.units))
-        others = sum(len(v) for k, v in too_long.items() if k != name)
-        also = f"; {others} more from other templates" if others else ""
-        raise ConfigError(
-            f"{env.folder / name}: {len(lengths)} SMS texts need more than max_sms_parts={max_sms_parts} "
-            f"parts (longest: {worst.units} {worst.encoding} units, {worst.parts} parts){also}; "
-            "shorten the template or raise max_sms_parts"
+        context = message_context(
+            row["coupons"],
+            first_name=row["first_name"],
+            brand=brand,
+            currency=currency,
+            target_names=target_names,
+            image_paths=image_paths,
         )
+        refusals, carrier = [], None
+        for channel in row["channels"]:
+            try:
+                out[channel].append(_compose(channel, row, context, templates, max_sms_parts))
+            except _Refused as e:
+                refusals.append((channel, str(e)))
+                continue
+            carrier = channel
+            break
+        campaign = "+".join(row["campaigns"])
+        outcomes.append((row["customer_id"], row["channels"][0], carrier))
+        rejected += [(row["customer_id"], campaign, ch, reason, carrier) for ch, reason in refusals]
     return Messages(
-        email=pl.DataFrame(email, schema=_EMAIL_SCHEMA),
-        sms=pl.DataFrame(sms, schema=_SMS_SCHEMA),
-        app=pl.DataFrame(app, schema={"customer_id": pl.String, "payload": pl.String}),
+        email=pl.DataFrame(out["email"], schema=_EMAIL_SCHEMA),
+        sms=pl.DataFrame(out["sms"], schema=_SMS_SCHEMA),
+        app=pl.DataFrame(out["app"], schema={"customer_id": pl.String, "payload": pl.String}),
+        outcomes=pl.DataFrame(outcomes, schema=_OUTCOME_SCHEMA, orient="row"),
+        rejected=pl.DataFrame(rejected, schema=REJECTED_SCHEMA, orient="row"),
     )
 
 
@@ -327,4 +260,12 @@ _SMS_SCHEMA = {
     "text": pl.String,
     "encoding": pl.String,
     "parts": pl.Int64,
+}
+_OUTCOME_SCHEMA = {"customer_id": pl.String, "planned": pl.String, "channel": pl.String}
+REJECTED_SCHEMA = {
+    "customer_id": pl.String,
+    "campaign": pl.String,
+    "channel": pl.String,
+    "reason": pl.String,
+    "fallback": pl.String,
 }

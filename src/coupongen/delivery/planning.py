@@ -1,158 +1,168 @@
-"""Delivery of the night's coupons to customers: channel choice, images, messages, publication.
+"""Delivery planning: who gets which message by which channel, decided once per run.
 
-The plan is checked before any code is issued (channels chosen, every SMS measured with codes of
-the real length), so a template that is too long fails the preview and the run alike, before the
-ledger is touched. After issuing, each channel's folder is published atomically: ``email/`` (merge
-file, one HTML file per customer, barcode images), ``sms/`` and ``app/`` (JSON Lines).
+The templates and the suppression list are read once into a frozen `DeliveryContext`. Before any
+code is issued the templates are compiled and rendered on stand-in coupons, so a broken template
+stops the run (exit 2) with nothing issued; after issuing, every message is rendered once, with the
+real codes. The dry run plans the same way on stand-in codes of the real length, and counts the same.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
-from pathlib import Path
+from types import MappingProxyType
 
 import polars as pl
 
 from coupongen.config import Job
-from coupongen.delivery import files as channel_files
-from coupongen.delivery import images as render
+from coupongen.delivery import channels as channel_choice
 from coupongen.delivery import messages
-from coupongen.delivery.publish import publish_folder
+from coupongen.delivery.image_files import image_path
+from coupongen.delivery.templates import Templates, names_for, template_environment
 
-IMAGE_CACHE = "images"
+
+@dataclass(frozen=True)
+class DeliveryContext:
+    """What delivery needs from the job, loaded once: templates, suppression list, each campaign's
+    channel priority (in job order) and stand-in code, product names, message settings.
+    """
+
+    templates: Templates
+    suppression: tuple[str, ...]
+    priorities: Mapping[str, tuple[str, ...]]
+    stand_in_codes: Mapping[str, str]
+    target_names: Mapping[str, str]
+    brand: str
+    currency: str
+    max_sms_parts: int
+    email_images: bool
+
+
+def load_context(job: Job, products: pl.DataFrame) -> DeliveryContext:
+    """Read the job's templates (each one its campaigns' channels need is compiled) and suppression
+    list.
+
+    ``products`` (sku, name, category) names the coupons' targets. Raises ConfigError for a missing
+    templates folder or a template that is missing or does not compile, InputError for an
+    unreadable suppression list.
+    """
+    cfg = job.config.channels
+    templates = template_environment(job.resolve(cfg.templates))
+    templates.compile({ch for c in job.campaigns if c.enabled for ch in c.channels})
+    suppression = channel_choice.read_suppression(job.resolve(cfg.suppression)) if cfg.suppression else []
+    names = dict(zip(products["sku"].to_list(), products["name"].to_list(), strict=True))
+    names.update({c: c for c in products["category"].unique().to_list()})
+    return DeliveryContext(
+        templates=templates,
+        suppression=tuple(suppression),
+        priorities=MappingProxyType({c.name: tuple(c.channels) for c in job.campaigns}),
+        stand_in_codes=MappingProxyType(
+            {
+                c.name: c.code.prefix + "X" * (c.code.code_format().size - len(c.code.prefix))
+                for c in job.campaigns
+            }
+        ),
+        target_names=MappingProxyType(names),
+        brand=cfg.brand,
+        currency=job.config.currency,
+        max_sms_parts=cfg.max_sms_parts,
+        email_images=cfg.email_images,
+    )
+
+
+def stand_in_coupons(
+    ctx: DeliveryContext, offers: pl.DataFrame, issued: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """The night's coupons before codes exist: the live coupons ``issued`` by an earlier run of the
+    night, then the planned ``offers`` with stand-in codes of the real length.
+    """
+    code = pl.col("campaign").replace_strict(dict(ctx.stand_in_codes), return_dtype=pl.String)
+    planned = offers.with_columns(code.alias("code"), code.alias("barcode_value"))
+    if issued is None or issued.is_empty():
+        return planned
+    live = issued.filter(pl.col("status") == "issued").select(planned.columns)
+    return pl.concat([live, planned.cast(live.schema)])  # type: ignore[arg-type]
+
+
+def check_templates(ctx: DeliveryContext, coupons: pl.DataFrame) -> None:
+    """Render every template the campaigns use, in every locale, once on stand-in coupons: one of
+    each campaign's. Raises ConfigError naming the template that fails (an unknown variable, a
+    missing macro file); run before anything is issued.
+    """
+    sample = coupons.unique("campaign", keep="first", maintain_order=True)
+    if sample.is_empty():
+        return
+    context = messages.message_context(
+        sample.sort("campaign").to_dicts(),
+        first_name="Anna",
+        brand=ctx.brand,
+        currency=ctx.currency,
+        target_names=ctx.target_names,
+        image_paths=_image_links(ctx, sample),
+    )
+    used = {ch for camp in sample["campaign"] for ch in ctx.priorities[camp]}
+    for name in names_for(used):
+        ctx.templates.render(name, context)
+
+
+def _image_links(ctx: DeliveryContext, coupons: pl.DataFrame) -> dict[str, str] | None:
+    """Each code's barcode image as an e-mail links it: the HTML files sit in email/html/, the
+    images in email/images/.
+    """
+    if not ctx.email_images:
+        return None
+    pairs = zip(coupons["code"], coupons["symbology"], strict=True)
+    return {code: f"../images/{image_path(code, symbology)}" for code, symbology in pairs}
 
 
 @dataclass
 class Delivery:
-    """Who is reached by which channel, and the messages they get."""
+    """Who is reached by which channel, and the messages they get.
 
-    channels: pl.DataFrame  # customer_id, channel (null: unreachable), coupons
+    channels: customer_id, channel (the one carrying the message; null: none), coupons.
+    """
+
+    channels: pl.DataFrame
     messages: messages.Messages
     suppressed: int
+    unreachable: int
 
     def counts(self) -> dict[str, int]:
-        """Customers per channel, unreachable ones included, and how many were suppressed."""
+        """Customers per channel, those no channel may reach, and how many were suppressed; then,
+        when some message fell back to another channel or was rejected, how many.
+        """
         by = dict(self.channels.group_by("channel").len().rows())
-        out = {ch: int(by.get(ch, 0)) for ch in messages.CHANNELS}
-        out["unreachable"] = int(by.get(None, 0))
+        out = {ch: int(by.get(ch, 0)) for ch in channel_choice.CHANNELS}
+        out["unreachable"] = self.unreachable
         out["suppressed"] = self.suppressed
+        outcome = self.messages.counts()
+        # Only a night with such messages says so: an ordinary night's summary keeps its shape.
+        out |= {k: outcome[k] for k in ("fallen_back", "rejected") if outcome[k]}
         return out
 
 
-def _suppression(job: Job) -> list[str]:
-    path = job.config.channels.suppression
-    return messages.read_suppression(job.resolve(path)) if path else []
+def plan_delivery(ctx: DeliveryContext, coupons: pl.DataFrame, customers: pl.DataFrame) -> Delivery:
+    """Rank each customer's channels and render their message once, falling back as needed.
 
-
-def _target_names(products: pl.DataFrame) -> dict[str, str]:
-    names = dict(zip(products["sku"].to_list(), products["name"].to_list(), strict=True))
-    names.update({c: c for c in products["category"].unique().to_list()})
-    return names
-
-
-def placeholder_coupons(job: Job, offers: pl.DataFrame) -> pl.DataFrame:
-    """Offers with stand-in codes of the real length, to measure messages before codes exist."""
-    stand_in = {
-        c.name: c.code.prefix + "X" * (c.code.code_format().size - len(c.code.prefix)) for c in job.campaigns
-    }
-    code = pl.col("campaign").replace_strict(stand_in, return_dtype=pl.String)
-    return offers.with_columns(code.alias("code"), code.alias("barcode_value"))
-
-
-def choose(job: Job, coupons: pl.DataFrame, customers: pl.DataFrame) -> tuple[pl.DataFrame, int]:
-    """Each customer's channel (customer_id, channel, coupons) and how many were suppressed."""
-    contacts = messages.contact_status(customers, _suppression(job))
-    priorities = {c.name: c.channels for c in job.campaigns}
-    chosen = messages.choose_channels(coupons, contacts, priorities)
-    suppressed = contacts.join(chosen.select("customer_id"), on="customer_id")["suppressed"].sum()
-    return chosen, int(suppressed)
-
-
-def plan_delivery(
-    job: Job,
-    coupons: pl.DataFrame,
-    customers: pl.DataFrame,
-    products: pl.DataFrame,
-    *,
-    chosen: tuple[pl.DataFrame, int] | None = None,
-    image_paths: Mapping[str, str] | None = None,
-) -> Delivery:
-    """Choose each customer's channel and render every message (SMS lengths are checked here)."""
-    cfg = job.config.channels
-    channels_, suppressed = chosen if chosen is not None else choose(job, coupons, customers)
-    env = messages.template_environment(job.resolve(cfg.templates))
+    ``coupons`` are the night's live coupons (or `stand_in_coupons`); their e-mail images are
+    expected at ``../images/<image_path>`` beside the HTML files.
+    """
+    contacts = channel_choice.contact_status(customers, ctx.suppression)
+    ranked = channel_choice.rank_channels(coupons, contacts, ctx.priorities)
+    suppressed = contacts.join(ranked.select("customer_id"), on="customer_id")["suppressed"].sum()
     rendered = messages.render_messages(
         coupons,
-        channels_,
+        ranked,
         customers,
-        _target_names(products),
-        env,
-        brand=cfg.brand,
-        currency=job.config.currency,
-        max_sms_parts=cfg.max_sms_parts,
-        image_paths=image_paths,
+        ctx.target_names,
+        ctx.templates,
+        brand=ctx.brand,
+        currency=ctx.currency,
+        max_sms_parts=ctx.max_sms_parts,
+        image_paths=_image_links(ctx, coupons),
     )
-    return Delivery(channels_, rendered, suppressed)
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        dst.write_bytes(src.read_bytes())
-
-
-def render_email_images(
-    job: Job, coupons: pl.DataFrame, email_customers: pl.Series, run_dir: Path
-) -> dict[str, str]:
-    """Barcode / QR PNGs for the coupons that go out by e-mail, cached per night for reruns."""
-    if not job.config.channels.email_images or email_customers.is_empty():
-        return {}
-    items = coupons.filter(pl.col("customer_id").is_in(email_customers.implode())).select(
-        "code", pl.col("barcode_value").alias("payload"), "symbology"
+    chosen = ranked.join(rendered.outcomes, on="customer_id", how="left", maintain_order="left").select(
+        "customer_id", "channel", "coupons"
     )
-    if items.is_empty():
-        return {}
-    done = render.render_images(items, run_dir / IMAGE_CACHE, formats=("png",))
-    return dict(zip(done["code"].to_list(), done["png_path"].to_list(), strict=True))
-
-
-def publish_delivery(
-    delivery: Delivery, run_dir: Path, *, run_id: int, as_of: date, image_paths: Mapping[str, str]
-) -> dict[str, str]:
-    """Publish email/, sms/ and app/ for the night, each atomically with a manifest."""
-    meta = {"run_id": run_id, "as_of": as_of.isoformat()}
-    msgs = delivery.messages
-    files: dict[str, str] = {}
-
-    def write_email(folder: Path) -> dict[str, object]:
-        merge = msgs.email.with_columns(("html/" + pl.col("customer_id") + ".html").alias("html_file"))
-        channel_files.write_csv(merge.drop("html"), folder / "merge.csv")
-        (folder / "html").mkdir()
-        for cid, html in zip(msgs.email["customer_id"], msgs.email["html"], strict=True):
-            (folder / "html" / f"{cid}.html").write_text(html + "\n", encoding="utf-8")
-        for rel in sorted(set(image_paths.values())):
-            _link_or_copy(run_dir / IMAGE_CACHE / rel, folder / "images" / rel)
-        return {**meta, "channel": "email", "rows": {"merge.csv": msgs.email.height}}
-
-    def write_sms(folder: Path) -> dict[str, object]:
-        channel_files.write_csv(msgs.sms, folder / "messages.csv")
-        return {**meta, "channel": "sms", "rows": {"messages.csv": msgs.sms.height}}
-
-    def write_app(folder: Path) -> dict[str, object]:
-        text = "".join(line + "\n" for line in msgs.app["payload"].to_list())
-        (folder / "messages.jsonl").write_text(text, encoding="utf-8")
-        return {**meta, "channel": "app", "rows": {"messages.jsonl": msgs.app.height}}
-
-    for name, write, main in (
-        ("email", write_email, "merge.csv"),
-        ("sms", write_sms, "messages.csv"),
-        ("app", write_app, "messages.jsonl"),
-    ):
-        publish_folder(run_dir / name, write)
-        files[name] = str(run_dir / name / main)
-    return files
+    unreachable = int((ranked["channels"].list.len() == 0).sum())
+    return Delivery(chosen, rendered, int(suppressed), unreachable)

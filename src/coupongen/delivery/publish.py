@@ -1,9 +1,10 @@
-"""Atomic publication of an output folder.
+"""Atomic writing: every output file or folder appears whole or not at all.
 
-A POS or a delivery service polls a folder and must never read half a file. Files are written into
-a hidden staging folder beside the destination, flushed to disk, listed with their SHA-256 in
-``manifest.json``, marked with ``_SUCCESS`` last, and the staging folder is then renamed into place.
-An interrupted export leaves the previous complete publication, or none, never a partial one.
+A POS or a delivery service polls a folder and must never read half a file. Files and folders are
+written aside under a hidden name (owner-only while they are built), flushed to disk and renamed into
+place; an interrupted writer leaves the previous complete version, or none, never a partial one. A
+published folder also lists its files with their SHA-256 in ``manifest.json`` and gets ``_SUCCESS``
+last. ``COUPONGEN_FSYNC=off`` skips the flushes, for tests and throwaway outputs only.
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from coupongen.system import pid_alive
 
 SUCCESS_MARKER = "_SUCCESS"
 MANIFEST = "manifest.json"
 PRIVATE_MODE = 0o600
+FSYNC_ENV = "COUPONGEN_FSYNC"
+
+T = TypeVar("T")
 
 
 def sha256_file(path: Path) -> str:
@@ -31,12 +36,64 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def fsync_enabled() -> bool:
+    """False when ``COUPONGEN_FSYNC=off``: a crash may then lose what was written, which only a test
+    or a throwaway output can afford.
+    """
+    return os.environ.get(FSYNC_ENV, "on").strip().lower() != "off"
+
+
 def _fsync(path: Path) -> None:
+    if not fsync_enabled():
+        return
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _default_mode(*, folder: bool) -> int:
+    # os.umask can only be read by setting it; this process does not create files meanwhile.
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return (0o777 if folder else 0o666) & ~mask
+
+
+def write_atomic(path: Path, write: Callable[[Path], T], *, private: bool = False, folder: bool = False) -> T:
+    """Write ``path`` aside with ``write(staging)``, flush it and rename it into place; returns what
+    ``write`` returned.
+
+    The staging file (or, with ``folder``, the staging folder, created empty for ``write`` to fill) is
+    owner-only while it is built and removed when anything fails. With ``private`` the result stays
+    readable by the owner only, else it gets the usual permissions. A folder replaces an earlier one
+    whole; what a killed writer of ``path`` left behind is cleaned up first.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(path)
+    staging = path.parent / f".{path.name}.staging-{os.getpid()}"
+    _remove(staging)
+    try:
+        if folder:
+            staging.mkdir(mode=0o700)
+        else:
+            os.close(os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE))
+        result = write(staging)
+        files = sorted(p for p in staging.rglob("*") if p.is_file()) if folder else [staging]
+        for file in files:
+            file.chmod(PRIVATE_MODE if private else _default_mode(folder=False))
+            _fsync(file)
+        if folder:
+            if not private:
+                staging.chmod(_default_mode(folder=True))
+            _fsync(staging)
+        _replace(staging, path)
+        _fsync(path.parent)
+    except BaseException:
+        _remove(staging)
+        raise
+    return result
 
 
 def publish_folder(
@@ -51,55 +108,52 @@ def publish_folder(
     row counts...). The manifest adds every file's size and SHA-256. With ``private`` the files are
     readable by the owner only (they hold personal data). Returns the manifest.
     """
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    _remove_leftovers(dest)
-    staging = dest.parent / f".{dest.name}.staging-{os.getpid()}"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(mode=0o700)
-    try:
+
+    def build(staging: Path) -> dict[str, object]:
         extra = write(staging)
-        files = {}
-        for path in sorted(p for p in staging.rglob("*") if p.is_file()):
-            if private:
-                path.chmod(PRIVATE_MODE)
-            _fsync(path)
-            rel = path.relative_to(staging).as_posix()
-            files[rel] = {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
+        files = {
+            path.relative_to(staging).as_posix(): {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
+            for path in sorted(p for p in staging.rglob("*") if p.is_file())
+        }
         manifest = {**extra, "files": files}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         (staging / SUCCESS_MARKER).write_text("")
-        for name in (MANIFEST, SUCCESS_MARKER):
-            _fsync(staging / name)
-        _fsync(staging)
-        if dest.exists():
-            retired = dest.parent / f".{dest.name}.retired-{os.getpid()}"
-            os.replace(dest, retired)
-            os.replace(staging, dest)
-            shutil.rmtree(retired)
-        else:
-            os.replace(staging, dest)
-        _fsync(dest.parent)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return manifest
+        return manifest
+
+    return write_atomic(Path(dest), build, private=private, folder=True)
+
+
+def _replace(staging: Path, dest: Path) -> None:
+    """Rename ``staging`` to ``dest``; an existing folder is moved aside first and then deleted."""
+    if not (dest.is_dir() and not dest.is_symlink()):
+        os.replace(staging, dest)
+        return
+    retired = dest.parent / f".{dest.name}.retired-{os.getpid()}"
+    os.replace(dest, retired)
+    os.replace(staging, dest)
+    shutil.rmtree(retired)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _remove_leftovers(dest: Path) -> None:
-    """Delete staging and retired folders that a killed publisher of ``dest`` left behind."""
+    """Delete staging and retired copies that a killed writer of ``dest`` left behind."""
     for leftover in dest.parent.glob(f".{dest.name}.*-*"):
         kind, _, pid = leftover.name.rpartition("-")
-        if not pid.isdigit() or not kind.endswith((".staging", ".retired")):
+        if not pid.isdigit() or kind not in (f".{dest.name}.staging", f".{dest.name}.retired"):
             continue
         if int(pid) != os.getpid() and pid_alive(int(pid)):
-            continue  # another live process is publishing it right now
+            continue  # another live process is writing it right now
         if kind.endswith(".retired") and not dest.exists() and is_published(leftover):
             # killed between its two renames: the previous publication comes back
             os.replace(leftover, dest)
             continue
-        shutil.rmtree(leftover, ignore_errors=True)
+        _remove(leftover)
 
 
 def is_published(folder: Path) -> bool:

@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
+from coupongen.delivery.publish import write_atomic
 from coupongen.errors import InputError
 
 METRICS = ("purchase_rate", "spend", "target_spend")
@@ -785,11 +786,8 @@ def write_evaluation(evaluation: Evaluation, folder: Path, *, title: str) -> dic
     written: dict[str, Path] = {}
 
     def put(name: str, data: bytes) -> None:
-        path = folder / name
-        staging = folder / f".{name}.tmp"
-        staging.write_bytes(data)
-        staging.replace(path)
-        written[name] = path
+        write_atomic(folder / name, lambda path: path.write_bytes(data))
+        written[name] = folder / name
 
     for name, frame in (
         ("effects.csv", evaluation.effects),

@@ -20,6 +20,7 @@ import polars as pl
 
 from coupongen import codes
 from coupongen.delivery.files import write_csv
+from coupongen.delivery.publish import write_atomic
 from coupongen.errors import InputError
 from coupongen.inputs.contract import LINE_COL, REASON_COL, SOURCE_COL, Column, InputSpec, Loaded
 from coupongen.inputs.parsing import value_name
@@ -402,11 +403,5 @@ def write_rejected(result: ImportResult, folder: Path) -> Path | None:
         return None
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{result.path.stem}.rejected.csv"
-    staging = folder / f".{path.name}.tmp"
-    try:
-        write_csv(rejected, staging)
-        staging.chmod(0o600)
-        staging.replace(path)
-    finally:
-        staging.unlink(missing_ok=True)
+    write_atomic(path, lambda staging: write_csv(rejected, staging), private=True)
     return path

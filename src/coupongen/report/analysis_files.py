@@ -5,7 +5,6 @@ Owner-only where a file carries card numbers; each file is written aside and ren
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +13,7 @@ import polars as pl
 
 from coupongen.analysis import segments
 from coupongen.delivery.files import write_csv
+from coupongen.delivery.publish import write_atomic
 
 if TYPE_CHECKING:
     from coupongen.analysis.night import Analysis
@@ -40,16 +40,8 @@ def write_analysis(analysis: Analysis, run_dir: Path) -> tuple[dict[str, str], d
     drawn: dict[str, bytes] = {}
 
     def put(name: str, write: Callable[[Path], object], *, private: bool = False) -> None:
-        path = folder / name
-        staging = folder / f".{name}.{secrets.token_hex(4)}.tmp"
-        try:
-            write(staging)
-            if private:
-                staging.chmod(0o600)
-            staging.replace(path)
-        finally:
-            staging.unlink(missing_ok=True)
-        written[name] = str(path)
+        write_atomic(folder / name, write, private=private)
+        written[name] = str(folder / name)
 
     def put_csv(name: str, frame: pl.DataFrame, *, private: bool = False) -> None:
         put(name, lambda path: write_csv(frame, path), private=private)

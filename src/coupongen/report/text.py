@@ -44,6 +44,11 @@ def render_text(summary: RunSummary) -> str:
             + ", ".join(f"{ch} {reach.get(ch, 0):,}" for ch in ("email", "sms", "app"))
             + f"; no channel {reach.get('unreachable', 0):,} (suppressed {reach.get('suppressed', 0):,})"
         )
+        if reach.get("fallen_back") or reach.get("rejected"):
+            lines.append(
+                f"messages: {reach.get('fallen_back', 0):,} fell back to another channel, "
+                f"{reach.get('rejected', 0):,} not sent (reasons in delivery/rejected_messages.csv)"
+            )
     if summary.coupons is not None:
         k = summary.coupons
         lines.append(

@@ -1,0 +1,103 @@
+"""Which channels may reach each customer, in the order the campaigns prefer them.
+
+A customer with several coupons in one night gets one message holding all of them. Its channel is
+the first one, in the priority of the customer's leading campaign (then the others'), that the
+customer consented to and has a contact for; a suppression list always wins.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import polars as pl
+
+from coupongen.errors import InputError
+
+CHANNELS = ("email", "sms", "app")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _digits(col: str) -> pl.Expr:
+    return pl.col(col).str.replace_all(r"\D", "")
+
+
+def read_suppression(path: Path) -> list[str]:
+    """A suppression list: one customer id, email or phone per line; '#' starts a comment."""
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except FileNotFoundError as e:
+        raise InputError(f"{path}: suppression list not found") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read the suppression list ({e})") from e
+    return [v for line in lines if (v := line.split("#", 1)[0].strip())]
+
+
+def contact_status(customers: pl.DataFrame, suppression: Iterable[str] = ()) -> pl.DataFrame:
+    """Per customer: whether each channel may be used, and whether the customer is suppressed.
+
+    Columns: customer_id, suppressed, email_ok, sms_ok, app_ok. email needs email_opt_in and a
+    well-formed address, sms needs sms_opt_in and a phone, app needs push_opt_in. A suppression entry
+    matches the customer id, the e-mail (case-insensitive) or the phone (digits only).
+    """
+    entries = list(suppression)
+    lowered = [e.lower() for e in entries]
+    phones = [d for e in entries if len(d := re.sub(r"\D", "", e)) >= 7]
+    suppressed = (
+        pl.col("customer_id").is_in(entries)
+        | pl.col("email").str.to_lowercase().is_in(lowered).fill_null(False)
+        | _digits("phone").is_in(phones).fill_null(False)
+    )
+    email_ok = pl.col("email_opt_in") & pl.col("email").str.contains(_EMAIL.pattern).fill_null(False)
+    sms_ok = pl.col("sms_opt_in") & (_digits("phone").str.len_chars() >= 7).fill_null(False)
+    return customers.select(
+        "customer_id",
+        suppressed.alias("suppressed"),
+        (email_ok & ~suppressed).alias("email_ok"),
+        (sms_ok & ~suppressed).alias("sms_ok"),
+        (pl.col("push_opt_in") & ~suppressed).alias("app_ok"),
+    )
+
+
+def rank_channels(
+    offers: pl.DataFrame, contacts: pl.DataFrame, priorities: Mapping[str, Sequence[str]]
+) -> pl.DataFrame:
+    """Every channel allowed to reach each customer who has offers, most preferred first.
+
+    ``priorities`` maps each campaign, in job order, to its channel priority. A customer's order of
+    preference is their leading campaign's list, then the channels the later campaigns add; channels
+    the customer did not consent to or has no contact for are left out.
+    Columns: customer_id, campaigns (the message's campaigns, in job order), channels (empty: none
+    reaches the customer), coupons (how many of the night's coupons the message holds).
+    """
+    order = {name: i for i, name in enumerate(priorities)}
+    per_customer = (
+        offers.select("customer_id", "campaign")
+        .with_columns(pl.col("campaign").replace_strict(order, return_dtype=pl.Int64).alias("order"))
+        .sort("customer_id", "order")
+        .group_by("customer_id", maintain_order=True)
+        .agg(pl.col("campaign"), pl.len().alias("coupons"))
+        .join(contacts, on="customer_id", how="left")
+    )
+    allowed = []
+    for row in per_customer.iter_rows(named=True):
+        preference = dict.fromkeys(ch for camp in row["campaign"] for ch in priorities[camp])
+        allowed.append([ch for ch in preference if row.get(f"{ch}_ok")])
+    return per_customer.select(
+        "customer_id",
+        pl.col("campaign").list.unique(maintain_order=True).alias("campaigns"),
+        pl.Series("channels", allowed, dtype=pl.List(pl.String)),
+        "coupons",
+    )
+
+
+def choose_channels(
+    offers: pl.DataFrame, contacts: pl.DataFrame, priorities: Mapping[str, Sequence[str]]
+) -> pl.DataFrame:
+    """One channel per customer who has offers: the first of `rank_channels`, null when none.
+
+    Columns: customer_id, channel, coupons.
+    """
+    ranked = rank_channels(offers, contacts, priorities)
+    return ranked.select("customer_id", pl.col("channels").list.first().alias("channel"), "coupons")
