@@ -28,7 +28,7 @@ from pathlib import Path
 import polars as pl
 
 from coupongen.config import CampaignConfig
-from coupongen.ledger.store import BATCH_SIZE, Ledger
+from coupongen.ledger import BATCH_SIZE, Ledger
 from coupongen.offers.planning import OFFER_COLUMNS
 from coupongen.pipeline import code_maker
 

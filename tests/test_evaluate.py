@@ -14,7 +14,7 @@ from polars.testing import assert_frame_equal
 from scipy import stats
 
 from coupongen.inputs.contract import load_inputs
-from coupongen.ledger.store import Ledger
+from coupongen.ledger import Ledger
 from coupongen.loop import evaluate as ev
 from coupongen.synthetic import simulate
 

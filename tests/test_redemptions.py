@@ -13,7 +13,7 @@ import pytest
 from coupongen.codes.generation import check_character
 from coupongen.config import DEFAULT_ALPHABET, CampaignConfig, load_job
 from coupongen.errors import InputError
-from coupongen.ledger.store import Ledger
+from coupongen.ledger import Ledger
 from coupongen.loop import redemptions
 from coupongen.offers.planning import OFFER_COLUMNS
 from coupongen.pipeline import code_maker

@@ -12,7 +12,7 @@ from polars.testing import assert_frame_equal
 
 from coupongen.config import load_job
 from coupongen.inputs.contract import load_inputs
-from coupongen.ledger.store import Ledger
+from coupongen.ledger import Ledger
 from coupongen.loop import redemptions
 from coupongen.synthetic import simulate
 from coupongen.synthetic.sample import TRANSACTION_SCHEMA, write_transactions

@@ -24,7 +24,7 @@ from coupongen.delivery import files as channels
 from coupongen.delivery import planning as delivery
 from coupongen.delivery.publish import publish_folder
 from coupongen.inputs.contract import Inputs, check_quarantine_share, load_inputs
-from coupongen.ledger.store import Ledger, Run
+from coupongen.ledger import Ledger, Run
 from coupongen.offers import planning as offers
 from coupongen.report import summary as report
 
@@ -325,10 +325,12 @@ def issue(
     ledger: Ledger,
     run: Run,
     *,
+    segmented: pl.DataFrame | None = None,
     entropy: codes.Entropy = secrets.token_bytes,
 ) -> int:
     """Record the plan's coupons and holdout in the ledger; returns how many coupons were new.
 
+    Each coupon keeps its customer's ``rfm_segment`` in ``segmented`` (the analysis' customers).
     The signing key is read before anything is issued, so a signed campaign without a key fails
     the run with nothing recorded. The last commit reaches the disk (``Ledger.mark_issued``)
     before the exports name any coupon.
@@ -336,6 +338,10 @@ def issue(
     signers = [c.name for c in job.campaigns if c.code.needs_key]
     key = codes.load_signing_key(needed_for=f"campaign {signers[0]!r}") if signers else None
     offers_, controls_ = plan_.offers, plan_.controls
+    if segmented is not None:
+        segment = segmented.select("customer_id", pl.col("rfm_segment").alias("segment"))
+        # Row order decides which offer gets which drawn code: keep the plan's.
+        offers_ = offers_.join(segment, on="customer_id", how="left", maintain_order="left")
     new = 0
     for campaign in job.campaigns:
         mine = offers_.filter(pl.col("campaign") == campaign.name)
@@ -609,7 +615,7 @@ def run_job(
                 inputs,
                 ledger.coupons(as_of=settings.as_of, campaigns=[c.name for c in job.campaigns]),
             )
-            new = issue(job, plan_, ledger, run, entropy=entropy)
+            new = issue(job, plan_, ledger, run, segmented=analysis.segmented, entropy=entropy)
             names = [c.name for c in job.campaigns]
             coupons = ledger.coupons(as_of=settings.as_of, campaigns=names)
             controls = ledger.controls(as_of=settings.as_of, campaigns=names).height
@@ -618,6 +624,7 @@ def run_job(
             revoked = ledger.revoked(as_of=settings.as_of)
             files |= export(job, coupons, inputs.products.kept, settings, run.run_id, revoked)
             sent, sent_files = deliver(job, coupons, inputs, settings, run.run_id)
+            ledger.record_channels(sent.channels, as_of=settings.as_of, campaigns=names)
             files |= sent_files
             done("export", f"{coupons.height} coupons published; {_reach_text(sent.counts())}")
             result = RunResult(

@@ -26,7 +26,7 @@ from coupongen.cli.common import (
 )
 from coupongen.codes import generation as codes
 from coupongen.config import Job
-from coupongen.ledger.store import Ledger
+from coupongen.ledger import Ledger
 
 location_options = with_options(
     config_option,

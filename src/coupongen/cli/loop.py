@@ -23,7 +23,7 @@ from coupongen.config import Job
 from coupongen.delivery.files import write_csv
 from coupongen.errors import InputError
 from coupongen.inputs.contract import Inputs, check_quarantine_share, load_inputs
-from coupongen.ledger.store import Ledger
+from coupongen.ledger import Ledger
 from coupongen.loop import evaluate, redemptions
 from coupongen.synthetic import simulate
 

@@ -34,7 +34,7 @@ from coupongen.inputs.contract import (
     _type_checks,
     _v,
 )
-from coupongen.ledger.store import Ledger
+from coupongen.ledger import Ledger
 
 LAYOUT_VERSION = "1.0"
 
