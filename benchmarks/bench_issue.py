@@ -29,7 +29,7 @@ import polars as pl
 
 from coupongen.codes import code_maker
 from coupongen.config import CampaignConfig
-from coupongen.ledger.store import BATCH_SIZE, Ledger
+from coupongen.ledger import BATCH_SIZE, Ledger
 from coupongen.offers.planning import OFFER_COLUMNS
 
 TARGET_SECONDS = 20.0

@@ -12,7 +12,7 @@ import pytest
 
 from coupongen.codes import SIGNING_KEY_ENV, SIGNING_KEY_FILE_ENV, check_character, code_maker
 from coupongen.config import load_job
-from coupongen.ledger.store import Ledger
+from coupongen.ledger import Ledger
 from coupongen.offers.planning import OFFER_COLUMNS
 
 from .conftest import AS_OF, NIGHTLY, invoke, run_nightly
@@ -104,7 +104,7 @@ def test_ledger_lists_runs_and_totals(job_dir):
     result = invoke("ledger", "--config", str(job_dir / "job.toml"))
     assert result.exit_code == 0
     assert result.output == (
-        f"ledger {job_dir / 'ledger.sqlite'} (schema version 2)\n"
+        f"ledger {job_dir / 'ledger.sqlite'} (schema version 3)\n"
         "  run  job          as of       status     started (UTC)        finished (UTC)         coupons   holdout\n"
         "    1  t            2026-11-22  succeeded  2026-11-22 01:00:00  2026-11-22 01:00:07          3         1\n"
         "total: 1 run (1 succeeded); 3 coupons (3 personal; 0 void); 1 in holdout; 0 redemptions\n"
@@ -112,7 +112,7 @@ def test_ledger_lists_runs_and_totals(job_dir):
     same = invoke("ledger", "--ledger", str(job_dir / "ledger.sqlite"))
     assert same.output == result.output
     assert invoke("ledger", "--out", str(job_dir)).output.splitlines()[0] == (
-        f"ledger {job_dir / 'ledger.sqlite'} (schema version 2)"
+        f"ledger {job_dir / 'ledger.sqlite'} (schema version 3)"
     )
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from coupongen.ledger.store import Ledger
+from coupongen.ledger import Ledger
 
 from .conftest import AS_OF, NIGHTLY
 
@@ -196,15 +196,17 @@ def kill(proc: subprocess.Popen[str]) -> None:
     assert proc.returncode == -signal.SIGKILL
 
 
-# Where to kill the run: the phase it must have reached, and for the last point a file it must have
-# written (the exports need no write transaction: the run goes on while the lock is held). The
-# holdout and the durable stamp follow the last campaign's batch at once, so the stepper cannot
-# stop the run between them; a kill inside one transaction is the next test's business.
+# Where to kill the run: the phase it must have reached, how many more commits to let through, and
+# for the last point a file it must have written. The exports need no write transaction, so the run
+# goes on while the lock is held until it records the channels its messages went out by: that one
+# commit is let through, and the run then writes its report and waits to close. The holdout and the
+# durable stamp follow the last campaign's batch at once, so the stepper cannot stop the run between
+# them; a kill inside one transaction is the next test's business.
 POINTS = {
-    "before anything is recorded": (0, None),
-    "some campaigns issued": (2, None),
-    "all recorded, exports being written": (5, None),
-    "exports published, run not closed": (5, "summary.json"),
+    "before anything is recorded": (0, 0, None),
+    "some campaigns issued": (2, 0, None),
+    "all recorded, exports being written": (5, 0, None),
+    "exports published, run not closed": (5, 1, "summary.json"),
 }
 
 
@@ -214,9 +216,11 @@ def test_a_run_killed_at_any_point_reruns_to_the_same_night(point, data, referen
     Ledger.open(out / "ledger.sqlite").close()
     proc = start_run(data, out)
     stepper = Stepper(out / "ledger.sqlite", proc)
-    target, wait_for = POINTS[point]
+    target, commits, wait_for = POINTS[point]
     try:
         while phase(stepper.state(), reference) < target:
+            assert stepper.step(), f"the run ended before reaching {point!r}: {proc.communicate()}"
+        for _ in range(commits):
             assert stepper.step(), f"the run ended before reaching {point!r}: {proc.communicate()}"
         at_kill = stepper.state()
         assert phase(at_kill, reference) == target, at_kill
@@ -270,7 +274,7 @@ def test_a_kill_inside_a_batch_transaction_loses_that_batch_whole(tmp_path):
         from datetime import date
         from pathlib import Path
         import polars as pl
-        from coupongen.ledger.store import Ledger
+        from coupongen.ledger import Ledger
         from coupongen.offers.planning import OFFER_COLUMNS
 
         rows = [dict(offer_key=f"c:2026-11-22:C{{i:04d}}:0", kind="personal", symbology="code128",

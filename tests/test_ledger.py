@@ -3,6 +3,7 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import shutil
 import socket
 import sqlite3
 from datetime import date
@@ -13,8 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coupongen.errors import LedgerBusyError, LedgerError
-from coupongen.ledger.store import _MIGRATIONS, COUPON_COLUMNS, SCHEMA_VERSION, Ledger
+from coupongen.ledger import COUPON_COLUMNS, NO_CHANNEL, SCHEMA_VERSION, Ledger
+from coupongen.ledger.migrations import MIGRATIONS
 from coupongen.offers.planning import OFFER_COLUMNS
+
+from .conftest import run_nightly
 
 AS_OF = date(2026, 11, 22)
 
@@ -103,6 +107,68 @@ def test_code_space_exhaustion_is_a_clear_error(ledger):
 
     with pytest.raises(LedgerError, match="could not draw unique codes"):
         ledger.issue_coupons(offers(2), run=run, make_codes=make)
+
+
+def test_each_coupon_keeps_the_segment_it_was_issued_with(ledger):
+    run = ledger.start_run(job="nightly", as_of=AS_OF, config_hash="h")
+    make = counter_codes()
+    segmented = offers(2).with_columns(pl.Series("segment", ["champions", None]))
+    ledger.issue_coupons(segmented, run=run, make_codes=make)
+    # offers without a segment column are issued too, with no segment recorded
+    ledger.issue_coupons(offers(1, campaign="b"), run=run, make_codes=make)
+    got = ledger.coupons(as_of=AS_OF).select("campaign", "customer_id", "segment", "channel")
+    assert got.rows() == [
+        ("b", "C000", None, None),
+        ("cs", "C000", "champions", None),
+        ("cs", "C001", None, None),
+    ]
+
+
+def test_channels_are_recorded_per_coupon_and_a_coupon_that_reaches_nobody_has_none(ledger):
+    run = ledger.start_run(job="nightly", as_of=AS_OF, config_hash="h")
+    make = counter_codes()
+    ledger.issue_coupons(offers(4), run=run, make_codes=make)
+    ledger.issue_coupons(offers(2, campaign="b"), run=run, make_codes=make)
+    ledger.issue_coupons(offers(1, as_of=date(2026, 11, 21)), run=run, make_codes=make)
+    ledger.void_coupons(codes=[ledger.coupons(as_of=AS_OF, campaigns=["cs"])["code"][3]])
+    chosen = pl.DataFrame(
+        {"customer_id": ["C000", "C001", "C002", "C003"], "channel": ["email", "sms", None, "app"]},
+        schema={"customer_id": pl.String, "channel": pl.String},
+    )
+    ledger.record_channels(chosen, as_of=AS_OF, campaigns=["cs"])
+    channels = ledger.coupons().select("campaign", "as_of", "customer_id", "channel").rows()
+    assert channels == [
+        ("b", "2026-11-22", "C000", None),  # not one of the campaigns delivered
+        ("b", "2026-11-22", "C001", None),
+        ("cs", "2026-11-21", "C000", None),  # another night
+        ("cs", "2026-11-22", "C000", "email"),
+        ("cs", "2026-11-22", "C001", "sms"),
+        ("cs", "2026-11-22", "C002", NO_CHANNEL),  # unreachable
+        ("cs", "2026-11-22", "C003", NO_CHANNEL),  # void before it was sent
+    ]
+    # a rerun plans the same delivery and records the same; a coupon voided after it went out
+    # keeps the channel that carried it
+    ledger.record_channels(chosen, as_of=AS_OF, campaigns=["cs"])
+    assert ledger.coupons().select("campaign", "as_of", "customer_id", "channel").rows() == channels
+    ledger.void_coupons(codes=[ledger.coupons(as_of=AS_OF, campaigns=["cs"])["code"][0]])
+    ledger.record_channels(chosen.filter(pl.col("customer_id") != "C000"), as_of=AS_OF, campaigns=["cs"])
+    assert ledger.coupons().select("campaign", "as_of", "customer_id", "channel").rows() == channels
+
+
+def test_the_nightly_run_records_every_coupons_segment_and_channel_and_a_rerun_the_same(sample_run, tmp_path):
+    with Ledger.open(sample_run.ledger) as led:
+        first = led.coupons().select("offer_key", "segment", "channel")
+    assert first.height > 0
+    assert first["segment"].null_count() == 0 and first["channel"].null_count() == 0
+    # the sample night reaches some customers by each channel and some by none
+    assert set(first["channel"]) == {"email", "sms", "app", NO_CHANNEL}
+    out = tmp_path / "out"
+    shutil.copytree(sample_run.out, out)
+    with Ledger.open(out / "ledger.sqlite") as led:
+        led.conn.execute("UPDATE coupons SET channel = NULL")
+    assert run_nightly(out).exit_code == 0
+    with Ledger.open(out / "ledger.sqlite") as led:
+        assert led.coupons().select("offer_key", "segment", "channel").equals(first)
 
 
 def test_second_run_is_refused_while_first_holds_the_lock(tmp_path):
@@ -303,11 +369,15 @@ def test_a_null_in_a_required_column_is_an_error_not_a_silent_skip(ledger):
 # --- schema migration ------------------------------------------------------------------------------
 
 
+V1_COUPON_COLUMNS = COUPON_COLUMNS[: COUPON_COLUMNS.index("status")]
+"""The coupon columns version 1 wrote (status took its default)."""
+
+
 def make_v1_ledger(path) -> None:
     """A ledger as version 1 of coupongen left it, with a run, coupons, a control and a lock."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
-    for statement in _MIGRATIONS[1].split(";"):
+    for statement in MIGRATIONS[1].split(";"):
         if statement.strip():
             conn.execute(statement)
     conn.execute("PRAGMA user_version = 1")
@@ -315,7 +385,7 @@ def make_v1_ledger(path) -> None:
         "INSERT INTO runs VALUES (1, 'nightly', '2026-11-21', 'h', '2026-11-21T01:00:00+00:00', "
         "'2026-11-21T01:05:00+00:00', 'succeeded', '{}')"
     )
-    fields = ", ".join(c for c in COUPON_COLUMNS if c != "status")
+    fields = ", ".join(V1_COUPON_COLUMNS)
     for i, (symbology, value) in enumerate((("ean13", "9912345678909"), ("code128", "XCODE1"))):
         conn.execute(
             f"INSERT INTO coupons ({fields}, issued_at) VALUES "
@@ -335,7 +405,7 @@ def test_a_v1_ledger_migrates_to_the_current_schema_with_its_data(tmp_path):
     path = tmp_path / "ledger.sqlite"
     make_v1_ledger(path)
     with Ledger.open(path) as led:
-        assert led.schema_version == SCHEMA_VERSION == 2
+        assert led.schema_version == SCHEMA_VERSION == 3
         coupons = led.coupons()
         assert coupons.select("offer_key", "code", "barcode_value", "symbology", "status").rows() == [
             ("cs:2026-11-21:C000:0", "XCODE0", "9912345678909", "ean13", "issued"),
@@ -364,7 +434,33 @@ def test_a_v1_ledger_migrates_to_the_current_schema_with_its_data(tmp_path):
                 "VALUES ('x', 999, 'now', 'accepted', 'now')"
             )
     with Ledger.open(path) as again:  # opening a current ledger changes nothing
-        assert again.schema_version == 2 and again.coupons().height == 2
+        assert again.schema_version == 3 and again.coupons().height == 2
+
+
+def test_a_v2_ledger_migrates_with_no_segment_or_channel_for_its_coupons(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    make_v1_ledger(path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    for statement in MIGRATIONS[2].split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 2")
+    conn.close()
+    with Ledger.open(path) as led:
+        assert led.schema_version == SCHEMA_VERSION == 3
+        old = led.coupons(as_of=date(2026, 11, 21))
+        assert old.select("code", "segment", "channel").rows() == [
+            ("XCODE0", None, None),
+            ("XCODE1", None, None),
+        ]
+        # the old night's coupons can still be delivered; the new ones record both
+        run = led.start_run(job="nightly", as_of=AS_OF, config_hash="h")
+        led.issue_coupons(
+            offers(1).with_columns(pl.lit("loyal").alias("segment")), run=run, make_codes=counter_codes()
+        )
+        chosen = pl.DataFrame({"customer_id": ["C000"], "channel": ["sms"]})
+        led.record_channels(chosen, as_of=AS_OF, campaigns=["cs"])
+        assert led.coupons(as_of=AS_OF).select("segment", "channel").rows() == [("loyal", "sms")]
 
 
 # --- no duplicates, whatever the runs ------------------------------------------------------------

@@ -12,8 +12,7 @@ import pytest
 
 from coupongen.codes import check_character, code_maker
 from coupongen.config import DEFAULT_ALPHABET, CampaignConfig, load_job
-from coupongen.errors import InputError
-from coupongen.ledger.store import Ledger
+from coupongen.ledger import Ledger
 from coupongen.loop import redemptions
 from coupongen.offers.planning import OFFER_COLUMNS
 
@@ -402,8 +401,3 @@ def test_import_command_refuses_a_missing_file_or_column_with_exit_2(shop, tmp_p
     )
     with Ledger.open(shop / "ledger.sqlite") as led:
         assert led.redemptions().is_empty()
-
-
-def test_reading_a_folder_is_an_input_error(tmp_path):
-    with pytest.raises(InputError, match="is a folder"):
-        redemptions.read_redemptions(tmp_path)

@@ -22,7 +22,7 @@ from coupongen.delivery import crm, outbox, pos
 from coupongen.delivery import planning as delivery
 from coupongen.inputs.contract import Inputs
 from coupongen.inputs.loading import load_job_inputs
-from coupongen.ledger.store import Ledger, Run
+from coupongen.ledger import Ledger, Run
 from coupongen.offers import planning as offers
 from coupongen.report import summary as report
 from coupongen.report.analysis_files import write_analysis
@@ -101,10 +101,12 @@ def issue(
     ledger: Ledger,
     run: Run,
     *,
+    segmented: pl.DataFrame | None = None,
     entropy: codes.Entropy = secrets.token_bytes,
 ) -> int:
     """Record the plan's coupons and holdout in the ledger; returns how many coupons were new.
 
+    Each coupon keeps its customer's ``rfm_segment`` in ``segmented`` (the analysis' customers).
     The signing key is read before anything is issued, so a signed campaign without a key fails
     the run with nothing recorded. The last commit reaches the disk (``Ledger.mark_issued``)
     before the exports name any coupon.
@@ -112,6 +114,10 @@ def issue(
     signers = [c.name for c in job.campaigns if c.code.needs_key]
     key = codes.load_signing_key(needed_for=f"campaign {signers[0]!r}") if signers else None
     offers_, controls_ = plan_.offers, plan_.controls
+    if segmented is not None:
+        segment = segmented.select("customer_id", pl.col("rfm_segment").alias("segment"))
+        # Row order decides which offer gets which drawn code: keep the plan's.
+        offers_ = offers_.join(segment, on="customer_id", how="left", maintain_order="left")
     new = 0
     for campaign in job.campaigns:
         mine = offers_.filter(pl.col("campaign") == campaign.name)
@@ -255,7 +261,7 @@ def run_job(
             clock.done("plan", f"{plan_.offers.height} offers, {plan_.controls.height} in holdout")
             issued = ledger.coupons(as_of=settings.as_of, campaigns=names)
             delivery.check_templates(context, delivery.stand_in_coupons(context, plan_.offers, issued))
-            new = issue(job, plan_, ledger, run, entropy=entropy)
+            new = issue(job, plan_, ledger, run, segmented=analysis.segmented, entropy=entropy)
             coupons = ledger.coupons(as_of=settings.as_of, campaigns=names)
             controls = ledger.controls(as_of=settings.as_of, campaigns=names).height
             clock.done("issue", f"{new} new coupons, {coupons.height} for the night")
@@ -267,6 +273,7 @@ def run_job(
             sent, sent_files = outbox.deliver(
                 context, coupons, inputs.customers.kept, run_dir, run_id=run_id, as_of=as_of
             )
+            ledger.record_channels(sent.channels, as_of=settings.as_of, campaigns=names)
             files |= sent_files
             clock.done("export", f"{coupons.height} coupons published; {_reach_text(sent.counts())}")
             files["report"] = str(settings.run_dir / "report.html")

@@ -26,7 +26,7 @@ from coupongen.cli.common import (
     with_options,
 )
 from coupongen.config import Job
-from coupongen.ledger.store import Ledger
+from coupongen.ledger import Ledger
 from coupongen.settings import ledger_location
 
 location_options = with_options(

@@ -24,8 +24,8 @@ from coupongen.delivery.files import write_csv
 from coupongen.errors import InputError
 from coupongen.inputs.contract import Inputs
 from coupongen.inputs.loading import load_job_inputs
-from coupongen.ledger.store import Ledger
-from coupongen.loop import evaluate, redemptions
+from coupongen.ledger import Ledger
+from coupongen.loop import comparison, evaluate, evaluation_files, redemptions
 from coupongen.settings import ledger_location
 from coupongen.synthetic import simulate
 from coupongen.synthetic.writing import write_transactions
@@ -190,7 +190,6 @@ def evaluate_command(
         raise InputError(f"{where.ledger}: no coupons for {what} (campaigns in the job: {known})")
     inputs = _load(where.job, data_dir, purchases)
     history = _load(where.job, data_dir).transactions.kept if purchases is not None and adjust else None
-    nights = coupons["as_of"].unique().to_list()
     out = where.out_dir or where.ledger.parent
     result = evaluate.evaluate(
         coupons,
@@ -199,8 +198,6 @@ def evaluate_command(
         inputs.transactions.kept,
         inputs.products.kept,
         history=history if history is not None else inputs.transactions.kept,
-        segments=evaluate.read_segments(out, nights),
-        channels=evaluate.read_channels(out, nights),
         margin_rate=margin_rate,
         adjust=adjust,
     )
@@ -210,7 +207,7 @@ def evaluate_command(
         if x
     )
     title = f"Coupons against holdout: {label}"
-    files = evaluate.write_evaluation(result, out / "evaluation" / label, title=title)
+    files = evaluation_files.write_evaluation(result, out / "evaluation" / label, title=title)
     click.echo(render_evaluation(result, label=label, currency=where.job.config.currency))
     if not quiet:
         click.echo("\nwritten:")
@@ -247,7 +244,7 @@ def _effect_cells(row: dict[str, object]) -> list[str]:
     return [
         str(row["campaign"]),
         str(row["as_of"]),
-        evaluate.METRIC_LABELS[str(row["metric"])],
+        comparison.METRIC_LABELS[str(row["metric"])],
         f"{row['treated_n']:,}",
         f"{row['control_n']:,}",
         value("treated_mean"),
@@ -281,12 +278,12 @@ def render_evaluation(result: evaluate.Evaluation, *, label: str, currency: str)
               "difference", "95% interval", "lift (95% interval)", "detectable", "verdict"]  # fmt: skip
     lines += _table(header, [_effect_cells(r) for r in result.effects.to_dicts()], {3, 4, 5, 6, 7, 10})
     lines.append("detectable: the smallest lift the comparison finds 4 times in 5")
-    if result.effects["method"].str.contains(evaluate.ADJUSTED, literal=True).any():
+    if result.effects["method"].str.contains(comparison.ADJUSTED, literal=True).any():
         days = evaluate.PRE_DAYS
         lines.append(f"means are adjusted to the same purchases in the {days} days before the night (CUPED)")
-    for r in result.effects.filter(pl.col("campaign") == evaluate.ALL).to_dicts():
-        names = ", ".join(entry.split("@")[0] for entry in str(r["covers"]).split(evaluate.COVER_SEPARATOR))
-        lines.append(f"all, {evaluate.METRIC_LABELS[str(r['metric'])]}: {names}")
+    for r in result.effects.filter(pl.col("campaign") == comparison.ALL).to_dicts():
+        names = ", ".join(entry.split("@")[0] for entry in str(r["covers"]).split(comparison.COVER_SEPARATOR))
+        lines.append(f"all, {comparison.METRIC_LABELS[str(r['metric'])]}: {names}")
     for r in (
         result.effects.filter(~pl.col("complete"))
         .unique(["campaign", "as_of"], maintain_order=True)

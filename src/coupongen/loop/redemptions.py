@@ -9,7 +9,6 @@ file imported twice, or a redemption sent again in a later file, is recorded onc
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,30 +20,9 @@ import polars as pl
 from coupongen import codes
 from coupongen.delivery.files import write_csv
 from coupongen.delivery.publish import write_atomic
-from coupongen.errors import InputError
-from coupongen.inputs.contract import LINE_COL, REASON_COL, SOURCE_COL, Column, InputSpec, Loaded
-from coupongen.inputs.parsing import value_name
-from coupongen.inputs.reading import read_input
-from coupongen.inputs.validation import validate_rows
-from coupongen.ledger.store import Ledger
-
-LAYOUT_VERSION = "1.0"
-
-REDEMPTIONS = InputSpec(
-    "redemptions",
-    (
-        Column("code", "str"),
-        Column("redeemed_at", "datetime"),
-        Column("store_id", "str"),
-        Column("receipt_id", "str"),
-        Column("card_number", "str"),
-        Column("discount", "float"),
-    ),
-)
-"""The redemption file, layout 1.0 (docs/pos.md): every column must be in the header."""
-
-REQUIRED_VALUES = ("code", "redeemed_at", "receipt_id")
-"""Columns a line may not leave blank; a blank store, card or discount is judged, not refused."""
+from coupongen.inputs.contract import LINE_COL, REASON_COL, SOURCE_COL, Loaded
+from coupongen.ledger import Ledger
+from coupongen.loop.redemption_file import read_redemptions, source_name
 
 ACCEPTED = "accepted"
 REJECTED = "rejected"
@@ -61,7 +39,6 @@ OTHER_CARD = "used with another card"
 NO_CARD = "used without a card"
 OWNER_CARD = "referral used with its owner's card"
 DUPLICATE = "duplicate of an earlier line"
-NEGATIVE_DISCOUNT = "discount: negative"
 
 _VERDICT_REASONS = {
     codes.UNKNOWN: UNKNOWN_CODE,
@@ -88,9 +65,6 @@ REJECTED_COLUMNS = (
 """Columns of the rejected-lines CSV: where the line was, its values (a well-formed time in ISO
 form, a broken value as read), why it was refused."""
 
-# The contract's helpers drop the line number of kept rows; a copy of it rides along as a column.
-_LINE = "__line"
-_LINED = InputSpec(REDEMPTIONS.name, (*REDEMPTIONS.columns, Column(_LINE, "int", required=False)))
 _DECIDED_SCHEMA: dict[str, pl.DataType] = {
     "code": pl.String(),
     "coupon_id": pl.Int64(),
@@ -155,48 +129,6 @@ class ImportResult:
             .sort(["len", "reason"], descending=[True, False])
         )
         return [(str(r), int(n)) for r, n in counted.iter_rows()]
-
-
-def source_name(path: Path) -> str:
-    """How the ledger names a redemption file: its name and the start of its content's SHA-256.
-
-    Importing the same content again finds its lines recorded; a corrected file sent under the
-    same name is a new source, whose redemptions are matched by coupon, store and receipt instead.
-    """
-    digest = hashlib.sha256()
-    try:
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    except OSError as e:
-        raise InputError(f"{path}: cannot read: {e.strerror}") from e
-    return f"{path.name}#{digest.hexdigest()[:16]}"
-
-
-def read_redemptions(path: Path) -> Loaded:
-    """Read and check a redemption file's lines (layout 1.0) with the input contract's rules.
-
-    ``kept`` has code, redeemed_at (datetime, the store's wall time), store_id, receipt_id,
-    card_number (text), discount (f64) and line (the file's line number, the header being 1).
-    ``quarantined`` has the same columns as read, with source_file, line and reason. InputError
-    for a missing or unreadable file or a missing column.
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder; give the redemption file itself")
-    if not path.exists():
-        raise InputError(f"{path}: file not found")
-    raw = read_input([path], REDEMPTIONS, ",")
-    loaded = validate_rows(
-        raw.with_columns(pl.col(LINE_COL).cast(pl.String).alias(_LINE)),
-        _LINED,
-        required_values=REQUIRED_VALUES,
-        checks=[(pl.col(value_name("discount")) < 0, NEGATIVE_DISCOUNT)],
-    )
-    loaded.kept = loaded.kept.rename({_LINE: LINE_COL})
-    loaded.quarantined = loaded.quarantined.drop(_LINE)
-    loaded.files = [path]
-    return loaded
 
 
 class _Judge:

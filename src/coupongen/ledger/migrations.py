@@ -1,0 +1,146 @@
+"""The ledger's schema, version by version, and the migration of an older ledger to the current one.
+
+The version is SQLite's ``user_version``. Opening a ledger applies the missing migrations in order,
+each in its own transaction, so a ledger written by any earlier coupongen keeps its history.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from coupongen.errors import LedgerError
+from coupongen.ledger.connection import transaction
+
+SCHEMA_VERSION = 3
+
+MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE runs (
+        run_id INTEGER PRIMARY KEY,
+        job TEXT NOT NULL,
+        as_of TEXT NOT NULL,
+        config_hash TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        status TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+        counts TEXT
+    );
+    CREATE TABLE coupons (
+        coupon_id INTEGER PRIMARY KEY,
+        offer_key TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL CHECK (kind IN ('personal', 'referral')),
+        code TEXT NOT NULL UNIQUE,
+        barcode_value TEXT NOT NULL,
+        symbology TEXT NOT NULL,
+        run_id INTEGER NOT NULL REFERENCES runs(run_id),
+        as_of TEXT NOT NULL,
+        campaign TEXT NOT NULL,
+        offer_type TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        card_number TEXT,
+        target_kind TEXT NOT NULL,
+        target TEXT,
+        reward_type TEXT NOT NULL,
+        reward_value REAL NOT NULL,
+        min_basket REAL NOT NULL,
+        valid_from TEXT NOT NULL,
+        valid_to TEXT NOT NULL,
+        max_uses INTEGER NOT NULL,
+        expected_cost REAL NOT NULL,
+        reason TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'issued' CHECK (status IN ('issued', 'void')),
+        issued_at TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX coupons_barcode ON coupons(symbology, barcode_value);
+    CREATE INDEX coupons_customer ON coupons(customer_id, as_of);
+    CREATE INDEX coupons_campaign ON coupons(campaign, as_of);
+    CREATE TABLE controls (
+        control_id INTEGER PRIMARY KEY,
+        offer_key TEXT NOT NULL UNIQUE,
+        run_id INTEGER NOT NULL REFERENCES runs(run_id),
+        as_of TEXT NOT NULL,
+        campaign TEXT NOT NULL,
+        offer_type TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        target_kind TEXT NOT NULL,
+        target TEXT
+    );
+    CREATE INDEX controls_campaign ON controls(campaign, as_of);
+    CREATE TABLE locks (
+        name TEXT PRIMARY KEY,
+        run_id INTEGER,
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        acquired_at TEXT NOT NULL
+    );
+    """,
+    # 2: a barcode's identifying key is unique (a GCN serial must not repeat under another expiry
+    # date); runs say when all their coupons were durably recorded; redemptions. Coupons are found
+    # by night and campaign (one index serves issuing, exports and the frequency cap; the unused
+    # per-customer index only slowed inserts down).
+    2: """
+    ALTER TABLE runs ADD COLUMN issued_at TEXT;
+    ALTER TABLE coupons ADD COLUMN barcode_key TEXT NOT NULL DEFAULT '';
+    UPDATE coupons SET barcode_key = barcode_value;
+    DROP INDEX coupons_barcode;
+    CREATE UNIQUE INDEX coupons_barcode_key ON coupons(symbology, barcode_key);
+    DROP INDEX coupons_customer;
+    DROP INDEX coupons_campaign;
+    CREATE INDEX coupons_night ON coupons(as_of, campaign);
+    CREATE TABLE redemptions (
+        redemption_id INTEGER PRIMARY KEY,
+        code TEXT NOT NULL,
+        coupon_id INTEGER REFERENCES coupons(coupon_id),
+        redeemed_at TEXT NOT NULL,
+        store_id TEXT,
+        receipt_id TEXT,
+        card_number TEXT,
+        discount REAL,
+        source_file TEXT,
+        line INTEGER,
+        status TEXT NOT NULL CHECK (status IN ('accepted', 'rejected')),
+        reason TEXT,
+        imported_at TEXT NOT NULL,
+        UNIQUE (source_file, line)
+    );
+    CREATE INDEX redemptions_coupon ON redemptions(coupon_id, status);
+    """,
+    # 3: each coupon's customer segment on the night and the channel that carried it, so an
+    # evaluation breaks redemptions down without the night's published files. Coupons recorded
+    # before keep both null: neither can be known for them any more.
+    3: """
+    ALTER TABLE coupons ADD COLUMN segment TEXT;
+    ALTER TABLE coupons ADD COLUMN channel TEXT;
+    """,
+}
+"""The statements that bring a ledger from the version before each key to that version."""
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The ledger's schema version (SQLite's user_version; 0 for a new, empty file)."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _check_version(version: int, path: Path) -> None:
+    if version > SCHEMA_VERSION:
+        raise LedgerError(
+            f"{path}: ledger schema version {version} is newer than this coupongen "
+            f"understands ({SCHEMA_VERSION}); upgrade coupongen"
+        )
+
+
+def migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Apply the missing migrations, each in its own transaction; LedgerError for a newer ledger."""
+    _check_version(schema_version(conn), path)
+    while schema_version(conn) < SCHEMA_VERSION:
+        with transaction(conn):
+            # Read again under the write lock: another process may have migrated meanwhile.
+            version = schema_version(conn)
+            _check_version(version, path)
+            if version == SCHEMA_VERSION:
+                break
+            for statement in MIGRATIONS[version + 1].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
