@@ -1,0 +1,40 @@
+"""Job and campaign files -> validated, frozen settings.
+
+A job file (``jobs/nightly.toml``) names the inputs, the analysis thresholds and the campaigns to run;
+each campaign lives in a file of its own so that a CRM analyst can add one by copying a file. Unknown
+keys and bad values are rejected up front with one line naming the file, the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+from coupongen.config.base import DEFAULT_ALPHABET
+from coupongen.config.campaigns import CampaignConfig, CodeConfig, Eligibility, Reward
+from coupongen.config.job import (
+    DEFAULT_SEGMENTS,
+    AffinityConfig,
+    ChannelsConfig,
+    InputsConfig,
+    Job,
+    JobConfig,
+    SegmentRule,
+    SegmentsConfig,
+)
+from coupongen.config.loading import load_campaign, load_job
+
+__all__ = [
+    "DEFAULT_ALPHABET",
+    "DEFAULT_SEGMENTS",
+    "AffinityConfig",
+    "CampaignConfig",
+    "ChannelsConfig",
+    "CodeConfig",
+    "Eligibility",
+    "InputsConfig",
+    "Job",
+    "JobConfig",
+    "Reward",
+    "SegmentRule",
+    "SegmentsConfig",
+    "load_campaign",
+    "load_job",
+]
