@@ -12,8 +12,10 @@ from coupongen.cli import analysis as analysis_commands
 from coupongen.cli import backtest as backtest_commands
 from coupongen.cli import campaign as campaign_commands
 from coupongen.cli import commands
+from coupongen.cli import evaluate as evaluate_commands
 from coupongen.cli import ledger as ledger_commands
 from coupongen.cli import loop as loop_commands
+from coupongen.cli import simulate as simulate_commands
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,6 +31,8 @@ for command in [
     *ledger_commands.COMMANDS,
     *backtest_commands.COMMANDS,
     *loop_commands.COMMANDS,
+    *evaluate_commands.COMMANDS,
+    *simulate_commands.COMMANDS,
 ]:
     cli.add_command(command)
 
