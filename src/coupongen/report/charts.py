@@ -246,8 +246,8 @@ _GROUP_BARS = ((0.5, "treated", _CUSTOMERS_COLOUR), (-0.5, "control", _CONTROL_C
 def plot_effects(effects: pl.DataFrame, *, title: str = "Treated against holdout") -> bytes:
     """Draw each campaign's treated and holdout means side by side with their 95% intervals.
 
-    ``effects`` is `evaluate.compare_groups` output. One panel per metric (purchase rate, spend,
-    targeted spend), one pair of bars per campaign-night, the pooled row last; each label carries
+    ``effects`` is `coupongen.loop.comparison.compare_groups` output. One panel per metric
+    (purchase rate, spend, targeted spend), one pair of bars per campaign-night, the pooled row last; each label carries
     the relative lift and a mark when the interval of the difference excludes zero (``*``).
     """
     rows = effects.to_dicts()

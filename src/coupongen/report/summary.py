@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from coupongen.analysis import affinity, segments
+from coupongen.ledger import NO_CHANNEL
 from coupongen.results import CouponTotals, InputCounts, QuarantineReason, RuleFigures, RunSummary
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ def offers_by_channel(offers: pl.DataFrame | None, channels: pl.DataFrame | None
     return (
         offers.select("offer_type", "customer_id")
         .join(channels.select("customer_id", "channel"), on="customer_id", how="left")
-        .with_columns(pl.col("channel").fill_null("none"))
+        .with_columns(pl.col("channel").fill_null(NO_CHANNEL))
         .group_by("offer_type", "channel")
         .len("coupons")
         .sort("offer_type", "channel")
