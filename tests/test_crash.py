@@ -10,6 +10,7 @@ the holdout, the durable "issued" stamp, the run's end). The kill lands while th
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import sqlite3
@@ -47,13 +48,19 @@ def run_args(data: Path, out: Path) -> list[str]:
     ]
 
 
+DURABLE = {**os.environ, "COUPONGEN_FSYNC": "on"}
+"""These runs are killed on purpose: what they published must have reached the disk."""
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, timeout=TIMEOUT, check=False, env=DURABLE
+    )
 
 
 def start_run(data: Path, out: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [*CLI, *run_args(data, out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*CLI, *run_args(data, out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=DURABLE
     )
 
 

@@ -247,8 +247,9 @@ def plot_effects(effects: pl.DataFrame, *, title: str = "Treated against holdout
     """Draw each campaign's treated and holdout means side by side with their 95% intervals.
 
     ``effects`` is `coupongen.loop.comparison.compare_groups` output. One panel per metric
-    (purchase rate, spend, targeted spend), one pair of bars per campaign-night, the pooled row last; each label carries
-    the relative lift and a mark when the interval of the difference excludes zero (``*``).
+    (purchase rate, spend, targeted spend), one pair of bars per campaign-night, the pooled row
+    last; each label carries the relative lift and a mark when the interval of the difference
+    excludes zero (``*``).
     """
     rows = effects.to_dicts()
     labels = list(dict.fromkeys((r["campaign"], r["as_of"]) for r in rows))
