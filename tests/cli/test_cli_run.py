@@ -77,41 +77,6 @@ def test_no_coupon_targets_a_restricted_product_or_category(sample_run):
     assert pos.filter(pl.col("target").is_in(restricted["category"].unique().implode())).height == 0
 
 
-def test_a_rerun_of_the_same_night_issues_nothing_and_republishes_the_same_file(fresh_copy):
-    pos = fresh_copy.night / "pos" / "coupons.csv"
-    before = pos.read_bytes()
-    result = run_nightly(fresh_copy.out)
-    assert result.exit_code == 0, result.output
-    summary = json.loads((fresh_copy.night / "summary.json").read_text())
-    assert summary["coupons"]["issued_this_run"] == 0
-    assert pos.read_bytes() == before
-
-
-def test_the_dry_run_previews_exactly_what_the_real_run_issues(tmp_path, sample_run):
-    dry = run_nightly(tmp_path / "dry", "--dry-run")
-    assert dry.exit_code == 0, dry.output
-    assert "(dry run)" in dry.output
-    assert not (tmp_path / "dry" / "ledger.sqlite").exists()
-    assert not (tmp_path / "dry" / AS_OF / "pos").exists()
-
-    def campaigns(out: str) -> str:
-        return out[out.index("campaigns:") : out.index("coupons:") if "coupons:" in out else None]
-
-    assert campaigns(dry.output).strip() == campaigns(sample_run.result.output).strip()
-
-
-def test_analysis_outputs_are_deterministic(tmp_path, sample_run):
-    again = run_nightly(tmp_path / "again")
-    assert again.exit_code == 0
-    for rel in ("analysis/segments.parquet", "analysis/rules.csv", "analysis/category_rules.csv"):
-        assert (tmp_path / "again" / AS_OF / rel).read_bytes() == (sample_run.night / rel).read_bytes(), rel
-
-    def crm(out):
-        return pl.read_csv(out / AS_OF / "crm" / "offers.csv", infer_schema=False).drop("code")
-
-    assert crm(tmp_path / "again").equals(crm(sample_run.out))
-
-
 def test_a_bad_config_key_exits_2_with_one_line(tmp_path):
     bad = tmp_path / "job.toml"
     bad.write_text('data = "x"\ncolour = "red"\n')
@@ -373,13 +338,3 @@ def test_every_offer_type_the_sample_allows_issues_coupons(sample_run):
     job = load_job(NIGHTLY)
     assert set(summary["coupons"]["by_offer_type"]) == {c.type for c in job.campaigns}
     assert all(n > 0 for n in summary["coupons"]["by_offer_type"].values())
-
-
-def test_a_rerun_with_another_seed_keeps_every_customers_group(fresh_copy):
-    result = run_nightly(fresh_copy.out, "--seed", "1")
-    assert result.exit_code == 0, result.output
-    with sqlite3.connect(fresh_copy.ledger) as conn:
-        both = conn.execute(
-            "SELECT COUNT(*) FROM coupons c JOIN controls k ON k.offer_key = c.offer_key"
-        ).fetchone()[0]
-    assert both == 0
