@@ -6,8 +6,8 @@ import stat
 import polars as pl
 import pytest
 
-from coupongen.delivery.files import neutralize_formulas, write_csv
 from coupongen.delivery.publish import MANIFEST, SUCCESS_MARKER, is_published, publish_folder, sha256_file
+from coupongen.safecsv import neutralize_formulas, write_csv
 
 
 def write_one(text: str):

@@ -13,10 +13,10 @@ from pathlib import Path
 import click
 import polars as pl
 
+from coupongen import safecsv
 from coupongen.analysis import relevance
 from coupongen.cli.common import DATE, common_options, handle_errors, open_job
 from coupongen.config import Job
-from coupongen.delivery import files as channels
 from coupongen.inputs.contract import Inputs
 from coupongen.inputs.loading import load_job_inputs
 from coupongen.loop import backtest as bt
@@ -125,7 +125,7 @@ def backtest(
     )
     if offers_out is not None:
         try:
-            channels.write_csv(bt.offer_rows(scored), offers_out)
+            safecsv.write_csv(bt.offer_rows(scored), offers_out)
         except OSError as e:
             raise click.FileError(str(offers_out), hint=e.strerror or str(e)) from e
     lookback = job.config.segments.lookback_days

@@ -13,9 +13,9 @@ import polars as pl
 from coupongen.cli.common import DATE, data_option, handle_errors
 from coupongen.cli.ledger import location_options
 from coupongen.cli.loop import code_formats, load_inputs_for, locate
-from coupongen.delivery.files import write_csv
 from coupongen.errors import InputError
 from coupongen.ledger import Ledger
+from coupongen.safecsv import write_csv
 from coupongen.synthetic import simulate
 from coupongen.synthetic.writing import write_transactions
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import polars as pl
 
-from coupongen.delivery.files import write_csv
 from coupongen.delivery.publish import publish_folder
+from coupongen.safecsv import write_csv
 
 CRM_COLUMNS = (
     "code",

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import polars as pl
 
-from coupongen.delivery.files import write_csv
 from coupongen.delivery.image_files import render_images
 from coupongen.delivery.planning import Delivery, DeliveryContext, plan_delivery
 from coupongen.delivery.publish import publish_folder
+from coupongen.safecsv import write_csv
 
 IMAGE_CACHE = "images"
 REJECTED_FILE = "rejected_messages.csv"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import polars as pl
 
-from coupongen.delivery.files import write_csv
 from coupongen.delivery.publish import publish_folder
+from coupongen.safecsv import write_csv
 
 POS_LAYOUT_VERSION = "1.0"
 

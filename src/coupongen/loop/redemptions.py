@@ -18,11 +18,11 @@ from typing import Any
 import polars as pl
 
 from coupongen import codes
-from coupongen.delivery.files import write_csv
 from coupongen.delivery.publish import write_atomic
 from coupongen.inputs.contract import LINE_COL, REASON_COL, SOURCE_COL, Loaded
 from coupongen.ledger import Ledger
 from coupongen.loop.redemption_file import read_redemptions, source_name
+from coupongen.safecsv import write_csv
 
 ACCEPTED = "accepted"
 REJECTED = "rejected"

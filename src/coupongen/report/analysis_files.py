@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from coupongen.analysis import segments
-from coupongen.delivery.files import write_csv
 from coupongen.delivery.publish import write_atomic
+from coupongen.safecsv import write_csv
 
 if TYPE_CHECKING:
     from coupongen.analysis.night import Analysis
