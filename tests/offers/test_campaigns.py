@@ -271,3 +271,25 @@ def test_a_filter_on_a_missing_column_names_the_campaign_and_key():
         "campaign 'coffee_december': eligibility.columns.loyalty_tier: the customer table has no "
         "column 'loyalty_tier'"
     )
+
+
+def test_an_exclusive_campaigns_customers_get_no_other_offer_that_night():
+    ctx = coffee_context()
+    sorry = coffee_campaign(
+        name="sorry",
+        type="vip_reward",
+        target=None,
+        eligibility={"spend": {"at_least": 104}},
+        reward={"type": "amount", "value": 3},
+        exclusive=True,
+    )
+    coffee = coffee_campaign()
+    plan = plan_offers((sorry, coffee), ctx, max_per_customer=2, seed=1)
+    by_campaign = plan.offers.group_by("campaign").agg(pl.col("customer_id").sort()).sort("campaign")
+    assert by_campaign.rows() == [
+        ("coffee_december", ["C0", "C1", "C2", "C3"]),
+        ("sorry", ["C4", "C5"]),
+    ]
+    # listed after another campaign, an exclusive one skips the customers that one chose
+    plan = plan_offers((coffee, sorry), ctx, max_per_customer=2, seed=1)
+    assert plan.offers.filter(pl.col("campaign") == "sorry").is_empty()

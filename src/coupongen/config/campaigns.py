@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from coupongen.codes import CodeFormat, check_url_template, is_prime
-from coupongen.config.audience import Eligibility, PerCustomer, Target, check_schedule
+from coupongen.config.audience import Eligibility, Message, PerCustomer, Target, check_schedule
 from coupongen.config.base import DEFAULT_ALPHABET, _Model
 from coupongen.errors import CodeFormatError
 
@@ -152,7 +152,7 @@ class CodeConfig(_Model):
         )
 
 
-_LATER_KEYS = ("lifetime_budget", "start", "end", "per_customer", "target")
+_LATER_KEYS = ("lifetime_budget", "start", "end", "per_customer", "target", "exclusive", "messages")
 _LATER_ELIGIBILITY_KEYS = (
     "r_score", "f_score", "m_score", "spend", "visits", "age", "home_store", "customers_file", "columns",
 )  # fmt: skip
@@ -187,10 +187,20 @@ class CampaignConfig(_Model):
     end: date | None = None
     per_customer: PerCustomer | None = None
     target: Target | None = None
+    exclusive: bool = False
+    messages: dict[str, Message] = Field(default_factory=dict)
     holdout_share: float = Field(0.10, ge=0, lt=1)
     frequency_cap_days: int = Field(14, ge=0)
     channels: tuple[Literal["email", "sms", "app"], ...] = ("email", "sms", "app")
     code: CodeConfig = CodeConfig()
+
+    @field_validator("messages")
+    @classmethod
+    def _locales(cls, v: dict[str, Message]) -> dict[str, Message]:
+        for locale in v:
+            if not re.fullmatch(r"[a-z]{2,3}(_[A-Z]{2})?", locale):
+                raise ValueError(f"{locale!r} is not a locale (a language code such as en, or en_US)")
+        return v
 
     @field_validator("end")
     @classmethod
@@ -204,7 +214,7 @@ class CampaignConfig(_Model):
         """
         doc = self.model_dump(mode="json")
         for key in _LATER_KEYS:
-            if doc.get(key) is None:
+            if doc.get(key) in (None, False, {}):
                 doc.pop(key, None)
         rules = doc["eligibility"]
         for key in _LATER_ELIGIBILITY_KEYS:

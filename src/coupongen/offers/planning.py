@@ -1,6 +1,7 @@
 """Campaigns -> offers: who gets which coupon tonight, campaign by campaign.
 
-A campaign plans only on nights between its start and end dates. Guards apply in a fixed order:
+A campaign plans only on nights between its start and end dates; an exclusive campaign's customers
+get no other campaign's offer that night. Guards apply in a fixed order:
 never a restricted product or category, never a cross-sell of what the customer already bought, a
 frequency cap per offer type, the campaign's per-customer cap over a period, a cap of coupons per
 customer across campaigns, a budget on expected cost filled by priority (the nightly budget within
@@ -88,6 +89,7 @@ def plan_offers(
     campaign, as_of) of earlier nights' offers, against per-customer caps.
     """
     lists = customer_lists or {}
+    exclusive = [c.name for c in campaigns if c.exclusive]
     spent_before = dict(spent.select("campaign", "spent").iter_rows()) if spent is not None else {}
     card = ctx.customers.select("customer_id", "card_number")
     before = decided if decided is not None else pl.DataFrame(schema=DECIDED_SCHEMA)
@@ -120,13 +122,8 @@ def plan_offers(
             frequency_capped(proposed, campaign, recent, as_of=ctx.as_of), campaign, reach, as_of=ctx.as_of
         )
         earlier = before.filter(pl.col("campaign") == campaign.name)
-        full = (
-            taken.filter(pl.col("campaign") != campaign.name)
-            .group_by("customer_id")
-            .len("used")
-            .filter(pl.col("used") >= max_per_customer)
-            .join(earlier.select("customer_id"), on="customer_id", how="anti")
-            .select("customer_id")
+        full = _full_customers(taken, campaign, exclusive, max_per_customer).join(
+            earlier.select("customer_id"), on="customer_id", how="anti"
         )
         free = (
             cands.join(full, on="customer_id", how="anti")
@@ -197,6 +194,23 @@ BUDGET_SCHEMA: dict[str, pl.DataType] = {
     "spent_before": pl.Float64(),
     "night_budget": pl.Float64(),
 }
+
+
+def _full_customers(
+    taken: pl.DataFrame, campaign: CampaignConfig, exclusive: list[str], max_per_customer: int
+) -> pl.DataFrame:
+    """customer_id of the customers another campaign's offers leave no place for tonight: those at
+    ``max_per_customer``, those an ``exclusive`` campaign chose, and for an exclusive campaign
+    anyone another campaign chose.
+    """
+    limit = 1 if campaign.exclusive else max_per_customer
+    return (
+        taken.filter(pl.col("campaign") != campaign.name)
+        .group_by("customer_id")
+        .agg(pl.len().alias("used"), pl.col("campaign").is_in(exclusive).any().alias("alone"))
+        .filter((pl.col("used") >= limit) | pl.col("alone"))
+        .select("customer_id")
+    )
 
 
 OFFER_COLUMNS: dict[str, pl.DataType] = {
