@@ -70,16 +70,26 @@ def plan(
 ) -> offers.OfferPlan:
     """Targeting, guards, budgets and holdout for every enabled campaign.
 
-    With a ledger, the plan respects the campaigns' frequency caps over earlier nights and builds on
-    what earlier runs of this night recorded (see `offers.decided_tonight`).
+    With a ledger, the plan respects the campaigns' frequency and per-customer caps and lifetime
+    budgets over earlier nights, and builds on what earlier runs of this night recorded (see
+    `offers.decided_tonight`).
     """
-    recent = decided = None
+    recent = decided = spent = reach = None
     if ledger is not None:
         longest = max((c.frequency_cap_days for c in job.campaigns), default=0)
         recent = ledger.recent_offer_types(
             since=settings.as_of - timedelta(days=longest), before=settings.as_of
         )
         names = [c.name for c in job.campaigns]
+        spent = ledger.campaign_spend(campaigns=names, before=settings.as_of)
+        capped = [c for c in job.campaigns if c.per_customer is not None]
+        if capped:
+            days = max(c.per_customer.days for c in capped if c.per_customer is not None)
+            reach = ledger.campaign_reach(
+                campaigns=[c.name for c in capped],
+                since=settings.as_of - timedelta(days=days),
+                before=settings.as_of,
+            )
         decided = offers.decided_tonight(
             ledger.coupons(as_of=settings.as_of, campaigns=names),
             ledger.controls(as_of=settings.as_of, campaigns=names),
@@ -92,6 +102,9 @@ def plan(
         seed=settings.seed,
         recent=recent,
         decided=decided,
+        transactions=inputs.transactions.kept,
+        spent=spent,
+        reach=reach,
     )
 
 

@@ -96,6 +96,11 @@ def preview_campaign(
     assert result.plan is not None and result.channels is not None
     mine = pl.col("campaign") == chosen.name
     click.echo(f"campaign {chosen.name} ({chosen.type}) as of {settings.as_of} (preview: nothing issued)")
+    if not chosen.runs_on(settings.as_of):
+        since = chosen.start.isoformat() if chosen.start else "the start"
+        until = chosen.end.isoformat() if chosen.end else "no end"
+        click.echo(f"not running tonight: it runs from {since} to {until}")
+        return
     segments = preview.by_segment(job, result.analysis.segmented, result.plan).filter(mine)
     show_table("by segment:", segments.drop("campaign", "offer_type"))
     show_table("by channel:", preview.by_channel(result.plan, result.channels).filter(mine).drop("campaign"))

@@ -7,8 +7,9 @@ keys and bad values are rejected up front with one line naming the file, the key
 
 from __future__ import annotations
 
+from coupongen.config.audience import Eligibility, Filter, PerCustomer, Target
 from coupongen.config.base import DEFAULT_ALPHABET
-from coupongen.config.campaigns import CampaignConfig, CodeConfig, Eligibility, Reward
+from coupongen.config.campaigns import CampaignConfig, CodeConfig, Reward
 from coupongen.config.job import (
     DEFAULT_SEGMENTS,
     AffinityConfig,
@@ -29,12 +30,15 @@ __all__ = [
     "ChannelsConfig",
     "CodeConfig",
     "Eligibility",
+    "Filter",
     "InputsConfig",
     "Job",
     "JobConfig",
+    "PerCustomer",
     "Reward",
     "SegmentRule",
     "SegmentsConfig",
+    "Target",
     "load_campaign",
     "load_job",
 ]

@@ -1,26 +1,17 @@
-"""A campaign file's settings: eligibility, reward, codes, validity, budget, holdout and channels."""
+"""A campaign file's settings: reward, codes, validity, budgets, schedule, holdout and channels."""
 
 from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from coupongen.codes import CodeFormat, check_url_template, is_prime
+from coupongen.config.audience import Eligibility, Message, PerCustomer, Target, check_schedule
 from coupongen.config.base import DEFAULT_ALPHABET, _Model
 from coupongen.errors import CodeFormatError
-
-
-class Eligibility(_Model):
-    """Who may receive a campaign's offer; an empty list means no restriction."""
-
-    segments: tuple[str, ...] = ()
-    lifecycle: tuple[Literal["new", "active", "lapsing", "lapsed"], ...] = ()
-    nps: tuple[Literal["promoter", "passive", "detractor"], ...] = ()
-    exclude_nps: tuple[Literal["promoter", "passive", "detractor"], ...] = ()
-    min_spend: float = Field(0.0, ge=0)
 
 
 class Reward(_Model):
@@ -161,6 +152,12 @@ class CodeConfig(_Model):
         )
 
 
+_LATER_KEYS = ("lifetime_budget", "start", "end", "per_customer", "target", "exclusive", "messages")
+_LATER_ELIGIBILITY_KEYS = (
+    "r_score", "f_score", "m_score", "spend", "visits", "age", "home_store", "customers_file", "columns",
+)  # fmt: skip
+
+
 class CampaignConfig(_Model):
     """One campaign: an offer type with its eligibility, reward, budget, validity and channels."""
 
@@ -185,10 +182,49 @@ class CampaignConfig(_Model):
     max_uses: int = Field(1, ge=1)
     expected_redemption_rate: float = Field(0.05, gt=0, le=1)
     budget: float | None = Field(None, ge=0)
+    lifetime_budget: float | None = Field(None, ge=0)
+    start: date | None = None
+    end: date | None = None
+    per_customer: PerCustomer | None = None
+    target: Target | None = None
+    exclusive: bool = False
+    messages: dict[str, Message] = Field(default_factory=dict)
     holdout_share: float = Field(0.10, ge=0, lt=1)
     frequency_cap_days: int = Field(14, ge=0)
     channels: tuple[Literal["email", "sms", "app"], ...] = ("email", "sms", "app")
     code: CodeConfig = CodeConfig()
+
+    @field_validator("messages")
+    @classmethod
+    def _locales(cls, v: dict[str, Message]) -> dict[str, Message]:
+        for locale in v:
+            if not re.fullmatch(r"[a-z]{2,3}(_[A-Z]{2})?", locale):
+                raise ValueError(f"{locale!r} is not a locale (a language code such as en, or en_US)")
+        return v
+
+    @field_validator("end")
+    @classmethod
+    def _schedule(cls, v: date | None, info: ValidationInfo) -> date | None:
+        check_schedule(info.data.get("start"), v)
+        return v
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The settings as the job's config hash sees them. Keys newer than the ledger's first
+        runs are left out while unset, so an unchanged job keeps its hash across upgrades.
+        """
+        doc = self.model_dump(mode="json")
+        for key in _LATER_KEYS:
+            if doc.get(key) in (None, False, {}):
+                doc.pop(key, None)
+        rules = doc["eligibility"]
+        for key in _LATER_ELIGIBILITY_KEYS:
+            if rules.get(key) in (None, {}):
+                rules.pop(key, None)
+        return doc
+
+    def runs_on(self, night: date) -> bool:
+        """True when the night falls within the campaign's start and end dates (both included)."""
+        return (self.start is None or self.start <= night) and (self.end is None or night <= self.end)
 
     def validity(self, as_of: date) -> tuple[date, date]:
         """The first and last day a coupon issued on ``as_of`` can be used (both included)."""

@@ -111,10 +111,19 @@ class JobConfig(_Model):
 class Job:
     """A loaded job: its settings, its campaigns and the folder its relative paths start from."""
 
-    def __init__(self, path: Path, config: JobConfig, campaigns: tuple[CampaignConfig, ...]):
+    def __init__(
+        self,
+        path: Path,
+        config: JobConfig,
+        campaigns: tuple[CampaignConfig, ...],
+        *,
+        customer_lists: dict[str, frozenset[str]] | None = None,
+    ):
         self.path = path
         self.config = config
         self.campaigns = campaigns
+        # The customer ids or card numbers of each campaign with an eligibility.customers_file.
+        self.customer_lists = customer_lists or {}
 
     @property
     def base(self) -> Path:
@@ -130,8 +139,10 @@ class Job:
         """A short digest of the effective settings: two runs with equal hashes ran the same job."""
         doc = {
             "job": self.config.model_dump(mode="json"),
-            "campaigns": [c.model_dump(mode="json") for c in self.campaigns],
+            "campaigns": [c.fingerprint() for c in self.campaigns],
         }
+        if self.customer_lists:
+            doc["customer_lists"] = {k: sorted(v) for k, v in sorted(self.customer_lists.items())}
         blob = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

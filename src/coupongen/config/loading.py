@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,8 @@ def _format_error(path: Path, model: type[BaseModel], err: ValidationError) -> s
     if first["type"] == "missing":
         return f"{path}: missing key {key!r}"
     value = first.get("input")
+    if isinstance(value, date):
+        value = value.isoformat()
     shown = "" if isinstance(value, dict) else f" (got {value!r})"
     msg = first["msg"].removeprefix("Value error, ")
     return f"{path}: {key}: {msg}{shown}"
@@ -88,11 +91,40 @@ def load_job(path: Path | str) -> Job:
         seen[campaign.name] = cpath
         campaigns.append(campaign)
     known = {r.name for r in config.segments.rules}
+    lists: dict[str, frozenset[str]] = {}
     for c, cpath in zip(campaigns, seen.values(), strict=True):
+        if c.eligibility.customers_file is not None:
+            listed = Path(c.eligibility.customers_file)
+            listed = listed if listed.is_absolute() else cpath.parent / listed
+            lists[c.name] = read_customer_list(listed, campaign_file=cpath)
         unknown = sorted(set(c.eligibility.segments) - known)
         if unknown:
             raise ConfigError(
                 f"{cpath}: eligibility.segments: unknown segment {unknown[0]!r} "
                 f"(allowed: {', '.join(sorted(known))})"
             )
-    return Job(path, config, tuple(campaigns))
+    return Job(path, config, tuple(campaigns), customer_lists=lists)
+
+
+def read_customer_list(path: Path, *, campaign_file: Path) -> frozenset[str]:
+    """The customer ids or card numbers of an audience file, one a line.
+
+    Blank lines and lines starting with ``#`` are skipped, and so is a first line that names the
+    column (``customer_id`` or ``card_number``); a CSV line keeps its first field.
+    """
+    key = f"{campaign_file}: eligibility.customers_file"
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError as e:
+        raise ConfigError(f"{key}: file not found: {path}") from e
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{key}: {path} is not UTF-8 text") from e
+    except OSError as e:
+        raise ConfigError(f"{key}: cannot read {path}: {e.strerror}") from e
+    values = [line.split(",")[0].strip().strip('"') for line in text.splitlines()]
+    values = [v for v in values if v and not v.startswith("#")]
+    if values and values[0].lower() in ("customer_id", "card_number"):
+        values = values[1:]
+    if not values:
+        raise ConfigError(f"{key}: {path} lists no customers")
+    return frozenset(values)

@@ -17,6 +17,7 @@ from typing import Any
 
 import polars as pl
 
+from coupongen.delivery.campaign_messages import CampaignMessages
 from coupongen.delivery.templates import Templates, locale_of, template_name
 from coupongen.errors import ConfigError
 
@@ -116,8 +117,9 @@ def message_context(
     target_names: Mapping[str, str],
     image_paths: Mapping[str, str] | None = None,
 ) -> dict[str, object]:
-    """What the templates see: first_name, brand, currency and coupons (each coupon's columns plus
-    target_name and image, the path of its barcode image or None).
+    """What the templates see: first_name, brand, currency, coupons (each coupon's columns plus
+    target_name and image, the path of its barcode image or None) and message (a campaign's own
+    subject and body, see `campaign_messages`; None here).
     """
     items = [
         {
@@ -127,7 +129,13 @@ def message_context(
         }
         for c in coupons
     ]
-    return {"first_name": first_name or "", "coupons": items, "brand": brand, "currency": currency}
+    return {
+        "first_name": first_name or "",
+        "coupons": items,
+        "brand": brand,
+        "currency": currency,
+        "message": None,
+    }
 
 
 def _render(templates: Templates, name: str, context: dict[str, object]) -> str:
@@ -147,6 +155,7 @@ def _compose(
     """One customer's message by ``channel``; raises _Refused when the channel cannot carry it."""
     locale = locale_of(row["locale"])
     customer_id = row["customer_id"]
+    own = context["message"]
     if channel == "email":
         if not row["email"]:
             raise _Refused("no e-mail address")
@@ -155,7 +164,9 @@ def _compose(
             "email": row["email"],
             "first_name": row["first_name"],
             "locale": locale,
-            "subject": _render(templates, template_name("email", "subject", locale), context),
+            "subject": own["subject"]
+            if own
+            else _render(templates, template_name("email", "subject", locale), context),
             "codes": " ".join(c["code"] for c in context["coupons"]),
             "html": _render(templates, template_name("email", "html", locale), context),
         }
@@ -180,7 +191,9 @@ def _compose(
     payload = {
         "customer_id": customer_id,
         "locale": locale,
-        "title": _render(templates, template_name("app", "title", locale), context),
+        "title": own["subject"]
+        if own
+        else _render(templates, template_name("app", "title", locale), context),
         "coupons": [{k: c[k] for k in APP_COUPON_KEYS} for c in context["coupons"]],
     }
     return {"customer_id": customer_id, "payload": json.dumps(payload, ensure_ascii=False, sort_keys=True)}
@@ -197,12 +210,14 @@ def render_messages(
     currency: str,
     max_sms_parts: int,
     image_paths: Mapping[str, str] | None = None,
+    campaign_messages: CampaignMessages | None = None,
 ) -> Messages:
     """Render one message per reachable customer holding all of their coupons.
 
     ``coupons`` has the ledger's coupon columns; ``channels`` is `channels.rank_channels`' frame
     (customer_id, campaigns, channels, coupons); ``image_paths`` maps a code to its barcode image
-    for the e-mails. Each customer's channels are tried in order until one carries the message.
+    for the e-mails; ``campaign_messages`` the campaigns' own subjects and bodies. Each
+    customer's channels are tried in order until one carries the message.
     """
     people = customers.select("customer_id", "email", "phone", "first_name", "locale")
     grouped = (
@@ -225,7 +240,13 @@ def render_messages(
             image_paths=image_paths,
         )
         refusals, carrier = [], None
-        for channel in row["channels"]:
+        try:
+            if campaign_messages is not None:
+                held = [c["campaign"] for c in row["coupons"]]
+                context["message"] = campaign_messages.render(held, locale_of(row["locale"]), context)
+        except ConfigError as e:
+            refusals = [(channel, str(e)) for channel in row["channels"]]
+        for channel in row["channels"] if not refusals else ():
             try:
                 out[channel].append(_compose(channel, row, context, templates, max_sms_parts))
             except _Refused as e:

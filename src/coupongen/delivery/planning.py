@@ -9,7 +9,7 @@ real codes. The dry run plans the same way on stand-in codes of the real length,
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import polars as pl
@@ -17,6 +17,7 @@ import polars as pl
 from coupongen.config import Job
 from coupongen.delivery import channels as channel_choice
 from coupongen.delivery import messages
+from coupongen.delivery.campaign_messages import CampaignMessages, compile_messages
 from coupongen.delivery.image_files import image_path
 from coupongen.delivery.templates import Templates, names_for, template_environment
 
@@ -36,6 +37,7 @@ class DeliveryContext:
     currency: str
     max_sms_parts: int
     email_images: bool
+    campaign_messages: CampaignMessages = field(default_factory=CampaignMessages)
 
 
 def load_context(job: Job, products: pl.DataFrame) -> DeliveryContext:
@@ -67,6 +69,7 @@ def load_context(job: Job, products: pl.DataFrame) -> DeliveryContext:
         currency=job.config.currency,
         max_sms_parts=cfg.max_sms_parts,
         email_images=cfg.email_images,
+        campaign_messages=compile_messages(job, templates.text),
     )
 
 
@@ -103,6 +106,11 @@ def check_templates(ctx: DeliveryContext, coupons: pl.DataFrame) -> None:
     used = {ch for camp in sample["campaign"] for ch in ctx.priorities[camp]}
     for name in names_for(used):
         ctx.templates.render(name, context)
+    for campaign in sample["campaign"]:
+        for locale in ctx.campaign_messages.texts.get(campaign, {}):
+            context["message"] = ctx.campaign_messages.render([campaign], locale, context)
+            for name in names_for(ctx.priorities[campaign]):
+                ctx.templates.render(name, context)
 
 
 def _image_links(ctx: DeliveryContext, coupons: pl.DataFrame) -> dict[str, str] | None:
@@ -160,6 +168,7 @@ def plan_delivery(ctx: DeliveryContext, coupons: pl.DataFrame, customers: pl.Dat
         currency=ctx.currency,
         max_sms_parts=ctx.max_sms_parts,
         image_paths=_image_links(ctx, coupons),
+        campaign_messages=ctx.campaign_messages,
     )
     chosen = ranked.join(rendered.outcomes, on="customer_id", how="left", maintain_order="left").select(
         "customer_id", "channel", "coupons"

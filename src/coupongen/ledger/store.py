@@ -12,9 +12,10 @@ from coupongen.ledger.holdout import HoldoutMixin
 from coupongen.ledger.redemptions import RedemptionsMixin
 from coupongen.ledger.revocations import RevocationsMixin
 from coupongen.ledger.runs import RunsMixin
+from coupongen.ledger.spending import SpendingMixin
 
 
-class Ledger(RunsMixin, CouponsMixin, HoldoutMixin, RevocationsMixin, RedemptionsMixin):
+class Ledger(RunsMixin, CouponsMixin, HoldoutMixin, RevocationsMixin, RedemptionsMixin, SpendingMixin):
     """An open ledger database. Use ``Ledger.open(path)`` as a context manager."""
 
     def totals(self) -> dict[str, dict[str, int]]:

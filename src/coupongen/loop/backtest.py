@@ -27,7 +27,7 @@ from coupongen.loop.backtest_scoring import (
     score_offers,
 )
 from coupongen.offers.candidates import OFFER_TYPES, OfferContext, cross_sell_candidates
-from coupongen.offers.eligibility import eligible_customers
+from coupongen.offers.eligibility import eligible_customers, with_audience_facts
 
 LEVELS = ("sku", "category")
 """Levels a backtest scores at: the targets are skus, or categories."""
@@ -146,7 +146,15 @@ def backtest(
     model = spec or relevance.ModelSpec()
     scored: list[tuple[CampaignConfig, str, pl.DataFrame, pl.DataFrame]] = []
     for campaign in _campaigns(job, level):
-        admitted = eligible_customers(active, campaign) if eligibility else active
+        admitted = (
+            eligible_customers(
+                with_audience_facts(active, as_of=cutoff),
+                campaign,
+                listed=job.customer_lists.get(campaign.name),
+            )
+            if eligibility
+            else active
+        )
         if campaign.type == "cross_sell":
             made = _cross_sell_offers(admitted, ctx, campaign, top_n, model)
             scored.append((campaign, model.method, admitted, made))

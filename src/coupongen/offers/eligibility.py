@@ -1,19 +1,94 @@
 """Who a campaign may address: its eligibility rules, and the products no coupon may target.
 
-A campaign admits customers by spend, RFM segment, lifecycle stage and NPS class. Products the
+A campaign admits customers by spend, RFM segment and scores, lifecycle stage, NPS class, visits,
+age, home store, any column of the customer table, or a list of customer ids or cards. Products the
 retailer marks ``promo_allowed=false`` (alcohol, tobacco, infant formula) are never a target, and
 neither is a whole category holding one.
 """
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import polars as pl
 
-from coupongen.config import CampaignConfig
+from coupongen.config import CampaignConfig, Filter
+from coupongen.errors import ConfigError
+
+# The customer-table column each named eligibility filter tests.
+FILTER_COLUMNS = {
+    "r_score": "r_score",
+    "f_score": "f_score",
+    "m_score": "m_score",
+    "spend": "monetary",
+    "visits": "visits",
+    "age": "age",
+    "home_store": "home_store",
+}
 
 
-def eligible_customers(customers: pl.DataFrame, campaign: CampaignConfig) -> pl.DataFrame:
-    """The customers a campaign's eligibility admits (an empty list admits everyone)."""
+def with_audience_facts(
+    customers: pl.DataFrame,
+    *,
+    as_of: date,
+    transactions: pl.DataFrame | None = None,
+    lookback_days: int = 365,
+) -> pl.DataFrame:
+    """The customer table plus the facts eligibility filters need beyond the analysis.
+
+    Added columns: age (full years on ``as_of``, from birth_date; null when unknown) and, with
+    ``transactions``, home_store (the store of most of the customer's receipts in the look-back
+    window, ties to the smallest store id; null without purchases there).
+    """
+    out = customers
+    if "birth_date" in out.columns:
+        born = pl.col("birth_date")
+        had_birthday = (born.dt.month() < as_of.month) | (
+            (born.dt.month() == as_of.month) & (born.dt.day() <= as_of.day)
+        )
+        age = pl.lit(as_of.year) - born.dt.year() - pl.when(had_birthday).then(0).otherwise(1)
+        out = out.with_columns(age.cast(pl.Int64).alias("age"))
+    if transactions is not None:
+        since = as_of - timedelta(days=lookback_days)
+        day = pl.col("ts").dt.date()
+        home = (
+            transactions.filter((day >= since) & (day < as_of))
+            .group_by("customer_id", "store_id")
+            .agg(pl.col("receipt_id").n_unique().alias("receipts"))
+            .sort(["customer_id", "receipts", "store_id"], descending=[False, True, False])
+            .group_by("customer_id", maintain_order=True)
+            .first()
+            .select("customer_id", pl.col("store_id").alias("home_store"))
+        )
+        out = out.drop("home_store", strict=False).join(home, on="customer_id", how="left")
+    return out
+
+
+def filter_expr(column: str, rule: Filter) -> pl.Expr:
+    """The polars test of one eligibility filter on ``column`` (null never passes)."""
+    col = pl.col(column)
+    values = list(rule.values)
+    if rule.op == "equals":
+        expr = col == values[0]
+    elif rule.op == "in":
+        expr = col.is_in(values)
+    elif rule.op == "between":
+        expr = col.is_between(values[0], values[1])
+    elif rule.op == "at_least":
+        expr = col >= values[0]
+    else:
+        expr = col <= values[0]
+    return expr.fill_null(False)
+
+
+def eligible_customers(
+    customers: pl.DataFrame, campaign: CampaignConfig, *, listed: frozenset[str] | None = None
+) -> pl.DataFrame:
+    """The customers a campaign's eligibility admits (an empty list or no filter admits everyone).
+
+    ``listed`` holds the customer ids or card numbers of the campaign's customers_file. A filter
+    on a column the customer table lacks is a ConfigError naming the campaign and the key.
+    """
     rules = campaign.eligibility
     cond = pl.col("monetary") >= rules.min_spend
     if rules.segments:
@@ -24,9 +99,44 @@ def eligible_customers(customers: pl.DataFrame, campaign: CampaignConfig) -> pl.
         cond &= pl.col("nps_class").is_in(list(rules.nps))
     if rules.exclude_nps:
         cond &= ~pl.col("nps_class").is_in(list(rules.exclude_nps)).fill_null(False)
+    for key, rule in rules.filters().items():
+        column = FILTER_COLUMNS.get(key, key.removeprefix("columns."))
+        if column not in customers.columns:
+            raise ConfigError(
+                f"campaign {campaign.name!r}: eligibility.{key}: the customer table has no column {column!r}"
+            )
+        cond &= _typed_filter(customers, column, rule, campaign.name, key)
+    if rules.customers_file is not None:
+        ids = pl.Series(sorted(listed or ()), dtype=pl.String).implode()
+        cond &= pl.col("customer_id").is_in(ids) | pl.col("card_number").is_in(ids).fill_null(False)
     return customers.filter(cond)
+
+
+def _typed_filter(customers: pl.DataFrame, column: str, rule: Filter, campaign: str, key: str) -> pl.Expr:
+    """The filter's test, after checking its values can be compared with the column."""
+    dtype = customers.schema[column]
+    numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in rule.values)
+    ok = (
+        (dtype.is_numeric() and numeric)
+        or (dtype == pl.String and all(isinstance(v, str) for v in rule.values))
+        or (dtype == pl.Boolean and all(isinstance(v, bool) for v in rule.values))
+        or (dtype == pl.Date and all(isinstance(v, date) for v in rule.values))
+    )
+    if not ok:
+        raise ConfigError(
+            f"campaign {campaign!r}: eligibility.{key}: column {column!r} holds {dtype}, "
+            f"which the filter's values cannot be compared with"
+        )
+    return filter_expr(column, rule)
 
 
 def restricted_categories(products: pl.DataFrame) -> pl.Series:
     """Categories holding any product with promo_allowed=false: never a coupon target as a whole."""
     return products.filter(~pl.col("promo_allowed"))["category"].unique().sort()
+
+
+def promotable(products: pl.DataFrame) -> pl.DataFrame:
+    """The products a coupon may target (promo_allowed): where campaign targets meet the
+    never-promote guard.
+    """
+    return products.filter(pl.col("promo_allowed"))

@@ -1,8 +1,9 @@
-"""Guards and money: the frequency cap, the expected cost of a coupon, budgets and the holdout.
+"""Guards and money: frequency and per-customer caps, a coupon's expected cost, budgets, holdout.
 
 A campaign's budget is spent on expected cost (redemption rate times the reward's value), highest
-priority first. The holdout is a salted, deterministic share of candidates that is recorded but
-sent nothing, so that the campaign's effect can be measured against it.
+priority first; a lifetime budget caps what is left for tonight after earlier nights' cost. The
+holdout is a salted, deterministic share of candidates that is recorded but sent nothing, so that
+the campaign's effect can be measured against it.
 """
 
 from __future__ import annotations
@@ -85,3 +86,37 @@ def within_budget(candidates: pl.DataFrame, budget: float | None, *, salt: str, 
     spent = pl.when(pl.col("held")).then(0.0).otherwise(pl.col("expected_cost")).cum_sum()
     last = ordered.select(pl.int_range(pl.len()).filter(~pl.col("held") & (spent <= budget)).max()).item()
     return ordered.head(0 if last is None else last + 1)
+
+
+def per_customer_capped(
+    candidates: pl.DataFrame, campaign: CampaignConfig, reach: pl.DataFrame | None, *, as_of: date
+) -> pl.DataFrame:
+    """The candidates under the campaign's ``per_customer`` cap: fewer than ``max`` offers of this
+    campaign (coupons and holdout places) on the nights of the last ``days`` days before ``as_of``.
+
+    ``reach`` holds earlier nights' (customer_id, campaign, as_of), as ``Ledger.campaign_reach``.
+    """
+    cap = campaign.per_customer
+    if cap is None or reach is None:
+        return candidates
+    since = as_of - timedelta(days=cap.days - 1)
+    full = (
+        reach.filter(
+            (pl.col("campaign") == campaign.name) & (pl.col("as_of") >= since) & (pl.col("as_of") < as_of)
+        )
+        .group_by("customer_id")
+        .len("offers")
+        .filter(pl.col("offers") >= cap.max)
+        .select("customer_id")
+    )
+    return candidates.join(full, on="customer_id", how="anti")
+
+
+def night_budget(campaign: CampaignConfig, spent_before: float) -> float | None:
+    """What the campaign may spend tonight: its nightly budget, within what its lifetime budget has
+    left after ``spent_before`` (earlier nights' cost); None when neither limits it.
+    """
+    limits = [b for b in (campaign.budget,) if b is not None]
+    if campaign.lifetime_budget is not None:
+        limits.append(max(campaign.lifetime_budget - spent_before, 0.0))
+    return min(limits) if limits else None

@@ -1,14 +1,17 @@
 """Campaigns -> offers: who gets which coupon tonight, campaign by campaign.
 
-Guards apply in a fixed order: never a restricted product or category, never a cross-sell of what
-the customer already bought, a frequency cap per offer type, a cap of coupons per customer across
-campaigns, a budget on expected cost filled by priority, and finally a salted, deterministic
-holdout that is recorded but sent nothing. A rerun of a night builds on what it already recorded.
+A campaign plans only on nights between its start and end dates; an exclusive campaign's customers
+get no other campaign's offer that night. Guards apply in a fixed order:
+never a restricted product or category, never a cross-sell of what the customer already bought, a
+frequency cap per offer type, the campaign's per-customer cap over a period, a cap of coupons per
+customer across campaigns, a budget on expected cost filled by priority (the nightly budget within
+what the lifetime budget has left), and finally a salted, deterministic holdout that is recorded
+but sent nothing. A rerun of a night builds on what it already recorded.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import polars as pl
@@ -17,8 +20,17 @@ from coupongen.analysis.night import Analysis
 from coupongen.analysis.relevance import recommend
 from coupongen.config import CampaignConfig, Job
 from coupongen.offers.candidates import OFFER_TYPES, OfferContext
-from coupongen.offers.eligibility import eligible_customers
-from coupongen.offers.guards import expected_cost, frequency_capped, within_budget
+from coupongen.offers.eligibility import eligible_customers, with_audience_facts
+from coupongen.offers.guards import (
+    expected_cost,
+    frequency_capped,
+    night_budget,
+    per_customer_capped,
+    within_budget,
+)
+from coupongen.offers.targeting import apply_target
+
+ELIGIBLE_SCHEMA: dict[str, pl.DataType] = {"campaign": pl.String(), "customer_id": pl.String()}
 
 
 @dataclass(frozen=True)
@@ -29,11 +41,17 @@ class OfferPlan:
     campaign, offer_type, customer_id, card_number, target_kind, target, reward_type, reward_value,
     min_basket, valid_from, valid_to, max_uses, expected_cost, reason. funnel: campaign, offer_type,
     eligible, candidates, capped, within_budget, treated, control, expected_cost, budget.
+    eligible: campaign, customer_id of every customer a planned campaign admitted. budgets: one row
+    per enabled campaign: campaign, runs_tonight (within its start and end dates), budget,
+    lifetime_budget, spent_before (earlier nights' cost, see ``Ledger.campaign_spend``),
+    night_budget (what tonight may spend; null when unlimited).
     """
 
     offers: pl.DataFrame
     controls: pl.DataFrame
     funnel: pl.DataFrame
+    eligible: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=ELIGIBLE_SCHEMA))
+    budgets: pl.DataFrame = field(default_factory=pl.DataFrame)
 
 
 DECIDED_SCHEMA: dict[str, pl.DataType] = {
@@ -52,6 +70,9 @@ def plan_offers(
     seed: int,
     recent: pl.DataFrame | None = None,
     decided: pl.DataFrame | None = None,
+    customer_lists: dict[str, frozenset[str]] | None = None,
+    spent: pl.DataFrame | None = None,
+    reach: pl.DataFrame | None = None,
 ) -> OfferPlan:
     """Decide every campaign's offers and holdout for the run date.
 
@@ -63,27 +84,46 @@ def plan_offers(
     ``frequency_cap_days`` is skipped. ``decided`` holds what earlier runs of the same night already
     recorded (campaign, customer_id, held, expected_cost): those customers keep their group, their
     places count against the caps and their coupons against the budgets, and the plan adds only
-    what is new.
+    what is new. ``customer_lists`` holds each campaign's customers_file entries; ``spent`` the
+    (campaign, spent) of earlier nights, against lifetime budgets; ``reach`` the (customer_id,
+    campaign, as_of) of earlier nights' offers, against per-customer caps.
     """
+    lists = customer_lists or {}
+    exclusive = [c.name for c in campaigns if c.exclusive]
+    spent_before = dict(spent.select("campaign", "spent").iter_rows()) if spent is not None else {}
     card = ctx.customers.select("customer_id", "card_number")
     before = decided if decided is not None else pl.DataFrame(schema=DECIDED_SCHEMA)
     taken = before.select("customer_id", "campaign")
     counts: list[dict[str, object]] = []
     offers: list[pl.DataFrame] = []
     controls: list[pl.DataFrame] = []
+    admitted: list[pl.DataFrame] = []
+    limits: list[dict[str, object]] = []
     for campaign in (c for c in campaigns if c.enabled):
-        eligible = eligible_customers(ctx.customers, campaign)
-        cands = frequency_capped(
-            OFFER_TYPES[campaign.type](eligible, ctx, campaign), campaign, recent, as_of=ctx.as_of
+        tonight = campaign.runs_on(ctx.as_of)
+        before_tonight = float(spent_before.get(campaign.name, 0.0))
+        limit = night_budget(campaign, before_tonight)
+        limits.append(
+            {
+                "campaign": campaign.name,
+                "runs_tonight": tonight,
+                "budget": campaign.budget,
+                "lifetime_budget": campaign.lifetime_budget,
+                "spent_before": round(before_tonight, 2),
+                "night_budget": None if limit is None else round(limit, 2),
+            }
+        )
+        if not tonight:
+            continue
+        eligible = eligible_customers(ctx.customers, campaign, listed=lists.get(campaign.name))
+        admitted.append(eligible.select(pl.lit(campaign.name).alias("campaign"), "customer_id"))
+        proposed = apply_target(OFFER_TYPES[campaign.type](eligible, ctx, campaign), ctx, campaign)
+        cands = per_customer_capped(
+            frequency_capped(proposed, campaign, recent, as_of=ctx.as_of), campaign, reach, as_of=ctx.as_of
         )
         earlier = before.filter(pl.col("campaign") == campaign.name)
-        full = (
-            taken.filter(pl.col("campaign") != campaign.name)
-            .group_by("customer_id")
-            .len("used")
-            .filter(pl.col("used") >= max_per_customer)
-            .join(earlier.select("customer_id"), on="customer_id", how="anti")
-            .select("customer_id")
+        full = _full_customers(taken, campaign, exclusive, max_per_customer).join(
+            earlier.select("customer_id"), on="customer_id", how="anti"
         )
         free = (
             cands.join(full, on="customer_id", how="anti")
@@ -101,7 +141,7 @@ def plan_offers(
         # Coupons issued earlier tonight to customers who are no longer candidates still cost.
         gone = earlier.join(cands.select("customer_id"), on="customer_id", how="anti")
         spent_elsewhere = float(gone.filter(~pl.col("held"))["expected_cost"].sum())
-        budget = None if campaign.budget is None else max(campaign.budget - spent_elsewhere, 0.0)
+        budget = None if limit is None else max(limit - spent_elsewhere, 0.0)
         chosen = (
             within_budget(free, budget, salt=f"{campaign.name}:{seed}", share=campaign.holdout_share)
             if not free.is_empty()
@@ -141,6 +181,35 @@ def plan_offers(
         offers=_concat_or_empty(offers),
         controls=_concat_or_empty(controls),
         funnel=pl.DataFrame(counts) if counts else pl.DataFrame(),
+        eligible=pl.concat(admitted) if admitted else pl.DataFrame(schema=ELIGIBLE_SCHEMA),
+        budgets=pl.DataFrame(limits, schema=BUDGET_SCHEMA),
+    )
+
+
+BUDGET_SCHEMA: dict[str, pl.DataType] = {
+    "campaign": pl.String(),
+    "runs_tonight": pl.Boolean(),
+    "budget": pl.Float64(),
+    "lifetime_budget": pl.Float64(),
+    "spent_before": pl.Float64(),
+    "night_budget": pl.Float64(),
+}
+
+
+def _full_customers(
+    taken: pl.DataFrame, campaign: CampaignConfig, exclusive: list[str], max_per_customer: int
+) -> pl.DataFrame:
+    """customer_id of the customers another campaign's offers leave no place for tonight: those at
+    ``max_per_customer``, those an ``exclusive`` campaign chose, and for an exclusive campaign
+    anyone another campaign chose.
+    """
+    limit = 1 if campaign.exclusive else max_per_customer
+    return (
+        taken.filter(pl.col("campaign") != campaign.name)
+        .group_by("customer_id")
+        .agg(pl.len().alias("used"), pl.col("campaign").is_in(exclusive).any().alias("alone"))
+        .filter((pl.col("used") >= limit) | pl.col("alone"))
+        .select("customer_id")
     )
 
 
@@ -213,19 +282,36 @@ def plan_night(
     seed: int,
     recent: pl.DataFrame | None = None,
     decided: pl.DataFrame | None = None,
+    transactions: pl.DataFrame | None = None,
+    spent: pl.DataFrame | None = None,
+    reach: pl.DataFrame | None = None,
 ) -> OfferPlan:
     """Targeting, guards, budgets and holdout for every enabled campaign of the job.
 
     The cross-sell ranking is computed once, for every customer an enabled cross-sell campaign
-    admits, and shared by those campaigns. ``recent`` and ``decided`` are as in `plan_offers`.
+    admits, and shared by those campaigns. The customer table gains
+    the facts eligibility filters use (`with_audience_facts`; home_store only when a campaign
+    filters on it and ``transactions`` are given). ``recent``, ``decided``, ``spent`` and
+    ``reach`` are as in `plan_offers`.
     """
-    cross_sell = [c for c in job.campaigns if c.enabled and c.type == "cross_sell"]
+    live = [c for c in job.campaigns if c.enabled and c.runs_on(as_of)]
+    by_store = any(c.eligibility.home_store is not None for c in live)
+    customers = with_audience_facts(
+        analysis.segmented,
+        as_of=as_of,
+        transactions=transactions if by_store else None,
+        lookback_days=job.config.segments.lookback_days,
+    )
+    lists = job.customer_lists
+    cross_sell = [c for c in live if c.type == "cross_sell"]
     ranked = None
     if cross_sell:
-        admitted = pl.concat([eligible_customers(analysis.segmented, c)["customer_id"] for c in cross_sell])
+        admitted = pl.concat(
+            [eligible_customers(customers, c, listed=lists.get(c.name))["customer_id"] for c in cross_sell]
+        )
         ranked = recommend(analysis.bought, products, rules=analysis.rules, customers=admitted)
     ctx = OfferContext(
-        customers=analysis.segmented,
+        customers=customers,
         bought=analysis.bought,
         categories=analysis.categories,
         products=products,
@@ -243,6 +329,9 @@ def plan_night(
         seed=seed,
         recent=recent,
         decided=decided,
+        customer_lists=lists,
+        spent=spent,
+        reach=reach,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from coupongen.config import Job
-from coupongen.offers.planning import OfferPlan, eligible_customers
+from coupongen.offers.planning import OfferPlan
 
 
 def by_segment(job: Job, customers: pl.DataFrame, plan: OfferPlan) -> pl.DataFrame:
@@ -19,8 +19,12 @@ def by_segment(job: Job, customers: pl.DataFrame, plan: OfferPlan) -> pl.DataFra
     """
     segment = customers.select("customer_id", "rfm_segment")
     rows = []
-    for campaign in (c for c in job.campaigns if c.enabled):
-        eligible = eligible_customers(customers, campaign).group_by("rfm_segment").len("eligible")
+    admitted = plan.eligible.join(segment, on="customer_id", how="left")
+    planned = set(plan.funnel["campaign"].to_list()) if plan.funnel.height else set()
+    for campaign in (c for c in job.campaigns if c.name in planned):
+        eligible = (
+            admitted.filter(pl.col("campaign") == campaign.name).group_by("rfm_segment").len("eligible")
+        )
         sent = _count(plan.offers, campaign.name, segment, "sent")
         held = _count(plan.controls, campaign.name, segment, "holdout")
         table = (
@@ -67,9 +71,11 @@ def by_channel(plan: OfferPlan, channels: pl.DataFrame) -> pl.DataFrame:
 def budgets(plan: OfferPlan) -> pl.DataFrame:
     """Per campaign: expected cost of the coupons sent against the budget, and the share used.
 
-    Columns: campaign, offer_type, sent, holdout, expected_cost, budget, budget_used.
+    Columns: campaign, offer_type, sent, holdout, expected_cost, budget, budget_used, and where a
+    campaign has a lifetime budget: lifetime_budget, spent_before (earlier nights), lifetime_left
+    (after tonight).
     """
-    return plan.funnel.select(
+    table = plan.funnel.select(
         "campaign",
         "offer_type",
         pl.col("treated").alias("sent"),
@@ -80,4 +86,14 @@ def budgets(plan: OfferPlan) -> pl.DataFrame:
         .then((pl.col("expected_cost") / pl.col("budget")).round(3))
         .otherwise(None)
         .alias("budget_used"),
+    )
+    lifetime = plan.budgets.filter(pl.col("lifetime_budget").is_not_null()) if plan.budgets.height else None
+    if lifetime is None or lifetime.is_empty() or table.is_empty():
+        return table
+    return table.join(
+        lifetime.select("campaign", "lifetime_budget", "spent_before"), on="campaign", how="left"
+    ).with_columns(
+        (pl.col("lifetime_budget") - pl.col("spent_before") - pl.col("expected_cost"))
+        .round(2)
+        .alias("lifetime_left")
     )
