@@ -94,6 +94,12 @@ def render_ledger(path: Path, ledger: Ledger) -> str:
         + f"; {totals['controls'].get('total', 0):,} in holdout"
         + f"; {sum(totals['redemptions'].values()):,} redemptions"
         + (f" ({_counts(totals['redemptions'])})" if totals["redemptions"] else "")
+        + (f"; {totals['refunds']['accepted']:,} refunded" if totals["refunds"].get("accepted") else "")
+        + (
+            f"; {totals['referral_credits']['total']:,} referrer credits"
+            if totals["referral_credits"].get("total")
+            else ""
+        )
     )
     holder = ledger.lock_holder()
     if holder is not None:

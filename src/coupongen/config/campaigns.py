@@ -23,16 +23,57 @@ class Eligibility(_Model):
     min_spend: float = Field(0.0, ge=0)
 
 
-class Reward(_Model):
-    """What the coupon gives: a percentage, a fixed amount, bonus points or a points multiplier."""
+ITEM_REWARDS = ("free_product", "buy_x_get_y", "cheapest_free")
+"""Rewards that make items free (or cheaper) rather than taking money off: ``value`` is the percent
+off the rewarded items and defaults to 100 (free)."""
 
-    type: Literal["percent", "amount", "points", "multiplier"]
+
+class ReferrerReward(_Model):
+    """What the customer who shares a referral code earns when a friend first uses it."""
+
+    type: Literal["points", "amount"]
     value: float = Field(gt=0)
+
+
+class Reward(_Model):
+    """What the coupon gives (docs/pos.md says how the tills apply each type).
+
+    ``percent``, ``amount``, ``points`` and ``multiplier`` take ``value``; ``free_product`` gives
+    ``get`` units of the target free; ``buy_x_get_y`` gives ``get`` units when ``buy`` are bought;
+    ``cheapest_free`` gives the ``get`` cheapest of ``buy`` qualifying items. For these three,
+    ``value`` is the percent off the rewarded items (100, free, by default). A referral campaign may
+    add ``referrer_reward`` (credited once per friend) and ``uses_per_friend``.
+    """
+
+    type: Literal["percent", "amount", "points", "multiplier", "free_product", "buy_x_get_y", "cheapest_free"]
+    value: float = Field(gt=0)
+    buy: int | None = Field(None, ge=1, le=99)
+    get: int | None = Field(None, ge=1, le=99)
+    referrer_reward: ReferrerReward | None = None
+    uses_per_friend: int = Field(1, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _item_defaults(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("type") in ITEM_REWARDS:
+            data = {"value": 100, **data}
+            if data["type"] != "buy_x_get_y":
+                data.setdefault("get", 1)
+        return data
 
     @model_validator(mode="after")
     def _sane(self) -> Reward:
-        if self.type == "percent" and self.value > 100:
-            raise ValueError("a percent reward must be at most 100")
+        if self.type in ("percent", *ITEM_REWARDS) and self.value > 100:
+            raise ValueError(f"a {self.type} reward must be at most 100 (percent off)")
+        needs_buy = self.type in ("buy_x_get_y", "cheapest_free")
+        if needs_buy and (self.buy is None or self.get is None):
+            raise ValueError(f"a {self.type} reward needs buy and get (e.g. buy = 2, get = 1)")
+        if not needs_buy and self.buy is not None:
+            raise ValueError("buy applies only to buy_x_get_y and cheapest_free rewards")
+        if self.type not in ITEM_REWARDS and self.get is not None:
+            raise ValueError("get applies only to free_product, buy_x_get_y and cheapest_free rewards")
+        if self.type == "cheapest_free" and (self.get or 0) >= (self.buy or 0):
+            raise ValueError("a cheapest_free reward's get must be less than buy")
         return self
 
 
@@ -189,6 +230,16 @@ class CampaignConfig(_Model):
     frequency_cap_days: int = Field(14, ge=0)
     channels: tuple[Literal["email", "sms", "app"], ...] = ("email", "sms", "app")
     code: CodeConfig = CodeConfig()
+
+    @model_validator(mode="after")
+    def _referral_only(self) -> CampaignConfig:
+        if self.type != "referral" and (
+            self.reward.referrer_reward is not None or "uses_per_friend" in self.reward.model_fields_set
+        ):
+            raise ValueError(
+                "reward.referrer_reward and reward.uses_per_friend apply only to referral campaigns"
+            )
+        return self
 
     def validity(self, as_of: date) -> tuple[date, date]:
         """The first and last day a coupon issued on ``as_of`` can be used (both included)."""

@@ -44,6 +44,8 @@ APP_COUPON_KEYS = (
     "valid_from",
     "valid_to",
     "max_uses",
+    "reward_buy",
+    "reward_get",
 )
 
 
@@ -181,7 +183,7 @@ def _compose(
         "customer_id": customer_id,
         "locale": locale,
         "title": _render(templates, template_name("app", "title", locale), context),
-        "coupons": [{k: c[k] for k in APP_COUPON_KEYS} for c in context["coupons"]],
+        "coupons": [{k: c.get(k) for k in APP_COUPON_KEYS} for c in context["coupons"]],
     }
     return {"customer_id": customer_id, "payload": json.dumps(payload, ensure_ascii=False, sort_keys=True)}
 
