@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from coupongen.codes import CodeFormat, check_url_template, is_prime
+from coupongen.codes.patterns import check_pattern
 from coupongen.config.base import DEFAULT_ALPHABET, _Model
 from coupongen.errors import CodeFormatError
 
@@ -87,9 +88,15 @@ class CodeConfig(_Model):
     digits and, with ``expiry_in_barcode``, the last valid day), ``code128`` (the code) or ``qr``
     (``qr_payload``: the code, ``url_template`` filled with it, or a signed payload). The signing
     key never appears here: it comes from the environment (see ``codes.load_signing_key``).
+    ``suffix`` follows the check character; ``pattern`` (``#`` digit, ``?`` character, the last
+    ``?`` the check character) replaces prefix and length; ``import_file`` (a CSV with a ``code``
+    column, relative to the job file) supplies pre-printed or partner codes instead of drawn ones.
     """
 
     prefix: str = ""
+    suffix: str = ""
+    pattern: str | None = None
+    import_file: str | None = None
     length: int = Field(default=10, ge=6, le=24)
     alphabet: str = DEFAULT_ALPHABET
     symbology: Literal["ean13", "gs1_128", "code128", "qr"] = "code128"
@@ -108,6 +115,13 @@ class CodeConfig(_Model):
     def _distinct(cls, v: str) -> str:
         if len(set(v)) != len(v):
             raise ValueError("characters must be distinct")
+        return v
+
+    @field_validator("suffix")
+    @classmethod
+    def _suffix(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Z0-9-]{0,8}", v):
+            raise ValueError("must be up to 8 characters A-Z, 0-9 or '-'")
         return v
 
     @field_validator("prefix")
@@ -145,6 +159,31 @@ class CodeConfig(_Model):
             )
         if not self.alphabet.isascii() or not self.alphabet.isalnum():
             raise ValueError("alphabet must be ASCII letters and digits")
+        return self
+
+    @model_validator(mode="after")
+    def _layout(self) -> CodeConfig:
+        given = self.model_fields_set
+        if self.pattern is not None:
+            try:
+                check_pattern(self.pattern, self.alphabet)
+            except CodeFormatError as e:
+                raise ValueError(str(e)) from e
+            clash = sorted(given & {"prefix", "length", "suffix", "signed"})
+            if clash:
+                raise ValueError(
+                    f"pattern replaces prefix, length and suffix, and is not signed (drop {', '.join(clash)})"
+                )
+        if self.suffix and self.signed:
+            raise ValueError("suffix cannot be used with signed codes")
+        if self.import_file is not None:
+            clash = sorted(given & {"prefix", "length", "suffix", "pattern", "signed"})
+            if clash:
+                raise ValueError(f"import_file supplies the codes: drop {', '.join(clash)}")
+            if self.symbology not in ("code128", "qr") or self.qr_payload == "signed":
+                raise ValueError(
+                    "import_file works with symbology code128 or qr (the barcode holds the code)"
+                )
         return self
 
     @model_validator(mode="after")
@@ -199,6 +238,9 @@ class CodeConfig(_Model):
             symbology=self.symbology,
             barcode_digits=barcode_digits,
             url_template=self.url_template,
+            suffix=self.suffix,
+            pattern=self.pattern,
+            imported=self.import_file is not None,
         )
 
 

@@ -221,6 +221,20 @@ class CouponsMixin(LedgerBase):
         ).fetchone()
         return dict(zip(names, row, strict=True)) if row else None
 
+    def codes_in_ledger(self, codes: Iterable[str]) -> set[str]:
+        """Those of ``codes`` that some coupon in the ledger already has."""
+        wanted = sorted(set(codes))
+        found: set[str] = set()
+        for i in range(0, len(wanted), IN_CHUNK):
+            chunk = wanted[i : i + IN_CHUNK]
+            found.update(
+                r[0]
+                for r in self.conn.execute(
+                    f"SELECT code FROM coupons WHERE code IN ({', '.join('?' * len(chunk))})", chunk
+                )
+            )
+        return found
+
     def recent_offer_types(self, *, since: date, before: date) -> pl.DataFrame:
         """customer_id, offer_type, as_of (date) of coupons and holdout entries, since <= as_of < before.
 
