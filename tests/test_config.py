@@ -61,7 +61,7 @@ def test_campaign_errors_name_the_campaign_file(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_job(path)
     assert str(e.value).startswith(
-        f"{tmp_path / 'campaigns' / 'cs.toml'}: reward: a percent reward must be at most 100"
+        f"{tmp_path / 'campaigns' / 'cs.toml'}: reward: a percent reward must be at most 100 (percent off)"
     )
 
 

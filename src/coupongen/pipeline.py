@@ -17,6 +17,7 @@ import polars as pl
 
 from coupongen import codes
 from coupongen.analysis.night import Analysis, analyse
+from coupongen.codes.imported import read_code_file
 from coupongen.config import Job
 from coupongen.delivery import crm, outbox, pos
 from coupongen.delivery import planning as delivery
@@ -120,7 +121,8 @@ def issue(
     """Record the plan's coupons and holdout in the ledger; returns how many coupons were new.
 
     Each coupon keeps its customer's ``rfm_segment`` in ``segmented`` (the analysis' customers).
-    The signing key is read before anything is issued, so a signed campaign without a key fails
+    A campaign with ``code.import_file`` issues the file's codes the ledger does not hold yet, in
+    file order. The signing key is read before anything is issued, so a signed campaign without a key fails
     the run with nothing recorded. The last commit reaches the disk (``Ledger.mark_issued``)
     before the exports name any coupon.
     """
@@ -136,7 +138,12 @@ def issue(
         mine = offers_.filter(pl.col("campaign") == campaign.name)
         if not mine.height:
             continue
-        make = codes.code_maker(campaign, entropy, as_of=run.as_of, key=key)
+        imported = None
+        if campaign.code.import_file is not None:
+            supplied = read_code_file(job.resolve(campaign.code.import_file))
+            issued = ledger.codes_in_ledger(supplied)
+            imported = [c for c in supplied if c not in issued]
+        make = codes.code_maker(campaign, entropy, as_of=run.as_of, key=key, imported=imported)
         codes.check_barcode_expiry(campaign, mine["valid_to"].unique().to_list(), as_of=run.as_of)
         new += ledger.issue_coupons(mine, run=run, make_codes=make)
     if controls_.height:

@@ -201,3 +201,22 @@ def test_ranked_channels_keep_every_allowed_channel_in_preference_order():
     priorities = {"sorry": ("sms", "email"), "cs": ("app", "email", "sms")}
     ranked = rank_channels(offers([("C1", "cs"), ("C1", "sorry"), ("C4", "cs")]), status, priorities)
     assert ranked.rows() == [("C1", ["sorry", "cs"], ["sms", "email"], 2), ("C4", ["cs"], ["app"], 1)]
+
+
+def test_item_rewards_are_worded_in_each_language():
+    items = dict(target_kind="category", target="coffee")
+    coupons = [
+        coupon("C1", "AAA", reward_type="free_product", reward_value=100.0, reward_get=1, **items),
+        coupon(
+            "C1", "BBB", reward_type="buy_x_get_y", reward_value=50.0, reward_buy=2, reward_get=1, **items
+        ),
+        coupon(
+            "C2", "CCC", reward_type="cheapest_free", reward_value=100.0, reward_buy=3, reward_get=1, **items
+        ),
+    ]
+    msgs = render(coupons, [("C1", "sms", 2), ("C2", "sms", 1)])
+    assert msgs.sms.sort("customer_id")["text"].to_list() == [
+        "Shop: 1 шт.: категорию «coffee» в подарок, код AAA до 06.12; "
+        "купите 2 шт.: категорию «coffee», ещё 1 шт. со скидкой 50%, код BBB до 06.12",
+        "Shop: the 1 cheapest of 3 × any coffee free, code CCC until 06.12",
+    ]

@@ -1,7 +1,10 @@
-"""The ``campaign`` commands: list the job's campaigns, preview one before the night runs."""
+"""The ``campaign`` commands: list the job's campaigns, preview one before the night runs, start a
+new campaign file.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -10,6 +13,7 @@ import polars as pl
 
 from coupongen import pipeline
 from coupongen.cli.common import common_options, handle_errors, open_job, progress_reporter
+from coupongen.config.starter import STARTERS, starter_file
 from coupongen.offers import preview
 
 
@@ -34,7 +38,7 @@ def show_table(title: str, frame: pl.DataFrame) -> None:
 
 @click.group()
 def campaign() -> None:
-    """List the job's campaigns or preview one without issuing anything."""
+    """List the job's campaigns, preview one without issuing anything, or start a new one."""
 
 
 @campaign.command("list")
@@ -111,6 +115,41 @@ def preview_campaign(
             pl.col("budget").cast(pl.String).fill_null("none"),
             pl.format("{}%", (pl.col("budget_used") * 100).round(1)).fill_null("-").alias("budget_used"),
         ),
+    )
+
+
+@campaign.command("new")
+@click.argument("name")
+@click.option(
+    "--type",
+    "offer_type",
+    required=True,
+    type=click.Choice(sorted(STARTERS)),
+    help="The offer type of the new campaign.",
+)
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("."),
+    show_default=True,
+    help="Folder to write NAME.toml in.",
+)
+@handle_errors
+def new_campaign(name: str, offer_type: str, folder: Path) -> None:
+    """Write a commented starting campaign file NAME.toml of --type: a sensible start for the
+    type, and every other key commented out with its default (docs/campaigns.md has them all).
+    Never overwrites a file.
+    """
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_\-]*", name):
+        raise click.UsageError(f"campaign name {name!r} must be lower-case letters, digits, '_' or '-'")
+    path = folder / f"{name}.toml"
+    if path.exists():
+        raise click.UsageError(f"{path}: already exists; choose another name or remove it")
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(starter_file(name, offer_type), encoding="utf-8")
+    click.echo(
+        f"wrote {path}: add it to the job file's campaigns list, then `coupongen campaign preview {name}`"
     )
 
 

@@ -94,6 +94,12 @@ def render_ledger(path: Path, ledger: Ledger) -> str:
         + f"; {totals['controls'].get('total', 0):,} in holdout"
         + f"; {sum(totals['redemptions'].values()):,} redemptions"
         + (f" ({_counts(totals['redemptions'])})" if totals["redemptions"] else "")
+        + (f"; {totals['refunds']['accepted']:,} refunded" if totals["refunds"].get("accepted") else "")
+        + (
+            f"; {totals['referral_credits']['total']:,} referrer credits"
+            if totals["referral_credits"].get("total")
+            else ""
+        )
     )
     holder = ledger.lock_holder()
     if holder is not None:
@@ -288,8 +294,9 @@ def entropy(config_path: Path, issued: int, verbose: int, quiet: bool, debug: bo
         s = campaign.code.code_format().strength(issued)
         sig_bits = f"{s['signature_bits']:.1f}" if s["forgery_odds"] else "-"
         bc_bits = f"{s['barcode_bits']:.1f}" if s["barcode_bits"] else "-"
+        code_bits = "imported" if s["code_bits"] is None else f"{s['code_bits']:.1f}"
         click.echo(
-            f"{campaign.name:<18} {campaign.code.symbology:<9} {s['code_bits']:>9.1f}  "
+            f"{campaign.name:<18} {campaign.code.symbology:<9} {code_bits:>9}  "
             f"{_one_in(s['code_guess_odds']):<16} {sig_bits:>8}  {_one_in(s['forgery_odds']):<14} "
             f"{bc_bits:>12}  {_one_in(s['barcode_guess_odds']):<14}"
         )

@@ -18,6 +18,7 @@ from coupongen.inputs.contract import Inputs
 from coupongen.inputs.loading import load_job_inputs
 from coupongen.ledger import Ledger
 from coupongen.loop import redemptions
+from coupongen.loop.refunds import referral_terms
 from coupongen.settings import ledger_location
 
 
@@ -91,7 +92,11 @@ def import_file(
     where = locate(config_path, out_dir, ledger_path, need_job=False)
     with Ledger.open(where.ledger, create=False) as ledger:
         result = redemptions.import_redemptions(
-            file, ledger, formats=code_formats(where.job), key=signing_key_if_any()
+            file,
+            ledger,
+            formats=code_formats(where.job),
+            key=signing_key_if_any(),
+            terms=referral_terms(where.job.campaigns) if where.job else None,
         )
     folder = out_dir / "redemptions" if out_dir is not None else Path(file).parent
     written = redemptions.write_rejected(result, folder)
@@ -100,12 +105,15 @@ def import_file(
 
 def render_import(result: redemptions.ImportResult, written: Path | None) -> str:
     """What ``redemptions import`` prints: the reconciliation, then one line per rejection reason."""
-    rejected = result.read - result.accepted - result.already_imported
+    rejected = result.read - result.accepted - result.refunded - result.already_imported
+    refunded = f"{result.refunded:,} refunded + " if result.refunded else ""
     lines = [
         f"{result.path.name}: {result.read:,} lines read = {result.accepted:,} accepted + "
-        f"{rejected:,} rejected + {result.already_imported:,} already imported"
+        f"{refunded}{rejected:,} rejected + {result.already_imported:,} already imported"
         + (" (nothing new)" if result.already_imported == result.read and result.read else "")
     ]
+    if result.credited:
+        lines.append(f"referrers credited: {result.credited:,} (first use of their code by a friend)")
     reasons = result.reason_counts()
     if reasons:
         lines.append("rejected lines by reason" + (f" (written to {written}):" if written else ":"))

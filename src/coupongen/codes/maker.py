@@ -7,12 +7,13 @@ GS1-128 expiry, a signed QR payload) must state every offer's own last day, whic
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from typing import Protocol
 
 from coupongen.codes.generation import Entropy, generate_codes
 from coupongen.codes.gs1 import generate_ean13, generate_gcn_serials, global_coupon_number, gs1_128_payload
+from coupongen.codes.patterns import generate_pattern_codes
 from coupongen.codes.signing import load_signing_key, signed_payload
 from coupongen.errors import CodeFormatError
 
@@ -93,6 +94,16 @@ class CodeProfile(Protocol):
         """True when issuing needs the signing key."""
         ...
 
+    @property
+    def suffix(self) -> str:
+        """Characters every code of the campaign ends with, after the check character."""
+        ...
+
+    @property
+    def pattern(self) -> str | None:
+        """The pattern codes are drawn to (``#`` digit, ``?`` character), replacing prefix and length."""
+        ...
+
 
 class Campaign(Protocol):
     """A campaign as far as making its codes needs: its name, code profile and validity window."""
@@ -138,6 +149,7 @@ def code_maker(
     *,
     as_of: date,
     key: bytes | None = None,
+    imported: Sequence[str] | None = None,
 ) -> CodeMaker:
     """A function that draws n fresh codes, barcode values and barcode keys for one campaign.
 
@@ -145,7 +157,9 @@ def code_maker(
     ``(255)<GCN><serial>[(17)<YYMMDD>]``, the code itself (Code 128, QR), a URL or a signed QR
     payload. The key is the part that identifies the coupon (the GCN with its serial), unique in the
     ledger. The expiry in a barcode is the campaign's last valid day for a run on ``as_of``. A
-    campaign that signs needs ``key`` (read from the environment when not given).
+    campaign that signs needs ``key`` (read from the environment when not given). With ``imported``
+    (pre-printed or partner codes not yet in the ledger) codes are taken from it in order instead
+    of drawn; CodeFormatError when it runs out.
     """
     spec = campaign.code
     if spec.needs_key and key is None:
@@ -177,7 +191,21 @@ def code_maker(
             return values, values
         return drawn, drawn
 
-    def make(n: int) -> tuple[list[str], list[str], list[str]]:
+    supply = list(imported) if imported is not None else None
+    taken = 0
+
+    def draw(n: int) -> list[str]:
+        nonlocal taken
+        if supply is not None:
+            if taken + n > len(supply):
+                raise CodeFormatError(
+                    f"campaign {campaign.name!r}: its import file has {len(supply) - taken} unused "
+                    f"codes left, {n} needed"
+                )
+            taken += n
+            return supply[taken - n : taken]
+        if spec.pattern is not None:
+            return generate_pattern_codes(n, pattern=spec.pattern, alphabet=spec.alphabet, entropy=entropy)
         drawn = generate_codes(
             n,
             prefix=spec.prefix,
@@ -187,6 +215,10 @@ def code_maker(
             key=signing,
             signature_length=spec.signature_length if signing is not None else 0,
         )
+        return [c + spec.suffix for c in drawn] if spec.suffix else drawn
+
+    def make(n: int) -> tuple[list[str], list[str], list[str]]:
+        drawn = draw(n)
         values, keys = payloads(n, drawn)
         return drawn, values, keys
 

@@ -16,9 +16,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from coupongen.codes.formats import CodeFormat
 from coupongen.errors import ConfigError
+
+if TYPE_CHECKING:
+    from coupongen.codes.formats import CodeFormat
 
 SIGNING_KEY_ENV = "COUPONGEN_SIGNING_KEY"
 SIGNING_KEY_FILE_ENV = "COUPONGEN_SIGNING_KEY_FILE"

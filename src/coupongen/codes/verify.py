@@ -13,7 +13,6 @@ from datetime import date
 from typing import Any, Protocol
 
 from coupongen.codes.formats import CodeFormat, code_from_url
-from coupongen.codes.generation import has_valid_check
 from coupongen.codes.gs1 import is_valid_ean13, parse_gs1_elements, read_gs1_date
 from coupongen.codes.signing import (
     SIGNED_PAYLOAD_TAG,
@@ -171,11 +170,7 @@ class _Verifier:
         return self.verdict(VALID, f"{about}; valid {valid_from} to {valid_to}, used {uses} of {max_uses}")
 
     def candidates(self, code: str) -> list[tuple[str, CodeFormat]]:
-        return [
-            (name, fmt)
-            for name, fmt in self.formats.items()
-            if code.startswith(fmt.prefix) and len(code) == fmt.size
-        ]
+        return [(name, fmt) for name, fmt in self.formats.items() if fmt.fits(code)]
 
     def code(self, code: str) -> Verdict:
         """A plain code the ledger does not hold (or offline): format, check, signature."""
@@ -183,9 +178,7 @@ class _Verifier:
         if not candidates:
             where = "not in the ledger and " if self.lookup is not None else ""
             return self.verdict(UNKNOWN, f"{where}matches no campaign's code format")
-        checked = [
-            (n, f) for n, f in candidates if has_valid_check(code, prefix=f.prefix, alphabet=f.alphabet)
-        ]
+        checked = [(n, f) for n, f in candidates if f.has_valid_check(code)]
         if not checked:
             names = ", ".join(n for n, _ in candidates)
             return self.verdict(BAD_CHECK, f"format of {names}: a character is mistyped or two are swapped")

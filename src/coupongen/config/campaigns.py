@@ -9,21 +9,62 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from coupongen.codes import CodeFormat, check_url_template, is_prime
+from coupongen.codes.patterns import check_pattern
 from coupongen.config.audience import Eligibility, Message, PerCustomer, Target, check_schedule
 from coupongen.config.base import DEFAULT_ALPHABET, _Model
 from coupongen.errors import CodeFormatError
 
+ITEM_REWARDS = ("free_product", "buy_x_get_y", "cheapest_free")
+"""Rewards that make items free (or cheaper) rather than taking money off: ``value`` is the percent
+off the rewarded items and defaults to 100 (free)."""
+
+
+class ReferrerReward(_Model):
+    """What the customer who shares a referral code earns when a friend first uses it."""
+
+    type: Literal["points", "amount"]
+    value: float = Field(gt=0)
+
 
 class Reward(_Model):
-    """What the coupon gives: a percentage, a fixed amount, bonus points or a points multiplier."""
+    """What the coupon gives (docs/pos.md says how the tills apply each type).
 
-    type: Literal["percent", "amount", "points", "multiplier"]
+    ``percent``, ``amount``, ``points`` and ``multiplier`` take ``value``; ``free_product`` gives
+    ``get`` units of the target free; ``buy_x_get_y`` gives ``get`` units when ``buy`` are bought;
+    ``cheapest_free`` gives the ``get`` cheapest of ``buy`` qualifying items. For these three,
+    ``value`` is the percent off the rewarded items (100, free, by default). A referral campaign may
+    add ``referrer_reward`` (credited once per friend) and ``uses_per_friend``.
+    """
+
+    type: Literal["percent", "amount", "points", "multiplier", "free_product", "buy_x_get_y", "cheapest_free"]
     value: float = Field(gt=0)
+    buy: int | None = Field(None, ge=1, le=99)
+    get: int | None = Field(None, ge=1, le=99)
+    referrer_reward: ReferrerReward | None = None
+    uses_per_friend: int = Field(1, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _item_defaults(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("type") in ITEM_REWARDS:
+            data = {"value": 100, **data}
+            if data["type"] != "buy_x_get_y":
+                data.setdefault("get", 1)
+        return data
 
     @model_validator(mode="after")
     def _sane(self) -> Reward:
-        if self.type == "percent" and self.value > 100:
-            raise ValueError("a percent reward must be at most 100")
+        if self.type in ("percent", *ITEM_REWARDS) and self.value > 100:
+            raise ValueError(f"a {self.type} reward must be at most 100 (percent off)")
+        needs_buy = self.type in ("buy_x_get_y", "cheapest_free")
+        if needs_buy and (self.buy is None or self.get is None):
+            raise ValueError(f"a {self.type} reward needs buy and get (e.g. buy = 2, get = 1)")
+        if not needs_buy and self.buy is not None:
+            raise ValueError("buy applies only to buy_x_get_y and cheapest_free rewards")
+        if self.type not in ITEM_REWARDS and self.get is not None:
+            raise ValueError("get applies only to free_product, buy_x_get_y and cheapest_free rewards")
+        if self.type == "cheapest_free" and (self.get or 0) >= (self.buy or 0):
+            raise ValueError("a cheapest_free reward's get must be less than buy")
         return self
 
 
@@ -37,9 +78,15 @@ class CodeConfig(_Model):
     digits and, with ``expiry_in_barcode``, the last valid day), ``code128`` (the code) or ``qr``
     (``qr_payload``: the code, ``url_template`` filled with it, or a signed payload). The signing
     key never appears here: it comes from the environment (see ``codes.load_signing_key``).
+    ``suffix`` follows the check character; ``pattern`` (``#`` digit, ``?`` character, the last
+    ``?`` the check character) replaces prefix and length; ``import_file`` (a CSV with a ``code``
+    column, relative to the job file) supplies pre-printed or partner codes instead of drawn ones.
     """
 
     prefix: str = ""
+    suffix: str = ""
+    pattern: str | None = None
+    import_file: str | None = None
     length: int = Field(default=10, ge=6, le=24)
     alphabet: str = DEFAULT_ALPHABET
     symbology: Literal["ean13", "gs1_128", "code128", "qr"] = "code128"
@@ -58,6 +105,13 @@ class CodeConfig(_Model):
     def _distinct(cls, v: str) -> str:
         if len(set(v)) != len(v):
             raise ValueError("characters must be distinct")
+        return v
+
+    @field_validator("suffix")
+    @classmethod
+    def _suffix(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Z0-9-]{0,8}", v):
+            raise ValueError("must be up to 8 characters A-Z, 0-9 or '-'")
         return v
 
     @field_validator("prefix")
@@ -95,6 +149,31 @@ class CodeConfig(_Model):
             )
         if not self.alphabet.isascii() or not self.alphabet.isalnum():
             raise ValueError("alphabet must be ASCII letters and digits")
+        return self
+
+    @model_validator(mode="after")
+    def _layout(self) -> CodeConfig:
+        given = self.model_fields_set
+        if self.pattern is not None:
+            try:
+                check_pattern(self.pattern, self.alphabet)
+            except CodeFormatError as e:
+                raise ValueError(str(e)) from e
+            clash = sorted(given & {"prefix", "length", "suffix", "signed"})
+            if clash:
+                raise ValueError(
+                    f"pattern replaces prefix, length and suffix, and is not signed (drop {', '.join(clash)})"
+                )
+        if self.suffix and self.signed:
+            raise ValueError("suffix cannot be used with signed codes")
+        if self.import_file is not None:
+            clash = sorted(given & {"prefix", "length", "suffix", "pattern", "signed"})
+            if clash:
+                raise ValueError(f"import_file supplies the codes: drop {', '.join(clash)}")
+            if self.symbology not in ("code128", "qr") or self.qr_payload == "signed":
+                raise ValueError(
+                    "import_file works with symbology code128 or qr (the barcode holds the code)"
+                )
         return self
 
     @model_validator(mode="after")
@@ -149,6 +228,9 @@ class CodeConfig(_Model):
             symbology=self.symbology,
             barcode_digits=barcode_digits,
             url_template=self.url_template,
+            suffix=self.suffix,
+            pattern=self.pattern,
+            imported=self.import_file is not None,
         )
 
 
@@ -225,6 +307,16 @@ class CampaignConfig(_Model):
     def runs_on(self, night: date) -> bool:
         """True when the night falls within the campaign's start and end dates (both included)."""
         return (self.start is None or self.start <= night) and (self.end is None or night <= self.end)
+
+    @model_validator(mode="after")
+    def _referral_only(self) -> CampaignConfig:
+        if self.type != "referral" and (
+            self.reward.referrer_reward is not None or "uses_per_friend" in self.reward.model_fields_set
+        ):
+            raise ValueError(
+                "reward.referrer_reward and reward.uses_per_friend apply only to referral campaigns"
+            )
+        return self
 
     def validity(self, as_of: date) -> tuple[date, date]:
         """The first and last day a coupon issued on ``as_of`` can be used (both included)."""

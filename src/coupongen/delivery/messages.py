@@ -45,6 +45,8 @@ APP_COUPON_KEYS = (
     "valid_from",
     "valid_to",
     "max_uses",
+    "reward_buy",
+    "reward_get",
 )
 
 
@@ -194,7 +196,7 @@ def _compose(
         "title": own["subject"]
         if own
         else _render(templates, template_name("app", "title", locale), context),
-        "coupons": [{k: c[k] for k in APP_COUPON_KEYS} for c in context["coupons"]],
+        "coupons": [{k: c.get(k) for k in APP_COUPON_KEYS} for c in context["coupons"]],
     }
     return {"customer_id": customer_id, "payload": json.dumps(payload, ensure_ascii=False, sort_keys=True)}
 

@@ -15,7 +15,7 @@ import polars as pl
 from coupongen.delivery.publish import publish_folder
 from coupongen.safecsv import write_csv
 
-POS_LAYOUT_VERSION = "1.0"
+POS_LAYOUT_VERSION = "1.1"
 
 POS_COLUMNS = (
     "code",
@@ -34,6 +34,8 @@ POS_COLUMNS = (
     "valid_from",
     "valid_to",
     "max_uses",
+    "reward_buy",
+    "reward_get",
 )
 REVOCATION_COLUMNS = ("code", "barcode_value", "symbology", "card_number", "campaign", "valid_to")
 

@@ -16,6 +16,12 @@ import polars as pl
 
 IN_CHUNK = 500  # host parameters per IN (...) list, far below SQLite's limit
 
+NOT_REFUNDED = (
+    "AND NOT EXISTS (SELECT 1 FROM refunds f WHERE f.redemption_id = r.redemption_id "
+    "AND f.status = 'accepted')"
+)
+"""SQL condition on a redemption ``r``: no accepted refund has undone it."""
+
 COLUMN_TYPES: dict[str, pl.DataType] = {
     "run_id": pl.Int64(),
     "reward_value": pl.Float64(),

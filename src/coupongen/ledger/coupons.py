@@ -15,7 +15,7 @@ import polars as pl
 
 from coupongen.errors import LedgerError
 from coupongen.ledger.base import LedgerBase
-from coupongen.ledger.connection import IN_CHUNK, night_filter, now, read_frame
+from coupongen.ledger.connection import IN_CHUNK, NOT_REFUNDED, night_filter, now, read_frame
 from coupongen.ledger.runs import Run
 
 BATCH_SIZE = 100_000  # rows per transaction: fewer commits rewrite fewer index pages
@@ -53,6 +53,8 @@ COUPON_COLUMNS = (
     "status",
     "segment",
     "channel",
+    "reward_buy",
+    "reward_get",
 )
 
 
@@ -96,9 +98,10 @@ class CouponsMixin(LedgerBase):
         """Record a coupon for every offer whose ``offer_key`` the ledger does not hold yet.
 
         ``offers`` has the coupon columns except code, barcode_value, run_id, status and channel
-        (without ``segment`` none is recorded); ``make_codes(n)`` returns n fresh codes, n barcode
-        values and optionally n barcode keys (see ``Drawn``). Each batch is one transaction: a run
-        killed at any moment leaves whole batches, and the next run issues the rest. Offers whose
+        (without ``segment``, ``reward_buy`` or ``reward_get`` none is recorded); ``make_codes(n)``
+        returns n fresh codes, n barcode values and optionally n barcode keys (see ``Drawn``). Each
+        batch is one transaction: a run killed at any moment leaves whole batches, and the next run
+        issues the rest. Offers whose
         code or barcode collides with an earlier coupon are drawn again, in the same transaction.
         Returns how many were new.
         """
@@ -106,8 +109,12 @@ class CouponsMixin(LedgerBase):
         todo = offers.filter(
             ~pl.col("offer_key").is_in(pl.Series(sorted(existing), dtype=pl.String).implode())
         )
-        if "segment" not in todo.columns:
-            todo = todo.with_columns(pl.lit(None, dtype=pl.String).alias("segment"))
+        optional = {"segment": pl.String, "reward_buy": pl.Int64, "reward_get": pl.Int64}
+        todo = todo.with_columns(
+            pl.lit(None, dtype=dtype).alias(name)
+            for name, dtype in optional.items()
+            if name not in todo.columns
+        )
         drawn_or_later = ("code", "barcode_value", "run_id", "status", "channel")
         fields = [c for c in COUPON_COLUMNS if c not in drawn_or_later]
         insert = (
@@ -190,7 +197,8 @@ class CouponsMixin(LedgerBase):
         """One coupon by its ``code``, or by ``symbology`` and barcode ``key``; None if unknown.
 
         The record has coupon_id, code, kind, campaign, customer_id, valid_from, valid_to,
-        max_uses, status, symbology, barcode_value, uses (accepted redemptions) and last_used_at.
+        max_uses, status, symbology, barcode_value, uses (accepted redemptions not refunded) and
+        last_used_at.
         """
         params: tuple[str, ...]
         if code is not None:
@@ -207,11 +215,25 @@ class CouponsMixin(LedgerBase):
             "SELECT c.coupon_id, c.code, c.kind, c.campaign, c.customer_id, c.valid_from, "
             "c.valid_to, c.max_uses, c.status, c.symbology, c.barcode_value, COUNT(r.coupon_id), "
             "MAX(r.redeemed_at) FROM coupons c LEFT JOIN redemptions r "
-            f"ON r.coupon_id = c.coupon_id AND r.status = 'accepted' WHERE {where} "
+            f"ON r.coupon_id = c.coupon_id AND r.status = 'accepted' {NOT_REFUNDED} WHERE {where} "
             "GROUP BY c.coupon_id",
             params,
         ).fetchone()
         return dict(zip(names, row, strict=True)) if row else None
+
+    def codes_in_ledger(self, codes: Iterable[str]) -> set[str]:
+        """Those of ``codes`` that some coupon in the ledger already has."""
+        wanted = sorted(set(codes))
+        found: set[str] = set()
+        for i in range(0, len(wanted), IN_CHUNK):
+            chunk = wanted[i : i + IN_CHUNK]
+            found.update(
+                r[0]
+                for r in self.conn.execute(
+                    f"SELECT code FROM coupons WHERE code IN ({', '.join('?' * len(chunk))})", chunk
+                )
+            )
+        return found
 
     def recent_offer_types(self, *, since: date, before: date) -> pl.DataFrame:
         """customer_id, offer_type, as_of (date) of coupons and holdout entries, since <= as_of < before.

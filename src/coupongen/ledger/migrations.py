@@ -12,7 +12,7 @@ from pathlib import Path
 from coupongen.errors import LedgerError
 from coupongen.ledger.connection import transaction
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -112,6 +112,40 @@ MIGRATIONS: dict[int, str] = {
     3: """
     ALTER TABLE coupons ADD COLUMN segment TEXT;
     ALTER TABLE coupons ADD COLUMN channel TEXT;
+    """,
+    # 4: item rewards' quantities (buy, get); referrers' credits, once per referral coupon and
+    # friend's card; refunds, each undoing one accepted redemption.
+    4: """
+    ALTER TABLE coupons ADD COLUMN reward_buy INTEGER;
+    ALTER TABLE coupons ADD COLUMN reward_get INTEGER;
+    CREATE TABLE referral_credits (
+        credit_id INTEGER PRIMARY KEY,
+        coupon_id INTEGER NOT NULL REFERENCES coupons(coupon_id),
+        friend_card TEXT NOT NULL,
+        redemption_id INTEGER NOT NULL REFERENCES redemptions(redemption_id),
+        customer_id TEXT NOT NULL,
+        reward_type TEXT NOT NULL,
+        reward_value REAL NOT NULL,
+        credited_at TEXT NOT NULL,
+        UNIQUE (coupon_id, friend_card)
+    );
+    CREATE TABLE refunds (
+        refund_id INTEGER PRIMARY KEY,
+        code TEXT NOT NULL,
+        coupon_id INTEGER REFERENCES coupons(coupon_id),
+        redemption_id INTEGER REFERENCES redemptions(redemption_id),
+        refunded_at TEXT NOT NULL,
+        store_id TEXT,
+        receipt_id TEXT,
+        card_number TEXT,
+        source_file TEXT NOT NULL,
+        line INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('accepted', 'rejected')),
+        reason TEXT,
+        imported_at TEXT NOT NULL,
+        UNIQUE (source_file, line)
+    );
+    CREATE UNIQUE INDEX refunds_redemption ON refunds(redemption_id) WHERE status = 'accepted';
     """,
 }
 """The statements that bring a ledger from the version before each key to that version."""

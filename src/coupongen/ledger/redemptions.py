@@ -16,7 +16,7 @@ import polars as pl
 
 from coupongen.errors import LedgerError
 from coupongen.ledger.base import LedgerBase
-from coupongen.ledger.connection import IN_CHUNK, night_filter, now
+from coupongen.ledger.connection import IN_CHUNK, NOT_REFUNDED, night_filter, now
 
 REDEMPTION_COLUMNS = (
     "code",
@@ -87,9 +87,11 @@ class RedemptionsMixin(LedgerBase):
         return str(row[0]), row[1]
 
     def redemption_lines(self, source_file: str) -> set[int]:
-        """Line numbers of ``source_file`` already recorded (accepted or rejected)."""
+        """Line numbers of ``source_file`` already recorded (accepted or rejected, refunds too)."""
         rows = self.conn.execute(
-            "SELECT line FROM redemptions WHERE source_file = ?", (source_file,)
+            "SELECT line FROM redemptions WHERE source_file = ? "
+            "UNION SELECT line FROM refunds WHERE source_file = ?",
+            (source_file, source_file),
         ).fetchall()
         return {int(r[0]) for r in rows if r[0] is not None}
 
@@ -185,7 +187,7 @@ class RedemptionsMixin(LedgerBase):
         """Accepted uses per coupon (all coupons, or of one night and some campaigns).
 
         Columns: coupon_id, code, campaign, as_of, customer_id, max_uses, uses (accepted
-        redemptions, 0 for an unused coupon), discount (their sum), first_redeemed_at,
+        redemptions not refunded since, 0 for an unused coupon), discount (their sum), first_redeemed_at,
         last_redeemed_at.
         """
         where, params = night_filter(as_of, campaigns)
@@ -193,7 +195,7 @@ class RedemptionsMixin(LedgerBase):
             "SELECT c.coupon_id, c.code, c.campaign, c.as_of, c.customer_id, c.max_uses, "
             "COUNT(r.redemption_id), COALESCE(SUM(r.discount), 0.0), MIN(r.redeemed_at), "
             "MAX(r.redeemed_at) FROM coupons c LEFT JOIN redemptions r "
-            f"ON r.coupon_id = c.coupon_id AND r.status = 'accepted' {where} "
+            f"ON r.coupon_id = c.coupon_id AND r.status = 'accepted' {NOT_REFUNDED} {where} "
             "GROUP BY c.coupon_id ORDER BY c.campaign, c.customer_id, c.offer_key",
             params,
         ).fetchall()

@@ -10,17 +10,20 @@ from __future__ import annotations
 from coupongen.ledger.coupons import CouponsMixin
 from coupongen.ledger.holdout import HoldoutMixin
 from coupongen.ledger.redemptions import RedemptionsMixin
+from coupongen.ledger.referrals import ReferralsMixin
 from coupongen.ledger.revocations import RevocationsMixin
 from coupongen.ledger.runs import RunsMixin
 from coupongen.ledger.spending import SpendingMixin
 
 
-class Ledger(RunsMixin, CouponsMixin, HoldoutMixin, RevocationsMixin, RedemptionsMixin, SpendingMixin):
+class Ledger(
+    RunsMixin, CouponsMixin, HoldoutMixin, RevocationsMixin, RedemptionsMixin, SpendingMixin, ReferralsMixin
+):
     """An open ledger database. Use ``Ledger.open(path)`` as a context manager."""
 
     def totals(self) -> dict[str, dict[str, int]]:
         """Counts over the whole ledger: runs by status, coupons by kind and status, holdout
-        members, redemptions by status.
+        members, redemptions and refunds by status, referrers' credits.
         """
 
         def counts(sql: str) -> dict[str, int]:
@@ -34,4 +37,6 @@ class Ledger(RunsMixin, CouponsMixin, HoldoutMixin, RevocationsMixin, Redemption
             ),
             "controls": counts("SELECT 'total', COUNT(*) FROM controls"),
             "redemptions": counts("SELECT status, COUNT(*) FROM redemptions GROUP BY status ORDER BY status"),
+            "refunds": counts("SELECT status, COUNT(*) FROM refunds GROUP BY status ORDER BY status"),
+            "referral_credits": counts("SELECT 'total', COUNT(*) FROM referral_credits"),
         }

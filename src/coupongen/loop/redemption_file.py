@@ -1,7 +1,8 @@
 """The redemption file the tills send back: its layout, and reading it with the input contract's rules.
 
-Layout 1.0 (docs/pos.md) has a line per coupon taken: code or scanned barcode, time, store,
-receipt, card and discount given. A file is named by its content, so the same file is known again.
+Layout 1.1 (docs/pos.md) has a line per coupon taken: code or scanned barcode, time, store,
+receipt, card and discount given; an optional ``kind`` column marks refund lines, which undo an
+earlier redemption. A file is named by its content, so the same file is known again.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from coupongen.inputs.parsing import value_name
 from coupongen.inputs.reading import read_input
 from coupongen.inputs.validation import validate_rows
 
-LAYOUT_VERSION = "1.0"
+LAYOUT_VERSION = "1.1"
+
+REDEMPTION = "redemption"
+REFUND = "refund"
+LINE_KINDS = (REDEMPTION, REFUND)
 
 REDEMPTIONS = InputSpec(
     "redemptions",
@@ -28,14 +33,16 @@ REDEMPTIONS = InputSpec(
         Column("receipt_id", "str"),
         Column("card_number", "str"),
         Column("discount", "float"),
+        Column("kind", "str", required=False),
     ),
 )
-"""The redemption file, layout 1.0 (docs/pos.md): every column must be in the header."""
+"""The redemption file, layout 1.1 (docs/pos.md): every column but ``kind`` must be in the header."""
 
 REQUIRED_VALUES = ("code", "redeemed_at", "receipt_id")
 """Columns a line may not leave blank; a blank store, card or discount is judged, not refused."""
 
 NEGATIVE_DISCOUNT = "discount: negative"
+BAD_KIND = "kind: not redemption or refund"
 
 # The contract's helpers drop the line number of kept rows; a copy of it rides along as a column.
 _LINE = "__line"
@@ -59,10 +66,11 @@ def source_name(path: Path) -> str:
 
 
 def read_redemptions(path: Path) -> Loaded:
-    """Read and check a redemption file's lines (layout 1.0) with the input contract's rules.
+    """Read and check a redemption file's lines (layout 1.1) with the input contract's rules.
 
     ``kept`` has code, redeemed_at (datetime, the store's wall time), store_id, receipt_id,
-    card_number (text), discount (f64) and line (the file's line number, the header being 1).
+    card_number (text), discount (f64), kind (``redemption`` or ``refund``; a blank or absent kind
+    is a redemption) and line (the file's line number, the header being 1).
     ``quarantined`` has the same columns as read, with source_file, line and reason. InputError
     for a missing or unreadable file or a missing column.
     """
@@ -76,9 +84,13 @@ def read_redemptions(path: Path) -> Loaded:
         raw.with_columns(pl.col(LINE_COL).cast(pl.String).alias(_LINE)),
         _LINED,
         required_values=REQUIRED_VALUES,
-        checks=[(pl.col(value_name("discount")) < 0, NEGATIVE_DISCOUNT)],
+        checks=[
+            (pl.col(value_name("discount")) < 0, NEGATIVE_DISCOUNT),
+            (~pl.col(value_name("kind")).str.to_lowercase().is_in(LINE_KINDS), BAD_KIND),
+        ],
     )
-    loaded.kept = loaded.kept.rename({_LINE: LINE_COL})
+    kind = pl.col("kind").str.to_lowercase().fill_null(REDEMPTION)
+    loaded.kept = loaded.kept.rename({_LINE: LINE_COL}).with_columns(kind.alias("kind"))
     loaded.quarantined = loaded.quarantined.drop(_LINE)
     loaded.files = [path]
     return loaded

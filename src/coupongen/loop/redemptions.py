@@ -4,13 +4,14 @@ The POS sends back a CSV of the coupons it took (code or scanned barcode, time, 
 card, discount given). Every line is judged against the coupon it names; lines that name no coupon,
 or a mistyped, void, not yet valid, expired or used-up coupon, or come with the wrong card, are kept
 as rejected with their reason. A redemption is identified by its coupon, store and receipt, so a
-file imported twice, or a redemption sent again in a later file, is recorded once.
+file imported twice, or a redemption sent again in a later file, is recorded once. Refund lines undo
+a recorded redemption (see ``refunds``); a friend's first use of a referral code credits its owner.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,14 +19,18 @@ from typing import Any
 import polars as pl
 
 from coupongen import codes
-from coupongen.delivery.publish import write_atomic
 from coupongen.inputs.contract import LINE_COL, REASON_COL, SOURCE_COL, Loaded
 from coupongen.ledger import Ledger
-from coupongen.loop.redemption_file import read_redemptions, source_name
-from coupongen.safecsv import write_csv
-
-ACCEPTED = "accepted"
-REJECTED = "rejected"
+from coupongen.loop.import_result import _DECIDED_SCHEMA, ACCEPTED, REJECTED, ImportResult
+from coupongen.loop.import_result import REJECTED_COLUMNS as REJECTED_COLUMNS
+from coupongen.loop.import_result import write_rejected as write_rejected
+from coupongen.loop.redemption_file import REFUND, read_redemptions, source_name
+from coupongen.loop.refunds import (
+    DEFAULT_TERMS,
+    ReferralTerms,
+    judge_refunds,
+    referrer_rewards,
+)
 
 UNKNOWN_CODE = "unknown code"
 BAD_CHECK = "bad check character"
@@ -38,6 +43,7 @@ OVER_MAX_USES = "over its maximum uses"
 OTHER_CARD = "used with another card"
 NO_CARD = "used without a card"
 OWNER_CARD = "referral used with its owner's card"
+FRIEND_AGAIN = "referral already used with this card"
 DUPLICATE = "duplicate of an earlier line"
 
 _VERDICT_REASONS = {
@@ -50,86 +56,6 @@ _VERDICT_REASONS = {
     codes.REDEEMED: ALREADY_REDEEMED,
 }
 
-REJECTED_COLUMNS = (
-    "source_file",
-    "line",
-    "code",
-    "redeemed_at",
-    "store_id",
-    "receipt_id",
-    "card_number",
-    "discount",
-    "reason",
-    "detail",
-)
-"""Columns of the rejected-lines CSV: where the line was, its values (a well-formed time in ISO
-form, a broken value as read), why it was refused."""
-
-_DECIDED_SCHEMA: dict[str, pl.DataType] = {
-    "code": pl.String(),
-    "coupon_id": pl.Int64(),
-    "redeemed_at": pl.String(),
-    "store_id": pl.String(),
-    "receipt_id": pl.String(),
-    "card_number": pl.String(),
-    "discount": pl.Float64(),
-    "source_file": pl.String(),
-    "line": pl.Int64(),
-    "status": pl.String(),
-    "reason": pl.String(),
-    "detail": pl.String(),
-    "discount_text": pl.String(),
-}
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    """What one import did.
-
-    ``decided`` holds the lines judged this time (the ledger's redemption columns, ``detail`` and
-    ``discount_text``, the discount as read where it was not a number);
-    ``already_imported`` counts the lines skipped because the ledger held them (the same file line,
-    or the same coupon on the same store's receipt from another file). Always
-    ``read == accepted + rejected + already_imported``.
-    """
-
-    path: Path
-    source: str
-    read: int
-    decided: pl.DataFrame
-    already_imported: int
-
-    @property
-    def accepted(self) -> int:
-        """Lines accepted this time."""
-        return int((self.decided["status"] == ACCEPTED).sum())
-
-    @property
-    def rejected(self) -> pl.DataFrame:
-        """The lines rejected this time, as read, with ``reason`` and ``detail`` (REJECTED_COLUMNS)."""
-        return (
-            self.decided.filter(pl.col("status") == REJECTED)
-            .with_columns(
-                pl.lit(self.path.name).alias("source_file"),
-                pl.coalesce("discount_text", pl.col("discount").cast(pl.String)).alias("discount"),
-            )
-            .select(REJECTED_COLUMNS)
-            .sort("line")
-        )
-
-    def reason_counts(self) -> list[tuple[str, int]]:
-        """Each single reason of this time's rejections with its number of lines, most first."""
-        rejected = self.decided.filter(pl.col("status") == REJECTED)
-        if rejected.is_empty():
-            return []
-        counted = (
-            rejected.select(pl.col("reason").str.split("; ").explode())
-            .group_by("reason")
-            .len()
-            .sort(["len", "reason"], descending=[True, False])
-        )
-        return [(str(r), int(n)) for r, n in counted.iter_rows()]
-
 
 class _Judge:
     """Judges a file's lines in time order against the ledger and against the file's own lines.
@@ -138,10 +64,18 @@ class _Judge:
     use of a single-use coupon in one file is refused like one in a later file.
     """
 
-    def __init__(self, ledger: Ledger, formats: Mapping[str, codes.CodeFormat], key: bytes | None) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        formats: Mapping[str, codes.CodeFormat],
+        key: bytes | None,
+        terms: Mapping[str, ReferralTerms],
+    ) -> None:
         self.ledger = ledger
         self.formats = formats
         self.key = key
+        self.terms = terms
+        self.friends: dict[int, dict[str, int]] = {}
         self.uses: dict[int, int] = {}
         self.last_used: dict[int, str] = {}
         self.holders: dict[int, tuple[str, str | None]] = {}
@@ -200,8 +134,13 @@ class _Judge:
             return cid, REJECTED, reason, verdict.detail
         assert cid is not None
         card_problem = self.card_problem(cid, str(coupon["kind"]), row["card_number"])
+        if card_problem is None and coupon["kind"] == "referral":
+            card_problem = self.friend_problem(cid, str(coupon["campaign"]), row["card_number"])
         if card_problem is not None:
             return cid, REJECTED, *card_problem
+        if coupon["kind"] == "referral":
+            used = self.friends[cid]
+            used[row["card_number"]] = used.get(row["card_number"], 0) + 1
         self.uses[cid] = self.uses.get(cid, 0) + 1
         stamp = when.isoformat()
         self.last_used[cid] = max(self.last_used.get(cid, ""), stamp)
@@ -228,6 +167,17 @@ class _Judge:
             return NO_CARD, f"bound to the card of customer {owner}"
         if presented != card:
             return OTHER_CARD, f"bound to the card of customer {owner}"
+        return None
+
+    def friend_problem(self, cid: int, campaign: str, card: str) -> tuple[str, str] | None:
+        """(reason, detail) when this friend's card has used the referral code as often as its
+        campaign allows (``uses_per_friend``), else None.
+        """
+        if cid not in self.friends:
+            self.friends[cid] = self.ledger.friend_uses(cid)
+        allowed = self.terms.get(campaign, DEFAULT_TERMS).uses_per_friend
+        if self.friends[cid].get(card, 0) >= allowed:
+            return FRIEND_AGAIN, f"campaign {campaign} allows {allowed} use(s) per friend's card"
         return None
 
 
@@ -257,12 +207,14 @@ def judge_redemptions(
     ledger: Ledger,
     formats: Mapping[str, codes.CodeFormat],
     key: bytes | None = None,
+    terms: Mapping[str, ReferralTerms] | None = None,
 ) -> tuple[pl.DataFrame, int]:
     """Decide every line of a read redemption file: (decided lines, lines already recorded).
 
     Well-formed lines are judged in time order (then by line), so that of two uses of a
     single-use coupon the earlier is accepted. ``formats`` (the campaigns' code formats) tell a
-    mistyped code from an unknown one; ``key`` checks signatures of codes the ledger lacks. The
+    mistyped code from an unknown one; ``key`` checks signatures of codes the ledger lacks; ``terms``
+    (by referral campaign) limit the uses per friend's card. The
     decided frame has the ledger's redemption columns (``ledger.REDEMPTION_COLUMNS``), ``detail``
     and ``discount_text``, in line order. Call inside ``Ledger.exclusive`` so no other import counts the
     same uses meanwhile.
@@ -271,7 +223,7 @@ def judge_redemptions(
     fresh = loaded.kept.filter(~pl.col(LINE_COL).is_in(seen))
     bad = loaded.quarantined.filter(~pl.col(LINE_COL).is_in(seen))
     already = loaded.kept.height - fresh.height + loaded.quarantined.height - bad.height
-    judge = _Judge(ledger, formats, key)
+    judge = _Judge(ledger, formats, key, terms or {})
     rows: list[dict[str, Any]] = []
     for row in fresh.sort("redeemed_at", LINE_COL).iter_rows(named=True):
         outcome = judge.judge(row)
@@ -307,33 +259,39 @@ def import_redemptions(
     *,
     formats: Mapping[str, codes.CodeFormat],
     key: bytes | None = None,
+    terms: Mapping[str, ReferralTerms] | None = None,
 ) -> ImportResult:
-    """Read a redemption file, judge every line and record the new ones in one transaction."""
+    """Read a redemption file, judge every line and record the new ones in one transaction.
+
+    Redemption lines are judged and recorded first, then the referrers of accepted referral uses
+    are credited (``terms``: the referral campaigns' terms), then refund lines are judged against
+    what is recorded (so a refund may undo a redemption of the same file).
+    """
     path = Path(path)
     loaded = read_redemptions(path)
     source = source_name(path)
+    is_refund = pl.col("kind") == REFUND
+    redeemed = replace(loaded, kept=loaded.kept.filter(~is_refund))
+    refund_lines = loaded.kept.filter(is_refund)
     with ledger.exclusive():
-        decided, already = judge_redemptions(loaded, source=source, ledger=ledger, formats=formats, key=key)
+        seen = pl.Series(sorted(ledger.redemption_lines(source)), dtype=pl.Int64).implode()
+        fresh_refunds = refund_lines.filter(~pl.col(LINE_COL).is_in(seen))
+        decided, already = judge_redemptions(
+            redeemed, source=source, ledger=ledger, formats=formats, key=key, terms=terms
+        )
         ledger.record_redemptions(decided)
+        credited = ledger.credit_referrers(source, referrer_rewards(terms or {}))
+        refunds, refunded_before = judge_refunds(
+            fresh_refunds, source=source, ledger=ledger, formats=formats, key=key
+        )
+        ledger.record_refunds(refunds)
+    already += refund_lines.height - fresh_refunds.height + refunded_before
     return ImportResult(
         path=path,
         source=source,
         read=loaded.counts["read"],
         decided=decided,
         already_imported=already,
+        refunds=refunds,
+        credited=credited,
     )
-
-
-def write_rejected(result: ImportResult, folder: Path) -> Path | None:
-    """Write this import's rejected lines to ``<folder>/<file stem>.rejected.csv``, owner-only.
-
-    Nothing is written (and an earlier file is left alone) when no line was rejected this time:
-    a second import of the same file changes nothing on disk either.
-    """
-    rejected = result.rejected
-    if rejected.is_empty():
-        return None
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{result.path.stem}.rejected.csv"
-    write_atomic(path, lambda staging: write_csv(rejected, staging), private=True)
-    return path

@@ -38,10 +38,18 @@ def expected_cost(
     """Expected cost of one coupon: redemption rate x the reward's money value.
 
     Points are worth ``point_value`` each; a multiplier costs the extra points the base value earns
-    at ``points_per_currency``.
+    at ``points_per_currency``. Item rewards take the base value (the target's price, or the spend
+    it stands for) as one item: ``free_product`` and ``buy_x_get_y`` give ``get`` of them at
+    ``value`` percent off, ``cheapest_free`` the share ``get / buy`` of them (the cheapest of the
+    items is worth at most their average).
     """
     reward = campaign.reward
-    if reward.type == "percent":
+    share = reward.value / 100
+    if reward.type in ("free_product", "buy_x_get_y"):
+        value = base_value * (reward.get or 1) * share
+    elif reward.type == "cheapest_free":
+        value = base_value * (reward.get or 1) / (reward.buy or 1) * share
+    elif reward.type == "percent":
         value = base_value * reward.value / 100
     elif reward.type == "amount":
         value = pl.lit(reward.value)

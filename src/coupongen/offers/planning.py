@@ -39,6 +39,7 @@ class OfferPlan:
 
     offers / controls columns: offer_key, kind (personal, or referral: shareable), symbology, as_of,
     campaign, offer_type, customer_id, card_number, target_kind, target, reward_type, reward_value,
+    reward_buy, reward_get (item rewards, else null),
     min_basket, valid_from, valid_to, max_uses, expected_cost, reason. funnel: campaign, offer_type,
     eligible, candidates, capped, within_budget, treated, control, expected_cost, budget.
     eligible: campaign, customer_id of every customer a planned campaign admitted. budgets: one row
@@ -226,6 +227,8 @@ OFFER_COLUMNS: dict[str, pl.DataType] = {
     "target": pl.String(),
     "reward_type": pl.String(),
     "reward_value": pl.Float64(),
+    "reward_buy": pl.Int64(),
+    "reward_get": pl.Int64(),
     "min_basket": pl.Float64(),
     "valid_from": pl.String(),
     "valid_to": pl.String(),
@@ -261,6 +264,8 @@ def _offer_rows(
             "target",
             pl.lit(campaign.reward.type).alias("reward_type"),
             pl.lit(float(campaign.reward.value)).alias("reward_value"),
+            pl.lit(campaign.reward.buy, dtype=pl.Int64).alias("reward_buy"),
+            pl.lit(campaign.reward.get, dtype=pl.Int64).alias("reward_get"),
             pl.lit(float(campaign.min_basket)).alias("min_basket"),
             pl.lit(valid_from.isoformat()).alias("valid_from"),
             pl.lit(valid_to.isoformat()).alias("valid_to"),

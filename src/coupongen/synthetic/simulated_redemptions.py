@@ -168,7 +168,8 @@ def _friend_uses(
     rate: float,
 ) -> pl.DataFrame:
     """Friends' uses of referral codes: each qualifying use slot is taken with chance ``rate``, by a
-    card holder other than the promoter, on one of their qualifying visits (each visit used once).
+    card holder other than the promoter who has not used this code yet, on one of their qualifying
+    visits (each visit used once).
     """
     columns = ["offer_key", "receipt_id", "ts", "store_id", "total", "target_kind", "target", "card_number"]
     if referrals.is_empty():
@@ -191,13 +192,17 @@ def _friend_uses(
     rows = []
     for key, max_uses in referrals.select("offer_key", "max_uses").iter_rows():
         options = by_key.get(key, pool.clear())
+        friends: set[str] = set()
         for _ in range(int(max_uses)):
             if rng.random() >= rate:
                 break
-            free = options.filter(~pl.col("receipt_id").is_in(sorted(taken)))
+            free = options.filter(
+                ~pl.col("receipt_id").is_in(sorted(taken)) & ~pl.col("card_number").is_in(sorted(friends))
+            )
             if free.is_empty():
                 break
             pick = free.row(int(rng.integers(free.height)), named=True)
             taken.add(pick["receipt_id"])
+            friends.add(pick["card_number"])
             rows.append({c: pick[c] for c in columns})
     return pl.DataFrame(rows, schema=pool.select(columns).schema)

@@ -1,0 +1,141 @@
+"""The reference of every campaign key (docs/campaigns.md), generated from the campaign schema.
+
+Keys, types, allowed values, bounds and defaults come from the pydantic models' JSON schema, so the
+page cannot fall behind them; ``KEY_NOTES`` adds a line of meaning per key. Regenerate the page with
+``python -m coupongen.config.reference > docs/campaigns.md``; a test compares the two.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from coupongen.config.campaigns import CampaignConfig
+
+KEY_NOTES: dict[str, str] = {
+    "name": "the campaign's name: coupons, files and reports use it",
+    "type": "the offer: who is chosen and what the reward applies to",
+    "description": "a line for people reading the file and the report",
+    "enabled": "false keeps the campaign in the job without issuing",
+    "eligibility": "who may receive the offer",
+    "reward": "what the coupon gives (docs/pos.md says how the tills apply each type)",
+    "min_basket": "basket value the coupon needs to apply",
+    "valid_from_offset_days": "days after the run date the coupon becomes valid",
+    "valid_days": "days the coupon stays valid",
+    "max_uses": "times one coupon may be redeemed (a referral code: by friends in all)",
+    "expected_redemption_rate": "share of coupons expected to be used: the expected cost",
+    "budget": "expected cost allowed per night; none: no limit",
+    "holdout_share": "share of chosen customers kept as a control group",
+    "frequency_cap_days": "days before the same customer may get this offer type again",
+    "channels": "channels in order of preference",
+    "code": "how codes and barcodes look (docs/codes.md)",
+    "eligibility.segments": "RFM segments allowed; empty: any",
+    "eligibility.lifecycle": "lifecycle stages allowed; empty: any",
+    "eligibility.nps": "NPS classes allowed; empty: any",
+    "eligibility.exclude_nps": "NPS classes refused",
+    "eligibility.min_spend": "the customer's spend needed",
+    "reward.type": "percent, amount, points, multiplier, or an item reward",
+    "reward.value": "percent off, money off, points, multiplier; item rewards: percent off the items",
+    "reward.buy": "buy_x_get_y, cheapest_free: items of the target to buy",
+    "reward.get": "free_product, buy_x_get_y, cheapest_free: items rewarded (default 1 but buy_x_get_y)",
+    "reward.referrer_reward": "referral: what the code's owner earns on each friend's first use",
+    "reward.referrer_reward.type": "points or amount",
+    "reward.referrer_reward.value": "points, or money in the job's currency",
+    "reward.uses_per_friend": "referral: accepted uses of the code per friend's card",
+    "code.prefix": "characters every code starts with",
+    "code.suffix": "characters every code ends with, after the check character",
+    "code.pattern": "layout with separators: # digit, ? character, the last ? the check character",
+    "code.import_file": "CSV of pre-printed or partner codes issued instead of drawn ones",
+    "code.length": "random characters in a code",
+    "code.alphabet": "characters codes are drawn from (a prime number of them)",
+    "code.symbology": "the barcode",
+    "code.ean_prefix": "ean13: GS1 prefix of the barcode",
+    "code.signed": "codes carry a keyed signature a till can check offline",
+    "code.signature_length": "characters of the signature",
+    "code.gs1_company_prefix": "gs1_128: your GS1 Company Prefix",
+    "code.gs1_coupon_reference": "gs1_128: the coupon reference (12 digits with the company prefix)",
+    "code.gcn_serial_length": "gs1_128: random digits of the serial",
+    "code.expiry_in_barcode": "gs1_128: the barcode states the last valid day",
+    "code.qr_payload": "qr: the code, a URL or a signed payload",
+    "code.url_template": "qr with url: the coupon URL with {code}",
+}
+"""A line of meaning per key (dotted for nested tables); a key without one shows its type only."""
+
+
+def _ref(node: dict[str, Any]) -> str | None:
+    ref = node.get("$ref")
+    return ref.rsplit("/", 1)[-1] if ref else None
+
+
+def _type(node: dict[str, Any]) -> str:
+    if "anyOf" in node:
+        kinds = [_type(n) for n in node["anyOf"] if n.get("type") != "null"]
+        return " or ".join(kinds) + (" (optional)" if len(kinds) < len(node["anyOf"]) else "")
+    if _ref(node):
+        return "table"
+    if "enum" in node:
+        return " \\| ".join(f"`{json.dumps(v)}`" for v in node["enum"])
+    if node.get("type") == "array":
+        return f"list of {_type(node.get('items', {}))}"
+    bounds = [
+        f"{sign} {node[key]}"
+        for key, sign in (
+            ("minimum", ">="),
+            ("exclusiveMinimum", ">"),
+            ("maximum", "<="),
+            ("exclusiveMaximum", "<"),
+        )
+        if key in node
+    ]
+    text = {"string": "text", "integer": "integer", "number": "number", "boolean": "true/false"}.get(
+        node.get("type", ""), node.get("type", "any")
+    )
+    if "pattern" in node:
+        text += f" matching `{node['pattern']}`"
+    return text + (f" ({', '.join(bounds)})" if bounds else "")
+
+
+def _default(name: str, node: dict[str, Any], required: list[str]) -> str:
+    if name in required:
+        return "required"
+    if "default" not in node or _ref(node):
+        return ""
+    value = node["default"]
+    return "none" if value is None else f"`{json.dumps(value, ensure_ascii=False)}`"
+
+
+def _table(schema: dict[str, Any], model: dict[str, Any], path: str, sections: list[str]) -> None:
+    title = f"`[{path}]`" if path else "Top-level keys"
+    lines = [f"## {title}", "", "| key | type | default | meaning |", "| --- | --- | --- | --- |"]
+    nested: list[tuple[str, dict[str, Any]]] = []
+    for name, node in model.get("properties", {}).items():
+        key = f"{path}.{name}" if path else name
+        lines.append(
+            f"| `{name}` | {_type(node)} | {_default(name, node, model.get('required', []))} "
+            f"| {KEY_NOTES.get(key, '')} |"
+        )
+        target = _ref(node) or next((r for n in node.get("anyOf", []) if (r := _ref(n))), None)
+        if target:
+            nested.append((key, schema["$defs"][target]))
+    sections.append("\n".join(lines))
+    for key, sub in nested:
+        _table(schema, sub, key, sections)
+
+
+def campaign_reference() -> str:
+    """The Markdown page of every campaign key, from ``CampaignConfig``'s JSON schema."""
+    schema = CampaignConfig.model_json_schema()
+    sections = [
+        "# Campaign file reference\n\n"
+        "Every key a campaign file (`jobs/campaigns/*.toml`) may hold, generated from the schema "
+        "coupongen checks files against (`python -m coupongen.config.reference > docs/campaigns.md`). "
+        "A key not listed is refused, naming the file and the keys allowed there. Start a file with "
+        "`coupongen campaign new NAME --type TYPE`. A table may be written inline "
+        '(`reward = { type = "percent", value = 10 }`) or as a `[reward]` section.'
+    ]
+    _table(schema, schema, "", sections)
+    return "\n\n".join(sections) + "\n"
+
+
+if __name__ == "__main__":
+    print(campaign_reference(), end="")
