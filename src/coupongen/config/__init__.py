@@ -16,10 +16,13 @@ from coupongen.config.job import (
     InputsConfig,
     Job,
     JobConfig,
+    NeverPromote,
+    ProductsConfig,
     SegmentRule,
     SegmentsConfig,
 )
 from coupongen.config.loading import load_campaign, load_job
+from coupongen.config.money import MoneyRule, amount
 
 __all__ = [
     "DEFAULT_ALPHABET",
@@ -32,9 +35,13 @@ __all__ = [
     "InputsConfig",
     "Job",
     "JobConfig",
+    "MoneyRule",
+    "NeverPromote",
+    "ProductsConfig",
     "Reward",
     "SegmentRule",
     "SegmentsConfig",
+    "amount",
     "load_campaign",
     "load_job",
 ]

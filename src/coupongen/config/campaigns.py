@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from coupongen.codes import CodeFormat, check_url_template, is_prime
 from coupongen.config.base import DEFAULT_ALPHABET, _Model
+from coupongen.config.money import Money, MoneyRule, NonNegativeMoney, PositiveMoney
 from coupongen.errors import CodeFormatError
 
 
@@ -20,18 +21,28 @@ class Eligibility(_Model):
     lifecycle: tuple[Literal["new", "active", "lapsing", "lapsed"], ...] = ()
     nps: tuple[Literal["promoter", "passive", "detractor"], ...] = ()
     exclude_nps: tuple[Literal["promoter", "passive", "detractor"], ...] = ()
-    min_spend: float = Field(0.0, ge=0)
+    min_spend: NonNegativeMoney = 0.0
+
+    @field_validator("min_spend")
+    @classmethod
+    def _not_per_target(cls, v: Money) -> Money:
+        if isinstance(v, MoneyRule) and v.rule == "target_price":
+            raise ValueError("target_price applies only to a reward's value")
+        return v
 
 
 class Reward(_Model):
     """What the coupon gives: a percentage, a fixed amount, bonus points or a points multiplier."""
 
     type: Literal["percent", "amount", "points", "multiplier"]
-    value: float = Field(gt=0)
+    value: PositiveMoney
 
     @model_validator(mode="after")
     def _sane(self) -> Reward:
-        if self.type == "percent" and self.value > 100:
+        if isinstance(self.value, MoneyRule):
+            if self.type not in ("amount", "points"):
+                raise ValueError("a relative value applies only to amount and points rewards")
+        elif self.type == "percent" and self.value > 100:
             raise ValueError("a percent reward must be at most 100")
         return self
 
@@ -179,16 +190,23 @@ class CampaignConfig(_Model):
     enabled: bool = True
     eligibility: Eligibility = Eligibility()
     reward: Reward
-    min_basket: float = Field(0.0, ge=0)
+    min_basket: NonNegativeMoney = 0.0
     valid_from_offset_days: int = Field(1, ge=0)
     valid_days: int = Field(14, ge=1, le=366)
     max_uses: int = Field(1, ge=1)
     expected_redemption_rate: float = Field(0.05, gt=0, le=1)
-    budget: float | None = Field(None, ge=0)
+    budget: NonNegativeMoney | None = None
     holdout_share: float = Field(0.10, ge=0, lt=1)
     frequency_cap_days: int = Field(14, ge=0)
     channels: tuple[Literal["email", "sms", "app"], ...] = ("email", "sms", "app")
     code: CodeConfig = CodeConfig()
+
+    @field_validator("min_basket", "budget")
+    @classmethod
+    def _whole_night(cls, v: Money | None) -> Money | None:
+        if isinstance(v, MoneyRule) and v.rule == "target_price":
+            raise ValueError("target_price applies only to a reward's value")
+        return v
 
     def validity(self, as_of: date) -> tuple[date, date]:
         """The first and last day a coupon issued on ``as_of`` can be used (both included)."""

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from coupongen.config import CampaignConfig
+from coupongen.offers.money import per_offer_reward
 
 
 def frequency_capped(
@@ -37,17 +38,18 @@ def expected_cost(
     """Expected cost of one coupon: redemption rate x the reward's money value.
 
     Points are worth ``point_value`` each; a multiplier costs the extra points the base value earns
-    at ``points_per_currency``.
+    at ``points_per_currency``. A reward relative to the target's price is priced per offer.
     """
     reward = campaign.reward
+    given = per_offer_reward(campaign, base_value, point_value)
     if reward.type == "percent":
-        value = base_value * reward.value / 100
+        value = base_value * given / 100
     elif reward.type == "amount":
-        value = pl.lit(reward.value)
+        value = given
     elif reward.type == "points":
-        value = pl.lit(reward.value * point_value)
+        value = given * point_value
     else:
-        value = base_value * points_per_currency * (reward.value - 1) * point_value
+        value = base_value * points_per_currency * (given - 1) * point_value
     return (value * campaign.expected_redemption_rate).round(4)
 
 

@@ -15,10 +15,11 @@ import polars as pl
 
 from coupongen.analysis.night import Analysis
 from coupongen.analysis.relevance import recommend
-from coupongen.config import CampaignConfig, Job
+from coupongen.config import CampaignConfig, Job, MoneyRule, amount
 from coupongen.offers.candidates import OFFER_TYPES, OfferContext
 from coupongen.offers.eligibility import eligible_customers
 from coupongen.offers.guards import expected_cost, frequency_capped, within_budget
+from coupongen.offers.money import per_offer_reward
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,9 @@ def plan_offers(
         cands = frequency_capped(
             OFFER_TYPES[campaign.type](eligible, ctx, campaign), campaign, recent, as_of=ctx.as_of
         )
+        if isinstance(campaign.reward.value, MoneyRule):
+            # A reward priced off the target needs a target with a price.
+            cands = cands.filter(pl.col("base_value") > 0)
         earlier = before.filter(pl.col("campaign") == campaign.name)
         full = (
             taken.filter(pl.col("campaign") != campaign.name)
@@ -101,15 +105,17 @@ def plan_offers(
         # Coupons issued earlier tonight to customers who are no longer candidates still cost.
         gone = earlier.join(cands.select("customer_id"), on="customer_id", how="anti")
         spent_elsewhere = float(gone.filter(~pl.col("held"))["expected_cost"].sum())
-        budget = None if campaign.budget is None else max(campaign.budget - spent_elsewhere, 0.0)
+        budget = (
+            None if campaign.budget is None else max(amount(campaign.budget, "budget") - spent_elsewhere, 0.0)
+        )
         chosen = (
             within_budget(free, budget, salt=f"{campaign.name}:{seed}", share=campaign.holdout_share)
             if not free.is_empty()
             else free.with_columns(pl.lit(False).alias("held"))
         )
         new = chosen.join(earlier.select("customer_id"), on="customer_id", how="anti")
-        treated = _offer_rows(new.filter(~pl.col("held")), campaign, ctx.as_of, card)
-        control = _offer_rows(new.filter(pl.col("held")), campaign, ctx.as_of, card)
+        treated = _offer_rows(new.filter(~pl.col("held")), campaign, ctx, card)
+        control = _offer_rows(new.filter(pl.col("held")), campaign, ctx, card)
         taken = pl.concat(
             [
                 taken.filter(pl.col("campaign") != campaign.name),
@@ -132,7 +138,7 @@ def plan_offers(
                 "expected_cost": round(
                     float(treated["expected_cost"].sum()) + float(sent_before["expected_cost"].sum()), 2
                 ),
-                "budget": campaign.budget,
+                "budget": None if campaign.budget is None else amount(campaign.budget, "budget"),
             }
         )
         offers.append(treated)
@@ -172,8 +178,9 @@ def _concat_or_empty(frames: list[pl.DataFrame]) -> pl.DataFrame:
 
 
 def _offer_rows(
-    chosen: pl.DataFrame, campaign: CampaignConfig, as_of: date, card: pl.DataFrame
+    chosen: pl.DataFrame, campaign: CampaignConfig, ctx: OfferContext, card: pl.DataFrame
 ) -> pl.DataFrame:
+    as_of = ctx.as_of
     valid_from, valid_to = campaign.validity(as_of)
     return (
         chosen.join(card, on="customer_id", how="left")
@@ -191,8 +198,8 @@ def _offer_rows(
             "target_kind",
             "target",
             pl.lit(campaign.reward.type).alias("reward_type"),
-            pl.lit(float(campaign.reward.value)).alias("reward_value"),
-            pl.lit(float(campaign.min_basket)).alias("min_basket"),
+            per_offer_reward(campaign, pl.col("base_value"), ctx.point_value).alias("reward_value"),
+            pl.lit(amount(campaign.min_basket, "min_basket")).alias("min_basket"),
             pl.lit(valid_from.isoformat()).alias("valid_from"),
             pl.lit(valid_to.isoformat()).alias("valid_to"),
             pl.lit(campaign.max_uses).cast(pl.Int64).alias("max_uses"),
@@ -213,11 +220,13 @@ def plan_night(
     seed: int,
     recent: pl.DataFrame | None = None,
     decided: pl.DataFrame | None = None,
+    also_bought: pl.DataFrame | None = None,
 ) -> OfferPlan:
     """Targeting, guards, budgets and holdout for every enabled campaign of the job.
 
     The cross-sell ranking is computed once, for every customer an enabled cross-sell campaign
-    admits, and shared by those campaigns. ``recent`` and ``decided`` are as in `plan_offers`.
+    admits, and shared by those campaigns. ``recent`` and ``decided`` are as in `plan_offers`;
+    ``also_bought`` holds purchases the analysis left out for their size (see `OfferContext`).
     """
     cross_sell = [c for c in job.campaigns if c.enabled and c.type == "cross_sell"]
     ranked = None
@@ -235,6 +244,7 @@ def plan_night(
         point_value=job.config.point_value,
         points_per_currency=job.config.points_per_currency,
         relevance=ranked,
+        also_bought=also_bought,
     )
     return plan_offers(
         job.campaigns,
