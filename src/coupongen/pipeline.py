@@ -48,7 +48,8 @@ class RunResult:
     """What a run produced: its typed summary and the frames behind it, for callers that want them.
 
     ``plan`` holds tonight's offers and holdout as planned; ``coupons`` (a real run only) every coupon
-    of the night as the ledger holds it; ``channels`` the channel chosen per reached customer.
+    of the night as the ledger holds it; ``channels`` the channel chosen per reached customer;
+    ``job`` the job as tonight's data resolved its money rules.
     """
 
     settings: Settings
@@ -57,6 +58,7 @@ class RunResult:
     plan: offers.OfferPlan
     channels: pl.DataFrame
     coupons: pl.DataFrame | None = None
+    job: Job | None = None
 
 
 # --- stages ----------------------------------------------------------------------------------------
@@ -306,7 +308,7 @@ def run_job(
         summary = _summarize(
             original, settings, inputs, analysis, plan_, preview.counts(), by_channel, clock.timings, checks
         )
-        return RunResult(settings, summary, analysis, plan_, preview.channels)
+        return RunResult(settings, summary, analysis, plan_, preview.channels, job=job)
 
     with Ledger.open(settings.ledger_path) as ledger:
         run = ledger.start_run(job=job.config.name, as_of=settings.as_of, config_hash=original.config_hash())
@@ -361,4 +363,4 @@ def run_job(
             raise
         totals = summary.coupons.__dict__ if summary.coupons is not None else {}
         ledger.finish_run(run, status="succeeded", counts=totals)
-    return RunResult(settings, summary, analysis, plan_, sent.channels, coupons)
+    return RunResult(settings, summary, analysis, plan_, sent.channels, coupons, job=job)

@@ -117,3 +117,12 @@ def test_a_bad_money_setting_is_one_line_naming_the_key(doc, message):
     with pytest.raises(ConfigError) as e:
         _validate(Path("c.toml"), CampaignConfig, base | doc)
     assert str(e.value) == message
+
+
+def test_a_money_setting_shows_as_its_number_or_its_rule():
+    from coupongen.config.money import show
+
+    assert show(15000.0, "{:,.0f}") == "15,000"
+    assert show(None) == "none"
+    assert show(MoneyRule(target_price=0.2)) == "20% of the target's price"
+    assert show(MoneyRule(basket_percentile=75)) == "75th percentile of baskets"

@@ -10,7 +10,9 @@ import polars as pl
 
 from coupongen import pipeline
 from coupongen.cli.common import common_options, handle_errors, open_job, progress_reporter
+from coupongen.config.money import show
 from coupongen.offers import preview
+from coupongen.report.text import preflight_lines
 
 
 def show_table(title: str, frame: pl.DataFrame) -> None:
@@ -57,8 +59,8 @@ def list_campaigns(
             "campaign": c.name,
             "offer_type": c.type,
             "enabled": c.enabled,
-            "reward": f"{c.reward.type} {c.reward.value:g}",
-            "budget": "none" if c.budget is None else f"{c.budget:,.0f}",
+            "reward": f"{c.reward.type} {show(c.reward.value)}",
+            "budget": show(c.budget, "{:,.0f}"),
             "holdout": f"{c.holdout_share:.0%}",
             "channels": ", ".join(c.channels),
         }
@@ -96,7 +98,8 @@ def preview_campaign(
     assert result.plan is not None and result.channels is not None
     mine = pl.col("campaign") == chosen.name
     click.echo(f"campaign {chosen.name} ({chosen.type}) as of {settings.as_of} (preview: nothing issued)")
-    segments = preview.by_segment(job, result.analysis.segmented, result.plan).filter(mine)
+    # The job as tonight's data resolved it: its money rules are numbers now.
+    segments = preview.by_segment(result.job or job, result.analysis.segmented, result.plan).filter(mine)
     show_table("by segment:", segments.drop("campaign", "offer_type"))
     show_table("by channel:", preview.by_channel(result.plan, result.channels).filter(mine).drop("campaign"))
     budget = preview.budgets(result.plan).filter(mine).drop("campaign")
@@ -107,6 +110,13 @@ def preview_campaign(
             pl.format("{}%", (pl.col("budget_used") * 100).round(1)).fill_null("-").alias("budget_used"),
         ),
     )
+    checks = result.summary.preflight
+    mine_only = {
+        **checks,
+        "money": [m for m in checks.get("money", []) if m["campaign"] == chosen.name],
+        "findings": [f for f in checks.get("findings", []) if f["campaign"] == chosen.name],
+    }
+    click.echo("\n".join(preflight_lines(mine_only)))
 
 
 COMMANDS = [campaign]

@@ -77,3 +77,10 @@ def amount(value: Money | None, key: str) -> float:
     if isinstance(value, MoneyRule):
         raise ValueError(f"{key} ({value.describe()}) is not resolved against the data yet")
     return 0.0 if value is None else float(value)
+
+
+def show(value: Money | None, fmt: str = "{:g}") -> str:
+    """A money setting as a person reads it: the number, or the rule in words ("none" when unset)."""
+    if value is None:
+        return "none"
+    return value.describe() if isinstance(value, MoneyRule) else fmt.format(value)
