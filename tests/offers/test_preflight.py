@@ -112,3 +112,9 @@ def test_lines_quarantined_only_for_their_size_still_count_as_bought():
     plan = plan_offers((campaign(),), replace(ctx, also_bought=found), max_per_customer=1, seed=1)
     # Both would get salsa; C0 bought it on an oversized line, so only C1 does
     assert plan.offers.select("customer_id", "target").rows() == [("C1", "SALSA")]
+
+
+def test_a_min_basket_almost_no_basket_reaches_is_not_shown_as_zero():
+    ctx = context(customers(1), bought([("C0", "CHIPS")]))
+    found = findings_of((campaign("cs", min_basket=100),), ctx, baskets=[1.0] * 2000 + [100.0])
+    assert found[("cs", "min_basket")] == ("warning", "under 0.1% of baskets reach min_basket 100.00")

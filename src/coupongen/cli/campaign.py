@@ -72,6 +72,11 @@ def list_campaigns(
 @campaign.command("preview")
 @click.argument("name")
 @common_options
+@click.option(
+    "--allow-stale",
+    is_flag=True,
+    help="Preview even when the newest transaction is older than stale_after_days.",
+)
 @handle_errors
 def preview_campaign(
     name: str,
@@ -83,6 +88,7 @@ def preview_campaign(
     verbose: int,
     quiet: bool,
     debug: bool,
+    allow_stale: bool,
 ) -> None:
     """Show what campaign NAME would issue tonight: by segment, by channel, against its budget.
 
@@ -94,7 +100,9 @@ def preview_campaign(
     settings = pipeline.resolve_settings(
         job, as_of=as_of or date.today(), data_dir=data_dir, out_dir=out_dir, seed=seed
     )
-    result = pipeline.run_job(job, settings, dry_run=True, progress=progress_reporter(quiet))
+    result = pipeline.run_job(
+        job, settings, dry_run=True, allow_stale=allow_stale, progress=progress_reporter(quiet)
+    )
     assert result.plan is not None and result.channels is not None
     mine = pl.col("campaign") == chosen.name
     click.echo(f"campaign {chosen.name} ({chosen.type}) as of {settings.as_of} (preview: nothing issued)")

@@ -107,7 +107,8 @@ def preflight(
         share = figures.share_reaching(min_basket) if min_basket > 0 else None
         if share is not None:
             status = OK if share >= MIN_BASKET_REACH else WARNING
-            add("min_basket", status, f"{share:.1%} of baskets reach min_basket {min_basket:,.2f}")
+            shown = "under 0.1%" if 0 < share < 0.001 else f"{share:.1%}"
+            add("min_basket", status, f"{shown} of baskets reach min_basket {min_basket:,.2f}")
         mine = plan.offers.filter(pl.col("campaign") == c.name)
         if not mine.is_empty():
             if mine["target_kind"][0] == "sku":
