@@ -23,8 +23,12 @@ from coupongen.delivery import crm, outbox, pos
 from coupongen.delivery import planning as delivery
 from coupongen.inputs.contract import Inputs
 from coupongen.inputs.loading import load_job_inputs
+from coupongen.inputs.quarantine import oversized_purchases
 from coupongen.ledger import Ledger, Run
 from coupongen.offers import planning as offers
+from coupongen.offers.eligibility import apply_never_promote
+from coupongen.offers.money import DataFigures, data_figures, resolve_money
+from coupongen.offers.preflight import check_fresh, preflight
 from coupongen.report import summary as report
 from coupongen.report.analysis_files import write_analysis
 from coupongen.report.night import write_report
@@ -45,7 +49,8 @@ class RunResult:
     """What a run produced: its typed summary and the frames behind it, for callers that want them.
 
     ``plan`` holds tonight's offers and holdout as planned; ``coupons`` (a real run only) every coupon
-    of the night as the ledger holds it; ``channels`` the channel chosen per reached customer.
+    of the night as the ledger holds it; ``channels`` the channel chosen per reached customer;
+    ``job`` the job as tonight's data resolved its money rules.
     """
 
     settings: Settings
@@ -54,6 +59,7 @@ class RunResult:
     plan: offers.OfferPlan
     channels: pl.DataFrame
     coupons: pl.DataFrame | None = None
+    job: Job | None = None
 
 
 # --- stages ----------------------------------------------------------------------------------------
@@ -69,7 +75,8 @@ def load(job: Job, settings: Settings) -> Inputs:
 def plan(
     job: Job, analysis: Analysis, inputs: Inputs, settings: Settings, ledger: Ledger | None
 ) -> offers.OfferPlan:
-    """Targeting, guards, budgets and holdout for every enabled campaign.
+    """Targeting, guards, budgets and holdout for every enabled campaign of ``job`` (resolved, see
+    `prepare`): never a product ``never_promote`` names, never one bought, oversized lines included.
 
     With a ledger, the plan respects the campaigns' frequency and per-customer caps and lifetime
     budgets over earlier nights, and builds on what earlier runs of this night recorded (see
@@ -98,7 +105,7 @@ def plan(
     return offers.plan_night(
         job,
         analysis,
-        inputs.products.kept,
+        apply_never_promote(inputs.products.kept, job.config.products.never_promote),
         as_of=settings.as_of,
         seed=settings.seed,
         recent=recent,
@@ -106,7 +113,39 @@ def plan(
         transactions=inputs.transactions.kept,
         spent=spent,
         reach=reach,
+        also_bought=oversized_purchases(inputs.transactions.quarantined),
     )
+
+
+def prepare(job: Job, analysis: Analysis, inputs: Inputs, settings: Settings) -> tuple[Job, Preflight]:
+    """The job with its money rules resolved against tonight's data, and what they resolved to."""
+    figures = data_figures(
+        inputs.transactions.kept,
+        analysis.segmented,
+        as_of=settings.as_of,
+        lookback_days=job.config.segments.lookback_days,
+    )
+    night_job, money = resolve_money(job, figures)
+    return night_job, Preflight(figures, money)
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """Tonight's data figures, the resolved money settings and (after planning) the findings."""
+
+    figures: DataFigures
+    money: pl.DataFrame
+    findings: pl.DataFrame | None = None
+
+    def checked(self, job: Job, plan_: offers.OfferPlan, inputs: Inputs) -> Preflight:
+        """The same with the preflight findings of ``plan_`` (see `offers.preflight.preflight`)."""
+        products = apply_never_promote(inputs.products.kept, job.config.products.never_promote)
+        found = preflight(job, plan_, self.figures, inputs.customers.kept, products)
+        return Preflight(self.figures, self.money, found)
+
+    def section(self) -> dict[str, object]:
+        """The preflight as summary.json holds it."""
+        return report.preflight_section(self.figures.first, self.figures.last, self.money, self.findings)
 
 
 def issue(
@@ -187,6 +226,7 @@ def _summarize(
     reach: dict[str, int],
     by_channel: pl.DataFrame,
     timings: dict[str, float],
+    checks: Preflight,
     **real_run: object,
 ) -> RunSummary:
     return report.build_summary(
@@ -200,6 +240,7 @@ def _summarize(
         by_channel=by_channel,
         quarantine_reasons=report.quarantine_reasons({x.name: x.quarantined for x in inputs.all()}),
         timings=timings,
+        preflight=checks.section(),
         **real_run,  # type: ignore[arg-type]
     )
 
@@ -239,17 +280,31 @@ def run_job(
     settings: Settings,
     *,
     dry_run: bool = False,
+    allow_stale: bool = False,
     progress: Progress = _quiet,
     entropy: codes.Entropy = secrets.token_bytes,
 ) -> RunResult:
-    """Run the whole nightly job; with ``dry_run`` nothing is issued, recorded or exported."""
+    """Run the whole nightly job; with ``dry_run`` nothing is issued, recorded or exported.
+
+    Inputs whose newest transaction is more than ``stale_after_days`` before the run date stop the
+    run (InputError) unless ``allow_stale``. Money rules are resolved against tonight's data and
+    every campaign is checked (`Preflight`) before anything is issued.
+    """
     clock = _Clock(progress)
     inputs = load(job, settings)
     clock.done(
         "load", ", ".join(f"{x.name} {x.counts['kept']}/{x.counts['read']} kept" for x in inputs.all())
     )
+    tx = inputs.transactions.kept
+    check_fresh(
+        tx["ts"].max() if tx.height else None,
+        settings.as_of,
+        job.config.stale_after_days,
+        allow_stale=allow_stale,
+    )
     analysis = analyse(job, inputs, settings.as_of)
     clock.done("analyse", f"{analysis.segmented.height} customers, {analysis.rules.height} rules")
+    original, (job, checks) = job, prepare(job, analysis, inputs, settings)
     names = [c.name for c in job.campaigns]
     context = delivery.load_context(job, inputs.products.kept)
 
@@ -263,6 +318,7 @@ def run_job(
         finally:
             if ledger is not None:
                 ledger.close()
+        checks = checks.checked(job, plan_, inputs)
         clock.done("plan", f"{plan_.offers.height} offers, {plan_.controls.height} in holdout")
         night = delivery.stand_in_coupons(context, plan_.offers, issued)
         delivery.check_templates(context, night)
@@ -270,14 +326,15 @@ def run_job(
         clock.done("deliver", _reach_text(preview.counts()))
         by_channel = report.offers_by_channel(plan_.offers, preview.channels)
         summary = _summarize(
-            job, settings, inputs, analysis, plan_, preview.counts(), by_channel, clock.timings
+            original, settings, inputs, analysis, plan_, preview.counts(), by_channel, clock.timings, checks
         )
-        return RunResult(settings, summary, analysis, plan_, preview.channels)
+        return RunResult(settings, summary, analysis, plan_, preview.channels, job=job)
 
     with Ledger.open(settings.ledger_path) as ledger:
-        run = ledger.start_run(job=job.config.name, as_of=settings.as_of, config_hash=job.config_hash())
+        run = ledger.start_run(job=job.config.name, as_of=settings.as_of, config_hash=original.config_hash())
         try:
             plan_ = plan(job, analysis, inputs, settings, ledger)
+            checks = checks.checked(job, plan_, inputs)
             clock.done("plan", f"{plan_.offers.height} offers, {plan_.controls.height} in holdout")
             issued = ledger.coupons(as_of=settings.as_of, campaigns=names)
             delivery.check_templates(context, delivery.stand_in_coupons(context, plan_.offers, issued))
@@ -300,7 +357,7 @@ def run_job(
             files["summary"] = str(settings.run_dir / "summary.json")
             by_channel = report.offers_by_channel(coupons, sent.channels)
             summary = _summarize(
-                job,
+                original,
                 settings,
                 inputs,
                 analysis,
@@ -308,6 +365,7 @@ def run_job(
                 sent.counts(),
                 by_channel,
                 clock.timings,
+                checks,
                 coupons=report.coupon_totals(coupons, issued_new=new, controls=controls),
                 run_id=run.run_id,
                 files=files,
@@ -325,4 +383,4 @@ def run_job(
             raise
         totals = summary.coupons.__dict__ if summary.coupons is not None else {}
         ledger.finish_run(run, status="succeeded", counts=totals)
-    return RunResult(settings, summary, analysis, plan_, sent.channels, coupons)
+    return RunResult(settings, summary, analysis, plan_, sent.channels, coupons, job=job)

@@ -63,7 +63,8 @@ class RunSummary:
 
     ``segments``, ``lifecycle``, ``campaigns`` and ``offers_by_channel`` are rows of the frames of the
     same names (see `coupongen.analysis.segments.summarize_segments` and the offer funnel);
-    ``reach`` counts customers per channel; ``timings`` holds seconds per stage.
+    ``reach`` counts customers per channel; ``timings`` holds seconds per stage; ``preflight`` the
+    input date range, the money settings resolved against the data and the campaign checks.
     """
 
     job: str
@@ -80,6 +81,7 @@ class RunSummary:
     quarantine_reasons: tuple[QuarantineReason, ...]
     offers_by_channel: tuple[dict[str, Any], ...]
     timings: dict[str, float] = field(default_factory=dict)
+    preflight: dict[str, Any] = field(default_factory=dict)
     coupons: CouponTotals | None = None
     run_id: int | None = None
     files: dict[str, str] = field(default_factory=dict)

@@ -13,6 +13,7 @@ from coupongen.cli import backtest as backtest_commands
 from coupongen.cli import campaign as campaign_commands
 from coupongen.cli import commands
 from coupongen.cli import evaluate as evaluate_commands
+from coupongen.cli import init as init_commands
 from coupongen.cli import ledger as ledger_commands
 from coupongen.cli import loop as loop_commands
 from coupongen.cli import simulate as simulate_commands
@@ -26,6 +27,7 @@ def cli() -> None:
 
 for command in [
     *commands.COMMANDS,
+    *init_commands.COMMANDS,
     *analysis_commands.COMMANDS,
     *campaign_commands.COMMANDS,
     *ledger_commands.COMMANDS,

@@ -13,8 +13,10 @@ import polars as pl
 
 from coupongen import pipeline
 from coupongen.cli.common import common_options, handle_errors, open_job, progress_reporter
+from coupongen.config.money import show
 from coupongen.config.starter import STARTERS, starter_file
 from coupongen.offers import preview
+from coupongen.report.text import preflight_lines
 
 
 def show_table(title: str, frame: pl.DataFrame) -> None:
@@ -61,8 +63,8 @@ def list_campaigns(
             "campaign": c.name,
             "offer_type": c.type,
             "enabled": c.enabled,
-            "reward": f"{c.reward.type} {c.reward.value:g}",
-            "budget": "none" if c.budget is None else f"{c.budget:,.0f}",
+            "reward": f"{c.reward.type} {show(c.reward.value)}",
+            "budget": show(c.budget, "{:,.0f}"),
             "holdout": f"{c.holdout_share:.0%}",
             "channels": ", ".join(c.channels),
         }
@@ -74,6 +76,11 @@ def list_campaigns(
 @campaign.command("preview")
 @click.argument("name")
 @common_options
+@click.option(
+    "--allow-stale",
+    is_flag=True,
+    help="Preview even when the newest transaction is older than stale_after_days.",
+)
 @handle_errors
 def preview_campaign(
     name: str,
@@ -85,6 +92,7 @@ def preview_campaign(
     verbose: int,
     quiet: bool,
     debug: bool,
+    allow_stale: bool,
 ) -> None:
     """Show what campaign NAME would issue tonight: by segment, by channel, against its budget.
 
@@ -96,7 +104,9 @@ def preview_campaign(
     settings = pipeline.resolve_settings(
         job, as_of=as_of or date.today(), data_dir=data_dir, out_dir=out_dir, seed=seed
     )
-    result = pipeline.run_job(job, settings, dry_run=True, progress=progress_reporter(quiet))
+    result = pipeline.run_job(
+        job, settings, dry_run=True, allow_stale=allow_stale, progress=progress_reporter(quiet)
+    )
     assert result.plan is not None and result.channels is not None
     mine = pl.col("campaign") == chosen.name
     click.echo(f"campaign {chosen.name} ({chosen.type}) as of {settings.as_of} (preview: nothing issued)")
@@ -105,7 +115,8 @@ def preview_campaign(
         until = chosen.end.isoformat() if chosen.end else "no end"
         click.echo(f"not running tonight: it runs from {since} to {until}")
         return
-    segments = preview.by_segment(job, result.analysis.segmented, result.plan).filter(mine)
+    # The job as tonight's data resolved it: its money rules are numbers now.
+    segments = preview.by_segment(result.job or job, result.analysis.segmented, result.plan).filter(mine)
     show_table("by segment:", segments.drop("campaign", "offer_type"))
     show_table("by channel:", preview.by_channel(result.plan, result.channels).filter(mine).drop("campaign"))
     budget = preview.budgets(result.plan).filter(mine).drop("campaign")
@@ -116,6 +127,13 @@ def preview_campaign(
             pl.format("{}%", (pl.col("budget_used") * 100).round(1)).fill_null("-").alias("budget_used"),
         ),
     )
+    checks = result.summary.preflight
+    mine_only = {
+        **checks,
+        "money": [m for m in checks.get("money", []) if m["campaign"] == chosen.name],
+        "findings": [f for f in checks.get("findings", []) if f["campaign"] == chosen.name],
+    }
+    click.echo("\n".join(preflight_lines(mine_only)))
 
 
 @campaign.command("new")

@@ -5,6 +5,7 @@ Each command opens what it needs, calls one API function and prints the result.
 
 from __future__ import annotations
 
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -12,12 +13,15 @@ import click
 
 from coupongen import pipeline
 from coupongen.cli.common import DATE, common_options, handle_errors, open_job, progress_reporter
-from coupongen.report.text import render_text
+from coupongen.report.text import preflight_lines, render_text
 
 
 @click.command()
 @common_options
 @click.option("--dry-run", is_flag=True, help="Plan and show the offers; issue and export nothing.")
+@click.option(
+    "--allow-stale", is_flag=True, help="Run even when the newest transaction is older than stale_after_days."
+)
 @handle_errors
 def run(
     config_path: Path,
@@ -29,14 +33,54 @@ def run(
     quiet: bool,
     debug: bool,
     dry_run: bool,
+    allow_stale: bool,
 ) -> None:
     """Run the nightly job: segments, rules, offers, coupons in the ledger, POS and CRM files."""
     job = open_job(config_path)
     settings = pipeline.resolve_settings(
         job, as_of=as_of or date.today(), data_dir=data_dir, out_dir=out_dir, seed=seed
     )
-    result = pipeline.run_job(job, settings, dry_run=dry_run, progress=progress_reporter(quiet))
+    result = pipeline.run_job(
+        job, settings, dry_run=dry_run, allow_stale=allow_stale, progress=progress_reporter(quiet)
+    )
     click.echo(render_text(result.summary))
+
+
+@click.command()
+@common_options
+@click.option(
+    "--allow-stale",
+    is_flag=True,
+    help="Check even when the newest transaction is older than stale_after_days.",
+)
+@handle_errors
+def check(
+    config_path: Path,
+    data_dir: Path | None,
+    out_dir: Path | None,
+    as_of: date | None,
+    seed: int | None,
+    verbose: int,
+    quiet: bool,
+    debug: bool,
+    allow_stale: bool,
+) -> None:
+    """Check every campaign against the data without issuing: can it fire, thresholds, rewards, budget.
+
+    Exits 0 when every enabled campaign can fire, 1 when one cannot, 2 on stale or bad input.
+    """
+    job = open_job(config_path)
+    settings = pipeline.resolve_settings(
+        job, as_of=as_of or date.today(), data_dir=data_dir, out_dir=out_dir, seed=seed
+    )
+    result = pipeline.run_job(
+        job, settings, dry_run=True, allow_stale=allow_stale, progress=progress_reporter(quiet)
+    )
+    click.echo("\n".join(preflight_lines(result.summary.preflight)))
+    blocked = [f["campaign"] for f in result.summary.preflight["findings"] if f["status"] == "cannot fire"]
+    if blocked:
+        click.echo(f"{len(set(blocked))} campaign(s) cannot fire: {', '.join(dict.fromkeys(blocked))}")
+        sys.exit(1)
 
 
 @click.command("sample-data")
@@ -114,4 +158,4 @@ def sample_data(
         click.echo(f"  {name:<13} {path}")
 
 
-COMMANDS = [run, sample_data]
+COMMANDS = [run, check, sample_data]

@@ -17,10 +17,13 @@ from coupongen.config.job import (
     InputsConfig,
     Job,
     JobConfig,
+    NeverPromote,
+    ProductsConfig,
     SegmentRule,
     SegmentsConfig,
 )
 from coupongen.config.loading import load_campaign, load_job
+from coupongen.config.money import MoneyRule, amount
 
 __all__ = [
     "DEFAULT_ALPHABET",
@@ -34,11 +37,15 @@ __all__ = [
     "InputsConfig",
     "Job",
     "JobConfig",
+    "MoneyRule",
+    "NeverPromote",
     "PerCustomer",
+    "ProductsConfig",
     "Reward",
     "SegmentRule",
     "SegmentsConfig",
     "Target",
+    "amount",
     "load_campaign",
     "load_job",
 ]

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from coupongen.config.base import _Model
+from coupongen.config.money import Money, MoneyRule, NonNegativeMoney
 
 Scalar = str | int | float | bool | date
 FILTER_OPS = ("equals", "in", "between", "at_least", "at_most")
@@ -88,7 +89,7 @@ class Eligibility(_Model):
     lifecycle: tuple[Literal["new", "active", "lapsing", "lapsed"], ...] = ()
     nps: tuple[Literal["promoter", "passive", "detractor"], ...] = ()
     exclude_nps: tuple[Literal["promoter", "passive", "detractor"], ...] = ()
-    min_spend: float = Field(0.0, ge=0)
+    min_spend: NonNegativeMoney = 0.0
     r_score: FilterValue | None = None
     f_score: FilterValue | None = None
     m_score: FilterValue | None = None
@@ -98,6 +99,13 @@ class Eligibility(_Model):
     home_store: FilterValue | None = None
     customers_file: str | None = None
     columns: dict[str, FilterValue] = Field(default_factory=dict)
+
+    @field_validator("min_spend")
+    @classmethod
+    def _not_per_target(cls, v: Money) -> Money:
+        if isinstance(v, MoneyRule) and v.rule == "target_price":
+            raise ValueError("target_price applies only to a reward's value")
+        return v
 
     @field_validator("r_score", "f_score", "m_score", "spend", "visits", "age")
     @classmethod

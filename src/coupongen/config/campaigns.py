@@ -12,6 +12,7 @@ from coupongen.codes import CodeFormat, check_url_template, is_prime
 from coupongen.codes.patterns import check_pattern
 from coupongen.config.audience import Eligibility, Message, PerCustomer, Target, check_schedule
 from coupongen.config.base import DEFAULT_ALPHABET, _Model
+from coupongen.config.money import Money, MoneyRule, NonNegativeMoney, PositiveMoney
 from coupongen.errors import CodeFormatError
 
 ITEM_REWARDS = ("free_product", "buy_x_get_y", "cheapest_free")
@@ -37,7 +38,7 @@ class Reward(_Model):
     """
 
     type: Literal["percent", "amount", "points", "multiplier", "free_product", "buy_x_get_y", "cheapest_free"]
-    value: float = Field(gt=0)
+    value: PositiveMoney
     buy: int | None = Field(None, ge=1, le=99)
     get: int | None = Field(None, ge=1, le=99)
     referrer_reward: ReferrerReward | None = None
@@ -54,7 +55,10 @@ class Reward(_Model):
 
     @model_validator(mode="after")
     def _sane(self) -> Reward:
-        if self.type in ("percent", *ITEM_REWARDS) and self.value > 100:
+        if isinstance(self.value, MoneyRule):
+            if self.type not in ("amount", "points"):
+                raise ValueError("a relative value applies only to amount and points rewards")
+        elif self.type in ("percent", *ITEM_REWARDS) and self.value > 100:
             raise ValueError(f"a {self.type} reward must be at most 100 (percent off)")
         needs_buy = self.type in ("buy_x_get_y", "cheapest_free")
         if needs_buy and (self.buy is None or self.get is None):
@@ -258,12 +262,12 @@ class CampaignConfig(_Model):
     enabled: bool = True
     eligibility: Eligibility = Eligibility()
     reward: Reward
-    min_basket: float = Field(0.0, ge=0)
+    min_basket: NonNegativeMoney = 0.0
     valid_from_offset_days: int = Field(1, ge=0)
     valid_days: int = Field(14, ge=1, le=366)
     max_uses: int = Field(1, ge=1)
     expected_redemption_rate: float = Field(0.05, gt=0, le=1)
-    budget: float | None = Field(None, ge=0)
+    budget: NonNegativeMoney | None = None
     lifetime_budget: float | None = Field(None, ge=0)
     start: date | None = None
     end: date | None = None
@@ -317,6 +321,13 @@ class CampaignConfig(_Model):
                 "reward.referrer_reward and reward.uses_per_friend apply only to referral campaigns"
             )
         return self
+
+    @field_validator("min_basket", "budget")
+    @classmethod
+    def _whole_night(cls, v: Money | None) -> Money | None:
+        if isinstance(v, MoneyRule) and v.rule == "target_price":
+            raise ValueError("target_price applies only to a reward's value")
+        return v
 
     def validity(self, as_of: date) -> tuple[date, date]:
         """The first and last day a coupon issued on ``as_of`` can be used (both included)."""

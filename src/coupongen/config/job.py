@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -89,6 +90,34 @@ class ChannelsConfig(_Model):
     email_images: bool = True
 
 
+class NeverPromote(_Model):
+    """Products no coupon may target, on top of the products' own ``promo_allowed``.
+
+    ``name_patterns`` are case-insensitive regular expressions searched in the product name.
+    """
+
+    categories: tuple[str, ...] = ()
+    brands: tuple[str, ...] = ()
+    skus: tuple[str, ...] = ()
+    name_patterns: tuple[str, ...] = ()
+
+    @field_validator("name_patterns")
+    @classmethod
+    def _regexes(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in v:
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                raise ValueError(f"{pattern!r} is not a regular expression: {e}") from e
+        return v
+
+
+class ProductsConfig(_Model):
+    """What the job knows about products beyond the products file."""
+
+    never_promote: NeverPromote = NeverPromote()
+
+
 class JobConfig(_Model):
     """A whole nightly job: paths (relative to the job file), analysis settings and campaigns."""
 
@@ -101,10 +130,12 @@ class JobConfig(_Model):
     currency: str = "RUB"
     point_value: float = Field(1.0, gt=0)
     points_per_currency: float = Field(0.01, ge=0)
+    stale_after_days: int = Field(14, ge=0)
     inputs: InputsConfig = InputsConfig()
     segments: SegmentsConfig = SegmentsConfig()
     affinity: AffinityConfig = AffinityConfig()
     channels: ChannelsConfig = ChannelsConfig()
+    products: ProductsConfig = ProductsConfig()
     campaigns: tuple[str, ...] = ()
 
 

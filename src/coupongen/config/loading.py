@@ -5,13 +5,14 @@ from __future__ import annotations
 import tomllib
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
 from coupongen.config.base import _Model
 from coupongen.config.campaigns import CampaignConfig
 from coupongen.config.job import Job, JobConfig
+from coupongen.config.money import MONEY_TAGS
 from coupongen.errors import ConfigError
 
 
@@ -27,6 +28,14 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read: {e.strerror}") from e
 
 
+def _flatten(ann: Any) -> list[Any]:
+    """A type and every type inside it (unions, Annotated), to find the model a key belongs to."""
+    found = [ann]
+    for arg in get_args(ann):
+        found += _flatten(arg)
+    return found
+
+
 def _model_fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     """The keys allowed at ``loc`` inside ``model``, for an 'unknown key' message."""
     current: Any = model
@@ -36,9 +45,7 @@ def _model_fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
         field = getattr(current, "model_fields", {}).get(part)
         if field is None:
             return []
-        ann = field.annotation
-        args = getattr(ann, "__args__", ()) or ()
-        candidates = [ann, *args]
+        candidates = _flatten(field.annotation)
         current = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
         if current is None:
             return []
@@ -47,7 +54,7 @@ def _model_fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
 
 def _format_error(path: Path, model: type[BaseModel], err: ValidationError) -> str:
     first = err.errors()[0]
-    loc = tuple(first["loc"])
+    loc = tuple(p for p in first["loc"] if p not in MONEY_TAGS)
     key = ".".join(str(p) for p in loc) or "(top level)"
     if first["type"] == "extra_forbidden":
         allowed = ", ".join(_model_fields_at(model, loc))

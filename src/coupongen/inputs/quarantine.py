@@ -2,7 +2,9 @@
 
 Rows that break the contract do not stop a night; they are written to ``quarantine/<input>.csv``
 (owner-only: they hold customer data) with their reasons. A run fails only when an input is empty,
-keeps nothing, or loses more than the job's ``max_quarantine_share``.
+keeps nothing, or loses more than the job's ``max_quarantine_share``. Lines rejected only for
+their size (fuel sold by the litre, a pallet) are still purchases: ``oversized_purchases`` gives
+them back to the guards that ask what a customer already bought.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import polars as pl
 
 from coupongen.errors import InputError
 from coupongen.inputs.contract import REASON_COL, SOURCE_COL, Inputs
+from coupongen.inputs.parsing import parse_timestamp
 from coupongen.inputs.reading import is_parquet
 from coupongen.safecsv import write_csv
 
@@ -73,3 +76,30 @@ def check_quarantine_share(inputs: Inputs, max_share: float, quarantine_dir: Pat
             f"({share:.1%}, {limit}); "
             f"most common reason: {top} ({n} {'row' if n == 1 else 'rows'}){where}"
         )
+
+
+SIZE_REASONS = ("quantity: beyond max_line_quantity", "amount: beyond max_line_amount")
+
+
+def oversized_purchases(quarantined: pl.DataFrame) -> pl.DataFrame:
+    """Transaction lines quarantined for their size alone, as purchases: customer_id, sku, ts.
+
+    Such a line is a real purchase whose quantity or amount is beyond the job's limits; it stays
+    out of spend and baskets, but a customer who bought the product must not be offered it as new.
+    """
+    empty = pl.DataFrame(schema={"customer_id": pl.String, "sku": pl.String, "ts": pl.Datetime("us")})
+    if quarantined.is_empty() or not {"customer_id", "sku", "ts"} <= set(quarantined.columns):
+        return empty
+    parts = pl.col(REASON_COL).str.split("; ")
+    size_only = parts.list.eval(
+        pl.element().str.starts_with(SIZE_REASONS[0]) | pl.element().str.starts_with(SIZE_REASONS[1])
+    ).list.all()
+    return (
+        quarantined.filter(size_only)
+        .select(
+            pl.col("customer_id").cast(pl.String).str.strip_chars(),
+            pl.col("sku").cast(pl.String).str.strip_chars(),
+            parse_timestamp(pl.col("ts").cast(pl.String).str.strip_chars()).alias("ts"),
+        )
+        .drop_nulls()
+    )

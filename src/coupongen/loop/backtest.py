@@ -28,6 +28,7 @@ from coupongen.loop.backtest_scoring import (
 )
 from coupongen.offers.candidates import OFFER_TYPES, OfferContext, cross_sell_candidates
 from coupongen.offers.eligibility import eligible_customers, with_audience_facts
+from coupongen.offers.money import data_figures, resolve_money
 
 LEVELS = ("sku", "category")
 """Levels a backtest scores at: the targets are skus, or categories."""
@@ -126,6 +127,9 @@ def backtest(
         )
     lookback = job.config.segments.lookback_days
     analysis = analyse(job, inputs, cutoff)
+    # Money rules (a min_spend percentile...) as a run on the cutoff night would resolve them.
+    figures = data_figures(inputs.transactions.kept, analysis.segmented, as_of=cutoff, lookback_days=lookback)
+    job, _ = resolve_money(job, figures)
     active = analysis.segmented.filter(pl.col("frequency") > 0)
     if active.is_empty():
         raise InputError(f"no customer bought anything in the {lookback} days before the cutoff {cutoff}")

@@ -35,7 +35,9 @@ class OfferContext:
     monetary, avg_basket, ...). bought: customer_products (customer_id, sku, receipts, in_lookback...).
     categories: category_spend (customer_id, category, spend, share). rules: mined sku rules.
     relevance: the cross-sell ranking (`relevance.recommend`) when computed beforehand; None lets
-    the cross-sell offer type compute it for its eligible customers.
+    the cross-sell offer type compute it for its eligible customers. also_bought: purchases kept
+    out of the analysis for their size (customer_id, sku, ts; see
+    `inputs.quarantine.oversized_purchases`), which still count as bought.
     """
 
     customers: pl.DataFrame
@@ -48,6 +50,22 @@ class OfferContext:
     point_value: float = 1.0
     points_per_currency: float = 0.01
     relevance: pl.DataFrame | None = None
+    also_bought: pl.DataFrame | None = None
+
+    def bought_recently(self) -> pl.DataFrame:
+        """(customer_id, sku) of every purchase in the look-back window, oversized lines included."""
+        recent = self.bought.filter(pl.col("in_lookback")).select("customer_id", "sku")
+        if self.also_bought is None or self.also_bought.is_empty():
+            return recent
+        since = self.as_of - timedelta(days=self.lookback_days)
+        extra = self.also_bought.filter(
+            pl.col("ts").is_between(
+                pl.lit(since).cast(pl.Datetime("us")),
+                pl.lit(self.as_of).cast(pl.Datetime("us")),
+                closed="left",
+            )
+        ).select("customer_id", "sku")
+        return pl.concat([recent, extra]).unique()
 
 
 def _names(products: pl.DataFrame) -> pl.DataFrame:
@@ -79,7 +97,7 @@ def cross_sell_candidates(
         ranked.join(eligible.select("customer_id"), on="customer_id")
         .rename({"sku": "target"})
         .join(
-            recent.select("customer_id", pl.col("sku").alias("target")),
+            ctx.bought_recently().select("customer_id", pl.col("sku").alias("target")),
             on=["customer_id", "target"],
             how="anti",
         )

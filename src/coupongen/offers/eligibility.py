@@ -2,8 +2,9 @@
 
 A campaign admits customers by spend, RFM segment and scores, lifecycle stage, NPS class, visits,
 age, home store, any column of the customer table, or a list of customer ids or cards. Products the
-retailer marks ``promo_allowed=false`` (alcohol, tobacco, infant formula) are never a target, and
-neither is a whole category holding one.
+retailer marks ``promo_allowed=false`` (alcohol, tobacco, infant formula) or the job's
+``[products] never_promote`` names (by category, brand, sku or name pattern) are never a target,
+and neither is a whole category holding one.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from coupongen.config import CampaignConfig, Filter
+from coupongen.config import CampaignConfig, Filter, NeverPromote, amount
 from coupongen.errors import ConfigError
 
 # The customer-table column each named eligibility filter tests.
@@ -90,7 +91,7 @@ def eligible_customers(
     on a column the customer table lacks is a ConfigError naming the campaign and the key.
     """
     rules = campaign.eligibility
-    cond = pl.col("monetary") >= rules.min_spend
+    cond = pl.col("monetary") >= amount(rules.min_spend, "eligibility.min_spend")
     if rules.segments:
         cond &= pl.col("rfm_segment").is_in(list(rules.segments))
     if rules.lifecycle:
@@ -140,3 +141,27 @@ def promotable(products: pl.DataFrame) -> pl.DataFrame:
     never-promote guard.
     """
     return products.filter(pl.col("promo_allowed"))
+
+
+def never_promoted(rules: NeverPromote, *, brands: bool = True) -> pl.Expr:
+    """True for a product the job's ``never_promote`` names (a products frame's expression).
+
+    ``brands=False`` for a products frame without a brand column: no brand rule can match there.
+    """
+    cond = pl.lit(False)
+    if rules.categories:
+        cond |= pl.col("category").is_in(list(rules.categories))
+    if rules.brands and brands:
+        cond |= pl.col("brand").is_in(list(rules.brands)).fill_null(False)
+    if rules.skus:
+        cond |= pl.col("sku").is_in(list(rules.skus))
+    if rules.name_patterns:
+        pattern = "(?i)" + "|".join(f"(?:{p})" for p in rules.name_patterns)
+        cond |= pl.col("name").str.contains(pattern).fill_null(False)
+    return cond
+
+
+def apply_never_promote(products: pl.DataFrame, rules: NeverPromote) -> pl.DataFrame:
+    """The products with ``promo_allowed`` also false where ``never_promote`` names them."""
+    banned = never_promoted(rules, brands="brand" in products.columns)
+    return products.with_columns((pl.col("promo_allowed") & ~banned).alias("promo_allowed"))

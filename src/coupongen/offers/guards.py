@@ -13,7 +13,8 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from coupongen.config import CampaignConfig
+from coupongen.config import CampaignConfig, amount
+from coupongen.offers.money import per_offer_reward
 
 
 def frequency_capped(
@@ -38,25 +39,26 @@ def expected_cost(
     """Expected cost of one coupon: redemption rate x the reward's money value.
 
     Points are worth ``point_value`` each; a multiplier costs the extra points the base value earns
-    at ``points_per_currency``. Item rewards take the base value (the target's price, or the spend
-    it stands for) as one item: ``free_product`` and ``buy_x_get_y`` give ``get`` of them at
-    ``value`` percent off, ``cheapest_free`` the share ``get / buy`` of them (the cheapest of the
-    items is worth at most their average).
+    at ``points_per_currency``. A reward relative to the target's price is priced per offer. Item
+    rewards take the base value (the target's price, or the spend it stands for) as one item:
+    ``free_product`` and ``buy_x_get_y`` give ``get`` of them at ``value`` percent off,
+    ``cheapest_free`` the share ``get / buy`` of them (the cheapest of the items is worth at most
+    their average).
     """
     reward = campaign.reward
-    share = reward.value / 100
+    given = per_offer_reward(campaign, base_value, point_value)
     if reward.type in ("free_product", "buy_x_get_y"):
-        value = base_value * (reward.get or 1) * share
+        value = base_value * (reward.get or 1) * given / 100
     elif reward.type == "cheapest_free":
-        value = base_value * (reward.get or 1) / (reward.buy or 1) * share
+        value = base_value * (reward.get or 1) / (reward.buy or 1) * given / 100
     elif reward.type == "percent":
-        value = base_value * reward.value / 100
+        value = base_value * given / 100
     elif reward.type == "amount":
-        value = pl.lit(reward.value)
+        value = given
     elif reward.type == "points":
-        value = pl.lit(reward.value * point_value)
+        value = given * point_value
     else:
-        value = base_value * points_per_currency * (reward.value - 1) * point_value
+        value = base_value * points_per_currency * (given - 1) * point_value
     return (value * campaign.expected_redemption_rate).round(4)
 
 
@@ -124,7 +126,7 @@ def night_budget(campaign: CampaignConfig, spent_before: float) -> float | None:
     """What the campaign may spend tonight: its nightly budget, within what its lifetime budget has
     left after ``spent_before`` (earlier nights' cost); None when neither limits it.
     """
-    limits = [b for b in (campaign.budget,) if b is not None]
+    limits = [amount(campaign.budget, "budget")] if campaign.budget is not None else []
     if campaign.lifetime_budget is not None:
         limits.append(max(campaign.lifetime_budget - spent_before, 0.0))
     return min(limits) if limits else None

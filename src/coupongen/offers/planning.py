@@ -18,7 +18,7 @@ import polars as pl
 
 from coupongen.analysis.night import Analysis
 from coupongen.analysis.relevance import recommend
-from coupongen.config import CampaignConfig, Job
+from coupongen.config import CampaignConfig, Job, MoneyRule, amount
 from coupongen.offers.candidates import OFFER_TYPES, OfferContext
 from coupongen.offers.eligibility import eligible_customers, with_audience_facts
 from coupongen.offers.guards import (
@@ -28,6 +28,7 @@ from coupongen.offers.guards import (
     per_customer_capped,
     within_budget,
 )
+from coupongen.offers.money import per_offer_reward
 from coupongen.offers.targeting import apply_target
 
 ELIGIBLE_SCHEMA: dict[str, pl.DataType] = {"campaign": pl.String(), "customer_id": pl.String()}
@@ -122,6 +123,9 @@ def plan_offers(
         cands = per_customer_capped(
             frequency_capped(proposed, campaign, recent, as_of=ctx.as_of), campaign, reach, as_of=ctx.as_of
         )
+        if isinstance(campaign.reward.value, MoneyRule):
+            # A reward priced off the target needs a target with a price.
+            cands = cands.filter(pl.col("base_value") > 0)
         earlier = before.filter(pl.col("campaign") == campaign.name)
         full = _full_customers(taken, campaign, exclusive, max_per_customer).join(
             earlier.select("customer_id"), on="customer_id", how="anti"
@@ -149,8 +153,8 @@ def plan_offers(
             else free.with_columns(pl.lit(False).alias("held"))
         )
         new = chosen.join(earlier.select("customer_id"), on="customer_id", how="anti")
-        treated = _offer_rows(new.filter(~pl.col("held")), campaign, ctx.as_of, card)
-        control = _offer_rows(new.filter(pl.col("held")), campaign, ctx.as_of, card)
+        treated = _offer_rows(new.filter(~pl.col("held")), campaign, ctx, card)
+        control = _offer_rows(new.filter(pl.col("held")), campaign, ctx, card)
         taken = pl.concat(
             [
                 taken.filter(pl.col("campaign") != campaign.name),
@@ -173,7 +177,7 @@ def plan_offers(
                 "expected_cost": round(
                     float(treated["expected_cost"].sum()) + float(sent_before["expected_cost"].sum()), 2
                 ),
-                "budget": campaign.budget,
+                "budget": None if campaign.budget is None else amount(campaign.budget, "budget"),
             }
         )
         offers.append(treated)
@@ -244,8 +248,9 @@ def _concat_or_empty(frames: list[pl.DataFrame]) -> pl.DataFrame:
 
 
 def _offer_rows(
-    chosen: pl.DataFrame, campaign: CampaignConfig, as_of: date, card: pl.DataFrame
+    chosen: pl.DataFrame, campaign: CampaignConfig, ctx: OfferContext, card: pl.DataFrame
 ) -> pl.DataFrame:
+    as_of = ctx.as_of
     valid_from, valid_to = campaign.validity(as_of)
     return (
         chosen.join(card, on="customer_id", how="left")
@@ -263,10 +268,10 @@ def _offer_rows(
             "target_kind",
             "target",
             pl.lit(campaign.reward.type).alias("reward_type"),
-            pl.lit(float(campaign.reward.value)).alias("reward_value"),
+            per_offer_reward(campaign, pl.col("base_value"), ctx.point_value).alias("reward_value"),
             pl.lit(campaign.reward.buy, dtype=pl.Int64).alias("reward_buy"),
             pl.lit(campaign.reward.get, dtype=pl.Int64).alias("reward_get"),
-            pl.lit(float(campaign.min_basket)).alias("min_basket"),
+            pl.lit(amount(campaign.min_basket, "min_basket")).alias("min_basket"),
             pl.lit(valid_from.isoformat()).alias("valid_from"),
             pl.lit(valid_to.isoformat()).alias("valid_to"),
             pl.lit(campaign.max_uses).cast(pl.Int64).alias("max_uses"),
@@ -290,6 +295,7 @@ def plan_night(
     transactions: pl.DataFrame | None = None,
     spent: pl.DataFrame | None = None,
     reach: pl.DataFrame | None = None,
+    also_bought: pl.DataFrame | None = None,
 ) -> OfferPlan:
     """Targeting, guards, budgets and holdout for every enabled campaign of the job.
 
@@ -298,6 +304,7 @@ def plan_night(
     the facts eligibility filters use (`with_audience_facts`; home_store only when a campaign
     filters on it and ``transactions`` are given). ``recent``, ``decided``, ``spent`` and
     ``reach`` are as in `plan_offers`.
+    ``also_bought`` holds purchases the analysis left out for their size (see `OfferContext`).
     """
     live = [c for c in job.campaigns if c.enabled and c.runs_on(as_of)]
     by_store = any(c.eligibility.home_store is not None for c in live)
@@ -326,6 +333,7 @@ def plan_night(
         point_value=job.config.point_value,
         points_per_currency=job.config.points_per_currency,
         relevance=ranked,
+        also_bought=also_bought,
     )
     return plan_offers(
         job.campaigns,

@@ -7,8 +7,9 @@ for machines (a scheduler, a dashboard, the next night's comparison).
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -36,6 +37,7 @@ def build_summary(
     by_channel: pl.DataFrame,
     quarantine_reasons: tuple[QuarantineReason, ...],
     timings: dict[str, float],
+    preflight: dict[str, Any] | None = None,
     coupons: CouponTotals | None = None,
     run_id: int | None = None,
     files: dict[str, str] | None = None,
@@ -69,6 +71,7 @@ def build_summary(
         quarantine_reasons=quarantine_reasons,
         offers_by_channel=tuple(by_channel.to_dicts()),
         timings=timings,
+        preflight=preflight or {},
         coupons=coupons,
         run_id=run_id,
         files=files or {},
@@ -115,6 +118,18 @@ def quarantine_reasons(rejected: dict[str, pl.DataFrame], top: int = 10) -> tupl
         counted = rows.group_by("reason").len("rows").sort(["rows", "reason"], descending=[True, False])
         found += [QuarantineReason(input=name, **r) for r in counted.head(top).to_dicts()]
     return tuple(found)
+
+
+def preflight_section(
+    first: datetime | None, last: datetime | None, money: pl.DataFrame, findings: pl.DataFrame | None
+) -> dict[str, Any]:
+    """The preflight as summary.json holds it: input date range, resolved money rules, findings."""
+    return {
+        "first_transaction": None if first is None else first.date().isoformat(),
+        "last_transaction": None if last is None else last.date().isoformat(),
+        "money": money.to_dicts(),
+        "findings": [] if findings is None else findings.to_dicts(),
+    }
 
 
 def write_summary(summary: RunSummary, run_dir: Path) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from coupongen.results import RunSummary
 
@@ -37,6 +38,7 @@ def render_text(summary: RunSummary) -> str:
             f"  {name:<22} {c['eligible']:>8,} {c.get('candidates', 0):>8,} {c.get('treated', 0):>7,} "
             f"{c.get('control', 0):>8,} {c.get('expected_cost', 0):>14,.2f}  {budget}"
         )
+    lines += preflight_lines(summary.preflight, everything=False)
     if summary.reach:
         reach = summary.reach
         lines.append(
@@ -63,3 +65,28 @@ def render_text(summary: RunSummary) -> str:
         for folder in analysis:
             lines.append(f"  {'analysis':<8} {folder}/")
     return "\n".join(lines)
+
+
+def preflight_lines(preflight: dict[str, Any], *, everything: bool = True) -> list[str]:
+    """The preflight as text: input date range, resolved money rules and the findings (with
+    ``everything=False`` only those that need attention, and how many checks passed).
+    """
+    if not preflight:
+        return []
+    lines = [
+        f"preflight: transactions from {preflight.get('first_transaction') or '-'} "
+        f"to {preflight.get('last_transaction') or '-'}"
+    ]
+    for m in preflight.get("money", []):
+        value = "per offer" if m["value"] is None else f"{m['value']:,.2f}"
+        lines.append(f"  {m['campaign']:<22} {m['setting']:<22} {m['rule']} = {value}")
+    findings = preflight.get("findings", [])
+    shown = findings if everything else [f for f in findings if f["status"] != "ok"]
+    if not everything:
+        lines.append(
+            f"  {len(findings) - len(shown)} of {len(findings)} checks ok (`coupongen check` lists them)"
+        )
+    for f in shown:
+        mark = {"ok": "ok", "warning": "WARNING", "cannot fire": "CANNOT FIRE"}.get(f["status"], f["status"])
+        lines.append(f"  {f['campaign']:<22} {mark:<12} {f['check']}: {f['detail']}")
+    return lines

@@ -1,0 +1,59 @@
+"""`coupongen init`: write a job folder calibrated to a retailer's data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from coupongen.calibration import init_job
+from coupongen.cli.common import handle_errors
+
+
+@click.command()
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    required=True,
+    help="Folder holding the retailer's transactions, products and customers.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("jobs"),
+    show_default=True,
+    help="Job folder to write.",
+)
+@click.option("--currency", help="ISO 4217 currency of the data (default: guessed).")
+@click.option("--locale", help="Locale of customer messages, e.g. en_US (default: guessed).")
+@click.option("--debug", is_flag=True, hidden=True)
+@click.option("-v", "--verbose", count=True, hidden=True)
+@click.option("-q", "--quiet", is_flag=True, hidden=True)
+@handle_errors
+def init(
+    data_dir: Path,
+    out_dir: Path,
+    currency: str | None,
+    locale: str | None,
+    debug: bool,
+    verbose: int,
+    quiet: bool,
+) -> None:
+    """Write a job folder (job file, campaigns, templates) calibrated to a retailer's data."""
+    path, cal = init_job(data_dir, out_dir, currency=currency, locale=locale)
+    how = "guessed" if cal.guessed else "given"
+    click.echo(f"wrote {path}")
+    click.echo(
+        f"  {cal.currency} / {cal.locale} ({how}); median basket {cal.median_basket:,.2f}, "
+        f"budget {cal.budget:g} per campaign and night"
+    )
+    for name, why in cal.left_out.items():
+        click.echo(f"  left out {name}: {why}")
+    banned = sum(len(v) for v in cal.never_categories.values())
+    click.echo(f"  never promoted: {banned} categories, {len(cal.never_names)} name patterns")
+    click.echo(f"next: coupongen check --config {path}")
+
+
+COMMANDS = [init]

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from coupongen.config import CampaignConfig, Job, JobConfig, MoneyRule
+from coupongen.config.loading import _validate
+from coupongen.errors import ConfigError
+from coupongen.offers.money import DataFigures, data_figures, money_value, resolve_money
+from coupongen.offers.planning import plan_offers
+from tests.offers.test_offers import bought, campaign, context, customers
+
+AS_OF = date(2026, 11, 22)
+
+
+def figures(baskets, spend=(100.0, 200.0, 300.0, 400.0, 500.0)) -> DataFigures:
+    return DataFigures(
+        baskets=pl.Series("amount", baskets, dtype=pl.Float64),
+        spend=pl.Series("monetary", spend, dtype=pl.Float64),
+        first=None,
+        last=None,
+    )
+
+
+def test_baskets_are_receipt_totals_in_the_window_and_returns_are_left_out():
+    tx = pl.DataFrame(
+        {
+            "receipt_id": ["A", "A", "B", "C", "D", "OLD"],
+            "ts": [datetime(2026, 11, d) for d in (1, 1, 2, 3, 21)] + [datetime(2025, 1, 1)],
+            "amount": [4.0, 6.0, 20.0, -5.0, 30.0, 999.0],
+        }
+    )
+    found = data_figures(tx, customers(2), as_of=AS_OF, lookback_days=90)
+    assert found.baskets.to_list() == [10.0, 20.0, 30.0]  # C is a return, OLD outside the window
+    assert found.spend.to_list() == [100.0, 101.0]
+    assert (found.first, found.last) == (datetime(2025, 1, 1), datetime(2026, 11, 21))
+
+
+def test_whole_night_rules_resolve_against_baskets_and_spend():
+    f = figures([10.0, 20.0, 30.0, 40.0])
+    assert money_value(MoneyRule(median_basket=2), f) == 50.0  # 2 x 25
+    assert money_value(MoneyRule(basket_percentile=75), f) == 32.5  # linear between 30 and 40
+    assert money_value(MoneyRule(spend_percentile=50), f) == 300.0
+    assert f.share_reaching(20.0) == 0.75
+    assert figures([]).share_reaching(1.0) is None
+
+
+def test_resolve_money_fills_the_campaigns_and_lists_what_it_resolved():
+    camp = CampaignConfig.model_validate(
+        {
+            "name": "sp",
+            "type": "second_purchase",
+            "reward": {"type": "points", "value": {"median_basket": 0.1}},
+            "min_basket": {"basket_percentile": 50},
+            "budget": 40,
+            "eligibility": {"min_spend": {"spend_percentile": 20}},
+        }
+    )
+    job = Job(Path("job.toml"), JobConfig(point_value=0.01), (camp,))
+    resolved, table = resolve_money(job, figures([10.0, 20.0, 30.0, 40.0]))
+    c = resolved.campaigns[0]
+    # 10% of the median basket 25 is 2.50, at 0.01 a point: 250 points
+    assert (c.reward.value, c.min_basket, c.budget, c.eligibility.min_spend) == (250.0, 25.0, 40, 180.0)
+    assert table.to_dicts() == [
+        {"campaign": "sp", "setting": "reward", "rule": "0.1 x median basket", "value": 250.0},
+        {"campaign": "sp", "setting": "eligibility.min_spend", "rule": "20th percentile of customer spend", "value": 180.0},
+        {"campaign": "sp", "setting": "min_basket", "rule": "50th percentile of baskets", "value": 25.0},
+    ]  # fmt: skip
+
+
+def test_a_target_price_reward_is_priced_per_offer():
+    ctx = context(customers(1), bought([("C0", "CHIPS")]))  # the cross-sell target is salsa at 2.00
+    camp = campaign(reward={"type": "amount", "value": {"target_price": 0.2}})
+    row = plan_offers((camp,), ctx, max_per_customer=1, seed=1).offers.row(0, named=True)
+    assert (row["target"], row["reward_value"]) == ("SALSA", 0.4)
+    assert row["expected_cost"] == round(0.05 * 0.4, 4)
+    ctx_points = context(customers(1), bought([("C0", "CHIPS")]))
+    points = campaign(reward={"type": "points", "value": {"target_price": 0.2}})
+    plan = plan_offers((points,), ctx_points.__class__(**{**ctx_points.__dict__, "point_value": 0.01}),
+                       max_per_customer=1, seed=1)  # fmt: skip
+    assert plan.offers["reward_value"].to_list() == [40.0]  # 0.40 at 0.01 a point
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        (
+            {"min_basket": {"median_basket": 1, "basket_percentile": 50}},
+            "c.toml: min_basket: a relative money value needs exactly one of median_basket, "
+            "basket_percentile, spend_percentile, target_price",
+        ),
+        (
+            {"min_basket": {"target_price": 0.2}},
+            "c.toml: min_basket: target_price applies only to a reward's value",
+        ),
+        (
+            {"reward": {"type": "percent", "value": {"median_basket": 1}}},
+            "c.toml: reward: a relative value applies only to amount and points rewards",
+        ),
+        (
+            {"budget": {"median": 2}},
+            "c.toml: unknown key 'budget.median' (allowed here: basket_percentile, median_basket, "
+            "spend_percentile, target_price)",
+        ),
+        (
+            {"min_basket": {"basket_percentile": 300}},
+            "c.toml: min_basket.basket_percentile: Input should be less than or equal to 100 (got 300)",
+        ),
+        ({"min_basket": -1}, "c.toml: min_basket: Input should be greater than or equal to 0 (got -1)"),
+    ],
+)
+def test_a_bad_money_setting_is_one_line_naming_the_key(doc, message):
+    base = {"name": "a", "type": "cross_sell", "reward": {"type": "amount", "value": 5}}
+    with pytest.raises(ConfigError) as e:
+        _validate(Path("c.toml"), CampaignConfig, base | doc)
+    assert str(e.value) == message
+
+
+def test_a_money_setting_shows_as_its_number_or_its_rule():
+    from coupongen.config.money import show
+
+    assert show(15000.0, "{:,.0f}") == "15,000"
+    assert show(None) == "none"
+    assert show(MoneyRule(target_price=0.2)) == "20% of the target's price"
+    assert show(MoneyRule(basket_percentile=75)) == "75th percentile of baskets"

@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import tomllib
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from coupongen import pipeline
+from coupongen.calibration import guess_locale, init_job, never_promote
+from coupongen.cli import cli
+from coupongen.config import load_job
+from coupongen.errors import InputError
+
+PRODUCTS = """sku,name,category,brand,price
+MILK,MILK 1 GAL,DAIRY,Private,2.00
+BREAD,WHITE BREAD,BAKERY,Private,1.00
+EGGS,EGGS 12 CT,DAIRY,National,3.00
+GAS,GASOLINE-REG UNLEADED,COUPON/MISC ITEMS,Private,
+GIFT,VISA GIFT CARD 25,GREETING CARDS,National,25.00
+BEER,LAGER 6 PK,BEERS/ALES,National,8.00
+X,UNKNOWN,UNKNOWN,National,
+"""
+CUSTOMERS = "customer_id,card_number,email,phone,email_opt_in,sms_opt_in\n" + "".join(
+    f"C{i},27700000000{i},c{i}@example.com,+1555000000{i},true,true\n" for i in range(4)
+)
+
+
+def write_data(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "products.csv").write_text(PRODUCTS)
+    (folder / "customers.csv").write_text(CUSTOMERS)
+    lines = ["receipt_id,customer_id,ts,store_id,sku,quantity,amount"]
+    # four customers, a basket of 6.00, 8.00, 10.00 or 12.00 every week for 10 weeks (the last on
+    # 2026-11-06); the first buys eggs too
+    for week in range(10):
+        for i in range(4):
+            day = date(2026, 9, 1) + timedelta(days=7 * week + i)
+            receipt = f"R{week}-{i}"
+            lines.append(f"{receipt},C{i},{day}T10:00:00,S1,MILK,1,2.00")
+            loaves = 1 if i == 0 else i + 2
+            lines.append(f"{receipt},C{i},{day}T10:00:00,S1,BREAD,{loaves},{2.0 * loaves:.2f}")
+            if i == 0:
+                lines.append(f"{receipt},C{i},{day}T10:00:00,S1,EGGS,1,2.00")
+    (folder / "transactions.csv").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_never_promote_lists_what_the_data_shows():
+    import polars as pl
+
+    products = pl.read_csv(PRODUCTS.encode(), infer_schema=False)
+    categories, names = never_promote(products)
+    assert categories == {
+        "alcohol": ["BEERS/ALES"],
+        "coupons and lottery": ["COUPON/MISC ITEMS"],
+        "unknown items": ["UNKNOWN"],
+    }
+    assert names == {"gift cards": r"gift ?card"}  # the gasoline's category is already banned
+
+
+def test_locale_and_currency_are_guessed_from_phone_numbers():
+    import polars as pl
+
+    phones = pl.DataFrame({"phone": ["+79161234567", "+79031112233", "+15550000000", None]})
+    assert guess_locale(phones) == ("ru_RU", "RUB")
+    assert guess_locale(pl.DataFrame({"phone": ["5550000", None]})) is None
+
+
+def test_init_writes_a_job_that_loads_and_fits_the_data(tmp_path):
+    data = write_data(tmp_path / "data")
+    job_path, cal = init_job(data, tmp_path / "job")
+    assert (cal.currency, cal.locale, cal.guessed) == ("USD", "en_US", True)
+    assert cal.median_basket == 9.0  # baskets of 6, 8, 10 and 12
+    assert cal.left_out == {
+        "service_recovery": "the customers file has no nps_score values",
+        "birthday": "the customers file has no birth_date values",
+        "referral": "the customers file has no nps_score values",
+    }
+    text = job_path.read_text()
+    assert '# "campaigns/birthday.toml",  left out: the customers file has no birth_date values' in text
+    doc = tomllib.loads(text)
+    assert doc["currency"] == "USD"
+    assert doc["products"]["never_promote"]["categories"] == ["BEERS/ALES", "COUPON/MISC ITEMS", "UNKNOWN"]
+    job = load_job(job_path)
+    assert [c.name for c in job.campaigns] == [
+        "win_back",
+        "second_purchase",
+        "vip_reward",
+        "replenishment",
+        "cross_sell",
+    ]
+    settings = pipeline.resolve_settings(job, as_of=date(2026, 11, 7))
+    result = pipeline.run_job(job, settings, dry_run=True)
+    money = {(m["campaign"], m["setting"]): m["value"] for m in result.summary.preflight["money"]}
+    assert money[("cross_sell", "min_basket")] == 9.0  # the median basket: half the baskets reach it
+    assert money[("second_purchase", "reward")] == 1.35  # 15% of it
+    with pytest.raises(InputError, match="already exists"):
+        init_job(data, tmp_path / "job")
+
+
+def test_check_lists_every_finding_and_a_stale_night_exits_2(tmp_path):
+    data = write_data(tmp_path / "data")
+    job_path, _ = init_job(data, tmp_path / "job", currency="usd", locale="en_US")
+    args = ["check", "--config", str(job_path), "-q"]
+    fresh = CliRunner().invoke(cli, [*args, "--as-of", "2026-11-07"])
+    assert "preflight: transactions from 2026-09-01 to 2026-11-06" in fresh.output
+    assert (
+        "cross_sell             ok           min_basket: 50.0% of baskets reach min_basket 9.00"
+        in fresh.output
+    )
+    # nobody in four weekly shoppers is lapsing, new or a top spender among champions
+    assert (
+        "win_back               CANNOT FIRE  eligible: no customer meets its eligibility tonight"
+        in fresh.output
+    )
+    assert fresh.output.splitlines()[-1] == (
+        "4 campaign(s) cannot fire: win_back, second_purchase, vip_reward, replenishment"
+    )
+    assert fresh.exit_code == 1
+    stale = CliRunner().invoke(cli, [*args, "--as-of", "2027-01-05"])
+    assert stale.exit_code == 2
+    assert stale.output.strip() == (
+        "Error: transactions: the newest transaction is from 2026-11-06, 60 days before --as-of "
+        "2027-01-05 (stale_after_days = 14); pass --allow-stale to run on it anyway"
+    )
