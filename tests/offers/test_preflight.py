@@ -10,7 +10,7 @@ import pytest
 from coupongen.config import CampaignConfig, Job, JobConfig, NeverPromote
 from coupongen.errors import InputError
 from coupongen.inputs.quarantine import oversized_purchases
-from coupongen.offers.eligibility import promotable
+from coupongen.offers.eligibility import apply_never_promote
 from coupongen.offers.planning import plan_offers
 from coupongen.offers.preflight import check_fresh, preflight
 from tests.offers.test_money import figures
@@ -88,8 +88,10 @@ def test_never_promote_bans_by_category_brand_sku_and_name_pattern():
         NeverPromote(): ["PASTA", "SAUCE", "CHIPS", "SALSA"],  # the lager is promo_allowed=false
     }
     for rules, allowed in cases.items():
-        assert promotable(products, rules).filter("promo_allowed")["sku"].to_list() == allowed, rules
-    assert promotable(products.drop("brand"), NeverPromote(brands=("b",)))["promo_allowed"].sum() == 4
+        assert apply_never_promote(products, rules).filter("promo_allowed")["sku"].to_list() == allowed, rules
+    assert (
+        apply_never_promote(products.drop("brand"), NeverPromote(brands=("b",)))["promo_allowed"].sum() == 4
+    )
 
 
 def test_lines_quarantined_only_for_their_size_still_count_as_bought():
