@@ -70,6 +70,8 @@ class RunSummary:
     job: str
     as_of: str
     config_hash: str
+    currency: str  # ISO 4217: the money of every amount in the summary
+    locale: str  # the job's locale, in which customers' messages are written by default
     dry_run: bool
     inputs: dict[str, InputCounts]
     customers_with_purchases: int

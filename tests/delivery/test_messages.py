@@ -129,7 +129,7 @@ def render(coupons, chosen, max_sms_parts=3):
         pl.DataFrame(ranked, schema=schema, orient="row"),
         customers(),
         {"P1": "Spaghetti <Barilla> 500 g"},
-        template_environment(TEMPLATES),
+        template_environment(TEMPLATES, locale="ru_RU", currency="RUB"),
         brand="Shop",
         currency="RUB",
         max_sms_parts=max_sms_parts,
@@ -155,7 +155,7 @@ def test_a_customer_with_several_coupons_gets_one_message_holding_all():
     assert msgs.sms.height == 1
     text = msgs.sms["text"].item()
     assert text == (
-        "Shop: скидка 15% на Spaghetti <Barilla> 500 g, код AAA до 06.12; "
+        "Shop: скидка 15 % на Spaghetti <Barilla> 500 g, код AAA до 06.12; "
         "300 ₽ скидки на покупку от 1 000 ₽, код BBB до 06.12"
     )
     assert msgs.sms["msisdn"].item() == "79161112233"
@@ -178,7 +178,7 @@ def test_an_sms_longer_than_allowed_falls_back_to_the_next_channel_or_no_message
     assert msgs.sms.is_empty()
     assert msgs.email["customer_id"].to_list() == ["C1"]
     assert msgs.outcomes.rows() == [("C1", "sms", "email"), ("C3", "sms", None)]
-    reason = "SMS needs 5 parts (284 UCS-2 units), more than max_sms_parts=2"
+    reason = "SMS needs 5 parts (288 UCS-2 units), more than max_sms_parts=2"
     assert msgs.rejected.rows() == [("C1", "cs", "sms", reason, "email"), ("C3", "cs", "sms", reason, None)]
     assert msgs.counts() == {"planned": 2, "sent": 0, "fallen_back": 1, "rejected": 1}
 

@@ -124,3 +124,47 @@ def test_a_publisher_killed_between_its_renames_gets_the_previous_folder_back(tm
     publish_folder(tmp_path / "pos", look)
     assert (tmp_path / "pos" / "coupons.csv").read_text() == "new\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["crm", "pos"]
+
+
+def test_export_modes_open_a_publication_to_a_group_and_private_stays_the_default(tmp_path):
+    import grp
+    import os
+
+    from coupongen.config.job import ExportsConfig
+    from coupongen.delivery.publish import export_modes
+
+    def write(folder):
+        (folder / "html").mkdir()
+        (folder / "html" / "C1.html").write_text("<p>hi</p>")
+        return {}
+
+    private = tmp_path / "private"
+    publish_folder(private, write)
+    assert stat.S_IMODE(private.stat().st_mode) == 0o700
+    assert stat.S_IMODE((private / "html").stat().st_mode) == 0o700
+    assert stat.S_IMODE((private / "html" / "C1.html").stat().st_mode) == 0o600
+
+    group = grp.getgrgid(os.getegid()).gr_name
+    modes = export_modes(ExportsConfig(file_mode="0640", dir_mode="0750", group=group))
+    shared = tmp_path / "shared"
+    publish_folder(shared, write, modes=modes)
+    for path, mode in ((shared, 0o750), (shared / "html", 0o750), (shared / "html" / "C1.html", 0o640)):
+        assert (stat.S_IMODE(path.stat().st_mode), path.stat().st_gid) == (mode, os.getegid())
+    assert stat.S_IMODE((shared / MANIFEST).stat().st_mode) == 0o640
+
+
+def test_export_settings_are_checked_with_messages_naming_the_key():
+    from pydantic import ValidationError
+
+    from coupongen.config.job import ExportsConfig
+    from coupongen.delivery.publish import export_modes
+    from coupongen.errors import ConfigError
+
+    with pytest.raises(
+        ConfigError, match=r"^exports\.group: no group named 'no-such-group-xyz' on this machine$"
+    ):
+        export_modes(ExportsConfig(group="no-such-group-xyz"))
+    with pytest.raises(ValidationError, match=r"must be octal permission bits such as 0640, got '0680'"):
+        ExportsConfig(file_mode="0680")
+    with pytest.raises(ValidationError, match=r"must not let every user write \(o\+w\), got '0666'"):
+        ExportsConfig(file_mode="0666")

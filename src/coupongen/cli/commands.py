@@ -107,6 +107,14 @@ def check(
     show_default=True,
     help="Receipt lines per customer per year.",
 )
+@click.option(
+    "--profile",
+    type=click.Choice(["ru-grocery", "us-grocery"]),
+    default="ru-grocery",
+    show_default=True,
+    help="The chain's country: language, currency, prices and data quirks (us-grocery: English, USD, "
+    "fuel lines, UNKNOWN products).",
+)
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
 @click.option(
     "--bad-rows",
@@ -133,6 +141,7 @@ def sample_data(
     days: int,
     skus: int | None,
     lines_per_customer: float,
+    profile: str,
     fmt: str,
     bad_rows: int,
     out_dir: Path,
@@ -145,7 +154,13 @@ def sample_data(
 
     try:
         data = sample.generate_sample(
-            customers, seed=seed, as_of=as_of, days=days, skus=skus, lines_per_customer=lines_per_customer
+            customers,
+            seed=seed,
+            as_of=as_of,
+            days=days,
+            skus=skus,
+            lines_per_customer=lines_per_customer,
+            profile=profile,
         )
         paths = sample.write_sample(data, out_dir, fmt=fmt, bad_rows=bad_rows if fmt == "csv" else 0)
     except ValueError as e:
@@ -156,6 +171,8 @@ def sample_data(
     )
     for name, path in sorted(paths.items()):
         click.echo(f"  {name:<13} {path}")
+    chain = sample.PROFILES[profile]
+    click.echo(f'a job for it: locale = "{chain.locale}", currency = "{chain.currency}"')
 
 
 COMMANDS = [run, check, sample_data]

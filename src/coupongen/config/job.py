@@ -1,4 +1,6 @@
-"""A job file's settings: paths, inputs, segments, affinity thresholds, channels, campaigns."""
+"""A job file's settings: paths, locale and currency, inputs, products, segments, affinity thresholds,
+channels, exports, campaigns.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ import json
 import re
 from pathlib import Path
 
+from babel import Locale, UnknownLocaleError
+from babel.numbers import is_currency
 from pydantic import Field, field_validator
 
 from coupongen.config.base import _Model
@@ -31,6 +35,31 @@ class InputsConfig(_Model):
         if len(v) != 1:
             raise ValueError("must be a single character")
         return v
+
+
+class ExportsConfig(_Model):
+    """Who may read the published folders (pos/, crm/, email/, sms/, app/, delivery/): their files'
+    and folders' permission bits and the group they belong to ("": the owner's). Private by
+    default, since they hold personal data.
+    """
+
+    file_mode: str = "0600"
+    dir_mode: str = "0700"
+    group: str = ""
+
+    @field_validator("file_mode", "dir_mode")
+    @classmethod
+    def _octal_mode(cls, v: str) -> str:
+        text = v.strip()
+        if not (text.isdigit() and set(text) <= set("01234567") and int(text, 8) <= 0o777):
+            raise ValueError(f"must be octal permission bits such as 0640, got {v!r}")
+        if int(text, 8) & 0o002:
+            raise ValueError(f"must not let every user write (o+w), got {v!r}")
+        return text
+
+    def modes(self) -> tuple[int, int]:
+        """The (file, folder) permission bits."""
+        return int(self.file_mode, 8), int(self.dir_mode, 8) | 0o700
 
 
 class SegmentRule(_Model):
@@ -113,8 +142,15 @@ class NeverPromote(_Model):
 
 
 class ProductsConfig(_Model):
-    """What the job knows about products beyond the products file."""
+    """What the job knows of the products beyond the products file.
 
+    ``names`` is a CSV (columns category, name; relative to the job file like the templates) whose
+    names customers and the CRM team read instead of the category keys; a ``category_name`` column
+    of the products file does the same, the names file winning where both name a category.
+    ``never_promote`` names products no coupon may target (see `NeverPromote`).
+    """
+
+    names: str | None = None
     never_promote: NeverPromote = NeverPromote()
 
 
@@ -127,16 +163,33 @@ class JobConfig(_Model):
     ledger: str = "../out/ledger.sqlite"
     seed: int = 0
     max_coupons_per_customer: int = Field(2, ge=1)
+    locale: str = "en_US"
     currency: str = "RUB"
     point_value: float = Field(1.0, gt=0)
     points_per_currency: float = Field(0.01, ge=0)
     stale_after_days: int = Field(14, ge=0)
     inputs: InputsConfig = InputsConfig()
+    products: ProductsConfig = ProductsConfig()
     segments: SegmentsConfig = SegmentsConfig()
     affinity: AffinityConfig = AffinityConfig()
     channels: ChannelsConfig = ChannelsConfig()
-    products: ProductsConfig = ProductsConfig()
+    exports: ExportsConfig = ExportsConfig()
     campaigns: tuple[str, ...] = ()
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, v: str) -> str:
+        try:
+            return str(Locale.parse(v.strip().replace("-", "_")))
+        except (UnknownLocaleError, ValueError, TypeError):
+            raise ValueError(f"unknown locale {v!r} (use a Babel locale such as en_US or ru_RU)") from None
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, v: str) -> str:
+        if not is_currency(v):
+            raise ValueError(f"unknown currency {v!r} (use an ISO 4217 code such as USD or RUB)")
+        return v
 
 
 class Job:

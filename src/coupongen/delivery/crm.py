@@ -5,12 +5,13 @@ Published atomically in ``crm/offers.csv`` for the CRM team's own follow-up and 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 
-from coupongen.delivery.publish import publish_folder
+from coupongen.delivery.publish import PRIVATE, ExportModes, publish_folder
 from coupongen.safecsv import write_csv
 
 CRM_COLUMNS = (
@@ -30,33 +31,39 @@ CRM_COLUMNS = (
 )
 
 
-def crm_rows(coupons: pl.DataFrame, products: pl.DataFrame) -> pl.DataFrame:
-    """The CRM team's list: each live coupon with its target's name and the reason it was chosen."""
-    names = pl.concat(
-        [
-            products.select(pl.col("sku").alias("target"), pl.col("name").alias("target_name")),
-            products.select(
-                pl.col("category").alias("target"), pl.col("category").alias("target_name")
-            ).unique(),
-        ]
-    ).unique("target", keep="first")
+def crm_rows(coupons: pl.DataFrame, target_names: Mapping[str, str]) -> pl.DataFrame:
+    """The CRM team's list: each live coupon with its target's display name (`names.target_names`)
+    and the reason it was chosen.
+    """
     return (
         coupons.filter(pl.col("status") == "issued")
-        .join(names, on="target", how="left")
+        .with_columns(
+            pl.col("target")
+            .replace_strict(dict(target_names), default=None, return_dtype=pl.String)
+            .alias("target_name")
+        )
         .select(CRM_COLUMNS)
         .sort("campaign", "customer_id", "code")
     )
 
 
 def publish_crm(
-    coupons: pl.DataFrame, products: pl.DataFrame, run_dir: Path, *, run_id: int, as_of: date
+    coupons: pl.DataFrame,
+    target_names: Mapping[str, str],
+    run_dir: Path,
+    *,
+    run_id: int,
+    as_of: date,
+    modes: ExportModes = PRIVATE,
 ) -> dict[str, str]:
-    """Publish ``crm/`` atomically; returns the offer list's path under "crm"."""
-    rows = crm_rows(coupons, products)
+    """Publish ``crm/`` atomically with the export ``modes``; returns the offer list's path under
+    "crm".
+    """
+    rows = crm_rows(coupons, target_names)
 
     def write(folder: Path) -> dict[str, object]:
         write_csv(rows, folder / "offers.csv")
         return {"run_id": run_id, "as_of": as_of.isoformat(), "rows": {"offers.csv": rows.height}}
 
-    publish_folder(run_dir / "crm", write)
+    publish_folder(run_dir / "crm", write, modes=modes)
     return {"crm": str(run_dir / "crm" / "offers.csv")}

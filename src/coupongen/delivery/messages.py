@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 
 from coupongen.delivery.campaign_messages import CampaignMessages
-from coupongen.delivery.templates import Templates, locale_of, template_name
+from coupongen.delivery.templates import Templates, template_name
 from coupongen.errors import ConfigError
 
 # GSM 03.38 basic character set, and the extension table whose characters take two septets.
@@ -77,12 +77,13 @@ def sms_length(text: str) -> SmsLength:
 class Messages:
     """The night's messages per channel, one row per customer, and what became of each plan.
 
-    email: customer_id, email, first_name, locale, subject, codes, html. sms: customer_id, msisdn
-    (the phone's digits in international format, no '+'), text, encoding, parts. app: customer_id,
-    payload (a JSON line). outcomes: customer_id, planned (the preferred channel), channel (the one
-    that carries the message; null: no message). rejected: customer_id, campaign (the message's
-    campaigns, '+'-joined), channel, reason, fallback (the channel that carried it instead; null:
-    none), one row per channel that could not carry a message; no contact values.
+    email: customer_id, email, first_name, locale (the template language), subject, codes, html.
+    sms: customer_id, msisdn (the phone's digits in international format, no '+'), text, encoding,
+    parts. app: customer_id, payload (a JSON line). outcomes: customer_id, planned (the preferred
+    channel), channel (the one that carries the message; null: no message). rejected: customer_id,
+    campaign (the message's campaigns, '+'-joined), channel, reason, fallback (the channel that
+    carried it instead; null: none), one row per channel that could not carry a message; no
+    contact values.
     """
 
     email: pl.DataFrame
@@ -116,12 +117,14 @@ def message_context(
     first_name: str | None,
     brand: str,
     currency: str,
+    locale: str,
     target_names: Mapping[str, str],
     image_paths: Mapping[str, str] | None = None,
 ) -> dict[str, object]:
-    """What the templates see: first_name, brand, currency, coupons (each coupon's columns plus
-    target_name and image, the path of its barcode image or None) and message (a campaign's own
-    subject and body, see `campaign_messages`; None here).
+    """What the templates see: first_name, brand, currency, locale (the Babel tag the filters format
+    in), coupons (each coupon's columns plus target_name, the display name of its target, and image,
+    the path of its barcode image or None) and message (a campaign's own subject and body, see
+    `campaign_messages`; None here).
     """
     items = [
         {
@@ -137,6 +140,7 @@ def message_context(
         "brand": brand,
         "currency": currency,
         "message": None,
+        "locale": locale,
     }
 
 
@@ -153,9 +157,11 @@ def _compose(
     context: dict[str, Any],
     templates: Templates,
     max_sms_parts: int,
+    locale: str,
 ) -> dict[str, object]:
-    """One customer's message by ``channel``; raises _Refused when the channel cannot carry it."""
-    locale = locale_of(row["locale"])
+    """One customer's message by ``channel`` in the template ``locale`` (a language); raises
+    _Refused when the channel cannot carry it.
+    """
     customer_id = row["customer_id"]
     own = context["message"]
     if channel == "email":
@@ -233,11 +239,13 @@ def render_messages(
     out: dict[str, list[dict[str, object]]] = {"email": [], "sms": [], "app": []}
     outcomes, rejected = [], []
     for row in grouped.iter_rows(named=True):
+        language, formats = templates.locale_for(row["locale"])
         context = message_context(
             row["coupons"],
             first_name=row["first_name"],
             brand=brand,
             currency=currency,
+            locale=formats,
             target_names=target_names,
             image_paths=image_paths,
         )
@@ -245,12 +253,12 @@ def render_messages(
         try:
             if campaign_messages is not None:
                 held = [c["campaign"] for c in row["coupons"]]
-                context["message"] = campaign_messages.render(held, locale_of(row["locale"]), context)
+                context["message"] = campaign_messages.render(held, formats, context)
         except ConfigError as e:
             refusals = [(channel, str(e)) for channel in row["channels"]]
         for channel in row["channels"] if not refusals else ():
             try:
-                out[channel].append(_compose(channel, row, context, templates, max_sms_parts))
+                out[channel].append(_compose(channel, row, context, templates, max_sms_parts, language))
             except _Refused as e:
                 refusals.append((channel, str(e)))
                 continue

@@ -17,7 +17,7 @@ import polars as pl
 
 from coupongen.delivery.image_files import render_images
 from coupongen.delivery.planning import Delivery, DeliveryContext, plan_delivery
-from coupongen.delivery.publish import publish_folder
+from coupongen.delivery.publish import PRIVATE, ExportModes, publish_folder
 from coupongen.safecsv import write_csv
 
 IMAGE_CACHE = "images"
@@ -42,7 +42,7 @@ def deliver(
     if ctx.email_images:
         by_email = sent.channels.filter(pl.col("channel") == "email")["customer_id"]
         images = render_email_images(live, by_email, run_dir)
-    files = publish_delivery(sent, run_dir, run_id=run_id, as_of=as_of, image_paths=images)
+    files = publish_delivery(sent, run_dir, run_id=run_id, as_of=as_of, image_paths=images, modes=ctx.exports)
     return sent, files
 
 
@@ -69,9 +69,17 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 
 def publish_delivery(
-    delivery: Delivery, run_dir: Path, *, run_id: int, as_of: date, image_paths: Mapping[str, str]
+    delivery: Delivery,
+    run_dir: Path,
+    *,
+    run_id: int,
+    as_of: date,
+    image_paths: Mapping[str, str],
+    modes: ExportModes = PRIVATE,
 ) -> dict[str, str]:
-    """Publish email/, sms/, app/ and delivery/ for the night, each atomically with a manifest."""
+    """Publish email/, sms/, app/ and delivery/ for the night, each atomically with a manifest and
+    the export ``modes``.
+    """
     meta = {"run_id": run_id, "as_of": as_of.isoformat()}
     msgs = delivery.messages
 
@@ -104,8 +112,8 @@ def publish_delivery(
         ("sms", write_sms, "messages.csv"),
         ("app", write_app, "messages.jsonl"),
     ):
-        publish_folder(run_dir / name, write)
+        publish_folder(run_dir / name, write, modes=modes)
         files[name] = str(run_dir / name / main)
     # Not among the returned files: the summary lists the consumers' files only.
-    publish_folder(run_dir / "delivery", write_rejected)
+    publish_folder(run_dir / "delivery", write_rejected, modes=modes)
     return files

@@ -17,15 +17,18 @@ import polars as pl
 from coupongen.config import Job
 from coupongen.delivery import channels as channel_choice
 from coupongen.delivery import messages
+from coupongen.delivery import names as display_names
 from coupongen.delivery.campaign_messages import CampaignMessages, compile_messages
 from coupongen.delivery.image_files import image_path
+from coupongen.delivery.publish import ExportModes, export_modes
 from coupongen.delivery.templates import Templates, names_for, template_environment
 
 
 @dataclass(frozen=True)
 class DeliveryContext:
     """What delivery needs from the job, loaded once: templates, suppression list, each campaign's
-    channel priority (in job order) and stand-in code, product names, message settings.
+    channel priority (in job order) and stand-in code, display names of the targets, message
+    settings, who may read the published folders.
     """
 
     templates: Templates
@@ -37,23 +40,29 @@ class DeliveryContext:
     currency: str
     max_sms_parts: int
     email_images: bool
+    exports: ExportModes
     campaign_messages: CampaignMessages = field(default_factory=CampaignMessages)
 
 
 def load_context(job: Job, products: pl.DataFrame) -> DeliveryContext:
-    """Read the job's templates (each one its campaigns' channels need is compiled) and suppression
-    list.
+    """Read the job's templates (each one its campaigns' channels need is compiled, in every
+    language), suppression list and category names, and check its export settings.
 
-    ``products`` (sku, name, category) names the coupons' targets. Raises ConfigError for a missing
-    templates folder or a template that is missing or does not compile, InputError for an
-    unreadable suppression list.
+    ``products`` (sku, name, category, optionally category_name) names the coupons' targets.
+    Raises ConfigError for a missing templates folder, a template that is missing or does not
+    compile, or an export group this user cannot use; InputError for an unreadable suppression list
+    or names file.
     """
     cfg = job.config.channels
-    templates = template_environment(job.resolve(cfg.templates))
+    templates = template_environment(
+        job.resolve(cfg.templates), locale=job.config.locale, currency=job.config.currency
+    )
     templates.compile({ch for c in job.campaigns if c.enabled for ch in c.channels})
     suppression = channel_choice.read_suppression(job.resolve(cfg.suppression)) if cfg.suppression else []
-    names = dict(zip(products["sku"].to_list(), products["name"].to_list(), strict=True))
-    names.update({c: c for c in products["category"].unique().to_list()})
+    names_file = job.config.products.names
+    names = display_names.target_names(
+        products, display_names.read_category_names(job.resolve(names_file)) if names_file else None
+    )
     return DeliveryContext(
         templates=templates,
         suppression=tuple(suppression),
@@ -69,6 +78,7 @@ def load_context(job: Job, products: pl.DataFrame) -> DeliveryContext:
         currency=job.config.currency,
         max_sms_parts=cfg.max_sms_parts,
         email_images=cfg.email_images,
+        exports=export_modes(job.config.exports),
         campaign_messages=compile_messages(job, templates.text),
     )
 
@@ -88,29 +98,35 @@ def stand_in_coupons(
 
 
 def check_templates(ctx: DeliveryContext, coupons: pl.DataFrame) -> None:
-    """Render every template the campaigns use, in every locale, once on stand-in coupons: one of
+    """Render every template the campaigns use, in every language, once on stand-in coupons: one of
     each campaign's. Raises ConfigError naming the template that fails (an unknown variable, a
     missing macro file); run before anything is issued.
     """
     sample = coupons.unique("campaign", keep="first", maintain_order=True)
     if sample.is_empty():
         return
-    context = messages.message_context(
-        sample.sort("campaign").to_dicts(),
-        first_name="Anna",
-        brand=ctx.brand,
-        currency=ctx.currency,
-        target_names=ctx.target_names,
-        image_paths=_image_links(ctx, sample),
-    )
     used = {ch for camp in sample["campaign"] for ch in ctx.priorities[camp]}
-    for name in names_for(used):
-        ctx.templates.render(name, context)
-    for campaign in sample["campaign"]:
-        for locale in ctx.campaign_messages.texts.get(campaign, {}):
-            context["message"] = ctx.campaign_messages.render([campaign], locale, context)
-            for name in names_for(ctx.priorities[campaign]):
-                ctx.templates.render(name, context)
+    for language in ctx.templates.languages:
+        context = messages.message_context(
+            sample.sort("campaign").to_dicts(),
+            first_name="Anna",
+            brand=ctx.brand,
+            currency=ctx.currency,
+            locale=ctx.templates.locale_for(language)[1],
+            target_names=ctx.target_names,
+            image_paths=_image_links(ctx, sample),
+        )
+        for name in names_for(used, [language]):
+            ctx.templates.render(name, context)
+        # a campaign's own words, in each language it has them, through the templates that show them
+        for campaign in sample["campaign"]:
+            for key in ctx.campaign_messages.texts.get(campaign, {}):
+                if key.split("_")[0] != language:
+                    continue
+                context["message"] = ctx.campaign_messages.render([campaign], key, context)
+                for name in names_for(ctx.priorities[campaign], [language]):
+                    ctx.templates.render(name, context)
+            context["message"] = None
 
 
 def _image_links(ctx: DeliveryContext, coupons: pl.DataFrame) -> dict[str, str] | None:

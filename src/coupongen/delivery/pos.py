@@ -12,10 +12,10 @@ from pathlib import Path
 
 import polars as pl
 
-from coupongen.delivery.publish import publish_folder
+from coupongen.delivery.publish import PRIVATE, ExportModes, publish_folder
 from coupongen.safecsv import write_csv
 
-POS_LAYOUT_VERSION = "1.1"
+POS_LAYOUT_VERSION = "1.2"
 
 POS_COLUMNS = (
     "code",
@@ -36,14 +36,18 @@ POS_COLUMNS = (
     "max_uses",
     "reward_buy",
     "reward_get",
+    "currency",
 )
 REVOCATION_COLUMNS = ("code", "barcode_value", "symbology", "card_number", "campaign", "valid_to")
 
 
-def pos_rows(coupons: pl.DataFrame) -> pl.DataFrame:
-    """The POS layout (version ``POS_LAYOUT_VERSION``): one row per live coupon, in a stable order."""
+def pos_rows(coupons: pl.DataFrame, currency: str) -> pl.DataFrame:
+    """The POS layout (version ``POS_LAYOUT_VERSION``): one row per live coupon, in a stable order;
+    ``currency`` (ISO 4217) is that of reward_value and min_basket.
+    """
     return (
         coupons.filter(pl.col("status") == "issued")
+        .with_columns(currency=pl.lit(currency, pl.String))
         .select(POS_COLUMNS)
         .sort("campaign", "customer_id", "code")
     )
@@ -61,11 +65,14 @@ def publish_pos(
     *,
     run_id: int,
     as_of: date,
+    currency: str,
+    modes: ExportModes = PRIVATE,
 ) -> dict[str, str]:
-    """Publish ``pos/`` atomically: the night's live ``coupons`` and the ``revoked`` ones (void coupons
-    still within their validity, from any night). Returns the coupon file's path under "pos".
+    """Publish ``pos/`` atomically with the export ``modes``: the night's live ``coupons`` (money in
+    ``currency``) and the ``revoked`` ones (void coupons still within their validity, from any
+    night). Returns the coupon file's path under "pos".
     """
-    pos = pos_rows(coupons)
+    pos = pos_rows(coupons, currency)
     revocations = revocation_rows(revoked if revoked is not None else coupons.head(0))
 
     def write(folder: Path) -> dict[str, object]:
@@ -76,8 +83,9 @@ def publish_pos(
             "layout_version": POS_LAYOUT_VERSION,
             "run_id": run_id,
             "as_of": as_of.isoformat(),
+            "currency": currency,
             "rows": {"coupons.csv": pos.height, "revocations.csv": revocations.height},
         }
 
-    publish_folder(run_dir / "pos", write)
+    publish_folder(run_dir / "pos", write, modes=modes)
     return {"pos": str(run_dir / "pos" / "coupons.csv")}

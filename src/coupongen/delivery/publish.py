@@ -5,18 +5,25 @@ written aside under a hidden name (owner-only while they are built), flushed to 
 place; an interrupted writer leaves the previous complete version, or none, never a partial one. A
 published folder also lists its files with their SHA-256 in ``manifest.json`` and gets ``_SUCCESS``
 last. ``COUPONGEN_FSYNC=off`` skips the flushes, for tests and throwaway outputs only.
+
+Who may read a published folder is the job's ``[exports]`` setting (`ExportModes`): owner-only by
+default, or for instance readable by the group a POS or e-mail pickup user belongs to.
 """
 
 from __future__ import annotations
 
+import grp
 import hashlib
 import json
 import os
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from coupongen.config.job import ExportsConfig
+from coupongen.errors import ConfigError
 from coupongen.system import pid_alive
 
 SUCCESS_MARKER = "_SUCCESS"
@@ -25,6 +32,46 @@ PRIVATE_MODE = 0o600
 FSYNC_ENV = "COUPONGEN_FSYNC"
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ExportModes:
+    """Permission bits of a published folder's files and folders, and the group id they get
+    (None: the owner's primary group, as created).
+    """
+
+    file_mode: int = PRIVATE_MODE
+    dir_mode: int = 0o700
+    gid: int | None = None
+
+
+PRIVATE = ExportModes()
+
+
+def export_modes(cfg: ExportsConfig) -> ExportModes:
+    """The job's ``[exports]`` settings, its group checked: ConfigError when no such group exists or
+    this user may not give files to it (not a member). Checked before anything is issued.
+    """
+    file_mode, dir_mode = cfg.modes()
+    if not cfg.group:
+        return ExportModes(file_mode, dir_mode)
+    try:
+        gid = grp.getgrnam(cfg.group).gr_gid
+    except KeyError:
+        raise ConfigError(f"exports.group: no group named {cfg.group!r} on this machine") from None
+    if os.geteuid() != 0 and gid not in (os.getegid(), *os.getgroups()):
+        raise ConfigError(f"exports.group: this user is not a member of group {cfg.group!r}")
+    return ExportModes(file_mode, dir_mode, gid)
+
+
+def _apply_modes(folder: Path, modes: ExportModes) -> None:
+    """Give every file and folder under ``folder`` (itself included) the ``modes``."""
+    for path in [folder, *folder.rglob("*")]:
+        if path.is_symlink():
+            continue
+        if modes.gid is not None:
+            os.chown(path, -1, modes.gid)
+        path.chmod(modes.dir_mode if path.is_dir() else modes.file_mode)
 
 
 def sha256_file(path: Path) -> str:
@@ -60,14 +107,22 @@ def _default_mode(*, folder: bool) -> int:
     return (0o777 if folder else 0o666) & ~mask
 
 
-def write_atomic(path: Path, write: Callable[[Path], T], *, private: bool = False, folder: bool = False) -> T:
+def write_atomic(
+    path: Path,
+    write: Callable[[Path], T],
+    *,
+    private: bool = False,
+    folder: bool = False,
+    modes: ExportModes | None = None,
+) -> T:
     """Write ``path`` aside with ``write(staging)``, flush it and rename it into place; returns what
     ``write`` returned.
 
     The staging file (or, with ``folder``, the staging folder, created empty for ``write`` to fill) is
     owner-only while it is built and removed when anything fails. With ``private`` the result stays
-    readable by the owner only, else it gets the usual permissions. A folder replaces an earlier one
-    whole; what a killed writer of ``path`` left behind is cleaned up first.
+    readable by the owner only, else it gets the usual permissions; ``modes`` (folders only) sets
+    them explicitly instead. A folder replaces an earlier one whole; what a killed writer of
+    ``path`` left behind is cleaned up first.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -85,7 +140,9 @@ def write_atomic(path: Path, write: Callable[[Path], T], *, private: bool = Fals
             file.chmod(PRIVATE_MODE if private else _default_mode(folder=False))
             _fsync(file)
         if folder:
-            if not private:
+            if modes is not None:
+                _apply_modes(staging, modes)
+            elif not private:
                 staging.chmod(_default_mode(folder=True))
             _fsync(staging)
         _replace(staging, path)
@@ -100,13 +157,13 @@ def publish_folder(
     dest: Path,
     write: Callable[[Path], dict[str, object]],
     *,
-    private: bool = True,
+    modes: ExportModes = PRIVATE,
 ) -> dict[str, object]:
     """Build a folder with ``write(staging_dir)`` and publish it at ``dest`` atomically.
 
     ``write`` fills the staging folder and returns extra manifest fields (layout version, run id,
-    row counts...). The manifest adds every file's size and SHA-256. With ``private`` the files are
-    readable by the owner only (they hold personal data). Returns the manifest.
+    row counts...). The manifest adds every file's size and SHA-256. Every file and folder gets the
+    export ``modes``: owner-only by default (they hold personal data). Returns the manifest.
     """
 
     def build(staging: Path) -> dict[str, object]:
@@ -120,7 +177,7 @@ def publish_folder(
         (staging / SUCCESS_MARKER).write_text("")
         return manifest
 
-    return write_atomic(Path(dest), build, private=private, folder=True)
+    return write_atomic(Path(dest), build, folder=True, modes=modes)
 
 
 def _replace(staging: Path, dest: Path) -> None:

@@ -1,12 +1,16 @@
 """The job's message templates: which files each channel needs, loaded and compiled once per run.
 
-Texts come from Jinja2 templates in the job's templates folder, one per channel, part and locale
-(``sms_ru.txt.j2``, ``email_en.html.j2``...). A missing template, a syntax error or an unknown
-variable is a configuration error found before any coupon is issued.
+Texts come from Jinja2 templates in the job's templates folder, one per channel, part and language
+(``sms_ru.txt.j2``, ``email_en.html.j2``...). The job's ``locale`` picks the default language; a
+customer whose own ``locale`` has templates in the folder gets theirs. Numbers, money and dates are
+formatted by Babel in the message's locale and the job's currency (`formatting`). A missing
+template, a syntax error or an unknown variable is a configuration error found before any coupon is
+issued.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +24,10 @@ from jinja2 import (
     TemplateSyntaxError,
 )
 
+from coupongen.delivery.formatting import parse_locale, template_filters
 from coupongen.errors import ConfigError
 
-LOCALES = ("ru", "en")
-DEFAULT_LOCALE = "ru"
-# What each channel renders, by part: the template name for a locale.
+# What each channel renders, by part: the template name for a language.
 TEMPLATE_NAMES = {
     "email": {"subject": "email_subject_{locale}.txt.j2", "html": "email_{locale}.html.j2"},
     "sms": {"text": "sms_{locale}.txt.j2"},
@@ -32,14 +35,17 @@ TEMPLATE_NAMES = {
 }
 
 
-def template_name(channel: str, part: str, locale: str) -> str:
-    """The file that renders ``part`` of a ``channel``'s message in ``locale``."""
-    return TEMPLATE_NAMES[channel][part].format(locale=locale)
+_LANGUAGE_FILE = re.compile(r"^(?:email_subject|email|sms|app_title)_([a-z]{2,3})\.(?:txt|html)\.j2$")
 
 
-def locale_of(value: str | None) -> str:
-    """A customer's message locale: theirs when templates exist for it, else the default."""
-    return value if value in LOCALES else DEFAULT_LOCALE
+def template_name(channel: str, part: str, language: str) -> str:
+    """The file that renders ``part`` of a ``channel``'s message in ``language``."""
+    return TEMPLATE_NAMES[channel][part].format(locale=language)
+
+
+def language_of(tag: str) -> str:
+    """The language of a locale tag: ``en`` of ``en_US``."""
+    return re.split(r"[_\-]", tag.strip(), maxsplit=1)[0].lower()
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,22 @@ class Templates:
     folder: Path
     html: Environment
     text: Environment
+    locale: str  # the job's locale (a Babel tag): the default language and formats
+    languages: tuple[str, ...]  # the job's language first, then every other one with templates
+
+    def locale_for(self, customer_locale: str | None) -> tuple[str, str]:
+        """A customer's template language and formatting locale: their own ``locale`` when the
+        folder has templates in its language (formatted as the job's locale when the languages are
+        the same, as theirs otherwise), else the job's.
+        """
+        tag = (customer_locale or "").strip()
+        language = language_of(tag) if tag else ""
+        if language not in self.languages[1:]:
+            return self.languages[0], self.locale
+        try:
+            return language, str(parse_locale(tag))
+        except ValueError:
+            return language, language
 
     def render(self, name: str, context: dict[str, object]) -> str:
         """Render template ``name``; an error in it (or in a value a filter could not format)
@@ -63,11 +85,11 @@ class Templates:
             raise ConfigError(f"{self.folder / name}: {e}") from e
 
     def compile(self, channels: Iterable[str]) -> None:
-        """Load and compile every template the ``channels`` need, in every locale.
+        """Load and compile every template the ``channels`` need, in every language.
 
         Raises ConfigError naming the first template that is missing or does not compile.
         """
-        for name in names_for(channels):
+        for name in names_for(channels, self.languages):
             env = self.html if name.endswith(".html.j2") else self.text
             try:
                 env.get_template(name)
@@ -77,19 +99,19 @@ class Templates:
                 raise ConfigError(f"{self.folder / name}: line {e.lineno}: {e.message}") from e
 
 
-def names_for(channels: Iterable[str]) -> list[str]:
-    """The template files the ``channels`` render, in every locale."""
+def names_for(channels: Iterable[str], languages: Iterable[str]) -> list[str]:
+    """The template files the ``channels`` render, in each of the ``languages``."""
     wanted = set(channels)
     return [
-        template_name(channel, part, locale)
+        template_name(channel, part, language)
         for channel, parts in TEMPLATE_NAMES.items()
         if channel in wanted
         for part in parts
-        for locale in LOCALES
+        for language in languages
     ]
 
 
-def _environment(folder: Path, *, html: bool) -> Environment:
+def _environment(folder: Path, *, html: bool, locale: str, currency: str) -> Environment:
     env = Environment(
         loader=FileSystemLoader(folder),
         autoescape=html,
@@ -97,15 +119,27 @@ def _environment(folder: Path, *, html: bool) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    # a plain space groups thousands: a no-break space is not in GSM-7 and would make SMS UCS-2
-    env.filters["money"] = lambda v: (f"{v:,.0f}" if v == int(v) else f"{v:,.2f}").replace(",", " ")
-    env.filters["ddmm"] = lambda iso: f"{iso[8:10]}.{iso[5:7]}"
+    # SMS, subjects and titles: plain spaces, see `formatting`
+    env.filters.update(template_filters(plain_spaces=not html))
     env.filters["first_upper"] = lambda s: s[:1].upper() + s[1:]
+    # the job's defaults, seen by macros imported without context too
+    env.globals.update(locale=locale, currency=currency)
     return env
 
 
-def template_environment(folder: Path) -> Templates:
-    """Load the job's templates folder; undefined names in a template are errors, not blanks."""
+def template_environment(folder: Path, *, locale: str, currency: str) -> Templates:
+    """Load the job's templates folder for a job in ``locale`` and ``currency``; undefined names in
+    a template are errors, not blanks. Its languages are the job's and every other one the folder
+    has a template of.
+    """
     if not folder.is_dir():
         raise ConfigError(f"{folder}: templates folder not found")
-    return Templates(folder, _environment(folder, html=True), _environment(folder, html=False))
+    own = language_of(locale)
+    found = sorted({m.group(1) for p in folder.iterdir() if (m := _LANGUAGE_FILE.match(p.name))} - {own})
+    return Templates(
+        folder,
+        _environment(folder, html=True, locale=locale, currency=currency),
+        _environment(folder, html=False, locale=locale, currency=currency),
+        locale=locale,
+        languages=(own, *found),
+    )

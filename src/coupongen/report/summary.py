@@ -52,6 +52,8 @@ def build_summary(
         job=job.config.name,
         as_of=as_of,
         config_hash=job.config_hash(),
+        currency=job.config.currency,
+        locale=job.config.locale,
         dry_run=dry_run,
         inputs=inputs,
         customers_with_purchases=seg.height,

@@ -26,7 +26,7 @@ def render_text(summary: RunSummary) -> str:
     lines += [f"  {t}" for t in r.top[:5]]
     lines.append(f"category rules: {r.category_count:,}; top:")
     lines += [f"  {t}" for t in r.category_top[:3]]
-    lines.append("campaigns:")
+    lines.append(f"campaigns (money in {summary.currency}):")
     lines.append(
         f"  {'campaign':<22} {'eligible':>8} {'offers':>8} {'sent':>7} {'holdout':>8} "
         f"{'expected cost':>14}  budget"

@@ -30,12 +30,21 @@ _DETRACTOR_SCORES = np.array([0.04, 0.03, 0.05, 0.08, 0.12, 0.23, 0.45])
 
 
 def make_customers(
-    rng: np.random.Generator, seed: int, shoppers: Shoppers, customers: int, as_of: date
+    rng: np.random.Generator,
+    seed: int,
+    shoppers: Shoppers,
+    customers: int,
+    as_of: date,
+    *,
+    english_share: float = 0.07,
+    phones: str = "ru",
 ) -> pl.DataFrame:
-    """The customers table for the first `customers` shoppers (the card holders)."""
+    """The customers table for the first `customers` shoppers (the card holders): `english_share`
+    of them English speakers, phone numbers of the `phones` country ("ru" or "us").
+    """
     behaviour = shoppers.behaviour[:customers]
     household = shoppers.household[:customers]
-    english = rng.random(customers) < 0.07
+    english = rng.random(customers) < english_share
     female = rng.random(customers) < 0.55
     first, first_latin, last_latin = _names(rng, seed, english, female)
     has_email = rng.random(customers) >= 0.12
@@ -48,7 +57,7 @@ def make_customers(
             "first_name": first,
             "locale": np.where(english, "en", "ru"),
             "email": _emails(rng, first_latin, last_latin, english),
-            "phone": _phones(rng, english),
+            "phone": _phones(rng, english) if phones == "ru" else _us_phones(rng, customers),
             "email_opt_in": has_email & (rng.random(customers) < np.where(engaged, 0.65, 0.55)),
             "sms_opt_in": has_phone & (rng.random(customers) < np.where(engaged, 0.55, 0.45)),
             "push_opt_in": rng.random(customers) < np.where(engaged, 0.40, 0.28),
@@ -162,6 +171,12 @@ def _phones(rng: np.random.Generator, english: np.ndarray) -> np.ndarray:
     digits = pl.Series(number).cast(pl.String).str.zfill(9)
     prefix = pl.Series(np.where(uk, "+447", "+79"))
     return (prefix + digits).to_numpy()
+
+
+def _us_phones(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Unique US numbers in the fictional 555 exchange range: +1555 and seven digits."""
+    digits = pl.Series(_unique_ints(rng, n, 10**7)).cast(pl.String).str.zfill(7)
+    return ("+1555" + digits).to_numpy()
 
 
 def _card_numbers(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -17,6 +17,8 @@ from coupongen.synthetic.baskets import fill_baskets
 from coupongen.synthetic.catalogue import make_catalogue
 from coupongen.synthetic.customers import CARD_PREFIX, make_customers
 from coupongen.synthetic.export_format import CUSTOMER_SCHEMA, PRODUCT_SCHEMA, TRANSACTION_SCHEMA, SampleData
+from coupongen.synthetic.profiles import DEFAULT_PROFILE, PROFILES, apply_profile
+from coupongen.synthetic.profiles import profile as find_profile
 from coupongen.synthetic.receipts import make_transactions
 from coupongen.synthetic.shoppers import make_shoppers, make_visits
 from coupongen.synthetic.tables import BEHAVIOURS, CATEGORIES, COMPLEMENTS, HOUSEHOLDS, RESTRICTED_CATEGORIES
@@ -28,9 +30,11 @@ __all__ = [
     "CARD_PREFIX",
     "COMPLEMENTS",
     "CUSTOMER_SCHEMA",
+    "DEFAULT_PROFILE",
     "FORMATS",
     "HOUSEHOLDS",
     "PRODUCT_SCHEMA",
+    "PROFILES",
     "RESTRICTED_CATEGORIES",
     "TRANSACTION_SCHEMA",
     "SampleData",
@@ -49,6 +53,7 @@ def generate_sample(
     skus: int | None = None,
     anonymous_share: float = 0.15,
     lines_per_customer: float = 10.0,
+    profile: str = DEFAULT_PROFILE,
 ) -> SampleData:
     """Make a synthetic loyalty export: products, card holders and their receipt lines.
 
@@ -56,8 +61,10 @@ def generate_sample(
     to the customer count. `anonymous_share` is the share of sale receipts without a card.
     `lines_per_customer` sets the average number of transaction lines per card holder and year
     of history, anonymous lines and returns included (everyone visits at least once, so short
-    histories may hold more). Same arguments, same frames.
+    histories may hold more). `profile` tells the chain in another country's language and money
+    (see `profiles`: "ru-grocery", "us-grocery"). Same arguments, same frames.
     """
+    prof = find_profile(profile)
     _check_arguments(customers, days, skus, anonymous_share, lines_per_customer)
     n_skus = skus if skus is not None else _default_sku_count(customers)
     rng = np.random.default_rng(seed)
@@ -68,8 +75,11 @@ def generate_sample(
     visits = make_visits(rng, shoppers, days, as_of, n_stores)
     lines = fill_baskets(rng, salt, catalogue, shoppers, visits)
     transactions = make_transactions(rng, catalogue, visits, lines, as_of, days, customers)
-    people = make_customers(rng, seed, shoppers, customers, as_of)
-    return SampleData(transactions=transactions, products=catalogue.frame.sort("sku"), customers=people)
+    people = make_customers(
+        rng, seed, shoppers, customers, as_of, english_share=prof.english_share, phones=prof.phones
+    )
+    data = SampleData(transactions=transactions, products=catalogue.frame.sort("sku"), customers=people)
+    return apply_profile(data, prof, seed)
 
 
 def _check_arguments(

@@ -172,5 +172,11 @@ NPS_MIX = _load_nps_mix()
 MAIL_DOMAINS = _load_mail_domains()
 """Per locale (ru, en): mail domains and their shares of the addresses."""
 
+CATEGORY_NAMES: dict[str, dict[str, str]] = {
+    language: {row["category"]: row[language] for row in _rows("category_names.csv")}
+    for language in ("en", "ru")
+}
+"""Per language (en, ru): each category's display name."""
+
 TRANSLITERATION = {row["cyrillic"]: row["latin"] for row in _rows("transliteration.csv")}
 """Russian letters in latin script, for e-mail addresses made from names."""

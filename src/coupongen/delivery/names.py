@@ -1,0 +1,67 @@
+"""Display names of coupon targets: a product's name, a category's name as customers should read it.
+
+A category's name comes from the job's names file (``[products] names``: columns category, name;
+relative to the job file, since a retailer's data folder may be read-only),
+else from a ``category_name`` column of the products file, else from its key with underscores as
+spaces (``pasta_sauce`` reads "pasta sauce"). Messages and the CRM file show these names; the POS
+file and the ledger keep the keys.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from coupongen.errors import InputError
+
+NAME_COLUMNS = ("category", "name")
+
+
+def read_category_names(path: Path) -> pl.DataFrame:
+    """The names file (CSV, columns category and name, UTF-8) as category, name.
+
+    Raises InputError for a missing or unreadable file, one without those columns, or a category
+    named twice (its row number given); blank names are left to the fallbacks.
+    """
+    try:
+        frame = pl.read_csv(path, infer_schema=False)
+    except FileNotFoundError:
+        raise InputError(f"{path}: category names file not found") from None
+    except (OSError, pl.exceptions.PolarsError) as e:
+        raise InputError(f"{path}: cannot read the category names file ({type(e).__name__})") from None
+    missing = [c for c in NAME_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)} (need category, name)")
+    frame = frame.select(pl.col("category").str.strip_chars(), pl.col("name").str.strip_chars())
+    twice = frame.with_row_index("row", offset=2).filter(pl.col("category").is_duplicated())
+    if twice.height:
+        raise InputError(f"{path}: row {twice['row'][1]}: category named twice")
+    return frame.filter(pl.col("category").is_not_null() & (pl.col("name").fill_null("") != ""))
+
+
+def category_names(products: pl.DataFrame, names: pl.DataFrame | None = None) -> pl.DataFrame:
+    """category, name: one row per category of ``products`` with its display name."""
+    keys = products.select("category").unique().sort("category")
+    column = (
+        products.filter(pl.col("category_name").fill_null("") != "")
+        .group_by("category")
+        .agg(pl.col("category_name").mode().sort().first().alias("from_products"))
+        if "category_name" in products.columns
+        else pl.DataFrame(schema={"category": pl.String, "from_products": pl.String})
+    )
+    given = names.rename({"name": "from_file"}) if names is not None else None
+    out = keys.join(column, on="category", how="left")
+    if given is not None:
+        out = out.join(given, on="category", how="left")
+    else:
+        out = out.with_columns(from_file=pl.lit(None, pl.String))
+    fallback = pl.col("category").str.replace_all("_", " ")
+    return out.select("category", pl.coalesce("from_file", "from_products", fallback).alias("name"))
+
+
+def target_names(products: pl.DataFrame, names: pl.DataFrame | None = None) -> dict[str, str]:
+    """Each sku's product name and each category's display name, by target key."""
+    out = dict(zip(products["sku"].to_list(), products["name"].to_list(), strict=True))
+    out.update(dict(category_names(products, names).iter_rows()))
+    return out
