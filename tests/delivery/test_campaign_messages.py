@@ -18,7 +18,7 @@ from tests.delivery.test_messages import TEMPLATES, coupon, customers
 APOLOGY = {
     "en": {
         "subject": "We are sorry, {{ first_name }}",
-        "body": "You told us we let you down. Please accept {{ coupons[0].reward_value | money }} {{ currency }} "
+        "body": "You told us we let you down. Please accept {{ coupons[0].reward_value | number }} {{ currency }} "
         "off your next visit <with our apologies>.",
     },
     "ru": {"subject": "Простите нас", "body": "Нам жаль, что мы вас подвели."},
@@ -51,7 +51,7 @@ def render(coupons, chosen):
         "channels": pl.List(pl.String),
         "coupons": pl.Int64,
     }
-    templates = template_environment(TEMPLATES)
+    templates = template_environment(TEMPLATES, locale="ru_RU", currency="RUB")
     return render_messages(
         pl.DataFrame(coupons),
         pl.DataFrame(ranked, schema=schema, orient="row"),
@@ -92,7 +92,7 @@ def test_the_campaigns_subject_and_body_replace_the_generic_words():
 def test_a_syntax_error_in_a_campaign_message_names_the_campaign_and_key():
     bad = {"en": {"subject": "Sorry {{ first_name ", "body": "x"}}
     with pytest.raises(ConfigError) as e:
-        compile_messages(job(bad), template_environment(TEMPLATES).text)
+        compile_messages(job(bad), template_environment(TEMPLATES, locale="ru_RU", currency="RUB").text)
     assert str(e.value) == (
         "/jobs/job.toml: campaign 'sorry': messages.en.subject: line 1: unexpected end of template, "
         "expected 'end of print statement'."

@@ -217,6 +217,7 @@ def test_item_rewards_are_worded_in_each_language():
     msgs = render(coupons, [("C1", "sms", 2), ("C2", "sms", 1)])
     assert msgs.sms.sort("customer_id")["text"].to_list() == [
         "Shop: 1 шт.: категорию «coffee» в подарок, код AAA до 06.12; "
-        "купите 2 шт.: категорию «coffee», ещё 1 шт. со скидкой 50%, код BBB до 06.12",
-        "Shop: the 1 cheapest of 3 × any coffee free, code CCC until 06.12",
+        # CLDR: Russian writes a space before %, US English dates are month/day
+        "купите 2 шт.: категорию «coffee», ещё 1 шт. со скидкой 50 %, код BBB до 06.12",
+        "Shop: the 1 cheapest of 3 × any item in coffee free, code CCC until 12/6",
     ]

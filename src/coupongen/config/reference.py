@@ -104,6 +104,17 @@ def _default(name: str, node: dict[str, Any], required: list[str]) -> str:
     return "none" if value is None else f"`{json.dumps(value, ensure_ascii=False)}`"
 
 
+KEY_PLACEHOLDERS = {"messages": "<locale>"}
+ALTERNATIVES_SEEN: list[str] = []
+RULE_NOTES = {
+    "median_basket": "this multiple of tonight's median basket total",
+    "basket_percentile": "the basket total at this percentile of tonight's baskets",
+    "spend_percentile": "the spend at this percentile of customers' spend in the look-back window",
+    "target_price": "this share of the offer's target price, offer by offer (reward values only)",
+}
+"""How the reference writes the user's own key of a table of tables."""
+
+
 def _table(schema: dict[str, Any], model: dict[str, Any], path: str, sections: list[str]) -> None:
     title = f"`[{path}]`" if path else "Top-level keys"
     lines = [f"## {title}", "", "| key | type | default | meaning |", "| --- | --- | --- | --- |"]
@@ -117,6 +128,14 @@ def _table(schema: dict[str, Any], model: dict[str, Any], path: str, sections: l
         target = _ref(node) or next((r for n in node.get("anyOf", []) if (r := _ref(n))), None)
         if target:
             nested.append((key, schema["$defs"][target]))
+        # a number or a rule (money values): the rule's keys are listed once, at the end
+        for form in node.get("oneOf", []):
+            if (rule := _ref(form)) is not None and rule not in ALTERNATIVES_SEEN:
+                ALTERNATIVES_SEEN.append(rule)
+        # a table of tables keyed by the user's own names, such as [messages.<locale>]
+        extra = node.get("additionalProperties")
+        if isinstance(extra, dict) and (each := _ref(extra)):
+            nested.append((f"{key}.{KEY_PLACEHOLDERS.get(key, '<name>')}", schema["$defs"][each]))
     sections.append("\n".join(lines))
     for key, sub in nested:
         _table(schema, sub, key, sections)
@@ -133,7 +152,24 @@ def campaign_reference() -> str:
         "`coupongen campaign new NAME --type TYPE`. A table may be written inline "
         '(`reward = { type = "percent", value = 10 }`) or as a `[reward]` section.'
     ]
+    ALTERNATIVES_SEEN.clear()
     _table(schema, schema, "", sections)
+    for name in ALTERNATIVES_SEEN:
+        rule = schema["$defs"][name]
+        lines = [
+            f"## Money rules (`{name}`)",
+            "",
+            "A money value (marked number or rule above) may be a number in the job's currency or a "
+            "one-key table resolved against tonight's data, e.g. `min_basket = { median_basket = 1.5 }`.",
+            "",
+            "| key | type | default | meaning |",
+            "| --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| `{key}` | {_type(node)} | | {RULE_NOTES.get(key, '')} |"
+            for key, node in rule.get("properties", {}).items()
+        ]
+        sections.append("\n".join(lines))
     return "\n\n".join(sections) + "\n"
 
 
