@@ -17,7 +17,9 @@ from typing import Any
 
 import polars as pl
 
-from coupongen.delivery.templates import Templates, locale_of, template_name
+from coupongen.delivery import merge_fields
+from coupongen.delivery.images import human_readable
+from coupongen.delivery.templates import OFFER_MACROS, Templates, locale_of, template_name
 from coupongen.errors import ConfigError
 
 # GSM 03.38 basic character set, and the extension table whose characters take two septets.
@@ -74,7 +76,8 @@ def sms_length(text: str) -> SmsLength:
 class Messages:
     """The night's messages per channel, one row per customer, and what became of each plan.
 
-    email: customer_id, email, first_name, locale, subject, codes, html. sms: customer_id, msisdn
+    email: customer_id, email, first_name, locale, subject, codes, html, fields (the coupons' merge
+    fields as a JSON list, see `merge_fields`). sms: customer_id, msisdn
     (the phone's digits in international format, no '+'), text, encoding, parts. app: customer_id,
     payload (a JSON line). outcomes: customer_id, planned (the preferred channel), channel (the one
     that carries the message; null: no message). rejected: customer_id, campaign (the message's
@@ -115,19 +118,47 @@ def message_context(
     currency: str,
     target_names: Mapping[str, str],
     image_paths: Mapping[str, str] | None = None,
+    unsubscribe_url: str = "",
 ) -> dict[str, object]:
-    """What the templates see: first_name, brand, currency and coupons (each coupon's columns plus
-    target_name and image, the path of its barcode image or None).
+    """What the templates see: first_name, brand, currency, unsubscribe_url (the placeholder the
+    e-mail platform fills) and coupons: each coupon's columns plus target_name, image (the link of
+    its barcode image in the HTML, or None), digits (what a cashier keys when the scan fails: the
+    barcode's human-readable line, or the code for a QR code).
     """
     items = [
         {
             **c,
             "target_name": target_names.get(c["target"] or "", c["target"]),
             "image": (image_paths or {}).get(c["code"]),
+            "digits": human_readable(c["barcode_value"], c["symbology"]) or c["code"],
         }
         for c in coupons
     ]
-    return {"first_name": first_name or "", "coupons": items, "brand": brand, "currency": currency}
+    return {
+        "first_name": first_name or "",
+        "coupons": items,
+        "brand": brand,
+        "currency": currency,
+        "unsubscribe_url": unsubscribe_url,
+    }
+
+
+def _merge_fields(templates: Templates, locale: str, context: dict[str, Any]) -> str:
+    """The message's coupon merge fields as a JSON list (see `merge_fields`)."""
+    name = OFFER_MACROS.format(locale=locale)
+    out = []
+    for c in context["coupons"]:
+        try:
+            headline = templates.call_macro(name, "describe", c, context["currency"])
+        except ConfigError as e:
+            raise _Refused(f"template {name}: {e.__cause__}") from e
+        image = c["image"]
+        url = image if image and image.startswith(("https://", "http://")) else None
+        fields = merge_fields.coupon_fields(
+            {**c, "image_url": url}, headline[:1].upper() + headline[1:], context["currency"]
+        )
+        out.append(fields)
+    return json.dumps(out, ensure_ascii=False)
 
 
 def _render(templates: Templates, name: str, context: dict[str, object]) -> str:
@@ -158,6 +189,7 @@ def _compose(
             "subject": _render(templates, template_name("email", "subject", locale), context),
             "codes": " ".join(c["code"] for c in context["coupons"]),
             "html": _render(templates, template_name("email", "html", locale), context),
+            "fields": _merge_fields(templates, locale, context),
         }
     if channel == "sms":
         msisdn = re.sub(r"\D", "", row["phone"] or "")
@@ -197,6 +229,7 @@ def render_messages(
     currency: str,
     max_sms_parts: int,
     image_paths: Mapping[str, str] | None = None,
+    unsubscribe_url: str = "",
 ) -> Messages:
     """Render one message per reachable customer holding all of their coupons.
 
@@ -223,6 +256,7 @@ def render_messages(
             currency=currency,
             target_names=target_names,
             image_paths=image_paths,
+            unsubscribe_url=unsubscribe_url,
         )
         refusals, carrier = [], None
         for channel in row["channels"]:
@@ -253,6 +287,7 @@ _EMAIL_SCHEMA = {
     "subject": pl.String,
     "codes": pl.String,
     "html": pl.String,
+    "fields": pl.String,
 }
 _SMS_SCHEMA = {
     "customer_id": pl.String,

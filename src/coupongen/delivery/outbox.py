@@ -15,9 +15,12 @@ from pathlib import Path
 
 import polars as pl
 
+from coupongen.delivery.eml import build_eml
 from coupongen.delivery.files import write_csv
-from coupongen.delivery.image_files import render_images
-from coupongen.delivery.planning import Delivery, DeliveryContext, plan_delivery
+from coupongen.delivery.image_files import DEFAULT_STYLE, render_images
+from coupongen.delivery.images import ImageStyle
+from coupongen.delivery.merge_fields import merge_frame
+from coupongen.delivery.planning import Delivery, DeliveryContext, image_links, plan_delivery
 from coupongen.delivery.publish import publish_folder
 
 IMAGE_CACHE = "images"
@@ -41,12 +44,16 @@ def deliver(
     images = {}
     if ctx.email_images:
         by_email = sent.channels.filter(pl.col("channel") == "email")["customer_id"]
-        images = render_email_images(live, by_email, run_dir)
-    files = publish_delivery(sent, run_dir, run_id=run_id, as_of=as_of, image_paths=images)
+        images = render_email_images(live, by_email, run_dir, style=ctx.image_style)
+    files = publish_delivery(
+        sent, run_dir, run_id=run_id, as_of=as_of, image_paths=images, ctx=ctx, coupons=live
+    )
     return sent, files
 
 
-def render_email_images(coupons: pl.DataFrame, email_customers: pl.Series, run_dir: Path) -> dict[str, str]:
+def render_email_images(
+    coupons: pl.DataFrame, email_customers: pl.Series, run_dir: Path, *, style: ImageStyle = DEFAULT_STYLE
+) -> dict[str, str]:
     """Barcode / QR PNGs for the coupons that go out by e-mail, cached per night for reruns.
 
     Returns each code's image path relative to the cache folder.
@@ -56,7 +63,7 @@ def render_email_images(coupons: pl.DataFrame, email_customers: pl.Series, run_d
     )
     if items.is_empty():
         return {}
-    done = render_images(items, run_dir / IMAGE_CACHE, formats=("png",))
+    done = render_images(items, run_dir / IMAGE_CACHE, formats=("png",), style=style)
     return dict(zip(done["code"].to_list(), done["png_path"].to_list(), strict=True))
 
 
@@ -69,20 +76,47 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 
 def publish_delivery(
-    delivery: Delivery, run_dir: Path, *, run_id: int, as_of: date, image_paths: Mapping[str, str]
+    delivery: Delivery,
+    run_dir: Path,
+    *,
+    run_id: int,
+    as_of: date,
+    image_paths: Mapping[str, str],
+    ctx: DeliveryContext,
+    coupons: pl.DataFrame,
 ) -> dict[str, str]:
-    """Publish email/, sms/, app/ and delivery/ for the night, each atomically with a manifest."""
+    """Publish email/, sms/, app/ and delivery/ for the night, each atomically with a manifest.
+
+    email/ holds merge.csv (one column per merge field, see `merge_fields`), html/ (the rendered
+    e-mails), eml/ (each e-mail as a ready message, images inline unless served from the job's
+    ``image_base_url``) and images/ laid out as the links expect them.
+    """
     meta = {"run_id": run_id, "as_of": as_of.isoformat()}
     msgs = delivery.messages
+    links = image_links(ctx, coupons.filter(pl.col("code").is_in(list(image_paths)))) or {}
+    owners = coupons.filter(pl.col("code").is_in(list(links))).select("customer_id", "code").iter_rows()
+    by_customer: dict[str, dict[str, str]] = {}
+    for customer, code in owners:
+        by_customer.setdefault(customer, {})[links[code]] = image_paths[code]
 
     def write_email(folder: Path) -> dict[str, object]:
-        merge = msgs.email.with_columns(("html/" + pl.col("customer_id") + ".html").alias("html_file"))
-        write_csv(merge.drop("html"), folder / "merge.csv")
+        write_csv(merge_frame(msgs.email, ctx.merge_slots), folder / "merge.csv")
         (folder / "html").mkdir()
-        for cid, html in zip(msgs.email["customer_id"], msgs.email["html"], strict=True):
-            (folder / "html" / f"{cid}.html").write_text(html + "\n", encoding="utf-8")
+        (folder / "eml").mkdir()
         for rel in sorted(set(image_paths.values())):
             _link_or_copy(run_dir / IMAGE_CACHE / rel, folder / "images" / rel)
+        rows = msgs.email.select("customer_id", "email", "subject", "html").iter_rows()
+        for cid, to, subject, html in rows:
+            (folder / "html" / f"{cid}.html").write_text(html + "\n", encoding="utf-8")
+            eml = build_eml(
+                to=to,
+                subject=subject,
+                html=html + "\n",
+                images=by_customer.get(cid, {}),
+                image_dir=folder / "images",
+                unsubscribe_url=ctx.unsubscribe_url,
+            )
+            (folder / "eml" / f"{cid}.eml").write_bytes(eml)
         return {**meta, "channel": "email", "rows": {"merge.csv": msgs.email.height}}
 
     def write_sms(folder: Path) -> dict[str, object]:

@@ -18,6 +18,7 @@ from coupongen.config import Job
 from coupongen.delivery import channels as channel_choice
 from coupongen.delivery import messages
 from coupongen.delivery.image_files import image_path
+from coupongen.delivery.images import ImageStyle
 from coupongen.delivery.templates import Templates, names_for, template_environment
 
 
@@ -36,6 +37,10 @@ class DeliveryContext:
     currency: str
     max_sms_parts: int
     email_images: bool
+    image_style: ImageStyle
+    image_base_url: str | None
+    unsubscribe_url: str
+    merge_slots: int
 
 
 def load_context(job: Job, products: pl.DataFrame) -> DeliveryContext:
@@ -67,6 +72,15 @@ def load_context(job: Job, products: pl.DataFrame) -> DeliveryContext:
         currency=job.config.currency,
         max_sms_parts=cfg.max_sms_parts,
         email_images=cfg.email_images,
+        image_style=ImageStyle(
+            module_px=cfg.barcode_module_px,
+            qr_module_px=cfg.qr_module_px,
+            qr_quiet_modules=cfg.qr_quiet_modules,
+            text=cfg.barcode_text,
+        ),
+        image_base_url=cfg.image_base_url.rstrip("/") if cfg.image_base_url else None,
+        unsubscribe_url=cfg.unsubscribe_placeholder,
+        merge_slots=job.config.max_coupons_per_customer,
     )
 
 
@@ -98,21 +112,24 @@ def check_templates(ctx: DeliveryContext, coupons: pl.DataFrame) -> None:
         brand=ctx.brand,
         currency=ctx.currency,
         target_names=ctx.target_names,
-        image_paths=_image_links(ctx, sample),
+        image_paths=image_links(ctx, sample),
+        unsubscribe_url=ctx.unsubscribe_url,
     )
     used = {ch for camp in sample["campaign"] for ch in ctx.priorities[camp]}
     for name in names_for(used):
         ctx.templates.render(name, context)
 
 
-def _image_links(ctx: DeliveryContext, coupons: pl.DataFrame) -> dict[str, str] | None:
-    """Each code's barcode image as an e-mail links it: the HTML files sit in email/html/, the
-    images in email/images/.
+def image_links(ctx: DeliveryContext, coupons: pl.DataFrame) -> dict[str, str] | None:
+    """Each code's barcode image as an e-mail links it: under the job's ``image_base_url`` when set
+    (email/images/ is laid out for upload there), else relative to the HTML files in email/html/
+    (the .eml files carry the images inside).
     """
     if not ctx.email_images:
         return None
+    base = ctx.image_base_url or "../images"
     pairs = zip(coupons["code"], coupons["symbology"], strict=True)
-    return {code: f"../images/{image_path(code, symbology)}" for code, symbology in pairs}
+    return {code: f"{base}/{image_path(code, symbology)}" for code, symbology in pairs}
 
 
 @dataclass
@@ -159,7 +176,8 @@ def plan_delivery(ctx: DeliveryContext, coupons: pl.DataFrame, customers: pl.Dat
         brand=ctx.brand,
         currency=ctx.currency,
         max_sms_parts=ctx.max_sms_parts,
-        image_paths=_image_links(ctx, coupons),
+        image_paths=image_links(ctx, coupons),
+        unsubscribe_url=ctx.unsubscribe_url,
     )
     chosen = ranked.join(rendered.outcomes, on="customer_id", how="left", maintain_order="left").select(
         "customer_id", "channel", "coupons"
