@@ -268,7 +268,16 @@ def run_job(
             files, analysis_charts = write_analysis(analysis, settings.run_dir)
             revoked = ledger.revoked(as_of=settings.as_of)
             run_dir, run_id, as_of = settings.run_dir, run.run_id, settings.as_of
-            files |= pos.publish_pos(coupons, revoked, run_dir, run_id=run_id, as_of=as_of)
+            files |= pos.publish_pos(
+                coupons,
+                ledger.live(as_of=as_of),
+                revoked,
+                run_dir,
+                run_id=run_id,
+                as_of=as_of,
+                currency=job.config.currency,
+                target_names=context.target_names,
+            )
             files |= crm.publish_crm(coupons, inputs.products.kept, run_dir, run_id=run_id, as_of=as_of)
             sent, sent_files = outbox.deliver(
                 context, coupons, inputs.customers.kept, run_dir, run_id=run_id, as_of=as_of
