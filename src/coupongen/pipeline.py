@@ -8,8 +8,6 @@ and the ledger. It never prints: progress goes to an optional callback, results 
 from __future__ import annotations
 
 import secrets
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -24,19 +22,14 @@ from coupongen.inputs.contract import Inputs
 from coupongen.inputs.loading import load_job_inputs
 from coupongen.ledger import Ledger, Run
 from coupongen.offers import planning as offers
+from coupongen.progress import SILENT, Clock, Progress
 from coupongen.report import summary as report
 from coupongen.report.analysis_files import write_analysis
 from coupongen.report.night import write_report
 from coupongen.results import InputCounts, RunSummary
 from coupongen.settings import Settings, resolve_settings
 
-__all__ = ["RunResult", "Settings", "resolve_settings", "run_analysis", "run_job"]
-
-Progress = Callable[[str, str], None]
-
-
-def _quiet(stage: str, detail: str) -> None:
-    """The default progress callback: says nothing."""
+__all__ = ["Progress", "RunResult", "Settings", "resolve_settings", "run_analysis", "run_job"]
 
 
 @dataclass(frozen=True)
@@ -103,6 +96,7 @@ def issue(
     *,
     segmented: pl.DataFrame | None = None,
     entropy: codes.Entropy = secrets.token_bytes,
+    progress: Progress = SILENT,
 ) -> int:
     """Record the plan's coupons and holdout in the ledger; returns how many coupons were new.
 
@@ -125,7 +119,10 @@ def issue(
             continue
         make = codes.code_maker(campaign, entropy, as_of=run.as_of, key=key)
         codes.check_barcode_expiry(campaign, mine["valid_to"].unique().to_list(), as_of=run.as_of)
-        new += ledger.issue_coupons(mine, run=run, make_codes=make)
+        issued = ledger.issue_coupons(mine, run=run, make_codes=make)
+        new += issued
+        progress.advance("issue", mine.height)
+        progress.note(f"{campaign.name}: {issued:,} new coupons of {mine.height:,} offers")
     if controls_.height:
         ledger.record_controls(controls_, run=run)
     ledger.mark_issued(run)
@@ -137,25 +134,29 @@ def _kept_text(inputs: Inputs) -> str:
 
 
 def _reach_text(counts: dict[str, int]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in counts.items())
+    return ", ".join(f"{k} {v:,}" for k, v in counts.items())
+
+
+def _input_range(inputs: Inputs) -> dict[str, str]:
+    """The first and last day of the kept transactions."""
+    ts = inputs.transactions.kept["ts"]
+    if ts.is_empty() or ts.null_count() == ts.len():
+        return {}
+    return {"first": str(ts.min())[:10], "last": str(ts.max())[:10]}
+
+
+def _planned(clock: Clock, plan_: offers.OfferPlan) -> None:
+    """End the plan stage: its totals, and a line per campaign."""
+    for row in plan_.funnel.iter_rows(named=True):
+        clock.progress.note(
+            f"{row['campaign']}: {row['eligible']:,} eligible, {row['candidates']:,} candidates, "
+            f"{row['treated']:,} offers, {row['control']:,} in holdout, "
+            f"expected cost {row['expected_cost']:,.2f}"
+        )
+    clock.done("plan", f"{plan_.offers.height:,} offers, {plan_.controls.height:,} in holdout")
 
 
 # --- the whole job ---------------------------------------------------------------------------------
-
-
-class _Clock:
-    """Times the stages of a run and tells the progress callback as each one ends."""
-
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
-        self.timings: dict[str, float] = {}
-        self._last = time.perf_counter()
-
-    def done(self, stage: str, detail: str) -> None:
-        now = time.perf_counter()
-        self.timings[stage] = round(now - self._last, 3)
-        self._last = now
-        self.progress(stage, detail)
 
 
 def _summarize(
@@ -180,6 +181,7 @@ def _summarize(
         by_channel=by_channel,
         quarantine_reasons=report.quarantine_reasons({x.name: x.quarantined for x in inputs.all()}),
         timings=timings,
+        input_range=_input_range(inputs),
         **real_run,  # type: ignore[arg-type]
     )
 
@@ -190,16 +192,18 @@ def run_analysis(
     *,
     customers: bool = True,
     baskets: bool = True,
-    progress: Progress = _quiet,
+    progress: Progress = SILENT,
 ) -> tuple[Analysis, dict[str, str]]:
     """The analysis alone, for analysts: load, analyse, save the analysis files (no ledger, no coupons).
 
     ``customers`` computes features and segments, ``baskets`` the rules; returns what was found and
     the paths written, by file name.
     """
-    clock = _Clock(progress)
+    clock = Clock(progress)
+    clock.start("load")
     inputs = load(job, settings)
     clock.done("load", _kept_text(inputs))
+    clock.start("analyse")
     analysis = analyse(job, inputs, settings.as_of, customers=customers, baskets=baskets)
     found = []
     if customers:
@@ -219,15 +223,20 @@ def run_job(
     settings: Settings,
     *,
     dry_run: bool = False,
-    progress: Progress = _quiet,
+    progress: Progress = SILENT,
     entropy: codes.Entropy = secrets.token_bytes,
 ) -> RunResult:
-    """Run the whole nightly job; with ``dry_run`` nothing is issued, recorded or exported."""
-    clock = _Clock(progress)
+    """Run the whole nightly job; with ``dry_run`` nothing is issued, recorded or exported.
+
+    ``progress`` hears each stage start and end (load, analyse, plan, then issue, export, messages,
+    images and publish in a real run, deliver in a dry run), the items of the long ones, and a
+    line per campaign.
+    """
+    clock = Clock(progress)
+    clock.start("load")
     inputs = load(job, settings)
-    clock.done(
-        "load", ", ".join(f"{x.name} {x.counts['kept']}/{x.counts['read']} kept" for x in inputs.all())
-    )
+    clock.done("load", _kept_text(inputs))
+    clock.start("analyse")
     analysis = analyse(job, inputs, settings.as_of)
     clock.done("analyse", f"{analysis.segmented.height} customers, {analysis.rules.height} rules")
     names = [c.name for c in job.campaigns]
@@ -236,6 +245,7 @@ def run_job(
     if dry_run:
         ledger = Ledger.open(settings.ledger_path) if settings.ledger_path.exists() else None
         issued = None
+        clock.start("plan")
         try:
             plan_ = plan(job, analysis, inputs, settings, ledger)
             if ledger is not None:
@@ -243,10 +253,13 @@ def run_job(
         finally:
             if ledger is not None:
                 ledger.close()
-        clock.done("plan", f"{plan_.offers.height} offers, {plan_.controls.height} in holdout")
+        _planned(clock, plan_)
         night = delivery.stand_in_coupons(context, plan_.offers, issued)
         delivery.check_templates(context, night)
-        preview = delivery.plan_delivery(context, night, inputs.customers.kept)
+        clock.start("deliver", night["customer_id"].n_unique())
+        preview = delivery.plan_delivery(
+            context, night, inputs.customers.kept, on_progress=lambda n: clock.advance("deliver", n)
+        )
         clock.done("deliver", _reach_text(preview.counts()))
         by_channel = report.offers_by_channel(plan_.offers, preview.channels)
         summary = _summarize(
@@ -257,20 +270,25 @@ def run_job(
     with Ledger.open(settings.ledger_path) as ledger:
         run = ledger.start_run(job=job.config.name, as_of=settings.as_of, config_hash=job.config_hash())
         try:
+            clock.start("plan")
             plan_ = plan(job, analysis, inputs, settings, ledger)
-            clock.done("plan", f"{plan_.offers.height} offers, {plan_.controls.height} in holdout")
+            _planned(clock, plan_)
             issued = ledger.coupons(as_of=settings.as_of, campaigns=names)
             delivery.check_templates(context, delivery.stand_in_coupons(context, plan_.offers, issued))
-            new = issue(job, plan_, ledger, run, segmented=analysis.segmented, entropy=entropy)
+            clock.start("issue", plan_.offers.height)
+            tell = clock.progress
+            new = issue(job, plan_, ledger, run, segmented=analysis.segmented, entropy=entropy, progress=tell)
             coupons = ledger.coupons(as_of=settings.as_of, campaigns=names)
             controls = ledger.controls(as_of=settings.as_of, campaigns=names).height
-            clock.done("issue", f"{new} new coupons, {coupons.height} for the night")
+            clock.done("issue", f"{new:,} new coupons, {coupons.height:,} for the night")
+            clock.start("export")
             files, analysis_charts = write_analysis(analysis, settings.run_dir)
             revoked = ledger.revoked(as_of=settings.as_of)
+            live = ledger.live(as_of=settings.as_of)
             run_dir, run_id, as_of = settings.run_dir, run.run_id, settings.as_of
             files |= pos.publish_pos(
                 coupons,
-                ledger.live(as_of=as_of),
+                live,
                 revoked,
                 run_dir,
                 run_id=run_id,
@@ -279,12 +297,12 @@ def run_job(
                 target_names=context.target_names,
             )
             files |= crm.publish_crm(coupons, inputs.products.kept, run_dir, run_id=run_id, as_of=as_of)
+            clock.done("export", f"POS {live.height:,} live coupons ({coupons.height:,} tonight); CRM")
             sent, sent_files = outbox.deliver(
-                context, coupons, inputs.customers.kept, run_dir, run_id=run_id, as_of=as_of
+                context, coupons, inputs.customers.kept, run_dir, run_id=run_id, as_of=as_of, clock=clock
             )
             ledger.record_channels(sent.channels, as_of=settings.as_of, campaigns=names)
             files |= sent_files
-            clock.done("export", f"{coupons.height} coupons published; {_reach_text(sent.counts())}")
             files["report"] = str(settings.run_dir / "report.html")
             files["summary"] = str(settings.run_dir / "summary.json")
             by_channel = report.offers_by_channel(coupons, sent.channels)

@@ -63,7 +63,9 @@ class RunSummary:
 
     ``segments``, ``lifecycle``, ``campaigns`` and ``offers_by_channel`` are rows of the frames of the
     same names (see `coupongen.analysis.segments.summarize_segments` and the offer funnel);
-    ``reach`` counts customers per channel; ``timings`` holds seconds per stage.
+    ``reach`` counts customers per channel; ``timings`` holds seconds per stage; ``version`` is
+    coupongen's; ``input_range`` the first and last day of the kept transactions (``first``,
+    ``last``; empty without transactions).
     """
 
     job: str
@@ -80,6 +82,8 @@ class RunSummary:
     quarantine_reasons: tuple[QuarantineReason, ...]
     offers_by_channel: tuple[dict[str, Any], ...]
     timings: dict[str, float] = field(default_factory=dict)
+    version: str = ""
+    input_range: dict[str, str] = field(default_factory=dict)
     coupons: CouponTotals | None = None
     run_id: int | None = None
     files: dict[str, str] = field(default_factory=dict)

@@ -12,7 +12,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from importlib.metadata import version as _package_version
 from pathlib import Path
@@ -44,6 +44,7 @@ def render_images(
     formats: tuple[str, ...] = ("png",),
     workers: int | None = None,
     style: ImageStyle = DEFAULT_STYLE,
+    on_progress: Callable[[int], None] | None = None,
 ) -> pl.DataFrame:
     """Write one image file per coupon and return where each one is.
 
@@ -57,7 +58,7 @@ def render_images(
     whose fingerprint and hash still match is kept untouched. A file without a matching record is
     rendered and rewritten only when its bytes differ. Work is spread over `workers` processes (all
     cores by default); `workers=1` renders in this process. Every bad row is reported at once,
-    before anything is written.
+    before anything is written. ``on_progress`` hears the number of coupons each finished chunk held.
     """
     _check_items(items, formats)
     if workers is None:
@@ -74,13 +75,16 @@ def render_images(
     jobs = [
         (str(out_dir), formats, chunk, _manifest_subset(manifest, chunk, formats), style) for chunk in chunks
     ]
+    tell = on_progress or (lambda n: None)
     if workers == 1 or len(jobs) <= 1:
-        results = [_render_chunk(*job) for job in jobs]
+        for job in jobs:
+            manifest.update(_render_chunk(*job))
+            tell(len(job[2]))
     else:
         with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-            results = list(pool.map(_render_chunk, *zip(*jobs, strict=True)))
-    for result in results:
-        manifest.update(result)
+            for job, result in zip(jobs, pool.map(_render_chunk, *zip(*jobs, strict=True)), strict=True):
+                manifest.update(result)
+                tell(len(job[2]))
     _write_manifest(out_dir, manifest)
     return items.with_columns(
         pl.Series(f"{fmt}_path", [image_path(code, sym, fmt) for code, _, sym in rows], dtype=pl.String)

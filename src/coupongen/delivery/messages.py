@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,7 @@ GSM7_BASIC = (
 )
 GSM7_EXTENSION = "^{}\\[~]|€\f"
 _GSM7 = set(GSM7_BASIC) | set(GSM7_EXTENSION)
+PROGRESS_EVERY = 1_000  # customers rendered between two progress reports
 # What an app message says of each coupon.
 APP_COUPON_KEYS = (
     "code",
@@ -230,12 +231,14 @@ def render_messages(
     max_sms_parts: int,
     image_paths: Mapping[str, str] | None = None,
     unsubscribe_url: str = "",
+    on_progress: Callable[[int], None] | None = None,
 ) -> Messages:
     """Render one message per reachable customer holding all of their coupons.
 
     ``coupons`` has the ledger's coupon columns; ``channels`` is `channels.rank_channels`' frame
     (customer_id, campaigns, channels, coupons); ``image_paths`` maps a code to its barcode image
     for the e-mails. Each customer's channels are tried in order until one carries the message.
+    ``on_progress`` hears how many more customers were rendered, every ``PROGRESS_EVERY``.
     """
     people = customers.select("customer_id", "email", "phone", "first_name", "locale")
     grouped = (
@@ -248,7 +251,9 @@ def render_messages(
     )
     out: dict[str, list[dict[str, object]]] = {"email": [], "sms": [], "app": []}
     outcomes, rejected = [], []
-    for row in grouped.iter_rows(named=True):
+    for i, row in enumerate(grouped.iter_rows(named=True), 1):
+        if on_progress is not None and i % PROGRESS_EVERY == 0:
+            on_progress(PROGRESS_EVERY)
         context = message_context(
             row["coupons"],
             first_name=row["first_name"],
@@ -270,6 +275,8 @@ def render_messages(
         campaign = "+".join(row["campaigns"])
         outcomes.append((row["customer_id"], row["channels"][0], carrier))
         rejected += [(row["customer_id"], campaign, ch, reason, carrier) for ch, reason in refusals]
+    if on_progress is not None and grouped.height % PROGRESS_EVERY:
+        on_progress(grouped.height % PROGRESS_EVERY)
     return Messages(
         email=pl.DataFrame(out["email"], schema=_EMAIL_SCHEMA),
         sms=pl.DataFrame(out["sms"], schema=_SMS_SCHEMA),

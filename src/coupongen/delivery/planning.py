@@ -8,7 +8,7 @@ real codes. The dry run plans the same way on stand-in codes of the real length,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -158,11 +158,17 @@ class Delivery:
         return out
 
 
-def plan_delivery(ctx: DeliveryContext, coupons: pl.DataFrame, customers: pl.DataFrame) -> Delivery:
+def plan_delivery(
+    ctx: DeliveryContext,
+    coupons: pl.DataFrame,
+    customers: pl.DataFrame,
+    *,
+    on_progress: Callable[[int], None] | None = None,
+) -> Delivery:
     """Rank each customer's channels and render their message once, falling back as needed.
 
     ``coupons`` are the night's live coupons (or `stand_in_coupons`); their e-mail images are
-    expected at ``../images/<image_path>`` beside the HTML files.
+    linked as `image_links` says. ``on_progress`` hears how many more customers were rendered.
     """
     contacts = channel_choice.contact_status(customers, ctx.suppression)
     ranked = channel_choice.rank_channels(coupons, contacts, ctx.priorities)
@@ -178,9 +184,12 @@ def plan_delivery(ctx: DeliveryContext, coupons: pl.DataFrame, customers: pl.Dat
         max_sms_parts=ctx.max_sms_parts,
         image_paths=image_links(ctx, coupons),
         unsubscribe_url=ctx.unsubscribe_url,
+        on_progress=on_progress,
     )
     chosen = ranked.join(rendered.outcomes, on="customer_id", how="left", maintain_order="left").select(
         "customer_id", "channel", "coupons"
     )
     unreachable = int((ranked["channels"].list.len() == 0).sum())
+    if on_progress is not None and unreachable:
+        on_progress(unreachable)  # handled too: no channel may reach them
     return Delivery(chosen, rendered, int(suppressed), unreachable)

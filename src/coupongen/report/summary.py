@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from coupongen import __version__
 from coupongen.analysis import affinity, segments
 from coupongen.ledger import NO_CHANNEL
 from coupongen.results import CouponTotals, InputCounts, QuarantineReason, RuleFigures, RunSummary
@@ -36,6 +37,7 @@ def build_summary(
     by_channel: pl.DataFrame,
     quarantine_reasons: tuple[QuarantineReason, ...],
     timings: dict[str, float],
+    input_range: dict[str, str] | None = None,
     coupons: CouponTotals | None = None,
     run_id: int | None = None,
     files: dict[str, str] | None = None,
@@ -69,6 +71,8 @@ def build_summary(
         quarantine_reasons=quarantine_reasons,
         offers_by_channel=tuple(by_channel.to_dicts()),
         timings=timings,
+        version=__version__,
+        input_range=input_range or {},
         coupons=coupons,
         run_id=run_id,
         files=files or {},

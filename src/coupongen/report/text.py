@@ -7,6 +7,21 @@ from pathlib import Path
 from coupongen.results import RunSummary
 
 
+def render_line(summary: RunSummary) -> str:
+    """The run's result in one line (``-q``): coupons, holdout, customers reached, the summary file."""
+    head = f"coupongen {summary.job} {summary.as_of}"
+    reached = sum(summary.reach.get(ch, 0) for ch in ("email", "sms", "app"))
+    if summary.coupons is None:
+        offers = sum(c.get("treated", 0) for c in summary.campaigns)
+        holdout = sum(c.get("control", 0) for c in summary.campaigns)
+        return f"{head} (dry run): {offers:,} offers, {holdout:,} in holdout, {reached:,} customers reached"
+    k = summary.coupons
+    return (
+        f"{head}: {k.total:,} coupons ({k.issued_this_run:,} new), {k.control:,} in holdout, "
+        f"{reached:,} customers reached; {summary.files.get('summary', '')}"
+    )
+
+
 def render_text(summary: RunSummary) -> str:
     """The summary as the lines an operator reads at the end of a run."""
     lines = [f"coupongen {summary.job} as of {summary.as_of}" + (" (dry run)" if summary.dry_run else "")]
