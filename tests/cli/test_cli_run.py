@@ -343,7 +343,7 @@ def test_the_html_report_is_self_contained_with_every_chart(sample_run):
     assert [alt.split(":")[0] for alt, _ in images] == [
         "segment sizes and spend share",
         "association rules",
-        "coupons sent and held out per campaign, expected cost against budget",
+        "offers and holdout per campaign, expected cost against budget",
         "coupons by offer type and channel",
     ]
     for _, data in images:

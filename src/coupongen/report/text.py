@@ -42,14 +42,14 @@ def render_text(summary: RunSummary) -> str:
     lines += [f"  {t}" for t in r.category_top[:3]]
     lines.append("campaigns:")
     lines.append(
-        f"  {'campaign':<22} {'eligible':>8} {'offers':>8} {'sent':>7} {'holdout':>8} "
+        f"  {'campaign':<22} {'eligible':>8} {'candidates':>10} {'offers':>7} {'holdout':>8} "
         f"{'expected cost':>14}  budget"
     )
     for c in summary.campaigns:
         name = c["campaign"] if c["campaign"] == c["offer_type"] else f"{c['campaign']} ({c['offer_type']})"
         budget = "none" if c.get("budget") is None else f"{c['budget']:,.0f}"
         lines.append(
-            f"  {name:<22} {c['eligible']:>8,} {c.get('candidates', 0):>8,} {c.get('treated', 0):>7,} "
+            f"  {name:<22} {c['eligible']:>8,} {c.get('candidates', 0):>10,} {c.get('treated', 0):>7,} "
             f"{c.get('control', 0):>8,} {c.get('expected_cost', 0):>14,.2f}  {budget}"
         )
     if summary.reach:
