@@ -153,7 +153,12 @@ def _planned(clock: Clock, plan_: offers.OfferPlan) -> None:
             f"{row['treated']:,} offers, {row['control']:,} in holdout, "
             f"expected cost {row['expected_cost']:,.2f}"
         )
-    clock.done("plan", f"{plan_.offers.height:,} offers, {plan_.controls.height:,} in holdout")
+    # The night's figures, as the summary has them: a rerun's offers include those issued before.
+    funnel = plan_.funnel
+    offered = int(funnel["treated"].sum()) if funnel.height else 0
+    held = int(funnel["control"].sum()) if funnel.height else 0
+    new = f" ({plan_.offers.height:,} not yet issued)" if plan_.offers.height != offered else ""
+    clock.done("plan", f"{offered:,} offers{new}, {held:,} in holdout")
 
 
 # --- the whole job ---------------------------------------------------------------------------------
