@@ -71,7 +71,8 @@ def main() -> None:
     out = Path(tempfile.mkdtemp(prefix="bench_export_"))
     try:
         start = time.perf_counter()
-        pos.publish_pos(frame, None, out, run_id=0, as_of=date(2026, 11, 22))
+        # the first night: the snapshot and the delta hold the same coupons
+        pos.publish_pos(frame, frame, frame.head(0), out, run_id=0, as_of=date(2026, 11, 22), currency="RUB")
         pos_seconds = time.perf_counter() - start
         size = (out / "pos" / "coupons.csv").stat().st_size
         rows = json.loads((out / "pos" / "manifest.json").read_text())["rows"]["coupons.csv"]

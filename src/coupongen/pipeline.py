@@ -8,8 +8,6 @@ and the ledger. It never prints: progress goes to an optional callback, results 
 from __future__ import annotations
 
 import secrets
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -29,19 +27,14 @@ from coupongen.offers import planning as offers
 from coupongen.offers.eligibility import apply_never_promote
 from coupongen.offers.money import DataFigures, data_figures, resolve_money
 from coupongen.offers.preflight import check_fresh, preflight
+from coupongen.progress import SILENT, Clock, Progress
 from coupongen.report import summary as report
 from coupongen.report.analysis_files import write_analysis
 from coupongen.report.night import write_report
 from coupongen.results import InputCounts, RunSummary
 from coupongen.settings import Settings, resolve_settings
 
-__all__ = ["RunResult", "Settings", "resolve_settings", "run_analysis", "run_job"]
-
-Progress = Callable[[str, str], None]
-
-
-def _quiet(stage: str, detail: str) -> None:
-    """The default progress callback: says nothing."""
+__all__ = ["Progress", "RunResult", "Settings", "resolve_settings", "run_analysis", "run_job"]
 
 
 @dataclass(frozen=True)
@@ -156,6 +149,7 @@ def issue(
     *,
     segmented: pl.DataFrame | None = None,
     entropy: codes.Entropy = secrets.token_bytes,
+    progress: Progress = SILENT,
 ) -> int:
     """Record the plan's coupons and holdout in the ledger; returns how many coupons were new.
 
@@ -180,11 +174,14 @@ def issue(
         imported = None
         if campaign.code.import_file is not None:
             supplied = read_code_file(job.resolve(campaign.code.import_file))
-            issued = ledger.codes_in_ledger(supplied)
-            imported = [c for c in supplied if c not in issued]
+            taken = ledger.codes_in_ledger(supplied)
+            imported = [c for c in supplied if c not in taken]
         make = codes.code_maker(campaign, entropy, as_of=run.as_of, key=key, imported=imported)
         codes.check_barcode_expiry(campaign, mine["valid_to"].unique().to_list(), as_of=run.as_of)
-        new += ledger.issue_coupons(mine, run=run, make_codes=make)
+        issued = ledger.issue_coupons(mine, run=run, make_codes=make)
+        new += issued
+        progress.advance("issue", mine.height)
+        progress.note(f"{campaign.name}: {issued:,} new coupons of {mine.height:,} offers")
     if controls_.height:
         ledger.record_controls(controls_, run=run)
     ledger.mark_issued(run)
@@ -196,25 +193,34 @@ def _kept_text(inputs: Inputs) -> str:
 
 
 def _reach_text(counts: dict[str, int]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in counts.items())
+    return ", ".join(f"{k} {v:,}" for k, v in counts.items())
+
+
+def _input_range(inputs: Inputs) -> dict[str, str]:
+    """The first and last day of the kept transactions."""
+    ts = inputs.transactions.kept["ts"]
+    if ts.is_empty() or ts.null_count() == ts.len():
+        return {}
+    return {"first": str(ts.min())[:10], "last": str(ts.max())[:10]}
+
+
+def _planned(clock: Clock, plan_: offers.OfferPlan) -> None:
+    """End the plan stage: its totals, and a line per campaign."""
+    for row in plan_.funnel.iter_rows(named=True):
+        clock.progress.note(
+            f"{row['campaign']}: {row['eligible']:,} eligible, {row['candidates']:,} candidates, "
+            f"{row['treated']:,} offers, {row['control']:,} in holdout, "
+            f"expected cost {row['expected_cost']:,.2f}"
+        )
+    # The night's figures, as the summary has them: a rerun's offers include those issued before.
+    funnel = plan_.funnel
+    offered = int(funnel["treated"].sum()) if funnel.height else 0
+    held = int(funnel["control"].sum()) if funnel.height else 0
+    new = f" ({plan_.offers.height:,} not yet issued)" if plan_.offers.height != offered else ""
+    clock.done("plan", f"{offered:,} offers{new}, {held:,} in holdout")
 
 
 # --- the whole job ---------------------------------------------------------------------------------
-
-
-class _Clock:
-    """Times the stages of a run and tells the progress callback as each one ends."""
-
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
-        self.timings: dict[str, float] = {}
-        self._last = time.perf_counter()
-
-    def done(self, stage: str, detail: str) -> None:
-        now = time.perf_counter()
-        self.timings[stage] = round(now - self._last, 3)
-        self._last = now
-        self.progress(stage, detail)
 
 
 def _summarize(
@@ -241,6 +247,7 @@ def _summarize(
         quarantine_reasons=report.quarantine_reasons({x.name: x.quarantined for x in inputs.all()}),
         timings=timings,
         preflight=checks.section(),
+        input_range=_input_range(inputs),
         **real_run,  # type: ignore[arg-type]
     )
 
@@ -251,16 +258,18 @@ def run_analysis(
     *,
     customers: bool = True,
     baskets: bool = True,
-    progress: Progress = _quiet,
+    progress: Progress = SILENT,
 ) -> tuple[Analysis, dict[str, str]]:
     """The analysis alone, for analysts: load, analyse, save the analysis files (no ledger, no coupons).
 
     ``customers`` computes features and segments, ``baskets`` the rules; returns what was found and
     the paths written, by file name.
     """
-    clock = _Clock(progress)
+    clock = Clock(progress)
+    clock.start("load")
     inputs = load(job, settings)
     clock.done("load", _kept_text(inputs))
+    clock.start("analyse")
     analysis = analyse(job, inputs, settings.as_of, customers=customers, baskets=baskets)
     found = []
     if customers:
@@ -281,7 +290,7 @@ def run_job(
     *,
     dry_run: bool = False,
     allow_stale: bool = False,
-    progress: Progress = _quiet,
+    progress: Progress = SILENT,
     entropy: codes.Entropy = secrets.token_bytes,
 ) -> RunResult:
     """Run the whole nightly job; with ``dry_run`` nothing is issued, recorded or exported.
@@ -289,12 +298,15 @@ def run_job(
     Inputs whose newest transaction is more than ``stale_after_days`` before the run date stop the
     run (InputError) unless ``allow_stale``. Money rules are resolved against tonight's data and
     every campaign is checked (`Preflight`) before anything is issued.
+
+    ``progress`` hears each stage start and end (load, analyse, plan, then issue, export, messages,
+    images and publish in a real run, deliver in a dry run), the items of the long ones, and a
+    line per campaign.
     """
-    clock = _Clock(progress)
+    clock = Clock(progress)
+    clock.start("load")
     inputs = load(job, settings)
-    clock.done(
-        "load", ", ".join(f"{x.name} {x.counts['kept']}/{x.counts['read']} kept" for x in inputs.all())
-    )
+    clock.done("load", _kept_text(inputs))
     tx = inputs.transactions.kept
     check_fresh(
         tx["ts"].max() if tx.height else None,
@@ -302,6 +314,7 @@ def run_job(
         job.config.stale_after_days,
         allow_stale=allow_stale,
     )
+    clock.start("analyse")
     analysis = analyse(job, inputs, settings.as_of)
     clock.done("analyse", f"{analysis.segmented.height} customers, {analysis.rules.height} rules")
     original, (job, checks) = job, prepare(job, analysis, inputs, settings)
@@ -311,6 +324,7 @@ def run_job(
     if dry_run:
         ledger = Ledger.open(settings.ledger_path) if settings.ledger_path.exists() else None
         issued = None
+        clock.start("plan")
         try:
             plan_ = plan(job, analysis, inputs, settings, ledger)
             if ledger is not None:
@@ -319,10 +333,13 @@ def run_job(
             if ledger is not None:
                 ledger.close()
         checks = checks.checked(job, plan_, inputs)
-        clock.done("plan", f"{plan_.offers.height} offers, {plan_.controls.height} in holdout")
+        _planned(clock, plan_)
         night = delivery.stand_in_coupons(context, plan_.offers, issued)
         delivery.check_templates(context, night)
-        preview = delivery.plan_delivery(context, night, inputs.customers.kept)
+        clock.start("deliver", night["customer_id"].n_unique())
+        preview = delivery.plan_delivery(
+            context, night, inputs.customers.kept, on_progress=lambda n: clock.advance("deliver", n)
+        )
         clock.done("deliver", _reach_text(preview.counts()))
         by_channel = report.offers_by_channel(plan_.offers, preview.channels)
         summary = _summarize(
@@ -333,36 +350,43 @@ def run_job(
     with Ledger.open(settings.ledger_path) as ledger:
         run = ledger.start_run(job=job.config.name, as_of=settings.as_of, config_hash=original.config_hash())
         try:
+            clock.start("plan")
             plan_ = plan(job, analysis, inputs, settings, ledger)
             checks = checks.checked(job, plan_, inputs)
-            clock.done("plan", f"{plan_.offers.height} offers, {plan_.controls.height} in holdout")
+            _planned(clock, plan_)
             issued = ledger.coupons(as_of=settings.as_of, campaigns=names)
             delivery.check_templates(context, delivery.stand_in_coupons(context, plan_.offers, issued))
-            new = issue(job, plan_, ledger, run, segmented=analysis.segmented, entropy=entropy)
+            clock.start("issue", plan_.offers.height)
+            tell = clock.progress
+            new = issue(job, plan_, ledger, run, segmented=analysis.segmented, entropy=entropy, progress=tell)
             coupons = ledger.coupons(as_of=settings.as_of, campaigns=names)
             controls = ledger.controls(as_of=settings.as_of, campaigns=names).height
-            clock.done("issue", f"{new} new coupons, {coupons.height} for the night")
+            clock.done("issue", f"{new:,} new coupons, {coupons.height:,} for the night")
+            clock.start("export")
             files, analysis_charts = write_analysis(analysis, settings.run_dir)
             revoked = ledger.revoked(as_of=settings.as_of)
+            live = ledger.live(as_of=settings.as_of)
             run_dir, run_id, as_of = settings.run_dir, run.run_id, settings.as_of
             files |= pos.publish_pos(
                 coupons,
+                live,
                 revoked,
                 run_dir,
                 run_id=run_id,
                 as_of=as_of,
                 currency=job.config.currency,
+                target_names=context.target_names,
                 modes=context.exports,
             )
             files |= crm.publish_crm(
                 coupons, context.target_names, run_dir, run_id=run_id, as_of=as_of, modes=context.exports
             )
+            clock.done("export", f"POS {live.height:,} live coupons ({coupons.height:,} tonight); CRM")
             sent, sent_files = outbox.deliver(
-                context, coupons, inputs.customers.kept, run_dir, run_id=run_id, as_of=as_of
+                context, coupons, inputs.customers.kept, run_dir, run_id=run_id, as_of=as_of, clock=clock
             )
             ledger.record_channels(sent.channels, as_of=settings.as_of, campaigns=names)
             files |= sent_files
-            clock.done("export", f"{coupons.height} coupons published; {_reach_text(sent.counts())}")
             files["report"] = str(settings.run_dir / "report.html")
             files["summary"] = str(settings.run_dir / "summary.json")
             by_channel = report.offers_by_channel(coupons, sent.channels)

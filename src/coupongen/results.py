@@ -64,7 +64,9 @@ class RunSummary:
     ``segments``, ``lifecycle``, ``campaigns`` and ``offers_by_channel`` are rows of the frames of the
     same names (see `coupongen.analysis.segments.summarize_segments` and the offer funnel);
     ``reach`` counts customers per channel; ``timings`` holds seconds per stage; ``preflight`` the
-    input date range, the money settings resolved against the data and the campaign checks.
+    input date range, the money settings resolved against the data and the campaign checks;
+    ``version`` is coupongen's; ``input_range`` the first and last day of the kept transactions
+    (``first``, ``last``; empty without transactions).
     """
 
     job: str
@@ -84,6 +86,8 @@ class RunSummary:
     offers_by_channel: tuple[dict[str, Any], ...]
     timings: dict[str, float] = field(default_factory=dict)
     preflight: dict[str, Any] = field(default_factory=dict)
+    version: str = ""
+    input_range: dict[str, str] = field(default_factory=dict)
     coupons: CouponTotals | None = None
     run_id: int | None = None
     files: dict[str, str] = field(default_factory=dict)

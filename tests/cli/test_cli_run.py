@@ -26,13 +26,6 @@ def test_every_command_has_help():
     walk(cli, [])
 
 
-def test_run_on_the_bundled_data_prints_the_summary(sample_run):
-    out = sample_run.result.output
-    assert out.startswith(f"coupongen nightly as of {AS_OF}\n")
-    for heading in ("inputs:", "segments (", "rules:", "campaigns (money in RUB):", "coupons:"):
-        assert heading in out
-
-
 def test_counts_reconcile_and_the_pos_file_matches_the_ledger(sample_run):
     summary = json.loads((sample_run.night / "summary.json").read_text())
     for name, c in summary["inputs"].items():
@@ -77,6 +70,19 @@ def test_no_coupon_targets_a_restricted_product_or_category(sample_run):
     assert pos.filter(pl.col("target").is_in(restricted["category"].unique().implode())).height == 0
 
 
+def test_the_dry_run_previews_exactly_what_the_real_run_issues(tmp_path, sample_run):
+    dry = run_nightly(tmp_path / "dry", "--dry-run", "--json")
+    assert dry.exit_code == 0, dry.output
+    assert not (tmp_path / "dry" / "ledger.sqlite").exists()
+    assert not (tmp_path / "dry" / AS_OF / "pos").exists()
+    planned = json.loads(dry.stdout)
+    issued = json.loads((sample_run.night / "summary.json").read_text())
+    assert planned["dry_run"] and not issued["dry_run"]
+    assert planned["campaigns"] == issued["campaigns"]
+    assert planned["reach"] == issued["reach"]
+    assert planned["offers_by_channel"] == issued["offers_by_channel"]
+
+
 def test_a_bad_config_key_exits_2_with_one_line(tmp_path):
     bad = tmp_path / "job.toml"
     bad.write_text('data = "x"\ncolour = "red"\n')
@@ -108,7 +114,9 @@ def test_a_bad_date_is_a_usage_error():
 def test_missing_data_folder_names_the_file(tmp_path):
     result = invoke("run", "--config", str(NIGHTLY), "--data", str(tmp_path / "nope"), "--out", str(tmp_path))
     assert result.exit_code == 2
-    assert result.output.strip() == f"Error: {tmp_path / 'nope' / 'products.csv'}: file not found"
+    *progress, error = result.output.strip().splitlines()
+    assert error == f"Error: {tmp_path / 'nope' / 'products.csv'}: file not found"
+    assert [line.split(" ", 1)[1] for line in progress] == ["INFO stage=load started"]
 
 
 def test_every_email_image_scans_back_to_the_ledgers_barcode_value(sample_run):
@@ -166,6 +174,9 @@ def test_log_lines_carry_no_personal_data(tmp_path):
         cli, ["run", "--config", str(NIGHTLY), "--out", str(tmp_path), "--as-of", AS_OF, "--dry-run"]
     )
     assert result.exit_code == 0
+    assert result.stdout.startswith(f"coupongen nightly as of {AS_OF} (dry run)\n")
+    for heading in ("inputs:", "segments (", "rules:", "campaigns:", "customers reached:"):
+        assert heading in result.stdout
     logs = result.stderr if result.stderr_bytes is not None else result.output
     customers = pl.read_csv(NIGHTLY.parent.parent / "sample_data" / "customers.csv", infer_schema=False)
     for value in (
@@ -203,18 +214,15 @@ def test_an_sms_too_long_for_some_customers_falls_back_and_the_night_succeeds(tm
                 str(tmp_path / "out"),
                 "--as-of",
                 AS_OF,
-                "-q",
+                "--json",
                 *extra,
             ],
         )
         assert result.exit_code == 0, result.output
-        outputs.append(result.output)
+        outputs.append(json.loads(result.stdout))
     # the dry run counts the same messages as the run that sends them
-    counted = [
-        [line for line in out.splitlines() if line.startswith(("customers reached", "messages:"))]
-        for out in outputs
-    ]
-    assert counted[0] == counted[1] and len(counted[1]) == 2, outputs[1]
+    counted = [out["reach"] for out in outputs]
+    assert counted[0] == counted[1] and counted[1]["fallen_back"] and counted[1]["rejected"], counted
 
     night = tmp_path / "out" / AS_OF
     rejected = pl.read_csv(night / "delivery" / "rejected_messages.csv", infer_schema=False)
@@ -316,7 +324,7 @@ def test_the_html_report_is_self_contained_with_every_chart(sample_run):
     assert [alt.split(":")[0] for alt, _ in images] == [
         "segment sizes and spend share",
         "association rules",
-        "coupons sent and held out per campaign, expected cost against budget",
+        "offers and holdout per campaign, expected cost against budget",
         "coupons by offer type and channel",
     ]
     for _, data in images:

@@ -112,7 +112,7 @@ def coupon(cid: str, code: str, **kw) -> dict:
     return base
 
 
-def render(coupons, chosen, max_sms_parts=3):
+def render(coupons, chosen, max_sms_parts=3, image_paths=None):
     """Render ``coupons`` for ``chosen``: (customer_id, channel or list of channels, coupons) rows."""
     ranked = [
         (cid, ["cs"], channels if isinstance(channels, list) else [channels], n)
@@ -133,6 +133,7 @@ def render(coupons, chosen, max_sms_parts=3):
         brand="Shop",
         currency="RUB",
         max_sms_parts=max_sms_parts,
+        image_paths=image_paths,
     )
 
 

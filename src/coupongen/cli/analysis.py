@@ -17,7 +17,8 @@ from coupongen import pipeline
 from coupongen.analysis.affinity import describe_rule
 from coupongen.analysis.night import Analysis
 from coupongen.analysis.segments import summarize_segments
-from coupongen.cli.common import common_options, handle_errors, open_job, progress_reporter
+from coupongen.cli.common import common_options, handle_errors, open_job
+from coupongen.cli.progress_display import progress_display
 from coupongen.config import Job
 
 TOP_OPTION = click.option(
@@ -87,9 +88,10 @@ def _analyse(
     settings = pipeline.resolve_settings(
         job, as_of=as_of or date.today(), data_dir=data_dir, out_dir=out_dir, seed=seed
     )
-    analysis, files = pipeline.run_analysis(
-        job, settings, customers=customers, baskets=baskets, progress=progress_reporter(quiet)
-    )
+    with progress_display(quiet, 0) as progress:
+        analysis, files = pipeline.run_analysis(
+            job, settings, customers=customers, baskets=baskets, progress=progress
+        )
     return job, analysis, files
 
 

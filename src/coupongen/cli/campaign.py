@@ -12,7 +12,8 @@ import click
 import polars as pl
 
 from coupongen import pipeline
-from coupongen.cli.common import common_options, handle_errors, open_job, progress_reporter
+from coupongen.cli.common import common_options, handle_errors, open_job
+from coupongen.cli.progress_display import progress_display
 from coupongen.config.money import show
 from coupongen.config.starter import STARTERS, starter_file
 from coupongen.offers import preview
@@ -104,9 +105,8 @@ def preview_campaign(
     settings = pipeline.resolve_settings(
         job, as_of=as_of or date.today(), data_dir=data_dir, out_dir=out_dir, seed=seed
     )
-    result = pipeline.run_job(
-        job, settings, dry_run=True, allow_stale=allow_stale, progress=progress_reporter(quiet)
-    )
+    with progress_display(quiet, verbose) as progress:
+        result = pipeline.run_job(job, settings, dry_run=True, allow_stale=allow_stale, progress=progress)
     assert result.plan is not None and result.channels is not None
     mine = pl.col("campaign") == chosen.name
     click.echo(f"campaign {chosen.name} ({chosen.type}) as of {settings.as_of} (preview: nothing issued)")

@@ -5,6 +5,7 @@ Each command opens what it needs, calls one API function and prints the result.
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import date
 from pathlib import Path
@@ -12,8 +13,9 @@ from pathlib import Path
 import click
 
 from coupongen import pipeline
-from coupongen.cli.common import DATE, common_options, handle_errors, open_job, progress_reporter
-from coupongen.report.text import preflight_lines, render_text
+from coupongen.cli.common import DATE, common_options, handle_errors, open_job
+from coupongen.cli.progress_display import progress_display
+from coupongen.report.text import preflight_lines, render_line, render_text
 
 
 @click.command()
@@ -21,6 +23,9 @@ from coupongen.report.text import preflight_lines, render_text
 @click.option("--dry-run", is_flag=True, help="Plan and show the offers; issue and export nothing.")
 @click.option(
     "--allow-stale", is_flag=True, help="Run even when the newest transaction is older than stale_after_days."
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the summary as JSON (summary.json) instead of a table."
 )
 @handle_errors
 def run(
@@ -34,16 +39,25 @@ def run(
     debug: bool,
     dry_run: bool,
     allow_stale: bool,
+    as_json: bool,
 ) -> None:
-    """Run the nightly job: segments, rules, offers, coupons in the ledger, POS and CRM files."""
+    """Run the nightly job: segments, rules, offers, coupons in the ledger, POS and CRM files.
+
+    Progress goes to stderr (a live display on a terminal, log lines otherwise); the result to
+    stdout: the table, one line with -q, or the summary's JSON with --json.
+    """
     job = open_job(config_path)
     settings = pipeline.resolve_settings(
         job, as_of=as_of or date.today(), data_dir=data_dir, out_dir=out_dir, seed=seed
     )
-    result = pipeline.run_job(
-        job, settings, dry_run=dry_run, allow_stale=allow_stale, progress=progress_reporter(quiet)
-    )
-    click.echo(render_text(result.summary))
+    with progress_display(quiet or as_json, verbose) as progress:
+        result = pipeline.run_job(job, settings, dry_run=dry_run, allow_stale=allow_stale, progress=progress)
+    if as_json:
+        click.echo(json.dumps(result.summary.to_json(), indent=2, sort_keys=True, ensure_ascii=False))
+    elif quiet:
+        click.echo(render_line(result.summary))
+    else:
+        click.echo(render_text(result.summary))
 
 
 @click.command()
@@ -73,9 +87,8 @@ def check(
     settings = pipeline.resolve_settings(
         job, as_of=as_of or date.today(), data_dir=data_dir, out_dir=out_dir, seed=seed
     )
-    result = pipeline.run_job(
-        job, settings, dry_run=True, allow_stale=allow_stale, progress=progress_reporter(quiet)
-    )
+    with progress_display(quiet, verbose) as progress:
+        result = pipeline.run_job(job, settings, dry_run=True, allow_stale=allow_stale, progress=progress)
     click.echo("\n".join(preflight_lines(result.summary.preflight)))
     blocked = [f["campaign"] for f in result.summary.preflight["findings"] if f["status"] == "cannot fire"]
     if blocked:

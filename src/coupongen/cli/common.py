@@ -1,4 +1,4 @@
-"""Shared pieces of the CLI: options, error handling, progress.
+"""Shared pieces of the CLI: options, error handling, logging.
 
 The command line is a thin layer over the Python API.
 
@@ -54,15 +54,6 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
-
-
-def progress_reporter(quiet: bool) -> Callable[[str, str], None]:
-    """Stage progress: a short line per stage on a terminal, a log line otherwise (cron)."""
-    if quiet:
-        return lambda stage, detail: None
-    if sys.stderr.isatty():
-        return lambda stage, detail: click.secho(f"  {stage:<8} {detail}", err=True, fg="cyan")
-    return lambda stage, detail: log.info("stage=%s %s", stage, detail)
 
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]

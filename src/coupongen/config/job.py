@@ -117,6 +117,15 @@ class ChannelsConfig(_Model):
     max_sms_parts: int = Field(3, ge=1, le=10)
     brand: str = "coupongen"
     email_images: bool = True
+    # Where the e-mails' images are served from: email/images/ is laid out for upload there
+    # (<url>/<symbology>/<code>.png). Unset: the images travel inside each message's .eml.
+    image_base_url: str | None = Field(None, pattern=r"^https?://[^\s\"'<>]+$")
+    # What the e-mail platform replaces with the recipient's own unsubscribe link.
+    unsubscribe_placeholder: str = Field("{{unsubscribe_url}}", min_length=1, pattern=r"^[^\s\"'<>]+$")
+    barcode_module_px: int = Field(3, ge=1, le=20)  # pixels per bar module of EAN-13 / Code 128
+    qr_module_px: int = Field(8, ge=1, le=40)  # pixels per QR module: 232 px for a 12-character code
+    qr_quiet_modules: int = Field(4, ge=1, le=20)  # light modules around a QR code (ISO/IEC 18004: 4)
+    barcode_text: bool = True  # print the human-readable line under 1D barcodes
 
 
 class NeverPromote(_Model):

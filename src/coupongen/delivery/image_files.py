@@ -12,19 +12,20 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from importlib.metadata import version as _package_version
 from pathlib import Path
 
 import polars as pl
 
-from coupongen.delivery.images import check_payload, render_png, render_svg
+from coupongen.delivery.images import ImageStyle, check_payload, render_png, render_svg
 from coupongen.delivery.publish import write_atomic
 from coupongen.errors import CodeFormatError
 
 FORMATS = ("png", "svg")
 MANIFEST_NAME = "_render_manifest.json"
+DEFAULT_STYLE = ImageStyle()
 
 _SAFE_CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 # Drawn to fingerprint the renderer: every symbology, GS1 with a variable-length element first.
@@ -42,20 +43,22 @@ def render_images(
     *,
     formats: tuple[str, ...] = ("png",),
     workers: int | None = None,
+    style: ImageStyle = DEFAULT_STYLE,
+    on_progress: Callable[[int], None] | None = None,
 ) -> pl.DataFrame:
     """Write one image file per coupon and return where each one is.
 
     `items` has one row per coupon: `code` (unique coupon code, used as the file name), `payload`
     (what the symbol encodes) and `symbology` (one of `images.SYMBOLOGIES`). Files go to
-    `out_dir/<symbology>/<code>.<format>` (`image_path`) with `render_png`'s defaults. The returned
+    `out_dir/<symbology>/<code>.<format>` (`image_path`), PNGs drawn in `style`. The returned
     frame is `items` plus `png_path` and/or `svg_path` (paths relative to `out_dir`), per format.
 
     Reruns are cheap: `out_dir/_render_manifest.json` records a fingerprint of what each file
-    encodes (payload, symbology, renderer and library versions) and a hash of its bytes; a file
+    encodes (payload, symbology, style, renderer and library versions) and a hash of its bytes; a file
     whose fingerprint and hash still match is kept untouched. A file without a matching record is
     rendered and rewritten only when its bytes differ. Work is spread over `workers` processes (all
     cores by default); `workers=1` renders in this process. Every bad row is reported at once,
-    before anything is written.
+    before anything is written. ``on_progress`` hears the number of coupons each finished chunk held.
     """
     _check_items(items, formats)
     if workers is None:
@@ -69,14 +72,19 @@ def render_images(
         (out_dir / symbology).mkdir(parents=True, exist_ok=True)
     manifest = _read_manifest(out_dir)
     chunks = _chunks(rows, workers)
-    jobs = [(str(out_dir), formats, chunk, _manifest_subset(manifest, chunk, formats)) for chunk in chunks]
+    jobs = [
+        (str(out_dir), formats, chunk, _manifest_subset(manifest, chunk, formats), style) for chunk in chunks
+    ]
+    tell = on_progress or (lambda n: None)
     if workers == 1 or len(jobs) <= 1:
-        results = [_render_chunk(*job) for job in jobs]
+        for job in jobs:
+            manifest.update(_render_chunk(*job))
+            tell(len(job[2]))
     else:
         with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-            results = list(pool.map(_render_chunk, *zip(*jobs, strict=True)))
-    for result in results:
-        manifest.update(result)
+            for job, result in zip(jobs, pool.map(_render_chunk, *zip(*jobs, strict=True)), strict=True):
+                manifest.update(result)
+                tell(len(job[2]))
     _write_manifest(out_dir, manifest)
     return items.with_columns(
         pl.Series(f"{fmt}_path", [image_path(code, sym, fmt) for code, _, sym in rows], dtype=pl.String)
@@ -158,8 +166,8 @@ def _renderer_id() -> str:
     return digest.hexdigest()
 
 
-def _fingerprint(payload: str, symbology: str, fmt: str) -> str:
-    text = "\0".join((_renderer_id(), symbology, fmt, payload))
+def _fingerprint(payload: str, symbology: str, fmt: str, style: ImageStyle) -> str:
+    text = "\0".join((_renderer_id(), repr(style) if fmt == "png" else "", symbology, fmt, payload))
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
@@ -189,6 +197,7 @@ def _render_chunk(
     formats: Sequence[str],
     rows: list[tuple[str, str, str]],
     previous: dict[str, list[str]],
+    style: ImageStyle,
 ) -> dict[str, list[str]]:
     """Write the files of one chunk; return their manifest records {path: [fingerprint, hash]}."""
     records = {}
@@ -197,12 +206,14 @@ def _render_chunk(
             path = image_path(code, symbology, fmt)
             # Plain string paths: pathlib costs as much as writing a small file.
             target = os.path.join(out_dir, path)
-            records[path] = _write_image(target, payload, symbology, fmt, previous.get(path))
+            records[path] = _write_image(target, payload, symbology, fmt, previous.get(path), style)
     return records
 
 
-def _write_image(target: str, payload: str, symbology: str, fmt: str, record: list[str] | None) -> list[str]:
-    fingerprint = _fingerprint(payload, symbology, fmt)
+def _write_image(
+    target: str, payload: str, symbology: str, fmt: str, record: list[str] | None, style: ImageStyle
+) -> list[str]:
+    fingerprint = _fingerprint(payload, symbology, fmt, style)
     try:
         with open(target, "rb") as existing_file:
             existing: bytes | None = existing_file.read()
@@ -210,7 +221,7 @@ def _write_image(target: str, payload: str, symbology: str, fmt: str, record: li
         existing = None
     if existing is not None and record == [fingerprint, _content_hash(existing)]:
         return record
-    data = render_png(payload, symbology) if fmt == "png" else render_svg(payload, symbology)
+    data = style.png(payload, symbology) if fmt == "png" else render_svg(payload, symbology)
     if data != existing:
         with open(target, "wb") as new_file:
             new_file.write(data)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from dataclasses import dataclass
 from io import BytesIO
 
 import barcode
@@ -64,20 +65,25 @@ def render_png(
     module_px: int = 3,
     quiet_zone: bool = True,
     text: bool = False,
+    qr_quiet_modules: int = _QR_QUIET,
 ) -> bytes:
     """Render one payload as a black-on-white PNG, one module = `module_px` pixels.
 
     1D codes are `max(50 px, nominal height)` tall with their standard quiet zones left and right;
-    QR codes get a 4-module quiet zone on every side. `quiet_zone=False` leaves the margins to the
-    caller. `text=True` prints the human-readable line under a 1D code (the element string with
-    parentheses for GS1-128); QR codes carry no text. Without text the PNG is 1-bit, with text
-    8-bit greyscale. The same arguments always give byte-identical output.
+    QR codes get a `qr_quiet_modules` quiet zone on every side (ISO/IEC 18004 asks for 4).
+    `quiet_zone=False` leaves the margins to the caller. `text=True` prints the human-readable line
+    under a 1D code (`human_readable`: the element string with parentheses for GS1-128); QR codes
+    carry no text. Without text the PNG is 1-bit, with text 8-bit greyscale. The same arguments
+    always give byte-identical output.
     """
     _check_symbology(symbology)
     if isinstance(module_px, bool) or not isinstance(module_px, int) or module_px < 1:
         raise CodeFormatError(f"module_px must be a positive integer, got {module_px!r}")
+    if isinstance(qr_quiet_modules, bool) or not isinstance(qr_quiet_modules, int) or qr_quiet_modules < 0:
+        raise CodeFormatError(f"qr_quiet_modules must be a non-negative integer, got {qr_quiet_modules!r}")
     if symbology == "qr":
-        light = _qr_raster(_encode_qr(payload), module_px, quiet_zone)
+        quiet = qr_quiet_modules if quiet_zone else 0
+        light = _qr_raster(_encode_qr(payload), module_px, quiet)
     else:
         light = _linear_raster(symbology, _encode_linear(payload, symbology), module_px, quiet_zone)
     image = Image.fromarray(light)
@@ -87,6 +93,29 @@ def render_png(
     # Level 1 compresses these mostly-repeated rows nearly as well as level 9, several times faster.
     image.save(buffer, "PNG", optimize=False, compress_level=1)
     return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class ImageStyle:
+    """How a night's PNGs are drawn: pixels per module of 1D codes and of QR codes, the QR quiet
+    zone in modules, and whether 1D codes print their human-readable line.
+    """
+
+    module_px: int = 3
+    qr_module_px: int = 3
+    qr_quiet_modules: int = _QR_QUIET
+    text: bool = False
+
+    def png(self, payload: str, symbology: str) -> bytes:
+        """`payload` drawn as a PNG in this style."""
+        qr = symbology == "qr"
+        return render_png(
+            payload,
+            symbology,
+            module_px=self.qr_module_px if qr else self.module_px,
+            text=self.text,
+            qr_quiet_modules=self.qr_quiet_modules,
+        )
 
 
 def render_svg(payload: str, symbology: str) -> bytes:
@@ -108,6 +137,14 @@ def render_svg(payload: str, symbology: str) -> bytes:
 
 
 # --- validation -------------------------------------------------------------------------------
+
+
+def human_readable(payload: str, symbology: str) -> str:
+    """What a person reads, and a cashier keys when the scan fails: the digits under an EAN-13, the
+    element string with its AI brackets under a GS1-128, the code under a Code 128; a QR code's
+    payload may be a URL or a signed token, so nothing is keyed from it (empty).
+    """
+    return "" if symbology == "qr" else payload
 
 
 def _check_symbology(symbology: str) -> None:
@@ -353,9 +390,11 @@ def _qr_penalties(symbols: np.ndarray) -> np.ndarray:
     return penalties
 
 
-def _qr_raster(modules: np.ndarray, module_px: int, quiet_zone: bool) -> np.ndarray:
-    """Pixels of a QR symbol as a 2D bool array, True = light."""
+def _qr_raster(modules: np.ndarray, module_px: int, quiet_modules: int) -> np.ndarray:
+    """Pixels of a QR symbol as a 2D bool array, True = light, with `quiet_modules` light modules
+    on every side.
+    """
     light = ~modules
-    if quiet_zone:
-        light = np.pad(light, _QR_QUIET, constant_values=True)
+    if quiet_modules:
+        light = np.pad(light, quiet_modules, constant_values=True)
     return np.repeat(np.repeat(light, module_px, axis=0), module_px, axis=1)

@@ -11,14 +11,16 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
+from coupongen.delivery import merge_fields
 from coupongen.delivery.campaign_messages import CampaignMessages
-from coupongen.delivery.templates import Templates, template_name
+from coupongen.delivery.images import human_readable
+from coupongen.delivery.templates import OFFER_MACROS, Templates, template_name
 from coupongen.errors import ConfigError
 
 # GSM 03.38 basic character set, and the extension table whose characters take two septets.
@@ -28,6 +30,7 @@ GSM7_BASIC = (
 )
 GSM7_EXTENSION = "^{}\\[~]|€\f"
 _GSM7 = set(GSM7_BASIC) | set(GSM7_EXTENSION)
+PROGRESS_EVERY = 1_000  # customers rendered between two progress reports
 # What an app message says of each coupon.
 APP_COUPON_KEYS = (
     "code",
@@ -77,13 +80,13 @@ def sms_length(text: str) -> SmsLength:
 class Messages:
     """The night's messages per channel, one row per customer, and what became of each plan.
 
-    email: customer_id, email, first_name, locale (the template language), subject, codes, html.
-    sms: customer_id, msisdn (the phone's digits in international format, no '+'), text, encoding,
-    parts. app: customer_id, payload (a JSON line). outcomes: customer_id, planned (the preferred
-    channel), channel (the one that carries the message; null: no message). rejected: customer_id,
-    campaign (the message's campaigns, '+'-joined), channel, reason, fallback (the channel that
-    carried it instead; null: none), one row per channel that could not carry a message; no
-    contact values.
+    email: customer_id, email, first_name, locale (the template language), subject, codes, html,
+    fields (the coupons' merge fields as a JSON list, see `merge_fields`). sms: customer_id, msisdn
+    (the phone's digits in international format, no '+'), text, encoding, parts. app: customer_id,
+    payload (a JSON line). outcomes: customer_id, planned (the preferred channel), channel (the one
+    that carries the message; null: no message). rejected: customer_id, campaign (the message's
+    campaigns, '+'-joined), channel, reason, fallback (the channel that carried it instead; null:
+    none), one row per channel that could not carry a message; no contact values.
     """
 
     email: pl.DataFrame
@@ -120,17 +123,21 @@ def message_context(
     locale: str,
     target_names: Mapping[str, str],
     image_paths: Mapping[str, str] | None = None,
+    unsubscribe_url: str = "",
 ) -> dict[str, object]:
     """What the templates see: first_name, brand, currency, locale (the Babel tag the filters format
-    in), coupons (each coupon's columns plus target_name, the display name of its target, and image,
-    the path of its barcode image or None) and message (a campaign's own subject and body, see
-    `campaign_messages`; None here).
+    in), unsubscribe_url (the placeholder the e-mail platform fills), message (a campaign's own
+    subject and body, see `campaign_messages`; None here) and coupons: each coupon's columns plus
+    target_name (the display name of its target), image (the link of its barcode image in the HTML,
+    or None), digits (what a cashier keys when the scan fails: the barcode's human-readable line,
+    or the code for a QR code).
     """
     items = [
         {
             **c,
             "target_name": target_names.get(c["target"] or "", c["target"]),
             "image": (image_paths or {}).get(c["code"]),
+            "digits": human_readable(c["barcode_value"], c["symbology"]) or c["code"],
         }
         for c in coupons
     ]
@@ -141,7 +148,26 @@ def message_context(
         "currency": currency,
         "message": None,
         "locale": locale,
+        "unsubscribe_url": unsubscribe_url,
     }
+
+
+def _merge_fields(templates: Templates, locale: str, context: dict[str, Any]) -> str:
+    """The message's coupon merge fields as a JSON list (see `merge_fields`)."""
+    name = OFFER_MACROS.format(locale=locale)
+    out = []
+    for c in context["coupons"]:
+        try:
+            headline = templates.call_macro(name, "describe", c)
+        except ConfigError as e:
+            raise _Refused(f"template {name}: {e.__cause__}") from e
+        image = c["image"]
+        url = image if image and image.startswith(("https://", "http://")) else None
+        fields = merge_fields.coupon_fields(
+            {**c, "image_url": url}, headline[:1].upper() + headline[1:], context["currency"]
+        )
+        out.append(fields)
+    return json.dumps(out, ensure_ascii=False)
 
 
 def _render(templates: Templates, name: str, context: dict[str, object]) -> str:
@@ -177,6 +203,7 @@ def _compose(
             else _render(templates, template_name("email", "subject", locale), context),
             "codes": " ".join(c["code"] for c in context["coupons"]),
             "html": _render(templates, template_name("email", "html", locale), context),
+            "fields": _merge_fields(templates, locale, context),
         }
     if channel == "sms":
         msisdn = re.sub(r"\D", "", row["phone"] or "")
@@ -219,13 +246,16 @@ def render_messages(
     max_sms_parts: int,
     image_paths: Mapping[str, str] | None = None,
     campaign_messages: CampaignMessages | None = None,
+    unsubscribe_url: str = "",
+    on_progress: Callable[[int], None] | None = None,
 ) -> Messages:
     """Render one message per reachable customer holding all of their coupons.
 
     ``coupons`` has the ledger's coupon columns; ``channels`` is `channels.rank_channels`' frame
     (customer_id, campaigns, channels, coupons); ``image_paths`` maps a code to its barcode image
     for the e-mails; ``campaign_messages`` the campaigns' own subjects and bodies. Each
-    customer's channels are tried in order until one carries the message.
+    customer's channels are tried in order until one carries the message. ``on_progress`` hears how
+    many more customers were rendered, every ``PROGRESS_EVERY``.
     """
     people = customers.select("customer_id", "email", "phone", "first_name", "locale")
     grouped = (
@@ -238,7 +268,9 @@ def render_messages(
     )
     out: dict[str, list[dict[str, object]]] = {"email": [], "sms": [], "app": []}
     outcomes, rejected = [], []
-    for row in grouped.iter_rows(named=True):
+    for i, row in enumerate(grouped.iter_rows(named=True), 1):
+        if on_progress is not None and i % PROGRESS_EVERY == 0:
+            on_progress(PROGRESS_EVERY)
         language, formats = templates.locale_for(row["locale"])
         context = message_context(
             row["coupons"],
@@ -248,6 +280,7 @@ def render_messages(
             locale=formats,
             target_names=target_names,
             image_paths=image_paths,
+            unsubscribe_url=unsubscribe_url,
         )
         refusals, carrier = [], None
         try:
@@ -267,6 +300,8 @@ def render_messages(
         campaign = "+".join(row["campaigns"])
         outcomes.append((row["customer_id"], row["channels"][0], carrier))
         rejected += [(row["customer_id"], campaign, ch, reason, carrier) for ch, reason in refusals]
+    if on_progress is not None and grouped.height % PROGRESS_EVERY:
+        on_progress(grouped.height % PROGRESS_EVERY)
     return Messages(
         email=pl.DataFrame(out["email"], schema=_EMAIL_SCHEMA),
         sms=pl.DataFrame(out["sms"], schema=_SMS_SCHEMA),
@@ -284,6 +319,7 @@ _EMAIL_SCHEMA = {
     "subject": pl.String,
     "codes": pl.String,
     "html": pl.String,
+    "fields": pl.String,
 }
 _SMS_SCHEMA = {
     "customer_id": pl.String,

@@ -9,15 +9,19 @@ message counts, which reconcile: planned = sent + fallen_back + rejected.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 
-from coupongen.delivery.image_files import render_images
-from coupongen.delivery.planning import Delivery, DeliveryContext, plan_delivery
+from coupongen.delivery.eml import build_eml
+from coupongen.delivery.image_files import DEFAULT_STYLE, render_images
+from coupongen.delivery.images import ImageStyle
+from coupongen.delivery.merge_fields import merge_frame
+from coupongen.delivery.planning import Delivery, DeliveryContext, image_links, plan_delivery
 from coupongen.delivery.publish import PRIVATE, ExportModes, publish_folder
+from coupongen.progress import SILENT, Clock
 from coupongen.safecsv import write_csv
 
 IMAGE_CACHE = "images"
@@ -32,21 +36,48 @@ def deliver(
     *,
     run_id: int,
     as_of: date,
+    clock: Clock | None = None,
 ) -> tuple[Delivery, dict[str, str]]:
     """Render every customer's message once, draw the e-mails' images and publish the channel
     folders; returns the delivery and the main file of each channel's folder.
+
+    ``clock`` hears the stages "messages" (customers rendered), "images" (images drawn) and
+    "publish" (messages written), with their items.
     """
+    clock = clock or Clock(SILENT)
     live = coupons.filter(pl.col("status") == "issued")
-    sent = plan_delivery(ctx, live, customers)
+    clock.start("messages", live["customer_id"].n_unique())
+    sent = plan_delivery(ctx, live, customers, on_progress=lambda n: clock.advance("messages", n))
+    clock.done("messages", ", ".join(f"{k} {v:,}" for k, v in sent.counts().items()))
     images = {}
     if ctx.email_images:
         by_email = sent.channels.filter(pl.col("channel") == "email")["customer_id"]
-        images = render_email_images(live, by_email, run_dir)
-    files = publish_delivery(sent, run_dir, run_id=run_id, as_of=as_of, image_paths=images, modes=ctx.exports)
+        images = render_email_images(live, by_email, run_dir, style=ctx.image_style, clock=clock)
+    msgs = sent.messages
+    clock.start("publish", msgs.email.height + msgs.sms.height + msgs.app.height)
+    files = publish_delivery(
+        sent,
+        run_dir,
+        run_id=run_id,
+        as_of=as_of,
+        image_paths=images,
+        ctx=ctx,
+        coupons=live,
+        on_progress=lambda n: clock.advance("publish", n),
+        modes=ctx.exports,
+    )
+    clock.done("publish", f"e-mail {msgs.email.height:,}, SMS {msgs.sms.height:,}, app {msgs.app.height:,}")
     return sent, files
 
 
-def render_email_images(coupons: pl.DataFrame, email_customers: pl.Series, run_dir: Path) -> dict[str, str]:
+def render_email_images(
+    coupons: pl.DataFrame,
+    email_customers: pl.Series,
+    run_dir: Path,
+    *,
+    style: ImageStyle = DEFAULT_STYLE,
+    clock: Clock | None = None,
+) -> dict[str, str]:
     """Barcode / QR PNGs for the coupons that go out by e-mail, cached per night for reruns.
 
     Returns each code's image path relative to the cache folder.
@@ -56,7 +87,16 @@ def render_email_images(coupons: pl.DataFrame, email_customers: pl.Series, run_d
     )
     if items.is_empty():
         return {}
-    done = render_images(items, run_dir / IMAGE_CACHE, formats=("png",))
+    clock = clock or Clock(SILENT)
+    clock.start("images", items.height)
+    done = render_images(
+        items,
+        run_dir / IMAGE_CACHE,
+        formats=("png",),
+        style=style,
+        on_progress=lambda n: clock.advance("images", n),
+    )
+    clock.done("images", f"{items.height:,} barcode images")
     return dict(zip(done["code"].to_list(), done["png_path"].to_list(), strict=True))
 
 
@@ -75,31 +115,62 @@ def publish_delivery(
     run_id: int,
     as_of: date,
     image_paths: Mapping[str, str],
+    ctx: DeliveryContext,
+    coupons: pl.DataFrame,
+    on_progress: Callable[[int], None] | None = None,
     modes: ExportModes = PRIVATE,
 ) -> dict[str, str]:
     """Publish email/, sms/, app/ and delivery/ for the night, each atomically with a manifest and
     the export ``modes``.
+
+    email/ holds merge.csv (one column per merge field, see `merge_fields`), html/ (the rendered
+    e-mails), eml/ (each e-mail as a ready message, images inline unless served from the job's
+    ``image_base_url``) and images/ laid out as the links expect them. ``on_progress`` hears how
+    many more messages were written.
     """
+    tell = on_progress or (lambda n: None)
     meta = {"run_id": run_id, "as_of": as_of.isoformat()}
     msgs = delivery.messages
+    # Images at the job's image_base_url stay links; relatively linked ones go inline in the .eml.
+    embedded = image_paths if ctx.image_base_url is None else {}
+    links = image_links(ctx, coupons.filter(pl.col("code").is_in(list(embedded)))) or {}
+    owners = coupons.filter(pl.col("code").is_in(list(links))).select("customer_id", "code").iter_rows()
+    by_customer: dict[str, dict[str, str]] = {}
+    for customer, code in owners:
+        by_customer.setdefault(customer, {})[links[code]] = image_paths[code]
 
     def write_email(folder: Path) -> dict[str, object]:
-        merge = msgs.email.with_columns(("html/" + pl.col("customer_id") + ".html").alias("html_file"))
-        write_csv(merge.drop("html"), folder / "merge.csv")
+        write_csv(merge_frame(msgs.email, ctx.merge_slots), folder / "merge.csv")
         (folder / "html").mkdir()
-        for cid, html in zip(msgs.email["customer_id"], msgs.email["html"], strict=True):
-            (folder / "html" / f"{cid}.html").write_text(html + "\n", encoding="utf-8")
+        (folder / "eml").mkdir()
         for rel in sorted(set(image_paths.values())):
             _link_or_copy(run_dir / IMAGE_CACHE / rel, folder / "images" / rel)
+        rows = msgs.email.select("customer_id", "email", "subject", "html").iter_rows()
+        for i, (cid, to, subject, html) in enumerate(rows, 1):
+            if i % 1000 == 0:
+                tell(1000)
+            (folder / "html" / f"{cid}.html").write_text(html + "\n", encoding="utf-8")
+            eml = build_eml(
+                to=to,
+                subject=subject,
+                html=html + "\n",
+                images=by_customer.get(cid, {}),
+                image_dir=folder / "images",
+                unsubscribe_url=ctx.unsubscribe_url,
+            )
+            (folder / "eml" / f"{cid}.eml").write_bytes(eml)
+        tell(msgs.email.height % 1000)
         return {**meta, "channel": "email", "rows": {"merge.csv": msgs.email.height}}
 
     def write_sms(folder: Path) -> dict[str, object]:
         write_csv(msgs.sms, folder / "messages.csv")
+        tell(msgs.sms.height)
         return {**meta, "channel": "sms", "rows": {"messages.csv": msgs.sms.height}}
 
     def write_app(folder: Path) -> dict[str, object]:
         text = "".join(line + "\n" for line in msgs.app["payload"].to_list())
         (folder / "messages.jsonl").write_text(text, encoding="utf-8")
+        tell(msgs.app.height)
         return {**meta, "channel": "app", "rows": {"messages.jsonl": msgs.app.height}}
 
     def write_rejected(folder: Path) -> dict[str, object]:

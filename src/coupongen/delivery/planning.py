@@ -8,7 +8,7 @@ real codes. The dry run plans the same way on stand-in codes of the real length,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -20,6 +20,7 @@ from coupongen.delivery import messages
 from coupongen.delivery import names as display_names
 from coupongen.delivery.campaign_messages import CampaignMessages, compile_messages
 from coupongen.delivery.image_files import image_path
+from coupongen.delivery.images import ImageStyle
 from coupongen.delivery.publish import ExportModes, export_modes
 from coupongen.delivery.templates import Templates, names_for, template_environment
 
@@ -41,6 +42,10 @@ class DeliveryContext:
     max_sms_parts: int
     email_images: bool
     exports: ExportModes
+    image_style: ImageStyle
+    image_base_url: str | None
+    unsubscribe_url: str
+    merge_slots: int
     campaign_messages: CampaignMessages = field(default_factory=CampaignMessages)
 
 
@@ -79,6 +84,15 @@ def load_context(job: Job, products: pl.DataFrame) -> DeliveryContext:
         max_sms_parts=cfg.max_sms_parts,
         email_images=cfg.email_images,
         exports=export_modes(job.config.exports),
+        image_style=ImageStyle(
+            module_px=cfg.barcode_module_px,
+            qr_module_px=cfg.qr_module_px,
+            qr_quiet_modules=cfg.qr_quiet_modules,
+            text=cfg.barcode_text,
+        ),
+        image_base_url=cfg.image_base_url.rstrip("/") if cfg.image_base_url else None,
+        unsubscribe_url=cfg.unsubscribe_placeholder,
+        merge_slots=job.config.max_coupons_per_customer,
         campaign_messages=compile_messages(job, templates.text),
     )
 
@@ -114,7 +128,8 @@ def check_templates(ctx: DeliveryContext, coupons: pl.DataFrame) -> None:
             currency=ctx.currency,
             locale=ctx.templates.locale_for(language)[1],
             target_names=ctx.target_names,
-            image_paths=_image_links(ctx, sample),
+            image_paths=image_links(ctx, sample),
+            unsubscribe_url=ctx.unsubscribe_url,
         )
         for name in names_for(used, [language]):
             ctx.templates.render(name, context)
@@ -129,14 +144,16 @@ def check_templates(ctx: DeliveryContext, coupons: pl.DataFrame) -> None:
             context["message"] = None
 
 
-def _image_links(ctx: DeliveryContext, coupons: pl.DataFrame) -> dict[str, str] | None:
-    """Each code's barcode image as an e-mail links it: the HTML files sit in email/html/, the
-    images in email/images/.
+def image_links(ctx: DeliveryContext, coupons: pl.DataFrame) -> dict[str, str] | None:
+    """Each code's barcode image as an e-mail links it: under the job's ``image_base_url`` when set
+    (email/images/ is laid out for upload there), else relative to the HTML files in email/html/
+    (the .eml files carry the images inside).
     """
     if not ctx.email_images:
         return None
+    base = ctx.image_base_url or "../images"
     pairs = zip(coupons["code"], coupons["symbology"], strict=True)
-    return {code: f"../images/{image_path(code, symbology)}" for code, symbology in pairs}
+    return {code: f"{base}/{image_path(code, symbology)}" for code, symbology in pairs}
 
 
 @dataclass
@@ -165,11 +182,17 @@ class Delivery:
         return out
 
 
-def plan_delivery(ctx: DeliveryContext, coupons: pl.DataFrame, customers: pl.DataFrame) -> Delivery:
+def plan_delivery(
+    ctx: DeliveryContext,
+    coupons: pl.DataFrame,
+    customers: pl.DataFrame,
+    *,
+    on_progress: Callable[[int], None] | None = None,
+) -> Delivery:
     """Rank each customer's channels and render their message once, falling back as needed.
 
     ``coupons`` are the night's live coupons (or `stand_in_coupons`); their e-mail images are
-    expected at ``../images/<image_path>`` beside the HTML files.
+    linked as `image_links` says. ``on_progress`` hears how many more customers were rendered.
     """
     contacts = channel_choice.contact_status(customers, ctx.suppression)
     ranked = channel_choice.rank_channels(coupons, contacts, ctx.priorities)
@@ -183,11 +206,15 @@ def plan_delivery(ctx: DeliveryContext, coupons: pl.DataFrame, customers: pl.Dat
         brand=ctx.brand,
         currency=ctx.currency,
         max_sms_parts=ctx.max_sms_parts,
-        image_paths=_image_links(ctx, coupons),
+        image_paths=image_links(ctx, coupons),
+        unsubscribe_url=ctx.unsubscribe_url,
         campaign_messages=ctx.campaign_messages,
+        on_progress=on_progress,
     )
     chosen = ranked.join(rendered.outcomes, on="customer_id", how="left", maintain_order="left").select(
         "customer_id", "channel", "coupons"
     )
     unreachable = int((ranked["channels"].list.len() == 0).sum())
+    if on_progress is not None and unreachable:
+        on_progress(unreachable)  # handled too: no channel may reach them
     return Delivery(chosen, rendered, int(suppressed), unreachable)

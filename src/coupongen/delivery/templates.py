@@ -28,6 +28,8 @@ from coupongen.delivery.formatting import parse_locale, template_filters
 from coupongen.errors import ConfigError
 
 # What each channel renders, by part: the template name for a language.
+# The macro file that says one coupon's offer in a language (its ``describe(coupon)``).
+OFFER_MACROS = "_offer_{locale}.j2"
 TEMPLATE_NAMES = {
     "email": {"subject": "email_subject_{locale}.txt.j2", "html": "email_{locale}.html.j2"},
     "sms": {"text": "sms_{locale}.txt.j2"},
@@ -82,6 +84,15 @@ class Templates:
         try:
             return env.get_template(name).render(**context).strip()
         except (TemplateError, TypeError, ValueError) as e:
+            raise ConfigError(f"{self.folder / name}: {e}") from e
+
+    def call_macro(self, name: str, macro: str, *args: object) -> str:
+        """Call ``macro`` of the text template ``name`` (e.g. ``describe`` of ``_offer_en.j2``);
+        an error becomes a ConfigError naming the file, as in `render`.
+        """
+        try:
+            return str(getattr(self.text.get_template(name).module, macro)(*args)).strip()
+        except (TemplateError, TypeError, ValueError, AttributeError) as e:
             raise ConfigError(f"{self.folder / name}: {e}") from e
 
     def compile(self, channels: Iterable[str]) -> None:

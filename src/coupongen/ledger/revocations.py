@@ -1,7 +1,7 @@
 """Revoked coupons: withdrawn by code or by campaign, and the list a till must refuse.
 
 A void coupon stays in the ledger (its code is never drawn again); each night's POS export carries
-the void coupons still within their validity, from any night.
+the void coupons still within their validity, from any night, and the live ones the tills accept.
 """
 
 from __future__ import annotations
@@ -47,6 +47,22 @@ class RevocationsMixin(LedgerBase):
             before = conn.total_changes
             conn.execute(f"UPDATE coupons SET status = 'void' WHERE status = 'issued' AND {where}", params)
             return conn.total_changes - before
+
+    def live(self, *, as_of: date) -> pl.DataFrame:
+        """Every coupon a till may accept after the night ``as_of``: issued on that night or before,
+        not void, not past its last valid day and with uses left (accepted redemptions fewer than
+        ``max_uses``), ordered by campaign, customer and code. Columns: COUPON_COLUMNS.
+        """
+        columns = ", ".join(f"c.{c}" for c in COUPON_COLUMNS)
+        return read_frame(
+            self.conn,
+            f"SELECT {columns} FROM coupons c WHERE c.status = 'issued' AND c.as_of <= ? "
+            "AND c.valid_to >= ? AND c.max_uses > (SELECT COUNT(*) FROM redemptions r "
+            "WHERE r.coupon_id = c.coupon_id AND r.status = 'accepted') "
+            "ORDER BY c.campaign, c.customer_id, c.code",
+            (as_of.isoformat(), as_of.isoformat()),
+            COUPON_COLUMNS,
+        )
 
     def revoked(self, *, as_of: date) -> pl.DataFrame:
         """Void coupons still within their validity on ``as_of``: the codes a POS must refuse."""

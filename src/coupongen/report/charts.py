@@ -159,10 +159,10 @@ def _png(fig: Figure) -> bytes:
 
 
 def plot_campaigns(funnel: pl.DataFrame, *, title: str = "Campaigns") -> bytes:
-    """Draw each campaign's coupons sent and holdout, and its expected cost against its budget.
+    """Draw each campaign's offers and holdout, and its expected cost against its budget.
 
     ``funnel`` is the offer plan's funnel (campaign, treated, control, expected_cost, budget...).
-    Left: customers sent a coupon and held out; right: expected cost as a share of the budget
+    Left: customers given an offer and held out; right: expected cost as a share of the budget
     (campaigns without a budget show their cost alone).
     """
     rows = funnel.to_dicts()
@@ -178,7 +178,7 @@ def plot_campaigns(funnel: pl.DataFrame, *, title: str = "Campaigns") -> bytes:
         positions = list(range(len(rows)))[::-1]
         sent = [r.get("treated", 0) for r in rows]
         held = [r.get("control", 0) for r in rows]
-        left.barh(positions, sent, color=_CUSTOMERS_COLOUR, label="sent")
+        left.barh(positions, sent, color=_CUSTOMERS_COLOUR, label="offers")
         left.barh(positions, held, left=sent, color="#A0A0A0", label="holdout")
         for p, s, h in zip(positions, sent, held, strict=True):
             left.text(s + h, p, f" {s:,} + {h:,}", va="center", fontsize=7)

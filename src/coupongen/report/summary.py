@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from coupongen import __version__
 from coupongen.analysis import affinity, segments
 from coupongen.ledger import NO_CHANNEL
 from coupongen.results import CouponTotals, InputCounts, QuarantineReason, RuleFigures, RunSummary
@@ -38,6 +39,7 @@ def build_summary(
     quarantine_reasons: tuple[QuarantineReason, ...],
     timings: dict[str, float],
     preflight: dict[str, Any] | None = None,
+    input_range: dict[str, str] | None = None,
     coupons: CouponTotals | None = None,
     run_id: int | None = None,
     files: dict[str, str] | None = None,
@@ -74,6 +76,8 @@ def build_summary(
         offers_by_channel=tuple(by_channel.to_dicts()),
         timings=timings,
         preflight=preflight or {},
+        version=__version__,
+        input_range=input_range or {},
         coupons=coupons,
         run_id=run_id,
         files=files or {},

@@ -8,6 +8,21 @@ from typing import Any
 from coupongen.results import RunSummary
 
 
+def render_line(summary: RunSummary) -> str:
+    """The run's result in one line (``-q``): coupons, holdout, customers reached, the summary file."""
+    head = f"coupongen {summary.job} {summary.as_of}"
+    reached = sum(summary.reach.get(ch, 0) for ch in ("email", "sms", "app"))
+    if summary.coupons is None:
+        offers = sum(c.get("treated", 0) for c in summary.campaigns)
+        holdout = sum(c.get("control", 0) for c in summary.campaigns)
+        return f"{head} (dry run): {offers:,} offers, {holdout:,} in holdout, {reached:,} customers reached"
+    k = summary.coupons
+    return (
+        f"{head}: {k.total:,} coupons ({k.issued_this_run:,} new), {k.control:,} in holdout, "
+        f"{reached:,} customers reached; {summary.files.get('summary', '')}"
+    )
+
+
 def render_text(summary: RunSummary) -> str:
     """The summary as the lines an operator reads at the end of a run."""
     lines = [f"coupongen {summary.job} as of {summary.as_of}" + (" (dry run)" if summary.dry_run else "")]
@@ -28,14 +43,14 @@ def render_text(summary: RunSummary) -> str:
     lines += [f"  {t}" for t in r.category_top[:3]]
     lines.append(f"campaigns (money in {summary.currency}):")
     lines.append(
-        f"  {'campaign':<22} {'eligible':>8} {'offers':>8} {'sent':>7} {'holdout':>8} "
+        f"  {'campaign':<22} {'eligible':>8} {'candidates':>10} {'offers':>7} {'holdout':>8} "
         f"{'expected cost':>14}  budget"
     )
     for c in summary.campaigns:
         name = c["campaign"] if c["campaign"] == c["offer_type"] else f"{c['campaign']} ({c['offer_type']})"
         budget = "none" if c.get("budget") is None else f"{c['budget']:,.0f}"
         lines.append(
-            f"  {name:<22} {c['eligible']:>8,} {c.get('candidates', 0):>8,} {c.get('treated', 0):>7,} "
+            f"  {name:<22} {c['eligible']:>8,} {c.get('candidates', 0):>10,} {c.get('treated', 0):>7,} "
             f"{c.get('control', 0):>8,} {c.get('expected_cost', 0):>14,.2f}  {budget}"
         )
     lines += preflight_lines(summary.preflight, everything=False)
