@@ -21,6 +21,7 @@ import polars as pl
 
 from coupongen.delivery.images import check_payload, render_png, render_svg
 from coupongen.delivery.publish import write_atomic
+from coupongen.delivery.safe_names import safe_stem
 from coupongen.errors import CodeFormatError
 
 FORMATS = ("png", "svg")
@@ -168,8 +169,10 @@ def _content_hash(data: bytes) -> str:
 
 
 def image_path(code: str, symbology: str, fmt: str = "png") -> str:
-    """Where a coupon's image goes, relative to the images folder: ``<symbology>/<code>.<format>``."""
-    return f"{symbology}/{code}.{fmt}"
+    """Where a coupon's image goes, relative to the images folder: ``<symbology>/<code>.<format>``
+    (a code that is not a safe file name is named by its hash, see ``safe_names``).
+    """
+    return f"{symbology}/{safe_stem(code)}.{fmt}"
 
 
 def _manifest_subset(

@@ -19,6 +19,7 @@ from coupongen.delivery.files import write_csv
 from coupongen.delivery.image_files import render_images
 from coupongen.delivery.planning import Delivery, DeliveryContext, plan_delivery
 from coupongen.delivery.publish import publish_folder
+from coupongen.delivery.safe_names import safe_stems
 
 IMAGE_CACHE = "images"
 REJECTED_FILE = "rejected_messages.csv"
@@ -76,11 +77,13 @@ def publish_delivery(
     msgs = delivery.messages
 
     def write_email(folder: Path) -> dict[str, object]:
-        merge = msgs.email.with_columns(("html/" + pl.col("customer_id") + ".html").alias("html_file"))
+        # File names never come from the data as they are: see safe_names.
+        stems = safe_stems(msgs.email["customer_id"])
+        merge = msgs.email.with_columns(("html/" + stems + ".html").alias("html_file"))
         write_csv(merge.drop("html"), folder / "merge.csv")
         (folder / "html").mkdir()
-        for cid, html in zip(msgs.email["customer_id"], msgs.email["html"], strict=True):
-            (folder / "html" / f"{cid}.html").write_text(html + "\n", encoding="utf-8")
+        for stem, html in zip(stems, msgs.email["html"], strict=True):
+            (folder / "html" / f"{stem}.html").write_text(html + "\n", encoding="utf-8")
         for rel in sorted(set(image_paths.values())):
             _link_or_copy(run_dir / IMAGE_CACHE / rel, folder / "images" / rel)
         return {**meta, "channel": "email", "rows": {"merge.csv": msgs.email.height}}
