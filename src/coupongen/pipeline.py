@@ -7,6 +7,7 @@ and the ledger. It never prints: progress goes to an optional callback, results 
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from collections.abc import Callable
@@ -20,6 +21,8 @@ from coupongen.analysis.night import Analysis, analyse
 from coupongen.config import Job
 from coupongen.delivery import crm, outbox, pos
 from coupongen.delivery import planning as delivery
+from coupongen.delivery.ledger_stamp import check_same_ledger, write_stamp
+from coupongen.errors import LedgerBusyError
 from coupongen.inputs.contract import Inputs
 from coupongen.inputs.loading import load_job_inputs
 from coupongen.ledger import Ledger, Run
@@ -58,11 +61,36 @@ class RunResult:
 # --- stages ----------------------------------------------------------------------------------------
 
 
-def load(job: Job, settings: Settings) -> Inputs:
-    """Read and validate the inputs; write the quarantine files; fail when too much was rejected."""
-    return load_job_inputs(
-        job.config.inputs, settings.data_dir, quarantine_dir=settings.run_dir / "quarantine"
-    )
+def load(job: Job, settings: Settings, *, write_quarantine: bool = True) -> Inputs:
+    """Read and validate the inputs; write the quarantine files (unless told not to: a run of the
+    night is under way and owns them); fail when too much was rejected.
+    """
+    quarantine = settings.run_dir / "quarantine" if write_quarantine else None
+    return load_job_inputs(job.config.inputs, settings.data_dir, quarantine_dir=quarantine)
+
+
+def check_ledger(settings: Settings, *, dry_run: bool, new_ledger: bool) -> bool:
+    """Before a run touches any file of the night: is the ledger there, the one that issued the
+    latest night (``delivery.ledger_stamp``, unless ``new_ledger``), and free?
+
+    A real run raises LedgerError / LedgerBusyError; a dry run never fails here but returns False
+    when a live run holds the ledger, so that it leaves that run's files alone. True otherwise.
+    """
+    path = settings.ledger_path
+    if not path.exists():
+        if not dry_run and not new_ledger:
+            check_same_ledger(settings.out_dir, path, None)
+        return True
+    with Ledger.open(path) as ledger:
+        if not dry_run and not new_ledger:
+            check_same_ledger(settings.out_dir, path, ledger.ledger_id)
+        try:
+            ledger.check_unlocked()
+        except LedgerBusyError:
+            if not dry_run:
+                raise
+            return False
+    return True
 
 
 def plan(
@@ -221,10 +249,16 @@ def run_job(
     dry_run: bool = False,
     progress: Progress = _quiet,
     entropy: codes.Entropy = secrets.token_bytes,
+    new_ledger: bool = False,
 ) -> RunResult:
-    """Run the whole nightly job; with ``dry_run`` nothing is issued, recorded or exported."""
+    """Run the whole nightly job; with ``dry_run`` nothing is issued, recorded or exported.
+
+    A real run refuses (LedgerError) when the latest night in the output folder was issued by
+    another ledger, or the ledger is missing (see ``delivery.ledger_stamp``), unless ``new_ledger``.
+    """
     clock = _Clock(progress)
-    inputs = load(job, settings)
+    free = check_ledger(settings, dry_run=dry_run, new_ledger=new_ledger)
+    inputs = load(job, settings, write_quarantine=free)
     clock.done(
         "load", ", ".join(f"{x.name} {x.counts['kept']}/{x.counts['read']} kept" for x in inputs.all())
     )
@@ -255,6 +289,8 @@ def run_job(
         return RunResult(settings, summary, analysis, plan_, preview.channels)
 
     with Ledger.open(settings.ledger_path) as ledger:
+        if not new_ledger:
+            check_same_ledger(settings.out_dir, settings.ledger_path, ledger.ledger_id)
         run = ledger.start_run(job=job.config.name, as_of=settings.as_of, config_hash=job.config_hash())
         try:
             plan_ = plan(job, analysis, inputs, settings, ledger)
@@ -262,6 +298,7 @@ def run_job(
             issued = ledger.coupons(as_of=settings.as_of, campaigns=names)
             delivery.check_templates(context, delivery.stand_in_coupons(context, plan_.offers, issued))
             new = issue(job, plan_, ledger, run, segmented=analysis.segmented, entropy=entropy)
+            write_stamp(settings.run_dir, ledger_id=ledger.ledger_id, run_id=run.run_id, as_of=settings.as_of)
             coupons = ledger.coupons(as_of=settings.as_of, campaigns=names)
             controls = ledger.controls(as_of=settings.as_of, campaigns=names).height
             clock.done("issue", f"{new} new coupons, {coupons.height} for the night")
@@ -301,8 +338,11 @@ def run_job(
                 currency=job.config.currency,
             )
         except BaseException:
-            ledger.finish_run(run, status="failed")
+            # When the ledger itself failed (disk full...) the first error is the one to tell.
+            with contextlib.suppress(Exception):
+                ledger.finish_run(run, status="failed")
             raise
         totals = summary.coupons.__dict__ if summary.coupons is not None else {}
+        ledger.check_file()
         ledger.finish_run(run, status="succeeded", counts=totals)
     return RunResult(settings, summary, analysis, plan_, sent.channels, coupons)

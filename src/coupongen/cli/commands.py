@@ -18,6 +18,11 @@ from coupongen.report.text import render_text
 @click.command()
 @common_options
 @click.option("--dry-run", is_flag=True, help="Plan and show the offers; issue and export nothing.")
+@click.option(
+    "--new-ledger",
+    is_flag=True,
+    help="Start a new ledger although earlier nights in the output folder were issued by another.",
+)
 @handle_errors
 def run(
     config_path: Path,
@@ -29,13 +34,16 @@ def run(
     quiet: bool,
     debug: bool,
     dry_run: bool,
+    new_ledger: bool,
 ) -> None:
     """Run the nightly job: segments, rules, offers, coupons in the ledger, POS and CRM files."""
     job = open_job(config_path)
     settings = pipeline.resolve_settings(
         job, as_of=as_of or date.today(), data_dir=data_dir, out_dir=out_dir, seed=seed
     )
-    result = pipeline.run_job(job, settings, dry_run=dry_run, progress=progress_reporter(quiet))
+    result = pipeline.run_job(
+        job, settings, dry_run=dry_run, progress=progress_reporter(quiet), new_ledger=new_ledger
+    )
     click.echo(render_text(result.summary))
 
 

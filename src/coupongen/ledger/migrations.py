@@ -12,7 +12,7 @@ from pathlib import Path
 from coupongen.errors import LedgerError
 from coupongen.ledger.connection import transaction
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -112,6 +112,12 @@ MIGRATIONS: dict[int, str] = {
     3: """
     ALTER TABLE coupons ADD COLUMN segment TEXT;
     ALTER TABLE coupons ADD COLUMN channel TEXT;
+    """,
+    # 4: the ledger's identity, a random id drawn once when the ledger is created (or migrated),
+    # stamped beside every night it issues so that a missing or replaced ledger is noticed.
+    4: """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO meta (key, value) VALUES ('ledger_id', lower(hex(randomblob(16))));
     """,
 }
 """The statements that bring a ledger from the version before each key to that version."""
