@@ -8,6 +8,7 @@ import os
 import shutil
 import sqlite3
 import stat
+from datetime import date
 
 import pytest
 
@@ -118,3 +119,22 @@ def test_ledger_files_are_private(sample_run, tmp_path):
         pass
     for part in tmp_path.glob("old.sqlite*"):
         assert stat.S_IMODE(part.stat().st_mode) == 0o600, part
+
+
+def test_a_refused_run_and_a_dry_run_leave_the_running_nights_files_alone(fresh_copy):
+    quarantine = fresh_copy.night / "quarantine"
+    assert list(quarantine.iterdir())  # the bundled night has rejected rows
+    before = _snapshot(fresh_copy.night)
+    with Ledger.open(fresh_copy.ledger) as ledger:  # a live run (this process) holds the lock
+        run = ledger.start_run(job="nightly", as_of=date.fromisoformat(AS_OF), config_hash="h")
+        try:
+            refused = run_nightly(fresh_copy.out)
+            dry = run_nightly(fresh_copy.out, "--dry-run")
+        finally:
+            ledger.finish_run(run, status="failed")
+    assert refused.exit_code == 1
+    assert _error_line(refused).startswith(
+        f"Error: {fresh_copy.ledger}: ledger is locked by run {run.run_id}"
+    )
+    assert dry.exit_code == 0, dry.output
+    assert _snapshot(fresh_copy.night) == before
