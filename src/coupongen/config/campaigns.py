@@ -180,13 +180,13 @@ class CampaignConfig(_Model):
     eligibility: Eligibility = Eligibility()
     reward: Reward
     min_basket: float = Field(0.0, ge=0)
-    valid_from_offset_days: int = Field(1, ge=0)
+    valid_from_offset_days: int = Field(1, ge=0, le=366)
     valid_days: int = Field(14, ge=1, le=366)
     max_uses: int = Field(1, ge=1)
     expected_redemption_rate: float = Field(0.05, gt=0, le=1)
     budget: float | None = Field(None, ge=0)
     holdout_share: float = Field(0.10, ge=0, lt=1)
-    frequency_cap_days: int = Field(14, ge=0)
+    frequency_cap_days: int = Field(14, ge=0, le=3660)
     channels: tuple[Literal["email", "sms", "app"], ...] = ("email", "sms", "app")
     code: CodeConfig = CodeConfig()
 
