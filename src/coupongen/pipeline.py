@@ -132,7 +132,8 @@ def issue(
     segmented: pl.DataFrame | None = None,
     entropy: codes.Entropy = secrets.token_bytes,
 ) -> int:
-    """Record the plan's coupons and holdout in the ledger; returns how many coupons were new.
+    """Record the plan's holdout and then its coupons in the ledger; returns how many coupons were
+    new.
 
     Each coupon keeps its customer's ``rfm_segment`` in ``segmented`` (the analysis' customers).
     The signing key is read before anything is issued, so a signed campaign without a key fails
@@ -146,16 +147,19 @@ def issue(
         segment = segmented.select("customer_id", pl.col("rfm_segment").alias("segment"))
         # Row order decides which offer gets which drawn code: keep the plan's.
         offers_ = offers_.join(segment, on="customer_id", how="left", maintain_order="left")
-    new = 0
-    for campaign in job.campaigns:
-        mine = offers_.filter(pl.col("campaign") == campaign.name)
-        if not mine.height:
-            continue
-        make = codes.code_maker(campaign, entropy, as_of=run.as_of, key=key)
-        codes.check_barcode_expiry(campaign, mine["valid_to"].unique().to_list(), as_of=run.as_of)
-        new += ledger.issue_coupons(mine, run=run, make_codes=make)
+    by_campaign = [(c, offers_.filter(pl.col("campaign") == c.name)) for c in job.campaigns]
+    for campaign, mine in by_campaign:
+        if mine.height:
+            codes.check_barcode_expiry(campaign, mine["valid_to"].unique().to_list(), as_of=run.as_of)
+    # The holdout first, in one commit: a run killed while it issues coupons leaves every campaign's
+    # holdout recorded, and a rerun (even with another seed) keeps exactly those customers out.
     if controls_.height:
         ledger.record_controls(controls_, run=run)
+    new = 0
+    for campaign, mine in by_campaign:
+        if mine.height:
+            make = codes.code_maker(campaign, entropy, as_of=run.as_of, key=key)
+            new += ledger.issue_coupons(mine, run=run, make_codes=make)
     ledger.mark_issued(run)
     return new
 
