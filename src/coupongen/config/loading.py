@@ -87,6 +87,7 @@ def load_job(path: Path | str) -> Job:
             )
         seen[campaign.name] = cpath
         campaigns.append(campaign)
+    _check_prefixes(campaigns, list(seen.values()))
     known = {r.name for r in config.segments.rules}
     for c, cpath in zip(campaigns, seen.values(), strict=True):
         unknown = sorted(set(c.eligibility.segments) - known)
@@ -96,3 +97,20 @@ def load_job(path: Path | str) -> Job:
                 f"(allowed: {', '.join(sorted(known))})"
             )
     return Job(path, config, tuple(campaigns))
+
+
+def _check_prefixes(campaigns: list[CampaignConfig], paths: list[Path]) -> None:
+    """ConfigError when a signed campaign's code prefix overlaps another campaign's (one begins
+    with the other): an altered code of one could then be checked offline as the other's.
+    """
+    for i, (a, apath) in enumerate(zip(campaigns, paths, strict=True)):
+        for b, bpath in zip(campaigns[:i], paths[:i], strict=True):
+            if not (a.code.signed or b.code.signed):
+                continue
+            pa, pb = a.code.prefix, b.code.prefix
+            if pa.startswith(pb) or pb.startswith(pa):
+                raise ConfigError(
+                    f"{apath}: code.prefix {pa!r} overlaps the prefix {pb!r} of campaign {b.name!r} "
+                    f"({bpath}); a signed campaign needs a prefix that neither begins nor is begun "
+                    "by another campaign's"
+                )

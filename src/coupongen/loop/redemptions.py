@@ -176,7 +176,8 @@ class _Judge:
     def judge(self, row: Mapping[str, Any]) -> tuple[int | None, str, str | None, str] | None:
         """(coupon_id, status, reason, detail) of one well-formed line; None when already recorded."""
         self.found = None
-        presented = str(row["code"])
+        # As `codes verify` takes it: a code typed in lower case is the same code.
+        presented = codes.normalize_code(str(row["code"]), self.formats)
         when: datetime = row["redeemed_at"]
         verdict = codes.verify_code(
             presented, formats=self.formats, as_of=when.date(), key=self.key, lookup=self.lookup
