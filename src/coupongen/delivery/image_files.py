@@ -23,6 +23,7 @@ from coupongen.delivery.images import check_payload, render_png, render_svg
 from coupongen.delivery.publish import write_atomic
 from coupongen.delivery.safe_names import safe_stem
 from coupongen.errors import CodeFormatError
+from coupongen.system import die_with_parent
 
 FORMATS = ("png", "svg")
 MANIFEST_NAME = "_render_manifest.json"
@@ -74,7 +75,8 @@ def render_images(
     if workers == 1 or len(jobs) <= 1:
         results = [_render_chunk(*job) for job in jobs]
     else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+        # Workers die with this process, even when it is killed (kill -9) while they draw.
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), initializer=die_with_parent) as pool:
             results = list(pool.map(_render_chunk, *zip(*jobs, strict=True)))
     for result in results:
         manifest.update(result)
