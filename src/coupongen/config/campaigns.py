@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from coupongen.codes import CodeFormat, check_url_template, is_prime
-from coupongen.config.base import DEFAULT_ALPHABET, _Model
+from coupongen.config.base import DEFAULT_ALPHABET, MAX_VALUE, _Model
 from coupongen.errors import CodeFormatError
 
 
@@ -27,7 +27,7 @@ class Reward(_Model):
     """What the coupon gives: a percentage, a fixed amount, bonus points or a points multiplier."""
 
     type: Literal["percent", "amount", "points", "multiplier"]
-    value: float = Field(gt=0)
+    value: float = Field(gt=0, le=MAX_VALUE)
 
     @model_validator(mode="after")
     def _sane(self) -> Reward:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from coupongen.config.base import _Model
+from coupongen.config.base import NAME_PATTERN, _Model
 from coupongen.config.campaigns import CampaignConfig
 from coupongen.errors import ConfigError
 
@@ -92,7 +92,7 @@ class ChannelsConfig(_Model):
 class JobConfig(_Model):
     """A whole nightly job: paths (relative to the job file), analysis settings and campaigns."""
 
-    name: str = "nightly"
+    name: str = Field("nightly", pattern=NAME_PATTERN)
     data: str = "../sample_data"
     out: str = "../out"
     ledger: str = "../out/ledger.sqlite"
