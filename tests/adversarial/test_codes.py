@@ -60,3 +60,23 @@ def test_a_lower_case_code_is_accepted_on_import(fresh_copy, tmp_path):
     assert result.exit_code == 0, result.output
     with Ledger.open(fresh_copy.ledger) as ledger:
         assert ledger.totals()["redemptions"] == {"accepted": 1}
+
+
+def test_an_import_killed_at_its_commit_has_its_rejected_file(fresh_copy, tmp_path, monkeypatch):
+    from coupongen.loop import redemptions
+
+    lines = tmp_path / "till.csv"
+    lines.write_text(
+        "code,redeemed_at,store_id,receipt_id,card_number,discount\nNOSUCHCODE1,2026-11-23T10:00:00,S001,R1,,\n"
+    )
+    recorded = Ledger.record_redemptions
+
+    def commit_then_die(self, decided):
+        recorded(self, decided)
+        raise KeyboardInterrupt  # killed as it commits
+
+    monkeypatch.setattr(Ledger, "record_redemptions", commit_then_die)
+    folder = tmp_path / "rejected"
+    with Ledger.open(fresh_copy.ledger) as ledger, pytest.raises(KeyboardInterrupt):
+        redemptions.import_redemptions(lines, ledger, formats={}, rejected_folder=folder)
+    assert (folder / "till.rejected.csv").read_text().count("NOSUCHCODE1") == 1

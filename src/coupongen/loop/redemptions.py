@@ -10,7 +10,7 @@ file imported twice, or a redemption sent again in a later file, is recorded onc
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -98,6 +98,7 @@ class ImportResult:
     read: int
     decided: pl.DataFrame
     already_imported: int
+    rejected_file: Path | None = None
 
     @property
     def accepted(self) -> int:
@@ -308,21 +309,30 @@ def import_redemptions(
     *,
     formats: Mapping[str, codes.CodeFormat],
     key: bytes | None = None,
+    rejected_folder: Path | None = None,
 ) -> ImportResult:
-    """Read a redemption file, judge every line and record the new ones in one transaction."""
+    """Read a redemption file, judge every line and record the new ones in one transaction.
+
+    With ``rejected_folder`` the rejected lines are written there (``write_rejected``) before the
+    transaction commits: an import killed right after its commit has its rejected-lines file, and
+    one killed before it writes the same file again when the file is imported again.
+    """
     path = Path(path)
     loaded = read_redemptions(path)
     source = source_name(path)
     with ledger.exclusive():
         decided, already = judge_redemptions(loaded, source=source, ledger=ledger, formats=formats, key=key)
+        result = ImportResult(
+            path=path,
+            source=source,
+            read=loaded.counts["read"],
+            decided=decided,
+            already_imported=already,
+        )
+        if rejected_folder is not None:
+            result = replace(result, rejected_file=write_rejected(result, rejected_folder))
         ledger.record_redemptions(decided)
-    return ImportResult(
-        path=path,
-        source=source,
-        read=loaded.counts["read"],
-        decided=decided,
-        already_imported=already,
-    )
+    return result
 
 
 def write_rejected(result: ImportResult, folder: Path) -> Path | None:
