@@ -49,3 +49,16 @@ def test_a_header_with_a_typo_still_shows_the_names_but_no_values(data):
         "card_number, first_name, locale, email, phone, email_opt_in, sms_opt_in, push_opt_in, "
         "birth_date and 1 value not shown)"
     )
+
+
+def test_a_fifo_as_input_is_refused_without_blocking(data, tmp_path):
+    import os
+    import shutil
+
+    folder = tmp_path / "fifo"
+    shutil.copytree(data, folder)
+    (folder / "customers.csv").unlink()
+    os.mkfifo(folder / "customers.csv")
+    assert _load_error(folder) == (
+        f"{folder / 'customers.csv'}: not a regular file (a pipe, socket or device); export to a file"
+    )

@@ -74,6 +74,8 @@ def resolve_files(location: Path | str) -> list[Path]:
         return files
     if not path.exists():
         raise InputError(f"{path}: file not found")
+    if not path.is_file():  # a FIFO, socket or device: reading it could block for good
+        raise InputError(f"{path}: not a regular file (a pipe, socket or device); export to a file")
     return [path]
 
 
