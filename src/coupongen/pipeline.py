@@ -7,6 +7,7 @@ and the ledger. It never prints: progress goes to an optional callback, results 
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,6 +20,8 @@ from coupongen.codes.imported import read_code_file
 from coupongen.config import Job
 from coupongen.delivery import crm, outbox, pos
 from coupongen.delivery import planning as delivery
+from coupongen.delivery.ledger_stamp import check_same_ledger, write_stamp
+from coupongen.errors import LedgerBusyError
 from coupongen.inputs.contract import Inputs
 from coupongen.inputs.loading import load_job_inputs
 from coupongen.inputs.quarantine import oversized_purchases
@@ -58,11 +61,36 @@ class RunResult:
 # --- stages ----------------------------------------------------------------------------------------
 
 
-def load(job: Job, settings: Settings) -> Inputs:
-    """Read and validate the inputs; write the quarantine files; fail when too much was rejected."""
-    return load_job_inputs(
-        job.config.inputs, settings.data_dir, quarantine_dir=settings.run_dir / "quarantine"
-    )
+def load(job: Job, settings: Settings, *, write_quarantine: bool = True) -> Inputs:
+    """Read and validate the inputs; write the quarantine files (unless told not to: a run of the
+    night is under way and owns them); fail when too much was rejected.
+    """
+    quarantine = settings.run_dir / "quarantine" if write_quarantine else None
+    return load_job_inputs(job.config.inputs, settings.data_dir, quarantine_dir=quarantine)
+
+
+def check_ledger(settings: Settings, *, dry_run: bool, new_ledger: bool) -> bool:
+    """Before a run touches any file of the night: is the ledger there, the one that issued the
+    latest night (``delivery.ledger_stamp``, unless ``new_ledger``), and free?
+
+    A real run raises LedgerError / LedgerBusyError; a dry run never fails here but returns False
+    when a live run holds the ledger, so that it leaves that run's files alone. True otherwise.
+    """
+    path = settings.ledger_path
+    if not path.exists():
+        if not dry_run and not new_ledger:
+            check_same_ledger(settings.out_dir, path, None)
+        return True
+    with Ledger.open(path) as ledger:
+        if not dry_run and not new_ledger:
+            check_same_ledger(settings.out_dir, path, ledger.ledger_id)
+        try:
+            ledger.check_unlocked()
+        except LedgerBusyError:
+            if not dry_run:
+                raise
+            return False
+    return True
 
 
 def plan(
@@ -151,7 +179,8 @@ def issue(
     entropy: codes.Entropy = secrets.token_bytes,
     progress: Progress = SILENT,
 ) -> int:
-    """Record the plan's coupons and holdout in the ledger; returns how many coupons were new.
+    """Record the plan's holdout and then its coupons in the ledger; returns how many coupons were
+    new.
 
     Each coupon keeps its customer's ``rfm_segment`` in ``segmented`` (the analysis' customers).
     A campaign with ``code.import_file`` issues the file's codes the ledger does not hold yet, in
@@ -166,9 +195,16 @@ def issue(
         segment = segmented.select("customer_id", pl.col("rfm_segment").alias("segment"))
         # Row order decides which offer gets which drawn code: keep the plan's.
         offers_ = offers_.join(segment, on="customer_id", how="left", maintain_order="left")
+    by_campaign = [(c, offers_.filter(pl.col("campaign") == c.name)) for c in job.campaigns]
+    for campaign, mine in by_campaign:
+        if mine.height:
+            codes.check_barcode_expiry(campaign, mine["valid_to"].unique().to_list(), as_of=run.as_of)
+    # The holdout first, in one commit: a run killed while it issues coupons leaves every campaign's
+    # holdout recorded, and a rerun (even with another seed) keeps exactly those customers out.
+    if controls_.height:
+        ledger.record_controls(controls_, run=run)
     new = 0
-    for campaign in job.campaigns:
-        mine = offers_.filter(pl.col("campaign") == campaign.name)
+    for campaign, mine in by_campaign:
         if not mine.height:
             continue
         imported = None
@@ -177,13 +213,10 @@ def issue(
             taken = ledger.codes_in_ledger(supplied)
             imported = [c for c in supplied if c not in taken]
         make = codes.code_maker(campaign, entropy, as_of=run.as_of, key=key, imported=imported)
-        codes.check_barcode_expiry(campaign, mine["valid_to"].unique().to_list(), as_of=run.as_of)
         issued = ledger.issue_coupons(mine, run=run, make_codes=make)
         new += issued
         progress.advance("issue", mine.height)
         progress.note(f"{campaign.name}: {issued:,} new coupons of {mine.height:,} offers")
-    if controls_.height:
-        ledger.record_controls(controls_, run=run)
     ledger.mark_issued(run)
     return new
 
@@ -292,20 +325,24 @@ def run_job(
     allow_stale: bool = False,
     progress: Progress = SILENT,
     entropy: codes.Entropy = secrets.token_bytes,
+    new_ledger: bool = False,
 ) -> RunResult:
     """Run the whole nightly job; with ``dry_run`` nothing is issued, recorded or exported.
 
     Inputs whose newest transaction is more than ``stale_after_days`` before the run date stop the
     run (InputError) unless ``allow_stale``. Money rules are resolved against tonight's data and
-    every campaign is checked (`Preflight`) before anything is issued.
+    every campaign is checked (`Preflight`) before anything is issued. A real run refuses
+    (LedgerError) when the latest night in the output folder was issued by another ledger, or the
+    ledger is missing (see ``delivery.ledger_stamp``), unless ``new_ledger``.
 
     ``progress`` hears each stage start and end (load, analyse, plan, then issue, export, messages,
     images and publish in a real run, deliver in a dry run), the items of the long ones, and a
     line per campaign.
     """
     clock = Clock(progress)
+    free = check_ledger(settings, dry_run=dry_run, new_ledger=new_ledger)
     clock.start("load")
-    inputs = load(job, settings)
+    inputs = load(job, settings, write_quarantine=free)
     clock.done("load", _kept_text(inputs))
     tx = inputs.transactions.kept
     check_fresh(
@@ -348,6 +385,8 @@ def run_job(
         return RunResult(settings, summary, analysis, plan_, preview.channels, job=job)
 
     with Ledger.open(settings.ledger_path) as ledger:
+        if not new_ledger:
+            check_same_ledger(settings.out_dir, settings.ledger_path, ledger.ledger_id)
         run = ledger.start_run(job=job.config.name, as_of=settings.as_of, config_hash=original.config_hash())
         try:
             clock.start("plan")
@@ -359,6 +398,7 @@ def run_job(
             clock.start("issue", plan_.offers.height)
             tell = clock.progress
             new = issue(job, plan_, ledger, run, segmented=analysis.segmented, entropy=entropy, progress=tell)
+            write_stamp(settings.run_dir, ledger_id=ledger.ledger_id, run_id=run.run_id, as_of=settings.as_of)
             coupons = ledger.coupons(as_of=settings.as_of, campaigns=names)
             controls = ledger.controls(as_of=settings.as_of, campaigns=names).height
             clock.done("issue", f"{new:,} new coupons, {coupons.height:,} for the night")
@@ -413,8 +453,11 @@ def run_job(
                 currency=job.config.currency,
             )
         except BaseException:
-            ledger.finish_run(run, status="failed")
+            # When the ledger itself failed (disk full...) the first error is the one to tell.
+            with contextlib.suppress(Exception):
+                ledger.finish_run(run, status="failed")
             raise
         totals = summary.coupons.__dict__ if summary.coupons is not None else {}
+        ledger.check_file()
         ledger.finish_run(run, status="succeeded", counts=totals)
     return RunResult(settings, summary, analysis, plan_, sent.channels, coupons, job=job)

@@ -27,6 +27,11 @@ from coupongen.report.text import preflight_lines, render_line, render_text
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the summary as JSON (summary.json) instead of a table."
 )
+@click.option(
+    "--new-ledger",
+    is_flag=True,
+    help="Start a new ledger although earlier nights in the output folder were issued by another.",
+)
 @handle_errors
 def run(
     config_path: Path,
@@ -40,6 +45,7 @@ def run(
     dry_run: bool,
     allow_stale: bool,
     as_json: bool,
+    new_ledger: bool,
 ) -> None:
     """Run the nightly job: segments, rules, offers, coupons in the ledger, POS and CRM files.
 
@@ -51,7 +57,9 @@ def run(
         job, as_of=as_of or date.today(), data_dir=data_dir, out_dir=out_dir, seed=seed
     )
     with progress_display(quiet or as_json, verbose) as progress:
-        result = pipeline.run_job(job, settings, dry_run=dry_run, allow_stale=allow_stale, progress=progress)
+        result = pipeline.run_job(
+            job, settings, dry_run=dry_run, allow_stale=allow_stale, progress=progress, new_ledger=new_ledger
+        )
     if as_json:
         click.echo(json.dumps(result.summary.to_json(), indent=2, sort_keys=True, ensure_ascii=False))
     elif quiet:

@@ -8,9 +8,14 @@ one line on stderr (``Error: ...``), never a traceback; ``--debug`` shows the tr
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import logging
+import signal
+import sqlite3
 import sys
+import threading
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -25,8 +30,12 @@ DEFAULT_JOB = Path("jobs") / "nightly.toml"
 log = logging.getLogger("coupongen")
 
 
+EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
+"""The dates a command accepts: years of history before and coupons valid after still fit."""
+
+
 class AsOfDate(click.ParamType):
-    """A calendar date written YYYY-MM-DD."""
+    """A calendar date written YYYY-MM-DD, between EARLIEST and LATEST."""
 
     name = "date"
 
@@ -38,9 +47,12 @@ class AsOfDate(click.ParamType):
         try:
             if len(text) != 10 or text[4] != "-" or text[7] != "-":
                 raise ValueError(text)
-            return date.fromisoformat(text)
+            day = date.fromisoformat(text)
         except ValueError:
             self.fail(f"{value!r} is not a date in the form YYYY-MM-DD", param, ctx)
+        if not EARLIEST <= day <= LATEST:
+            self.fail(f"{text} is out of range ({EARLIEST} to {LATEST})", param, ctx)
+        return day
 
 
 DATE = AsOfDate()
@@ -108,20 +120,76 @@ common_options: Decorator = with_options(
 """--config, --data, --out, --as-of, --seed, -v/--quiet and --debug, the same on every command."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: unwinds like Ctrl-C, so that a run is marked failed and its lock released."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Any:
+    """While a command runs, SIGTERM raises Terminated (in the main thread only, where signal
+    handlers can be set); the previous handler comes back afterwards.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def fault_message(e: OSError | sqlite3.Error) -> str:
+    """One line for a fault of the machine rather than of the user: a full disk, a read-only or
+    unwritable folder, a ledger kept busy by another command, a failing disk.
+    """
+    if isinstance(e, sqlite3.Error):
+        text = str(e)
+        if "locked" in text or "busy" in text:
+            return (
+                "the ledger stayed locked by another coupongen command (a redemption import?) "
+                "for longer than the 30 s this command waits; run it again when that one ends"
+            )
+        if "full" in text:
+            return "the ledger cannot grow: the disk is full; free space and run again"
+        return f"the ledger failed: {text}; check the disk, then run again"
+    where = f"{e.filename}: " if e.filename else ""
+    if e.errno == errno.ENOSPC:
+        return f"{where}the disk is full (no space left on device); free space and run again"
+    if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"{where}cannot write there ({e.strerror}); check the folder's permissions"
+    return f"{where}{e.strerror or e}"
+
+
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn coupongen's errors into one line and the right exit code."""
+    """Turn coupongen's errors and the machine's faults into one line and the right exit code
+    (SIGTERM too: exit code 143, after the run is marked failed).
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         debug = kwargs.get("debug", False)
         _setup_logging(kwargs.get("verbose", 0), kwargs.get("quiet", False))
         try:
-            return func(*args, **kwargs)
+            with _sigterm_unwinds():
+                return func(*args, **kwargs)
         except CoupongenError as e:
             if debug:
                 raise
             click.secho(f"Error: {e}", err=True, fg="red")
             sys.exit(e.exit_code)
+        except (OSError, sqlite3.Error) as e:
+            if debug:
+                raise
+            click.secho(f"Error: {fault_message(e)}", err=True, fg="red")
+            sys.exit(1)
+        except Terminated:
+            click.echo("Terminated.", err=True)
+            sys.exit(143)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)

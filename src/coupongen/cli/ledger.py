@@ -189,6 +189,33 @@ def void(
     click.echo(f"voided {count:,} coupon(s) of {what}; the next export lists them in pos/revocations.csv")
 
 
+@ledger.command("backup")
+@click.argument("dest", type=click.Path(dir_okay=False, path_type=Path))
+@location_options
+@handle_errors
+def backup(
+    dest: Path,
+    config_path: Path,
+    out_dir: Path | None,
+    ledger_path: Path | None,
+    verbose: int,
+    quiet: bool,
+    debug: bool,
+) -> None:
+    """Copy the ledger to DEST while it is in use (SQLite's online backup), checked and private.
+
+    Restore by copying DEST back over the ledger while no coupongen command runs (see
+    docs/operations.md).
+    """
+    path = _ledger_path(config_path, out_dir, ledger_path)
+    with Ledger.open(path, create=False) as led:
+        copied = led.backup(dest)
+    click.echo(
+        f"backed up ledger {copied['ledger_id'][:12]} ({copied['coupons']:,} coupons, "
+        f"{copied['runs']:,} runs) to {dest}"
+    )
+
+
 @click.group("codes")
 def codes_group() -> None:
     """Check coupon codes and see how hard they are to guess."""

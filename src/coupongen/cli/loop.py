@@ -90,6 +90,7 @@ def import_file(
     column is missing.
     """
     where = locate(config_path, out_dir, ledger_path, need_job=False)
+    folder = out_dir / "redemptions" if out_dir is not None else Path(file).parent
     with Ledger.open(where.ledger, create=False) as ledger:
         result = redemptions.import_redemptions(
             file,
@@ -97,10 +98,9 @@ def import_file(
             formats=code_formats(where.job),
             key=signing_key_if_any(),
             terms=referral_terms(where.job.campaigns) if where.job else None,
+            rejected_folder=folder,
         )
-    folder = out_dir / "redemptions" if out_dir is not None else Path(file).parent
-    written = redemptions.write_rejected(result, folder)
-    click.echo(render_import(result, written))
+    click.echo(render_import(result, result.rejected_file))
 
 
 def render_import(result: redemptions.ImportResult, written: Path | None) -> str:

@@ -11,7 +11,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from coupongen.codes import CodeFormat, check_url_template, is_prime
 from coupongen.codes.patterns import check_pattern
 from coupongen.config.audience import Eligibility, Message, PerCustomer, Target, check_schedule
-from coupongen.config.base import DEFAULT_ALPHABET, _Model
+from coupongen.config.base import DEFAULT_ALPHABET, MAX_VALUE, _Model
 from coupongen.config.money import Money, MoneyRule, NonNegativeMoney, PositiveMoney
 from coupongen.errors import CodeFormatError
 
@@ -58,6 +58,8 @@ class Reward(_Model):
         if isinstance(self.value, MoneyRule):
             if self.type not in ("amount", "points"):
                 raise ValueError("a relative value applies only to amount and points rewards")
+        elif self.value > MAX_VALUE:
+            raise ValueError(f"value must be at most {MAX_VALUE:g}")
         elif self.type in ("percent", *ITEM_REWARDS) and self.value > 100:
             raise ValueError(f"a {self.type} reward must be at most 100 (percent off)")
         needs_buy = self.type in ("buy_x_get_y", "cheapest_free")
@@ -263,7 +265,7 @@ class CampaignConfig(_Model):
     eligibility: Eligibility = Eligibility()
     reward: Reward
     min_basket: NonNegativeMoney = 0.0
-    valid_from_offset_days: int = Field(1, ge=0)
+    valid_from_offset_days: int = Field(1, ge=0, le=366)
     valid_days: int = Field(14, ge=1, le=366)
     max_uses: int = Field(1, ge=1)
     expected_redemption_rate: float = Field(0.05, gt=0, le=1)
@@ -276,7 +278,7 @@ class CampaignConfig(_Model):
     exclusive: bool = False
     messages: dict[str, Message] = Field(default_factory=dict)
     holdout_share: float = Field(0.10, ge=0, lt=1)
-    frequency_cap_days: int = Field(14, ge=0)
+    frequency_cap_days: int = Field(14, ge=0, le=3660)
     channels: tuple[Literal["email", "sms", "app"], ...] = ("email", "sms", "app")
     code: CodeConfig = CodeConfig()
 

@@ -13,7 +13,7 @@ from babel import Locale, UnknownLocaleError
 from babel.numbers import is_currency
 from pydantic import Field, field_validator
 
-from coupongen.config.base import _Model
+from coupongen.config.base import NAME_PATTERN, _Model
 from coupongen.config.campaigns import CampaignConfig
 from coupongen.errors import ConfigError
 
@@ -166,7 +166,7 @@ class ProductsConfig(_Model):
 class JobConfig(_Model):
     """A whole nightly job: paths (relative to the job file), analysis settings and campaigns."""
 
-    name: str = "nightly"
+    name: str = Field("nightly", pattern=NAME_PATTERN)
     data: str = "../sample_data"
     out: str = "../out"
     ledger: str = "../out/ledger.sqlite"

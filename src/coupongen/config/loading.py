@@ -97,6 +97,7 @@ def load_job(path: Path | str) -> Job:
             )
         seen[campaign.name] = cpath
         campaigns.append(campaign)
+    _check_prefixes(campaigns, list(seen.values()))
     known = {r.name for r in config.segments.rules}
     lists: dict[str, frozenset[str]] = {}
     for c, cpath in zip(campaigns, seen.values(), strict=True):
@@ -135,3 +136,20 @@ def read_customer_list(path: Path, *, campaign_file: Path) -> frozenset[str]:
     if not values:
         raise ConfigError(f"{key}: {path} lists no customers")
     return frozenset(values)
+
+
+def _check_prefixes(campaigns: list[CampaignConfig], paths: list[Path]) -> None:
+    """ConfigError when a signed campaign's code prefix overlaps another campaign's (one begins
+    with the other): an altered code of one could then be checked offline as the other's.
+    """
+    for i, (a, apath) in enumerate(zip(campaigns, paths, strict=True)):
+        for b, bpath in zip(campaigns[:i], paths[:i], strict=True):
+            if not (a.code.signed or b.code.signed):
+                continue
+            pa, pb = a.code.prefix, b.code.prefix
+            if pa.startswith(pb) or pb.startswith(pa):
+                raise ConfigError(
+                    f"{apath}: code.prefix {pa!r} overlaps the prefix {pb!r} of campaign {b.name!r} "
+                    f"({bpath}); a signed campaign needs a prefix that neither begins nor is begun "
+                    "by another campaign's"
+                )

@@ -21,7 +21,9 @@ import polars as pl
 
 from coupongen.delivery.images import ImageStyle, check_payload, render_png, render_svg
 from coupongen.delivery.publish import write_atomic
+from coupongen.delivery.safe_names import safe_stem
 from coupongen.errors import CodeFormatError
+from coupongen.system import die_with_parent
 
 FORMATS = ("png", "svg")
 MANIFEST_NAME = "_render_manifest.json"
@@ -81,7 +83,8 @@ def render_images(
             manifest.update(_render_chunk(*job))
             tell(len(job[2]))
     else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+        # Workers die with this process, even when it is killed (kill -9) while they draw.
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), initializer=die_with_parent) as pool:
             for job, result in zip(jobs, pool.map(_render_chunk, *zip(*jobs, strict=True)), strict=True):
                 manifest.update(result)
                 tell(len(job[2]))
@@ -176,8 +179,10 @@ def _content_hash(data: bytes) -> str:
 
 
 def image_path(code: str, symbology: str, fmt: str = "png") -> str:
-    """Where a coupon's image goes, relative to the images folder: ``<symbology>/<code>.<format>``."""
-    return f"{symbology}/{code}.{fmt}"
+    """Where a coupon's image goes, relative to the images folder: ``<symbology>/<code>.<format>``
+    (a code that is not a safe file name is named by its hash, see ``safe_names``).
+    """
+    return f"{symbology}/{safe_stem(code)}.{fmt}"
 
 
 def _manifest_subset(

@@ -62,10 +62,11 @@ def slot_columns(slots: int) -> list[str]:
     return [f"coupon{i}_{field}" for i in range(1, slots + 1) for field in SLOT_FIELDS]
 
 
-def merge_frame(email: pl.DataFrame, slots: int) -> pl.DataFrame:
-    """The merge file's rows: the recipient columns, ``coupon_count``, ``html_file`` and the coupon
-    slots. ``email`` is `messages.Messages.email` (its ``fields`` column holds each message's coupon
-    fields as a JSON list); a message with more coupons than ``slots`` widens the file to fit.
+def merge_frame(email: pl.DataFrame, slots: int, stems: pl.Series) -> pl.DataFrame:
+    """The merge file's rows: the recipient columns, ``coupon_count``, ``html_file``, ``eml_file``
+    and the coupon slots. ``email`` is `messages.Messages.email` (its ``fields`` column holds each
+    message's coupon fields as a JSON list); ``stems`` the messages' safe file names (see
+    `safe_names`); a message with more coupons than ``slots`` widens the file to fit.
     """
     per_message: Sequence[list[dict[str, str | None]]] = [json.loads(f) for f in email["fields"]]
     width = max([slots, *(len(f) for f in per_message)])
@@ -79,7 +80,7 @@ def merge_frame(email: pl.DataFrame, slots: int) -> pl.DataFrame:
     head = email.select(
         *RECIPIENT_COLUMNS,
         pl.Series("coupon_count", [len(f) for f in per_message], dtype=pl.Int64),
-        ("html/" + pl.col("customer_id") + ".html").alias("html_file"),
-        ("eml/" + pl.col("customer_id") + ".eml").alias("eml_file"),
+        ("html/" + stems + ".html").alias("html_file"),
+        ("eml/" + stems + ".eml").alias("eml_file"),
     )
     return pl.concat([head, coupons], how="horizontal")

@@ -110,6 +110,36 @@ class Messages:
         return {k: int(v or 0) for k, v in row.items()}
 
 
+# A phone: digits with the usual separators and an optional leading '+', 7 to 15 digits (E.164).
+# Anything else ("ext 5", letters, two numbers) is refused rather than dialled as a wrong number.
+_PHONE = re.compile(r"\+?[0-9][0-9 ().-]*")
+_MIN_DIGITS, _MAX_DIGITS = 7, 15
+# One address, no spaces, commas or angle brackets that would make it a list or a display name.
+_EMAIL = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\".]+")
+# Control characters (CR and LF among them) and the Unicode line and paragraph separators.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def one_line(text: str | None) -> str | None:
+    """``text`` with every run of control characters (CR, LF, tab, NUL...) made one space: what goes
+    into an e-mail header or an SMS can never start a new header line or carry invisible bytes.
+    """
+    return None if text is None else _CONTROL.sub(" ", text).strip()
+
+
+def msisdn_of(phone: str | None) -> str | None:
+    """The phone's digits in international format without '+', or None when it is not one number."""
+    if not phone or not _PHONE.fullmatch(phone.strip()):
+        return None
+    digits = re.sub(r"\D", "", phone)
+    return digits if _MIN_DIGITS <= len(digits) <= _MAX_DIGITS else None
+
+
+def email_ok(email: str) -> bool:
+    """True for a single plain address (name@domain.tld, no spaces or control characters)."""
+    return _EMAIL.fullmatch(email) is not None
+
+
 class _Refused(Exception):
     """A channel cannot carry this customer's message; the argument says why."""
 
@@ -142,7 +172,7 @@ def message_context(
         for c in coupons
     ]
     return {
-        "first_name": first_name or "",
+        "first_name": one_line(first_name) or "",
         "coupons": items,
         "brand": brand,
         "currency": currency,
@@ -193,23 +223,27 @@ def _compose(
     if channel == "email":
         if not row["email"]:
             raise _Refused("no e-mail address")
+        if not email_ok(row["email"]):
+            raise _Refused("e-mail address is not valid")
         return {
             "customer_id": customer_id,
             "email": row["email"],
-            "first_name": row["first_name"],
+            "first_name": one_line(row["first_name"]),
             "locale": locale,
-            "subject": own["subject"]
+            "subject": one_line(own["subject"])
             if own
-            else _render(templates, template_name("email", "subject", locale), context),
+            else one_line(_render(templates, template_name("email", "subject", locale), context)),
             "codes": " ".join(c["code"] for c in context["coupons"]),
             "html": _render(templates, template_name("email", "html", locale), context),
             "fields": _merge_fields(templates, locale, context),
         }
     if channel == "sms":
-        msisdn = re.sub(r"\D", "", row["phone"] or "")
-        if not msisdn:
+        if not row["phone"]:
             raise _Refused("no phone number")
-        text = _render(templates, template_name("sms", "text", locale), context)
+        msisdn = msisdn_of(row["phone"])
+        if msisdn is None:
+            raise _Refused("phone number is not valid")
+        text = one_line(_render(templates, template_name("sms", "text", locale), context)) or ""
         length = sms_length(text)
         if length.parts > max_sms_parts:
             raise _Refused(

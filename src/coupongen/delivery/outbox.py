@@ -21,6 +21,7 @@ from coupongen.delivery.images import ImageStyle
 from coupongen.delivery.merge_fields import merge_frame
 from coupongen.delivery.planning import Delivery, DeliveryContext, image_links, plan_delivery
 from coupongen.delivery.publish import PRIVATE, ExportModes, publish_folder
+from coupongen.delivery.safe_names import safe_stems
 from coupongen.progress import SILENT, Clock
 from coupongen.safecsv import write_csv
 
@@ -140,16 +141,18 @@ def publish_delivery(
         by_customer.setdefault(customer, {})[links[code]] = image_paths[code]
 
     def write_email(folder: Path) -> dict[str, object]:
-        write_csv(merge_frame(msgs.email, ctx.merge_slots), folder / "merge.csv")
+        # File names never come from the data as they are: see safe_names.
+        stems = safe_stems(msgs.email["customer_id"])
+        write_csv(merge_frame(msgs.email, ctx.merge_slots, stems), folder / "merge.csv")
         (folder / "html").mkdir()
         (folder / "eml").mkdir()
         for rel in sorted(set(image_paths.values())):
             _link_or_copy(run_dir / IMAGE_CACHE / rel, folder / "images" / rel)
         rows = msgs.email.select("customer_id", "email", "subject", "html").iter_rows()
-        for i, (cid, to, subject, html) in enumerate(rows, 1):
+        for i, ((cid, to, subject, html), stem) in enumerate(zip(rows, stems, strict=True), 1):
             if i % 1000 == 0:
                 tell(1000)
-            (folder / "html" / f"{cid}.html").write_text(html + "\n", encoding="utf-8")
+            (folder / "html" / f"{stem}.html").write_text(html + "\n", encoding="utf-8")
             eml = build_eml(
                 to=to,
                 subject=subject,
@@ -158,7 +161,7 @@ def publish_delivery(
                 image_dir=folder / "images",
                 unsubscribe_url=ctx.unsubscribe_url,
             )
-            (folder / "eml" / f"{cid}.eml").write_bytes(eml)
+            (folder / "eml" / f"{stem}.eml").write_bytes(eml)
         tell(msgs.email.height % 1000)
         return {**meta, "channel": "email", "rows": {"merge.csv": msgs.email.height}}
 

@@ -9,6 +9,7 @@ them back to the guards that ask what a customer already bought.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import polars as pl
@@ -29,8 +30,10 @@ def write_quarantine(inputs: Inputs, folder: Path) -> None:
         path = folder / f"{loaded.name}.csv"
         if loaded.quarantined.height:
             folder.mkdir(parents=True, exist_ok=True)
-            write_csv(loaded.quarantined, path)
+            # Owner-only from the first byte, not after: the rows hold customer data.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
             path.chmod(0o600)
+            write_csv(loaded.quarantined, path)
         elif path.exists():
             path.unlink()
 

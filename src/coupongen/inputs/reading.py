@@ -74,6 +74,8 @@ def resolve_files(location: Path | str) -> list[Path]:
         return files
     if not path.exists():
         raise InputError(f"{path}: file not found")
+    if not path.is_file():  # a FIFO, socket or device: reading it could block for good
+        raise InputError(f"{path}: not a regular file (a pipe, socket or device); export to a file")
     return [path]
 
 
@@ -112,19 +114,31 @@ def _csv_header(path: Path, delimiter: str) -> list[str]:
 
 def _check_header(path: Path, header: list[str], spec: InputSpec, delimiter: str) -> None:
     """Raise InputError naming the file and column when required columns are missing or doubled."""
-    require_columns(header, spec.required, source=str(path), hint=_header_hint(header, delimiter))
+    require_columns(header, spec.required, source=str(path), hint=_header_hint(header, delimiter, spec))
     dupes = [c for c in spec.names if header.count(c) > 1]
     if dupes:
         raise InputError(f"{path}: column {dupes[0]!r} appears more than once in the header")
 
 
-def _header_hint(header: list[str], delimiter: str) -> str:
+_NAME_LIKE = re.compile(r"[A-Za-z_][A-Za-z0-9_ .-]{0,63}")
+
+
+def _header_hint(header: list[str], delimiter: str, spec: InputSpec) -> str:
+    """What the header holds, for the message; never a value that may be personal data (a file
+    without its header line has a customer's card, e-mail and name on line 1).
+    """
     if len(header) == 1:
         for other in (";", "\t", "|", ","):
             if other != delimiter and other in header[0]:
                 shown = "tab" if other == "\t" else repr(other)
                 return f" (the header looks {shown}-delimited; the job expects {delimiter!r})"
-    shown = ", ".join(header[:12]) + (", ..." if len(header) > 12 else "")
+    names = [h for h in header[:12] if h in spec.names or _NAME_LIKE.fullmatch(h)]
+    hidden = len(header[:12]) - len(names)
+    if hidden and not set(header) & set(spec.names):
+        return " (line 1 names none of the contract's columns: is the header line missing?)"
+    shown = ", ".join(names) + (", ..." if len(header) > 12 else "")
+    if hidden:
+        shown += f" and {hidden} value{'s' if hidden > 1 else ''} not shown"
     return f" (the header has: {shown})"
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from coupongen.errors import LedgerError
 from coupongen.ledger.connection import transaction
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -146,6 +146,12 @@ MIGRATIONS: dict[int, str] = {
         UNIQUE (source_file, line)
     );
     CREATE UNIQUE INDEX refunds_redemption ON refunds(redemption_id) WHERE status = 'accepted';
+    """,
+    # 5: the ledger's identity, a random id drawn once when the ledger is created (or migrated),
+    # stamped beside every night it issues so that a missing or replaced ledger is noticed.
+    5: """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO meta (key, value) VALUES ('ledger_id', lower(hex(randomblob(16))));
     """,
 }
 """The statements that bring a ledger from the version before each key to that version."""

@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import polars as pl
 
@@ -41,25 +43,11 @@ class RunsMixin(LedgerBase):
         """
         host, pid = socket.gethostname(), os.getpid()
         with self._transaction() as conn:
-            holder = conn.execute(
-                "SELECT l.run_id, l.pid, l.host, l.acquired_at, r.job, r.as_of "
-                "FROM locks l LEFT JOIN runs r ON r.run_id = l.run_id WHERE l.name = 'run'"
-            ).fetchone()
+            holder = self._holder(conn)
             if holder is not None:
-                h_run, h_pid, h_host, h_since, h_job, h_as_of = holder
-                stale = h_host == host and not pid_alive(h_pid)
-                if not stale:
-                    advice = "wait for it to finish"
-                    if h_host != host:
-                        advice += (
-                            f", or if it died on {h_host}, release the lock with "
-                            f"'coupongen ledger unlock {h_run}'"
-                        )
-                    of_job = f" of job {h_job} for {h_as_of}" if h_job is not None else ""
-                    raise LedgerBusyError(
-                        f"{self.path}: ledger is locked by run {h_run} (pid {h_pid} on {h_host}, "
-                        f"since {h_since}){of_job}; {advice}"
-                    )
+                h_run, h_pid, h_host = holder[:3]
+                if not (h_host == host and not pid_alive(h_pid)):
+                    raise self._busy(holder)
                 conn.execute(
                     "UPDATE runs SET status = 'failed', finished_at = ? "
                     "WHERE run_id = ? AND status = 'running'",
@@ -78,6 +66,35 @@ class RunsMixin(LedgerBase):
             )
         return Run(run_id, job, as_of)
 
+    def _holder(self, conn: sqlite3.Connection) -> tuple[Any, ...] | None:
+        row = conn.execute(
+            "SELECT l.run_id, l.pid, l.host, l.acquired_at, r.job, r.as_of "
+            "FROM locks l LEFT JOIN runs r ON r.run_id = l.run_id WHERE l.name = 'run'"
+        ).fetchone()
+        return tuple(row) if row is not None else None
+
+    def _busy(self, holder: tuple[Any, ...]) -> LedgerBusyError:
+        h_run, h_pid, h_host, h_since, h_job, h_as_of = holder
+        advice = "wait for it to finish"
+        if h_host != socket.gethostname():
+            advice += f", or if it died on {h_host}, release the lock with 'coupongen ledger unlock {h_run}'"
+        of_job = f" of job {h_job} for {h_as_of}" if h_job is not None else ""
+        return LedgerBusyError(
+            f"{self.path}: ledger is locked by run {h_run} (pid {h_pid} on {h_host}, "
+            f"since {h_since}){of_job}; {advice}"
+        )
+
+    def check_unlocked(self) -> None:
+        """LedgerBusyError when a live run holds the lock (as ``start_run`` would say), so that a
+        run that would be refused stops before it touches the night's files. Takes no lock.
+        """
+        holder = self._holder(self.conn)
+        if holder is None:
+            return
+        if holder[2] == socket.gethostname() and not pid_alive(holder[1]):
+            return  # a dead holder: start_run takes it over
+        raise self._busy(holder)
+
     def finish_run(self, run: Run, *, status: str, counts: dict[str, object] | None = None) -> None:
         """Record the run's outcome and release the lock."""
         with self._transaction() as conn:
@@ -93,6 +110,7 @@ class RunsMixin(LedgerBase):
         With ``synchronous=FULL`` the commit syncs the write-ahead log, and with it every earlier
         commit: after this, a power cut cannot take back a coupon that an export is about to name.
         """
+        self.check_file()
         self.conn.execute("PRAGMA synchronous=FULL")
         try:
             with self._transaction() as conn:

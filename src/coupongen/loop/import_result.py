@@ -69,6 +69,7 @@ class ImportResult:
     already_imported: int
     refunds: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=REFUND_SCHEMA))
     credited: int = 0
+    rejected_file: Path | None = None
 
     @property
     def refunded(self) -> int:

@@ -110,7 +110,8 @@ class _Judge:
     def judge(self, row: Mapping[str, Any]) -> tuple[int | None, str, str | None, str] | None:
         """(coupon_id, status, reason, detail) of one well-formed line; None when already recorded."""
         self.found = None
-        presented = str(row["code"])
+        # As `codes verify` takes it: a code typed in lower case is the same code.
+        presented = codes.normalize_code(str(row["code"]), self.formats)
         when: datetime = row["redeemed_at"]
         verdict = codes.verify_code(
             presented, formats=self.formats, as_of=when.date(), key=self.key, lookup=self.lookup
@@ -260,12 +261,16 @@ def import_redemptions(
     formats: Mapping[str, codes.CodeFormat],
     key: bytes | None = None,
     terms: Mapping[str, ReferralTerms] | None = None,
+    rejected_folder: Path | None = None,
 ) -> ImportResult:
     """Read a redemption file, judge every line and record the new ones in one transaction.
 
     Redemption lines are judged and recorded first, then the referrers of accepted referral uses
     are credited (``terms``: the referral campaigns' terms), then refund lines are judged against
-    what is recorded (so a refund may undo a redemption of the same file).
+    what is recorded (so a refund may undo a redemption of the same file). With
+    ``rejected_folder`` the rejected lines are written there (``write_rejected``) before the
+    transaction commits: an import killed right after its commit has its rejected-lines file, and
+    one killed before it writes the same file again when the file is imported again.
     """
     path = Path(path)
     loaded = read_redemptions(path)
@@ -285,13 +290,16 @@ def import_redemptions(
             fresh_refunds, source=source, ledger=ledger, formats=formats, key=key
         )
         ledger.record_refunds(refunds)
-    already += refund_lines.height - fresh_refunds.height + refunded_before
-    return ImportResult(
-        path=path,
-        source=source,
-        read=loaded.counts["read"],
-        decided=decided,
-        already_imported=already,
-        refunds=refunds,
-        credited=credited,
-    )
+        already += refund_lines.height - fresh_refunds.height + refunded_before
+        result = ImportResult(
+            path=path,
+            source=source,
+            read=loaded.counts["read"],
+            decided=decided,
+            already_imported=already,
+            refunds=refunds,
+            credited=credited,
+        )
+        if rejected_folder is not None:
+            result = replace(result, rejected_file=write_rejected(result, rejected_folder))
+    return result

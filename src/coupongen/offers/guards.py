@@ -83,7 +83,9 @@ def within_budget(candidates: pl.DataFrame, budget: float | None, *, salt: str, 
 
     The holdout is drawn over all candidates first; the budget is then spent on the coupons that
     will really be sent (held-out customers cost nothing), and the holdout is cut at the same place
-    in the priority order, so treated and control come from the same customers.
+    in the priority order, so treated and control come from the same customers. Rows recorded by an
+    earlier run of the night (``recorded_held`` not null) are always kept and their coupons count
+    against the budget before any new one.
     """
     ordered = candidates.sort(["priority", "customer_id"], descending=[True, False])
     drawn = in_holdout(ordered["customer_id"], salt=salt, share=share)
@@ -93,9 +95,15 @@ def within_budget(candidates: pl.DataFrame, budget: float | None, *, salt: str, 
     ordered = ordered.with_columns(held.alias("held"))
     if budget is None:
         return ordered
-    spent = pl.when(pl.col("held")).then(0.0).otherwise(pl.col("expected_cost")).cum_sum()
-    last = ordered.select(pl.int_range(pl.len()).filter(~pl.col("held") & (spent <= budget)).max()).item()
-    return ordered.head(0 if last is None else last + 1)
+    # What an earlier run of the night recorded stays, wherever it now falls in the order, and its
+    # coupons are paid for first: only what is left of the budget goes to new coupons.
+    was = pl.col("recorded_held").is_not_null() if recorded is not None else pl.lit(False)
+    already = float(ordered.filter(was & ~pl.col("held"))["expected_cost"].sum())
+    spent = pl.when(pl.col("held") | was).then(0.0).otherwise(pl.col("expected_cost")).cum_sum()
+    fits = ~pl.col("held") & ~was & (spent <= budget - already)
+    last = ordered.select(pl.int_range(pl.len()).filter(fits).max()).item()
+    index = pl.int_range(pl.len())
+    return ordered.filter(was | (index <= (-1 if last is None else last)))
 
 
 def per_customer_capped(

@@ -14,6 +14,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from coupongen.delivery.publish import write_atomic
 from coupongen.results import RunSummary
 
 
@@ -104,5 +105,5 @@ def write_html(html: str, run_dir: Path) -> Path:
     """Write ``report.html`` into the run folder."""
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / "report.html"
-    path.write_text(html, encoding="utf-8")
+    write_atomic(path, lambda staging: staging.write_text(html, encoding="utf-8"))
     return path

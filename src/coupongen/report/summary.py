@@ -15,6 +15,7 @@ import polars as pl
 
 from coupongen import __version__
 from coupongen.analysis import affinity, segments
+from coupongen.delivery.publish import write_atomic
 from coupongen.ledger import NO_CHANNEL
 from coupongen.results import CouponTotals, InputCounts, QuarantineReason, RuleFigures, RunSummary
 
@@ -142,5 +143,6 @@ def write_summary(summary: RunSummary, run_dir: Path) -> Path:
     """Write ``summary.json`` into the run folder."""
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / "summary.json"
-    path.write_text(json.dumps(summary.to_json(), indent=2, sort_keys=True, default=str) + "\n")
+    text = json.dumps(summary.to_json(), indent=2, sort_keys=True, default=str) + "\n"
+    write_atomic(path, lambda staging: staging.write_text(text))
     return path

@@ -1,0 +1,84 @@
+"""Faults of the machine end a run with one line and the right exit code; the run is marked failed
+and its lock released (SIGTERM as Ctrl-C); absurd dates and offsets are refused up front.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import sqlite3
+
+import pytest
+
+from coupongen import pipeline
+from coupongen.cli.common import fault_message
+from coupongen.config.campaigns import CampaignConfig
+from coupongen.ledger import Ledger
+from tests.adversarial.conftest import run_hostile
+from tests.conftest import invoke
+
+
+def _runs(out):
+    with Ledger.open(out / "ledger.sqlite", create=False) as ledger:
+        return ledger.runs()["status"].to_list(), ledger.lock_holder()
+
+
+def test_sigterm_marks_the_run_failed_and_releases_the_lock(hostile_run, tmp_path, monkeypatch):
+    def killed(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise AssertionError("SIGTERM did not stop the run")
+
+    monkeypatch.setattr(pipeline, "write_analysis", killed)
+    before = signal.getsignal(signal.SIGTERM)
+    result = run_hostile(hostile_run.job, tmp_path / "out", "--new-ledger")
+    assert result.exit_code == 143
+    assert result.output.strip().splitlines()[-1] == "Terminated."
+    assert _runs(tmp_path / "out") == (["failed"], None)
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_full_disk_is_one_line_and_a_failed_run(hostile_run, tmp_path, monkeypatch):
+    report = tmp_path / "out" / "2026-11-22" / "report.html"
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(report))
+
+    monkeypatch.setattr(pipeline, "write_report", full)
+    result = run_hostile(hostile_run.job, tmp_path / "out")
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: {report}: the disk is full (no space left on device); free space and run again"
+    ]
+    assert _runs(tmp_path / "out") == (["failed"], None)
+
+
+def test_fault_messages():
+    assert fault_message(OSError(errno.EROFS, "Read-only file system", "/o/x")) == (
+        "/o/x: cannot write there (Read-only file system); check the folder's permissions"
+    )
+    assert fault_message(sqlite3.OperationalError("database is locked")).startswith(
+        "the ledger stayed locked by another coupongen command (a redemption import?) for longer than"
+    )
+    assert fault_message(sqlite3.OperationalError("database or disk is full")) == (
+        "the ledger cannot grow: the disk is full; free space and run again"
+    )
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+def test_absurd_dates_are_usage_errors(day):
+    result = invoke("run", "--as-of", day, "--dry-run")
+    assert result.exit_code == 2
+    assert f"Invalid value for '--as-of': {day} is out of range (1900-01-01 to 2999-12-31)" in result.output
+
+
+def test_a_huge_offset_is_a_config_error():
+    with pytest.raises(ValueError, match="valid_from_offset_days"):
+        CampaignConfig.model_validate(
+            {
+                "name": "x",
+                "offer_type": "cross_sell",
+                "reward": {"type": "percent", "value": 10},
+                "valid_from_offset_days": 10**9,
+            }
+        )
