@@ -16,6 +16,7 @@ from coupongen.config.job import (
     InputsConfig,
     Job,
     JobConfig,
+    RankingConfig,
     SegmentRule,
     SegmentsConfig,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "InputsConfig",
     "Job",
     "JobConfig",
+    "RankingConfig",
     "Reward",
     "SegmentRule",
     "SegmentsConfig",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -79,6 +80,20 @@ class AffinityConfig(_Model):
     category_min_support: float = Field(0.01, gt=0, le=1)
 
 
+class RankingConfig(_Model):
+    """How cross-sell targets are ranked (docs/relevance.md).
+
+    method: "rerank" (the learned ranking over several candidate sources, trained each night on
+    the history), "ease" or "knn" (one collaborative model). prefer_new_types: move products of a
+    type the customer already buys down the list, so at most max_substitute_share of a customer's
+    first offers are such substitutes (rerank only).
+    """
+
+    method: Literal["rerank", "ease", "knn"] = "rerank"
+    prefer_new_types: bool = True
+    max_substitute_share: float = Field(0.2, ge=0.0, le=1.0)
+
+
 class ChannelsConfig(_Model):
     """Customer messages: templates, suppression list, SMS length and the brand name they show."""
 
@@ -104,6 +119,7 @@ class JobConfig(_Model):
     inputs: InputsConfig = InputsConfig()
     segments: SegmentsConfig = SegmentsConfig()
     affinity: AffinityConfig = AffinityConfig()
+    ranking: RankingConfig = RankingConfig()
     channels: ChannelsConfig = ChannelsConfig()
     campaigns: tuple[str, ...] = ()
 

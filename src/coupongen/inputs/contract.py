@@ -68,6 +68,7 @@ PRODUCTS = InputSpec(
         Column("sku", "str"),
         Column("name", "str"),
         Column("category", "str"),
+        Column("subcategory", "str", required=False),
         Column("brand", "str", required=False),
         Column("price", "float", required=False),
         Column("promo_allowed", "bool", required=False),

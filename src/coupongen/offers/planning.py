@@ -14,7 +14,7 @@ from datetime import date
 import polars as pl
 
 from coupongen.analysis.night import Analysis
-from coupongen.analysis.relevance import recommend
+from coupongen.analysis.relevance import ranking_spec, recommend
 from coupongen.config import CampaignConfig, Job
 from coupongen.offers.candidates import OFFER_TYPES, OfferContext
 from coupongen.offers.eligibility import eligible_customers
@@ -223,7 +223,14 @@ def plan_night(
     ranked = None
     if cross_sell:
         admitted = pl.concat([eligible_customers(analysis.segmented, c)["customer_id"] for c in cross_sell])
-        ranked = recommend(analysis.bought, products, rules=analysis.rules, customers=admitted)
+        ranked = recommend(
+            analysis.bought,
+            products,
+            rules=analysis.rules,
+            customers=admitted,
+            spec=ranking_spec(job),
+            as_of=as_of,
+        )
     ctx = OfferContext(
         customers=analysis.segmented,
         bought=analysis.bought,
