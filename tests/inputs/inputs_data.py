@@ -30,6 +30,7 @@ PRODUCT_SCHEMA = {
     "sku": pl.String,
     "name": pl.String,
     "category": pl.String,
+    "subcategory": pl.String,
     "brand": pl.String,
     "price": pl.Float64,
     "promo_allowed": pl.Boolean,
