@@ -2,6 +2,7 @@
 
 Run: python benchmarks/bench_ranking.py DATA_FOLDER [--cutoff 2017-06-26 --cutoff 2017-07-31]
      [--days 28] [--top-n 5] [--method ease --method knn --method rerank]
+     [--max-substitute-share 0.2 | --allow-substitutes]
 
 DATA_FOLDER holds transactions, products and customers in the input contract (.parquet or .csv).
 For every cutoff and ranking, ``loop.backtest.backtest`` builds the cross-sell offers from the
@@ -26,14 +27,14 @@ from pathlib import Path
 import polars as pl
 
 from coupongen.analysis import relevance
-from coupongen.config import InputsConfig, Job, JobConfig
+from coupongen.config import InputsConfig, Job, JobConfig, RankingConfig
 from coupongen.inputs.loading import load_job_inputs
 from coupongen.loop import backtest as bt
 
 CUTOFFS = ("2017-06-26", "2017-07-31")
 
 
-def job_for(folder: Path) -> Job:
+def job_for(folder: Path, ranking: RankingConfig) -> Job:
     """A job reading the folder's three inputs (Parquet where present, else CSV), no campaigns."""
 
     def name(stem: str) -> str:
@@ -42,7 +43,7 @@ def job_for(folder: Path) -> Job:
     inputs = InputsConfig(
         transactions=name("transactions"), products=name("products"), customers=name("customers")
     )
-    return Job(folder / "bench.toml", JobConfig(data=str(folder), inputs=inputs), ())
+    return Job(folder / "bench.toml", JobConfig(data=str(folder), inputs=inputs, ranking=ranking), ())
 
 
 def peak_mb() -> float:
@@ -56,8 +57,13 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=28)
     parser.add_argument("--top-n", type=int, default=5)
     parser.add_argument("--method", action="append", choices=relevance.RANKINGS)
+    parser.add_argument("--max-substitute-share", type=float, default=RankingConfig().max_substitute_share)
+    parser.add_argument("--allow-substitutes", action="store_true", help="rerank without prefer_new_types")
     args = parser.parse_args()
-    job = job_for(args.data.resolve())
+    ranking = RankingConfig(
+        prefer_new_types=not args.allow_substitutes, max_substitute_share=args.max_substitute_share
+    )
+    job = job_for(args.data.resolve(), ranking)
     started = time.perf_counter()
     inputs = load_job_inputs(job.config.inputs, args.data.resolve())
     print(f"inputs loaded in {time.perf_counter() - started:.1f} s, peak {peak_mb():,.0f} MB")
