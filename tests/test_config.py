@@ -114,3 +114,18 @@ def test_config_hash_changes_with_settings(tmp_path):
     a = load_job(write_job(tmp_path, "seed = 1\n")).config_hash()
     b = load_job(write_job(tmp_path, "seed = 2\n")).config_hash()
     assert a != b
+
+
+def test_the_ranking_settings_name_the_methods_and_bound_the_share(tmp_path):
+    path = write_job(tmp_path, '[ranking]\nmethod = "magic"\n')
+    with pytest.raises(ConfigError) as e:
+        load_job(path)
+    assert str(e.value) == f"{path}: ranking.method: Input should be 'rerank', 'ease' or 'knn' (got 'magic')"
+    path = write_job(tmp_path, "[ranking]\nmax_substitute_share = 1.5\n")
+    with pytest.raises(ConfigError) as e:
+        load_job(path)
+    assert str(e.value) == (
+        f"{path}: ranking.max_substitute_share: Input should be less than or equal to 1 (got 1.5)"
+    )
+    ranking = load_job(REPO / "jobs" / "nightly.toml").config.ranking
+    assert (ranking.method, ranking.prefer_new_types, ranking.max_substitute_share) == ("rerank", True, 0.2)

@@ -31,6 +31,7 @@ PRODUCT_SCHEMA = {
     "name": pl.String,
     "category": pl.String,
     "category_name": pl.String,
+    "subcategory": pl.String,
     "brand": pl.String,
     "price": pl.Float64,
     "promo_allowed": pl.Boolean,

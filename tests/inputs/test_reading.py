@@ -125,6 +125,7 @@ def test_load_keeps_typed_rows_and_returns_with_their_sign(inputs_dir: Path):
                 "name": ["Spaghetti 500g", "Tomato sauce, basil", "Red wine"],
                 "category": ["pasta", "sauce", "wine"],
                 "category_name": [None, None, None],
+                "subcategory": [None, None, None],  # optional, absent from the file
                 "brand": ["Nonna", "Rosso", "Vino"],
                 "price": [1.2, 2.5, 7.9],
                 "promo_allowed": [True, True, False],  # blank = allowed

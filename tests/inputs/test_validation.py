@@ -76,6 +76,7 @@ def test_products_need_sku_name_category_and_a_unique_sku():
                 "name": ["Pasta", "Tea"],
                 "category": ["pasta", "tea"],
                 "category_name": [None, None],
+                "subcategory": [None, None],
                 "brand": [None, None],
                 "price": [1.5, None],
                 "promo_allowed": [False, True],

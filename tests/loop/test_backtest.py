@@ -38,7 +38,7 @@ def row(metrics: pl.DataFrame, method: str) -> dict:
 
 def test_cross_sell_finds_new_products_better_than_popularity_and_reaches_nearly_everyone(sku_run):
     metrics, _ = sku_run
-    model = row(metrics, "ease")
+    model = row(metrics, "rerank")
     unbought = row(metrics, "popularity_unbought")
     popular = row(metrics, "popularity")
     assert model["new_item_hit_rate"] >= 1.3 * unbought["new_item_hit_rate"]
@@ -51,7 +51,7 @@ def test_cross_sell_finds_new_products_better_than_popularity_and_reaches_nearly
 
 def test_no_cross_sell_offer_is_restricted_or_already_bought(sku_run, inputs):
     _, scored = sku_run
-    cross = scored.filter((pl.col("offer_type") == "cross_sell") & (pl.col("method") == "ease"))
+    cross = scored.filter((pl.col("offer_type") == "cross_sell") & (pl.col("method") == "rerank"))
     restricted = inputs.products.kept.filter(~pl.col("promo_allowed"))["sku"]
     assert not cross["target"].is_in(restricted.implode()).any()
     bought = features.customer_products(inputs.transactions.kept, as_of=CUTOFF, lookback_days=365)
@@ -68,7 +68,7 @@ def test_rank_one_is_the_offer_the_nightly_run_makes(sku_run, inputs, job):
     sent = nightly.offers.filter(pl.col("offer_type") == "cross_sell").select(
         "customer_id", "target", "reason"
     )
-    first = scored.filter((pl.col("method") == "ease") & (pl.col("rank") == 1))
+    first = scored.filter((pl.col("method") == "rerank") & (pl.col("rank") == 1))
     assert sent.height > 500
     assert_frame_equal(
         sent.sort("customer_id"),
@@ -88,9 +88,9 @@ def test_category_level_targets_categories(inputs, job):
     assert set(scored["target"]) <= set(products["category"])
     restricted = products.filter(~pl.col("promo_allowed"))["category"].unique()
     assert not scored["target"].is_in(restricted.implode()).any()
-    assert {"win_back", "ease", "popularity", "popularity_unbought"} <= set(metrics["method"])
+    assert {"win_back", "rerank", "popularity", "popularity_unbought"} <= set(metrics["method"])
     assert metrics["level"].unique().to_list() == ["category"]
-    assert row(metrics, "ease")["coverage"] >= 0.9
+    assert row(metrics, "rerank")["coverage"] >= 0.9
 
 
 def test_frames_in_the_input_contract_work_as_well(inputs, job):
@@ -100,7 +100,7 @@ def test_frames_in_the_input_contract_work_as_well(inputs, job):
         pl.col("customer_id").is_in(few.implode()) | pl.col("customer_id").is_null()
     )
     metrics, _ = backtest.backtest(frames, job, cutoff=CUTOFF, days=DAYS, top_n=1, eligibility=False)
-    model = row(metrics, "ease")
+    model = row(metrics, "rerank")
     assert model["customers"] == model["active"] and model["coverage"] >= 0.9
 
 
@@ -114,6 +114,10 @@ def test_cli_prints_the_table_and_writes_the_offers(tmp_path):
         "2026-10-25",
         "--days",
         "28",
+        "--method",
+        "ease",
+        "--method",
+        "rerank",
         "--offers-out",
         str(out),
     )
@@ -123,14 +127,16 @@ def test_cli_prints_the_table_and_writes_the_offers(tmp_path):
         "backtest at sku level: offers built from the history before 2026-10-25, scored on purchases "
         "from 2026-10-25 to 2026-11-21 (28 days)"
     )
-    assert any(line.startswith("cross_sell ") and " ease " in line for line in lines)
-    assert "cross_sell (ease) against the baselines:" in lines
+    for method in ("ease", "rerank"):
+        assert any(line.startswith("cross_sell ") and f" {method} " in line for line in lines)
+        assert f"cross_sell ({method}) against the baselines:" in lines
     assert any(
         line.strip().startswith("popularity_unbought:") and "new-item hit rate" in line for line in lines
     )
     written = pl.read_csv(out, infer_schema=False)
-    assert written.columns == ["customer_id", "offer_type", "target", "rank"]
+    assert written.columns == ["customer_id", "offer_type", "method", "target", "rank"]
     assert set(written["offer_type"]) == {"cross_sell", "replenishment"}
+    assert set(written["method"]) == {"ease", "rerank", "replenishment"}
 
 
 def test_cli_rejects_a_window_past_the_data_and_an_unknown_level():
@@ -145,3 +151,38 @@ def test_cli_rejects_a_window_past_the_data_and_an_unknown_level():
     assert "runs past the data, which ends 2026-11-21" in partial.output
     bad = invoke("backtest", "--config", str(NIGHTLY), "--level", "brand")
     assert bad.exit_code == 2 and "'brand' is not one of 'sku', 'category'" in bad.output
+
+
+def test_substitutes_and_new_type_hits_computed_by_hand():
+    from coupongen.loop.backtest_scoring import LevelView, score_offers
+
+    # U1 buys milk (type dairy/milk) in the window and bought eggs long ago; in the scoring window
+    # U1 buys another milk and a first cheese.
+    bought = pl.DataFrame(
+        {"customer_id": ["U1", "U1"], "sku": ["MILK1", "EGG1"], "in_lookback": [True, False]}
+    )
+    types = pl.DataFrame(
+        {
+            "target": ["MILK1", "MILK2", "EGG2", "CHEESE1", "CHEESE2"],
+            "type": ["dairy/milk", "dairy/milk", "dairy/eggs", "dairy/cheese", "dairy/cheese"],
+        }
+    )
+    later = pl.DataFrame({"customer_id": ["U1", "U1"], "target": ["MILK2", "CHEESE1"]})
+    view = LevelView(bought=bought, products=bought.clear(), rules=bought.clear(), later=later, types=types)
+    made = pl.DataFrame(
+        {
+            "campaign": "c",
+            "offer_type": "cross_sell",
+            "method": "m",
+            "customer_id": "U1",
+            "target": ["MILK2", "EGG2", "CHEESE2"],
+            "rank": [1, 2, 3],
+            "reason": None,
+        }
+    )
+    scored = score_offers(made, view)
+    assert scored.select("target", "hit", "new_item", "substitute", "new_type_hit").rows() == [
+        ("MILK2", True, True, True, False),  # another milk: a substitute, bought
+        ("EGG2", False, True, False, False),  # eggs were bought before the window: not a substitute
+        ("CHEESE2", False, True, False, True),  # a first cheese (another sku) was bought: new type
+    ]

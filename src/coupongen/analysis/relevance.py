@@ -8,9 +8,11 @@ fill come from association rules, then popularity (``relevance_fills``).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 
 import polars as pl
 
+from coupongen.analysis import reranker
 from coupongen.analysis.item_models import (
     FITTERS,
     TOP_N,
@@ -29,20 +31,45 @@ from coupongen.analysis.relevance_fills import (
     fill_from_rules,
     popular_for,
 )
+from coupongen.analysis.reranker import RankSpec
+from coupongen.config import Job
 from coupongen.inputs.contract import require_columns
+
+RANKINGS = (*FITTERS, reranker.METHOD)
+"""The cross-sell rankings: one collaborative model, or the learned ranking over several sources."""
 
 __all__ = [
     "FITTERS",
+    "RANKINGS",
     "RECOMMENDATION_SCHEMA",
     "TOP_N",
     "WEIGHTINGS",
     "ModelSpec",
+    "RankSpec",
     "popular_unbought",
+    "ranking_spec",
     "recommend",
 ]
 
 
 _SOURCE_ORDER = {"rule": 1, "popular": 2}
+
+
+def ranking_spec(job: Job, method: str | None = None) -> ModelSpec | RankSpec:
+    """The cross-sell ranking the job's ``[ranking]`` settings name (or `method` instead).
+
+    The learned ranking is seeded with the job's seed, so a night is repeatable.
+    """
+    cfg = job.config.ranking
+    chosen = method or cfg.method
+    if chosen == reranker.METHOD:
+        return RankSpec(
+            prefer_new_types=cfg.prefer_new_types,
+            max_substitute_share=cfg.max_substitute_share,
+            lookback_days=job.config.segments.lookback_days,
+            seed=job.config.seed,
+        )
+    return ModelSpec(method=chosen)
 
 
 # --- the stage -------------------------------------------------------------------------------------
@@ -55,11 +82,14 @@ def recommend(
     rules: pl.DataFrame | None = None,
     customers: Iterable[str] | pl.Series | None = None,
     top_n: int = TOP_N,
-    spec: ModelSpec | None = None,
+    spec: ModelSpec | RankSpec | None = None,
+    as_of: date | None = None,
 ) -> pl.DataFrame:
     """Rank, for each customer, the promotable products they did not buy in the look-back window.
 
-    The model (`spec`, EASE by default) is fitted on every customer's purchases in `bought`
+    With a `RankSpec` the learned ranking (``reranker``) orders the candidates of several sources;
+    it needs the run date `as_of` (default: the day the facts in `bought` were taken). Otherwise
+    the model (`spec`, EASE by default) is fitted on every customer's purchases in `bought`
     (`features.customer_products`) and scores the customers in `customers` (default: everyone
     who bought in the window). Customers the model cannot fill `top_n` places for get products
     from the association `rules` their purchases fire (all antecedents bought; the best
@@ -83,7 +113,10 @@ def recommend(
     spec = spec or ModelSpec()
     require_columns(bought.columns, ["customer_id", "in_lookback", "receipts", "sku"], source="bought frame")
     require_columns(products.columns, ["promo_allowed", "sku"], source="products frame")
-    purchases = purchase_matrix(bought, weighting=spec.weighting, half_life_days=spec.half_life_days)
+    if isinstance(spec, RankSpec):
+        purchases = purchase_matrix(bought)
+    else:
+        purchases = purchase_matrix(bought, weighting=spec.weighting, half_life_days=spec.half_life_days)
     promotable = products.filter(pl.col("promo_allowed"))["sku"]
     allowed = purchases.items.is_in(promotable.implode()).to_numpy()
     wanted = _wanted(purchases, customers)
@@ -97,7 +130,13 @@ def recommend(
             "anchor": pl.String,
         }
     )
-    if purchases.items.len() and rows.size:
+    if isinstance(spec, RankSpec):
+        day = as_of or _facts_day(bought)
+        if day is not None and wanted.height:
+            modelled = reranker.rank(
+                bought, products, wanted["customer_id"], as_of=day, top_n=top_n, spec=spec
+            ).drop("substitute")
+    elif purchases.items.len() and rows.size:
         model = fit(purchases, spec)
         modelled = score_customers(purchases, model, top_n=top_n, allowed=allowed, rows=rows)
     recent = bought.filter(pl.col("in_lookback")).select("customer_id", "sku", "receipts")
@@ -138,6 +177,16 @@ def popular_unbought(
     if not exclude_bought:
         recent = recent.clear()
     return popular_for(wanted, recent, purchases, allowed, top_n, have=None)
+
+
+def _facts_day(bought: pl.DataFrame) -> date | None:
+    """The day customer facts were taken: a last purchase day plus the days since it."""
+    if bought.is_empty() or not {"last_day", "days_since_last"} <= set(bought.columns):
+        return None
+    day: date | None = bought.select(
+        (pl.col("last_day") + pl.duration(days=pl.col("days_since_last"))).max()
+    ).item()
+    return day
 
 
 def _wanted(purchases: PurchaseMatrix, customers: Iterable[str] | pl.Series | None) -> pl.DataFrame:

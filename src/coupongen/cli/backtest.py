@@ -33,6 +33,9 @@ _COLUMNS = (
     ("hit rate", "hit_rate", 8, "{:.2%}"),
     ("new hits", "new_hits", 8, "{:,}"),
     ("new-item hit rate", "new_item_hit_rate", 17, "{:.2%}"),
+    ("customers w/ new hit", "customer_new_hit_rate", 20, "{:.2%}"),
+    ("new-type hit", "new_type_hit_rate", 12, "{:.2%}"),
+    ("substitutes", "substitute_share", 11, "{:.1%}"),
     ("targets", "distinct_targets", 7, "{:,}"),
 )
 
@@ -70,10 +73,11 @@ _COLUMNS = (
 )
 @click.option(
     "--method",
-    type=click.Choice(tuple(relevance.FITTERS)),
-    default=relevance.ModelSpec().method,
-    show_default=True,
-    help="The model that ranks the cross-sell offers.",
+    "methods",
+    type=click.Choice(relevance.RANKINGS),
+    multiple=True,
+    help="The ranking of the cross-sell offers; repeat it to show several side by side "
+    "(default: the job's [ranking] method).",
 )
 @click.option(
     "--eligibility/--no-eligibility",
@@ -84,7 +88,8 @@ _COLUMNS = (
 @click.option(
     "--offers-out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the campaigns' scored offers to this CSV (customer_id, offer_type, target, rank).",
+    help="Also write the campaigns' scored offers to this CSV "
+    "(customer_id, offer_type, method, target, rank).",
 )
 @handle_errors
 def backtest(
@@ -100,7 +105,7 @@ def backtest(
     days: int,
     level: str,
     top_n: int,
-    method: str,
+    methods: tuple[str, ...],
     eligibility: bool,
     offers_out: Path | None,
 ) -> None:
@@ -121,7 +126,7 @@ def backtest(
         level=level,
         top_n=top_n,
         eligibility=eligibility,
-        spec=relevance.ModelSpec(method=method),
+        spec=[relevance.ranking_spec(job, m) for m in dict.fromkeys(methods)] or None,
     )
     if offers_out is not None:
         try:
@@ -177,19 +182,17 @@ def _ratios(metrics: pl.DataFrame) -> list[str]:
     cross = metrics.filter(pl.col("offer_type") == "cross_sell")
     for campaign in cross["campaign"].unique(maintain_order=True):
         rows = {r["method"]: r for r in cross.filter(pl.col("campaign") == campaign).iter_rows(named=True)}
-        model = next((m for m in rows if m not in bt.BASELINES), None)
-        if model is None:
-            continue
-        lines += ["", f"{campaign} ({model}) against the baselines:"]
-        for baseline in bt.BASELINES:
-            ratios = ", ".join(
-                f"{label} {_ratio(rows[model][col], rows[baseline][col])}"
-                for label, col in (
-                    ("hit rate", "hit_rate"),
-                    ("new-item hit rate", "new_item_hit_rate"),
+        for model in (m for m in rows if m not in bt.BASELINES):
+            lines += ["", f"{campaign} ({model}) against the baselines:"]
+            for baseline in bt.BASELINES:
+                ratios = ", ".join(
+                    f"{label} {_ratio(rows[model][col], rows[baseline][col])}"
+                    for label, col in (
+                        ("hit rate", "hit_rate"),
+                        ("new-item hit rate", "new_item_hit_rate"),
+                    )
                 )
-            )
-            lines.append(f"  {baseline + ':':<21} {ratios}")
+                lines.append(f"  {baseline + ':':<21} {ratios}")
     return lines
 
 

@@ -19,6 +19,7 @@ from coupongen.config.job import (
     JobConfig,
     NeverPromote,
     ProductsConfig,
+    RankingConfig,
     SegmentRule,
     SegmentsConfig,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "NeverPromote",
     "PerCustomer",
     "ProductsConfig",
+    "RankingConfig",
     "Reward",
     "SegmentRule",
     "SegmentsConfig",

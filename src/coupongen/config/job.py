@@ -8,6 +8,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
+from typing import Literal
 
 from babel import Locale, UnknownLocaleError
 from babel.numbers import is_currency
@@ -109,6 +110,22 @@ class AffinityConfig(_Model):
     category_min_support: float = Field(0.01, gt=0, le=1)
 
 
+class RankingConfig(_Model):
+    """How cross-sell targets are ranked (docs/relevance.md).
+
+    method: "ease" or "knn" (one collaborative model; "ease" is the default) or "rerank" (the
+    learned ranking over several candidate sources, trained each night on the history: fewer
+    substitutes and more new product types, at a training's cost every night; see
+    docs/relevance.md for its figures). prefer_new_types: move products of a type the customer
+    already buys down the list, so at most max_substitute_share of a customer's first offers are
+    such substitutes (rerank only).
+    """
+
+    method: Literal["rerank", "ease", "knn"] = "ease"
+    prefer_new_types: bool = True
+    max_substitute_share: float = Field(0.2, ge=0.0, le=1.0)
+
+
 class ChannelsConfig(_Model):
     """Customer messages: templates, suppression list, SMS length and the brand name they show."""
 
@@ -181,6 +198,7 @@ class JobConfig(_Model):
     products: ProductsConfig = ProductsConfig()
     segments: SegmentsConfig = SegmentsConfig()
     affinity: AffinityConfig = AffinityConfig()
+    ranking: RankingConfig = RankingConfig()
     channels: ChannelsConfig = ChannelsConfig()
     exports: ExportsConfig = ExportsConfig()
     campaigns: tuple[str, ...] = ()

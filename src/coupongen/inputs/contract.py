@@ -69,6 +69,7 @@ PRODUCTS = InputSpec(
         Column("name", "str"),
         Column("category", "str"),
         Column("category_name", "str", required=False),
+        Column("subcategory", "str", required=False),
         Column("brand", "str", required=False),
         Column("price", "float", required=False),
         Column("promo_allowed", "bool", required=False),

@@ -9,7 +9,7 @@ global popularity, and popularity without what each customer already bought.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -44,7 +44,7 @@ SCORED_TYPES: dict[str, tuple[str, ...]] = {
 
 DEFAULT_TOP_N = 3
 
-EXPORT_COLUMNS = ("customer_id", "offer_type", "target", "rank")
+EXPORT_COLUMNS = ("customer_id", "offer_type", "method", "target", "rank")
 """Columns of the scored offers written for outside analysis (see `offer_rows`)."""
 
 _DEFAULT_CROSS_SELL = {
@@ -63,7 +63,10 @@ def backtest(
     level: str = "sku",
     top_n: int = DEFAULT_TOP_N,
     eligibility: bool = True,
-    spec: relevance.ModelSpec | None = None,
+    spec: relevance.ModelSpec
+    | relevance.RankSpec
+    | Sequence[relevance.ModelSpec | relevance.RankSpec]
+    | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Build the job's offers as of `cutoff` and score them on purchases in the following `days`.
 
@@ -94,7 +97,8 @@ def backtest(
         level: "sku" or "category".
         top_n: offers per customer of the cross-sell ranking and the baselines.
         eligibility: score each campaign on the customers it admits (else every active one).
-        spec: the relevance model (default: the nightly run's).
+        spec: the cross-sell ranking, or several scored side by side (default: the nightly
+            run's, `relevance.ranking_spec`).
 
     Returns:
         (metrics, offers). metrics, one row per campaign and method: `campaign`, `offer_type`;
@@ -102,11 +106,14 @@ def backtest(
         `level`; `active` (active customers); `customers` (those the row is scored on);
         `covered` (customers with an offer); `coverage` (covered / customers); `offers`; `hits`;
         `hit_rate` (hits / offers); `new_offers` (offers of a target new to the customer);
-        `new_hits` (new offers bought); `new_item_hit_rate` (new_hits / offers); and
-        `distinct_targets`. Rates are null without offers. offers, one row per offer, sorted
-        by campaign, method, customer_id and rank: `campaign`, `offer_type`, `method`,
-        `customer_id`, `target`, `rank` (1 = best), `reason` (null for baselines), `hit`,
-        `new_item`.
+        `new_hits` (new offers bought); `new_item_hit_rate` (new_hits / offers);
+        `customer_new_hit_rate` (customers with a new offer bought / customers);
+        `new_type_hit_rate` (customers who bought a product of an offered type they had never
+        bought / customers); `substitute_share` (offers of a type the customer bought in the
+        look-back window / offers); and `distinct_targets`. Rates are null without offers.
+        offers, one row per offer, sorted by campaign, method, customer_id and rank:
+        `campaign`, `offer_type`, `method`, `customer_id`, `target`, `rank` (1 = best),
+        `reason` (null for baselines), `hit`, `new_item`, `substitute`, `new_type_hit`.
 
     Raises:
         ValueError: an unknown level, or days or top_n below 1.
@@ -147,7 +154,12 @@ def backtest(
         point_value=job.config.point_value,
         points_per_currency=job.config.points_per_currency,
     )
-    model = spec or relevance.ModelSpec()
+    if spec is None:
+        specs = [relevance.ranking_spec(job)]
+    elif isinstance(spec, relevance.ModelSpec | relevance.RankSpec):
+        specs = [spec]
+    else:
+        specs = list(spec)
     scored: list[tuple[CampaignConfig, str, pl.DataFrame, pl.DataFrame]] = []
     for campaign in _campaigns(job, level):
         admitted = (
@@ -160,8 +172,9 @@ def backtest(
             else active
         )
         if campaign.type == "cross_sell":
-            made = _cross_sell_offers(admitted, ctx, campaign, top_n, model)
-            scored.append((campaign, model.method, admitted, made))
+            for model in specs:
+                made = _cross_sell_offers(admitted, ctx, campaign, top_n, model)
+                scored.append((campaign, model.method, admitted, made))
             for baseline in BASELINES:
                 made = _baseline_offers(admitted, view, campaign, baseline, top_n)
                 scored.append((campaign, baseline, admitted, made))
@@ -192,7 +205,7 @@ def offer_rows(offers_frame: pl.DataFrame) -> pl.DataFrame:
     return (
         offers_frame.filter(~pl.col("method").is_in(list(BASELINES)))
         .select(EXPORT_COLUMNS)
-        .sort("offer_type", "customer_id", "rank")
+        .sort("offer_type", "method", "customer_id", "rank")
     )
 
 
@@ -213,7 +226,7 @@ def _cross_sell_offers(
     ctx: OfferContext,
     campaign: CampaignConfig,
     top_n: int,
-    spec: relevance.ModelSpec,
+    spec: relevance.ModelSpec | relevance.RankSpec,
 ) -> pl.DataFrame:
     """The campaign's top_n offers per customer, each rank picked by the nightly run's proposer.
 
@@ -227,6 +240,7 @@ def _cross_sell_offers(
         customers=admitted["customer_id"],
         top_n=max(top_n, relevance.TOP_N),
         spec=spec,
+        as_of=ctx.as_of,
     )
     current = replace(ctx, relevance=ranked)
     picked: list[pl.DataFrame] = []

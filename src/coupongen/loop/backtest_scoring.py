@@ -1,7 +1,10 @@
 """Scoring a backtest's offers: the history seen at one level, and hits on later purchases.
 
 An offer is a hit when the customer bought its target in the days after the cutoff, and new when
-the customer had never bought it before; at level "category" every item is a category.
+the customer had never bought it before; at level "category" every item is a category. Each target
+also has a product type (its subcategory where the products file has one, else its category): an
+offer is a substitute when the customer bought that type in the look-back window, and a new-type
+hit when the customer had never bought the type and bought any product of it in the window.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import polars as pl
 
 from coupongen.analysis import features
 from coupongen.analysis.night import Analysis
+from coupongen.analysis.ranking_sources import product_types
 from coupongen.config import CampaignConfig
 from coupongen.inputs.contract import Inputs
 from coupongen.offers.eligibility import restricted_categories
@@ -33,6 +37,9 @@ METRICS_SCHEMA = pl.Schema(
         "new_offers": pl.Int64(),
         "new_hits": pl.Int64(),
         "new_item_hit_rate": pl.Float64(),
+        "customer_new_hit_rate": pl.Float64(),
+        "new_type_hit_rate": pl.Float64(),
+        "substitute_share": pl.Float64(),
         "distinct_targets": pl.Int64(),
     }
 )
@@ -49,6 +56,8 @@ OFFERS_SCHEMA = pl.Schema(
         "reason": pl.String(),
         "hit": pl.Boolean(),
         "new_item": pl.Boolean(),
+        "substitute": pl.Boolean(),
+        "new_type_hit": pl.Boolean(),
     }
 )
 """Columns and dtypes of the offers frame `backtest.backtest` returns."""
@@ -62,12 +71,29 @@ class LevelView:
     products: pl.DataFrame
     rules: pl.DataFrame
     later: pl.DataFrame  # customer_id, target: bought in the scoring window
+    types: pl.DataFrame  # target, type
 
 
 def score_offers(made: pl.DataFrame, view: LevelView) -> pl.DataFrame:
     """Mark each offer bought in the window (hit) and never bought before the cutoff (new_item)."""
     ever = view.bought.select("customer_id", pl.col("sku").alias("target")).unique()
     later = view.later.with_columns(pl.lit(True).alias("hit"))
+    typed = view.bought.select("customer_id", pl.col("sku").alias("target"), "in_lookback").join(
+        view.types, on="target"
+    )
+    ever_type = typed.select("customer_id", "type").unique().with_columns(pl.lit(False).alias("new_type"))
+    window_type = (
+        typed.filter(pl.col("in_lookback"))
+        .select("customer_id", "type")
+        .unique()
+        .with_columns(pl.lit(True).alias("substitute"))
+    )
+    later_type = (
+        view.later.join(view.types, on="target")
+        .select("customer_id", "type")
+        .unique()
+        .with_columns(pl.lit(True).alias("type_bought"))
+    )
     return (
         made.cast({"rank": pl.Int32, "reason": pl.String})
         .join(later, on=["customer_id", "target"], how="left")
@@ -76,7 +102,18 @@ def score_offers(made: pl.DataFrame, view: LevelView) -> pl.DataFrame:
             on=["customer_id", "target"],
             how="left",
         )
-        .with_columns(pl.col("hit").fill_null(False), pl.col("new_item").fill_null(True))
+        .join(view.types, on="target", how="left")
+        .join(window_type, on=["customer_id", "type"], how="left")
+        .join(ever_type, on=["customer_id", "type"], how="left")
+        .join(later_type, on=["customer_id", "type"], how="left")
+        .with_columns(
+            pl.col("hit").fill_null(False),
+            pl.col("new_item").fill_null(True),
+            pl.col("substitute").fill_null(False),
+            (pl.col("new_type").fill_null(True) & pl.col("type_bought").fill_null(False)).alias(
+                "new_type_hit"
+            ),
+        )
         .select(OFFERS_SCHEMA.names())
         .cast(OFFERS_SCHEMA)
     )
@@ -98,6 +135,9 @@ def campaign_metrics(
     new_offers = int(mine["new_item"].sum())
     new_hits = int((mine["hit"] & mine["new_item"]).sum())
     covered = mine["customer_id"].n_unique()
+    new_hit_customers = mine.filter(pl.col("hit") & pl.col("new_item"))["customer_id"].n_unique()
+    new_type_customers = mine.filter(pl.col("new_type_hit"))["customer_id"].n_unique()
+    customers = admitted.height
     return pl.DataFrame(
         {
             "campaign": [campaign.name],
@@ -114,6 +154,9 @@ def campaign_metrics(
             "new_offers": [new_offers],
             "new_hits": [new_hits],
             "new_item_hit_rate": [new_hits / n if n else None],
+            "customer_new_hit_rate": [new_hit_customers / customers if customers else None],
+            "new_type_hit_rate": [new_type_customers / customers if customers else None],
+            "substitute_share": [int(mine["substitute"].sum()) / n if n else None],
             "distinct_targets": [mine["target"].n_unique()],
         },
         schema=METRICS_SCHEMA,
@@ -134,6 +177,7 @@ def level_view(
     products = inputs.products.kept
     if level == "sku":
         bought, items, rules = analysis.bought, products, analysis.rules
+        types = product_types(products).select(pl.col("sku").alias("target"), "type")
     else:
         tx = tx.join(products.select("sku", "category"), on="sku").with_columns(
             pl.col("category").alias("sku")
@@ -152,6 +196,7 @@ def level_view(
             )
         )
         rules = analysis.category_rules
+        types = items.select(pl.col("sku").alias("target"), pl.col("sku").alias("type"))
     start = datetime.combine(cutoff, time())
     later = (
         tx.filter(
@@ -163,4 +208,4 @@ def level_view(
         .select("customer_id", pl.col("sku").alias("target"))
         .unique()
     )
-    return LevelView(bought=bought, products=items, rules=rules, later=later)
+    return LevelView(bought=bought, products=items, rules=rules, later=later, types=types)

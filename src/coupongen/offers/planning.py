@@ -17,7 +17,7 @@ from datetime import date
 import polars as pl
 
 from coupongen.analysis.night import Analysis
-from coupongen.analysis.relevance import recommend
+from coupongen.analysis.relevance import ranking_spec, recommend
 from coupongen.config import CampaignConfig, Job, MoneyRule, amount
 from coupongen.offers.candidates import OFFER_TYPES, OfferContext
 from coupongen.offers.eligibility import eligible_customers, with_audience_facts
@@ -321,7 +321,14 @@ def plan_night(
         admitted = pl.concat(
             [eligible_customers(customers, c, listed=lists.get(c.name))["customer_id"] for c in cross_sell]
         )
-        ranked = recommend(analysis.bought, products, rules=analysis.rules, customers=admitted)
+        ranked = recommend(
+            analysis.bought,
+            products,
+            rules=analysis.rules,
+            customers=admitted,
+            spec=ranking_spec(job),
+            as_of=as_of,
+        )
     ctx = OfferContext(
         customers=customers,
         bought=analysis.bought,

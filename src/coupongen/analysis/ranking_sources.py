@@ -1,0 +1,287 @@
+"""Cross-sell candidates: several sources each propose a few unbought products per customer.
+
+A learned re-ranker (``reranker``) orders the union; this module only gathers it. Every source
+gives its top-k products per customer among the promotable ones the customer did not buy in the
+look-back window: the collaborative models (EASE and item-kNN), popularity among customers of the
+same main category (similar customers), popularity overall, and products on the rise (most new
+buyers in the recent weeks). Each pair carries every source's score and rank (rank k+1 and score 0
+where a source did not propose it), and the list of each customer is capped, so the work grows with
+customers x cap, never customers x catalogue.
+
+The history may be cut at an earlier day (`history_before`): the re-ranker trains on candidates
+built as of a day inside the history and labelled with what customers took up afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import polars as pl
+
+from coupongen.analysis.item_models import ModelSpec, codes_of, fit, purchase_matrix, score_customers
+
+SOURCES = ("ease", "knn", "segment", "popular", "rising")
+"""The candidate sources, in the order their columns appear."""
+
+RECENT_DAYS = 28
+"""The recent weeks that count a product's new buyers (its trend) and a customer's new products."""
+
+LIST_DEPTH = 4
+"""A shared list (popular, rising, a segment's) is read this many times k deep per customer: the
+customer's k best unbought come from it, fewer for one who bought most of it (other sources fill)."""
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """How many candidates each source proposes and how many a customer keeps.
+
+    per_source: top-k per customer of each source, in `SOURCES` order. max_candidates: the
+    customer's list after the union (best rank over the sources first). model_items: the
+    collaborative sources see the most-bought products only (item-kNN's cost grows with the
+    square of the products it covers; rarely bought products make poor coupon targets anyway).
+    """
+
+    per_source: tuple[int, ...] = (40, 40, 20, 15, 10)
+    max_candidates: int = 40
+    model_items: int = 6000
+
+    def __post_init__(self) -> None:
+        if len(self.per_source) != len(SOURCES) or min(self.per_source) < 1:
+            raise ValueError(f"per_source needs {len(SOURCES)} counts of at least 1, got {self.per_source}")
+        if self.max_candidates < 1 or self.model_items < 1:
+            raise ValueError("max_candidates and model_items must be at least 1")
+
+
+def history_before(bought: pl.DataFrame, day: date, *, lookback_days: int) -> pl.DataFrame:
+    """The customer x product facts as they stood before `day`, from facts taken at a later day.
+
+    A pair counts when the customer first bought the product before `day`; it is in the look-back
+    window when its last purchase is not older than `lookback_days` before `day` (a pair bought on
+    both sides of `day` was bought within the window). Only first_day, last_day and in_lookback
+    are cut: later columns of the facts (receipts, spend) still hold the whole history, so the
+    re-ranker's features never read them.
+    """
+    start = day - timedelta(days=lookback_days)
+    return bought.filter(pl.col("first_day") < day).with_columns(
+        (pl.col("last_day") >= start).alias("in_lookback")
+    )
+
+
+def product_types(products: pl.DataFrame) -> pl.DataFrame:
+    """sku, category, type, price: the type is the product's subcategory where the file has one.
+
+    Without a subcategory (no column, or blank for the product) the category stands for the type,
+    so "a type the customer buys" falls back to "a category the customer buys".
+    """
+    sub = pl.col("subcategory") if "subcategory" in products.columns else pl.lit(None, dtype=pl.String)
+    price = pl.col("price") if "price" in products.columns else pl.lit(None)
+    return products.select(
+        "sku",
+        pl.col("category").cast(pl.String),
+        pl.format("{}/{}", pl.col("category"), sub).fill_null(pl.col("category")).alias("type"),
+        price.cast(pl.Float64).alias("price"),
+    )
+
+
+def candidates(
+    bought: pl.DataFrame,
+    products: pl.DataFrame,
+    customers: pl.Series,
+    *,
+    as_of: date,
+    spec: SourceSpec | None = None,
+    models: tuple[ModelSpec, ModelSpec] | None = None,
+) -> pl.DataFrame:
+    """Every source's candidates for `customers`, one row per customer and product.
+
+    Args:
+        bought: `features.customer_products`-style facts as of `as_of` (`history_before` for an
+            earlier day).
+        products: the products file (sku, category, promo_allowed; subcategory optional).
+        customers: the customers to propose for; those without purchases in the window get the
+            non-personal sources only.
+        as_of: the day the candidates are built on.
+        spec: candidates per source and per customer.
+        models: the EASE and item-kNN settings (default: `ModelSpec` of each method).
+
+    Returns:
+        customer_id, sku, then `<source>_score` (f64) and `<source>_rank` (i32) for every source,
+        `n_sources` (i32, how many sources proposed the pair) and `anchor` (the customer's product
+        behind the best collaborative score, null otherwise); sorted by customer_id and sku, at
+        most `spec.max_candidates` rows per customer.
+    """
+    spec = spec or SourceSpec()
+    ease_spec, knn_spec = models or (ModelSpec(method="ease"), ModelSpec(method="knn"))
+    k = dict(zip(SOURCES, spec.per_source, strict=True))
+    recent = bought.filter(pl.col("in_lookback")).select("customer_id", "sku").unique()
+    promotable = products.filter(pl.col("promo_allowed"))["sku"]
+    wanted = (
+        pl.DataFrame({"customer_id": customers.cast(pl.String)}).drop_nulls().unique().sort("customer_id")
+    )
+    parts = [
+        *_model_sources(
+            _most_bought(recent, spec.model_items),
+            promotable,
+            wanted,
+            [("ease", ease_spec, k["ease"]), ("knn", knn_spec, k["knn"])],
+        ),
+        _segment_source(recent, products, promotable, wanted, k["segment"]),
+        _listed("popular", _popularity(recent, promotable), recent, wanted, k["popular"]),
+        _listed("rising", _rising(bought, promotable, as_of), recent, wanted, k["rising"]),
+    ]
+    long = (
+        pl.concat([p for p in parts if p.height], how="diagonal_relaxed")
+        if any(p.height for p in parts)
+        else None
+    )
+    if long is None:
+        return _empty()
+    return _wide(long, k, spec.max_candidates)
+
+
+# --- the sources ------------------------------------------------------------------------------------
+
+
+def _model_sources(
+    recent: pl.DataFrame,
+    promotable: pl.Series,
+    wanted: pl.DataFrame,
+    models: list[tuple[str, ModelSpec, int]],
+) -> list[pl.DataFrame]:
+    """EASE and item-kNN: each model's best unbought products for the wanted customers."""
+    facts = recent.with_columns(pl.lit(True).alias("in_lookback"))
+    purchases = purchase_matrix(facts)
+    if not purchases.items.len():
+        return []
+    rows = wanted.join(codes_of(purchases.customers, "customer_id", "row"), on="customer_id")[
+        "row"
+    ].to_numpy()
+    if not rows.size:
+        return []
+    allowed = purchases.items.is_in(promotable.implode()).to_numpy()
+    out = []
+    for name, model_spec, top in models:
+        scored = score_customers(purchases, fit(purchases, model_spec), top_n=top, allowed=allowed, rows=rows)
+        out.append(
+            scored.select("customer_id", "sku", pl.lit(name).alias("source"), "score", "rank", "anchor")
+        )
+    return out
+
+
+def _most_bought(recent: pl.DataFrame, n: int) -> pl.DataFrame:
+    """The purchases of the `n` products with the most buyers in the window (ties: sku order)."""
+    top = recent.group_by("sku").len().sort(["len", "sku"], descending=[True, False]).head(n).select("sku")
+    return recent.join(top, on="sku", how="semi")
+
+
+def _popularity(recent: pl.DataFrame, promotable: pl.Series) -> pl.DataFrame:
+    """sku, score: buyers in the look-back window, promotable products only."""
+    return (
+        recent.filter(pl.col("sku").is_in(promotable.implode()))
+        .group_by("sku")
+        .agg(pl.len().cast(pl.Float64).alias("score"))
+    )
+
+
+def _rising(bought: pl.DataFrame, promotable: pl.Series, as_of: date) -> pl.DataFrame:
+    """sku, score: customers who bought the product for the first time in the recent weeks."""
+    start = as_of - timedelta(days=RECENT_DAYS)
+    return (
+        bought.filter((pl.col("first_day") >= start) & pl.col("sku").is_in(promotable.implode()))
+        .group_by("sku")
+        .agg(pl.len().cast(pl.Float64).alias("score"))
+    )
+
+
+def _listed(
+    name: str, scored: pl.DataFrame, recent: pl.DataFrame, wanted: pl.DataFrame, top: int
+) -> pl.DataFrame:
+    """One ranked product list for everyone: each customer's first `top` products not bought."""
+    if scored.is_empty() or wanted.is_empty():
+        return pl.DataFrame()
+    head = scored.sort(["score", "sku"], descending=[True, False]).head(LIST_DEPTH * top)
+    return _top_unbought(wanted.join(head, how="cross"), recent, name, top, by=["customer_id"])
+
+
+def _segment_source(
+    recent: pl.DataFrame, products: pl.DataFrame, promotable: pl.Series, wanted: pl.DataFrame, top: int
+) -> pl.DataFrame:
+    """Popularity among similar customers: those whose main category (most products) is the same."""
+    if recent.is_empty() or wanted.is_empty():
+        return pl.DataFrame()
+    main = (
+        recent.join(products.select("sku", "category"), on="sku")
+        .group_by("customer_id", "category")
+        .len()
+        .sort(["customer_id", "len", "category"], descending=[False, True, False])
+        .unique("customer_id", keep="first")
+        .select("customer_id", pl.col("category").alias("segment"))
+    )
+    popular = (
+        recent.filter(pl.col("sku").is_in(promotable.implode()))
+        .join(main, on="customer_id")
+        .group_by("segment", "sku")
+        .agg(pl.len().cast(pl.Float64).alias("score"))
+        .sort(["segment", "score", "sku"], descending=[False, True, False])
+        .group_by("segment", maintain_order=True)
+        .head(LIST_DEPTH * top)
+    )
+    pairs = wanted.join(main, on="customer_id").join(popular, on="segment")
+    return _top_unbought(pairs, recent, "segment", top, by=["customer_id"])
+
+
+def _top_unbought(
+    pairs: pl.DataFrame, recent: pl.DataFrame, name: str, top: int, *, by: list[str]
+) -> pl.DataFrame:
+    """Each customer's best `top` pairs not bought in the window, ranked by score then sku."""
+    return (
+        pairs.join(recent, on=["customer_id", "sku"], how="anti")
+        .sort([*by, "score", "sku"], descending=[False, True, False])
+        .with_columns((pl.int_range(pl.len()).over(by) + 1).cast(pl.Int32).alias("rank"))
+        .filter(pl.col("rank") <= top)
+        .select("customer_id", "sku", pl.lit(name).alias("source"), "score", "rank")
+    )
+
+
+# --- the union --------------------------------------------------------------------------------------
+
+
+def _wide(long: pl.DataFrame, k: dict[str, int], cap: int) -> pl.DataFrame:
+    """One row per pair with every source's score and rank; each customer's best `cap` pairs."""
+    long = long.with_columns(pl.col("rank").cast(pl.Int32), pl.col("score").cast(pl.Float64))
+    columns = []
+    for source in SOURCES:
+        mine = pl.col("source") == source
+        columns += [
+            pl.col("score").filter(mine).max().fill_null(0.0).alias(f"{source}_score"),
+            pl.col("rank").filter(mine).min().fill_null(k[source] + 1).cast(pl.Int32).alias(f"{source}_rank"),
+        ]
+    anchor = pl.col("anchor") if "anchor" in long.columns else pl.lit(None, dtype=pl.String)
+    wide = (
+        long.with_columns(anchor.alias("anchor"))
+        .group_by("customer_id", "sku")
+        .agg(
+            *columns,
+            pl.len().cast(pl.Int32).alias("n_sources"),
+            pl.col("anchor").drop_nulls().first().alias("anchor"),
+        )
+    )
+    best = pl.min_horizontal([pl.col(f"{s}_rank") for s in SOURCES])
+    votes = pl.sum_horizontal([1.0 / pl.col(f"{s}_rank") for s in SOURCES])
+    return (
+        wide.sort(["customer_id", best, votes, "sku"], descending=[False, False, True, False])
+        .group_by("customer_id", maintain_order=True)
+        .head(cap)
+        .sort("customer_id", "sku")
+    )
+
+
+def _empty() -> pl.DataFrame:
+    schema: dict[str, pl.DataType] = {"customer_id": pl.String(), "sku": pl.String()}
+    for source in SOURCES:
+        schema[f"{source}_score"] = pl.Float64()
+        schema[f"{source}_rank"] = pl.Int32()
+    schema["n_sources"] = pl.Int32()
+    schema["anchor"] = pl.String()
+    return pl.DataFrame(schema=schema)
