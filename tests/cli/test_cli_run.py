@@ -175,7 +175,7 @@ def test_log_lines_carry_no_personal_data(tmp_path):
     )
     assert result.exit_code == 0
     assert result.stdout.startswith(f"coupongen nightly as of {AS_OF} (dry run)\n")
-    for heading in ("inputs:", "segments (", "rules:", "campaigns:", "customers reached:"):
+    for heading in ("inputs:", "segments (", "rules:", "campaigns (money in RUB):", "customers reached:"):
         assert heading in result.stdout
     logs = result.stderr if result.stderr_bytes is not None else result.output
     customers = pl.read_csv(NIGHTLY.parent.parent / "sample_data" / "customers.csv", infer_schema=False)

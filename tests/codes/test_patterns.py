@@ -148,7 +148,7 @@ def test_imported_codes_are_issued_in_file_order_reach_the_pos_file_and_are_neve
         run = led.start_run(job="t", as_of=AS_OF, config_hash="h")
         assert pipeline.issue(job, plan(["C1", "C2"]), led, run) == 2
         led.finish_run(run, status="succeeded")
-        pos = pos_rows(led.coupons(), "RUB")
+        pos = pos_rows(led.coupons(), currency="RUB")
         assert pos.select("customer_id", "code", "barcode_value").rows() == [
             ("C1", "PART-0001", "PART-0001"),
             ("C2", "PART-0002", "PART-0002"),

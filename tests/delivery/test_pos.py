@@ -17,12 +17,15 @@ NIGHT1, NIGHT2 = date(2026, 11, 22), date(2026, 11, 29)
 def test_display_text_in_figures_and_names_never_a_formula():
     frame = pl.DataFrame(
         {
-            "reward_type": ["percent", "amount", "points", "multiplier", "percent"],
-            "reward_value": [15.0, 300.0, 200.0, 2.0, 12.5],
-            "target_kind": ["sku", "basket", "category", "basket", "sku"],
-            "target": ["S1", None, "dairy_milk", None, "S2"],
-            "min_basket": [0.0, 1000.0, 0.0, 0.0, 0.0],
-        }
+            "reward_type": ["percent", "amount", "points", "multiplier", "percent", "free_product"],
+            "reward_value": [15.0, 300.0, 200.0, 2.0, 12.5, 100.0],
+            "target_kind": ["sku", "basket", "category", "basket", "sku", "sku"],
+            "target": ["S1", None, "dairy_milk", None, "S2", "S1"],
+            "min_basket": [0.0, 1000.0, 0.0, 0.0, 0.0, 0.0],
+            "reward_buy": [None, None, None, None, None, None],
+            "reward_get": [None, None, None, None, None, 1],
+        },
+        schema_overrides={"reward_buy": pl.Int64, "reward_get": pl.Int64},
     )
     names = {"S1": "Spaghetti 500 g", "S2": "A very long product name that no till shows in full"}
     assert frame.select(display_text("RUB", names).alias("t"))["t"].to_list() == [
@@ -31,6 +34,7 @@ def test_display_text_in_figures_and_names_never_a_formula():
         "200 PTS dairy milk",
         "x2 PTS basket",
         "12.5% OFF A very long product name th...",  # 40 characters
+        "1 FREE Spaghetti 500 g",
     ]
 
 

@@ -406,7 +406,7 @@ def test_a_v1_ledger_migrates_to_the_current_schema_with_its_data(tmp_path):
     path = tmp_path / "ledger.sqlite"
     make_v1_ledger(path)
     with Ledger.open(path) as led:
-        assert led.schema_version == SCHEMA_VERSION == 4
+        assert led.schema_version == SCHEMA_VERSION == 5
         assert len(led.ledger_id) == 32  # a ledger from before ids gets one when migrated
         coupons = led.coupons()
         assert coupons.select("offer_key", "code", "barcode_value", "symbology", "status").rows() == [
@@ -449,7 +449,7 @@ def test_a_v2_ledger_migrates_with_no_segment_or_channel_for_its_coupons(tmp_pat
     conn.execute("PRAGMA user_version = 2")
     conn.close()
     with Ledger.open(path) as led:
-        assert led.schema_version == SCHEMA_VERSION == 4
+        assert led.schema_version == SCHEMA_VERSION == 5
         assert len(led.ledger_id) == 32  # a ledger from before ids gets one when migrated
         old = led.coupons(as_of=date(2026, 11, 21))
         assert old.select("code", "segment", "channel").rows() == [

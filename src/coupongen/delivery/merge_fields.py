@@ -62,11 +62,12 @@ def slot_columns(slots: int) -> list[str]:
     return [f"coupon{i}_{field}" for i in range(1, slots + 1) for field in SLOT_FIELDS]
 
 
-def merge_frame(email: pl.DataFrame, slots: int, stems: pl.Series) -> pl.DataFrame:
+def merge_frame(email: pl.DataFrame, slots: int, stems: pl.Series | None = None) -> pl.DataFrame:
     """The merge file's rows: the recipient columns, ``coupon_count``, ``html_file``, ``eml_file``
     and the coupon slots. ``email`` is `messages.Messages.email` (its ``fields`` column holds each
     message's coupon fields as a JSON list); ``stems`` the messages' safe file names (see
-    `safe_names`); a message with more coupons than ``slots`` widens the file to fit.
+    `safe_names`; the customer ids when not given); a message with more coupons than ``slots``
+    widens the file to fit.
     """
     per_message: Sequence[list[dict[str, str | None]]] = [json.loads(f) for f in email["fields"]]
     width = max([slots, *(len(f) for f in per_message)])
@@ -77,6 +78,7 @@ def merge_frame(email: pl.DataFrame, slots: int, stems: pl.Series) -> pl.DataFra
         for fields in per_message
     ]
     coupons = pl.DataFrame(rows, schema=dict.fromkeys(columns, pl.String), orient="row")
+    stems = email["customer_id"] if stems is None else stems
     head = email.select(
         *RECIPIENT_COLUMNS,
         pl.Series("coupon_count", [len(f) for f in per_message], dtype=pl.Int64),

@@ -188,7 +188,7 @@ def _merge_fields(templates: Templates, locale: str, context: dict[str, Any]) ->
     out = []
     for c in context["coupons"]:
         try:
-            headline = templates.call_macro(name, "describe", c)
+            headline = templates.call_macro(name, "describe", c, context=context)
         except ConfigError as e:
             raise _Refused(f"template {name}: {e.__cause__}") from e
         image = c["image"]

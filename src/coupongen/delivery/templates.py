@@ -11,7 +11,7 @@ issued.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,12 +86,17 @@ class Templates:
         except (TemplateError, TypeError, ValueError) as e:
             raise ConfigError(f"{self.folder / name}: {e}") from e
 
-    def call_macro(self, name: str, macro: str, *args: object) -> str:
-        """Call ``macro`` of the text template ``name`` (e.g. ``describe`` of ``_offer_en.j2``);
-        an error becomes a ConfigError naming the file, as in `render`.
+    def call_macro(
+        self, name: str, macro: str, *args: object, context: Mapping[str, object] | None = None
+    ) -> str:
+        """Call ``macro`` of the text template ``name`` (e.g. ``describe`` of ``_offer_en.j2``) with
+        the message's ``context`` (its locale drives the filters); an error becomes a ConfigError
+        naming the file, as in `render`.
         """
         try:
-            return str(getattr(self.text.get_template(name).module, macro)(*args)).strip()
+            template = self.text.get_template(name)
+            module = template.make_module(vars=dict(context)) if context is not None else template.module
+            return str(getattr(module, macro)(*args)).strip()
         except (TemplateError, TypeError, ValueError, AttributeError) as e:
             raise ConfigError(f"{self.folder / name}: {e}") from e
 

@@ -284,6 +284,17 @@ def import_redemptions(
         decided, already = judge_redemptions(
             redeemed, source=source, ledger=ledger, formats=formats, key=key, terms=terms
         )
+        if rejected_folder is not None:
+            # Written before the commit, so an import killed right after it has its file; the
+            # refunds' rejections join it below.
+            first = ImportResult(
+                path=path,
+                source=source,
+                read=loaded.counts["read"],
+                decided=decided,
+                already_imported=already,
+            )
+            write_rejected(first, rejected_folder)
         ledger.record_redemptions(decided)
         credited = ledger.credit_referrers(source, referrer_rewards(terms or {}))
         refunds, refunded_before = judge_refunds(
