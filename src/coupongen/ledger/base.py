@@ -116,6 +116,8 @@ def check_integrity(conn: sqlite3.Connection, path: Path) -> None:
         problems = [str(row[0]) for row in conn.execute("PRAGMA quick_check").fetchall()]
     except sqlite3.DatabaseError as e:
         problems = [str(e)]
+    # SQLite's reports span lines ("*** in database main ***\nPage 2: ..."): the error is one line
+    problems = [" ".join(p.split()) for p in problems]
     if problems != ["ok"]:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise LedgerError(
