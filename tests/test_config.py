@@ -128,4 +128,4 @@ def test_the_ranking_settings_name_the_methods_and_bound_the_share(tmp_path):
         f"{path}: ranking.max_substitute_share: Input should be less than or equal to 1 (got 1.5)"
     )
     ranking = load_job(REPO / "jobs" / "nightly.toml").config.ranking
-    assert (ranking.method, ranking.prefer_new_types, ranking.max_substitute_share) == ("rerank", True, 0.2)
+    assert (ranking.method, ranking.prefer_new_types, ranking.max_substitute_share) == ("ease", True, 0.2)

@@ -332,7 +332,7 @@ def test_validation_of_a_frame_with_only_the_required_columns():
     raw = pl.DataFrame({"sku": ["A"], "name": ["Pasta"], "category": ["pasta"]})
     kept = validate_products(raw).kept
     assert kept.schema == pl.Schema(PRODUCT_SCHEMA)
-    assert kept.row(0) == ("A", "Pasta", "pasta", None, None, None, True)
+    assert kept.row(0) == ("A", "Pasta", "pasta", None, None, None, None, True)
     with pytest.raises(InputError) as e:
         validate_products(pl.DataFrame({"sku": ["A"]}))
     assert str(e.value) == "products: missing required columns 'name', 'category'"

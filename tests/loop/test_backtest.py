@@ -38,7 +38,7 @@ def row(metrics: pl.DataFrame, method: str) -> dict:
 
 def test_cross_sell_finds_new_products_better_than_popularity_and_reaches_nearly_everyone(sku_run):
     metrics, _ = sku_run
-    model = row(metrics, "rerank")
+    model = row(metrics, "ease")
     unbought = row(metrics, "popularity_unbought")
     popular = row(metrics, "popularity")
     assert model["new_item_hit_rate"] >= 1.3 * unbought["new_item_hit_rate"]
@@ -51,7 +51,7 @@ def test_cross_sell_finds_new_products_better_than_popularity_and_reaches_nearly
 
 def test_no_cross_sell_offer_is_restricted_or_already_bought(sku_run, inputs):
     _, scored = sku_run
-    cross = scored.filter((pl.col("offer_type") == "cross_sell") & (pl.col("method") == "rerank"))
+    cross = scored.filter((pl.col("offer_type") == "cross_sell") & (pl.col("method") == "ease"))
     restricted = inputs.products.kept.filter(~pl.col("promo_allowed"))["sku"]
     assert not cross["target"].is_in(restricted.implode()).any()
     bought = features.customer_products(inputs.transactions.kept, as_of=CUTOFF, lookback_days=365)
@@ -68,7 +68,7 @@ def test_rank_one_is_the_offer_the_nightly_run_makes(sku_run, inputs, job):
     sent = nightly.offers.filter(pl.col("offer_type") == "cross_sell").select(
         "customer_id", "target", "reason"
     )
-    first = scored.filter((pl.col("method") == "rerank") & (pl.col("rank") == 1))
+    first = scored.filter((pl.col("method") == "ease") & (pl.col("rank") == 1))
     assert sent.height > 500
     assert_frame_equal(
         sent.sort("customer_id"),
@@ -88,9 +88,9 @@ def test_category_level_targets_categories(inputs, job):
     assert set(scored["target"]) <= set(products["category"])
     restricted = products.filter(~pl.col("promo_allowed"))["category"].unique()
     assert not scored["target"].is_in(restricted.implode()).any()
-    assert {"win_back", "rerank", "popularity", "popularity_unbought"} <= set(metrics["method"])
+    assert {"win_back", "ease", "popularity", "popularity_unbought"} <= set(metrics["method"])
     assert metrics["level"].unique().to_list() == ["category"]
-    assert row(metrics, "rerank")["coverage"] >= 0.9
+    assert row(metrics, "ease")["coverage"] >= 0.9
 
 
 def test_frames_in_the_input_contract_work_as_well(inputs, job):
@@ -100,7 +100,7 @@ def test_frames_in_the_input_contract_work_as_well(inputs, job):
         pl.col("customer_id").is_in(few.implode()) | pl.col("customer_id").is_null()
     )
     metrics, _ = backtest.backtest(frames, job, cutoff=CUTOFF, days=DAYS, top_n=1, eligibility=False)
-    model = row(metrics, "rerank")
+    model = row(metrics, "ease")
     assert model["customers"] == model["active"] and model["coverage"] >= 0.9
 
 
@@ -115,9 +115,9 @@ def test_cli_prints_the_table_and_writes_the_offers(tmp_path):
         "--days",
         "28",
         "--method",
-        "ease",
-        "--method",
         "rerank",
+        "--method",
+        "ease",
         "--offers-out",
         str(out),
     )
@@ -127,7 +127,7 @@ def test_cli_prints_the_table_and_writes_the_offers(tmp_path):
         "backtest at sku level: offers built from the history before 2026-10-25, scored on purchases "
         "from 2026-10-25 to 2026-11-21 (28 days)"
     )
-    for method in ("ease", "rerank"):
+    for method in ("rerank", "ease"):
         assert any(line.startswith("cross_sell ") and f" {method} " in line for line in lines)
         assert f"cross_sell ({method}) against the baselines:" in lines
     assert any(
@@ -136,7 +136,7 @@ def test_cli_prints_the_table_and_writes_the_offers(tmp_path):
     written = pl.read_csv(out, infer_schema=False)
     assert written.columns == ["customer_id", "offer_type", "method", "target", "rank"]
     assert set(written["offer_type"]) == {"cross_sell", "replenishment"}
-    assert set(written["method"]) == {"ease", "rerank", "replenishment"}
+    assert set(written["method"]) == {"rerank", "ease", "replenishment"}
 
 
 def test_cli_rejects_a_window_past_the_data_and_an_unknown_level():
