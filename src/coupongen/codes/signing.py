@@ -16,12 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from coupongen.errors import ConfigError
-
-if TYPE_CHECKING:
-    from coupongen.codes.formats import CodeFormat
 
 SIGNING_KEY_ENV = "COUPONGEN_SIGNING_KEY"
 SIGNING_KEY_FILE_ENV = "COUPONGEN_SIGNING_KEY_FILE"
@@ -49,7 +46,36 @@ def code_signature(text: str, *, key: bytes, length: int, alphabet: str) -> str:
     return "".join(out)
 
 
-def has_valid_signature(code: str, fmt: CodeFormat, *, key: bytes) -> bool:
+class SignedFormat(Protocol):
+    """What checking a signature needs of a code format (`coupongen.codes.formats.CodeFormat`)."""
+
+    @property
+    def prefix(self) -> str:
+        """The code's fixed start."""
+        ...
+
+    @property
+    def length(self) -> int:
+        """Random characters after the prefix."""
+        ...
+
+    @property
+    def signature_length(self) -> int:
+        """Signature characters after them."""
+        ...
+
+    @property
+    def alphabet(self) -> str:
+        """The characters codes are drawn from."""
+        ...
+
+    @property
+    def size(self) -> int:
+        """The whole code's length."""
+        ...
+
+
+def has_valid_signature(code: str, fmt: SignedFormat, *, key: bytes) -> bool:
     """True when the signature characters of ``code`` are the MAC of its prefix and body."""
     if not fmt.signature_length or len(code) != fmt.size or not code.startswith(fmt.prefix):
         return False
