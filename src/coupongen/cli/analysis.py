@@ -17,7 +17,7 @@ from coupongen import pipeline
 from coupongen.analysis.affinity import describe_rule
 from coupongen.analysis.night import Analysis
 from coupongen.analysis.segments import summarize_segments
-from coupongen.cli.common import common_options, handle_errors, open_job
+from coupongen.cli.common import common_options, handle_errors, open_night
 from coupongen.cli.progress_display import progress_display
 from coupongen.config import Job
 
@@ -84,10 +84,7 @@ def _analyse(
     customers: bool = True,
     baskets: bool = True,
 ) -> tuple[Job, Analysis, dict[str, str]]:
-    job = open_job(config_path)
-    settings = pipeline.resolve_settings(
-        job, as_of=as_of or date.today(), data_dir=data_dir, out_dir=out_dir, seed=seed
-    )
+    job, settings = open_night(config_path, as_of=as_of, data_dir=data_dir, out_dir=out_dir, seed=seed)
     with progress_display(quiet, 0) as progress:
         analysis, files = pipeline.run_analysis(
             job, settings, customers=customers, baskets=baskets, progress=progress

@@ -12,7 +12,7 @@ import click
 import polars as pl
 
 from coupongen import pipeline
-from coupongen.cli.common import common_options, handle_errors, open_job
+from coupongen.cli.common import common_options, handle_errors, open_job, open_night
 from coupongen.cli.progress_display import progress_display
 from coupongen.config.money import show
 from coupongen.config.starter import STARTERS, starter_file
@@ -100,11 +100,8 @@ def preview_campaign(
     The whole job is planned (a dry run), so caps across campaigns hold exactly as in the real run;
     nothing is issued or recorded.
     """
-    job = open_job(config_path)
+    job, settings = open_night(config_path, as_of=as_of, data_dir=data_dir, out_dir=out_dir, seed=seed)
     chosen = job.campaign(name)
-    settings = pipeline.resolve_settings(
-        job, as_of=as_of or date.today(), data_dir=data_dir, out_dir=out_dir, seed=seed
-    )
     with progress_display(quiet, verbose) as progress:
         result = pipeline.run_job(job, settings, dry_run=True, allow_stale=allow_stale, progress=progress)
     assert result.plan is not None and result.channels is not None

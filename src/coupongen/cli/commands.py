@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from coupongen import pipeline
-from coupongen.cli.common import DATE, common_options, handle_errors, open_job
+from coupongen.cli.common import DATE, common_options, handle_errors, open_night
 from coupongen.cli.progress_display import progress_display
 from coupongen.report.text import preflight_lines, render_line, render_text
 
@@ -52,10 +52,7 @@ def run(
     Progress goes to stderr (a live display on a terminal, log lines otherwise); the result to
     stdout: the table, one line with -q, or the summary's JSON with --json.
     """
-    job = open_job(config_path)
-    settings = pipeline.resolve_settings(
-        job, as_of=as_of or date.today(), data_dir=data_dir, out_dir=out_dir, seed=seed
-    )
+    job, settings = open_night(config_path, as_of=as_of, data_dir=data_dir, out_dir=out_dir, seed=seed)
     with progress_display(quiet or as_json, verbose) as progress:
         result = pipeline.run_job(
             job, settings, dry_run=dry_run, allow_stale=allow_stale, progress=progress, new_ledger=new_ledger
@@ -91,10 +88,7 @@ def check(
 
     Exits 0 when every enabled campaign can fire, 1 when one cannot, 2 on stale or bad input.
     """
-    job = open_job(config_path)
-    settings = pipeline.resolve_settings(
-        job, as_of=as_of or date.today(), data_dir=data_dir, out_dir=out_dir, seed=seed
-    )
+    job, settings = open_night(config_path, as_of=as_of, data_dir=data_dir, out_dir=out_dir, seed=seed)
     with progress_display(quiet, verbose) as progress:
         result = pipeline.run_job(job, settings, dry_run=True, allow_stale=allow_stale, progress=progress)
     click.echo("\n".join(preflight_lines(result.summary.preflight)))

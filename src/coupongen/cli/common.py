@@ -25,6 +25,7 @@ import click
 
 from coupongen.config import Job, load_job
 from coupongen.errors import CoupongenError
+from coupongen.settings import Settings, resolve_settings
 
 DEFAULT_JOB = Path("jobs") / "nightly.toml"
 log = logging.getLogger("coupongen")
@@ -204,3 +205,15 @@ def open_job(config_path: Path) -> Job:
             f"no job file at {DEFAULT_JOB} (run from the project folder, or pass --config FILE)"
         )
     return load_job(config_path)
+
+
+def open_night(
+    config_path: Path, *, as_of: date | None, data_dir: Path | None, out_dir: Path | None, seed: int | None
+) -> tuple[Job, Settings]:
+    """The job file and the night's settings, as every command that runs stages resolves them
+    (today when no ``--as-of`` is given).
+    """
+    job = open_job(config_path)
+    return job, resolve_settings(
+        job, as_of=as_of or date.today(), data_dir=data_dir, out_dir=out_dir, seed=seed
+    )

@@ -105,7 +105,6 @@ def _default(name: str, node: dict[str, Any], required: list[str]) -> str:
 
 
 KEY_PLACEHOLDERS = {"messages": "<locale>"}
-ALTERNATIVES_SEEN: list[str] = []
 RULE_NOTES = {
     "median_basket": "this multiple of tonight's median basket total",
     "basket_percentile": "the basket total at this percentile of tonight's baskets",
@@ -115,7 +114,12 @@ RULE_NOTES = {
 """How the reference writes the user's own key of a table of tables."""
 
 
-def _table(schema: dict[str, Any], model: dict[str, Any], path: str, sections: list[str]) -> None:
+def _table(
+    schema: dict[str, Any], model: dict[str, Any], path: str, sections: list[str], rules: list[str]
+) -> None:
+    """Append the table of ``model``'s keys and its nested tables to ``sections``; collect the
+    money-rule models its keys accept in ``rules``.
+    """
     title = f"`[{path}]`" if path else "Top-level keys"
     lines = [f"## {title}", "", "| key | type | default | meaning |", "| --- | --- | --- | --- |"]
     nested: list[tuple[str, dict[str, Any]]] = []
@@ -130,15 +134,15 @@ def _table(schema: dict[str, Any], model: dict[str, Any], path: str, sections: l
             nested.append((key, schema["$defs"][target]))
         # a number or a rule (money values): the rule's keys are listed once, at the end
         for form in node.get("oneOf", []):
-            if (rule := _ref(form)) is not None and rule not in ALTERNATIVES_SEEN:
-                ALTERNATIVES_SEEN.append(rule)
+            if (rule := _ref(form)) is not None and rule not in rules:
+                rules.append(rule)
         # a table of tables keyed by the user's own names, such as [messages.<locale>]
         extra = node.get("additionalProperties")
         if isinstance(extra, dict) and (each := _ref(extra)):
             nested.append((f"{key}.{KEY_PLACEHOLDERS.get(key, '<name>')}", schema["$defs"][each]))
     sections.append("\n".join(lines))
     for key, sub in nested:
-        _table(schema, sub, key, sections)
+        _table(schema, sub, key, sections, rules)
 
 
 def campaign_reference() -> str:
@@ -152,9 +156,9 @@ def campaign_reference() -> str:
         "`coupongen campaign new NAME --type TYPE`. A table may be written inline "
         '(`reward = { type = "percent", value = 10 }`) or as a `[reward]` section.'
     ]
-    ALTERNATIVES_SEEN.clear()
-    _table(schema, schema, "", sections)
-    for name in ALTERNATIVES_SEEN:
+    rules: list[str] = []
+    _table(schema, schema, "", sections, rules)
+    for name in rules:
         rule = schema["$defs"][name]
         lines = [
             f"## Money rules (`{name}`)",
