@@ -14,6 +14,7 @@ from coupongen import pipeline
 from coupongen.cli.progress_display import LiveDisplay, LogLines
 from coupongen.config import load_job
 from coupongen.progress import Clock, Recorder
+from coupongen.synthetic.sample import generate_sample, write_sample
 from tests.conftest import AS_OF, NIGHTLY, invoke
 
 
@@ -98,3 +99,16 @@ def test_json_prints_the_summary_and_nothing_else(tmp_path):
     assert printed["dry_run"] is True and printed["as_of"] == AS_OF and printed["version"] == "0.1.0"
     assert set(printed["timings"]) == {"load", "analyse", "plan", "deliver"}
     assert result.stderr == ""  # --json is for machines: no progress lines
+
+
+def test_sample_data_reports_each_step_and_every_line_written(tmp_path):
+    recorder = Recorder()
+    data = generate_sample(40, seed=3, as_of=date(2026, 11, 22), days=28, progress=recorder)
+    write_sample(data, tmp_path, bad_rows=2, progress=recorder)
+    done = [e[1] for e in recorder.events if e[0] == "done"]
+    assert done == ["catalogue", "shoppers", "baskets", "receipts", "customers", "write"]
+    assert recorder.events[-1] == ("done", "write", "3 CSV files")
+    assert ("start", "write", data.transactions.height) in recorder.events
+    written = sum(e[2] for e in recorder.events if e[:2] == ("advance", "write"))
+    assert written == data.transactions.height
+    assert ("done", "customers", "40 card holders") in recorder.events

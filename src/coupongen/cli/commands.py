@@ -147,7 +147,7 @@ def check(
 )
 @click.option("--debug", is_flag=True, hidden=True)
 @click.option("-v", "--verbose", count=True, hidden=True)
-@click.option("-q", "--quiet", is_flag=True, hidden=True)
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr, only errors and the result.")
 @handle_errors
 def sample_data(
     customers: int,
@@ -164,20 +164,26 @@ def sample_data(
     verbose: int,
     quiet: bool,
 ) -> None:
-    """Generate realistic synthetic purchase histories (transactions, products, customers)."""
+    """Generate realistic synthetic purchase histories (transactions, products, customers).
+
+    Progress goes to stderr like a run's (a live display on a terminal, log lines otherwise; -q: none).
+    """
     from coupongen.synthetic import sample  # Faker is slow to import; only this command needs it
 
     try:
-        data = sample.generate_sample(
-            customers,
-            seed=seed,
-            as_of=as_of,
-            days=days,
-            skus=skus,
-            lines_per_customer=lines_per_customer,
-            profile=profile,
-        )
-        paths = sample.write_sample(data, out_dir, fmt=fmt, bad_rows=bad_rows if fmt == "csv" else 0)
+        with progress_display(quiet, verbose) as progress:
+            data = sample.generate_sample(
+                customers,
+                seed=seed,
+                as_of=as_of,
+                days=days,
+                skus=skus,
+                lines_per_customer=lines_per_customer,
+                profile=profile,
+                progress=progress,
+            )
+            bad = bad_rows if fmt == "csv" else 0
+            paths = sample.write_sample(data, out_dir, fmt=fmt, bad_rows=bad, progress=progress)
     except ValueError as e:
         raise click.UsageError(str(e)) from e
     click.echo(

@@ -12,6 +12,7 @@ from datetime import date
 
 import numpy as np
 
+from coupongen.progress import SILENT, Clock, Progress
 from coupongen.synthetic.bad_rows import BAD_ROW_KINDS
 from coupongen.synthetic.baskets import fill_baskets
 from coupongen.synthetic.catalogue import make_catalogue
@@ -54,6 +55,7 @@ def generate_sample(
     anonymous_share: float = 0.15,
     lines_per_customer: float = 10.0,
     profile: str = DEFAULT_PROFILE,
+    progress: Progress = SILENT,
 ) -> SampleData:
     """Make a synthetic loyalty export: products, card holders and their receipt lines.
 
@@ -63,21 +65,35 @@ def generate_sample(
     of history, anonymous lines and returns included (everyone visits at least once, so short
     histories may hold more). `profile` tells the chain in another country's language and money
     (see `profiles`: "ru-grocery", "us-grocery"). Same arguments, same frames.
+
+    ``progress`` hears each step start and end (catalogue, shoppers, baskets, receipts, customers),
+    which at a million customers take a minute or more each.
     """
     prof = find_profile(profile)
     _check_arguments(customers, days, skus, anonymous_share, lines_per_customer)
     n_skus = skus if skus is not None else _default_sku_count(customers)
     rng = np.random.default_rng(seed)
     salt = int(rng.integers(1, 2**62))
+    clock = Clock(progress)
+    clock.start("catalogue")
     catalogue = make_catalogue(rng, n_skus)
+    clock.done("catalogue", f"{n_skus:,} products")
     n_stores = int(np.clip(round(np.sqrt(customers) / 8), 4, 150))
+    clock.start("shoppers")
     shoppers = make_shoppers(rng, customers, days, n_stores, anonymous_share, lines_per_customer)
     visits = make_visits(rng, shoppers, days, as_of, n_stores)
+    clock.done("shoppers", f"{len(shoppers.behaviour):,} shoppers, {len(visits.shopper):,} visits")
+    clock.start("baskets")
     lines = fill_baskets(rng, salt, catalogue, shoppers, visits)
+    clock.done("baskets", f"{len(lines.visit):,} basket lines")
+    clock.start("receipts")
     transactions = make_transactions(rng, catalogue, visits, lines, as_of, days, customers)
+    clock.done("receipts", f"{transactions.height:,} transaction lines")
+    clock.start("customers")
     people = make_customers(
         rng, seed, shoppers, customers, as_of, english_share=prof.english_share, phones=prof.phones
     )
+    clock.done("customers", f"{people.height:,} card holders")
     data = SampleData(transactions=transactions, products=catalogue.frame.sort("sku"), customers=people)
     return apply_profile(data, prof, seed)
 
