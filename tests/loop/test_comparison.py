@@ -116,15 +116,52 @@ def test_unadjusted_rows_are_newcombe_and_welch_and_small_groups_get_no_verdict(
     assert rows["spend"]["method"] == "Welch t"
     assert rows["spend"]["complete"] is False and rows["spend"]["valid_to"] == "2026-12-06"
     assert {r["verdict"] for r in rows.values()} <= {stat.NO_EFFECT, stat.DETECTED, stat.NEGATIVE}
-    # Five holdout buyers are too few to tell anything.
+    # Five holdout buyers are too few: no interval, so no verdict (see the next test).
     few = outcomes.with_columns(
         pl.when((pl.col("group") == "control") & (pl.int_range(pl.len()) >= n1 + 5))
         .then(0.0)
         .otherwise(pl.col("spend"))
         .alias("spend")
     )
-    assert cmp.compare_groups(few).filter(pl.col("metric") == "spend")["verdict"].item() == cmp.TOO_FEW
+    row = cmp.compare_groups(few).filter(pl.col("metric") == "spend").row(0, named=True)
+    assert (row["ci_low"], row["ci_high"], row["verdict"]) == (None, None, cmp.TOO_FEW)
     one = outcomes.filter((pl.col("group") == "treated") | (pl.int_range(pl.len()) == n1))
     assert (
         cmp.compare_groups(one).filter(pl.col("metric") == "spend")["verdict"].item() == stat.NOT_MEASURABLE
     )
+
+
+def few_buyers(treated: list[float], control: list[float]) -> pl.DataFrame:
+    spend = treated + control
+    return pl.DataFrame(
+        {
+            "campaign": "cs",
+            "as_of": AS_OF,
+            "customer_id": [f"C{i}" for i in range(len(spend))],
+            "group": ["treated"] * len(treated) + ["control"] * len(control),
+            "valid_from": date(2026, 11, 23),
+            "valid_to": date(2026, 12, 6),
+            "purchased": [x > 0 for x in spend],
+            "spend": spend,
+            "target_spend": None,
+        },
+        schema_overrides={"target_spend": pl.Float64},
+    )
+
+
+def test_a_verdict_always_follows_a_shown_interval_and_few_buyers_get_none():
+    # 15 buyers on each side: the interval is shown and the verdict follows it.
+    control = [10.0] * 15 + [0.0] * 15
+    higher = cmp.compare_groups(few_buyers([100.0 + i for i in range(40)], control))
+    row = higher.filter(pl.col("metric") == "spend").row(0, named=True)
+    assert row["ci_low"] > 0 and row["verdict"] == stat.DETECTED
+    lower = cmp.compare_groups(few_buyers(control, [100.0 + i for i in range(40)]))
+    assert lower.filter(pl.col("metric") == "spend").row(0, named=True)["verdict"] == stat.NEGATIVE
+    # 5 holdout buyers (fewer than MIN_BUYERS): the Welch interval of 40 treated spending 100 to 139
+    # against them would exclude 0, but with so few buyers its normal approximation does not hold
+    # (see MIN_BUYERS), so none is shown and no verdict is given; the estimate stays.
+    few = cmp.compare_groups(few_buyers([100.0 + i for i in range(40)], [10.0] * 5 + [0.0] * 25))
+    row = few.filter(pl.col("metric") == "spend").row(0, named=True)
+    assert row["difference"] == pytest.approx(119.5 - 10 / 6)
+    assert [row[k] for k in ("ci_low", "ci_high", "lift_low", "lift_high", "mde")] == [None] * 5
+    assert row["verdict"] == cmp.TOO_FEW

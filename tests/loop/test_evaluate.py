@@ -126,9 +126,9 @@ def test_economics_set_the_rewards_against_the_incremental_margin():
         "incremental_margin": 250.0,
         "margin_low": -50.0,
         "margin_high": 550.0,
-        "roi": 4.0,
-        "roi_low": -2.0,
-        "roi_high": 10.0,
+        "return_multiple": 5.0,
+        "return_low": -1.0,
+        "return_high": 11.0,
         "verdict": "no effect detected",
     }
     pooled = got.row(1, named=True)

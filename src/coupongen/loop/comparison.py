@@ -43,8 +43,11 @@ COVARIATES = {"purchase_rate": "pre_visits", "spend": "pre_spend", "target_spend
 TOO_FEW = "too few buyers to tell"
 MIN_BUYERS = 10
 """A spend comparison needs this many customers with any such spend in each group, and a rate
-this many buyers and as many non-buyers: below it the intervals' normal approximation fails
-(most values are 0 and a few large ones decide the mean), so no verdict is given."""
+this many buyers and as many non-buyers. Below it the intervals' normal approximation fails (most
+values are 0 and a few large ones decide the mean): letting such intervals decide, 13 of 53
+campaign rows claimed an effect on the bundled sample with none planted (8 seeds), where 1 in 20
+is what a 95% interval promises. So a row with fewer gets no interval, no detectable lift and the
+verdict "too few buyers to tell"; the point estimate stays. Every verdict follows a shown interval."""
 MIN_POOLED_BUYERS = 5
 """A campaign-night joins a pooled comparison with this many buyers in each group (see ``_pooled``)."""
 ALL = "all"
@@ -140,6 +143,16 @@ def _enough(frame: pl.DataFrame, metric: str, minimum: int = MIN_BUYERS) -> bool
     return True
 
 
+def _too_few(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` without the intervals its few buyers cannot support (see MIN_BUYERS); a row with
+    no interval at all (a group under 2 members) stays "not measurable".
+    """
+    if row["verdict"] == NOT_MEASURABLE:
+        return row
+    unsupported = ("ci_low", "ci_high", "lift_low", "lift_high", "mde")
+    return {**row, **dict.fromkeys(unsupported), "verdict": TOO_FEW}
+
+
 def _row(
     metric: str, n1: int, n2: int, g1: Interval, g2: Interval, diff: Interval, lift: Interval, method: str
 ) -> dict[str, Any]:
@@ -231,7 +244,7 @@ def _pooled(frame: pl.DataFrame, metric: str, adjust: bool) -> tuple[dict[str, A
     A campaign-night with (nearly) no buyers in a group has a sample variance of (nearly) 0, which
     would make the pooled interval far too narrow: it is left out, and the method says how many
     were used. With none left, the row covers them all; like any row it gives a verdict only with
-    MIN_BUYERS buyers in each group.
+    MIN_BUYERS buyers in each group (else it has no interval, see `_too_few`).
     """
     parts = frame.partition_by("stratum", maintain_order=True)
     usable = [p for p in parts if _enough(p, metric, MIN_POOLED_BUYERS)]
@@ -246,9 +259,7 @@ def _pooled(frame: pl.DataFrame, metric: str, adjust: bool) -> tuple[dict[str, A
             method += f", {ADJUSTED}"
     used = pl.concat(chosen)
     row = _pooled_row(used, metric, method)
-    if row["verdict"] != NOT_MEASURABLE and not enough:
-        row["verdict"] = TOO_FEW
-    return row, used
+    return (row if enough else _too_few(row)), used
 
 
 def compare_groups(
@@ -264,8 +275,9 @@ def compare_groups(
     ``purchases_until`` (the last day the purchases cover) marks windows not yet over as
     incomplete; ``covers`` lists the campaign-nights a row compares. Columns: EFFECT_SCHEMA; lift
     is relative (0.12 = +12%), mde the smallest lift the comparison finds with 80% power; the
-    verdict is "effect detected" only when the interval lies above 0 and both groups hold enough
-    buyers (MIN_BUYERS).
+    verdict follows the interval: "effect detected" when it lies above 0, "negative effect detected"
+    below, "no effect detected" when it contains 0; a row with fewer than MIN_BUYERS buyers in a
+    group has no interval and says "too few buyers to tell".
     """
     frame = outcomes.with_columns(
         pl.col("purchased").cast(pl.Float64).alias("purchase_rate"),
@@ -280,8 +292,8 @@ def compare_groups(
             if measured.is_empty():
                 continue
             row = _stratum_row(measured, metric, adjust)
-            if row["verdict"] != NOT_MEASURABLE and not _enough(measured, metric):
-                row["verdict"] = TOO_FEW
+            if not _enough(measured, metric):
+                row = _too_few(row)
             rows.append({"campaign": campaign, "as_of": as_of, **row, **_window(measured, purchases_until)})
     if len(strata) > 1:
         campaigns = {c for c, _ in strata}

@@ -21,6 +21,8 @@ PRE_DAYS = 182
 """Days before the night whose purchases predict each member's behaviour (the covariates)."""
 DEFAULT_MARGIN_RATE = 0.25
 """Gross margin on incremental spend when the caller gives none."""
+MIN_COST = 1.0
+"""Rewards paid out below this (one unit of the job's currency) count as no cost: no return multiple."""
 
 
 # --- members and outcomes --------------------------------------------------------------------------
@@ -183,12 +185,13 @@ def economics(
 
     cost: discounts given on the accepted redemptions of the coupons of the campaign-nights the
     row's spend comparison covers (a pooled row leaves out those with too few buyers).
-    incremental_margin:
-    the spend difference per customer x ``margin_rate`` x treated customers, with the interval's
-    ends likewise. roi: (incremental margin - cost) / cost, and at the interval's ends (null when
-    nothing was paid out). verdict: the spend comparison's, which says whether the margin is more
-    than noise. Columns: campaign, as_of, treated_n, redemptions, cost, incremental_spend,
-    margin_rate, incremental_margin, margin_low, margin_high, roi, roi_low, roi_high, verdict.
+    incremental_margin: the spend difference per customer x ``margin_rate`` x treated customers,
+    with the interval's ends likewise. return_multiple: incremental margin per unit of cost (1 breaks
+    even, 0 brought nothing, below 0 lost sales), and at the interval's ends; null when the cost is
+    below MIN_COST (nothing, or next to nothing, was paid out: any margin would be an absurd
+    multiple). verdict: the spend comparison's, which says whether the margin is more than noise.
+    Columns: campaign, as_of, treated_n, redemptions, cost, incremental_spend, margin_rate,
+    incremental_margin, margin_low, margin_high, return_multiple, return_low, return_high, verdict.
     """
     paid = coupons.filter(pl.col("status") == "issued").join(
         uses.select("code", "uses", "discount"), on="code"
@@ -203,8 +206,8 @@ def economics(
         def margin(value: float | None, n: int = r["treated_n"]) -> float | None:
             return None if value is None else round(value * margin_rate * n, 2)
 
-        def roi(value: float | None, cost: float = cost) -> float | None:
-            return None if value is None or cost <= 0 else (value - cost) / cost
+        def multiple(value: float | None, cost: float = cost) -> float | None:
+            return None if value is None or cost < MIN_COST else value / cost
 
         gain, low, high = margin(r["difference"]), margin(r["ci_low"]), margin(r["ci_high"])
         rows.append(
@@ -219,18 +222,41 @@ def economics(
                 "incremental_margin": gain,
                 "margin_low": low,
                 "margin_high": high,
-                "roi": roi(gain),
-                "roi_low": roi(low),
-                "roi_high": roi(high),
+                "return_multiple": multiple(gain),
+                "return_low": multiple(low),
+                "return_high": multiple(high),
                 "verdict": r["verdict"],
             }
         )
     schema = {"campaign": pl.String, "as_of": pl.String, "treated_n": pl.Int64, "redemptions": pl.Int64,
               "cost": pl.Float64, "incremental_spend": pl.Float64, "margin_rate": pl.Float64,
               "incremental_margin": pl.Float64, "margin_low": pl.Float64, "margin_high": pl.Float64,
-              "roi": pl.Float64, "roi_low": pl.Float64, "roi_high": pl.Float64,
+              "return_multiple": pl.Float64, "return_low": pl.Float64, "return_high": pl.Float64,
               "verdict": pl.String}  # fmt: skip
     return pl.DataFrame(rows, schema=schema)
+
+
+HEADLINE_METRIC = "spend"
+"""The comparison a manager reads first: extra net spend per treated customer (the one the
+incremental margin and the return are figured from)."""
+
+
+def headline(effects: pl.DataFrame, money: pl.DataFrame) -> pl.DataFrame:
+    """One row per campaign-night (and pooled row): its sizes, headline effect, verdict and return.
+
+    ``effects`` and ``money`` are `compare_groups` and `economics` output. Columns: campaign,
+    as_of, treated_n, control_n, difference, ci_low, ci_high (extra net spend per treated customer
+    and its 95% interval), lift, verdict, complete, cost, incremental_margin, return_multiple,
+    return_low, return_high; in the effects' order.
+    """
+    spend = effects.filter(pl.col("metric") == HEADLINE_METRIC).select(
+        "campaign", "as_of", "treated_n", "control_n", "difference", "ci_low", "ci_high", "lift",
+        "verdict", "complete",
+    )  # fmt: skip
+    paid = money.select(
+        "campaign", "as_of", "cost", "incremental_margin", "return_multiple", "return_low", "return_high"
+    )
+    return spend.join(paid, on=["campaign", "as_of"], how="left", maintain_order="left")
 
 
 # --- the whole evaluation -------------------------------------------------------------------------
@@ -245,6 +271,11 @@ class Evaluation:
     economics: pl.DataFrame
     margin_rate: float
     purchases_until: date | None
+
+    @property
+    def headline(self) -> pl.DataFrame:
+        """The evaluation in one row per campaign-night (see `headline`)."""
+        return headline(self.effects, self.economics)
 
 
 def evaluate(
