@@ -33,6 +33,7 @@ from coupongen.offers.preflight import check_fresh, preflight
 from coupongen.progress import SILENT, Clock, Progress
 from coupongen.report import summary as report
 from coupongen.report.analysis_files import write_analysis
+from coupongen.report.evaluation import latest_evaluation
 from coupongen.report.night import write_report
 from coupongen.results import InputCounts, RunSummary
 from coupongen.settings import Settings, resolve_settings
@@ -229,6 +230,7 @@ def _summarize(
         timings=timings,
         preflight=checks.section(),
         input_range=_input_range(inputs),
+        evaluation=latest_evaluation(settings.out_dir, settings.as_of.isoformat()),
         **real_run,  # type: ignore[arg-type]
     )
 

@@ -66,7 +66,8 @@ class RunSummary:
     ``reach`` counts customers per channel; ``timings`` holds seconds per stage; ``preflight`` the
     input date range, the money settings resolved against the data and the campaign checks;
     ``version`` is coupongen's; ``input_range`` the first and last day of the kept transactions
-    (``first``, ``last``; empty without transactions).
+    (``first``, ``last``; empty without transactions); ``evaluation`` the latest evaluation of
+    earlier nights (see `coupongen.report.evaluation.latest_evaluation`), None when there is none.
     """
 
     job: str
@@ -88,6 +89,7 @@ class RunSummary:
     preflight: dict[str, Any] = field(default_factory=dict)
     version: str = ""
     input_range: dict[str, str] = field(default_factory=dict)
+    evaluation: dict[str, Any] | None = None
     coupons: CouponTotals | None = None
     run_id: int | None = None
     files: dict[str, str] = field(default_factory=dict)

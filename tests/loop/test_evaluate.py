@@ -135,6 +135,26 @@ def test_economics_set_the_rewards_against_the_incremental_margin():
     assert (pooled["cost"], pooled["redemptions"], pooled["incremental_margin"]) == (90.0, 4, 252.5)
 
 
+def test_a_return_needs_a_cost_of_at_least_one_unit():
+    effects = pl.DataFrame(
+        [{"campaign": "cs", "as_of": AS_OF, "metric": "spend", "treated_n": 100, "difference": 10.0,
+          "ci_low": 2.0, "ci_high": 18.0, "covers": f"cs@{AS_OF}", "verdict": "effect detected"}]
+    )  # fmt: skip
+    for discount, expected in ((0.99, None), (1.0, 250.0), (0.0, None)):
+        uses = pl.DataFrame({"code": ["A"], "uses": [1], "discount": [discount]})
+        row = ev.economics(effects, coupon_rows(), uses, margin_rate=0.25).row(0, named=True)
+        assert (row["return_multiple"], row["incremental_margin"]) == (expected, 250.0), discount
+    headline = ev.headline(effects.with_columns(pl.lit(True).alias("complete"), pl.lit(0.1).alias("lift"),
+                                                 pl.lit(9).alias("control_n")),
+                           ev.economics(effects, coupon_rows(), uses, margin_rate=0.25))  # fmt: skip
+    assert headline.columns == [
+        "campaign", "as_of", "treated_n", "control_n", "difference", "ci_low", "ci_high", "lift", "verdict",
+        "complete", "cost", "incremental_margin", "return_multiple", "return_low", "return_high",
+    ]  # fmt: skip
+    assert headline.row(0) == ("cs", AS_OF, 100, 9, 10.0, 2.0, 18.0, 0.1, "effect detected", True, 0.0,
+                               250.0, None, None, None)  # fmt: skip
+
+
 # --- the bundled sample ----------------------------------------------------------------------------
 
 
@@ -211,6 +231,11 @@ def test_evaluate_command_finds_a_planted_effect_and_writes_its_files(fresh_copy
     )
     assert result.exit_code == 0, result.output
     assert result.output.startswith("evaluation of run-1: purchases up to 2027-01-21\n")
+    printed = result.output.split("\n\nwritten:")[0].splitlines()
+    assert max(len(line) for line in printed) <= 100
+    assert printed[2].split() == "campaign treated holdout extra spend per customer verdict return".split()
+    pooled_line = next(line for line in printed if line.startswith("all "))
+    assert "effect detected" in pooled_line and pooled_line.endswith("×")
     target = fresh_copy.out / "evaluation" / "run-1"
     effects = pl.read_csv(target / "effects.csv")
     spend = effects.filter((pl.col("campaign") == "all") & (pl.col("metric") == "spend")).row(0, named=True)

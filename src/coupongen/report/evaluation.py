@@ -27,8 +27,9 @@ def latest_evaluation(out_dir: Path, as_of: str) -> dict[str, Any] | None:
 
     Eligible: an evaluation.json with headline rows whose purchases end before the night (its
     ``as_of``) and whose campaign-nights are all before it. The newest is the one with the latest
-    ``as_of``; among those, the one with the most rows, then the folder name. Returns the document
-    with ``file`` (its path) added; None when there is none. Unreadable files are passed over.
+    ``as_of``; among those, the one with the most rows, then the folder name. Returns what the
+    night's summary keeps of it: file (its path), label, as_of, nights, campaigns, margin_rate,
+    currency and the headline rows; None when there is none. Unreadable files are passed over.
     """
     found = []
     for path in sorted((out_dir / "evaluation").glob("*/evaluation.json")):
@@ -43,7 +44,8 @@ def latest_evaluation(out_dir: Path, as_of: str) -> dict[str, Any] | None:
     if not found:
         return None
     *_, path, doc = max(found, key=lambda entry: entry[:3])
-    return {**doc, "file": str(path)}
+    kept = ("label", "as_of", "nights", "campaigns", "margin_rate", "currency", "headline")
+    return {"file": str(path), **{key: doc.get(key) for key in kept}}
 
 
 def whole_money(value: float, currency: str, locale: str, *, signed: bool = False) -> str:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from coupongen.delivery.publish import write_atomic
+from coupongen.report.evaluation import headline_cells, whole_money
 from coupongen.results import RunSummary
 
 
@@ -64,15 +66,39 @@ def _comparison(now: dict[str, float], before: dict[str, float]) -> list[dict[st
     return rows
 
 
+def _evaluation_block(summary: RunSummary, run_dir: Path | None) -> dict[str, Any] | None:
+    """The latest evaluation as the report shows it: labels, a link and the headline rows as text."""
+    found = summary.evaluation
+    if not found:
+        return None
+    currency = found.get("currency") or summary.currency
+    link = Path(found["file"])
+    if run_dir is not None:
+        link = Path(os.path.relpath(link, run_dir))
+    return {
+        "label": found["label"],
+        "as_of": found["as_of"],
+        "nights": ", ".join(found.get("nights") or []),
+        "campaigns": ", ".join(found.get("campaigns") or []),
+        "margin_rate": found.get("margin_rate"),
+        "one": whole_money(1, currency, summary.locale),
+        "link": link.as_posix(),
+        "incomplete": any(not row.get("complete", True) for row in found["headline"]),
+        "rows": [headline_cells(row, currency, summary.locale) for row in found["headline"]],
+    }
+
+
 def render_html(
     summary: RunSummary,
     charts: dict[str, bytes],
     *,
     currency: str,
     previous: tuple[str, dict[str, Any]] | None = None,
+    run_dir: Path | None = None,
 ) -> str:
     """The report page. ``charts`` holds the PNGs named segments, rules, campaigns and channels;
-    ``previous`` is (link, summary.json data) of the night before, for the comparison table.
+    ``previous`` is (link, summary.json data) of the night before, for the comparison table; the
+    summary's latest evaluation of earlier nights is linked relative to ``run_dir``.
     """
     figures = key_figures(summary.to_json())
     deltas: dict[str, str] = {}
@@ -96,6 +122,7 @@ def render_html(
         charts={k: base64.b64encode(v).decode("ascii") for k, v in charts.items()},
         deltas=deltas,
         previous=prev_block,
+        evaluation=_evaluation_block(summary, run_dir),
         expected_cost=figures["expected_cost"],
         currency=currency,
     )

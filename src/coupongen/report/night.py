@@ -22,7 +22,8 @@ def write_report(
 ) -> dict[str, str]:
     """Write summary.json and report.html into ``out_dir/<as-of>``; returns their paths by name.
 
-    The report is compared with the most recent earlier night under ``out_dir``. Charts of the
+    The report is compared with the most recent earlier night under ``out_dir`` and shows the
+    summary's latest evaluation of earlier nights (or says there is none). Charts of the
     analysis (segments, rules) come as drawn for the analysis files; the campaign and channel charts
     are drawn here, once.
     """
@@ -41,5 +42,6 @@ def write_report(
         "channels": charts.plot_channels(by_channel),
     }
     summary_path = write_summary(summary, run_dir)
-    html_path = write_html(render_html(summary, images, currency=currency, previous=previous), run_dir)
+    page = render_html(summary, images, currency=currency, previous=previous, run_dir=run_dir)
+    html_path = write_html(page, run_dir)
     return {"report": str(html_path), "summary": str(summary_path)}

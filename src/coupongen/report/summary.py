@@ -41,13 +41,15 @@ def build_summary(
     timings: dict[str, float],
     preflight: dict[str, Any] | None = None,
     input_range: dict[str, str] | None = None,
+    evaluation: dict[str, Any] | None = None,
     coupons: CouponTotals | None = None,
     run_id: int | None = None,
     files: dict[str, str] | None = None,
 ) -> RunSummary:
     """The night's figures (deterministic for the same inputs, apart from ``timings``).
 
-    ``by_channel`` is `offers_by_channel` of the night's coupons (or, in a dry run, its offers).
+    ``by_channel`` is `offers_by_channel` of the night's coupons (or, in a dry run, its offers);
+    ``evaluation`` the latest evaluation of earlier nights (`report.evaluation.latest_evaluation`).
     """
     seg = analysis.segmented
     names = dict(zip(analysis.products["sku"].to_list(), analysis.products["name"].to_list(), strict=True))
@@ -79,6 +81,7 @@ def build_summary(
         preflight=preflight or {},
         version=__version__,
         input_range=input_range or {},
+        evaluation=evaluation,
         coupons=coupons,
         run_id=run_id,
         files=files or {},
