@@ -233,7 +233,17 @@ def test_evaluate_command_finds_a_planted_effect_and_writes_its_files(fresh_copy
     assert result.output.startswith("evaluation of run-1: purchases up to 2027-01-21\n")
     printed = result.output.split("\n\nwritten:")[0].splitlines()
     assert max(len(line) for line in printed) <= 100
-    assert printed[2].split() == "campaign treated holdout extra spend per customer verdict return".split()
+    assert printed[2].split() == [
+        "campaign",
+        "treated",
+        "holdout",
+        "extra",
+        "spend",
+        "per",
+        "customer",
+        "verdict",
+        "return",
+    ]
     pooled_line = next(line for line in printed if line.startswith("all "))
     assert "effect detected" in pooled_line and pooled_line.endswith("×")
     target = fresh_copy.out / "evaluation" / "run-1"
