@@ -53,7 +53,8 @@ def _notes(result: evaluate.Evaluation, until: str, *, metrics: tuple[str, ...])
         names = ", ".join(entry.split("@")[0] for entry in str(r["covers"]).split(comparison.COVER_SEPARATOR))
         what = "" if len(metrics) == 1 else f", {comparison.METRIC_LABELS[str(r['metric'])]}"
         lines.append(f"all{what}: {names}")
-    incomplete = result.effects.filter(~pl.col("complete")).unique(["campaign", "as_of"], maintain_order=True)
+    incomplete = result.effects.filter(~pl.col("complete") & pl.col("metric").is_in(metrics))
+    incomplete = incomplete.unique(["campaign", "as_of"], maintain_order=True)
     for r in incomplete.to_dicts():
         lines.append(
             f"* {r['campaign']} ({r['as_of']}) is valid until {r['valid_to']}, the purchases end on "
@@ -103,7 +104,8 @@ def render_narrow(result: evaluate.Evaluation, *, currency: str, locale: str) ->
         "extra spend per customer: net spend of the coupons' holders minus the holdout's in the "
         f"validity window ({adjusted}95% interval)",
         f"return: incremental margin ({result.margin_rate:.0%} of the extra spend) per {one} of rewards; "
-        f"{NOT_AVAILABLE}: nothing paid out; without an effect detected it is not yet a return",
+        f"{NOT_AVAILABLE}: nothing paid out; -: no interval; without an effect detected it is not yet "
+        "a return",
         f"rewards paid out: {whole_money(paid, currency, locale)} "
         f"on {whole_number(uses, locale)} redemptions",
         *_notes(result, until, metrics=(evaluate.HEADLINE_METRIC,)),

@@ -85,7 +85,9 @@ def effect_text(row: dict[str, Any], currency: str, locale: str) -> str:
 
 
 def headline_cells(row: dict[str, Any], currency: str, locale: str) -> dict[str, str]:
-    """A headline row as text: campaign, night, treated, holdout, effect, verdict, cost, return."""
+    """A headline row as text: campaign, night, treated, holdout, effect, verdict, cost, return
+    (``-`` for a row without an interval, ``n/a`` for one that paid next to nothing out).
+    """
     return {
         "campaign": str(row["campaign"]),
         "night": str(row["as_of"]),
@@ -94,5 +96,6 @@ def headline_cells(row: dict[str, Any], currency: str, locale: str) -> dict[str,
         "effect": effect_text(row, currency, locale) + ("" if row.get("complete", True) else " *"),
         "verdict": str(row["verdict"]),
         "cost": "-" if row.get("cost") is None else whole_money(row["cost"], currency, locale),
-        "return": return_text(row.get("return_multiple"), locale),
+        # A comparison with no interval (too few buyers, a group under 2) supports no return.
+        "return": "-" if row["ci_low"] is None else return_text(row.get("return_multiple"), locale),
     }
