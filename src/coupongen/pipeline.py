@@ -20,7 +20,7 @@ from coupongen.config import Job
 from coupongen.delivery import crm, outbox, pos
 from coupongen.delivery import planning as delivery
 from coupongen.delivery.ledger_stamp import check_same_ledger, write_stamp
-from coupongen.errors import LedgerBusyError
+from coupongen.errors import InputError, LedgerBusyError
 from coupongen.inputs.loading import load_job_inputs
 from coupongen.ledger import Ledger
 from coupongen.ledger.issuing import issue
@@ -271,8 +271,11 @@ def run_job(
     """
     clock = Clock(progress)
     free = check_ledger(settings, dry_run=dry_run, new_ledger=new_ledger)
-    key = night_key(job, settings)
-    if not dry_run and not new_ledger:
+    try:
+        key: NightKey | None = night_key(job, settings)
+    except InputError:
+        key = None  # an input is missing: the load stage says so, in its place
+    if key is not None and not dry_run and not new_ledger:
         done = _finished(job, settings, key)
         if done is not None:
             return RunResult(settings, done, complete=True)
@@ -383,7 +386,8 @@ def run_job(
         totals = summary.coupons.__dict__ if summary.coupons is not None else {}
         ledger.check_file()
         ledger.finish_run(run, status="succeeded", counts=totals)
-        write_record(settings.run_dir, key, ledger, run_id=run.run_id, coupons=coupons.height)
+        if key is not None:
+            write_record(settings.run_dir, key, ledger, run_id=run.run_id, coupons=coupons.height)
     return RunResult(settings, summary, analysis, plan_, sent.channels, coupons, job=job)
 
 

@@ -3,15 +3,17 @@
 When a night completes, ``stages/night.json`` records its key, the ledger run that finished it,
 the ledger's state (`Ledger.night_state`) and the SHA-256 of each published folder's manifest and
 of every other output file. A later run of the same night finds the night complete when all of it
-still holds: the same key, that run succeeded in this very ledger with the same settings, the
+still holds: the same key and night folder, that run succeeded in this very ledger with the same settings, the
 ledger's state is unchanged, every published folder is whole (its ``_SUCCESS``, its manifest with
 the recorded hash, each listed file with its listed size) and the other files are unchanged. Then
-nothing is recomputed or republished. Anything else and the night runs as usual.
+nothing is recomputed or republished, and the night's summary is returned as this run's (no coupon
+issued by it: all were issued before). Anything else and the night runs as usual.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,7 @@ def write_record(run_dir: Path, key: NightKey, ledger: Ledger, *, run_id: int, c
     as_of = run_dir.name
     doc = {
         "key": key.to_json(),
+        "run_dir": str(run_dir.resolve()),
         "ledger_id": ledger.ledger_id,
         "run_id": run_id,
         "ledger_state": ledger.night_state(as_of=date.fromisoformat(as_of)),
@@ -120,6 +123,8 @@ def finished_summary(run_dir: Path, key: NightKey, ledger: Ledger, *, config_has
     doc = _read(record_path(run_dir))
     if doc is None or NightKey.from_json(doc.get("key")) != key or doc.get("ledger_id") != ledger.ledger_id:
         return None
+    if doc.get("run_dir") != str(run_dir.resolve()):
+        return None  # a copied or moved night: its summary names the files where they were
     runs = ledger.runs().filter(run_id=doc.get("run_id"))
     if runs.height != 1:
         return None
@@ -137,6 +142,11 @@ def finished_summary(run_dir: Path, key: NightKey, ledger: Ledger, *, config_has
     if summary is None:
         return None
     try:
-        return RunSummary.from_json(summary)
+        found = RunSummary.from_json(summary)
     except (KeyError, TypeError, ValueError):
         return None
+    if found.coupons is None:
+        return None
+    # Nothing is issued by this run: every coupon of the night was issued before.
+    totals = replace(found.coupons, issued_this_run=0, already_issued=found.coupons.total)
+    return replace(found, coupons=totals)

@@ -300,11 +300,12 @@ def plan_night(
 ) -> OfferPlan:
     """Targeting, guards, budgets and holdout for every enabled campaign of the job.
 
-    The cross-sell ranking is computed once, for every customer an enabled cross-sell campaign
-    admits, and shared by those campaigns. The customer table gains the facts eligibility filters
-    use (`with_audience_facts`; home_store only when a campaign filters on it and ``transactions``,
-    or their `home_stores` as ``home``, are given). ``recent``, ``decided``, ``spent`` and
-    ``reach`` are as in `plan_offers`.
+    The cross-sell ranking is computed once, for the customers an enabled cross-sell campaign
+    could still give a coupon to tonight (admitted, and under its frequency and per-customer caps:
+    the guards would drop the others anyway), and shared by those campaigns. The customer table
+    gains the facts eligibility filters use (`with_audience_facts`; home_store only when a campaign
+    filters on it and ``transactions``, or their `home_stores` as ``home``, are given).
+    ``recent``, ``decided``, ``spent`` and ``reach`` are as in `plan_offers`.
     ``also_bought`` holds purchases the analysis left out for their size (see `OfferContext`).
     """
     live = [c for c in job.campaigns if c.enabled and c.runs_on(as_of)]
@@ -321,7 +322,17 @@ def plan_night(
     ranked = None
     if cross_sell:
         admitted = pl.concat(
-            [eligible_customers(customers, c, listed=lists.get(c.name))["customer_id"] for c in cross_sell]
+            [
+                per_customer_capped(
+                    frequency_capped(
+                        eligible_customers(customers, c, listed=lists.get(c.name)), c, recent, as_of=as_of
+                    ),
+                    c,
+                    reach,
+                    as_of=as_of,
+                )["customer_id"]
+                for c in cross_sell
+            ]
         )
         ranked = recommend(
             analysis.bought,
