@@ -20,22 +20,24 @@ from coupongen.config import Job
 from coupongen.delivery import crm, outbox, pos
 from coupongen.delivery import planning as delivery
 from coupongen.delivery.ledger_stamp import check_same_ledger, write_stamp
-from coupongen.errors import LedgerBusyError
-from coupongen.inputs.contract import Inputs
+from coupongen.errors import InputError, LedgerBusyError
 from coupongen.inputs.loading import load_job_inputs
-from coupongen.inputs.quarantine import oversized_purchases
 from coupongen.ledger import Ledger
 from coupongen.ledger.issuing import issue
+from coupongen.night.data import NightData, kept_text
+from coupongen.night.fingerprint import NightKey, night_key
+from coupongen.night.finished import finished_summary, write_record
+from coupongen.night.front import load_and_analyse
 from coupongen.offers import planning as offers
 from coupongen.offers.eligibility import apply_never_promote
-from coupongen.offers.money import DataFigures, data_figures, resolve_money
-from coupongen.offers.preflight import check_fresh, preflight
+from coupongen.offers.money import DataFigures, resolve_money
+from coupongen.offers.preflight import preflight
 from coupongen.progress import SILENT, Clock, Progress
 from coupongen.report import summary as report
 from coupongen.report.analysis_files import write_analysis
 from coupongen.report.evaluation import latest_evaluation
 from coupongen.report.night import write_report
-from coupongen.results import InputCounts, RunSummary
+from coupongen.results import RunSummary
 from coupongen.settings import Settings, resolve_settings
 
 __all__ = ["Progress", "RunResult", "Settings", "resolve_settings", "run_analysis", "run_job"]
@@ -47,27 +49,22 @@ class RunResult:
 
     ``plan`` holds tonight's offers and holdout as planned; ``coupons`` (a real run only) every coupon
     of the night as the ledger holds it; ``channels`` the channel chosen per reached customer;
-    ``job`` the job as tonight's data resolved its money rules.
+    ``job`` the job as tonight's data resolved its money rules. ``complete`` is true when the night
+    had already finished with the same inputs, settings and ledger: nothing was recomputed or
+    republished, the summary is the one the night wrote, and the frames are None.
     """
 
     settings: Settings
     summary: RunSummary
-    analysis: Analysis
-    plan: offers.OfferPlan
-    channels: pl.DataFrame
+    analysis: Analysis | None = None
+    plan: offers.OfferPlan | None = None
+    channels: pl.DataFrame | None = None
     coupons: pl.DataFrame | None = None
     job: Job | None = None
+    complete: bool = False
 
 
 # --- stages ----------------------------------------------------------------------------------------
-
-
-def load(job: Job, settings: Settings, *, write_quarantine: bool = True) -> Inputs:
-    """Read and validate the inputs; write the quarantine files (unless told not to: a run of the
-    night is under way and owns them); fail when too much was rejected.
-    """
-    quarantine = settings.run_dir / "quarantine" if write_quarantine else None
-    return load_job_inputs(job.config.inputs, settings.data_dir, quarantine_dir=quarantine)
 
 
 def check_ledger(settings: Settings, *, dry_run: bool, new_ledger: bool) -> bool:
@@ -94,9 +91,7 @@ def check_ledger(settings: Settings, *, dry_run: bool, new_ledger: bool) -> bool
     return True
 
 
-def plan(
-    job: Job, analysis: Analysis, inputs: Inputs, settings: Settings, ledger: Ledger | None
-) -> offers.OfferPlan:
+def plan(job: Job, night: NightData, settings: Settings, ledger: Ledger | None) -> offers.OfferPlan:
     """Targeting, guards, budgets and holdout for every enabled campaign of ``job`` (resolved, see
     `prepare`): never a product ``never_promote`` names, never one bought, oversized lines included.
 
@@ -126,29 +121,23 @@ def plan(
         )
     return offers.plan_night(
         job,
-        analysis,
-        apply_never_promote(inputs.products.kept, job.config.products.never_promote),
+        night.analysis,
+        apply_never_promote(night.products, job.config.products.never_promote),
         as_of=settings.as_of,
         seed=settings.seed,
         recent=recent,
         decided=decided,
-        transactions=inputs.transactions.kept,
         spent=spent,
         reach=reach,
-        also_bought=oversized_purchases(inputs.transactions.quarantined),
+        also_bought=night.oversized,
+        home=night.home,
     )
 
 
-def prepare(job: Job, analysis: Analysis, inputs: Inputs, settings: Settings) -> tuple[Job, Preflight]:
+def prepare(job: Job, night: NightData) -> tuple[Job, Preflight]:
     """The job with its money rules resolved against tonight's data, and what they resolved to."""
-    figures = data_figures(
-        inputs.transactions.kept,
-        analysis.segmented,
-        as_of=settings.as_of,
-        lookback_days=job.config.segments.lookback_days,
-    )
-    night_job, money = resolve_money(job, figures)
-    return night_job, Preflight(figures, money)
+    night_job, money = resolve_money(job, night.figures)
+    return night_job, Preflight(night.figures, money)
 
 
 @dataclass(frozen=True)
@@ -159,10 +148,10 @@ class Preflight:
     money: pl.DataFrame
     findings: pl.DataFrame | None = None
 
-    def checked(self, job: Job, plan_: offers.OfferPlan, inputs: Inputs) -> Preflight:
+    def checked(self, job: Job, plan_: offers.OfferPlan, night: NightData) -> Preflight:
         """The same with the preflight findings of ``plan_`` (see `offers.preflight.preflight`)."""
-        products = apply_never_promote(inputs.products.kept, job.config.products.never_promote)
-        found = preflight(job, plan_, self.figures, inputs.customers.kept, products)
+        products = apply_never_promote(night.products, job.config.products.never_promote)
+        found = preflight(job, plan_, self.figures, night.customers, products)
         return Preflight(self.figures, self.money, found)
 
     def section(self) -> dict[str, object]:
@@ -170,20 +159,8 @@ class Preflight:
         return report.preflight_section(self.figures.first, self.figures.last, self.money, self.findings)
 
 
-def _kept_text(inputs: Inputs) -> str:
-    return ", ".join(f"{x.name} {x.counts['kept']}/{x.counts['read']} kept" for x in inputs.all())
-
-
 def _reach_text(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v:,}" for k, v in counts.items())
-
-
-def _input_range(inputs: Inputs) -> dict[str, str]:
-    """The first and last day of the kept transactions."""
-    ts = inputs.transactions.kept["ts"]
-    if ts.is_empty() or ts.null_count() == ts.len():
-        return {}
-    return {"first": str(ts.min())[:10], "last": str(ts.max())[:10]}
 
 
 def _planned(clock: Clock, plan_: offers.OfferPlan) -> None:
@@ -208,8 +185,7 @@ def _planned(clock: Clock, plan_: offers.OfferPlan) -> None:
 def _summarize(
     job: Job,
     settings: Settings,
-    inputs: Inputs,
-    analysis: Analysis,
+    night: NightData,
     plan_: offers.OfferPlan,
     reach: dict[str, int],
     by_channel: pl.DataFrame,
@@ -219,17 +195,17 @@ def _summarize(
 ) -> RunSummary:
     return report.build_summary(
         job,
-        analysis,
+        night.analysis,
         as_of=settings.as_of.isoformat(),
         dry_run=not real_run,
-        inputs={x.name: InputCounts(**x.counts) for x in inputs.all()},
+        inputs=night.counts,
         funnel=plan_.funnel,
         reach=reach,
         by_channel=by_channel,
-        quarantine_reasons=report.quarantine_reasons({x.name: x.quarantined for x in inputs.all()}),
+        quarantine_reasons=night.reasons,
         timings=timings,
         preflight=checks.section(),
-        input_range=_input_range(inputs),
+        input_range=night.input_range(),
         evaluation=latest_evaluation(settings.out_dir, settings.as_of.isoformat()),
         **real_run,  # type: ignore[arg-type]
     )
@@ -250,10 +226,12 @@ def run_analysis(
     """
     clock = Clock(progress)
     clock.start("load")
-    inputs = load(job, settings)
-    clock.done("load", _kept_text(inputs))
+    quarantine = settings.run_dir / "quarantine"
+    inputs = load_job_inputs(job.config.inputs, settings.data_dir, quarantine_dir=quarantine)
+    clock.done("load", kept_text(inputs))
     clock.start("analyse")
     analysis = analyse(job, inputs, settings.as_of, customers=customers, baskets=baskets)
+    del inputs
     found = []
     if customers:
         found.append(f"{analysis.segmented.height} customers")
@@ -285,52 +263,53 @@ def run_job(
     (LedgerError) when the latest night in the output folder was issued by another ledger, or the
     ledger is missing (see ``delivery.ledger_stamp``), unless ``new_ledger``.
 
+    A night that already finished with the same inputs, settings and ledger (``night.finished``)
+    is not run again: the result is ``complete``, with the summary the night wrote. A night that
+    failed after its analysis resumes from the analysis checkpoint (``night.front``).
+
     ``progress`` hears each stage start and end (load, analyse, plan, then issue, export, messages,
     images and publish in a real run, deliver in a dry run), the items of the long ones, and a
     line per campaign.
     """
     clock = Clock(progress)
     free = check_ledger(settings, dry_run=dry_run, new_ledger=new_ledger)
-    clock.start("load")
-    inputs = load(job, settings, write_quarantine=free)
-    clock.done("load", _kept_text(inputs))
-    tx = inputs.transactions.kept
-    check_fresh(
-        tx["ts"].max() if tx.height else None,
-        settings.as_of,
-        job.config.stale_after_days,
-        allow_stale=allow_stale,
-    )
-    clock.start("analyse")
-    analysis = analyse(job, inputs, settings.as_of)
-    clock.done("analyse", f"{analysis.segmented.height} customers, {analysis.rules.height} rules")
-    original, (job, checks) = job, prepare(job, analysis, inputs, settings)
+    try:
+        key: NightKey | None = night_key(job, settings)
+    except InputError:
+        key = None  # an input is missing: the load stage says so, in its place
+    if key is not None and not dry_run and not new_ledger:
+        done = _finished(job, settings, key)
+        if done is not None:
+            return RunResult(settings, done, complete=True)
+    night = load_and_analyse(job, settings, clock, key=key, write_files=free, allow_stale=allow_stale)
+    analysis = night.analysis
+    original, (job, checks) = job, prepare(job, night)
     names = [c.name for c in job.campaigns]
-    context = delivery.load_context(job, inputs.products.kept)
+    context = delivery.load_context(job, night.products)
 
     if dry_run:
         ledger = Ledger.open(settings.ledger_path) if settings.ledger_path.exists() else None
         issued = None
         clock.start("plan")
         try:
-            plan_ = plan(job, analysis, inputs, settings, ledger)
+            plan_ = plan(job, night, settings, ledger)
             if ledger is not None:
                 issued = ledger.coupons(as_of=settings.as_of, campaigns=names)
         finally:
             if ledger is not None:
                 ledger.close()
-        checks = checks.checked(job, plan_, inputs)
+        checks = checks.checked(job, plan_, night)
         _planned(clock, plan_)
-        night = delivery.stand_in_coupons(context, plan_.offers, issued)
-        delivery.check_templates(context, night)
-        clock.start("deliver", night["customer_id"].n_unique())
+        stand_ins = delivery.stand_in_coupons(context, plan_.offers, issued)
+        delivery.check_templates(context, stand_ins)
+        clock.start("deliver", stand_ins["customer_id"].n_unique())
         preview = delivery.plan_delivery(
-            context, night, inputs.customers.kept, on_progress=lambda n: clock.advance("deliver", n)
+            context, stand_ins, night.customers, on_progress=lambda n: clock.advance("deliver", n)
         )
         clock.done("deliver", _reach_text(preview.counts()))
         by_channel = report.offers_by_channel(plan_.offers, preview.channels)
         summary = _summarize(
-            original, settings, inputs, analysis, plan_, preview.counts(), by_channel, clock.timings, checks
+            original, settings, night, plan_, preview.counts(), by_channel, clock.timings, checks
         )
         return RunResult(settings, summary, analysis, plan_, preview.channels, job=job)
 
@@ -340,8 +319,8 @@ def run_job(
         run = ledger.start_run(job=job.config.name, as_of=settings.as_of, config_hash=original.config_hash())
         try:
             clock.start("plan")
-            plan_ = plan(job, analysis, inputs, settings, ledger)
-            checks = checks.checked(job, plan_, inputs)
+            plan_ = plan(job, night, settings, ledger)
+            checks = checks.checked(job, plan_, night)
             _planned(clock, plan_)
             issued = ledger.coupons(as_of=settings.as_of, campaigns=names)
             delivery.check_templates(context, delivery.stand_in_coupons(context, plan_.offers, issued))
@@ -373,7 +352,7 @@ def run_job(
             )
             clock.done("export", f"POS {live.height:,} live coupons ({coupons.height:,} tonight); CRM")
             sent, sent_files = outbox.deliver(
-                context, coupons, inputs.customers.kept, run_dir, run_id=run_id, as_of=as_of, clock=clock
+                context, coupons, night.customers, run_dir, run_id=run_id, as_of=as_of, clock=clock
             )
             ledger.record_channels(sent.channels, as_of=settings.as_of, campaigns=names)
             files |= sent_files
@@ -383,8 +362,7 @@ def run_job(
             summary = _summarize(
                 original,
                 settings,
-                inputs,
-                analysis,
+                night,
                 plan_,
                 sent.counts(),
                 by_channel,
@@ -410,4 +388,16 @@ def run_job(
         totals = summary.coupons.__dict__ if summary.coupons is not None else {}
         ledger.check_file()
         ledger.finish_run(run, status="succeeded", counts=totals)
+        if key is not None:
+            write_record(settings.run_dir, key, ledger, run_id=run.run_id, coupons=coupons.height)
     return RunResult(settings, summary, analysis, plan_, sent.channels, coupons, job=job)
+
+
+def _finished(job: Job, settings: Settings, key: NightKey) -> RunSummary | None:
+    """The summary of tonight's night when it already finished under ``key`` (see
+    ``night.finished``), else None. Takes no lock: a run holding the ledger was refused before.
+    """
+    if not settings.ledger_path.exists():
+        return None
+    with Ledger.open(settings.ledger_path) as ledger:
+        return finished_summary(settings.run_dir, key, ledger, config_hash=job.config_hash())

@@ -106,6 +106,21 @@ class RunSummary:
                 del data[key]
         return data
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunSummary:
+        """The summary that `to_json` gave ``data`` (KeyError / TypeError when it is not one)."""
+        fields = dict(data)
+        fields["inputs"] = {name: InputCounts(**c) for name, c in data["inputs"].items()}
+        rules = dict(data["rules"])
+        rules["top"], rules["category_top"] = tuple(rules["top"]), tuple(rules["category_top"])
+        fields["rules"] = RuleFigures(**rules)
+        for key in ("segments", "lifecycle", "campaigns", "offers_by_channel"):
+            fields[key] = tuple(data[key])
+        fields["quarantine_reasons"] = tuple(QuarantineReason(**r) for r in data["quarantine_reasons"])
+        if data.get("coupons") is not None:
+            fields["coupons"] = CouponTotals(**data["coupons"])
+        return cls(**fields)
+
     def expected_cost(self) -> float:
         """Expected cost of every campaign's coupons, rounded to cents."""
         return round(sum(c.get("expected_cost", 0.0) for c in self.campaigns), 2)

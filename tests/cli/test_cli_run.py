@@ -349,3 +349,19 @@ def test_every_offer_type_the_sample_allows_issues_coupons(sample_run):
     job = load_job(NIGHTLY)
     assert set(summary["coupons"]["by_offer_type"]) == {c.type for c in job.campaigns}
     assert all(n > 0 for n in summary["coupons"]["by_offer_type"].values())
+
+
+def test_a_rerun_of_a_finished_night_says_so_and_writes_nothing(sample_run):
+    def files() -> dict[str, tuple[int, int]]:
+        return {
+            p.relative_to(sample_run.out).as_posix(): (p.stat().st_ino, p.stat().st_mtime_ns)
+            for p in sorted(sample_run.out.rglob("*"))
+            if p.is_file() and not p.name.startswith("ledger.sqlite")
+        }
+
+    before = files()
+    result = invoke("run", "--config", str(NIGHTLY), "--out", str(sample_run.out), "--as-of", AS_OF)
+    assert result.exit_code == 0, result.output
+    total = json.loads((sample_run.night / "summary.json").read_text())["coupons"]["total"]
+    assert f"night {AS_OF} already complete: {total:,} coupons; nothing to do" in result.output.splitlines()
+    assert files() == before

@@ -11,6 +11,7 @@ from coupongen.analysis import features
 from coupongen.config import load_job
 from coupongen.inputs.loading import load_inputs
 from coupongen.loop import backtest
+from coupongen.night.data import digest
 from tests.conftest import NIGHTLY, SAMPLE, invoke
 
 CUTOFF = date(2026, 10, 25)
@@ -63,8 +64,8 @@ def test_no_cross_sell_offer_is_restricted_or_already_bought(sku_run, inputs):
 def test_rank_one_is_the_offer_the_nightly_run_makes(sku_run, inputs, job):
     _, scored = sku_run
     settings = pipeline.resolve_settings(job, as_of=CUTOFF)
-    analysis = pipeline.analyse(job, inputs, CUTOFF)
-    nightly = pipeline.plan(job, analysis, inputs, settings, None)
+    night = digest(job, inputs, pipeline.analyse(job, inputs, CUTOFF), CUTOFF)
+    nightly = pipeline.plan(job, night, settings, None)
     sent = nightly.offers.filter(pl.col("offer_type") == "cross_sell").select(
         "customer_id", "target", "reason"
     )

@@ -104,7 +104,7 @@ def preview_campaign(
     chosen = job.campaign(name)
     with progress_display(quiet, verbose) as progress:
         result = pipeline.run_job(job, settings, dry_run=True, allow_stale=allow_stale, progress=progress)
-    assert result.plan is not None and result.channels is not None
+    assert result.plan is not None and result.channels is not None and result.analysis is not None
     mine = pl.col("campaign") == chosen.name
     click.echo(f"campaign {chosen.name} ({chosen.type}) as of {settings.as_of} (preview: nothing issued)")
     if not chosen.runs_on(settings.as_of):

@@ -57,6 +57,11 @@ def run(
         result = pipeline.run_job(
             job, settings, dry_run=dry_run, allow_stale=allow_stale, progress=progress, new_ledger=new_ledger
         )
+    if result.complete and not (quiet or as_json):
+        total = result.summary.coupons.total if result.summary.coupons else 0
+        click.echo(
+            f"night {settings.as_of.isoformat()} already complete: {total:,} coupons; nothing to do", err=True
+        )
     if as_json:
         click.echo(json.dumps(result.summary.to_json(), indent=2, sort_keys=True, ensure_ascii=False))
     elif quiet:

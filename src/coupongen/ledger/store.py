@@ -21,10 +21,18 @@ from coupongen.ledger.referrals import ReferralsMixin
 from coupongen.ledger.revocations import RevocationsMixin
 from coupongen.ledger.runs import RunsMixin
 from coupongen.ledger.spending import SpendingMixin
+from coupongen.ledger.state import StateMixin
 
 
 class Ledger(
-    RunsMixin, CouponsMixin, HoldoutMixin, RevocationsMixin, RedemptionsMixin, SpendingMixin, ReferralsMixin
+    RunsMixin,
+    CouponsMixin,
+    HoldoutMixin,
+    RevocationsMixin,
+    RedemptionsMixin,
+    SpendingMixin,
+    ReferralsMixin,
+    StateMixin,
 ):
     """An open ledger database. Use ``Ledger.open(path)`` as a context manager."""
 

@@ -34,12 +34,14 @@ def with_audience_facts(
     as_of: date,
     transactions: pl.DataFrame | None = None,
     lookback_days: int = 365,
+    home: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The customer table plus the facts eligibility filters need beyond the analysis.
 
     Added columns: age (full years on ``as_of``, from birth_date; null when unknown) and, with
-    ``transactions``, home_store (the store of most of the customer's receipts in the look-back
-    window, ties to the smallest store id; null without purchases there).
+    ``transactions`` (or their `home_stores` computed beforehand, ``home``), home_store (the store
+    of most of the customer's receipts in the look-back window, ties to the smallest store id; null
+    without purchases there).
     """
     out = customers
     if "birth_date" in out.columns:
@@ -49,20 +51,28 @@ def with_audience_facts(
         )
         age = pl.lit(as_of.year) - born.dt.year() - pl.when(had_birthday).then(0).otherwise(1)
         out = out.with_columns(age.cast(pl.Int64).alias("age"))
-    if transactions is not None:
-        since = as_of - timedelta(days=lookback_days)
-        day = pl.col("ts").dt.date()
-        home = (
-            transactions.filter((day >= since) & (day < as_of))
-            .group_by("customer_id", "store_id")
-            .agg(pl.col("receipt_id").n_unique().alias("receipts"))
-            .sort(["customer_id", "receipts", "store_id"], descending=[False, True, False])
-            .group_by("customer_id", maintain_order=True)
-            .first()
-            .select("customer_id", pl.col("store_id").alias("home_store"))
-        )
+    if home is None and transactions is not None:
+        home = home_stores(transactions, as_of=as_of, lookback_days=lookback_days)
+    if home is not None:
         out = out.drop("home_store", strict=False).join(home, on="customer_id", how="left")
     return out
+
+
+def home_stores(transactions: pl.DataFrame, *, as_of: date, lookback_days: int) -> pl.DataFrame:
+    """customer_id, home_store: the store of most of each customer's receipts in the look-back
+    window before ``as_of`` (ties to the smallest store id).
+    """
+    since = as_of - timedelta(days=lookback_days)
+    day = pl.col("ts").dt.date()
+    return (
+        transactions.filter((day >= since) & (day < as_of))
+        .group_by("customer_id", "store_id")
+        .agg(pl.col("receipt_id").n_unique().alias("receipts"))
+        .sort(["customer_id", "receipts", "store_id"], descending=[False, True, False])
+        .group_by("customer_id", maintain_order=True)
+        .first()
+        .select("customer_id", pl.col("store_id").alias("home_store"))
+    )
 
 
 def filter_expr(column: str, rule: Filter) -> pl.Expr:

@@ -296,14 +296,16 @@ def plan_night(
     spent: pl.DataFrame | None = None,
     reach: pl.DataFrame | None = None,
     also_bought: pl.DataFrame | None = None,
+    home: pl.DataFrame | None = None,
 ) -> OfferPlan:
     """Targeting, guards, budgets and holdout for every enabled campaign of the job.
 
-    The cross-sell ranking is computed once, for every customer an enabled cross-sell campaign
-    admits, and shared by those campaigns. The customer table gains
-    the facts eligibility filters use (`with_audience_facts`; home_store only when a campaign
-    filters on it and ``transactions`` are given). ``recent``, ``decided``, ``spent`` and
-    ``reach`` are as in `plan_offers`.
+    The cross-sell ranking is computed once, for the customers an enabled cross-sell campaign
+    could still give a coupon to tonight (admitted, and under its frequency and per-customer caps:
+    the guards would drop the others anyway), and shared by those campaigns. The customer table
+    gains the facts eligibility filters use (`with_audience_facts`; home_store only when a campaign
+    filters on it and ``transactions``, or their `home_stores` as ``home``, are given).
+    ``recent``, ``decided``, ``spent`` and ``reach`` are as in `plan_offers`.
     ``also_bought`` holds purchases the analysis left out for their size (see `OfferContext`).
     """
     live = [c for c in job.campaigns if c.enabled and c.runs_on(as_of)]
@@ -313,13 +315,24 @@ def plan_night(
         as_of=as_of,
         transactions=transactions if by_store else None,
         lookback_days=job.config.segments.lookback_days,
+        home=home if by_store else None,
     )
     lists = job.customer_lists
     cross_sell = [c for c in live if c.type == "cross_sell"]
     ranked = None
     if cross_sell:
         admitted = pl.concat(
-            [eligible_customers(customers, c, listed=lists.get(c.name))["customer_id"] for c in cross_sell]
+            [
+                per_customer_capped(
+                    frequency_capped(
+                        eligible_customers(customers, c, listed=lists.get(c.name)), c, recent, as_of=as_of
+                    ),
+                    c,
+                    reach,
+                    as_of=as_of,
+                )["customer_id"]
+                for c in cross_sell
+            ]
         )
         ranked = recommend(
             analysis.bought,

@@ -1,0 +1,65 @@
+"""The night's front half: load and analyse the inputs, or take both from the night's checkpoint.
+
+Loading and the analysis are most of a night's time. Their outputs (`NightData`) are saved as the
+``analysis`` checkpoint under the night's key, so that a night that failed later (in planning,
+issuing, publishing) resumes from there. The transactions are dropped as soon as the analysis and
+the figures later stages need (`data.digest`) are computed.
+"""
+
+from __future__ import annotations
+
+from coupongen.analysis.night import analyse
+from coupongen.config import Job
+from coupongen.inputs.loading import load_job_inputs
+from coupongen.night.checkpoints import load_stage, save_stage
+from coupongen.night.data import FRAMES, NightData, digest, from_frames, kept_text, to_frames
+from coupongen.night.fingerprint import NightKey
+from coupongen.offers.preflight import check_fresh
+from coupongen.progress import Clock
+from coupongen.settings import Settings
+
+STAGE = "analysis"
+
+
+def load_and_analyse(
+    job: Job,
+    settings: Settings,
+    clock: Clock,
+    *,
+    key: NightKey | None,
+    write_files: bool = True,
+    allow_stale: bool = False,
+) -> NightData:
+    """Tonight's analysed inputs: from the checkpoint saved under ``key`` when there is one, else
+    loaded (quarantine files written when ``write_files``), checked for staleness, analysed and,
+    with a ``key`` and ``write_files``, checkpointed. Stages "load" and "analyse" on ``clock``.
+
+    InputError when the inputs are stale (unless ``allow_stale``) or too much of them was rejected.
+    """
+    saved = load_stage(settings.run_dir, STAGE, key, FRAMES) if key is not None else None
+    if saved is not None:
+        clock.start("load")
+        night = from_frames(*saved)
+        clock.done("load", f"{night.kept_text()} (from the night's checkpoint)")
+        check_fresh(night.figures.last, settings.as_of, job.config.stale_after_days, allow_stale=allow_stale)
+        clock.start("analyse")
+        clock.done("analyse", f"{_found(night)} (from the night's checkpoint)")
+        return night
+    clock.start("load")
+    quarantine = settings.run_dir / "quarantine" if write_files else None
+    inputs = load_job_inputs(job.config.inputs, settings.data_dir, quarantine_dir=quarantine)
+    clock.done("load", kept_text(inputs))
+    tx = inputs.transactions.kept
+    newest = tx["ts"].max() if tx.height else None
+    check_fresh(newest, settings.as_of, job.config.stale_after_days, allow_stale=allow_stale)
+    clock.start("analyse")
+    night = digest(job, inputs, analyse(job, inputs, settings.as_of), settings.as_of)
+    del inputs, tx  # the lines are not needed any more: later stages read `night`
+    if key is not None and write_files:
+        save_stage(settings.run_dir, STAGE, key, *to_frames(night))
+    clock.done("analyse", _found(night))
+    return night
+
+
+def _found(night: NightData) -> str:
+    return f"{night.analysis.segmented.height} customers, {night.analysis.rules.height} rules"
