@@ -108,7 +108,8 @@ def render_images(
     ordered = {
         path: members[path] for code, _, symbology in rows for path in _paths(code, symbology, formats)
     }
-    if ordered and (ordered != previous or not (out_dir / PACK_NAME).is_file()):
+    # Compared in order too: the archive lists its members in the order of the coupons.
+    if ordered and list(ordered.items()) != list(previous.items()):
         write_atomic(out_dir / PACK_NAME, lambda target: _write_pack(target, ordered))
     if records != manifest or not (out_dir / MANIFEST_NAME).is_file():
         _write_manifest(out_dir, records)
