@@ -20,6 +20,7 @@ import json
 import os
 import random
 import re
+import zipfile
 from datetime import date
 from pathlib import Path
 
@@ -34,15 +35,28 @@ RECORD = REPO / "tests" / "golden" / "sample_night.txt"
 CHARTS = {"segments.png", "rules.png", "category_rules.png"}
 
 
+def _png_digest(data: bytes) -> bytes:
+    with Image.open(io.BytesIO(data)) as image:
+        return f"{image.mode}{image.size}".encode() + image.tobytes()
+
+
 def _digest(path: Path, out: Path) -> str:
     data = path.read_bytes()
-    if path.suffix == ".parquet":
+    if path.suffix == ".zip":
+        # an image archive: its member names in order, each image by its pixels (as a PNG file is)
+        with zipfile.ZipFile(path) as archive:
+            data = b"".join(
+                info.filename.encode() + b"\0" + _png_digest(archive.read(info))
+                if info.filename.endswith(".png")
+                else info.filename.encode() + b"\0" + archive.read(info)
+                for info in archive.infolist()
+            )
+    elif path.suffix == ".parquet":
         data = pl.read_parquet(path).write_ndjson().encode()
     elif path.name in CHARTS:
         data = b"chart"
     elif path.suffix == ".png":
-        with Image.open(io.BytesIO(data)) as image:
-            data = f"{image.mode}{image.size}".encode() + image.tobytes()
+        data = _png_digest(data)
     elif path.name == "summary.json":
         summary = json.loads(data.replace(str(out).encode(), b"<out>"))
         summary.pop("timings", None)  # seconds per stage: differ from run to run by nature

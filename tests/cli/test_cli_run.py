@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 import click
 import polars as pl
@@ -120,17 +121,22 @@ def test_missing_data_folder_names_the_file(tmp_path):
 
 
 def test_every_email_image_scans_back_to_the_ledgers_barcode_value(sample_run):
+    import io
+    import zipfile
+
     import zxingcpp
     from PIL import Image
 
     with sqlite3.connect(sample_run.ledger) as conn:
         expected = dict(conn.execute("SELECT code, barcode_value FROM coupons").fetchall())
-    images = sorted((sample_run.night / "email" / "images").rglob("*.png"))
+    assert not (sample_run.night / "email" / "images").exists()  # one archive, not a file per image
+    with zipfile.ZipFile(sample_run.night / "email" / "images.zip") as archive:
+        images = {name: archive.read(name) for name in archive.namelist()}
     assert len(images) > 100
-    for path in images:
-        found = zxingcpp.read_barcodes(Image.open(path))
-        assert len(found) == 1, path
-        assert found[0].text == expected[path.stem], path
+    for name, data in images.items():
+        found = zxingcpp.read_barcodes(Image.open(io.BytesIO(data)))
+        assert len(found) == 1, name
+        assert found[0].text == expected[Path(name).stem], name
 
 
 def test_one_message_per_reached_customer_and_suppression_wins(sample_run):

@@ -112,17 +112,15 @@ def test_merge_image_url_is_the_absolute_link():
     assert merge_frame(msgs.email, slots=1)["coupon1_image_url"].item() == "https://cdn.example/c/qr/AAA.png"
 
 
-def test_eml_carries_relatively_linked_images_inline(tmp_path):
-    (tmp_path / "qr").mkdir()
+def test_eml_carries_relatively_linked_images_inline():
     png = render_png("AAA", "qr")
-    (tmp_path / "qr" / "AAA.png").write_bytes(png)
     html = '<p>Hi</p><img src="../images/qr/AAA.png" alt="AAA">'
     args = dict(
         to="a@x.ru",
         subject="Ваши купоны",
         html=html,
         images={"../images/qr/AAA.png": "qr/AAA.png"},
-        image_dir=tmp_path,
+        image_data={"qr/AAA.png": png},
         unsubscribe_url="*|UNSUB|*",
     )
     data = build_eml(**args)
@@ -137,12 +135,10 @@ def test_eml_carries_relatively_linked_images_inline(tmp_path):
     assert image.get_content() == png
 
 
-def test_eml_keeps_absolute_links(tmp_path):
+def test_eml_keeps_absolute_links():
     html = '<img src="https://cdn.example/qr/AAA.png">'
     msg = email.message_from_bytes(
-        build_eml(
-            to="a@x.ru", subject="S", html=html, images={}, image_dir=tmp_path, unsubscribe_url="{{u}}"
-        ),
+        build_eml(to="a@x.ru", subject="S", html=html, images={}, image_data={}, unsubscribe_url="{{u}}"),
         policy=policy.default,
     )
     assert msg.get_content_type() == "text/html" and "https://cdn.example/qr/AAA.png" in msg.get_content()

@@ -168,3 +168,24 @@ def test_export_settings_are_checked_with_messages_naming_the_key():
         ExportsConfig(file_mode="0680")
     with pytest.raises(ValidationError, match=r"must not let every user write \(o\+w\), got '0666'"):
         ExportsConfig(file_mode="0666")
+
+
+def test_a_folder_is_flushed_in_one_batch_not_file_by_file(tmp_path, monkeypatch):
+    import os
+
+    from coupongen.delivery import publish
+
+    monkeypatch.setenv(publish.FSYNC_ENV, "on")
+    flushed: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: flushed.append(fd) or real_fsync(fd))
+
+    def write(folder):
+        for i in range(50):
+            (folder / f"{i:02d}.txt").write_text("x")
+        return {}
+
+    publish_folder(tmp_path / "out", write)
+    # the folder itself and its parent; the 52 files (50, manifest, marker) go in one syncfs call
+    assert len(flushed) == (2 if publish._libc() is not None else 54)
+    assert is_published(tmp_path / "out")

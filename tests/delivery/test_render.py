@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
+import zipfile
 from io import BytesIO
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from PIL import Image
 from polars.testing import assert_frame_equal
 
 from coupongen.codes.gs1 import check_digit as gs1_check_digit
-from coupongen.delivery.image_files import MANIFEST_NAME, render_images
+from coupongen.delivery.image_files import MANIFEST_NAME, PACK_NAME, read_pack, render_images
 from coupongen.delivery.images import (
     SYMBOLOGIES,
     _encode_qr,
@@ -236,10 +237,10 @@ ITEMS = pl.DataFrame(
 
 
 def mtimes(root: Path) -> dict[str, int]:
-    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in sorted(root.rglob("*.*g"))}
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in sorted(root.rglob("*"))}
 
 
-def test_render_images_writes_files_named_by_code(tmp_path):
+def test_render_images_packs_every_image_into_one_archive_named_by_code(tmp_path):
     result = render_images(ITEMS, tmp_path, formats=("png", "svg"), workers=1)
     expected = ITEMS.with_columns(
         png_path=pl.Series(["code128/CPN-7KQ2-MX9P-4.png", "qr/CPN-AAAA-BBBB-1.png",
@@ -248,14 +249,20 @@ def test_render_images_writes_files_named_by_code(tmp_path):
                             "ean13/E1.svg", "gs1_128/G1.svg"]),
     )  # fmt: skip
     assert_frame_equal(result, expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [MANIFEST_NAME, PACK_NAME]  # two files, not eight
+    pack = read_pack(tmp_path)
+    assert list(pack) == [name for row in result.iter_rows() for name in row[3:]]  # in the order of items
     for row in result.iter_rows(named=True):
-        png = (tmp_path / row["png_path"]).read_bytes()
+        png = pack[row["png_path"]]
         assert png == render_png(row["payload"], row["symbology"])
         assert decoded_text(png) == row["payload"]
-        assert ET.fromstring((tmp_path / row["svg_path"]).read_bytes()).tag == SVG_ROOT
+        assert ET.fromstring(pack[row["svg_path"]]).tag == SVG_ROOT
+    with zipfile.ZipFile(tmp_path / PACK_NAME) as archive:  # any unzip tool reads it
+        assert archive.testzip() is None
+        assert {info.compress_type for info in archive.infolist()} == {zipfile.ZIP_STORED}
 
 
-def test_render_images_rerun_reuses_files(tmp_path):
+def test_render_images_rerun_leaves_the_archive_untouched(tmp_path):
     first = render_images(ITEMS, tmp_path, workers=1)
     before = mtimes(tmp_path)
     contents = {name: (tmp_path / name).read_bytes() for name in before}
@@ -265,26 +272,35 @@ def test_render_images_rerun_reuses_files(tmp_path):
     assert {name: (tmp_path / name).read_bytes() for name in before} == contents
 
 
+def test_render_images_same_images_same_archive_bytes(tmp_path):
+    render_images(ITEMS, tmp_path / "a", workers=1)
+    render_images(ITEMS, tmp_path / "b", workers=1)
+    assert (tmp_path / "a" / PACK_NAME).read_bytes() == (tmp_path / "b" / PACK_NAME).read_bytes()
+
+
 def test_render_images_without_manifest_compares_bytes(tmp_path):
     render_images(ITEMS, tmp_path, workers=1)
-    before = mtimes(tmp_path)
+    before = (tmp_path / PACK_NAME).stat().st_mtime_ns
     (tmp_path / MANIFEST_NAME).unlink()
     render_images(ITEMS, tmp_path, workers=1)
-    assert mtimes(tmp_path) == before
+    assert (tmp_path / PACK_NAME).stat().st_mtime_ns == before  # drawn again, the same bytes: kept
     assert len(json.loads((tmp_path / MANIFEST_NAME).read_text())["files"]) == len(ITEMS)
 
 
-def test_render_images_replaces_damaged_and_changed_files(tmp_path):
+def test_render_images_replaces_a_damaged_archive_and_changed_images(tmp_path):
     render_images(ITEMS, tmp_path, workers=1)
-    (tmp_path / "ean13/E1.png").write_bytes(b"truncated")
+    (tmp_path / PACK_NAME).write_bytes(b"truncated")
     changed = ITEMS.with_columns(
         payload=pl.when(pl.col("code") == "G1")
         .then(pl.lit("(255)4012345000016999(17)261231"))
         .otherwise(pl.col("payload"))
     )
     render_images(changed, tmp_path, workers=1)
-    assert decoded_text((tmp_path / "ean13/E1.png").read_bytes()) == "4006144577350"
-    assert decoded_text((tmp_path / "gs1_128/G1.png").read_bytes()) == ("(255)4012345000016999(17)261231")
+    pack = read_pack(tmp_path)
+    assert decoded_text(pack["ean13/E1.png"]) == "4006144577350"
+    assert decoded_text(pack["gs1_128/G1.png"]) == "(255)4012345000016999(17)261231"
+    render_images(ITEMS, tmp_path, workers=1)  # changed back: the image is drawn again
+    assert decoded_text(read_pack(tmp_path)["gs1_128/G1.png"]) == GCN
 
 
 def test_render_images_two_workers_match_one(tmp_path):
@@ -302,8 +318,7 @@ def test_render_images_two_workers_match_one(tmp_path):
     one = render_images(items, tmp_path / "one", workers=1)
     two = render_images(items, tmp_path / "two", workers=2)
     assert_frame_equal(two, one)
-    for path in one["png_path"]:
-        assert (tmp_path / "two" / path).read_bytes() == (tmp_path / "one" / path).read_bytes()
+    assert (tmp_path / "two" / PACK_NAME).read_bytes() == (tmp_path / "one" / PACK_NAME).read_bytes()
     assert (tmp_path / "two" / MANIFEST_NAME).read_bytes() == (tmp_path / "one" / MANIFEST_NAME).read_bytes()
 
 

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import polars as pl
 
+from coupongen.analysis.basket_codes import encode_baskets
 from coupongen.analysis.rule_counts import count_mlxtend_rules, count_pair_rules
 from coupongen.inputs.contract import require_columns
-
-if TYPE_CHECKING:
-    pass
 
 BASKET_LEVELS: dict[str, str | None] = {"sku": None, "category": "category"}
 """Basket levels and the products column each maps a sku to (None: the sku itself)."""
@@ -161,30 +159,18 @@ def mine_rules(
     _check_thresholds(min_support, min_confidence, min_lift, max_len)
     method = _resolve_method(method, max_len)
     require_columns(baskets.lazy().collect_schema().names(), ["item", "receipt_id"], source="baskets frame")
-    lines = baskets.lazy().select("receipt_id", "item").drop_nulls().unique().collect()
-    n_baskets = lines["receipt_id"].n_unique()
+    # An itemset is no more frequent than its rarest item, so the rare items go at once.
+    coded = encode_baskets(
+        baskets.lazy().select("receipt_id", "item").collect(), lambda n: _min_count(min_support, n)
+    )
+    n_baskets = coded.n_baskets
     if n_baskets == 0:
         return pl.DataFrame(schema=RULES_SCHEMA)
     min_count = _min_count(min_support, n_baskets)
-    item_counts = (
-        lines.group_by("item")
-        .agg(pl.len().cast(pl.Int64).alias("count"))
-        .filter(pl.col("count") >= min_count)
-        .sort("item")
-    )
-    # An itemset is no more frequent than its rarest item, so the rare items can go first.
-    frequent_lines = lines.join(item_counts.select("item"), on="item", how="semi")
     if method == "pairs":
-        counts = count_pair_rules(frequent_lines, item_counts, min_count)
+        counts = count_pair_rules(coded, min_count)
     else:
-        counts = count_mlxtend_rules(
-            frequent_lines,
-            item_counts,
-            min_count,
-            n_baskets,
-            max_len=max_len,
-            min_confidence=min_confidence,
-        )
+        counts = count_mlxtend_rules(coded, min_count, max_len=max_len, min_confidence=min_confidence)
     return _score_rules(counts, n_baskets, min_support, min_confidence, min_lift)
 
 

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from coupongen.analysis import affinity, features, segments
+from coupongen.analysis import affinity, basket_codes, features, segments
 from coupongen.config import Job
 from coupongen.inputs.contract import Inputs
 
@@ -81,7 +81,7 @@ def analyse(
         categories=facts.categories,
         rules=rules,
         category_rules=category_rules,
-        n_baskets=sku_baskets["receipt_id"].n_unique(),
+        n_baskets=basket_codes.count_baskets(sku_baskets["receipt_id"]),
         products=products,
         as_of=as_of,
         parts=tuple(part for part, done in (("customers", customers), ("baskets", baskets)) if done),

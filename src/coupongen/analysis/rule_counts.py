@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
+from coupongen.analysis.basket_codes import CodedBaskets
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -27,24 +29,35 @@ COUNTS_SCHEMA = pl.Schema(
 """Columns of the counts: antecedent, consequent (item lists) and the three basket counts."""
 
 
-def count_pair_rules(lines: pl.DataFrame, item_counts: pl.DataFrame, min_count: int) -> pl.DataFrame:
-    """Count frequent item pairs with a self-join per receipt; return both rules of each pair."""
-    codes = item_counts.with_row_index("code")
-    coded = lines.lazy().join(codes.lazy().select("item", "code"), on="item")
+def count_pair_rules(coded: CodedBaskets, min_count: int) -> pl.DataFrame:
+    """Count frequent item pairs with a self-join per basket; return both rules of each pair.
+
+    Baskets and items are numbers (see `basket_codes`): the join and the counting run on integer
+    columns, each pair packed into one 64-bit key, and names come back only for the pairs kept.
+    """
+    n_items = len(coded.items)
+    lines = coded.lines.lazy()
     pairs = (
-        coded.select("receipt_id", "code")
-        .join(coded.select("receipt_id", "code"), on="receipt_id", suffix="_b")
-        .filter(pl.col("code") < pl.col("code_b"))
-        .group_by("code", "code_b")
+        lines.join(lines, on="basket", suffix="_b")
+        .filter(pl.col("item") < pl.col("item_b"))
+        .select((pl.col("item").cast(pl.UInt64) * n_items + pl.col("item_b")).alias("pair"))
+        .group_by("pair")
         .agg(pl.len().cast(pl.Int64).alias("count"))
         .filter(pl.col("count") >= min_count)
-        # The streaming engine joins and aggregates in batches, so the receipts' item pairs are
+        # The streaming engine joins and aggregates in batches, so the baskets' item pairs are
         # never all in memory at once.
         .collect(engine="streaming")
     )
-    named = pairs.join(codes.rename({"item": "item_a", "count": "count_a"}), on="code").join(
-        codes.rename({"code": "code_b", "item": "item_b", "count": "count_b"}), on="code_b"
-    )
+    key = pairs["pair"].to_numpy()
+    a, b = (key // n_items).astype(np.int64), (key % n_items).astype(np.int64)
+    names = coded.items.to_numpy()
+    named = {
+        "item_a": names[a],
+        "item_b": names[b],
+        "count_a": coded.item_counts[a],
+        "count_b": coded.item_counts[b],
+        "count": pairs["count"].to_numpy(),
+    }
     return pl.concat(
         [
             _pair_rule_counts(named, antecedent="a", consequent="b"),
@@ -53,38 +66,43 @@ def count_pair_rules(lines: pl.DataFrame, item_counts: pl.DataFrame, min_count: 
     )
 
 
-def _pair_rule_counts(named_pairs: pl.DataFrame, *, antecedent: str, consequent: str) -> pl.DataFrame:
-    return named_pairs.select(
-        pl.concat_list(pl.col(f"item_{antecedent}")).alias("antecedent"),
-        pl.concat_list(pl.col(f"item_{consequent}")).alias("consequent"),
-        pl.col(f"count_{antecedent}").alias("antecedent_count"),
-        pl.col(f"count_{consequent}").alias("consequent_count"),
-        pl.col("count"),
+def _pair_rule_counts(named: dict[str, np.ndarray], *, antecedent: str, consequent: str) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "antecedent": pl.Series(named[f"item_{antecedent}"], dtype=pl.String),
+            "consequent": pl.Series(named[f"item_{consequent}"], dtype=pl.String),
+            "antecedent_count": named[f"count_{antecedent}"],
+            "consequent_count": named[f"count_{consequent}"],
+            "count": named["count"],
+        }
+    ).select(
+        pl.concat_list("antecedent"),
+        pl.concat_list("consequent"),
+        pl.col("antecedent_count", "consequent_count", "count").cast(pl.Int64),
     )
 
 
 def count_mlxtend_rules(
-    lines: pl.DataFrame,
-    item_counts: pl.DataFrame,
+    coded: CodedBaskets,
     min_count: int,
-    n_baskets: int,
     *,
     max_len: int,
     min_confidence: float,
 ) -> pl.DataFrame:
     """Enumerate rules with mlxtend over the frequent items; return their basket counts.
 
-    `lines` holds frequent items only, so baskets of rare items alone are absent from the one-hot
-    table: mlxtend sees fewer rows than `n_baskets`, and supports are rescaled to `n_baskets`.
+    `coded` holds frequent items only, so baskets of rare items alone are absent from the one-hot
+    table: mlxtend sees fewer rows than there are baskets, and supports are rescaled to them all.
     """
-    if item_counts.height == 0:
+    n_baskets = coded.n_baskets
+    if len(coded.items) == 0:
         return pl.DataFrame(schema=COUNTS_SCHEMA)
     # mlxtend (and pandas under it) take most of a second to import: only this path needs them.
     with warnings.catch_warnings():
         # Importing mlxtend's fpcommon installs a process-wide "always" filter for
         # DeprecationWarning; catch_warnings restores the caller's filters afterwards.
         from mlxtend.frequent_patterns import association_rules, fpgrowth
-    onehot = _sparse_onehot(lines, item_counts["item"])
+    onehot = _sparse_onehot(coded)
     n_rows = len(onehot.index)
     # Halfway below min_count, so mlxtend's own ceil() and float comparisons land on min_count.
     frequent = fpgrowth(onehot, min_support=(min_count - 0.5) / n_rows, use_colnames=True, max_len=max_len)
@@ -114,20 +132,16 @@ def count_mlxtend_rules(
     )
 
 
-def _sparse_onehot(lines: pl.DataFrame, items: pl.Series) -> pd.DataFrame:
-    """Build a sparse boolean baskets x items pandas frame, one row per basket in `lines`."""
+def _sparse_onehot(coded: CodedBaskets) -> pd.DataFrame:
+    """Build a sparse boolean baskets x items pandas frame, one row per basket with a frequent item."""
     import pandas as pd
     import scipy.sparse as sp
 
-    columns = pl.DataFrame({"item": items}).with_row_index("column")
-    cells = (
-        lines.join(columns, on="item")
-        .sort("receipt_id")
-        .select(pl.col("receipt_id").rle_id().alias("row"), "column")
-    )
-    n_rows = cells["row"].n_unique()
+    baskets = coded.lines["basket"].to_numpy()
+    _, rows = np.unique(baskets, return_inverse=True)
+    n_rows = int(rows.max()) + 1 if len(rows) else 0
     matrix = sp.csc_matrix(
-        (np.ones(cells.height, dtype=bool), (cells["row"].to_numpy(), cells["column"].to_numpy())),
-        shape=(n_rows, len(items)),
+        (np.ones(len(rows), dtype=bool), (rows, coded.lines["item"].to_numpy())),
+        shape=(n_rows, len(coded.items)),
     )
-    return pd.DataFrame.sparse.from_spmatrix(matrix, columns=items.to_list())
+    return pd.DataFrame.sparse.from_spmatrix(matrix, columns=coded.items.to_list())

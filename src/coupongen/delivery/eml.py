@@ -42,13 +42,14 @@ def build_eml(
     subject: str,
     html: str,
     images: Mapping[str, str],
-    image_dir: Path,
+    image_data: Mapping[str, bytes],
     unsubscribe_url: str,
     sender: str | None = None,
 ) -> bytes:
     """The message as bytes (CRLF line ends, a boundary derived from the content so that the same
-    message is the same file). ``images`` maps a link the HTML may use to the image's path under
-    ``image_dir`` (``<symbology>/<code>.png``); each link found in the HTML becomes ``cid:`` and the
+    message is the same file). ``images`` maps a link the HTML may use to the image's name in
+    ``image_data`` (``<symbology>/<code>.png``, as in the night's image archive, see
+    ``image_files``), which holds its bytes; each link found in the HTML becomes ``cid:`` and the
     PNG is attached inline.
 
     Written directly rather than with `email.message.EmailMessage`, whose header handling costs
@@ -60,7 +61,7 @@ def build_eml(
         if quoted in html:
             code = Path(rel).stem
             html = html.replace(quoted, f'src="cid:{content_id(code)}"')
-            inline.append((code, (image_dir / rel).read_bytes()))
+            inline.append((code, image_data[rel]))
     headers = [_header("From", sender)] if sender else []
     headers += [
         _header("To", to),

@@ -1,7 +1,11 @@
-"""The night's barcode and QR image files: one per coupon, kept across reruns of the night.
+"""The night's barcode and QR images: one image per coupon, packed into one archive, kept across reruns.
 
-A rerun finds the images it already drew: a manifest records what each file encodes and a hash of
-its bytes, so only new or changed coupons are drawn again, spread over the machine's cores.
+A hundred thousand coupons must not be a hundred thousand new files (each costs a millisecond or
+more on a real disk, and another to flush): the images go into one uncompressed ZIP archive
+(``images.zip``, members ``<symbology>/<code>.<format>``), written and flushed once. A rerun finds
+the images it already drew: a manifest records what each member encodes and a hash of its bytes, so
+only new or changed coupons are drawn again, spread over the machine's cores, and an unchanged
+archive is not written again.
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from importlib.metadata import version as _package_version
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
@@ -27,7 +33,12 @@ from coupongen.system import die_with_parent
 
 FORMATS = ("png", "svg")
 MANIFEST_NAME = "_render_manifest.json"
+PACK_NAME = "images.zip"
+# Members get a fixed time stamp (the earliest ZIP allows), so the same images make the same archive.
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 DEFAULT_STYLE = ImageStyle()
+
+T = TypeVar("T")
 
 _SAFE_CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 # Drawn to fingerprint the renderer: every symbology, GS1 with a variable-length element first.
@@ -48,19 +59,20 @@ def render_images(
     style: ImageStyle = DEFAULT_STYLE,
     on_progress: Callable[[int], None] | None = None,
 ) -> pl.DataFrame:
-    """Write one image file per coupon and return where each one is.
+    """Draw one image per coupon into the archive ``out_dir/images.zip`` and return where each one is.
 
-    `items` has one row per coupon: `code` (unique coupon code, used as the file name), `payload`
-    (what the symbol encodes) and `symbology` (one of `images.SYMBOLOGIES`). Files go to
-    `out_dir/<symbology>/<code>.<format>` (`image_path`), PNGs drawn in `style`. The returned
-    frame is `items` plus `png_path` and/or `svg_path` (paths relative to `out_dir`), per format.
+    `items` has one row per coupon: `code` (unique coupon code, used as the member name), `payload`
+    (what the symbol encodes) and `symbology` (one of `images.SYMBOLOGIES`). Members are
+    `<symbology>/<code>.<format>` (`image_path`), stored uncompressed in the order of `items`, PNGs
+    drawn in `style`. The returned frame is `items` plus `png_path` and/or `svg_path` (member
+    names), per format; `read_pack` gives the bytes back.
 
-    Reruns are cheap: `out_dir/_render_manifest.json` records a fingerprint of what each file
-    encodes (payload, symbology, style, renderer and library versions) and a hash of its bytes; a file
-    whose fingerprint and hash still match is kept untouched. A file without a matching record is
-    rendered and rewritten only when its bytes differ. Work is spread over `workers` processes (all
-    cores by default); `workers=1` renders in this process. Every bad row is reported at once,
-    before anything is written. ``on_progress`` hears the number of coupons each finished chunk held.
+    Reruns are cheap: `out_dir/_render_manifest.json` records a fingerprint of what each member
+    encodes (payload, symbology, style, renderer and library versions) and a hash of its bytes; a
+    member whose fingerprint and hash still match is kept as it is, and the archive is rewritten
+    only when some member's bytes differ. Work is spread over `workers` processes (all cores by
+    default); `workers=1` renders in this process. Every bad row is reported at once, before
+    anything is written. ``on_progress`` hears the number of coupons each finished chunk held.
     """
     _check_items(items, formats)
     if workers is None:
@@ -70,29 +82,66 @@ def render_images(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = list(zip(items["code"], items["payload"], items["symbology"], strict=True))
-    for symbology in items["symbology"].unique().to_list():
-        (out_dir / symbology).mkdir(parents=True, exist_ok=True)
     manifest = _read_manifest(out_dir)
-    chunks = _chunks(rows, workers)
-    jobs = [
-        (str(out_dir), formats, chunk, _manifest_subset(manifest, chunk, formats), style) for chunk in chunks
-    ]
+    previous = read_pack(out_dir)
+    members: dict[str, bytes] = {}
+    records: dict[str, list[str]] = {}
+    todo: list[tuple[str, str, str, tuple[str, ...]]] = []
+    for code, payload, symbology in rows:
+        missing = []
+        for fmt in formats:
+            path = image_path(code, symbology, fmt)
+            fingerprint = _fingerprint(payload, symbology, fmt, style)
+            old = previous.get(path)
+            if old is not None and manifest.get(path) == [fingerprint, _content_hash(old)]:
+                members[path], records[path] = old, [fingerprint, _content_hash(old)]
+            else:
+                missing.append(fmt)
+        if missing:
+            todo.append((code, payload, symbology, tuple(missing)))
     tell = on_progress or (lambda n: None)
-    if workers == 1 or len(jobs) <= 1:
-        for job in jobs:
-            manifest.update(_render_chunk(*job))
-            tell(len(job[2]))
-    else:
-        # Workers die with this process, even when it is killed (kill -9) while they draw.
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), initializer=die_with_parent) as pool:
-            for job, result in zip(jobs, pool.map(_render_chunk, *zip(*jobs, strict=True)), strict=True):
-                manifest.update(result)
-                tell(len(job[2]))
-    _write_manifest(out_dir, manifest)
+    tell(len(rows) - len(todo))
+    for chunk, drawn in _draw(todo, workers, style):
+        for (path, data), fingerprint in zip(drawn, _fingerprints(chunk, style), strict=True):
+            members[path], records[path] = data, [fingerprint, _content_hash(data)]
+        tell(len(chunk))
+    ordered = {
+        path: members[path] for code, _, symbology in rows for path in _paths(code, symbology, formats)
+    }
+    # Compared in order too: the archive lists its members in the order of the coupons.
+    if ordered and list(ordered.items()) != list(previous.items()):
+        write_atomic(out_dir / PACK_NAME, lambda target: _write_pack(target, ordered))
+    if records != manifest or not (out_dir / MANIFEST_NAME).is_file():
+        _write_manifest(out_dir, records)
     return items.with_columns(
         pl.Series(f"{fmt}_path", [image_path(code, sym, fmt) for code, _, sym in rows], dtype=pl.String)
         for fmt in formats
     )
+
+
+def read_pack(out_dir: Path) -> dict[str, bytes]:
+    """The images of ``out_dir/images.zip`` by member name; empty when there is none or it is damaged
+    (a damaged archive only costs drawing its images again).
+    """
+    try:
+        with zipfile.ZipFile(Path(out_dir) / PACK_NAME) as pack:
+            return {info.filename: pack.read(info) for info in pack.infolist()}
+    except FileNotFoundError:
+        return {}
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return {}
+
+
+def _write_pack(target: Path, members: dict[str, bytes]) -> None:
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED) as pack:
+        for name, data in members.items():
+            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+            info.external_attr = 0o644 << 16
+            pack.writestr(info, data)
+
+
+def _paths(code: str, symbology: str, formats: Sequence[str]) -> list[str]:
+    return [image_path(code, symbology, fmt) for fmt in formats]
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -144,7 +193,7 @@ def _cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def _chunks(rows: list[tuple[str, str, str]], workers: int) -> list[list[tuple[str, str, str]]]:
+def _chunks(rows: list[T], workers: int) -> list[list[T]]:
     """Split rows into chunks: several per worker for balance, at most 500 rows each."""
     if not rows:
         return []
@@ -185,52 +234,36 @@ def image_path(code: str, symbology: str, fmt: str = "png") -> str:
     return f"{symbology}/{safe_stem(code)}.{fmt}"
 
 
-def _manifest_subset(
-    manifest: dict[str, list[str]], rows: list[tuple[str, str, str]], formats: Sequence[str]
-) -> dict[str, list[str]]:
-    subset = {}
-    for code, _payload, symbology in rows:
-        for fmt in formats:
-            path = image_path(code, symbology, fmt)
-            if path in manifest:
-                subset[path] = manifest[path]
-    return subset
+def _fingerprints(chunk: list[tuple[str, str, str, tuple[str, ...]]], style: ImageStyle) -> list[str]:
+    return [_fingerprint(payload, sym, fmt, style) for _, payload, sym, fmts in chunk for fmt in fmts]
+
+
+def _draw(
+    todo: list[tuple[str, str, str, tuple[str, ...]]], workers: int, style: ImageStyle
+) -> Iterator[tuple[list[tuple[str, str, str, tuple[str, ...]]], list[tuple[str, bytes]]]]:
+    """Draw the images of `todo` coupons in chunks; yield each chunk with its (member, bytes)."""
+    chunks = _chunks(todo, workers)
+    if workers == 1 or len(chunks) <= 1:
+        for chunk in chunks:
+            yield chunk, _render_chunk(chunk, style)
+        return
+    # Workers die with this process, even when it is killed (kill -9) while they draw.
+    with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), initializer=die_with_parent) as pool:
+        yield from zip(chunks, pool.map(_render_chunk, chunks, [style] * len(chunks)), strict=True)
 
 
 def _render_chunk(
-    out_dir: str,
-    formats: Sequence[str],
-    rows: list[tuple[str, str, str]],
-    previous: dict[str, list[str]],
-    style: ImageStyle,
-) -> dict[str, list[str]]:
-    """Write the files of one chunk; return their manifest records {path: [fingerprint, hash]}."""
-    records = {}
-    for code, payload, symbology in rows:
-        for fmt in formats:
-            path = image_path(code, symbology, fmt)
-            # Plain string paths: pathlib costs as much as writing a small file.
-            target = os.path.join(out_dir, path)
-            records[path] = _write_image(target, payload, symbology, fmt, previous.get(path), style)
-    return records
-
-
-def _write_image(
-    target: str, payload: str, symbology: str, fmt: str, record: list[str] | None, style: ImageStyle
-) -> list[str]:
-    fingerprint = _fingerprint(payload, symbology, fmt, style)
-    try:
-        with open(target, "rb") as existing_file:
-            existing: bytes | None = existing_file.read()
-    except FileNotFoundError:
-        existing = None
-    if existing is not None and record == [fingerprint, _content_hash(existing)]:
-        return record
-    data = style.png(payload, symbology) if fmt == "png" else render_svg(payload, symbology)
-    if data != existing:
-        with open(target, "wb") as new_file:
-            new_file.write(data)
-    return [fingerprint, _content_hash(data)]
+    chunk: list[tuple[str, str, str, tuple[str, ...]]], style: ImageStyle
+) -> list[tuple[str, bytes]]:
+    """Draw one chunk's images in memory: (member name, bytes) per coupon and format."""
+    return [
+        (
+            image_path(code, symbology, fmt),
+            style.png(payload, symbology) if fmt == "png" else render_svg(payload, symbology),
+        )
+        for code, payload, symbology, formats in chunk
+        for fmt in formats
+    ]
 
 
 def _read_manifest(out_dir: Path) -> dict[str, list[str]]:

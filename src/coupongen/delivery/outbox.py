@@ -1,8 +1,8 @@
 """The night's messages, published: one folder per channel and the list of rejected messages.
 
-Each folder is published atomically with a manifest: ``email/`` (merge file, one HTML file per
-customer, barcode images), ``sms/`` and ``app/`` (JSON Lines), and ``delivery/`` with
-rejected_messages.csv (who fell back to another channel or got no message, and why) and the
+Each folder is published atomically with a manifest: ``email/`` (merge file, one HTML and one .eml
+file per customer, the barcode images in one archive), ``sms/`` and ``app/`` (JSON Lines), and
+``delivery/`` with rejected_messages.csv (who fell back to another channel or got no message, and why) and the
 message counts, which reconcile: planned = sent + fallen_back + rejected.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from coupongen.delivery.eml import build_eml
-from coupongen.delivery.image_files import DEFAULT_STYLE, render_images
+from coupongen.delivery.image_files import DEFAULT_STYLE, PACK_NAME, read_pack, render_images
 from coupongen.delivery.images import ImageStyle
 from coupongen.delivery.merge_fields import merge_frame
 from coupongen.delivery.planning import Delivery, DeliveryContext, image_links, plan_delivery
@@ -79,9 +79,10 @@ def render_email_images(
     style: ImageStyle = DEFAULT_STYLE,
     clock: Clock | None = None,
 ) -> dict[str, str]:
-    """Barcode / QR PNGs for the coupons that go out by e-mail, cached per night for reruns.
+    """Barcode / QR PNGs for the coupons that go out by e-mail, packed into one archive per night
+    (``images/images.zip``), cached for reruns.
 
-    Returns each code's image path relative to the cache folder.
+    Returns each code's image name in the archive.
     """
     items = coupons.filter(pl.col("customer_id").is_in(email_customers.implode())).select(
         "code", pl.col("barcode_value").alias("payload"), "symbology"
@@ -126,8 +127,9 @@ def publish_delivery(
 
     email/ holds merge.csv (one column per merge field, see `merge_fields`), html/ (the rendered
     e-mails), eml/ (each e-mail as a ready message, images inline unless served from the job's
-    ``image_base_url``) and images/ laid out as the links expect them. ``on_progress`` hears how
-    many more messages were written.
+    ``image_base_url``) and images.zip, every barcode image in one archive laid out as the links
+    expect them once unpacked (``<symbology>/<code>.png``). ``on_progress`` hears how many more
+    messages were written.
     """
     tell = on_progress or (lambda n: None)
     meta = {"run_id": run_id, "as_of": as_of.isoformat()}
@@ -140,14 +142,17 @@ def publish_delivery(
     for customer, code in owners:
         by_customer.setdefault(customer, {})[links[code]] = image_paths[code]
 
+    image_data = read_pack(run_dir / IMAGE_CACHE) if by_customer else {}
+
     def write_email(folder: Path) -> dict[str, object]:
         # File names never come from the data as they are: see safe_names.
         stems = safe_stems(msgs.email["customer_id"])
         write_csv(merge_frame(msgs.email, ctx.merge_slots, stems), folder / "merge.csv")
         (folder / "html").mkdir()
         (folder / "eml").mkdir()
-        for rel in sorted(set(image_paths.values())):
-            _link_or_copy(run_dir / IMAGE_CACHE / rel, folder / "images" / rel)
+        if image_paths:
+            # One archive for all the night's images, not one file each.
+            _link_or_copy(run_dir / IMAGE_CACHE / PACK_NAME, folder / PACK_NAME)
         rows = msgs.email.select("customer_id", "email", "subject", "html").iter_rows()
         for i, ((cid, to, subject, html), stem) in enumerate(zip(rows, stems, strict=True), 1):
             if i % 1000 == 0:
@@ -158,7 +163,7 @@ def publish_delivery(
                 subject=subject,
                 html=html + "\n",
                 images=by_customer.get(cid, {}),
-                image_dir=folder / "images",
+                image_data=image_data,
                 unsubscribe_url=ctx.unsubscribe_url,
             )
             (folder / "eml" / f"{stem}.eml").write_bytes(eml)

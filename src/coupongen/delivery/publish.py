@@ -2,9 +2,10 @@
 
 A POS or a delivery service polls a folder and must never read half a file. Files and folders are
 written aside under a hidden name (owner-only while they are built), flushed to disk and renamed into
-place; an interrupted writer leaves the previous complete version, or none, never a partial one. A
-published folder also lists its files with their SHA-256 in ``manifest.json`` and gets ``_SUCCESS``
-last. ``COUPONGEN_FSYNC=off`` skips the flushes, for tests and throwaway outputs only.
+place (a folder's files flushed in one batch); an interrupted writer leaves the previous complete
+version, or none, never a partial one. A published folder also lists its files with their SHA-256
+in ``manifest.json`` and gets ``_SUCCESS`` last. ``COUPONGEN_FSYNC=off`` skips the flushes, for
+tests and throwaway outputs only.
 
 Who may read a published folder is the job's ``[exports]`` setting (`ExportModes`): owner-only by
 default, or for instance readable by the group a POS or e-mail pickup user belongs to.
@@ -12,11 +13,14 @@ default, or for instance readable by the group a POS or e-mail pickup user belon
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import grp
 import hashlib
 import json
 import os
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +104,45 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def _fsync_files(root: Path, files: list[Path]) -> None:
+    """Flush ``files`` (all under ``root``) to disk: a folder of many files in one batch.
+
+    A flush per file costs a journal commit each (about a millisecond on a disk); on Linux,
+    ``syncfs`` flushes everything written to the file system in one call instead. Elsewhere, or if
+    the call fails, each file is flushed on its own.
+    """
+    if not fsync_enabled():
+        return
+    if len(files) > 1 and _syncfs(root):
+        return
+    for file in files:
+        _fsync(file)
+
+
+def _syncfs(path: Path) -> bool:
+    """Flush the whole file system holding ``path`` (Linux ``syncfs``); False when unavailable."""
+    libc = _libc()
+    if libc is None:
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return bool(libc.syncfs(fd) == 0)
+    finally:
+        os.close(fd)
+
+
+@functools.lru_cache(maxsize=1)
+def _libc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syncfs.argtypes = [ctypes.c_int]
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
 def _default_mode(*, folder: bool) -> int:
     # os.umask can only be read by setting it; this process does not create files meanwhile.
     mask = os.umask(0o077)
@@ -138,7 +181,7 @@ def write_atomic(
         files = sorted(p for p in staging.rglob("*") if p.is_file()) if folder else [staging]
         for file in files:
             file.chmod(PRIVATE_MODE if private else _default_mode(folder=False))
-            _fsync(file)
+        _fsync_files(staging, files)
         if folder:
             if modes is not None:
                 _apply_modes(staging, modes)
