@@ -2,7 +2,7 @@
 
 Run: python benchmarks/bench_ranking.py DATA_FOLDER [--cutoff 2017-06-26 --cutoff 2017-07-31]
      [--days 28] [--top-n 5] [--method ease --method knn --method rerank]
-     [--max-substitute-share 0.2 | --allow-substitutes]
+     [--max-substitute-share 0.2 | --allow-substitutes] [--max-product-share 0.01]
 
 DATA_FOLDER holds transactions, products and customers in the input contract (.parquet or .csv).
 For every cutoff and ranking, ``loop.backtest.backtest`` builds the cross-sell offers from the
@@ -58,10 +58,13 @@ def main() -> None:
     parser.add_argument("--top-n", type=int, default=5)
     parser.add_argument("--method", action="append", choices=relevance.RANKINGS)
     parser.add_argument("--max-substitute-share", type=float, default=RankingConfig().max_substitute_share)
+    parser.add_argument("--max-product-share", type=float, default=RankingConfig().max_product_share)
     parser.add_argument("--allow-substitutes", action="store_true", help="rerank without prefer_new_types")
     args = parser.parse_args()
     ranking = RankingConfig(
-        prefer_new_types=not args.allow_substitutes, max_substitute_share=args.max_substitute_share
+        prefer_new_types=not args.allow_substitutes,
+        max_substitute_share=args.max_substitute_share,
+        max_product_share=args.max_product_share,
     )
     job = job_for(args.data.resolve(), ranking)
     started = time.perf_counter()

@@ -127,5 +127,9 @@ def test_the_ranking_settings_name_the_methods_and_bound_the_share(tmp_path):
     assert str(e.value) == (
         f"{path}: ranking.max_substitute_share: Input should be less than or equal to 1 (got 1.5)"
     )
+    path = write_job(tmp_path, "[ranking]\nmax_product_share = 0\n")
+    with pytest.raises(ConfigError) as e:
+        load_job(path)
+    assert str(e.value) == f"{path}: ranking.max_product_share: Input should be greater than 0 (got 0)"
     ranking = load_job(REPO / "jobs" / "nightly.toml").config.ranking
     assert (ranking.method, ranking.prefer_new_types, ranking.max_substitute_share) == ("ease", True, 0.2)

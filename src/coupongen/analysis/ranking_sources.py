@@ -2,11 +2,12 @@
 
 A learned re-ranker (``reranker``) orders the union; this module only gathers it. Every source
 gives its top-k products per customer among the promotable ones the customer did not buy in the
-look-back window: the collaborative models (EASE and item-kNN), popularity among customers of the
-same main category (similar customers), popularity overall, and products on the rise (most new
-buyers in the recent weeks). Each pair carries every source's score and rank (rank k+1 and score 0
-where a source did not propose it), and the list of each customer is capped, so the work grows with
-customers x cap, never customers x catalogue.
+look-back window: the collaborative models (EASE and item-kNN), co-purchase rules (the confidence
+of "bought i, so bought j" summed over the customer's products, rules of a lift above 1),
+popularity among customers of the same main category (similar customers), popularity overall,
+and products on the rise (most new buyers in the recent weeks). Each pair carries every source's
+score and rank (rank k+1 and score 0 where a source did not propose it), and the list of each
+customer is capped, so the work grows with customers x cap, never customers x catalogue.
 
 The history may be cut at an earlier day (`history_before`): the re-ranker trains on candidates
 built as of a day inside the history and labelled with what customers took up afterwards.
@@ -17,15 +18,34 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import numpy as np
 import polars as pl
+import scipy.sparse as sp
 
-from coupongen.analysis.item_models import ModelSpec, codes_of, fit, purchase_matrix, score_customers
+from coupongen.analysis.item_models import (
+    ItemModel,
+    ModelSpec,
+    PurchaseMatrix,
+    _top_per_row,
+    codes_of,
+    fit,
+    purchase_matrix,
+    score_customers,
+)
 
-SOURCES = ("ease", "knn", "segment", "popular", "rising")
+SOURCES = ("ease", "knn", "rules", "segment", "popular", "rising")
 """The candidate sources, in the order their columns appear."""
 
 RECENT_DAYS = 28
 """The recent weeks that count a product's new buyers (its trend) and a customer's new products."""
+
+RULE_MIN_TOGETHER = 3
+"""A co-purchase rule needs at least this many customers who bought both products."""
+
+RULES_PER_ITEM = 50
+"""Rules kept per product (its most confident)."""
+
+_BLOCK_CELLS = 4_000_000
 
 LIST_DEPTH = 4
 """A shared list (popular, rising, a segment's) is read this many times k deep per customer: the
@@ -42,7 +62,7 @@ class SourceSpec:
     square of the products it covers; rarely bought products make poor coupon targets anyway).
     """
 
-    per_source: tuple[int, ...] = (40, 40, 20, 15, 10)
+    per_source: tuple[int, ...] = (40, 40, 20, 20, 15, 10)
     max_candidates: int = 40
     model_items: int = 6000
 
@@ -124,7 +144,7 @@ def candidates(
             _most_bought(recent, spec.model_items),
             promotable,
             wanted,
-            [("ease", ease_spec, k["ease"]), ("knn", knn_spec, k["knn"])],
+            [("ease", ease_spec, k["ease"]), ("knn", knn_spec, k["knn"]), ("rules", None, k["rules"])],
         ),
         _segment_source(recent, products, promotable, wanted, k["segment"]),
         _listed("popular", _popularity(recent, promotable), recent, wanted, k["popular"]),
@@ -147,9 +167,9 @@ def _model_sources(
     recent: pl.DataFrame,
     promotable: pl.Series,
     wanted: pl.DataFrame,
-    models: list[tuple[str, ModelSpec, int]],
+    models: list[tuple[str, ModelSpec | None, int]],
 ) -> list[pl.DataFrame]:
-    """EASE and item-kNN: each model's best unbought products for the wanted customers."""
+    """EASE, item-kNN and rules (spec None): each model's best unbought products for the wanted customers."""
     facts = recent.with_columns(pl.lit(True).alias("in_lookback"))
     purchases = purchase_matrix(facts)
     if not purchases.items.len():
@@ -162,11 +182,46 @@ def _model_sources(
     allowed = purchases.items.is_in(promotable.implode()).to_numpy()
     out = []
     for name, model_spec, top in models:
-        scored = score_customers(purchases, fit(purchases, model_spec), top_n=top, allowed=allowed, rows=rows)
+        model = fit(purchases, model_spec) if model_spec is not None else fit_rules(purchases)
+        scored = score_customers(purchases, model, top_n=top, allowed=allowed, rows=rows)
         out.append(
             scored.select("customer_id", "sku", pl.lit(name).alias("source"), "score", "rank", "anchor")
         )
     return out
+
+
+def fit_rules(
+    purchases: PurchaseMatrix, *, min_together: int = RULE_MIN_TOGETHER, per_item: int = RULES_PER_ITEM
+) -> ItemModel:
+    """Co-purchase rules i -> j as an item model: weight confidence(i -> j) = c(i, j) / n_i.
+
+    c counts customers who bought both and n the buyers of each; a rule is kept when at least
+    `min_together` customers bought both and its lift (confidence over j's share of buyers) is
+    above 1; each product keeps its `per_item` most confident rules. Built by blocks of products.
+    """
+    binary = purchases.matrix.copy()
+    binary.data[:] = 1.0
+    buyers = purchases.buyers().astype(np.float64)
+    customers = max(1, binary.shape[0])
+    by_item = binary.T.tocsr()
+    n = buyers.size
+    size = max(1, _BLOCK_CELLS // max(1, n))
+    rows, cols, vals = [np.empty(0, np.int64)], [np.empty(0, np.int64)], [np.empty(0)]
+    for start in range(0, n, size):
+        stop = min(start + size, n)
+        together = np.asarray((by_item[start:stop] @ binary).todense(), dtype=np.float64)
+        together[np.arange(stop - start), np.arange(start, stop)] = 0.0
+        confidence = together / np.maximum(buyers[start:stop, np.newaxis], 1.0)
+        lift = confidence * customers / np.maximum(buyers[np.newaxis, :], 1.0)
+        confidence[(together < min_together) | ~(lift > 1.0)] = -np.inf
+        r, c, v = _top_per_row(confidence, per_item)
+        rows.append(r + start)
+        cols.append(c)
+        vals.append(v)
+    weights = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
+    )
+    return ItemModel(method="rules", columns=np.arange(n), weights=weights)
 
 
 def _most_bought(recent: pl.DataFrame, n: int) -> pl.DataFrame:

@@ -116,14 +116,16 @@ class RankingConfig(_Model):
     method: "ease" or "knn" (one collaborative model; "ease" is the default) or "rerank" (the
     learned ranking over several candidate sources, trained each night on the history: fewer
     substitutes and more new product types, at a training's cost every night; see
-    docs/relevance.md for its figures). prefer_new_types: move products of a type the customer
-    already buys down the list, so at most max_substitute_share of a customer's first offers are
-    such substitutes (rerank only).
+    docs/relevance.md for its figures). prefer_new_types: hold products of a type the customer
+    already buys back (one factor on their scores for the whole night), so at most
+    max_substitute_share of the night's offers are such substitutes. max_product_share: no product
+    takes more than this share of the night's offers (1.0: no cap). Both rerank only.
     """
 
     method: Literal["rerank", "ease", "knn"] = "ease"
     prefer_new_types: bool = True
     max_substitute_share: float = Field(0.2, ge=0.0, le=1.0)
+    max_product_share: float = Field(0.01, gt=0.0, le=1.0)
 
 
 class ChannelsConfig(_Model):

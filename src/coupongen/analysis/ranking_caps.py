@@ -1,0 +1,128 @@
+"""Caps on a ranked list of offers: few substitutes per customer, no product over a share of all.
+
+Both work on candidates sorted best first within each customer (a `score` column orders them across
+customers too) and keep each customer's own order otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+
+SAMPLE = 20_000
+"""Customers the substitutes' factor is found on (bounds its cost on a large night)."""
+
+BISECTIONS = 16
+
+MAX_ROUNDS = 25
+"""Rounds of the exposure cap: each takes the over-cap pairs out and lets the next candidates up."""
+
+
+def exposure_capped(
+    ordered: pl.DataFrame, top_n: int, *, substitute_share: float | None, product_share: float
+) -> pl.DataFrame:
+    """Each customer's first `top_n` candidates under both caps, with `rank` (i32, 1 = best).
+
+    With `substitute_share` (see `substitute_order`) substitutes move down each list. Then no
+    product holds more than max(1, floor(product_share * offers)) of the offers, `offers` being
+    the places filled without the cap (nor fewer than offers / the candidate products, so that a
+    small catalogue can still fill them): in each round a product over its cap keeps the pairs of
+    the highest scores (ties: customer_id) and loses the others, whose customers take their next
+    candidates; after `MAX_ROUNDS` rounds, pairs still over a cap are dropped without replacement.
+
+    Args:
+        ordered: customer_id, sku, score (positive), substitute (bool) and any other columns,
+            sorted by customer_id and best first within each customer.
+        top_n: places per customer.
+        substitute_share: at most this share of the places go to substitutes (None: no limit).
+        product_share: at most this share of the places go to one product (1.0: no cap).
+    """
+    placed = _placed(ordered, top_n, substitute_share)
+    if product_share >= 1.0 or placed.is_empty():
+        return placed
+    products = ordered["sku"].n_unique()
+    cap = max(1, math.floor(product_share * placed.height), math.ceil(placed.height / products))
+    pool = ordered
+    for _ in range(MAX_ROUNDS):
+        over = _over_cap(placed, cap)
+        if over.is_empty():
+            return placed
+        pool = pool.join(over, on=["customer_id", "sku"], how="anti", maintain_order="left")
+        placed = _placed(pool, top_n, substitute_share)
+    return placed.join(_over_cap(placed, cap), on=["customer_id", "sku"], how="anti", maintain_order="left")
+
+
+def _placed(pool: pl.DataFrame, top_n: int, share: float | None) -> pl.DataFrame:
+    """The first `top_n` of each customer, substitutes held back to `share` of them when given."""
+    if share is not None:
+        discount = substitute_discount(pool, top_n, share)
+        pool = pool.with_columns(
+            pl.when(pl.col("substitute"))
+            .then(pl.col("score") * discount)
+            .otherwise(pl.col("score"))
+            .alias("_order")
+        ).sort(["customer_id", "_order"], descending=[False, True], maintain_order=True)
+    return (
+        pool.with_columns((pl.int_range(pl.len()).over("customer_id") + 1).cast(pl.Int32).alias("rank"))
+        .filter(pl.col("rank") <= top_n)
+        .drop("_order", strict=False)
+    )
+
+
+def substitute_discount(pool: pl.DataFrame, top_n: int, share: float, *, sample: int = SAMPLE) -> float:
+    """The largest factor on substitutes' scores that keeps them to `share` of the first `top_n` places.
+
+    Holding substitutes back by one factor for everybody keeps the offers of the highest scores
+    under the share (a customer whose best products are all substitutes may get several, one with
+    good new types none); a per-customer quota would give up better offers. The factor is found by
+    bisection on a seeded sample of at most `sample` customers; 0 when even then substitutes fill
+    more than the share (customers with too few new types), 1 when they stay under it anyway.
+    Scores must be positive.
+    """
+    drawn = (
+        pool.select("customer_id")
+        .unique()
+        .sort("customer_id")
+        .with_columns(pl.col("customer_id").hash(0).alias("d"))
+        .sort("d", "customer_id")
+        .head(sample)
+    )
+    part = pool.join(drawn.select("customer_id"), on="customer_id", how="semi").select(
+        "customer_id", "score", "substitute"
+    )
+
+    def held(factor: float) -> float:
+        top = (
+            part.with_columns(
+                pl.when(pl.col("substitute"))
+                .then(pl.col("score") * factor)
+                .otherwise(pl.col("score"))
+                .alias("o")
+            )
+            .sort(["customer_id", "o"], descending=[False, True])
+            .group_by("customer_id", maintain_order=True)
+            .head(top_n)
+        )
+        return int(top["substitute"].sum()) / top.height if top.height else 0.0
+
+    if held(1.0) <= share:
+        return 1.0
+    low, high = 0.0, 1.0
+    for _ in range(BISECTIONS):
+        middle = (low + high) / 2
+        if held(middle) <= share:
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def _over_cap(placed: pl.DataFrame, cap: int) -> pl.DataFrame:
+    """customer_id, sku of the placed pairs past their product's first `cap` by score."""
+    return (
+        placed.select("customer_id", "sku", "score")
+        .sort(["sku", "score", "customer_id"], descending=[False, True, False])
+        .filter(pl.int_range(pl.len()).over("sku") >= cap)
+        .select("customer_id", "sku")
+    )
