@@ -10,7 +10,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from coupongen.codes import CodeFormat, check_url_template, is_prime
 from coupongen.codes.patterns import check_pattern
-from coupongen.config.audience import Eligibility, Message, PerCustomer, Target, check_schedule
+from coupongen.config.audience import Eligibility, Message, PerCustomer, Reminder, Target, check_schedule
 from coupongen.config.base import DEFAULT_ALPHABET, MAX_VALUE, _Model
 from coupongen.config.money import Money, MoneyRule, NonNegativeMoney, PositiveMoney
 from coupongen.errors import CodeFormatError
@@ -277,6 +277,7 @@ class CampaignConfig(_Model):
     target: Target | None = None
     exclusive: bool = False
     messages: dict[str, Message] = Field(default_factory=dict)
+    reminder: Reminder = Reminder()
     holdout_share: float = Field(0.10, ge=0, lt=1)
     frequency_cap_days: int = Field(14, ge=0, le=3660)
     channels: tuple[Literal["email", "sms", "app"], ...] = ("email", "sms", "app")
@@ -301,6 +302,13 @@ class CampaignConfig(_Model):
         runs are left out while unset, so an unchanged job keeps its hash across upgrades.
         """
         doc = self.model_dump(mode="json")
+        # Reminders come after the night and change nothing it issues.
+        doc.pop("reminder", None)
+        doc["messages"] = {
+            locale: {"subject": m["subject"], "body": m["body"]}
+            for locale, m in doc["messages"].items()
+            if m["subject"] is not None
+        }
         for key in _LATER_KEYS:
             if doc.get(key) in (None, False, {}):
                 doc.pop(key, None)

@@ -22,7 +22,7 @@ from coupongen.delivery.campaign_messages import CampaignMessages, compile_messa
 from coupongen.delivery.image_files import image_path
 from coupongen.delivery.images import ImageStyle
 from coupongen.delivery.publish import ExportModes, export_modes
-from coupongen.delivery.templates import Templates, names_for, template_environment
+from coupongen.delivery.templates import Templates, template_environment
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ def check_templates(ctx: DeliveryContext, coupons: pl.DataFrame) -> None:
             image_paths=image_links(ctx, sample),
             unsubscribe_url=ctx.unsubscribe_url,
         )
-        for name in names_for(used, [language]):
+        for name in ctx.templates.names(used, [language]):
             ctx.templates.render(name, context)
         # a campaign's own words, in each language it has them, through the templates that show them
         for campaign in sample["campaign"]:
@@ -139,7 +139,7 @@ def check_templates(ctx: DeliveryContext, coupons: pl.DataFrame) -> None:
                 if key.split("_")[0] != language:
                     continue
                 context["message"] = ctx.campaign_messages.render([campaign], key, context)
-                for name in names_for(ctx.priorities[campaign], [language]):
+                for name in ctx.templates.names(ctx.priorities[campaign], [language]):
                     ctx.templates.render(name, context)
             context["message"] = None
 

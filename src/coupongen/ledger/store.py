@@ -18,13 +18,21 @@ from coupongen.ledger.coupons import CouponsMixin
 from coupongen.ledger.holdout import HoldoutMixin
 from coupongen.ledger.redemptions import RedemptionsMixin
 from coupongen.ledger.referrals import ReferralsMixin
+from coupongen.ledger.reminders import RemindersMixin
 from coupongen.ledger.revocations import RevocationsMixin
 from coupongen.ledger.runs import RunsMixin
 from coupongen.ledger.spending import SpendingMixin
 
 
 class Ledger(
-    RunsMixin, CouponsMixin, HoldoutMixin, RevocationsMixin, RedemptionsMixin, SpendingMixin, ReferralsMixin
+    RunsMixin,
+    CouponsMixin,
+    HoldoutMixin,
+    RevocationsMixin,
+    RedemptionsMixin,
+    SpendingMixin,
+    ReferralsMixin,
+    RemindersMixin,
 ):
     """An open ledger database. Use ``Ledger.open(path)`` as a context manager."""
 
