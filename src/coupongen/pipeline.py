@@ -103,8 +103,9 @@ def plan(
     budgets over earlier nights, and builds on what earlier runs of this night recorded (see
     `offers.decided_tonight`).
     """
-    recent = decided = spent = reach = None
+    recent = decided = spent = reach = public_issued = None
     if ledger is not None:
+        public_issued = ledger.public_issued()
         longest = max((c.frequency_cap_days for c in job.campaigns), default=0)
         recent = ledger.recent_offer_types(
             since=settings.as_of - timedelta(days=longest), before=settings.as_of
@@ -135,6 +136,7 @@ def plan(
         spent=spent,
         reach=reach,
         also_bought=oversized_purchases(inputs.transactions.quarantined),
+        public_issued=public_issued,
     )
 
 

@@ -48,7 +48,8 @@ def deliver(
     before anything is written (reminders are recorded there, so that a rerun publishes them again).
     """
     clock = clock or Clock(SILENT)
-    live = coupons.filter(pl.col("status") == "issued")
+    # A public code is printed or posted, not messaged: it has no holder.
+    live = coupons.filter((pl.col("status") == "issued") & (pl.col("kind") != "public"))
     clock.start("messages", live["customer_id"].n_unique())
     sent = plan_delivery(ctx, live, customers, on_progress=lambda n: clock.advance("messages", n))
     clock.done("messages", ", ".join(f"{k} {v:,}" for k, v in sent.counts().items()))

@@ -100,14 +100,19 @@ def load_context(job: Job, products: pl.DataFrame) -> DeliveryContext:
 def stand_in_coupons(
     ctx: DeliveryContext, offers: pl.DataFrame, issued: pl.DataFrame | None = None
 ) -> pl.DataFrame:
-    """The night's coupons before codes exist: the live coupons ``issued`` by an earlier run of the
-    night, then the planned ``offers`` with stand-in codes of the real length.
+    """The night's messaged coupons before codes exist: the live coupons ``issued`` by an earlier run
+    of the night, then the planned ``offers`` with stand-in codes of the real length (public codes,
+    which are not messaged, left out).
     """
     code = pl.col("campaign").replace_strict(dict(ctx.stand_in_codes), return_dtype=pl.String)
-    planned = offers.with_columns(code.alias("code"), code.alias("barcode_value"))
+    planned = offers.filter(pl.col("kind") != "public").with_columns(
+        code.alias("code"), code.alias("barcode_value")
+    )
     if issued is None or issued.is_empty():
         return planned
-    live = issued.filter(pl.col("status") == "issued").select(planned.columns)
+    live = issued.filter((pl.col("status") == "issued") & (pl.col("kind") != "public")).select(
+        planned.columns
+    )
     return pl.concat([live, planned.cast(live.schema)])  # type: ignore[arg-type]
 
 

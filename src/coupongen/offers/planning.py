@@ -29,6 +29,7 @@ from coupongen.offers.guards import (
     within_budget,
 )
 from coupongen.offers.money import per_offer_reward
+from coupongen.offers.public import public_offer
 from coupongen.offers.targeting import apply_target
 
 ELIGIBLE_SCHEMA: dict[str, pl.DataType] = {"campaign": pl.String(), "customer_id": pl.String()}
@@ -75,6 +76,7 @@ def plan_offers(
     customer_lists: dict[str, frozenset[str]] | None = None,
     spent: pl.DataFrame | None = None,
     reach: pl.DataFrame | None = None,
+    public_issued: dict[str, str] | None = None,
 ) -> OfferPlan:
     """Decide every campaign's offers and holdout for the run date.
 
@@ -88,7 +90,9 @@ def plan_offers(
     places count against the caps and their coupons against the budgets, and the plan adds only
     what is new. ``customer_lists`` holds each campaign's customers_file entries; ``spent`` the
     (campaign, spent) of earlier nights, against lifetime budgets; ``reach`` the (customer_id,
-    campaign, as_of) of earlier nights' offers, against per-customer caps.
+    campaign, as_of) of earlier nights' offers, against per-customer caps. A campaign with a public
+    code plans its one shared coupon instead (see `public`); ``public_issued`` maps such a campaign
+    to the night the ledger issued its code.
     """
     lists = customer_lists or {}
     exclusive = [c.name for c in campaigns if c.exclusive]
@@ -116,6 +120,11 @@ def plan_offers(
             }
         )
         if not tonight:
+            continue
+        if campaign.code.public:
+            shared = public_offer(campaign, ctx, public_issued or {})
+            offers.append(shared.cast(OFFER_COLUMNS) if shared.height else shared)  # type: ignore[arg-type]
+            counts.append(_public_counts(campaign, shared))
             continue
         eligible = eligible_customers(ctx.customers, campaign, listed=lists.get(campaign.name))
         admitted.append(eligible.select(pl.lit(campaign.name).alias("campaign"), "customer_id"))
@@ -189,6 +198,22 @@ def plan_offers(
         eligible=pl.concat(admitted) if admitted else pl.DataFrame(schema=ELIGIBLE_SCHEMA),
         budgets=pl.DataFrame(limits, schema=BUDGET_SCHEMA),
     )
+
+
+def _public_counts(campaign: CampaignConfig, shared: pl.DataFrame) -> dict[str, object]:
+    """A public campaign's funnel row: nobody is chosen; its one coupon, when planned tonight."""
+    return {
+        "campaign": campaign.name,
+        "offer_type": campaign.type,
+        "eligible": 0,
+        "candidates": shared.height,
+        "capped": shared.height,
+        "within_budget": shared.height,
+        "treated": shared.height,
+        "control": 0,
+        "expected_cost": round(float(shared["expected_cost"].sum()) if shared.height else 0.0, 2),
+        "budget": None if campaign.budget is None else amount(campaign.budget, "budget"),
+    }
 
 
 BUDGET_SCHEMA: dict[str, pl.DataType] = {
@@ -296,6 +321,7 @@ def plan_night(
     spent: pl.DataFrame | None = None,
     reach: pl.DataFrame | None = None,
     also_bought: pl.DataFrame | None = None,
+    public_issued: dict[str, str] | None = None,
 ) -> OfferPlan:
     """Targeting, guards, budgets and holdout for every enabled campaign of the job.
 
@@ -303,7 +329,7 @@ def plan_night(
     admits, and shared by those campaigns. The customer table gains
     the facts eligibility filters use (`with_audience_facts`; home_store only when a campaign
     filters on it and ``transactions`` are given). ``recent``, ``decided``, ``spent`` and
-    ``reach`` are as in `plan_offers`.
+    ``reach`` and ``public_issued`` are as in `plan_offers`.
     ``also_bought`` holds purchases the analysis left out for their size (see `OfferContext`).
     """
     live = [c for c in job.campaigns if c.enabled and c.runs_on(as_of)]
@@ -352,6 +378,7 @@ def plan_night(
         customer_lists=lists,
         spent=spent,
         reach=reach,
+        public_issued=public_issued,
     )
 
 
