@@ -137,6 +137,7 @@ def plan(
         reach=reach,
         also_bought=oversized_purchases(inputs.transactions.quarantined),
         public_issued=public_issued,
+        customer_columns=inputs.customers.extra,
     )
 
 

@@ -20,7 +20,12 @@ from coupongen.analysis.night import Analysis
 from coupongen.analysis.relevance import ranking_spec, recommend
 from coupongen.config import CampaignConfig, Job, MoneyRule, amount
 from coupongen.offers.candidates import OFFER_TYPES, OfferContext
-from coupongen.offers.eligibility import eligible_customers, with_audience_facts
+from coupongen.offers.eligibility import (
+    check_filter_columns,
+    eligible_customers,
+    with_audience_facts,
+    with_customer_columns,
+)
 from coupongen.offers.guards import (
     expected_cost,
     frequency_capped,
@@ -29,7 +34,7 @@ from coupongen.offers.guards import (
     within_budget,
 )
 from coupongen.offers.money import per_offer_reward
-from coupongen.offers.public import public_offer
+from coupongen.offers.public import public_counts, public_offer
 from coupongen.offers.targeting import apply_target
 
 ELIGIBLE_SCHEMA: dict[str, pl.DataType] = {"campaign": pl.String(), "customer_id": pl.String()}
@@ -124,7 +129,7 @@ def plan_offers(
         if campaign.code.public:
             shared = public_offer(campaign, ctx, public_issued or {})
             offers.append(shared.cast(OFFER_COLUMNS) if shared.height else shared)  # type: ignore[arg-type]
-            counts.append(_public_counts(campaign, shared))
+            counts.append(public_counts(campaign, shared))
             continue
         eligible = eligible_customers(ctx.customers, campaign, listed=lists.get(campaign.name))
         admitted.append(eligible.select(pl.lit(campaign.name).alias("campaign"), "customer_id"))
@@ -198,22 +203,6 @@ def plan_offers(
         eligible=pl.concat(admitted) if admitted else pl.DataFrame(schema=ELIGIBLE_SCHEMA),
         budgets=pl.DataFrame(limits, schema=BUDGET_SCHEMA),
     )
-
-
-def _public_counts(campaign: CampaignConfig, shared: pl.DataFrame) -> dict[str, object]:
-    """A public campaign's funnel row: nobody is chosen; its one coupon, when planned tonight."""
-    return {
-        "campaign": campaign.name,
-        "offer_type": campaign.type,
-        "eligible": 0,
-        "candidates": shared.height,
-        "capped": shared.height,
-        "within_budget": shared.height,
-        "treated": shared.height,
-        "control": 0,
-        "expected_cost": round(float(shared["expected_cost"].sum()) if shared.height else 0.0, 2),
-        "budget": None if campaign.budget is None else amount(campaign.budget, "budget"),
-    }
 
 
 BUDGET_SCHEMA: dict[str, pl.DataType] = {
@@ -322,6 +311,7 @@ def plan_night(
     reach: pl.DataFrame | None = None,
     also_bought: pl.DataFrame | None = None,
     public_issued: dict[str, str] | None = None,
+    customer_columns: pl.DataFrame | None = None,
 ) -> OfferPlan:
     """Targeting, guards, budgets and holdout for every enabled campaign of the job.
 
@@ -331,6 +321,9 @@ def plan_night(
     filters on it and ``transactions`` are given). ``recent``, ``decided``, ``spent`` and
     ``reach`` and ``public_issued`` are as in `plan_offers`.
     ``also_bought`` holds purchases the analysis left out for their size (see `OfferContext`).
+    ``customer_columns`` (customer_id and the customer file's columns beyond the contract, see
+    ``inputs.Loaded.extra``) join the table for ``[eligibility.columns]`` filters; a filter on a
+    column the table lacks is a ConfigError naming the campaign file and key.
     """
     live = [c for c in job.campaigns if c.enabled and c.runs_on(as_of)]
     by_store = any(c.eligibility.home_store is not None for c in live)
@@ -340,6 +333,8 @@ def plan_night(
         transactions=transactions if by_store else None,
         lookback_days=job.config.segments.lookback_days,
     )
+    customers = with_customer_columns(customers, customer_columns)
+    check_filter_columns(job, customers)
     lists = job.customer_lists
     cross_sell = [c for c in live if c.type == "cross_sell"]
     ranked = None

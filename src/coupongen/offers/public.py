@@ -73,3 +73,19 @@ def public_offer(campaign: CampaignConfig, ctx: OfferContext, issued_on: Mapping
         .alias("expected_cost"),
         pl.lit(f"public code of {campaign.name}: any card, {uses} uses in all").alias("reason"),
     )
+
+
+def public_counts(campaign: CampaignConfig, shared: pl.DataFrame) -> dict[str, object]:
+    """A public campaign's funnel row: nobody is chosen; its one coupon, when planned tonight."""
+    return {
+        "campaign": campaign.name,
+        "offer_type": campaign.type,
+        "eligible": 0,
+        "candidates": shared.height,
+        "capped": shared.height,
+        "within_budget": shared.height,
+        "treated": shared.height,
+        "control": 0,
+        "expected_cost": round(float(shared["expected_cost"].sum()) if shared.height else 0.0, 2),
+        "budget": None if campaign.budget is None else amount(campaign.budget, "budget"),
+    }
