@@ -238,3 +238,10 @@ def test_no_ledger_is_an_input_error(setup, tmp_path):
     missing = Settings(settings.data_dir, settings.out_dir, tmp_path / "none.sqlite", NIGHT, 1)
     with pytest.raises(InputError, match="no coupon ledger there"):
         run_reminders(job, missing)
+
+
+def test_a_redemption_after_the_night_does_not_count_on_it(setup):
+    job, settings = setup
+    # C2 used the coupon on 2026-11-30: on the night of 2026-11-29 it was still unused
+    early = run_reminders(job, at(settings, date(2026, 11, 29)), days=10)
+    assert (early.expiring, early.redeemed) == (6, 0)

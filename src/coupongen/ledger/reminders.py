@@ -7,7 +7,7 @@ publish the same messages) and records nothing twice.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 
@@ -27,7 +27,8 @@ class RemindersMixin(LedgerBase):
 
     def expiring_coupons(self, *, as_of: date, until: date) -> pl.DataFrame:
         """Live coupons held by a customer (not public) whose last valid day falls between ``as_of``
-        and ``until`` (both included) and that were issued before ``as_of`` or on it.
+        and ``until`` (both included) and that were issued before ``as_of`` or on it. Their uses are
+        the redemptions made up to the end of ``as_of`` (a night rerun later sees it as it was).
 
         Columns: EXPIRING_COLUMNS, ordered by customer, campaign and code. Redeemed and already
         reminded coupons are included (with their uses and reminder night) so the caller can count
@@ -36,7 +37,7 @@ class RemindersMixin(LedgerBase):
         columns = ", ".join(f"c.{c}" for c in COUPON_COLUMNS)
         uses = (
             "(SELECT COUNT(*) FROM redemptions r WHERE r.coupon_id = c.coupon_id "
-            f"AND r.status = 'accepted' {NOT_REFUNDED})"
+            f"AND r.status = 'accepted' AND r.redeemed_at < ? {NOT_REFUNDED})"
         )
         frame = read_frame(
             self.conn,
@@ -44,7 +45,12 @@ class RemindersMixin(LedgerBase):
             "LEFT JOIN reminders m ON m.coupon_id = c.coupon_id "
             "WHERE c.status = 'issued' AND c.kind != 'public' AND c.as_of <= ? "
             "AND c.valid_to >= ? AND c.valid_to <= ? ORDER BY c.customer_id, c.campaign, c.code",
-            (as_of.isoformat(), as_of.isoformat(), until.isoformat()),
+            (
+                (as_of + timedelta(days=1)).isoformat(),
+                as_of.isoformat(),
+                as_of.isoformat(),
+                until.isoformat(),
+            ),
             EXPIRING_COLUMNS,
         )
         return frame.with_columns(pl.col("uses").cast(pl.Int64))
