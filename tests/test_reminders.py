@@ -16,6 +16,7 @@ from coupongen.ledger import Ledger
 from coupongen.offers.planning import OFFER_COLUMNS
 from coupongen.reminding import run_reminders
 from coupongen.settings import Settings
+from tests.conftest import invoke
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "jobs" / "templates"
 NIGHT = date(2026, 11, 22)
@@ -245,3 +246,40 @@ def test_a_redemption_after_the_night_does_not_count_on_it(setup):
     # C2 used the coupon on 2026-11-30: on the night of 2026-11-29 it was still unused
     early = run_reminders(job, at(settings, date(2026, 11, 29)), days=10)
     assert (early.expiring, early.redeemed) == (6, 0)
+
+
+def test_the_command_prints_its_reconciliation_and_a_missing_ledger_exits_2(tmp_path):
+    job = tmp_path / "job.toml"
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "customers.csv").write_text(CUSTOMERS, encoding="utf-8")
+    (tmp_path / "data" / "products.csv").write_text(
+        "sku,name,category\nP1,Spaghetti,pasta\n", encoding="utf-8"
+    )
+    (tmp_path / "cs.toml").write_text(
+        'name = "cs"\ntype = "cross_sell"\nreward = { type = "percent", value = 15 }\n'
+    )
+    job.write_text(
+        f'name = "t"\ndata = "data"\nout = "out"\nledger = "out/ledger.sqlite"\ncampaigns = ["cs.toml"]\n'
+        f'[channels]\ntemplates = "{TEMPLATES}"\n'
+    )
+    missing = invoke("remind", "--config", str(job), "--as-of", "2026-12-04")
+    assert missing.exit_code == 2
+    assert (
+        missing.output
+        == f"Error: {tmp_path / 'out' / 'ledger.sqlite'}: no coupon ledger there (check --ledger, --out or --config)\n"
+    )
+    with Ledger.open(tmp_path / "out" / "ledger.sqlite") as ledger:
+        run = ledger.start_run(job="t", as_of=NIGHT, config_hash="h")
+        ledger.issue_coupons(
+            pl.DataFrame([coupon("C1", "cs")], schema=OFFER_COLUMNS),
+            run=run,
+            make_codes=lambda n: (["A1"], ["A1"]),
+        )
+    done = invoke("remind", "--config", str(job), "--as-of", "2026-12-04", "--days", "2")
+    assert done.exit_code == 0
+    assert done.output.splitlines()[:3] == [
+        "reminders for 2026-12-04: 1 coupons expire soon = 1 due + 0 redeemed + 0 reminded before",
+        "holders: 1 customers = 1 reminded (email 1, sms 0, app 0) + 0 without consent or contact (0 suppressed) + 0 not sent",
+        "coupons reminded: 1 (1 new tonight)",
+    ]
+    assert invoke("remind", "--config", str(job), "--days", "0").exit_code == 2  # usage error
