@@ -99,8 +99,9 @@ def plan(job: Job, night: NightData, settings: Settings, ledger: Ledger | None) 
     budgets over earlier nights, and builds on what earlier runs of this night recorded (see
     `offers.decided_tonight`).
     """
-    recent = decided = spent = reach = None
+    recent = decided = spent = reach = public_issued = None
     if ledger is not None:
+        public_issued = ledger.public_issued()
         longest = max((c.frequency_cap_days for c in job.campaigns), default=0)
         recent = ledger.recent_offer_types(
             since=settings.as_of - timedelta(days=longest), before=settings.as_of
@@ -131,6 +132,8 @@ def plan(job: Job, night: NightData, settings: Settings, ledger: Ledger | None) 
         reach=reach,
         also_bought=night.oversized,
         home=night.home,
+        public_issued=public_issued,
+        customer_columns=night.customer_columns,
     )
 
 

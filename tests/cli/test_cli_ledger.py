@@ -103,7 +103,7 @@ def test_ledger_lists_runs_and_totals(job_dir):
     result = invoke("ledger", "--config", str(job_dir / "job.toml"))
     assert result.exit_code == 0
     assert result.output == (
-        f"ledger {job_dir / 'ledger.sqlite'} (schema version 5)\n"
+        f"ledger {job_dir / 'ledger.sqlite'} (schema version 6)\n"
         "  run  job          as of       status     started (UTC)        finished (UTC)         coupons   holdout\n"
         "    1  t            2026-11-22  succeeded  2026-11-22 01:00:00  2026-11-22 01:00:07          3         1\n"
         "total: 1 run (1 succeeded); 3 coupons (3 personal; 0 void); 1 in holdout; 0 redemptions\n"
@@ -111,7 +111,7 @@ def test_ledger_lists_runs_and_totals(job_dir):
     same = invoke("ledger", "--ledger", str(job_dir / "ledger.sqlite"))
     assert same.output == result.output
     assert invoke("ledger", "--out", str(job_dir)).output.splitlines()[0] == (
-        f"ledger {job_dir / 'ledger.sqlite'} (schema version 5)"
+        f"ledger {job_dir / 'ledger.sqlite'} (schema version 6)"
     )
 
 

@@ -356,13 +356,10 @@ def test_a_failing_batch_is_rolled_back_and_earlier_batches_stay(ledger):
 def test_a_null_in_a_required_column_is_an_error_not_a_silent_skip(ledger):
     run = ledger.start_run(job="nightly", as_of=AS_OF, config_hash="h")
     bad = offers(2).with_columns(
-        pl.when(pl.col("customer_id") == "C001")
-        .then(None)
-        .otherwise(pl.col("customer_id"))
-        .alias("customer_id")
+        pl.when(pl.col("customer_id") == "C001").then(None).otherwise(pl.col("reason")).alias("reason")
     )
     with pytest.raises(
-        LedgerError, match=r"cannot record coupons: NOT NULL constraint failed: coupons\.customer_id"
+        LedgerError, match=r"cannot record coupons: NOT NULL constraint failed: coupons\.reason"
     ):
         ledger.issue_coupons(bad, run=run, make_codes=counter_codes())
 
@@ -406,7 +403,7 @@ def test_a_v1_ledger_migrates_to_the_current_schema_with_its_data(tmp_path):
     path = tmp_path / "ledger.sqlite"
     make_v1_ledger(path)
     with Ledger.open(path) as led:
-        assert led.schema_version == SCHEMA_VERSION == 5
+        assert led.schema_version == SCHEMA_VERSION == 6
         assert len(led.ledger_id) == 32  # a ledger from before ids gets one when migrated
         coupons = led.coupons()
         assert coupons.select("offer_key", "code", "barcode_value", "symbology", "status").rows() == [
@@ -449,7 +446,7 @@ def test_a_v2_ledger_migrates_with_no_segment_or_channel_for_its_coupons(tmp_pat
     conn.execute("PRAGMA user_version = 2")
     conn.close()
     with Ledger.open(path) as led:
-        assert led.schema_version == SCHEMA_VERSION == 5
+        assert led.schema_version == SCHEMA_VERSION == 6
         assert len(led.ledger_id) == 32  # a ledger from before ids gets one when migrated
         old = led.coupons(as_of=date(2026, 11, 21))
         assert old.select("code", "segment", "channel").rows() == [
@@ -500,3 +497,53 @@ def test_no_duplicates_across_runs(tmp_path_factory, nights, seed):
     assert sorted(coupons["offer_key"]) == sorted(wanted)
     assert coupons["code"].n_unique() == coupons.height
     assert coupons["barcode_value"].n_unique() == coupons.height
+
+
+def test_a_v5_ledger_migrates_to_public_coupons_and_reminders_keeping_its_references(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    make_v1_ledger(path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    for version in (2, 3, 4, 5):
+        for statement in MIGRATIONS[version].split(";"):
+            if statement.strip():
+                conn.execute(statement)
+    conn.execute("PRAGMA user_version = 5")
+    conn.execute(
+        "INSERT INTO redemptions (code, coupon_id, redeemed_at, status, imported_at, source_file, line) "
+        "VALUES ('XCODE1', 2, '2026-11-25', 'accepted', 'now', 'r.csv', 2)"
+    )
+    ledger_id = conn.execute("SELECT value FROM meta").fetchone()[0]
+    conn.close()
+    with Ledger.open(path) as led:
+        assert led.schema_version == SCHEMA_VERSION == 6
+        assert led.ledger_id == ledger_id
+        assert led.coupons().select("code", "kind", "customer_id", "status").rows() == [
+            ("XCODE0", "personal", "C000", "issued"),
+            ("XCODE1", "personal", "C001", "issued"),
+        ]
+        assert led.find_coupon(code="XCODE1")["uses"] == 1  # the redemption still points at it
+        assert led.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert led.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        indexes = {r[0] for r in led.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert {"coupons_barcode_key", "coupons_night", "coupons_expiry", "reminders_night"} <= indexes
+        # a public coupon has no holder; a personal one must have one
+        insert = (
+            "INSERT INTO coupons (offer_key, kind, code, barcode_value, symbology, run_id, as_of, campaign, "
+            "offer_type, customer_id, target_kind, reward_type, reward_value, min_basket, valid_from, "
+            "valid_to, max_uses, expected_cost, reason, issued_at) VALUES (?, ?, ?, ?, 'code128', 1, "
+            "'2026-11-21', 'flyer', 'cross_sell', ?, 'basket', 'percent', 5, 0, '2026-11-22', "
+            "'2026-12-05', 100, 0, 'flyer', 'now')"
+        )
+        led.conn.execute(insert, ("flyer:public", "public", "FLYER", "FLYER", None))
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+            led.conn.execute(insert, ("flyer:x", "personal", "FLYER2", "FLYER2", None))
+        led.record_reminders(
+            pl.DataFrame({"code": ["XCODE0"], "customer_id": ["C000"], "channel": ["email"]}),
+            as_of=date(2026, 12, 3),
+        )
+        assert led.reminders().select("code", "as_of").rows() == [("XCODE0", "2026-12-03")]
+        with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+            led.conn.execute(
+                "INSERT INTO reminders (coupon_id, customer_id, as_of, channel, reminded_at) "
+                "VALUES (999, 'C', 'd', 'email', 'now')"
+            )

@@ -16,6 +16,7 @@ from coupongen.cli import evaluate as evaluate_commands
 from coupongen.cli import init as init_commands
 from coupongen.cli import ledger as ledger_commands
 from coupongen.cli import loop as loop_commands
+from coupongen.cli import remind as remind_commands
 from coupongen.cli import simulate as simulate_commands
 
 
@@ -33,6 +34,7 @@ for command in [
     *ledger_commands.COMMANDS,
     *backtest_commands.COMMANDS,
     *loop_commands.COMMANDS,
+    *remind_commands.COMMANDS,
     *evaluate_commands.COMMANDS,
     *simulate_commands.COMMANDS,
 ]:

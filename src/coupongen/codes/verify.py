@@ -154,7 +154,10 @@ class _Verifier:
     def from_record(self, record: Mapping[str, Any]) -> Verdict:
         campaign, kind = record["campaign"], record["kind"]
         uses, max_uses = int(record["uses"]), int(record["max_uses"])
-        about = f"campaign {campaign}, {kind}, customer {record['customer_id']}"
+        holder = record["customer_id"]
+        about = f"campaign {campaign}, {kind}" + (
+            f", customer {holder}" if holder is not None else ", any card"
+        )
         if record["status"] != "issued":
             return self.verdict(VOID, f"{about}; the coupon was voided")
         if uses >= max_uses:

@@ -188,10 +188,38 @@ class PerCustomer(_Model):
 
 
 class Message(_Model):
-    """A campaign's own e-mail subject and body for one locale (Jinja text)."""
+    """A campaign's own texts for one locale (Jinja text): the subject and body of its coupons'
+    message, and of the reminder before they expire. Each pair is given whole or not at all.
+    """
 
-    subject: str = Field(min_length=1)
-    body: str = Field(min_length=1)
+    subject: str | None = Field(None, min_length=1)
+    body: str | None = Field(None, min_length=1)
+    reminder_subject: str | None = Field(None, min_length=1)
+    reminder_body: str | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _pairs(self) -> Message:
+        for first, second in (("subject", "body"), ("reminder_subject", "reminder_body")):
+            if (getattr(self, first) is None) != (getattr(self, second) is None):
+                raise ValueError(f"{first} and {second} go together: give both or neither")
+        if self.subject is None and self.reminder_subject is None:
+            raise ValueError("a message needs subject and body, or reminder_subject and reminder_body")
+        return self
+
+    def texts(self, kind: str = "") -> tuple[str, str] | None:
+        """(subject, body) of the coupons' message (``kind=""``) or of the reminder
+        (``kind="reminder_"``); None when the campaign leaves it to the job's templates.
+        """
+        subject, body = getattr(self, f"{kind}subject"), getattr(self, f"{kind}body")
+        return None if subject is None else (subject, body)
+
+
+class Reminder(_Model):
+    """The message a coupon's holder gets before it expires, unused (``coupongen remind``)."""
+
+    enabled: bool = True
+    days_before: int = Field(3, ge=1, le=366)
+    channel: Literal["email", "sms", "app"] | None = None
 
 
 def check_schedule(start: date | None, end: date | None) -> None:

@@ -10,7 +10,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from coupongen.codes import CodeFormat, check_url_template, is_prime
 from coupongen.codes.patterns import check_pattern
-from coupongen.config.audience import Eligibility, Message, PerCustomer, Target, check_schedule
+from coupongen.config.audience import Eligibility, Message, PerCustomer, Reminder, Target, check_schedule
 from coupongen.config.base import DEFAULT_ALPHABET, MAX_VALUE, _Model
 from coupongen.config.money import Money, MoneyRule, NonNegativeMoney, PositiveMoney
 from coupongen.errors import CodeFormatError
@@ -87,6 +87,8 @@ class CodeConfig(_Model):
     ``suffix`` follows the check character; ``pattern`` (``#`` digit, ``?`` character, the last
     ``?`` the check character) replaces prefix and length; ``import_file`` (a CSV with a ``code``
     column, relative to the job file) supplies pre-printed or partner codes instead of drawn ones.
+    ``public`` issues one shared code for the whole campaign (a printed flyer code) that any card
+    may use, ``total_uses`` times in all.
     """
 
     prefix: str = ""
@@ -105,6 +107,16 @@ class CodeConfig(_Model):
     expiry_in_barcode: bool = False
     qr_payload: Literal["code", "url", "signed"] = "code"
     url_template: str | None = None
+    public: bool = False
+    total_uses: int | None = Field(None, ge=1, le=10_000_000)
+
+    @model_validator(mode="after")
+    def _public(self) -> CodeConfig:
+        if self.public and self.total_uses is None:
+            raise ValueError("a public code needs total_uses: how many times all customers may use it")
+        if not self.public and self.total_uses is not None:
+            raise ValueError("total_uses applies only to a public code (public = true)")
+        return self
 
     @field_validator("alphabet")
     @classmethod
@@ -277,6 +289,7 @@ class CampaignConfig(_Model):
     target: Target | None = None
     exclusive: bool = False
     messages: dict[str, Message] = Field(default_factory=dict)
+    reminder: Reminder = Reminder()
     holdout_share: float = Field(0.10, ge=0, lt=1)
     frequency_cap_days: int = Field(14, ge=0, le=3660)
     channels: tuple[Literal["email", "sms", "app"], ...] = ("email", "sms", "app")
@@ -301,6 +314,16 @@ class CampaignConfig(_Model):
         runs are left out while unset, so an unchanged job keeps its hash across upgrades.
         """
         doc = self.model_dump(mode="json")
+        # Reminders come after the night and change nothing it issues.
+        doc.pop("reminder", None)
+        if not self.code.public:
+            doc["code"].pop("public")
+            doc["code"].pop("total_uses")
+        doc["messages"] = {
+            locale: {"subject": m["subject"], "body": m["body"]}
+            for locale, m in doc["messages"].items()
+            if m["subject"] is not None
+        }
         for key in _LATER_KEYS:
             if doc.get(key) in (None, False, {}):
                 doc.pop(key, None)
@@ -322,6 +345,28 @@ class CampaignConfig(_Model):
             raise ValueError(
                 "reward.referrer_reward and reward.uses_per_friend apply only to referral campaigns"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _public_code(self) -> CampaignConfig:
+        if not self.code.public:
+            return self
+        if self.type == "referral":
+            raise ValueError("a referral campaign shares personal codes: code.public does not apply")
+        if "max_uses" in self.model_fields_set:
+            raise ValueError("a public code's uses are code.total_uses: drop max_uses")
+        target = self.target
+        one_product = target is not None and (
+            (target.categories_only and len(target.categories) == 1)
+            or (target.skus and len(target.skus) == 1 and not (target.categories or target.brands))
+        )
+        if target is not None and (target.rule is not None or target.name_patterns or not one_product):
+            raise ValueError(
+                "a public code applies to the whole basket, one sku or one category "
+                "(target = { skus = [one] } or { categories = [one] })"
+            )
+        if isinstance(self.reward.value, MoneyRule) and self.reward.value.rule == "target_price":
+            raise ValueError("a public code's reward value is a number (no target_price rule)")
         return self
 
     @field_validator("min_basket", "budget")

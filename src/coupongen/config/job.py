@@ -231,12 +231,18 @@ class Job:
         campaigns: tuple[CampaignConfig, ...],
         *,
         customer_lists: dict[str, frozenset[str]] | None = None,
+        campaign_files: dict[str, Path] | None = None,
     ):
         self.path = path
         self.config = config
         self.campaigns = campaigns
         # The customer ids or card numbers of each campaign with an eligibility.customers_file.
         self.customer_lists = customer_lists or {}
+        self.campaign_files = campaign_files or {}
+
+    def campaign_file(self, name: str) -> Path:
+        """The file campaign ``name`` was read from (the job file for a campaign made in code)."""
+        return self.campaign_files.get(name, self.path)
 
     @property
     def base(self) -> Path:

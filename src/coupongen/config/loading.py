@@ -111,7 +111,7 @@ def load_job(path: Path | str) -> Job:
                 f"{cpath}: eligibility.segments: unknown segment {unknown[0]!r} "
                 f"(allowed: {', '.join(sorted(known))})"
             )
-    return Job(path, config, tuple(campaigns), customer_lists=lists)
+    return Job(path, config, tuple(campaigns), customer_lists=lists, campaign_files=seen)
 
 
 def read_customer_list(path: Path, *, campaign_file: Path) -> frozenset[str]:

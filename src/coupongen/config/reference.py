@@ -58,6 +58,16 @@ KEY_NOTES: dict[str, str] = {
     "code.expiry_in_barcode": "gs1_128: the barcode states the last valid day",
     "code.qr_payload": "qr: the code, a URL or a signed payload",
     "code.url_template": "qr with url: the coupon URL with {code}",
+    "code.public": "one shared code for the whole campaign (a flyer code), for any card; nobody is chosen",
+    "code.total_uses": "public: times all customers together may use the code",
+    "reminder": "the reminder `coupongen remind` sends before unused coupons expire (docs/operations.md)",
+    "reminder.enabled": "false: this campaign's coupons get no reminder",
+    "reminder.days_before": "remind coupons whose last valid day is at most this many days away",
+    "reminder.channel": "the reminder's only channel; none: the campaign's channels in order",
+    "messages.<locale>.subject": "the coupons' message: e-mail subject and app title",
+    "messages.<locale>.body": "the coupons' message: the text above the coupons",
+    "messages.<locale>.reminder_subject": "the reminder: e-mail subject and app title",
+    "messages.<locale>.reminder_body": "the reminder: the text above the coupons",
 }
 """A line of meaning per key (dotted for nested tables); a key without one shows its type only."""
 

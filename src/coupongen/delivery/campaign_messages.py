@@ -5,6 +5,8 @@ A service recovery apologises, a referral explains what both sides get: the job'
 the same values as the job's (first_name, brand, currency, coupons); the message of a customer
 holding such a campaign's coupon takes the campaign's subject (e-mail subject, app title) and body
 (``message.body`` in the e-mail templates). With several, the campaign listed first in the job wins.
+A reminder before coupons expire takes the campaign's ``reminder_subject`` and ``reminder_body`` the
+same way.
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ from coupongen.errors import ConfigError
 
 @dataclass(frozen=True)
 class CampaignMessages:
-    """Compiled campaign texts: campaign -> locale -> (subject, body), campaigns in job order."""
+    """Compiled campaign texts: campaign -> locale -> (subject, body), campaigns in job order;
+    ``kind`` is "" for the coupons' message, "reminder_" for the reminder.
+    """
 
     texts: Mapping[str, Mapping[str, tuple[Template, Template]]] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    kind: str = ""
 
     def pick(self, campaigns: Iterable[str], locale: str) -> tuple[str, str] | None:
         """(campaign, locale key) of the first of ``campaigns``, in job order, with texts for
@@ -54,7 +59,7 @@ class CampaignMessages:
             try:
                 out[part] = template.render(**context).strip()
             except (TemplateError, TypeError, ValueError) as e:
-                raise ConfigError(f"campaign {campaign!r}: messages.{key}.{part}: {e}") from e
+                raise ConfigError(f"campaign {campaign!r}: messages.{key}.{self.kind}{part}: {e}") from e
         return out
 
 
@@ -65,16 +70,20 @@ def _match(by_locale: Mapping[str, object], locale: str) -> str | None:
     return next((k for k in sorted(by_locale) if k.split("_")[0] == language), None)
 
 
-def compile_messages(job: Job, env: Environment) -> CampaignMessages:
-    """Compile every enabled campaign's texts with the job's text environment (its filters and
-    strict undefined names). ConfigError names the job, campaign, key and line of a syntax error.
+def compile_messages(job: Job, env: Environment, kind: str = "") -> CampaignMessages:
+    """Compile every enabled campaign's texts of ``kind`` ("" the coupons' message, "reminder_"
+    the reminder) with the job's text environment (its filters and strict undefined names).
+    ConfigError names the job, campaign, key and line of a syntax error.
     """
     texts: dict[str, Mapping[str, tuple[Template, Template]]] = {}
     for campaign in (c for c in job.campaigns if c.enabled and c.messages):
         by_locale = {}
         for key, message in sorted(campaign.messages.items()):
+            pair = message.texts(kind)
+            if pair is None:
+                continue
             parts = []
-            for part, source in (("subject", message.subject), ("body", message.body)):
+            for part, source in zip((f"{kind}subject", f"{kind}body"), pair, strict=True):
                 try:
                     parts.append(env.from_string(source))
                 except TemplateSyntaxError as e:
@@ -83,5 +92,6 @@ def compile_messages(job: Job, env: Environment) -> CampaignMessages:
                         f"line {e.lineno}: {e.message}"
                     ) from e
             by_locale[key] = (parts[0], parts[1])
-        texts[campaign.name] = MappingProxyType(by_locale)
-    return CampaignMessages(MappingProxyType(texts))
+        if by_locale:
+            texts[campaign.name] = MappingProxyType(by_locale)
+    return CampaignMessages(MappingProxyType(texts), kind)

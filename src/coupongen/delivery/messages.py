@@ -20,7 +20,7 @@ import polars as pl
 from coupongen.delivery import merge_fields
 from coupongen.delivery.campaign_messages import CampaignMessages
 from coupongen.delivery.images import human_readable
-from coupongen.delivery.templates import OFFER_MACROS, Templates, template_name
+from coupongen.delivery.templates import OFFER_MACROS, Templates
 from coupongen.errors import ConfigError
 
 # GSM 03.38 basic character set, and the extension table whose characters take two septets.
@@ -232,9 +232,9 @@ def _compose(
             "locale": locale,
             "subject": one_line(own["subject"])
             if own
-            else one_line(_render(templates, template_name("email", "subject", locale), context)),
+            else one_line(_render(templates, templates.name("email", "subject", locale), context)),
             "codes": " ".join(c["code"] for c in context["coupons"]),
-            "html": _render(templates, template_name("email", "html", locale), context),
+            "html": _render(templates, templates.name("email", "html", locale), context),
             "fields": _merge_fields(templates, locale, context),
         }
     if channel == "sms":
@@ -243,7 +243,7 @@ def _compose(
         msisdn = msisdn_of(row["phone"])
         if msisdn is None:
             raise _Refused("phone number is not valid")
-        text = one_line(_render(templates, template_name("sms", "text", locale), context)) or ""
+        text = one_line(_render(templates, templates.name("sms", "text", locale), context)) or ""
         length = sms_length(text)
         if length.parts > max_sms_parts:
             raise _Refused(
@@ -262,7 +262,7 @@ def _compose(
         "locale": locale,
         "title": own["subject"]
         if own
-        else _render(templates, template_name("app", "title", locale), context),
+        else _render(templates, templates.name("app", "title", locale), context),
         "coupons": [{k: c.get(k) for k in APP_COUPON_KEYS} for c in context["coupons"]],
     }
     return {"customer_id": customer_id, "payload": json.dumps(payload, ensure_ascii=False, sort_keys=True)}

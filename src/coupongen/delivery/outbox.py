@@ -35,21 +35,26 @@ def deliver(
     customers: pl.DataFrame,
     run_dir: Path,
     *,
-    run_id: int,
+    run_id: int | None,
     as_of: date,
     clock: Clock | None = None,
+    before_publish: Callable[[Delivery], None] | None = None,
 ) -> tuple[Delivery, dict[str, str]]:
     """Render every customer's message once, draw the e-mails' images and publish the channel
     folders; returns the delivery and the main file of each channel's folder.
 
     ``clock`` hears the stages "messages" (customers rendered), "images" (images drawn) and
-    "publish" (messages written), with their items.
+    "publish" (messages written), with their items. ``before_publish`` hears the planned delivery
+    before anything is written (reminders are recorded there, so that a rerun publishes them again).
     """
     clock = clock or Clock(SILENT)
-    live = coupons.filter(pl.col("status") == "issued")
+    # A public code is printed or posted, not messaged: it has no holder.
+    live = coupons.filter((pl.col("status") == "issued") & (pl.col("kind") != "public"))
     clock.start("messages", live["customer_id"].n_unique())
     sent = plan_delivery(ctx, live, customers, on_progress=lambda n: clock.advance("messages", n))
     clock.done("messages", ", ".join(f"{k} {v:,}" for k, v in sent.counts().items()))
+    if before_publish is not None:
+        before_publish(sent)
     images = {}
     if ctx.email_images:
         by_email = sent.channels.filter(pl.col("channel") == "email")["customer_id"]
@@ -114,7 +119,7 @@ def publish_delivery(
     delivery: Delivery,
     run_dir: Path,
     *,
-    run_id: int,
+    run_id: int | None,
     as_of: date,
     image_paths: Mapping[str, str],
     ctx: DeliveryContext,
@@ -129,10 +134,12 @@ def publish_delivery(
     e-mails), eml/ (each e-mail as a ready message, images inline unless served from the job's
     ``image_base_url``) and images.zip, every barcode image in one archive laid out as the links
     expect them once unpacked (``<symbology>/<code>.png``). ``on_progress`` hears how many more
-    messages were written.
+    messages were written. Without a ``run_id`` (reminders) the manifests name none.
     """
     tell = on_progress or (lambda n: None)
-    meta = {"run_id": run_id, "as_of": as_of.isoformat()}
+    meta: dict[str, object] = {"as_of": as_of.isoformat()}
+    if run_id is not None:
+        meta = {"run_id": run_id, **meta}
     msgs = delivery.messages
     # Images at the job's image_base_url stay links; relatively linked ones go inline in the .eml.
     embedded = image_paths if ctx.image_base_url is None else {}

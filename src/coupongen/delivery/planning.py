@@ -22,7 +22,7 @@ from coupongen.delivery.campaign_messages import CampaignMessages, compile_messa
 from coupongen.delivery.image_files import image_path
 from coupongen.delivery.images import ImageStyle
 from coupongen.delivery.publish import ExportModes, export_modes
-from coupongen.delivery.templates import Templates, names_for, template_environment
+from coupongen.delivery.templates import Templates, template_environment
 
 
 @dataclass(frozen=True)
@@ -100,14 +100,19 @@ def load_context(job: Job, products: pl.DataFrame) -> DeliveryContext:
 def stand_in_coupons(
     ctx: DeliveryContext, offers: pl.DataFrame, issued: pl.DataFrame | None = None
 ) -> pl.DataFrame:
-    """The night's coupons before codes exist: the live coupons ``issued`` by an earlier run of the
-    night, then the planned ``offers`` with stand-in codes of the real length.
+    """The night's messaged coupons before codes exist: the live coupons ``issued`` by an earlier run
+    of the night, then the planned ``offers`` with stand-in codes of the real length (public codes,
+    which are not messaged, left out).
     """
     code = pl.col("campaign").replace_strict(dict(ctx.stand_in_codes), return_dtype=pl.String)
-    planned = offers.with_columns(code.alias("code"), code.alias("barcode_value"))
+    planned = offers.filter(pl.col("kind") != "public").with_columns(
+        code.alias("code"), code.alias("barcode_value")
+    )
     if issued is None or issued.is_empty():
         return planned
-    live = issued.filter(pl.col("status") == "issued").select(planned.columns)
+    live = issued.filter((pl.col("status") == "issued") & (pl.col("kind") != "public")).select(
+        planned.columns
+    )
     return pl.concat([live, planned.cast(live.schema)])  # type: ignore[arg-type]
 
 
@@ -131,7 +136,7 @@ def check_templates(ctx: DeliveryContext, coupons: pl.DataFrame) -> None:
             image_paths=image_links(ctx, sample),
             unsubscribe_url=ctx.unsubscribe_url,
         )
-        for name in names_for(used, [language]):
+        for name in ctx.templates.names(used, [language]):
             ctx.templates.render(name, context)
         # a campaign's own words, in each language it has them, through the templates that show them
         for campaign in sample["campaign"]:
@@ -139,7 +144,7 @@ def check_templates(ctx: DeliveryContext, coupons: pl.DataFrame) -> None:
                 if key.split("_")[0] != language:
                     continue
                 context["message"] = ctx.campaign_messages.render([campaign], key, context)
-                for name in names_for(ctx.priorities[campaign], [language]):
+                for name in ctx.templates.names(ctx.priorities[campaign], [language]):
                     ctx.templates.render(name, context)
             context["message"] = None
 

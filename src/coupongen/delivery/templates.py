@@ -61,6 +61,15 @@ class Templates:
     text: Environment
     locale: str  # the job's locale (a Babel tag): the default language and formats
     languages: tuple[str, ...]  # the job's language first, then every other one with templates
+    prefix: str = ""  # "reminder_": the reminder's templates (reminder_sms_en.txt.j2...)
+
+    def name(self, channel: str, part: str, language: str) -> str:
+        """The file that renders ``part`` of a ``channel``'s message (of this set) in ``language``."""
+        return self.prefix + template_name(channel, part, language)
+
+    def names(self, channels: Iterable[str], languages: Iterable[str] | None = None) -> list[str]:
+        """The template files of this set the ``channels`` render, in each language (default: all)."""
+        return [self.prefix + n for n in names_for(channels, languages or self.languages)]
 
     def locale_for(self, customer_locale: str | None) -> tuple[str, str]:
         """A customer's template language and formatting locale: their own ``locale`` when the
@@ -105,7 +114,7 @@ class Templates:
 
         Raises ConfigError naming the first template that is missing or does not compile.
         """
-        for name in names_for(channels, self.languages):
+        for name in self.names(channels):
             env = self.html if name.endswith(".html.j2") else self.text
             try:
                 env.get_template(name)
@@ -143,10 +152,10 @@ def _environment(folder: Path, *, html: bool, locale: str, currency: str) -> Env
     return env
 
 
-def template_environment(folder: Path, *, locale: str, currency: str) -> Templates:
+def template_environment(folder: Path, *, locale: str, currency: str, prefix: str = "") -> Templates:
     """Load the job's templates folder for a job in ``locale`` and ``currency``; undefined names in
     a template are errors, not blanks. Its languages are the job's and every other one the folder
-    has a template of.
+    has a template of. ``prefix`` "reminder_" picks the reminders' templates.
     """
     if not folder.is_dir():
         raise ConfigError(f"{folder}: templates folder not found")
@@ -158,4 +167,5 @@ def template_environment(folder: Path, *, locale: str, currency: str) -> Templat
         _environment(folder, html=False, locale=locale, currency=currency),
         locale=locale,
         languages=(own, *found),
+        prefix=prefix,
     )

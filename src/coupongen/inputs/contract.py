@@ -34,10 +34,13 @@ class Column:
 
 @dataclass(frozen=True)
 class InputSpec:
-    """The columns an input must or may carry."""
+    """The columns an input must or may carry; with ``extra_columns`` any other column of the files
+    is read too (customers: columns a retailer adds, for campaign audiences).
+    """
 
     name: str
     columns: tuple[Column, ...]
+    extra_columns: bool = False
 
     @property
     def required(self) -> list[str]:
@@ -90,6 +93,7 @@ CUSTOMERS = InputSpec(
         Column("first_name", "str", required=False),
         Column("locale", "str", required=False),
     ),
+    extra_columns=True,
 )
 SPECS = {s.name: s for s in (TRANSACTIONS, PRODUCTS, CUSTOMERS)}
 
@@ -110,12 +114,16 @@ class Loaded:
     ``kept`` has the input's contract columns with their types. ``quarantined`` has the same columns
     as the text that was read, then ``source_file`` (file name), ``line`` (line in a CSV file, the
     header being line 1; row number in a Parquet file, from 1) and ``reason`` (``"; "``-separated).
+    ``extra`` (customers) holds the kept rows' key and the files' columns beyond the contract, typed
+    (see ``validation.type_extra_columns``); it stays apart from ``kept`` so that no analysis file or
+    log ever carries them.
     """
 
     name: str
     kept: pl.DataFrame
     quarantined: pl.DataFrame
     files: list[Path] = field(default_factory=list)
+    extra: pl.DataFrame | None = None
 
     @property
     def counts(self) -> dict[str, int]:

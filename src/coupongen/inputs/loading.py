@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from coupongen.config import InputsConfig
-from coupongen.inputs.contract import CUSTOMERS, PRODUCTS, TRANSACTIONS, Inputs
+from coupongen.inputs.contract import CUSTOMERS, PRODUCTS, TRANSACTIONS, Inputs, Loaded
 from coupongen.inputs.quarantine import check_quarantine_share, write_quarantine
 from coupongen.inputs.reading import read_input, resolve_files
 from coupongen.inputs.validation import validate_customers, validate_products, validate_transactions
@@ -73,3 +73,16 @@ def load_job_inputs(
         write_quarantine(inputs, quarantine_dir)
     check_quarantine_share(inputs, settings.max_quarantine_share, quarantine_dir)
     return inputs
+
+
+def load_customers_and_products(settings: InputsConfig, data_dir: Path) -> tuple[Loaded, Loaded]:
+    """The job's customers and products from ``data_dir``, validated (no transactions): what a
+    command that messages customers about coupons already issued needs (consent, contacts, names).
+    """
+    products = validate_products(
+        read_input(resolve_files(data_dir / settings.products), PRODUCTS, settings.delimiter)
+    )
+    customers = validate_customers(
+        read_input(resolve_files(data_dir / settings.customers), CUSTOMERS, settings.delimiter)
+    )
+    return customers, products

@@ -152,12 +152,31 @@ def _check_parquet_types(path: Path, schema: dict[str, pl.DataType], spec: Input
             )
 
 
+_EXTRA_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+_RESERVED = {SOURCE_COL, LINE_COL, REASON_COL}
+
+
+def extra_names(header: list[str], spec: InputSpec) -> list[str]:
+    """The columns of a file beyond the contract that are read (``spec.extra_columns``): names of
+    letters, digits and '_' (starting with a letter), once each; others are ignored.
+    """
+    if not spec.extra_columns:
+        return []
+    known = set(spec.names) | _RESERVED
+    return [
+        h
+        for h in dict.fromkeys(header)
+        if h not in known and header.count(h) == 1 and _EXTRA_NAME.fullmatch(h)
+    ]
+
+
 def _scan_one(path: Path, spec: InputSpec, delimiter: str, label: str) -> pl.LazyFrame:
     """A lazy scan of one file: the contract's columns as text, plus source, line and reason.
 
-    Absent optional columns come back as nulls. A CSV line with more fields than the header gets
-    the reason "more fields than the header"; a line with fewer reads the missing fields as empty.
-    Lines without any value (blank lines) are skipped and not counted.
+    Absent optional columns come back as nulls; with ``spec.extra_columns`` the file's other
+    columns (`extra_names`) follow the contract's, as text. A CSV line with more fields than the
+    header gets the reason "more fields than the header"; a line with fewer reads the missing
+    fields as empty. Lines without any value (blank lines) are skipped and not counted.
     """
     if is_parquet(path):
         try:
@@ -166,7 +185,12 @@ def _scan_one(path: Path, spec: InputSpec, delimiter: str, label: str) -> pl.Laz
             raise InputError(f"{path}: {_describe_read_error(path, e, delimiter)}") from e
         _check_header(path, list(schema), spec, delimiter)
         _check_parquet_types(path, schema, spec)
-        present = [c for c in spec.names if c in schema]
+        extras = [
+            n
+            for n in extra_names(list(schema), spec)
+            if not (schema[n].is_nested() or schema[n] in (pl.Binary, pl.Object))
+        ]
+        present = [c for c in spec.names if c in schema] + extras
         lf = (
             pl.scan_parquet(path)
             .select(present)
@@ -180,7 +204,8 @@ def _scan_one(path: Path, spec: InputSpec, delimiter: str, label: str) -> pl.Laz
             )
         header = _csv_header(path, delimiter)
         _check_header(path, header, spec, delimiter)
-        wanted = set(spec.names)
+        extras = extra_names(header, spec)
+        wanted = set(spec.names) | set(extras)
         # Columns by position: a header that repeats a name we ignore, or has blank names, is fine.
         names = [h if h in wanted else f"{_IGNORED}{i}" for i, h in enumerate(header)]
         present = [h for h in names if h in wanted]
@@ -206,6 +231,7 @@ def _scan_one(path: Path, spec: InputSpec, delimiter: str, label: str) -> pl.Laz
             pl.col(c).cast(pl.String) if c in present else pl.lit(None, dtype=pl.String).alias(c)
             for c in spec.names
         ],
+        *[pl.col(c).cast(pl.String) for c in extras],
         pl.lit(label, dtype=pl.String).alias(SOURCE_COL),
         pl.col(LINE_COL).cast(pl.Int64),
         pl.when(pl.col(_MORE_FIELDS))
@@ -238,7 +264,7 @@ def scan_input(files: list[Path], spec: InputSpec, *, delimiter: str = ",") -> p
     before collecting (missing column, unreadable header, corrupt Parquet footer).
     """
     scans = [_scan_one(f, spec, delimiter, label) for f, label in zip(files, _labels(files), strict=True)]
-    return pl.concat(scans, how="vertical")
+    return pl.concat(scans, how="diagonal" if spec.extra_columns else "vertical")
 
 
 def read_input(files: list[Path], spec: InputSpec, delimiter: str) -> pl.DataFrame:
@@ -261,7 +287,15 @@ def read_input(files: list[Path], spec: InputSpec, delimiter: str) -> pl.DataFra
         return pl.DataFrame(
             schema=schema | {SOURCE_COL: pl.String, LINE_COL: pl.Int64, REASON_COL: pl.String}
         )
-    return pl.concat(frames, how="vertical")
+    # Parts may add different extra columns: each part's missing ones read as empty.
+    joined = pl.concat(frames, how="diagonal" if spec.extra_columns else "vertical")
+    return joined.select(
+        *spec.names,
+        pl.exclude(*spec.names, SOURCE_COL, LINE_COL, REASON_COL),
+        SOURCE_COL,
+        LINE_COL,
+        REASON_COL,
+    )
 
 
 # --- diagnosing a file polars could not read ------------------------------------------------------

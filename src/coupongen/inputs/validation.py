@@ -178,7 +178,50 @@ def validate_customers(raw: pl.DataFrame) -> Loaded:
     loaded.kept = loaded.kept.with_columns(
         pl.col("email_opt_in", "sms_opt_in", "push_opt_in").fill_null(False)
     )
+    extras = [
+        c for c in raw.columns if c not in CUSTOMERS.names and c not in (SOURCE_COL, LINE_COL, REASON_COL)
+    ]
+    if extras:
+        # The kept row of a customer is the first line with its id (later ones are quarantined).
+        first = (
+            raw.select(pl.col("customer_id").cast(pl.String).str.strip_chars(), *extras)
+            .unique("customer_id", keep="first", maintain_order=True)
+            .join(loaded.kept.select("customer_id"), on="customer_id", how="semi")
+        )
+        loaded.extra = type_extra_columns(first, extras)
     return loaded
+
+
+def _typed(text: pl.Series) -> pl.Series:
+    """A column of text as whole numbers, numbers, ISO dates or true/false when every value it holds
+    reads as one (blanks are null), else as text (also when a value has a leading zero).
+    """
+    values = text.drop_nulls()
+    if values.is_empty():
+        return text
+    # "007" is a code (a store, a postcode), not the number 7: leading zeros keep a column text.
+    if values.str.contains(r"^[+-]?0\d").any():
+        return text
+    as_int = values.str.to_integer(strict=False)
+    if as_int.null_count() == 0:
+        return text.str.to_integer(strict=False)
+    as_float = values.cast(pl.Float64, strict=False)
+    if as_float.null_count() == 0 and as_float.is_finite().all():
+        return text.cast(pl.Float64, strict=False)
+    if values.str.to_date("%Y-%m-%d", strict=False).null_count() == 0:
+        return text.str.to_date("%Y-%m-%d", strict=False)
+    lowered = values.str.to_lowercase()
+    if lowered.is_in(["true", "false"]).all():
+        return text.str.to_lowercase() == "true"
+    return text
+
+
+def type_extra_columns(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """``frame`` with each of ``columns`` (text) stripped, blanks as null, and typed by what all its
+    values read as: Int64, Float64, Date (YYYY-MM-DD), Boolean (true/false) or else String.
+    """
+    stripped = frame.with_columns(pl.col(columns).str.strip_chars().replace("", None))
+    return stripped.with_columns(_typed(stripped[c]).alias(c) for c in columns)
 
 
 def validate_transactions(

@@ -221,6 +221,13 @@ class CouponsMixin(LedgerBase):
         ).fetchone()
         return dict(zip(names, row, strict=True)) if row else None
 
+    def public_issued(self) -> dict[str, str]:
+        """The night (ISO date) each campaign's public code was issued, by campaign."""
+        rows = self.conn.execute(
+            "SELECT campaign, MIN(as_of) FROM coupons WHERE kind = 'public' GROUP BY campaign"
+        )
+        return {str(campaign): str(night) for campaign, night in rows}
+
     def codes_in_ledger(self, codes: Iterable[str]) -> set[str]:
         """Those of ``codes`` that some coupon in the ledger already has."""
         wanted = sorted(set(codes))

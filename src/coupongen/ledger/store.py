@@ -18,6 +18,7 @@ from coupongen.ledger.coupons import CouponsMixin
 from coupongen.ledger.holdout import HoldoutMixin
 from coupongen.ledger.redemptions import RedemptionsMixin
 from coupongen.ledger.referrals import ReferralsMixin
+from coupongen.ledger.reminders import RemindersMixin
 from coupongen.ledger.revocations import RevocationsMixin
 from coupongen.ledger.runs import RunsMixin
 from coupongen.ledger.spending import SpendingMixin
@@ -33,6 +34,7 @@ class Ledger(
     SpendingMixin,
     ReferralsMixin,
     StateMixin,
+    RemindersMixin,
 ):
     """An open ledger database. Use ``Ledger.open(path)`` as a context manager."""
 

@@ -40,6 +40,7 @@ NOT_YET_VALID = "not yet valid"
 EXPIRED = "expired"
 ALREADY_REDEEMED = "already redeemed"
 OVER_MAX_USES = "over its maximum uses"
+OVER_TOTAL_USES = "over total uses"
 OTHER_CARD = "used with another card"
 NO_CARD = "used without a card"
 OWNER_CARD = "referral used with its owner's card"
@@ -130,7 +131,9 @@ class _Judge:
         self.in_file[event] = int(row[LINE_COL])
         if coupon is None or not verdict.ok:
             reason = _VERDICT_REASONS.get(verdict.status, verdict.status)
-            if reason == ALREADY_REDEEMED and coupon is not None and int(coupon["max_uses"]) > 1:
+            if reason == ALREADY_REDEEMED and coupon is not None and coupon["kind"] == "public":
+                reason = OVER_TOTAL_USES
+            elif reason == ALREADY_REDEEMED and coupon is not None and int(coupon["max_uses"]) > 1:
                 reason = OVER_MAX_USES
             return cid, REJECTED, reason, verdict.detail
         assert cid is not None
@@ -151,8 +154,11 @@ class _Judge:
         """(reason, detail) when the card does not fit the coupon, else None.
 
         A personal coupon is bound to its owner's card (a coupon issued to a customer without a
-        card is not bound); a referral coupon is for a friend, so any card but the owner's.
+        card is not bound); a referral coupon is for a friend, so any card but the owner's; a public
+        code is anyone's, with a card or without.
         """
+        if kind == "public":
+            return None
         if cid not in self.holders:
             self.holders[cid] = self.ledger.coupon_holder(cid)
         owner, card = self.holders[cid]

@@ -35,6 +35,7 @@ FRAMES = (
     "spend",
     "oversized",
     "home",
+    "customer_columns",
 )
 """The frames of the analysis checkpoint, by file name."""
 
@@ -47,7 +48,8 @@ class NightData:
     transactions); ``reasons`` the most common quarantine reasons; ``figures`` the data figures
     money rules resolve against; ``oversized`` the purchases kept out for their size (customer_id,
     sku, ts); ``home`` each customer's home store (customer_id, home_store) when a campaign filters
-    on it, else None; ``customers`` the kept customer rows.
+    on it, else None; ``customers`` the kept customer rows; ``customer_columns`` the customer
+    file's columns beyond the contract (customer_id and those columns, typed) when it has any.
     """
 
     analysis: Analysis
@@ -57,6 +59,7 @@ class NightData:
     figures: DataFigures
     oversized: pl.DataFrame
     home: pl.DataFrame | None
+    customer_columns: pl.DataFrame | None = None
 
     @property
     def products(self) -> pl.DataFrame:
@@ -93,13 +96,16 @@ def digest(job: Job, inputs: Inputs, analysis: Analysis, as_of: date) -> NightDa
         figures=data_figures(tx, analysis.segmented, as_of=as_of, lookback_days=lookback),
         oversized=oversized_purchases(inputs.transactions.quarantined),
         home=home_stores(tx, as_of=as_of, lookback_days=lookback) if by_store else None,
+        customer_columns=inputs.customers.extra,
     )
 
 
 def to_frames(night: NightData) -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
     """The frames and small values that `from_frames` makes ``night`` from again."""
     a = night.analysis
-    home = night.home if night.home is not None else pl.DataFrame(schema={"customer_id": pl.String})
+    empty = pl.DataFrame(schema={"customer_id": pl.String})
+    home = night.home if night.home is not None else empty
+    extra = night.customer_columns if night.customer_columns is not None else empty
     frames = {
         "segmented": a.segmented,
         "bought": a.bought,
@@ -112,6 +118,7 @@ def to_frames(night: NightData) -> tuple[dict[str, pl.DataFrame], dict[str, Any]
         "spend": night.figures.spend.to_frame(),
         "oversized": night.oversized,
         "home": home,
+        "customer_columns": extra,
     }
     f = night.figures
     meta = {
@@ -123,6 +130,7 @@ def to_frames(night: NightData) -> tuple[dict[str, pl.DataFrame], dict[str, Any]
         "first": f.first.isoformat() if f.first else None,
         "last": f.last.isoformat() if f.last else None,
         "has_home": night.home is not None,
+        "has_customer_columns": night.customer_columns is not None,
     }
     return frames, meta
 
@@ -154,4 +162,5 @@ def from_frames(frames: dict[str, pl.DataFrame], meta: dict[str, Any]) -> NightD
         ),
         oversized=frames["oversized"],
         home=frames["home"] if meta["has_home"] else None,
+        customer_columns=frames["customer_columns"] if meta["has_customer_columns"] else None,
     )

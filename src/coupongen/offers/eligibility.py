@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from coupongen.config import CampaignConfig, Filter, NeverPromote, amount
+from coupongen.config import CampaignConfig, Filter, Job, NeverPromote, amount
 from coupongen.errors import ConfigError
 
 # The customer-table column each named eligibility filter tests.
@@ -75,6 +75,33 @@ def home_stores(transactions: pl.DataFrame, *, as_of: date, lookback_days: int) 
     )
 
 
+def with_customer_columns(customers: pl.DataFrame, extra: pl.DataFrame | None) -> pl.DataFrame:
+    """The customer table plus the customer file's columns beyond the contract (``extra``: customer_id
+    and those columns, typed), for ``[eligibility.columns]`` filters. A column the table already
+    has (a computed fact such as age) keeps the table's value.
+    """
+    if extra is None:
+        return customers
+    added = [c for c in extra.columns if c not in customers.columns]
+    if not added:
+        return customers
+    return customers.join(extra.select("customer_id", *added), on="customer_id", how="left")
+
+
+def check_filter_columns(job: Job, customers: pl.DataFrame) -> None:
+    """ConfigError naming the campaign file and key of the first ``[eligibility.columns]`` filter
+    on a column the customer table lacks, listing the columns there are (never their values).
+    """
+    for campaign in (c for c in job.campaigns if c.enabled):
+        missing = sorted(set(campaign.eligibility.columns) - set(customers.columns))
+        if missing:
+            available = ", ".join(sorted(customers.columns))
+            raise ConfigError(
+                f"{job.campaign_file(campaign.name)}: eligibility.columns.{missing[0]}: no customer "
+                f"column {missing[0]!r} (available: {available})"
+            )
+
+
 def filter_expr(column: str, rule: Filter) -> pl.Expr:
     """The polars test of one eligibility filter on ``column`` (null never passes)."""
     col = pl.col(column)
@@ -84,11 +111,12 @@ def filter_expr(column: str, rule: Filter) -> pl.Expr:
     elif rule.op == "in":
         expr = col.is_in(values)
     elif rule.op == "between":
-        expr = col.is_between(values[0], values[1])
+        # pl.lit: a text bound is a value, never read as a column name
+        expr = col.is_between(pl.lit(values[0]), pl.lit(values[1]))
     elif rule.op == "at_least":
-        expr = col >= values[0]
+        expr = col >= pl.lit(values[0])
     else:
-        expr = col <= values[0]
+        expr = col <= pl.lit(values[0])
     return expr.fill_null(False)
 
 

@@ -131,7 +131,14 @@ def resolve_money(job: Job, figures: DataFigures) -> tuple[Job, pl.DataFrame]:
             )
         )
     table = pl.DataFrame(rows, schema=MONEY_COLUMNS) if rows else pl.DataFrame(schema=MONEY_COLUMNS)
-    return Job(job.path, job.config, tuple(campaigns)), table
+    resolved_job = Job(
+        job.path,
+        job.config,
+        tuple(campaigns),
+        customer_lists=job.customer_lists,
+        campaign_files=job.campaign_files,
+    )
+    return resolved_job, table
 
 
 def per_offer_reward(campaign: CampaignConfig, base_value: pl.Expr, point_value: float) -> pl.Expr:

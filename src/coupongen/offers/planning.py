@@ -20,7 +20,12 @@ from coupongen.analysis.night import Analysis
 from coupongen.analysis.relevance import ranking_spec, recommend
 from coupongen.config import CampaignConfig, Job, MoneyRule, amount
 from coupongen.offers.candidates import OFFER_TYPES, OfferContext
-from coupongen.offers.eligibility import eligible_customers, with_audience_facts
+from coupongen.offers.eligibility import (
+    check_filter_columns,
+    eligible_customers,
+    with_audience_facts,
+    with_customer_columns,
+)
 from coupongen.offers.guards import (
     expected_cost,
     frequency_capped,
@@ -29,6 +34,7 @@ from coupongen.offers.guards import (
     within_budget,
 )
 from coupongen.offers.money import per_offer_reward
+from coupongen.offers.public import public_counts, public_offer
 from coupongen.offers.targeting import apply_target
 
 ELIGIBLE_SCHEMA: dict[str, pl.DataType] = {"campaign": pl.String(), "customer_id": pl.String()}
@@ -75,6 +81,7 @@ def plan_offers(
     customer_lists: dict[str, frozenset[str]] | None = None,
     spent: pl.DataFrame | None = None,
     reach: pl.DataFrame | None = None,
+    public_issued: dict[str, str] | None = None,
 ) -> OfferPlan:
     """Decide every campaign's offers and holdout for the run date.
 
@@ -88,7 +95,9 @@ def plan_offers(
     places count against the caps and their coupons against the budgets, and the plan adds only
     what is new. ``customer_lists`` holds each campaign's customers_file entries; ``spent`` the
     (campaign, spent) of earlier nights, against lifetime budgets; ``reach`` the (customer_id,
-    campaign, as_of) of earlier nights' offers, against per-customer caps.
+    campaign, as_of) of earlier nights' offers, against per-customer caps. A campaign with a public
+    code plans its one shared coupon instead (see `public`); ``public_issued`` maps such a campaign
+    to the night the ledger issued its code.
     """
     lists = customer_lists or {}
     exclusive = [c.name for c in campaigns if c.exclusive]
@@ -116,6 +125,11 @@ def plan_offers(
             }
         )
         if not tonight:
+            continue
+        if campaign.code.public:
+            shared = public_offer(campaign, ctx, public_issued or {})
+            offers.append(shared.cast(OFFER_COLUMNS) if shared.height else shared)  # type: ignore[arg-type]
+            counts.append(public_counts(campaign, shared))
             continue
         eligible = eligible_customers(ctx.customers, campaign, listed=lists.get(campaign.name))
         admitted.append(eligible.select(pl.lit(campaign.name).alias("campaign"), "customer_id"))
@@ -297,6 +311,8 @@ def plan_night(
     reach: pl.DataFrame | None = None,
     also_bought: pl.DataFrame | None = None,
     home: pl.DataFrame | None = None,
+    public_issued: dict[str, str] | None = None,
+    customer_columns: pl.DataFrame | None = None,
 ) -> OfferPlan:
     """Targeting, guards, budgets and holdout for every enabled campaign of the job.
 
@@ -305,8 +321,11 @@ def plan_night(
     the guards would drop the others anyway), and shared by those campaigns. The customer table
     gains the facts eligibility filters use (`with_audience_facts`; home_store only when a campaign
     filters on it and ``transactions``, or their `home_stores` as ``home``, are given).
-    ``recent``, ``decided``, ``spent`` and ``reach`` are as in `plan_offers`.
+    ``recent``, ``decided``, ``spent``, ``reach`` and ``public_issued`` are as in `plan_offers`.
     ``also_bought`` holds purchases the analysis left out for their size (see `OfferContext`).
+    ``customer_columns`` (customer_id and the customer file's columns beyond the contract, see
+    ``inputs.Loaded.extra``) join the table for ``[eligibility.columns]`` filters; a filter on a
+    column the table lacks is a ConfigError naming the campaign file and key.
     """
     live = [c for c in job.campaigns if c.enabled and c.runs_on(as_of)]
     by_store = any(c.eligibility.home_store is not None for c in live)
@@ -317,6 +336,8 @@ def plan_night(
         lookback_days=job.config.segments.lookback_days,
         home=home if by_store else None,
     )
+    customers = with_customer_columns(customers, customer_columns)
+    check_filter_columns(job, customers)
     lists = job.customer_lists
     cross_sell = [c for c in live if c.type == "cross_sell"]
     ranked = None
@@ -365,6 +386,7 @@ def plan_night(
         customer_lists=lists,
         spent=spent,
         reach=reach,
+        public_issued=public_issued,
     )
 
 

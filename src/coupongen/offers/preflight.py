@@ -87,7 +87,10 @@ def preflight(
         if missing:
             add("columns", CANNOT_FIRE, f"needs customer column {', '.join(missing)}, which holds no values")
         f = funnel.get(c.name, {})
-        if not missing:
+        if c.code.public:
+            shared = "its public code is issued tonight" if f.get("treated") else "its public code is issued"
+            add("eligible", OK, f"nobody is chosen: {shared}, for any card")
+        elif not missing:
             if not f.get("eligible"):
                 add("eligible", CANNOT_FIRE, "no customer meets its eligibility tonight")
             elif not f.get("candidates"):
