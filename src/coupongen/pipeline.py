@@ -15,11 +15,12 @@ from datetime import timedelta
 import polars as pl
 
 from coupongen import codes
-from coupongen.analysis.night import Analysis, analyse
+from coupongen.analysis.night import Analysis
 from coupongen.config import Job
 from coupongen.delivery import crm, outbox, pos
 from coupongen.delivery import planning as delivery
 from coupongen.delivery.ledger_stamp import check_same_ledger, write_stamp
+from coupongen.engines import analyse_night
 from coupongen.errors import LedgerBusyError
 from coupongen.inputs.contract import Inputs
 from coupongen.inputs.loading import load_job_inputs
@@ -251,7 +252,7 @@ def run_analysis(
     inputs = load(job, settings)
     clock.done("load", _kept_text(inputs))
     clock.start("analyse")
-    analysis = analyse(job, inputs, settings.as_of, customers=customers, baskets=baskets)
+    analysis = analyse_night(job, inputs, settings, customers=customers, baskets=baskets)
     found = []
     if customers:
         found.append(f"{analysis.segmented.height} customers")
@@ -300,7 +301,7 @@ def run_job(
         allow_stale=allow_stale,
     )
     clock.start("analyse")
-    analysis = analyse(job, inputs, settings.as_of)
+    analysis = analyse_night(job, inputs, settings)
     clock.done("analyse", f"{analysis.segmented.height} customers, {analysis.rules.height} rules")
     original, (job, checks) = job, prepare(job, analysis, inputs, settings)
     names = [c.name for c in job.campaigns]
