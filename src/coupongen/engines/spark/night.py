@@ -28,6 +28,7 @@ from coupongen.settings import Settings
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
 
 _LEVELS = (("sku", "sku_rules"), ("category", "category_rules"))
 
@@ -47,19 +48,28 @@ class _Stages:
         stages.begin_stage(folder)
         frame.write.mode("overwrite").parquet(folder.as_posix())
         stages.finish_stage(folder, self.key)
-        return self.get(stage)
+        return self.get(stage, frame.schema)
 
     def put_local(self, stage: str, frame: pl.DataFrame) -> DataFrame:
         """Write a frame the driver holds as the stage, and read it on Spark."""
         stages.write_frame(frame, self.folder(stage), self.key)
-        return self.get(stage)
+        return self.get(stage, _spark_schema(frame.schema))
 
-    def get(self, stage: str) -> DataFrame:
-        return self.spark.read.parquet((self.folder(stage) / "part-*.parquet").as_posix())
+    def get(self, stage: str, schema: StructType) -> DataFrame:
+        """The stage's parts on Spark; with the schema given, no job reads the files' footers."""
+        return self.spark.read.schema(schema).parquet((self.folder(stage) / "part-*.parquet").as_posix())
 
     def back(self, stage: str, like: pl.DataFrame) -> pl.DataFrame:
         """The stage's parts on the driver, with the columns and types of ``like``."""
         return stages.read_frame(self.folder(stage), like.schema)
+
+
+def _spark_schema(schema: pl.Schema) -> StructType:
+    """The Spark schema of a frame the driver writes (text, whole numbers, floats)."""
+    from pyspark.sql import types as T
+
+    kinds = {pl.String: T.StringType(), pl.Int64: T.LongType(), pl.Float64: T.DoubleType()}
+    return T.StructType([T.StructField(name, kinds[dtype.base_type()]) for name, dtype in schema.items()])
 
 
 def _hand_over(store: _Stages, inputs: Inputs) -> tuple[DataFrame, DataFrame, DataFrame]:

@@ -25,6 +25,7 @@ SESSION_CONF = {
     "spark.sql.ansi.enabled": "true",
     "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
     "spark.sql.sources.partitionOverwriteMode": "static",
+    "spark.ui.showConsoleProgress": "false",
 }
 
 
