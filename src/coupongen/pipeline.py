@@ -67,7 +67,9 @@ def load(job: Job, settings: Settings, *, write_quarantine: bool = True) -> Inpu
     night is under way and owns them); fail when too much was rejected.
     """
     quarantine = settings.run_dir / "quarantine" if write_quarantine else None
-    return load_job_inputs(job.config.inputs, settings.data_dir, quarantine_dir=quarantine)
+    # Day-partitioned Parquet history is read for the look-back window only.
+    window = (settings.as_of - timedelta(days=job.config.segments.lookback_days), settings.as_of)
+    return load_job_inputs(job.config.inputs, settings.data_dir, quarantine_dir=quarantine, window=window)
 
 
 def check_ledger(settings: Settings, *, dry_run: bool, new_ledger: bool) -> bool:
