@@ -15,7 +15,7 @@ from datetime import timedelta
 import polars as pl
 
 from coupongen import codes
-from coupongen.analysis.night import Analysis
+from coupongen.analysis.night import Analysis, analyse  # noqa: F401 (callers use pipeline.analyse)
 from coupongen.config import Job
 from coupongen.delivery import crm, outbox, pos
 from coupongen.delivery import planning as delivery
