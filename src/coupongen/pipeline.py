@@ -15,11 +15,12 @@ from datetime import timedelta
 import polars as pl
 
 from coupongen import codes
-from coupongen.analysis.night import Analysis, analyse
+from coupongen.analysis.night import Analysis, analyse  # noqa: F401 (callers use pipeline.analyse)
 from coupongen.config import Job
 from coupongen.delivery import crm, outbox, pos
 from coupongen.delivery import planning as delivery
 from coupongen.delivery.ledger_stamp import check_same_ledger, write_stamp
+from coupongen.engines import analyse_night
 from coupongen.errors import InputError, LedgerBusyError
 from coupongen.inputs.loading import load_job_inputs
 from coupongen.ledger import Ledger
@@ -27,7 +28,7 @@ from coupongen.ledger.issuing import issue
 from coupongen.night.data import NightData, kept_text
 from coupongen.night.fingerprint import NightKey, night_key
 from coupongen.night.finished import finished_summary, write_record
-from coupongen.night.front import load_and_analyse
+from coupongen.night.front import input_window, load_and_analyse
 from coupongen.offers import planning as offers
 from coupongen.offers.eligibility import apply_never_promote
 from coupongen.offers.money import DataFigures, resolve_money
@@ -230,10 +231,12 @@ def run_analysis(
     clock = Clock(progress)
     clock.start("load")
     quarantine = settings.run_dir / "quarantine"
-    inputs = load_job_inputs(job.config.inputs, settings.data_dir, quarantine_dir=quarantine)
+    inputs = load_job_inputs(
+        job.config.inputs, settings.data_dir, quarantine_dir=quarantine, window=input_window(job, settings)
+    )
     clock.done("load", kept_text(inputs))
     clock.start("analyse")
-    analysis = analyse(job, inputs, settings.as_of, customers=customers, baskets=baskets)
+    analysis = analyse_night(job, inputs, settings, customers=customers, baskets=baskets)
     del inputs
     found = []
     if customers:

@@ -260,15 +260,25 @@ def _score_rules(
             pl.col("confidence") >= min_confidence,
             pl.col("lift") >= min_lift,
         )
-        .sort(
-            pl.col("lift"),
-            pl.col("confidence"),
-            pl.col("antecedent").list.join(_SORT_SEPARATOR),
-            pl.col("consequent").list.join(_SORT_SEPARATOR),
-            descending=[True, True, False, False],
-        )
+        .pipe(order_rules)
         .select(RULES_SCHEMA.names())
     )
+
+
+def order_rules(rules: pl.DataFrame) -> pl.DataFrame:
+    """Rules in `mine_rules`' order: lift and confidence (descending), then antecedent, consequent."""
+    return rules.sort(
+        pl.col("lift"),
+        pl.col("confidence"),
+        pl.col("antecedent").list.join(_SORT_SEPARATOR),
+        pl.col("consequent").list.join(_SORT_SEPARATOR),
+        descending=[True, True, False, False],
+    )
+
+
+def basket_count_needed(min_support: float, n_baskets: int) -> int:
+    """The least number of the ``n_baskets`` baskets an itemset must be in to reach ``min_support``."""
+    return _min_count(min_support, n_baskets)
 
 
 def _metrics_from_counts(a: np.ndarray, c: np.ndarray, k: np.ndarray, n: int) -> dict[str, np.ndarray]:

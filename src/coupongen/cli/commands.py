@@ -22,6 +22,12 @@ from coupongen.report.text import preflight_lines, render_line, render_text
 @common_options
 @click.option("--dry-run", is_flag=True, help="Plan and show the offers; issue and export nothing.")
 @click.option(
+    "--engine",
+    type=click.Choice(["polars", "spark"]),
+    default=None,
+    help="Where the analysis runs (default: the job's engine, polars unless set).",
+)
+@click.option(
     "--allow-stale", is_flag=True, help="Run even when the newest transaction is older than stale_after_days."
 )
 @click.option(
@@ -43,6 +49,7 @@ def run(
     quiet: bool,
     debug: bool,
     dry_run: bool,
+    engine: str | None,
     allow_stale: bool,
     as_json: bool,
     new_ledger: bool,
@@ -53,6 +60,7 @@ def run(
     stdout: the table, one line with -q, or the summary's JSON with --json.
     """
     job, settings = open_night(config_path, as_of=as_of, data_dir=data_dir, out_dir=out_dir, seed=seed)
+    job = job.with_engine(engine)
     with progress_display(quiet or as_json, verbose) as progress:
         result = pipeline.run_job(
             job, settings, dry_run=dry_run, allow_stale=allow_stale, progress=progress, new_ledger=new_ledger

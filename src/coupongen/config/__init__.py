@@ -12,6 +12,7 @@ from coupongen.config.base import DEFAULT_ALPHABET
 from coupongen.config.campaigns import CampaignConfig, CodeConfig, Reward
 from coupongen.config.job import (
     DEFAULT_SEGMENTS,
+    ENGINES,
     AffinityConfig,
     ChannelsConfig,
     InputsConfig,
@@ -22,6 +23,7 @@ from coupongen.config.job import (
     RankingConfig,
     SegmentRule,
     SegmentsConfig,
+    SparkConfig,
 )
 from coupongen.config.loading import load_campaign, load_job
 from coupongen.config.money import MoneyRule, amount
@@ -29,6 +31,7 @@ from coupongen.config.money import MoneyRule, amount
 __all__ = [
     "DEFAULT_ALPHABET",
     "DEFAULT_SEGMENTS",
+    "ENGINES",
     "AffinityConfig",
     "CampaignConfig",
     "ChannelsConfig",
@@ -46,6 +49,7 @@ __all__ = [
     "Reward",
     "SegmentRule",
     "SegmentsConfig",
+    "SparkConfig",
     "Target",
     "amount",
     "load_campaign",

@@ -29,6 +29,9 @@ class InputsConfig(_Model):
     max_quarantine_share: float = Field(0.05, ge=0.0, le=1.0)
     max_line_amount: float = Field(1_000_000.0, gt=0)
     max_line_quantity: float = Field(10_000.0, gt=0)
+    # How files are read: None by their extension (.parquet or CSV); "parquet" also reads folders
+    # partitioned by day (date=YYYY-MM-DD/), only the days of the look-back window.
+    format: Literal["csv", "parquet"] | None = None
 
     @field_validator("delimiter")
     @classmethod
@@ -182,6 +185,18 @@ class ProductsConfig(_Model):
     never_promote: NeverPromote = NeverPromote()
 
 
+ENGINES = ("polars", "spark")
+"""The engines that can run the heavy analysis stages (see ``coupongen.engines``)."""
+
+
+class SparkConfig(_Model):
+    """Where the Spark engine runs: a master URL (local[N], spark://..., yarn); unset, the
+    SPARK_MASTER environment variable, else local[*].
+    """
+
+    master: str | None = None
+
+
 class JobConfig(_Model):
     """A whole nightly job: paths (relative to the job file), analysis settings and campaigns."""
 
@@ -203,6 +218,8 @@ class JobConfig(_Model):
     ranking: RankingConfig = RankingConfig()
     channels: ChannelsConfig = ChannelsConfig()
     exports: ExportsConfig = ExportsConfig()
+    engine: Literal["polars", "spark"] = "polars"
+    spark: SparkConfig = SparkConfig()
     campaigns: tuple[str, ...] = ()
 
     @field_validator("locale")
@@ -256,14 +273,29 @@ class Job:
 
     def config_hash(self) -> str:
         """A short digest of the effective settings: two runs with equal hashes ran the same job."""
+        settings = self.config.model_dump(mode="json")
+        # Where the analysis runs and how files are read do not change what a night issues.
+        for key in ("engine", "spark"):
+            settings.pop(key)
+        if settings["inputs"]["format"] is None:
+            settings["inputs"].pop("format")
         doc = {
-            "job": self.config.model_dump(mode="json"),
+            "job": settings,
             "campaigns": [c.fingerprint() for c in self.campaigns],
         }
         if self.customer_lists:
             doc["customer_lists"] = {k: sorted(v) for k, v in sorted(self.customer_lists.items())}
         blob = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+    def with_engine(self, engine: str | None) -> Job:
+        """The same job with its analysis on ``engine`` (None: as the job file says)."""
+        if engine is None or engine == self.config.engine:
+            return self
+        if engine not in ENGINES:
+            raise ConfigError(f"engine {engine!r} is not known (use one of: {', '.join(ENGINES)})")
+        config = self.config.model_copy(update={"engine": engine})
+        return Job(self.path, config, self.campaigns, customer_lists=self.customer_lists)
 
     def campaign(self, name: str) -> CampaignConfig:
         """The campaign called ``name``; ConfigError lists the known names otherwise."""

@@ -6,10 +6,12 @@ whose own row was rejected says so. Every command that needs the inputs loads th
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from coupongen.config import InputsConfig
 from coupongen.inputs.contract import CUSTOMERS, PRODUCTS, TRANSACTIONS, Inputs, Loaded
+from coupongen.inputs.partitions import is_partitioned, partition_files
 from coupongen.inputs.quarantine import check_quarantine_share, write_quarantine
 from coupongen.inputs.reading import read_input, resolve_files
 from coupongen.inputs.validation import validate_customers, validate_products, validate_transactions
@@ -23,13 +25,22 @@ def load_inputs(
     delimiter: str = ",",
     max_amount: float = 1_000_000.0,
     max_quantity: float = 10_000.0,
+    file_format: str | None = None,
+    window: tuple[date, date] | None = None,
 ) -> Inputs:
     """Read and validate the three inputs: products and customers first, then transactions.
+
+    With ``file_format`` "parquet", a transactions folder partitioned by day (``date=YYYY-MM-DD/``)
+    is read for the days of ``window`` only (start included, end not; every day without one).
 
     Raises InputError (one line naming the file and, where it applies, the column) for a missing,
     empty or unreadable file or a missing column. Row-level problems never raise: see ``Loaded``.
     """
-    p_files, c_files, t_files = (resolve_files(x) for x in (products, customers, transactions))
+    p_files, c_files = resolve_files(products), resolve_files(customers)
+    if file_format == "parquet" and is_partitioned(transactions):
+        t_files = partition_files(transactions, window)
+    else:
+        t_files = resolve_files(transactions)
     prods = validate_products(read_input(p_files, PRODUCTS, delimiter))
     prods.files = p_files
     custs = validate_customers(read_input(c_files, CUSTOMERS, delimiter))
@@ -53,6 +64,7 @@ def load_job_inputs(
     *,
     quarantine_dir: Path | None = None,
     transactions: Path | None = None,
+    window: tuple[date, date] | None = None,
 ) -> Inputs:
     """The job's three inputs from ``data_dir``, validated; fails when too many rows were rejected.
 
@@ -60,6 +72,7 @@ def load_job_inputs(
     ``transactions``, when given, is read in place of the job's transactions file. With
     ``quarantine_dir`` the rejected rows are written there (see ``write_quarantine``) before the
     share is checked, so that the error can point at them; without it they are only counted.
+    ``window`` limits a day-partitioned Parquet transactions folder to its days (see `load_inputs`).
     """
     inputs = load_inputs(
         transactions if transactions is not None else data_dir / settings.transactions,
@@ -68,6 +81,8 @@ def load_job_inputs(
         delimiter=settings.delimiter,
         max_amount=settings.max_line_amount,
         max_quantity=settings.max_line_quantity,
+        file_format=settings.format,
+        window=window,
     )
     if quarantine_dir is not None:
         write_quarantine(inputs, quarantine_dir)

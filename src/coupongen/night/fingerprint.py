@@ -13,10 +13,12 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from coupongen import __version__
 from coupongen.config import Job
+from coupongen.inputs.partitions import is_partitioned, partition_files
 from coupongen.inputs.reading import resolve_files
 from coupongen.settings import Settings
 
@@ -74,7 +76,10 @@ def night_files(job: Job, settings: Settings) -> list[Path]:
     inputs = job.config.inputs
     files: list[Path] = []
     for name in (inputs.transactions, inputs.products, inputs.customers):
-        files += resolve_files(settings.data_dir / name)
+        location = settings.data_dir / name
+        # Day-partitioned history counts by the days the night reads (its look-back window).
+        window = (settings.as_of - timedelta(days=job.config.segments.lookback_days), settings.as_of)
+        files += partition_files(location, window) if is_partitioned(location) else resolve_files(location)
     templates = job.resolve(job.config.channels.templates)
     if templates.is_dir():
         files += sorted(p for p in templates.rglob("*") if p.is_file())

@@ -8,8 +8,10 @@ the figures later stages need (`data.digest`) are computed.
 
 from __future__ import annotations
 
-from coupongen.analysis.night import analyse
+from datetime import date, timedelta
+
 from coupongen.config import Job
+from coupongen.engines import analyse_night
 from coupongen.inputs.loading import load_job_inputs
 from coupongen.night.checkpoints import load_stage, save_stage
 from coupongen.night.data import FRAMES, NightData, digest, from_frames, kept_text, to_frames
@@ -47,18 +49,25 @@ def load_and_analyse(
         return night
     clock.start("load")
     quarantine = settings.run_dir / "quarantine" if write_files else None
-    inputs = load_job_inputs(job.config.inputs, settings.data_dir, quarantine_dir=quarantine)
+    inputs = load_job_inputs(
+        job.config.inputs, settings.data_dir, quarantine_dir=quarantine, window=input_window(job, settings)
+    )
     clock.done("load", kept_text(inputs))
     tx = inputs.transactions.kept
     newest = tx["ts"].max() if tx.height else None
     check_fresh(newest, settings.as_of, job.config.stale_after_days, allow_stale=allow_stale)
     clock.start("analyse")
-    night = digest(job, inputs, analyse(job, inputs, settings.as_of), settings.as_of)
+    night = digest(job, inputs, analyse_night(job, inputs, settings), settings.as_of)
     del inputs, tx  # the lines are not needed any more: later stages read `night`
     if key is not None and write_files:
         save_stage(settings.run_dir, STAGE, key, *to_frames(night))
     clock.done("analyse", _found(night))
     return night
+
+
+def input_window(job: Job, settings: Settings) -> tuple[date, date]:
+    """The days the night reads of day-partitioned history: the look-back window before as-of."""
+    return settings.as_of - timedelta(days=job.config.segments.lookback_days), settings.as_of
 
 
 def _found(night: NightData) -> str:

@@ -1,0 +1,31 @@
+"""Engines: where the night's heavy analysis stages run, polars on this machine or Apache Spark.
+
+The job's ``engine`` (``coupongen run --engine`` overrides it) picks one. Both give the same
+`Analysis`, frame for frame; the planning, codes and ledger always run here, on the driver, over it.
+Polars is the default: on one machine it uses a fraction of Spark's CPU. Spark is imported only
+when a job asks for it.
+"""
+
+from __future__ import annotations
+
+from coupongen.analysis.night import Analysis, analyse
+from coupongen.config import ENGINES, Job
+from coupongen.inputs.contract import Inputs
+from coupongen.settings import Settings
+
+__all__ = ["ENGINES", "analyse_night"]
+
+
+def analyse_night(
+    job: Job, inputs: Inputs, settings: Settings, *, customers: bool = True, baskets: bool = True
+) -> Analysis:
+    """The night's analysis on the job's engine (see `coupongen.analysis.night.analyse`).
+
+    The Spark engine writes each stage's output under ``<out>/<as-of>/stages/`` and reads them
+    back; the polars engine computes in memory, as it always did.
+    """
+    if job.config.engine == "spark":
+        from coupongen.engines.spark.night import analyse_on_spark
+
+        return analyse_on_spark(job, inputs, settings, customers=customers, baskets=baskets)
+    return analyse(job, inputs, settings.as_of, customers=customers, baskets=baskets)

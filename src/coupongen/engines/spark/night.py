@@ -1,0 +1,205 @@
+"""The night's analysis on Spark: each stage written under ``<out>/<as-of>/stages/``, read back.
+
+Stages, in order (each a folder of Parquet parts with key.json and _SUCCESS):
+``input_transactions``, ``input_products``, ``input_customers`` (the validated inputs the driver
+hands over), ``customer_products``, ``category_spend``, ``customer_features``, ``segments``,
+``basket_counts``, ``sku_rules``, ``category_rules``. The driver reads the outputs back into the
+same `Analysis` the polars engine gives, cast to the same types and sorted the same way; planning,
+codes and the ledger then run on the driver, as on the polars engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from coupongen.analysis import affinity
+from coupongen.analysis.night import Analysis, analyse
+from coupongen.config import Job
+from coupongen.engines import stages
+from coupongen.engines.spark import features, rules, segments
+from coupongen.engines.spark.session import spark_master, spark_session
+from coupongen.inputs.contract import Inputs
+from coupongen.settings import Settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
+
+_LEVELS = (("sku", "sku_rules"), ("category", "category_rules"))
+
+
+class _Stages:
+    """Writes and reads the stage folders of one night."""
+
+    def __init__(self, spark: SparkSession, run_dir: Path, key: dict[str, str]):
+        self.spark, self.run_dir, self.key = spark, run_dir, key
+
+    def folder(self, stage: str) -> Path:
+        return stages.stage_dir(self.run_dir, stage)
+
+    def put(self, stage: str, frame: DataFrame) -> DataFrame:
+        """Write ``frame`` as the stage, and read it back: later stages start from the files."""
+        folder = self.folder(stage)
+        stages.begin_stage(folder)
+        frame.write.mode("overwrite").parquet(folder.as_posix())
+        stages.finish_stage(folder, self.key)
+        return self.get(stage, frame.schema)
+
+    def put_local(self, stage: str, frame: pl.DataFrame) -> DataFrame:
+        """Write a frame the driver holds as the stage, and read it on Spark."""
+        stages.write_frame(frame, self.folder(stage), self.key)
+        return self.get(stage, _spark_schema(frame.schema))
+
+    def get(self, stage: str, schema: StructType) -> DataFrame:
+        """The stage's parts on Spark; with the schema given, no job reads the files' footers."""
+        return self.spark.read.schema(schema).parquet((self.folder(stage) / "part-*.parquet").as_posix())
+
+    def back(self, stage: str, like: pl.DataFrame) -> pl.DataFrame:
+        """The stage's parts on the driver, with the columns and types of ``like``."""
+        return stages.read_frame(self.folder(stage), like.schema)
+
+
+def _spark_schema(schema: pl.Schema) -> StructType:
+    """The Spark schema of a frame the driver writes (text, whole numbers, floats)."""
+    from pyspark.sql import types as T
+
+    kinds = {pl.String: T.StringType(), pl.Int64: T.LongType(), pl.Float64: T.DoubleType()}
+    return T.StructType([T.StructField(name, kinds[dtype.base_type()]) for name, dtype in schema.items()])
+
+
+def _hand_over(store: _Stages, inputs: Inputs) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """The validated inputs as stages: transactions (line numbered, time in microseconds),
+    products (sku, category), customers (customer_id, nps_score).
+    """
+    tx = inputs.transactions.kept.with_row_index("line_no").select(
+        pl.col("line_no").cast(pl.Int64),
+        "receipt_id",
+        "customer_id",
+        pl.col("ts").dt.cast_time_unit("us").dt.epoch("us").alias("ts_us"),
+        "sku",
+        "quantity",
+        "amount",
+    )
+    return (
+        store.put_local("input_transactions", tx),
+        store.put_local("input_products", inputs.products.kept.select("sku", "category")),
+        store.put_local("input_customers", inputs.customers.kept.select("customer_id", "nps_score")),
+    )
+
+
+def _customer_half(
+    store: _Stages, tx: DataFrame, products: DataFrame, customers: DataFrame, job: Job, as_of: date
+) -> None:
+    """Features and segments: customer_products, category_spend, customer_features, segments."""
+    lookback = job.config.segments.lookback_days
+    lines = features.history_lines(tx, as_of)
+    pairs = features.customer_pairs(lines).persist()
+    try:
+        bought = store.put("customer_products", features.customer_products(pairs, as_of, lookback))
+        categories = store.put("category_spend", features.category_spend(pairs, products))
+    finally:
+        pairs.unpersist()
+    facts = features.customer_features(lines, bought, categories, as_of, lookback)
+    store.put(
+        "segments",
+        segments.segment_customers(store.put("customer_features", facts), customers, job.config.segments),
+    )
+
+
+def _basket_half(store: _Stages, tx: DataFrame, products: DataFrame, job: Job, as_of: date) -> None:
+    """Rules at both levels: basket_counts, sku_rules, category_rules."""
+    from pyspark.sql import functions as F
+
+    aff = job.config.affinity
+    start = as_of - timedelta(days=job.config.segments.lookback_days)
+    window = (F.col("ts_us") >= F.lit(features.micros(start))) & (
+        F.col("ts_us") < F.lit(features.micros(as_of))
+    )
+    history = tx.where(window)
+    counts = []
+    for level, stage in _LEVELS:
+        baskets = rules.build_baskets(history, products, level=level).persist()
+        try:
+            n_baskets = baskets.select("receipt_id").distinct().count()
+            counts.append({"level": level, "n_baskets": n_baskets})
+            min_support = aff.min_support if level == "sku" else aff.category_min_support
+            if n_baskets == 0 or aff.max_len > 2:
+                # No baskets, or itemsets beyond pairs (mlxtend): mined on the driver.
+                local = (
+                    pl.from_arrow(baskets.toArrow())
+                    if n_baskets
+                    else pl.DataFrame(schema={"receipt_id": pl.String, "item": pl.String})
+                )
+                found = affinity.mine_rules(
+                    local,  # type: ignore[arg-type]
+                    min_support=min_support,
+                    min_confidence=aff.min_confidence,
+                    min_lift=aff.min_lift,
+                    max_len=aff.max_len,
+                )
+                store.put_local(stage, found)
+            else:
+                store.put(
+                    stage,
+                    rules.pair_rules(
+                        baskets,
+                        n_baskets,
+                        min_support=min_support,
+                        min_confidence=aff.min_confidence,
+                        min_lift=aff.min_lift,
+                    ),
+                )
+        finally:
+            baskets.unpersist()
+    stages.write_frame(
+        pl.DataFrame(counts, schema={"level": pl.String, "n_baskets": pl.Int64}),
+        store.folder("basket_counts"),
+        store.key,
+    )
+
+
+def analyse_on_spark(
+    job: Job, inputs: Inputs, settings: Settings, *, customers: bool = True, baskets: bool = True
+) -> Analysis:
+    """`analysis.night.analyse` on a Spark session, the stages' outputs under ``settings.run_dir``.
+
+    The same frames, types and row order as the polars engine gives for the same inputs.
+    """
+    as_of = settings.as_of
+    # The polars stages over no lines give every frame's columns and types, and the parts left out.
+    empty = analyse(job, inputs, as_of, customers=False, baskets=False)
+    if not (customers or baskets):
+        return empty
+    spark = spark_session(spark_master(job.config.spark.master))
+    store = _Stages(spark, settings.run_dir, stages.stage_key(job, inputs, as_of))
+    tx, products, people = _hand_over(store, inputs)
+    found: dict[str, object] = {}
+    if customers:
+        _customer_half(store, tx, products, people, job, as_of)
+        customer_frame = inputs.customers.kept
+        own = [
+            c
+            for c in empty.segmented.columns
+            if c in ("customer_id", "nps_score") or c not in customer_frame.columns
+        ]
+        found["segmented"] = (
+            store.back("segments", empty.segmented.select(own))
+            .sort("customer_id")
+            .join(customer_frame.drop("nps_score"), on="customer_id", how="left", maintain_order="left")
+            .select(empty.segmented.columns)
+        )
+        found["bought"] = store.back("customer_products", empty.bought).sort("customer_id", "sku")
+        found["categories"] = store.back("category_spend", empty.categories).sort("customer_id", "category")
+    if baskets:
+        _basket_half(store, tx, products, job, as_of)
+        found["rules"] = affinity.order_rules(store.back("sku_rules", empty.rules))
+        found["category_rules"] = affinity.order_rules(store.back("category_rules", empty.category_rules))
+        counts = stages.read_frame(store.folder("basket_counts"))
+        found["n_baskets"] = int(counts.filter(pl.col("level") == "sku")["n_baskets"][0])
+    parts = tuple(part for part, done in (("customers", customers), ("baskets", baskets)) if done)
+    return replace(empty, parts=parts, **found)  # type: ignore[arg-type]

@@ -1,0 +1,66 @@
+"""The Spark session a night runs on: its master, its settings, and clear errors when it can't start.
+
+pyspark is an optional extra (``pip install 'coupongen[spark]'``) and needs Java 17 or later on
+the driver; both are checked here, once, with a one-line message naming what is missing.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from coupongen.errors import ConfigError, CoupongenError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+DEFAULT_MASTER = "local[*]"
+MASTER_ENV = "SPARK_MASTER"
+
+# Settings every coupongen session gets. Timestamps travel as integers and dates as dates, so the
+# session time zone changes nothing, but UTC makes any stray conversion visible. Spark's own
+# _SUCCESS marker is off: a stage writes its key.json first and its marker last itself.
+SESSION_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.ansi.enabled": "true",
+    "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
+    "spark.sql.sources.partitionOverwriteMode": "static",
+    "spark.ui.showConsoleProgress": "false",
+}
+
+
+class EngineError(CoupongenError):
+    """The Spark engine could not start or run (no Java, the cluster refused the application)."""
+
+    exit_code = 1
+
+
+def spark_master(configured: str | None) -> str:
+    """The master to use: the job's ``[spark] master``, else SPARK_MASTER, else local[*]."""
+    if configured:
+        return configured
+    return os.environ.get(MASTER_ENV, "").strip() or DEFAULT_MASTER
+
+
+def spark_session(master: str, conf: dict[str, str] | None = None) -> SparkSession:
+    """The process's Spark session on ``master`` (an already running one is reused as it is)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise ConfigError(
+            "engine 'spark' needs pyspark: install coupongen with the spark extra "
+            "(pip install 'coupongen[spark]')"
+        ) from None
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    builder = SparkSession.builder.master(master).appName("coupongen")
+    for key, value in (SESSION_CONF | (conf or {})).items():
+        builder = builder.config(key, value)
+    try:
+        session = builder.getOrCreate()
+    except Exception as e:  # Java missing or a master that refuses: say so in one line
+        first = " ".join(str(e).split())[:200]
+        raise EngineError(f"Spark could not start on master {master!r}: {first}") from None
+    session.sparkContext.setLogLevel("ERROR")
+    return session

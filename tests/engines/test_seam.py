@@ -1,0 +1,78 @@
+"""The engine seam without a JVM: job keys, the --engine override, the master, stage folders."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from coupongen.cli import cli
+from coupongen.config import load_job
+from coupongen.engines import stages
+from coupongen.engines.spark.session import spark_master, spark_session
+from coupongen.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+NIGHTLY = REPO / "jobs" / "nightly.toml"
+
+
+def _job_file(tmp_path: Path, extra: str) -> Path:
+    path = tmp_path / "job.toml"
+    path.write_text(f'data = "{REPO / "sample_data"}"\n{extra}\n')
+    return path
+
+
+def test_the_job_names_its_engine_and_master(tmp_path):
+    job = load_job(_job_file(tmp_path, 'engine = "spark"\n[spark]\nmaster = "spark://head:7077"'))
+    assert job.config.engine == "spark"
+    assert spark_master(job.config.spark.master) == "spark://head:7077"
+    assert load_job(_job_file(tmp_path, "")).config.engine == "polars"
+
+
+def test_an_unknown_engine_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        load_job(_job_file(tmp_path, 'engine = "dask"'))
+    assert "engine" in str(e.value) and "\n" not in str(e.value)
+    result = CliRunner().invoke(cli, ["run", "--config", str(NIGHTLY), "--engine", "dask"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--engine'" in result.output
+
+
+def test_the_engine_override_keeps_the_config_hash():
+    job = load_job(NIGHTLY)
+    on_spark = job.with_engine("spark")
+    assert (job.config.engine, on_spark.config.engine) == ("polars", "spark")
+    assert job.with_engine(None) is job
+    assert on_spark.config_hash() == job.config_hash()
+
+
+def test_the_master_comes_from_the_job_then_the_environment(monkeypatch):
+    monkeypatch.delenv("SPARK_MASTER", raising=False)
+    assert spark_master(None) == "local[*]"
+    monkeypatch.setenv("SPARK_MASTER", "yarn")
+    assert spark_master(None) == "yarn"
+    assert spark_master("local[2]") == "local[2]"
+
+
+def test_without_pyspark_the_spark_engine_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)
+    with pytest.raises(ConfigError) as e:
+        spark_session("local[1]")
+    assert str(e.value) == (
+        "engine 'spark' needs pyspark: install coupongen with the spark extra "
+        "(pip install 'coupongen[spark]')"
+    )
+
+
+def test_a_stage_without_its_marker_is_never_read(tmp_path):
+    folder = stages.stage_dir(tmp_path, "segments")
+    stages.write_frame(pl.DataFrame({"a": [1]}), folder, {"version": "x"})
+    assert stages.read_frame(folder)["a"].to_list() == [1]
+    assert (folder / stages.KEY_FILE).is_file()
+    (folder / stages.SUCCESS).unlink()
+    with pytest.raises(stages.StageError) as e:
+        stages.read_frame(folder)
+    assert str(e.value) == f"{folder}: stage output is incomplete (no _SUCCESS); rerun the night"
