@@ -6,6 +6,7 @@ its bytes, so only new or changed coupons are drawn again, spread over the machi
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -228,8 +229,14 @@ def _write_image(
         return record
     data = style.png(payload, symbology) if fmt == "png" else render_svg(payload, symbology)
     if data != existing:
-        with open(target, "wb") as new_file:
-            new_file.write(data)
+        try:
+            with open(target, "wb") as new_file:
+                new_file.write(data)
+        except OSError as e:
+            # A write that fails (a full disk) names no file; the message must, and no half image stays.
+            with contextlib.suppress(OSError):
+                os.unlink(target)
+            raise OSError(e.errno, e.strerror, target) from e
     return [fingerprint, _content_hash(data)]
 
 
