@@ -339,20 +339,20 @@ def run_job(
             clock.done("issue", f"{new:,} new coupons, {coupons.height:,} for the night")
             clock.start("export")
             files, analysis_charts = write_analysis(analysis, settings.run_dir)
-            revoked = ledger.revoked(as_of=settings.as_of)
-            live = ledger.live(as_of=settings.as_of)
             run_dir, run_id, as_of = settings.run_dir, run.run_id, settings.as_of
-            files |= pos.publish_pos(
-                coupons,
-                live,
-                revoked,
-                run_dir,
-                run_id=run_id,
-                as_of=as_of,
-                currency=job.config.currency,
-                target_names=context.target_names,
-                modes=context.exports,
-            )
+            with ledger.export_state(as_of=as_of, campaigns=names) as state:
+                coupons, live = state.tonight, state.live
+                files |= pos.publish_pos(
+                    coupons,
+                    live,
+                    state.revoked,
+                    run_dir,
+                    run_id=run_id,
+                    as_of=as_of,
+                    currency=job.config.currency,
+                    target_names=context.target_names,
+                    modes=context.exports,
+                )
             files |= crm.publish_crm(
                 coupons, context.target_names, run_dir, run_id=run_id, as_of=as_of, modes=context.exports
             )

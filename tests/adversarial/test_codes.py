@@ -1,12 +1,26 @@
-"""Codes across campaigns: a signed campaign's prefix may not overlap another's; a code typed in
-lower case is accepted on import as ``codes verify`` accepts it.
+"""Codes across campaigns: a signature names its campaign, and cuts prefix from body, so a signed
+code of one campaign never passes as another's; a signed campaign's prefix may not overlap
+another's; a code typed in lower case is accepted on import as ``codes verify`` accepts it.
 """
 
 from __future__ import annotations
 
+import base64
+import hmac
+import random
+from datetime import date
+
 import pytest
 
-from coupongen.config import load_job
+from coupongen.codes import (
+    CodeFormat,
+    check_character,
+    generate_codes,
+    legacy_code_signature,
+    signed_payload,
+    verify_code,
+)
+from coupongen.config import DEFAULT_ALPHABET, load_job
 from coupongen.errors import ConfigError
 from coupongen.ledger import Ledger
 from tests.conftest import invoke
@@ -80,3 +94,97 @@ def test_an_import_killed_at_its_commit_has_its_rejected_file(fresh_copy, tmp_pa
     with Ledger.open(fresh_copy.ledger) as ledger, pytest.raises(KeyboardInterrupt):
         redemptions.import_redemptions(lines, ledger, formats={}, rejected_folder=folder)
     assert (folder / "till.rejected.csv").read_text().count("NOSUCHCODE1") == 1
+
+
+# --- a signature names its campaign ------------------------------------------------------------
+
+KEY = b"k" * 32
+DAY = date(2026, 11, 25)
+V = CodeFormat(prefix="V", length=10, alphabet=DEFAULT_ALPHABET, signature_length=4)
+V2 = CodeFormat(prefix="V2", length=9, alphabet=DEFAULT_ALPHABET, signature_length=4)
+
+
+def _signed(campaign: str, n: int = 200) -> list[str]:
+    entropy = random.Random(3).randbytes
+    return generate_codes(
+        n, prefix="V", length=10, alphabet=DEFAULT_ALPHABET, entropy=entropy, key=KEY, signature_length=4,
+        campaign=campaign,
+    )  # fmt: skip
+
+
+def test_a_code_of_one_campaign_does_not_pass_offline_as_another_with_the_same_format():
+    code = _signed("campaign_a", 1)[0]
+    assert verify_code(code, formats={"campaign_a": V}, as_of=DAY, key=KEY).ok
+    # Another job sharing the key, or the prefix given to a new campaign: same format, other name.
+    verdict = verify_code(code, formats={"campaign_b": V}, as_of=DAY, key=KEY)
+    assert str(verdict) == f"bad signature: {code} (format of campaign_b: forged or altered)"
+
+
+def test_prefix_and_body_are_signed_apart():
+    # A code of campaign V whose body starts with "2" has the shape of a V2 code: the prefix "V2"
+    # and the body cut after it are not what V signed, even under the same campaign name.
+    # Anyone can repair the check character for the other layout.
+    code = next(c for c in _signed("v") if c[1] == "2")
+    assert verify_code(code, formats={"v": V}, as_of=DAY, key=KEY).ok
+    inner = code[2:-1]
+    altered = "V2" + inner + check_character(inner, DEFAULT_ALPHABET)
+    assert V2.has_valid_check(altered)
+    assert verify_code(altered, formats={"v": V2}, as_of=DAY, key=KEY).status == "bad signature"
+    assert verify_code(altered, formats={"v2": V2}, as_of=DAY, key=KEY).status == "bad signature"
+
+
+def test_the_redemption_import_refuses_another_campaigns_signed_code(tmp_path):
+    code = _signed("campaign_a", 1)[0]
+    lines = tmp_path / "till.csv"
+    lines.write_text(
+        f"code,redeemed_at,store_id,receipt_id,card_number,discount\n{code},2026-11-25T10:00:00,S001,R1,,\n"
+    )
+    from coupongen.loop import redemptions
+
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        result = redemptions.import_redemptions(lines, ledger, formats={"campaign_b": V}, key=KEY)
+    assert result.decided.select("status", "reason", "detail").row(0) == (
+        "rejected",
+        "bad signature",
+        "format of campaign_b: forged or altered",
+    )
+
+
+def _legacy(code_body: str) -> str:
+    signature = legacy_code_signature("V" + code_body, key=KEY, length=4, alphabet=DEFAULT_ALPHABET)
+    inner = code_body + signature
+    return "V" + inner + check_character(inner, DEFAULT_ALPHABET)
+
+
+def test_codes_signed_before_signatures_named_the_campaign_still_verify_when_asked():
+    old = _legacy("23456789AB")
+    formats = {"campaign_a": V}
+    assert str(verify_code(old, formats=formats, as_of=DAY, key=KEY)) == (
+        f"bad signature: {old} (format of campaign_a: a version 1 signature, which names no campaign; "
+        "accepted offline with --legacy-signatures while such codes are out)"
+    )
+    assert str(verify_code(old, formats=formats, as_of=DAY, key=KEY, legacy_signatures=True)) == (
+        f"valid: {old} (campaign campaign_a, version 1 signature valid (it names no campaign); checked "
+        "offline, so redemptions and expiry were not seen)"
+    )
+    # With the ledger the coupon's record decides, as for any code.
+    record = {
+        "code": old, "kind": "personal", "campaign": "campaign_a", "customer_id": "C1",
+        "valid_from": "2026-11-23", "valid_to": "2026-12-06", "max_uses": 1, "uses": 0,
+        "last_used_at": None, "status": "issued",
+    }  # fmt: skip
+    found = verify_code(old, formats=formats, as_of=DAY, key=KEY, lookup=lambda **k: record)
+    assert found.ok
+
+
+def test_a_version_1_payload_is_accepted_offline_only_when_asked():
+    text = f"CG1.{_legacy('23456789AB')}.20261206"
+    mac = base64.b32encode(
+        hmac.digest(KEY, b"coupongen/qr-payload/v1\x00" + text.encode(), "sha256")[:10]
+    ).decode()
+    payload = f"{text}.{mac}"
+    assert verify_code(payload, formats={"a": V}, as_of=DAY, key=KEY).status == "bad signature"
+    assert verify_code(payload, formats={"a": V}, as_of=DAY, key=KEY, legacy_signatures=True).ok
+    fresh = signed_payload("VX", date(2026, 12, 6), key=KEY, campaign="a")
+    assert verify_code(fresh, formats={"a": V}, as_of=DAY, key=KEY).ok
+    assert verify_code(fresh, formats={"b": V}, as_of=DAY, key=KEY).status == "bad signature"

@@ -230,12 +230,12 @@ def test_verify_signed_code_and_payload_offline(job_dir):
     )
     with Ledger.open(job_dir / "ledger.sqlite") as led:
         payload = str(led.find_coupon(code=code)["barcode_value"])
-    assert payload.startswith(f"CG1.{code}.")
+    assert payload.startswith(f"CG2.{code}.")
     assert verify(job_dir, payload, "--offline", "--as-of", "2026-12-06").exit_code == 0
     late = verify(job_dir, payload, "--offline", "--as-of", "2026-12-07")
     assert (late.exit_code, late.output) == (
         1,
-        f"expired: {payload} (signed payload of {code}, valid until 2026-12-06)\n",
+        f"expired: {payload} (signed payload of {code}, campaign signed, valid until 2026-12-06)\n",
     )
     assert KEY not in result.output + late.output
 

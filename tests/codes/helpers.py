@@ -27,7 +27,10 @@ OTHER_KEY = b"o" * 32
 SIGNED = CodeFormat(prefix="S", length=10, alphabet=ALPHABET, signature_length=4)
 
 
-def signed_codes(n: int, seed: int = 5, key: bytes = KEY) -> list[str]:
+SIGNING_CAMPAIGN = "signed_one"
+
+
+def signed_codes(n: int, seed: int = 5, key: bytes = KEY, campaign: str = SIGNING_CAMPAIGN) -> list[str]:
     return generate_codes(
         n,
         prefix="S",
@@ -36,6 +39,7 @@ def signed_codes(n: int, seed: int = 5, key: bytes = KEY) -> list[str]:
         entropy=seeded_entropy(seed),
         key=key,
         signature_length=4,
+        campaign=campaign,
     )
 
 

@@ -67,8 +67,9 @@ def test_code_maker_signed_code_and_signed_payload():
     codes, values, _ = code_maker(spec, seeded_entropy(5), as_of=AS_OF, key=KEY)(20)
     fmt = spec.code.code_format()
     for code, value in zip(codes, values, strict=True):
-        assert has_valid_signature(code, fmt, key=KEY)
-        assert read_signed_payload(value, key=KEY) == SignedPayload(code, date(2026, 12, 6), True)
+        assert has_valid_signature(code, fmt, key=KEY, campaign="c")
+        read = read_signed_payload(value, key=KEY, campaigns=["c"])
+        assert read == SignedPayload(code, date(2026, 12, 6), True, "c")
 
 
 def test_a_signing_campaign_without_a_key_is_a_config_error(monkeypatch):

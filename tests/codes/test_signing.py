@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import re
 from datetime import date
 
@@ -21,7 +22,7 @@ from coupongen.codes.signing import (
     signed_payload,
 )
 from coupongen.errors import CodeFormatError, ConfigError
-from tests.codes.helpers import ALPHABET, KEY, OTHER_KEY, SIGNED, signed_codes
+from tests.codes.helpers import ALPHABET, KEY, OTHER_KEY, SIGNED, SIGNING_CAMPAIGN, signed_codes
 
 
 def test_signed_codes_pass_check_and_signature():
@@ -30,14 +31,29 @@ def test_signed_codes_pass_check_and_signature():
     for code in codes:
         assert len(code) == SIGNED.size == 16
         assert has_valid_check(code, prefix="S", alphabet=ALPHABET)
-        assert has_valid_signature(code, SIGNED, key=KEY)
-        assert not has_valid_signature(code, SIGNED, key=OTHER_KEY)
+        assert has_valid_signature(code, SIGNED, key=KEY, campaign=SIGNING_CAMPAIGN)
+        assert not has_valid_signature(code, SIGNED, key=OTHER_KEY, campaign=SIGNING_CAMPAIGN)
+        assert not has_valid_signature(code, SIGNED, key=KEY, campaign="another")
 
 
-def test_the_signature_is_the_mac_of_prefix_and_body():
+def test_the_signature_is_the_mac_of_campaign_prefix_and_body():
     code = signed_codes(1)[0]
-    body, sig = code[:11], code[11:15]
-    assert sig == code_signature(body, key=KEY, length=4, alphabet=ALPHABET)
+    body, sig = code[1:11], code[11:15]
+    assert sig == code_signature(
+        body, prefix="S", campaign=SIGNING_CAMPAIGN, key=KEY, length=4, alphabet=ALPHABET
+    )
+    # Known answer: HMAC-SHA256(key, "coupongen/code/v2" 0x00 campaign 0x00 prefix 0x00 body), its
+    # first 128 bits written in base 31, least significant digit first.
+    mac = hmac.digest(KEY, f"coupongen/code/v2\x00{SIGNING_CAMPAIGN}\x00S\x00{body}".encode(), "sha256")
+    value = int.from_bytes(mac[:16], "big")
+    assert sig == "".join(ALPHABET[(value // 31**i) % 31] for i in range(4))
+    # The same characters cut another way between prefix and body sign differently.
+    assert (
+        code_signature(
+            body[1:], prefix="S" + body[0], campaign=SIGNING_CAMPAIGN, key=KEY, length=4, alphabet=ALPHABET
+        )
+        != sig
+    )
     assert code[-1] == check_character(code[1:-1], ALPHABET)
 
 
@@ -52,32 +68,39 @@ def test_an_altered_signed_code_with_a_fixed_check_character_is_rejected(data):
     inner = code[1:pos] + wrong + code[pos + 1 : -1]
     forged = "S" + inner + check_character(inner, ALPHABET)
     assert has_valid_check(forged, prefix="S", alphabet=ALPHABET)
-    assert not has_valid_signature(forged, SIGNED, key=KEY)
+    assert not has_valid_signature(forged, SIGNED, key=KEY, campaign=SIGNING_CAMPAIGN)
 
 
 def test_signing_needs_room_in_the_alphabet_and_both_key_and_length():
     with pytest.raises(CodeFormatError, match="greater than length \\+ 1"):
-        generate_codes(1, prefix="", length=24, alphabet=ALPHABET, key=KEY, signature_length=8)
-    with pytest.raises(CodeFormatError, match="both a key and a signature length"):
-        generate_codes(1, prefix="", length=10, alphabet=ALPHABET, key=KEY)
+        generate_codes(1, prefix="", length=24, alphabet=ALPHABET, key=KEY, signature_length=8, campaign="c")
+    with pytest.raises(CodeFormatError, match="a key, a signature length and its campaign"):
+        generate_codes(1, prefix="", length=10, alphabet=ALPHABET, key=KEY, campaign="c")
+    with pytest.raises(CodeFormatError, match="a key, a signature length and its campaign"):
+        generate_codes(1, prefix="", length=10, alphabet=ALPHABET, key=KEY, signature_length=4)
 
 
 def test_signed_payload_round_trip_and_tampering():
-    payload = signed_payload("X7K2M9QRTA5", date(2026, 12, 6), key=KEY)
-    assert re.fullmatch(r"CG1\.X7K2M9QRTA5\.20261206\.[A-Z2-7]{16}", payload)
-    assert read_signed_payload(payload, key=KEY) == SignedPayload("X7K2M9QRTA5", date(2026, 12, 6), True)
+    payload = signed_payload("X7K2M9QRTA5", date(2026, 12, 6), key=KEY, campaign="c")
+    assert re.fullmatch(r"CG2\.X7K2M9QRTA5\.20261206\.[A-Z2-7]{16}", payload)
+    read = read_signed_payload(payload, key=KEY, campaigns=["b", "c"])
+    assert read == SignedPayload("X7K2M9QRTA5", date(2026, 12, 6), True, "c")
     assert read_signed_payload(payload, key=None) == SignedPayload("X7K2M9QRTA5", date(2026, 12, 6), None)
-    assert read_signed_payload(payload, key=OTHER_KEY).authentic is False
+    assert read_signed_payload(payload, key=OTHER_KEY, campaigns=["c"]).authentic is False
+    # Another campaign's payload, even with the same key and code, is not this one's.
+    assert read_signed_payload(payload, key=KEY, campaigns=["b"]).authentic is False
     later = payload.replace(".20261206.", ".20271206.")
     other_code = payload.replace("X7K2M9QRTA5", "X7K2M9QRTA6")
-    assert read_signed_payload(later, key=KEY).authentic is False
-    assert read_signed_payload(other_code, key=KEY).authentic is False
-    assert read_signed_payload("CG1.X.2026.ABC", key=KEY) is None
+    assert read_signed_payload(later, key=KEY, campaigns=["c"]).authentic is False
+    assert read_signed_payload(other_code, key=KEY, campaigns=["c"]).authentic is False
+    # The tag is signed too: a version 2 MAC does not pass as a version 1 payload.
+    assert read_signed_payload(payload.replace("CG2.", "CG1."), key=KEY, campaigns=["c"]).authentic is False
+    assert read_signed_payload("CG2.X.2026.ABC", key=KEY) is None
     assert read_signed_payload(payload.replace(".20261206.", ".20261306."), key=KEY) is None
 
 
 def test_signed_payload_fits_qr_alphanumeric_mode():
-    payload = signed_payload("X7K2M9QRTA5", date(2026, 12, 6), key=KEY)
+    payload = signed_payload("X7K2M9QRTA5", date(2026, 12, 6), key=KEY, campaign="c")
     assert set(payload) <= set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
 
 

@@ -124,11 +124,11 @@ def test_a_forged_signed_code_not_in_the_ledger_is_a_bad_signature_online():
 
 
 def test_signed_payloads_offline_and_online():
-    payload = signed_payload(CODE, date(2026, 12, 6), key=KEY)
-    assert verify_code(payload, formats={}, as_of=date(2026, 12, 6), key=KEY).ok
-    assert verify_code(payload, formats={}, as_of=date(2026, 12, 7), key=KEY).status == "expired"
+    payload = signed_payload(CODE, date(2026, 12, 6), key=KEY, campaign="cross_sell")
+    assert verify_code(payload, formats=FORMATS, as_of=date(2026, 12, 6), key=KEY).ok
+    assert verify_code(payload, formats=FORMATS, as_of=date(2026, 12, 7), key=KEY).status == "expired"
     tampered = payload.replace(".20261206.", ".20271206.")
-    assert str(verify_code(tampered, formats={}, as_of=date(2026, 12, 1), key=KEY)) == (
+    assert str(verify_code(tampered, formats=FORMATS, as_of=date(2026, 12, 1), key=KEY)) == (
         f"bad signature: {tampered} (the payload was forged or altered)"
     )
     online = verify_code(

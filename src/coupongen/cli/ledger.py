@@ -240,6 +240,11 @@ def _signing_key(key_file: Path | None) -> bytes | None:
     help="Check the signature with the key only, without the ledger (signed codes and payloads).",
 )
 @click.option(
+    "--legacy-signatures",
+    is_flag=True,
+    help="Offline, also accept version 1 signatures, made before signatures named the campaign.",
+)
+@click.option(
     "--key-file",
     type=click.Path(dir_okay=False, path_type=Path),
     help=f"File holding the signing key (default: ${codes.SIGNING_KEY_FILE_ENV} or "
@@ -253,6 +258,7 @@ def verify(
     ledger_path: Path | None,
     as_of: date | None,
     offline: bool,
+    legacy_signatures: bool,
     key_file: Path | None,
     verbose: int,
     quiet: bool,
@@ -277,7 +283,9 @@ def verify(
                 f"--offline needs the job file for the campaigns' code formats (no {DEFAULT_JOB}; "
                 "pass --config FILE)"
             )
-        verdict = codes.verify_code(code, formats=formats, as_of=day, key=key)
+        verdict = codes.verify_code(
+            code, formats=formats, as_of=day, key=key, legacy_signatures=legacy_signatures
+        )
     else:
         path = _ledger_path(config_path, out_dir, ledger_path)
         with Ledger.open(path, create=False) as led:

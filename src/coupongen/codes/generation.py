@@ -95,15 +95,16 @@ def generate_codes(
     entropy: Entropy = secrets.token_bytes,
     key: bytes | None = None,
     signature_length: int = 0,
+    campaign: str | None = None,
 ) -> list[str]:
     """``n`` distinct codes: ``prefix``, ``length`` random characters, a signature, a check character.
 
     ``entropy`` returns that many random bytes; the default is the operating system's secure source.
-    With ``key`` the codes carry ``signature_length`` characters of ``code_signature`` before the
-    check character, which then covers body and signature alike.
+    With ``key`` the codes carry ``signature_length`` characters of ``code_signature`` of their
+    ``campaign`` before the check character, which then covers body and signature alike.
     """
-    if (key is None) != (signature_length == 0):
-        raise CodeFormatError("a signed code needs both a key and a signature length")
+    if (key is None) != (signature_length == 0) or (key is not None and campaign is None):
+        raise CodeFormatError("a signed code needs a key, a signature length and its campaign")
     _check_alphabet(alphabet, length + signature_length)
     p = len(alphabet)
     chars = np.frombuffer(alphabet.encode("ascii"), dtype=np.uint8)
@@ -115,10 +116,17 @@ def generate_codes(
     while len(codes) < n:
         need = n - len(codes)
         values = draw_indices(need * length, p, entropy).reshape(need, length)
-        if key is not None:
+        if key is not None and campaign is not None:
             bodies = _split(chars[values].tobytes().decode("ascii"), length)
             sigs = "".join(
-                code_signature(prefix + body, key=key, length=signature_length, alphabet=alphabet)
+                code_signature(
+                    body,
+                    prefix=prefix,
+                    campaign=campaign,
+                    key=key,
+                    length=signature_length,
+                    alphabet=alphabet,
+                )
                 for body in bodies
             )
             sig_values = index[np.frombuffer(sigs.encode("ascii"), dtype=np.uint8)]

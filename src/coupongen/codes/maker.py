@@ -187,7 +187,7 @@ def code_maker(
             return values, values
         if spec.symbology == "qr" and spec.qr_payload == "signed":
             assert key is not None
-            values = [signed_payload(c, valid_to, key=key) for c in drawn]
+            values = [signed_payload(c, valid_to, key=key, campaign=campaign.name) for c in drawn]
             return values, values
         return drawn, drawn
 
@@ -214,6 +214,7 @@ def code_maker(
             entropy=entropy,
             key=signing,
             signature_length=spec.signature_length if signing is not None else 0,
+            campaign=campaign.name,
         )
         return [c + spec.suffix for c in drawn] if spec.suffix else drawn
 

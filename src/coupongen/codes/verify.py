@@ -15,9 +15,10 @@ from typing import Any, Protocol
 from coupongen.codes.formats import CodeFormat, code_from_url
 from coupongen.codes.gs1 import is_valid_ean13, parse_gs1_elements, read_gs1_date
 from coupongen.codes.signing import (
-    SIGNED_PAYLOAD_TAG,
+    SIGNED_PAYLOAD_TAGS,
     SIGNING_KEY_ENV,
     SIGNING_KEY_FILE_ENV,
+    has_legacy_signature,
     has_valid_signature,
     read_signed_payload,
 )
@@ -83,6 +84,7 @@ def verify_code(
     as_of: date,
     key: bytes | None = None,
     lookup: CouponLookup | None = None,
+    legacy_signatures: bool = False,
 ) -> Verdict:
     """Check a code, a scanned barcode value, a URL or a signed QR payload as of ``as_of``.
 
@@ -91,9 +93,13 @@ def verify_code(
     diagnosed as a bad check character, a bad signature (signed campaigns, with ``key``) or unknown.
     Without ``lookup`` the check is offline: only a code or payload whose signature ``key`` confirms
     can be valid, and redemptions cannot be seen.
+
+    A signature names its campaign: a code or payload is valid offline only as the campaign that
+    signed it. Version 1 signatures (made before they named the campaign) are accepted offline only
+    with ``legacy_signatures``; with the ledger, the coupon's record decides as for any code.
     """
     text = presented.strip()
-    verdict = _Verifier(text, formats, as_of, key, lookup)
+    verdict = _Verifier(text, formats, as_of, key, lookup, legacy_signatures)
     return verdict.run()
 
 
@@ -101,6 +107,7 @@ _NO_KEY_OFFLINE = (
     f"verifying a signed code offline needs the signing key: set {SIGNING_KEY_ENV} or "
     f"{SIGNING_KEY_FILE_ENV}, or pass --key-file"
 )
+_LEGACY = "accepted offline with --legacy-signatures while such codes are out"
 
 
 class _Verifier:
@@ -113,8 +120,10 @@ class _Verifier:
         as_of: date,
         key: bytes | None,
         lookup: CouponLookup | None,
+        legacy: bool,
     ) -> None:
         self.text = text
+        self.legacy = legacy
         self.formats = formats
         self.as_of = as_of
         self.key = key
@@ -124,7 +133,7 @@ class _Verifier:
         return Verdict(status, self.text, detail)
 
     def run(self) -> Verdict:
-        if self.text.startswith(SIGNED_PAYLOAD_TAG + "."):
+        if self.text.startswith(tuple(f"{tag}." for tag in SIGNED_PAYLOAD_TAGS)):
             return self.signed_payload()
         if self.lookup is not None:
             record = self.find()
@@ -190,7 +199,10 @@ class _Verifier:
         if self.lookup is None and self.key is None and signed and not unsigned:
             raise ConfigError(_NO_KEY_OFFLINE)
         key = self.key
-        good = [n for n, f in signed if key is not None and has_valid_signature(code, f, key=key)]
+        good = [n for n, f in signed if key is not None and has_valid_signature(code, f, key=key, campaign=n)]
+        old = [
+            n for n, f in signed if key is not None and not good and has_legacy_signature(code, f, key=key)
+        ]
         if self.lookup is None:
             if good:
                 return self.verdict(
@@ -198,21 +210,38 @@ class _Verifier:
                     f"campaign {good[0]}, signature valid; checked offline, "
                     "so redemptions and expiry were not seen",
                 )
+            if old and self.legacy:
+                return self.verdict(
+                    VALID,
+                    f"campaign {old[0]}, version 1 signature valid (it names no campaign); checked "
+                    "offline, so redemptions and expiry were not seen",
+                )
             if unsigned:
                 return self.verdict(
                     UNKNOWN,
                     f"check character is right, but {', '.join(unsigned)} does not sign its "
                     "codes: only signed codes can be verified offline",
                 )
+            if old:
+                return self.verdict(
+                    BAD_SIGNATURE,
+                    f"format of {old[0]}: a version 1 signature, which names no campaign; {_LEGACY}",
+                )
             return self.verdict(BAD_SIGNATURE, f"format of {signed[0][0]}: forged or altered")
-        if signed and not unsigned and key is not None and not good:
+        if signed and not unsigned and key is not None and not good and not (old and self.legacy):
+            if old:
+                return self.verdict(
+                    BAD_SIGNATURE,
+                    f"format of {old[0]}: a version 1 signature, which names no campaign, on a code "
+                    "the ledger does not hold",
+                )
             return self.verdict(BAD_SIGNATURE, f"format of {signed[0][0]}: forged or altered")
         return self.verdict(UNKNOWN, "well formed, but not in the ledger")
 
     def signed_payload(self) -> Verdict:
         if self.key is None and self.lookup is None:
             raise ConfigError(_NO_KEY_OFFLINE)
-        payload = read_signed_payload(self.text, key=self.key)
+        payload = read_signed_payload(self.text, key=self.key, campaigns=self.formats)
         if payload is None:
             return self.verdict(BAD_SIGNATURE, "not a well-formed signed payload")
         if payload.authentic is False:
@@ -222,13 +251,18 @@ class _Verifier:
             if record is not None:
                 return self.from_record(record)
             return self.code(payload.code)
+        if payload.authentic is None:
+            return self.verdict(UNKNOWN, "no campaign to check the payload's signature against")
+        if payload.legacy and not self.legacy:
+            return self.verdict(BAD_SIGNATURE, f"a version 1 payload, whose MAC names no campaign; {_LEGACY}")
         # The payload's MAC vouches for the code and its last day, whatever the code carries.
+        of = f"signed payload of {payload.code}" + (
+            f", campaign {payload.campaign}" if payload.campaign else ""
+        )
         if self.as_of > payload.valid_to:
-            return self.verdict(EXPIRED, f"signed payload of {payload.code}, valid until {payload.valid_to}")
+            return self.verdict(EXPIRED, f"{of}, valid until {payload.valid_to}")
         return self.verdict(
-            VALID,
-            f"signed payload of {payload.code}, valid until {payload.valid_to}; checked offline, "
-            "so redemptions were not seen",
+            VALID, f"{of}, valid until {payload.valid_to}; checked offline, so redemptions were not seen"
         )
 
     def gs1(self) -> Verdict:

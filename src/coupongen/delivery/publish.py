@@ -190,6 +190,12 @@ def write_atomic(
             _fsync(staging)
         _replace(staging, path)
         _fsync(path.parent)
+    except OSError as e:
+        _remove(staging)
+        if e.filename is None and e.errno is not None:
+            # A write that fails (a full disk) names no file: say which output it was.
+            raise OSError(e.errno, e.strerror, str(path)) from e
+        raise
     except BaseException:
         _remove(staging)
         raise

@@ -33,7 +33,11 @@ def write_quarantine(inputs: Inputs, folder: Path) -> None:
             # Owner-only from the first byte, not after: the rows hold customer data.
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
             path.chmod(0o600)
-            write_csv(loaded.quarantined, path)
+            try:
+                write_csv(loaded.quarantined, path)
+            except BaseException:
+                path.unlink(missing_ok=True)  # never half a file (a full disk): the rerun writes it
+                raise
         elif path.exists():
             path.unlink()
 

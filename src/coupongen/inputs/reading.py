@@ -12,6 +12,7 @@ import glob as globlib
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -20,6 +21,21 @@ from coupongen.errors import InputError
 from coupongen.inputs.contract import LINE_COL, REASON_COL, SOURCE_COL, InputSpec, require_columns
 
 DATA_SUFFIXES = (".csv", ".parquet")
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Sizes past which a file is refused rather than read: a header line of ``header_bytes``, a
+    CSV header of ``columns`` names, one value of ``value_bytes``. Real exports stay far below;
+    past them lies a wrong file or a double quote left open, which would swallow the lines after it.
+    """
+
+    header_bytes: int = 128 * 1024
+    columns: int = 1_000
+    value_bytes: int = 64 * 1024
+
+
+LIMITS = ReadLimits()
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 # First bytes of files that are often exported by mistake in place of CSV text.
@@ -87,15 +103,23 @@ def is_parquet(path: Path) -> bool:
     return path.suffix.lower() == ".parquet"
 
 
-def _csv_header(path: Path, delimiter: str) -> list[str]:
-    """The header line's column names, after checks that give a clear message for non-CSV files."""
+def _csv_header(path: Path, delimiter: str, limits: ReadLimits = LIMITS) -> list[str]:
+    """The header line's column names, after checks that give a clear message for non-CSV files.
+
+    Reads at most ``limits.header_bytes`` (plus one) bytes, whatever the file holds.
+    """
     try:
         with path.open("rb") as fh:
-            first = fh.readline(1 << 20)
+            first = fh.readline(limits.header_bytes + 1)
     except OSError as e:
         raise InputError(f"{path}: cannot read: {e.strerror}") from e
     if not first:
         raise InputError(f"{path}: file is empty (0 bytes; expected a header line)")
+    if len(first) > limits.header_bytes:
+        raise InputError(
+            f"{path}: line 1 (the header) is longer than {_size(limits.header_bytes)}; "
+            "expected a line of column names: is this the right file?"
+        )
     for magic, what in _NOT_CSV:
         if first.startswith(magic):
             raise InputError(f"{path}: not CSV text: the file is {what}")
@@ -109,7 +133,32 @@ def _csv_header(path: Path, delimiter: str) -> list[str]:
     if any(ch < " " and ch not in "\t\r\n" for ch in text):
         raise InputError(f"{path}: not CSV text: line 1 holds control characters (binary data?)")
     names = next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter))
+    if len(names) > limits.columns:
+        raise InputError(
+            f"{path}: the header has {len(names):,} columns, more than {limits.columns:,}; "
+            "export only the columns the job reads (see docs/data.md)"
+        )
     return [n.strip() for n in names]
+
+
+def _size(n: int) -> str:
+    return f"{n // 1024:,} KB" if n >= 1024 and n % 1024 == 0 else f"{n:,} bytes"
+
+
+def _check_value_sizes(frame: pl.DataFrame, path: Path, spec: InputSpec, limits: ReadLimits) -> None:
+    """InputError naming the first line and column holding a value over ``limits.value_bytes``."""
+    first: tuple[int, str] | None = None
+    for column in spec.names:
+        too_long = frame[column].str.len_bytes() > limits.value_bytes
+        if too_long.any():
+            line = int(frame[LINE_COL].filter(too_long)[0])
+            first = min(first, (line, column)) if first else (line, column)
+    if first is not None:
+        line, column = first
+        raise InputError(
+            f"{path}: line {line}, column {column!r}: a value longer than {_size(limits.value_bytes)}; "
+            "is a double quote left open on or before this line?"
+        )
 
 
 def _check_header(path: Path, header: list[str], spec: InputSpec, delimiter: str) -> None:
@@ -170,13 +219,16 @@ def extra_names(header: list[str], spec: InputSpec) -> list[str]:
     ]
 
 
-def _scan_one(path: Path, spec: InputSpec, delimiter: str, label: str) -> pl.LazyFrame:
+def _scan_one(
+    path: Path, spec: InputSpec, delimiter: str, label: str, limits: ReadLimits = LIMITS
+) -> pl.LazyFrame:
     """A lazy scan of one file: the contract's columns as text, plus source, line and reason.
 
     Absent optional columns come back as nulls; with ``spec.extra_columns`` the file's other
     columns (`extra_names`) follow the contract's, as text. A CSV line with more fields than the
     header gets the reason "more fields than the header"; a line with fewer reads the missing
-    fields as empty. Lines without any value (blank lines) are skipped and not counted.
+    fields as empty. Lines without any value in the columns read (blank lines) are skipped and not
+    counted.
     """
     if is_parquet(path):
         try:
@@ -202,7 +254,7 @@ def _scan_one(path: Path, spec: InputSpec, delimiter: str, label: str) -> pl.Laz
             raise InputError(
                 f"{path}: cannot split CSV on {delimiter!r}: the delimiter must be one ASCII character"
             )
-        header = _csv_header(path, delimiter)
+        header = _csv_header(path, delimiter, limits)
         _check_header(path, header, spec, delimiter)
         extras = extra_names(header, spec)
         wanted = set(spec.names) | set(extras)
@@ -220,7 +272,10 @@ def _scan_one(path: Path, spec: InputSpec, delimiter: str, label: str) -> pl.Laz
             truncate_ragged_lines=True,
             raise_if_empty=False,
         )
-        blank = pl.all_horizontal(pl.col(*names, _MORE_FIELDS).is_null())
+        # Only the contract's columns are looked at (and so materialised): memory follows the data
+        # the job reads, not the width of the export; a line with values only in other columns is
+        # kept, and quarantined for its missing values.
+        blank = pl.all_horizontal(pl.col(*present, _MORE_FIELDS).is_null())
         lf = (
             lf.with_row_index(LINE_COL, offset=2)
             .filter(~blank)
@@ -267,21 +322,27 @@ def scan_input(files: list[Path], spec: InputSpec, *, delimiter: str = ",") -> p
     return pl.concat(scans, how="diagonal" if spec.extra_columns else "vertical")
 
 
-def read_input(files: list[Path], spec: InputSpec, delimiter: str) -> pl.DataFrame:
+def read_input(
+    files: list[Path], spec: InputSpec, delimiter: str, limits: ReadLimits = LIMITS
+) -> pl.DataFrame:
     """Collect each file of an input, turning any reading error into one line naming the file.
 
     Among several parts, an empty (0-byte) CSV part holds no rows: writers produce one for an empty
-    partition. A single empty file is an error, as it most likely means a failed export.
+    partition. A single empty file is an error, as it most likely means a failed export. A file
+    past ``limits`` (header line, columns, one value) is refused with a line naming the file and
+    the line and column, never the value.
     """
     frames = []
     for path, label in zip(files, _labels(files), strict=True):
         if len(files) > 1 and not is_parquet(path) and _is_empty(path):
             continue
-        lf = _scan_one(path, spec, delimiter, label)
+        lf = _scan_one(path, spec, delimiter, label, limits)
         try:
-            frames.append(lf.collect())
+            frame = lf.collect()
         except _READ_ERRORS as e:
             raise InputError(f"{path}: {_describe_read_error(path, e, delimiter)}") from e
+        _check_value_sizes(frame, path, spec, limits)
+        frames.append(frame)
     if not frames:
         schema = {n: pl.String for n in spec.names}
         return pl.DataFrame(

@@ -6,14 +6,28 @@ the void coupons still within their validity, from any night, and the live ones 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 
 import polars as pl
 
 from coupongen.errors import LedgerError
 from coupongen.ledger.base import LedgerBase
-from coupongen.ledger.connection import read_frame
+from coupongen.ledger.connection import night_filter, read_frame
 from coupongen.ledger.coupons import COUPON_COLUMNS
+
+
+@dataclass(frozen=True)
+class ExportState:
+    """What a night exports, read in one transaction: ``tonight``'s coupons (the night's campaigns,
+    as ``Ledger.coupons`` gives them), every ``live`` coupon and the ``revoked`` ones.
+    """
+
+    tonight: pl.DataFrame
+    live: pl.DataFrame
+    revoked: pl.DataFrame
 
 
 class RevocationsMixin(LedgerBase):
@@ -47,6 +61,29 @@ class RevocationsMixin(LedgerBase):
             before = conn.total_changes
             conn.execute(f"UPDATE coupons SET status = 'void' WHERE status = 'issued' AND {where}", params)
             return conn.total_changes - before
+
+    @contextmanager
+    def export_state(self, *, as_of: date, campaigns: list[str]) -> Iterator[ExportState]:
+        """The night's coupons, the live and the revoked ones as committed now, with the ledger's
+        write lock held until the block ends.
+
+        Publish the POS files inside the block: a coupon voided (``coupongen ledger void``) while
+        the night runs is then either void in what the block reads, or waits and reaches the tills
+        with the next export; it is never exported as live after its void was committed.
+        """
+        where, params = night_filter(as_of, campaigns)
+        with self._transaction():
+            yield ExportState(
+                tonight=read_frame(
+                    self.conn,
+                    f"SELECT {', '.join(COUPON_COLUMNS)} FROM coupons {where} "
+                    "ORDER BY campaign, customer_id, offer_key",
+                    params,
+                    COUPON_COLUMNS,
+                ),
+                live=self.live(as_of=as_of),
+                revoked=self.revoked(as_of=as_of),
+            )
 
     def live(self, *, as_of: date) -> pl.DataFrame:
         """Every coupon a till may accept after the night ``as_of``: issued on that night or before,

@@ -13,7 +13,7 @@ import polars as pl
 
 from coupongen.analysis import segments
 from coupongen.delivery.publish import write_atomic
-from coupongen.safecsv import write_csv
+from coupongen.safecsv import parquet_writer, write_csv
 
 if TYPE_CHECKING:
     from coupongen.analysis.night import Analysis
@@ -47,7 +47,7 @@ def write_analysis(analysis: Analysis, run_dir: Path) -> tuple[dict[str, str], d
         put(name, lambda path: write_csv(frame, path), private=private)
 
     def put_frame(stem: str, frame: pl.DataFrame, *, private: bool = False) -> None:
-        put(f"{stem}.parquet", frame.write_parquet, private=private)
+        put(f"{stem}.parquet", parquet_writer(frame), private=private)
         put_csv(
             f"{stem}.csv", frame.with_columns(pl.col(pl.List(pl.String)).list.join(" | ")), private=private
         )
@@ -62,7 +62,7 @@ def write_analysis(analysis: Analysis, run_dir: Path) -> tuple[dict[str, str], d
         seg = analysis.segmented.select(pl.exclude(*private_columns))
         put_frame("segments", seg, private=True)
         regular = analysis.bought.filter(pl.col("regular")).drop("regular")
-        put("regular_products.parquet", regular.write_parquet, private=True)
+        put("regular_products.parquet", parquet_writer(regular), private=True)
         summary = segments.summarize_segments(seg)
         put_frame("segment_summary", summary)
         put_frame("lifecycle_summary", segments.summarize_segments(seg, by="lifecycle"))
@@ -73,7 +73,7 @@ def write_analysis(analysis: Analysis, run_dir: Path) -> tuple[dict[str, str], d
             ("rules", analysis.rules, "products"),
             ("category_rules", analysis.category_rules, "categories"),
         ):
-            put(f"{stem}.parquet", rules.write_parquet)
+            put(f"{stem}.parquet", parquet_writer(rules))
             named = rules.with_columns(
                 *(
                     pl.col(side)
