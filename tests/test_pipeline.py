@@ -148,3 +148,20 @@ def test_preview_dry_run_run_and_report_agree_on_every_campaigns_figures(dry_run
     by_channel = dict(carried.group_by("channel").agg(pl.col("customer_id").n_unique()).iter_rows())
     for channel in ("email", "sms", "app"):
         assert dry_run.summary.reach[channel] == real["reach"][channel] == by_channel[channel] > 0
+
+
+def test_a_preview_after_the_night_shows_the_same_night_as_before_it(dry_run, fresh_copy):
+    # After the real run every offer is already issued; the preview must still count them, not 0.
+    after = run_result(fresh_copy.out, dry_run=True)
+    assert after.plan is not None and after.plan.offers.is_empty() and not after.plan.earlier.is_empty()
+
+    def figures(result: RunResult) -> tuple[list[dict], ...]:
+        assert result.job is not None and result.analysis is not None and result.plan is not None
+        return (
+            preview.by_segment(result.job, result.analysis.segmented, result.plan).to_dicts(),
+            preview.by_channel(result.plan, result.channels).to_dicts(),
+            preview.budgets(result.plan).to_dicts(),
+            list(result.summary.offers_by_channel),
+        )
+
+    assert figures(after) == figures(dry_run)

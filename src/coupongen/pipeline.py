@@ -313,7 +313,11 @@ def run_job(
             context, stand_ins, night.customers, on_progress=lambda n: clock.advance("deliver", n)
         )
         clock.done("deliver", _reach_text(preview.counts()))
-        by_channel = report.offers_by_channel(plan_.offers, preview.channels)
+        # As a real run counts them: every coupon of the night, an earlier run's included.
+        night_offers = plan_.offers.select("offer_type", "customer_id")
+        if issued is not None:
+            night_offers = pl.concat([issued.select(night_offers.columns), night_offers])
+        by_channel = report.offers_by_channel(night_offers, preview.channels)
         summary = _summarize(
             original, settings, night, plan_, preview.counts(), by_channel, clock.timings, checks
         )

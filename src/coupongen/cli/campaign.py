@@ -120,7 +120,9 @@ def preview_campaign(
     show_table(
         "budget:",
         budget.with_columns(
-            pl.col("budget").cast(pl.String).fill_null("none"),
+            pl.col("budget")
+            .map_elements(lambda v: f"{v:,.2f}", return_dtype=pl.String, skip_nulls=True)
+            .fill_null("none"),
             pl.format("{}%", (pl.col("budget_used") * 100).round(1)).fill_null("-").alias("budget_used"),
         ),
     )

@@ -202,6 +202,9 @@ def plan_delivery(
     contacts = channel_choice.contact_status(customers, ctx.suppression)
     ranked = channel_choice.rank_channels(coupons, contacts, ctx.priorities)
     suppressed = contacts.join(ranked.select("customer_id"), on="customer_id")["suppressed"].sum()
+    unreachable = int((ranked["channels"].list.len() == 0).sum())
+    if on_progress is not None and unreachable:
+        on_progress(unreachable)  # handled at once: no channel may reach them, nothing to render
     rendered = messages.render_messages(
         coupons,
         ranked,
@@ -219,7 +222,4 @@ def plan_delivery(
     chosen = ranked.join(rendered.outcomes, on="customer_id", how="left", maintain_order="left").select(
         "customer_id", "channel", "coupons"
     )
-    unreachable = int((ranked["channels"].list.len() == 0).sum())
-    if on_progress is not None and unreachable:
-        on_progress(unreachable)  # handled too: no channel may reach them
     return Delivery(chosen, rendered, int(suppressed), unreachable)

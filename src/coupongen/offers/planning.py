@@ -52,7 +52,9 @@ class OfferPlan:
     eligible: campaign, customer_id of every customer a planned campaign admitted. budgets: one row
     per enabled campaign: campaign, runs_tonight (within its start and end dates), budget,
     lifetime_budget, spent_before (earlier nights' cost, see ``Ledger.campaign_spend``),
-    night_budget (what tonight may spend; null when unlimited).
+    night_budget (what tonight may spend; null when unlimited). earlier: what earlier runs of the same
+    night recorded for the campaigns that run tonight (see `decided_tonight`; ``held`` true for the
+    holdout): a rerun's offers and controls hold only what is new, ``earlier`` the rest.
     """
 
     offers: pl.DataFrame
@@ -60,6 +62,7 @@ class OfferPlan:
     funnel: pl.DataFrame
     eligible: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=ELIGIBLE_SCHEMA))
     budgets: pl.DataFrame = field(default_factory=pl.DataFrame)
+    earlier: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=DECIDED_SCHEMA))
 
 
 DECIDED_SCHEMA: dict[str, pl.DataType] = {
@@ -202,6 +205,7 @@ def plan_offers(
         funnel=pl.DataFrame(counts) if counts else pl.DataFrame(),
         eligible=pl.concat(admitted) if admitted else pl.DataFrame(schema=ELIGIBLE_SCHEMA),
         budgets=pl.DataFrame(limits, schema=BUDGET_SCHEMA),
+        earlier=before.filter(pl.col("campaign").is_in([str(c["campaign"]) for c in counts])),
     )
 
 

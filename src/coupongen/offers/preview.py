@@ -13,7 +13,8 @@ from coupongen.offers.planning import OfferPlan
 
 
 def by_segment(job: Job, customers: pl.DataFrame, plan: OfferPlan) -> pl.DataFrame:
-    """Per campaign and RFM segment: eligible, targeted (sent + holdout), sent and holdout counts.
+    """Per campaign and RFM segment: eligible, targeted (sent + holdout), sent and holdout counts;
+    the night's whole plan, what an earlier run of the night already issued or held out included.
 
     Columns: campaign, offer_type, rfm_segment, eligible, targeted, sent, holdout.
     """
@@ -25,8 +26,8 @@ def by_segment(job: Job, customers: pl.DataFrame, plan: OfferPlan) -> pl.DataFra
         eligible = (
             admitted.filter(pl.col("campaign") == campaign.name).group_by("rfm_segment").len("eligible")
         )
-        sent = _count(plan.offers, campaign.name, segment, "sent")
-        held = _count(plan.controls, campaign.name, segment, "holdout")
+        sent = _count(_sent(plan), campaign.name, segment, "sent")
+        held = _count(_held(plan), campaign.name, segment, "holdout")
         table = (
             eligible.join(sent, on="rfm_segment", how="full", coalesce=True)
             .join(held, on="rfm_segment", how="full", coalesce=True)
@@ -48,18 +49,30 @@ def by_segment(job: Job, customers: pl.DataFrame, plan: OfferPlan) -> pl.DataFra
     )
 
 
+def _sent(plan: OfferPlan) -> pl.DataFrame:
+    """Campaign and customer of every coupon of the night: planned now or issued by an earlier run."""
+    before = plan.earlier.filter(~pl.col("held")).select("campaign", "customer_id")
+    return pl.concat([plan.offers.select("campaign", "customer_id"), before])
+
+
+def _held(plan: OfferPlan) -> pl.DataFrame:
+    before = plan.earlier.filter(pl.col("held")).select("campaign", "customer_id")
+    return pl.concat([plan.controls.select("campaign", "customer_id"), before])
+
+
 def _count(frame: pl.DataFrame, campaign: str, segment: pl.DataFrame, name: str) -> pl.DataFrame:
     mine = frame.filter(pl.col("campaign") == campaign).select("customer_id")
     return mine.join(segment, on="customer_id", how="left").group_by("rfm_segment").len(name)
 
 
 def by_channel(plan: OfferPlan, channels: pl.DataFrame) -> pl.DataFrame:
-    """Per campaign and channel: how many coupons go out by it (``none``: no reachable channel).
+    """Per campaign and channel: how many of the night's coupons go out by it (``none``: no
+    reachable channel), those an earlier run of the night issued included.
 
     Columns: campaign, channel, coupons.
     """
     return (
-        plan.offers.select("campaign", "customer_id")
+        _sent(plan)
         .join(channels.select("customer_id", "channel"), on="customer_id", how="left")
         .with_columns(pl.col("channel").fill_null("none"))
         .group_by("campaign", "channel")
