@@ -30,7 +30,9 @@ def _alive(pid: int) -> bool:
 
 def test_pool_workers_die_when_their_parent_is_killed():
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    done = subprocess.run([sys.executable, "-c", PARENT], capture_output=True, text=True, env=env, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", PARENT], capture_output=True, text=True, env=env, timeout=600
+    )
     assert done.returncode == -9, done.stderr
     worker = int(done.stdout.split()[0])
     deadline = time.monotonic() + 10
