@@ -2,10 +2,10 @@
 
 Every coupon carries its code as a barcode the till scans (EAN-13, Code 128 or GS1-128) or as a QR
 code a phone or scanner reads. python-barcode encodes 1D payloads and ``qr_symbols`` QR payloads
-(the symbol qrcode builds); the PNG raster is drawn here with numpy as a 1-bit image, written by
-``png`` for 1D codes (the bytes Pillow writes, faster) and by Pillow for QR codes: several times
-faster than the libraries' own image writers. SVGs come from the libraries' own SVG writers.
-Writing the night's image files is ``image_files``' job.
+(the symbol qrcode builds); the PNG raster is drawn here with numpy as a 1-bit image and written
+by ``png`` (the bytes Pillow writes, faster): several times faster than the libraries' own image
+writers. A 1D code with its human-readable line is drawn and written by Pillow. SVGs come from
+the libraries' own SVG writers. Writing the night's image files is ``image_files``' job.
 """
 
 from __future__ import annotations
@@ -88,9 +88,9 @@ def render_png(
         light = qr_raster(_encode_qr(payload), module_px, quiet)
     else:
         light = _linear_raster(symbology, _encode_linear(payload, symbology), module_px, quiet_zone)
-    if symbology != "qr" and not text:
-        # A 1D code's rows are all alike: written from its one distinct row, several times faster
-        # than Pillow's encoder, which works pixel by pixel; QR symbols are small, and Pillow's.
+    if symbology == "qr" or not text:
+        # Rows repeat (every row of a 1D code, each module row of a QR code): written from the
+        # distinct rows, faster than Pillow's encoder, which works pixel by pixel.
         fast = png_1bit(light)
         if fast is not None:
             return fast

@@ -1,12 +1,13 @@
 """PNG files of 1-bit images, byte for byte as Pillow writes them, at a fraction of its cost.
 
-A 1D barcode is a black-and-white image whose rows are all alike; Pillow's encoder works through
-it pixel by pixel, most of the time a barcode took. Here the same file is built with numpy and
-zlib: the rows packed to bits; a row equal to the one above filtered to zeros, any other filtered
-as Pillow's encoder chooses (the least sum of distances from zero among None, Up, Sub and Paeth,
-in that order, ties keeping the earlier); deflated at Pillow's settings (level 1, filtered
-strategy, 32 KiB window, memory level 9) and wrapped in the IHDR, IDAT and IEND chunks Pillow
-writes. Tests hold the bytes equal to Pillow's on every symbology and on random images.
+A barcode is a black-and-white image whose rows repeat (all rows of a 1D code, each module row of
+a QR code); Pillow's encoder works through it pixel by pixel, most of the time a barcode took.
+Here the same file is built with numpy and zlib: the rows packed to bits; a row equal to the one
+above filtered to zeros, any other filtered as Pillow's encoder chooses (the least sum of
+distances from zero among None, Up, Sub and Paeth, in that order, ties keeping the earlier);
+deflated at Pillow's settings (level 1, filtered strategy, 32 KiB window, memory level 9) and
+wrapped in the IHDR, IDAT and IEND chunks Pillow writes. Tests hold the bytes equal to Pillow's on
+every symbology and on random images.
 """
 
 from __future__ import annotations
