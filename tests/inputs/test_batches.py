@@ -84,3 +84,23 @@ def test_a_value_too_long_is_named_by_file_and_line(tmp_path: Path) -> None:
         f"{files[1]}: line 7, column 'sku': a value longer than 64 bytes; "
         "is a double quote left open on or before this line?"
     )
+
+
+def test_parquet_parts_in_slices_give_the_whole_validation(tmp_path: Path) -> None:
+    files = []
+    for path in _files(tmp_path):
+        target = path.with_suffix(".parquet")
+        pl.read_csv(path, infer_schema=False).write_parquet(target, row_group_size=2)
+        files.append(target)
+    whole = validate_transactions(read_input(files, TRANSACTIONS, ","), **KEYS)
+    sliced = load_transactions(files, ",", max_amount=1e6, max_quantity=1e4, rows=2, **KEYS)
+    assert_frame_equal(sliced.kept, whole.kept)
+    assert_frame_equal(sliced.quarantined, whole.quarantined)
+    assert sliced.quarantined.select("source_file", "line").rows() == [
+        ("part-1.parquet", 2),
+        ("part-1.parquet", 3),
+        ("part-1.parquet", 4),
+        ("part-2.parquet", 1),
+        ("part-2.parquet", 2),
+        ("part-2.parquet", 5),
+    ]
