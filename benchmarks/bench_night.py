@@ -5,8 +5,10 @@ Run: python benchmarks/bench_night.py [--data DIR] [--customers 1000000] [--skus
 The data set is the one bench_pipeline.py generates and caches (1M card holders, about 10M
 transaction lines), or any folder of transactions/products/customers Parquet files (--data). The
 bundled job (jobs/nightly.toml, its campaigns and templates) is copied into the work folder and
-pointed at the data. Each run is `coupongen run -q` in a child process; the figures are its wall
-time and its peak resident memory (the child's ru_maxrss):
+pointed at the data. Each run is `coupongen run` in a child process, logging its stages; the figures
+are its wall and CPU time, its peak resident memory (the child's ru_maxrss) and, per stage, the
+stage's seconds and the child's peak resident memory when the stage ended (VmHWM from /proc, read
+as the stage's log line arrives):
 
 1. first run: a fresh output folder and ledger;
 2. rerun: the same night again, which finds it complete and does nothing;
@@ -27,6 +29,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -64,14 +67,49 @@ def _command(job: Path, out: Path) -> list[str]:
         AS_OF,
         "--out",
         str(out),
-        "-q",
     ]
 
 
-def timed_run(job: Path, out: Path, *, kill_when: Path | None = None) -> dict[str, float | str]:
-    """Run the night in a child; with ``kill_when``, SIGKILL it as soon as that file exists."""
+def _hwm_gb(pid: int) -> float | None:
+    """The process's peak resident memory so far (VmHWM), or None once it has ended."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024**2, 2)
+    except OSError:
+        return None
+    return None
+
+
+_STAGE_DONE = re.compile(r"stage=(\S+) done seconds=([\d.]+)")
+
+
+def _watch_stages(
+    child: subprocess.Popen[str], stages: list[tuple[str, float, float | None]], errors: list[str]
+) -> None:
+    """Read the child's log lines; at each stage's end, note its seconds and the child's VmHWM."""
+    assert child.stderr is not None
+    for line in child.stderr:
+        found = _STAGE_DONE.search(line)
+        if found:
+            stages.append((found.group(1), float(found.group(2)), _hwm_gb(child.pid)))
+        else:
+            errors.append(line)
+
+
+def timed_run(job: Path, out: Path, *, kill_when: Path | None = None) -> dict[str, object]:
+    """Run the night in a child; with ``kill_when``, SIGKILL it as soon as that file exists.
+
+    The child logs each stage's end (log lines, as under cron); the peak resident memory (VmHWM)
+    is read from /proc when each line arrives, so ``stages`` holds (stage, seconds, peak GB so far).
+    """
     started = time.perf_counter()
     child = subprocess.Popen(_command(job, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stages: list[tuple[str, float, float | None]] = []
+    errors: list[str] = []
+    watcher = threading.Thread(target=_watch_stages, args=(child, stages, errors), daemon=True)
+    watcher.start()
     killed = False
     if kill_when is not None:
         while child.poll() is None:
@@ -80,18 +118,26 @@ def timed_run(job: Path, out: Path, *, kill_when: Path | None = None) -> dict[st
                 killed = True
                 break
             time.sleep(0.05)
+    stdout = child.stdout.read() if child.stdout else ""
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - started
-    stdout = child.stdout.read() if child.stdout else ""
-    stderr = child.stderr.read() if child.stderr else ""
+    watcher.join()
     if not killed and os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"the night failed:\n{stderr}")
+        raise SystemExit("the night failed:\n" + "".join(errors[-20:]))
     return {
         "wall_s": round(wall, 1),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
         "peak_gb": round(usage.ru_maxrss / 1024**2, 2),
         "line": (stdout.strip().splitlines() or [""])[-1],
+        "stages": stages,
     }
+
+
+def _show(name: str, run: dict[str, object]) -> None:
+    figures = {k: v for k, v in run.items() if k != "stages"}
+    print(f"{name:<12}{figures}", flush=True)
+    for stage, seconds, peak in run["stages"]:  # type: ignore[attr-defined]
+        print(f"    {stage:<10}{seconds:>7.1f} s   peak so far {peak} GB (goal < {GOAL_PEAK_GB:g} GB)")
 
 
 def _load() -> str:
@@ -120,14 +166,15 @@ def main() -> None:
     job = job_folder(work, options.data.resolve())
     print(f"load average before: {_load()}", flush=True)
     first = timed_run(job, work / "first")
-    print(f"first run   {first}", flush=True)
+    _show("first run", first)
     rerun = timed_run(job, work / "first")
-    print(f"rerun       {rerun}", flush=True)
+    _show("rerun", rerun)
     checkpoint = work / "resumed" / AS_OF / "stages" / "analysis" / "_SUCCESS"
     killed = timed_run(job, work / "resumed", kill_when=checkpoint)
-    print(f"killed      {killed} (after its analysis checkpoint)", flush=True)
+    _show("killed", killed)
+    print("            (killed after its analysis checkpoint)")
     resumed = timed_run(job, work / "resumed")
-    print(f"resumed     {resumed}", flush=True)
+    _show("resumed", resumed)
     print(f"load average after: {_load()}")
     peak = max(float(r["peak_gb"]) for r in (first, rerun, killed, resumed))
     rows = [

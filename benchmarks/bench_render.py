@@ -35,6 +35,8 @@ from coupongen.codes.gs1 import check_digit as gs1_check_digit
 from coupongen.delivery import images as render
 from coupongen.delivery.image_files import read_pack, render_images
 from coupongen.delivery.images import render_png
+from coupongen.delivery.png import png_1bit
+from coupongen.delivery.qr_symbols import qr_raster
 
 # Images per second across all cores of the 2-core reference machine.
 TARGETS = {"ean13": 3000, "qr": 1500}
@@ -147,7 +149,8 @@ def stage_breakdown() -> list[str]:
     ean_light = render._linear_raster("ean13", bars, 3, True)
     ean_image = Image.fromarray(ean_light)
     modules = render._encode_qr(qr_payload)
-    qr_image = Image.fromarray(render._qr_raster(modules, 3, 4))
+    qr_light = qr_raster(modules, 3, 4)
+    qr_image = Image.fromarray(qr_light)
 
     def save(image: Image.Image) -> bytes:
         buffer = io.BytesIO()
@@ -170,13 +173,15 @@ def stage_breakdown() -> list[str]:
         ("EAN-13 encode (python-barcode build)", lambda: render._encode_linear(ean, "ean13")),
         ("EAN-13 raster (numpy)", lambda: render._linear_raster("ean13", bars, 3, True)),
         ("EAN-13 Image.fromarray", lambda: Image.fromarray(ean_light)),
-        ("EAN-13 PNG save (1-bit, level 1)", lambda: save(ean_image)),
+        ("EAN-13 PNG save, Pillow (1-bit, level 1)", lambda: save(ean_image)),
+        ("EAN-13 PNG, png_1bit (the same bytes)", lambda: png_1bit(ean_light)),
         ("EAN-13 render_png total", lambda: render_png(ean, "ean13")),
         ("QR encode, qrcode choosing the mask", qr_all_masks_in_qrcode),
         ("QR encode, qrcode with fixed mask 0", qr_fixed_mask),
-        ("QR encode, mask 0 + numpy mask choice", lambda: render._encode_qr(qr_payload)),
-        ("QR raster (numpy)", lambda: render._qr_raster(modules, 3, 4)),
-        ("QR PNG save (1-bit, level 1)", lambda: save(qr_image)),
+        ("QR encode, qr_symbols (the same matrix)", lambda: render._encode_qr(qr_payload)),
+        ("QR raster (numpy)", lambda: qr_raster(modules, 3, 4)),
+        ("QR PNG save, Pillow (1-bit, level 1)", lambda: save(qr_image)),
+        ("QR PNG, png_1bit (the same bytes)", lambda: png_1bit(qr_light)),
         ("QR render_png total", lambda: render_png(qr_payload, "qr")),
     ]
     return [f"#   {per_call_us(step, 300):7.1f} us  {name}" for name, step in steps]

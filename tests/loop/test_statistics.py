@@ -54,3 +54,8 @@ def test_verdicts_follow_the_interval():
     assert stat.verdict(stat.Interval(-1.0, -2.0, -0.1)) == "negative effect detected"
     assert stat.verdict(stat.Interval(0.5, -0.1, 1.0)) == "no effect detected"
     assert stat.verdict(stat.Interval(0.5, None, None)) == "not measurable"
+
+
+def test_normal_quantiles_are_scipys():
+    assert float(stats.norm.ppf(0.5 + stat.CONFIDENCE / 2)) == stat.Z
+    assert float(stats.norm.ppf(stat.POWER)) == stat.Z_POWER

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
-import lightgbm as lgb
 import numpy as np
 import polars as pl
 
@@ -31,6 +31,9 @@ from coupongen.analysis.ranking_sources import (
     product_types,
 )
 from coupongen.analysis.reranker_features import FEATURES, features
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 __all__ = [
     "FEATURES",
@@ -211,6 +214,8 @@ def _matrix(frame: pl.DataFrame) -> np.ndarray:
 
 def _dataset(frame: pl.DataFrame, spec: RankSpec, reference: lgb.Dataset | None = None) -> lgb.Dataset:
     """Rows sorted by customer (each customer one query of the ranking objective)."""
+    import lightgbm as lgb  # imported where a model is trained: a command that trains none starts faster
+
     ordered = frame.sort("customer_id", maintain_order=True)
     groups = ordered.group_by("customer_id", maintain_order=True).len()["len"].to_numpy()
     return lgb.Dataset(
@@ -227,6 +232,8 @@ def _fit(
     frame: pl.DataFrame, spec: RankSpec, rounds: int, validation: pl.DataFrame | None = None
 ) -> lgb.Booster:
     """LightGBM on the labelled frame; with `validation`, early stopping on NDCG at `EVAL_AT`."""
+    import lightgbm as lgb
+
     params = {
         "objective": spec.objective,
         "metric": "ndcg",

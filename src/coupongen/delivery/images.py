@@ -1,10 +1,11 @@
 """Barcode and QR symbols: one coupon's payload drawn as a PNG or SVG.
 
 Every coupon carries its code as a barcode the till scans (EAN-13, Code 128 or GS1-128) or as a QR
-code a phone or scanner reads. python-barcode and qrcode encode the payload; the PNG raster is drawn
-here with numpy straight into a 1-bit Pillow image, about ten times faster than the libraries' own
-image writers. SVGs come from the libraries' own SVG writers. Writing the night's image files is
-``image_files``' job.
+code a phone or scanner reads. python-barcode encodes 1D payloads and ``qr_symbols`` QR payloads
+(the symbol qrcode builds); the PNG raster is drawn here with numpy as a 1-bit image and written
+by ``png`` (the bytes Pillow writes, faster): several times faster than the libraries' own image
+writers. A 1D code with its human-readable line is drawn and written by Pillow. SVGs come from
+the libraries' own SVG writers. Writing the night's image files is ``image_files``' job.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from barcode.writer import SVGWriter
 from PIL import Image, ImageDraw, ImageFont
 
 from coupongen.codes import gs1
+from coupongen.delivery.png import png_1bit
+from coupongen.delivery.qr_symbols import ERROR_CORRECTION, QUIET_MODULES, encode_qr, qr_raster
 from coupongen.errors import CodeFormatError
 
 SYMBOLOGIES = ("code128", "ean13", "gs1_128", "qr")
@@ -30,14 +33,13 @@ SYMBOLOGIES = ("code128", "ean13", "gs1_128", "qr")
 # Quiet zones in modules: ISO/IEC 15420 (EAN-13: 11 left, 7 right), ISO/IEC 15417 (Code 128: 10),
 # ISO/IEC 18004 (QR: 4 on every side).
 _QUIET_LEFT_RIGHT = {"ean13": (11, 7), "code128": (10, 10), "gs1_128": (10, 10)}
-_QR_QUIET = 4
+_QR_QUIET = QUIET_MODULES
 # Bar heights in modules: EAN-13 at its nominal 22.85 mm for a 0.33 mm module; Code 128 at least
 # 15 % of the symbol's width (ISO/IEC 15417 recommendation) and never below 32 modules.
 _EAN13_BAR_MODULES = 69
 _CODE128_MIN_BAR_MODULES = 32
 _MIN_BAR_PX = 50
 
-_QR_ERROR_CORRECTION = qrcode.constants.ERROR_CORRECT_M
 _QR_MAX_CHARS = 256
 _CODE128_MAX_CHARS = 48
 _GS1_MAX_DATA_CHARS = 48
@@ -83,9 +85,15 @@ def render_png(
         raise CodeFormatError(f"qr_quiet_modules must be a non-negative integer, got {qr_quiet_modules!r}")
     if symbology == "qr":
         quiet = qr_quiet_modules if quiet_zone else 0
-        light = _qr_raster(_encode_qr(payload), module_px, quiet)
+        light = qr_raster(_encode_qr(payload), module_px, quiet)
     else:
         light = _linear_raster(symbology, _encode_linear(payload, symbology), module_px, quiet_zone)
+    if symbology == "qr" or not text:
+        # Rows repeat (every row of a 1D code, each module row of a QR code): written from the
+        # distinct rows, faster than Pillow's encoder, which works pixel by pixel.
+        fast = png_1bit(light)
+        if fast is not None:
+            return fast
     image = Image.fromarray(light)
     if text and symbology != "qr":
         image = _add_text_line(image, payload, module_px)
@@ -127,7 +135,9 @@ def render_svg(payload: str, symbology: str) -> bytes:
     _check_symbology(symbology)
     if symbology == "qr":
         _check_qr_payload(payload)
-        qr = _new_qr(payload, mask_pattern=None)
+        qr = qrcode.QRCode(error_correction=ERROR_CORRECTION, border=QUIET_MODULES)
+        qr.add_data(payload)
+        qr.make(fit=True)
         svg: bytes = qr.make_image(image_factory=qrcode.image.svg.SvgPathImage).to_string()
         return svg
     code = _library_code(payload, symbology)
@@ -289,112 +299,9 @@ def _add_text_line(image: Image.Image, text: str, module_px: int) -> Image.Image
 # --- QR codes ---------------------------------------------------------------------------------
 
 
-def _new_qr(payload: str, mask_pattern: int | None) -> qrcode.QRCode:
-    qr = qrcode.QRCode(error_correction=_QR_ERROR_CORRECTION, border=_QR_QUIET, mask_pattern=mask_pattern)
-    qr.add_data(payload)
-    qr.make(fit=True)
-    return qr
-
-
 def _encode_qr(payload: str) -> np.ndarray:
-    """QR module matrix, True = dark, without quiet zone: smallest version at level M.
-
-    qrcode picks the mask by building the symbol eight times in pure Python and scoring each
-    (ISO/IEC 18004 penalty rules), which is ~85 % of its run time. Here the symbol is built once
-    with mask 0, unmasked, and the eight candidates are scored at once with numpy. The result is
-    the matrix qrcode itself would choose, at about a fifth of the cost.
+    """QR module matrix, True = dark, without quiet zone: smallest version at level M, the symbol
+    qrcode itself would build (see ``qr_symbols``).
     """
     _check_qr_payload(payload)
-    qr = _new_qr(payload, mask_pattern=0)
-    layout = _qr_layout(qr.version, qr.error_correction)
-    unmasked = np.array(qr.modules, dtype=bool) ^ layout.masks[0]
-    candidates = unmasked[None] ^ layout.masks
-    scored = np.where(layout.is_data, candidates, layout.scoring_background)
-    best = int(np.argmin(_qr_penalties(scored)))
-    symbol: np.ndarray = np.where(layout.is_data, candidates[best], layout.backgrounds[best])
-    return symbol
-
-
-class _QrLayout:
-    """Per (version, error correction): which modules hold data and what surrounds them.
-
-    `is_data` marks codeword modules; `masks[k]` is mask pattern k restricted to them;
-    `backgrounds[k]` holds the function patterns with the format information for mask k, and
-    `scoring_background` the same with the format areas light, as scored by qrcode.
-    """
-
-    def __init__(self, version: int, error_correction: int) -> None:
-        qr = qrcode.QRCode(version=version, error_correction=error_correction, border=0)
-        # Codewords of all-zero then all-one bits (long enough to cover the remainder bits too)
-        # differ exactly on the data modules, whatever the library's layout code does.
-        size = qr.modules_count = 4 * version + 17
-        filled = []
-        for byte in (0x00, 0xFF):
-            qr.data_cache = [byte] * (size * size // 8 + 1)
-            qr.makeImpl(True, 0)
-            filled.append(np.array(qr.modules, dtype=bool))
-        self.is_data = filled[0] != filled[1]
-        # Written with all-zero data, the data modules of mask k's symbol are mask k itself.
-        self.scoring_background = filled[0] & ~self.is_data
-        masks, backgrounds = [], []
-        for k in range(8):
-            qr.data_cache = [0] * (size * size // 8 + 1)
-            qr.makeImpl(False, k)
-            symbol = np.array(qr.modules, dtype=bool)
-            masks.append(symbol & self.is_data)
-            backgrounds.append(symbol & ~self.is_data)
-        self.masks = np.stack(masks)
-        self.backgrounds = np.stack(backgrounds)
-
-
-@functools.cache
-def _qr_layout(version: int, error_correction: int) -> _QrLayout:
-    return _QrLayout(version, error_correction)
-
-
-def _qr_penalties(symbols: np.ndarray) -> np.ndarray:
-    """ISO/IEC 18004 mask penalty of each (n, n) symbol in a (k, n, n) bool stack, as qrcode scores.
-
-    N1: runs of 5+ same-colour modules in a row or column score length - 2; N2: 3 per 2x2
-    same-colour block (overlapping); N3: 40 per finder-like 1:1:3:1:1 pattern with 4 light modules
-    on one side; N4: 10 per full 5 % the dark share departs from 50 %.
-    """
-    n = symbols.shape[1]
-    dark = np.concatenate([symbols, symbols.transpose(0, 2, 1)], axis=1)  # rows, then columns
-    light = ~dark
-
-    # N1: a run of length L >= 5 holds L - 4 windows of 5 equal modules; 2 more for its first.
-    same = dark[:, :, 1:] == dark[:, :, :-1]
-    window5 = same[:, :, :-3] & same[:, :, 1:-2] & same[:, :, 2:-1] & same[:, :, 3:]
-    run_start = window5.copy()
-    run_start[:, :, 1:] &= ~same[:, :, : n - 5]
-    n1 = window5.sum(axis=(1, 2)) + 2 * run_start.sum(axis=(1, 2))
-
-    across = same[:, :n]  # rows only
-    down = symbols[:, :-1, :] == symbols[:, 1:, :]
-    n2 = 3 * (across[:, :-1, :] & across[:, 1:, :] & down[:, :, :-1]).sum(axis=(1, 2))
-
-    # N3: dark-light-dark-dark-dark-light-dark core, then 4 light after it or before it.
-    core = (
-        dark[:, :, :-6] & light[:, :, 1:-5] & dark[:, :, 2:-4] & dark[:, :, 3:-3]
-        & dark[:, :, 4:-2] & light[:, :, 5:-1] & dark[:, :, 6:]
-    )  # fmt: skip
-    light4 = light[:, :, :-3] & light[:, :, 1:-2] & light[:, :, 2:-1] & light[:, :, 3:]
-    m = n - 10
-    finder = (core[:, :, :m] & light4[:, :, 7 : 7 + m]) | (light4[:, :, :m] & core[:, :, 4 : 4 + m])
-    n3 = 40 * finder.sum(axis=(1, 2))
-
-    dark_share = symbols.sum(axis=(1, 2)) / (n * n)
-    n4 = 10 * (np.abs(dark_share * 100 - 50) / 5).astype(np.int64)
-    penalties: np.ndarray = n1 + n2 + n3 + n4
-    return penalties
-
-
-def _qr_raster(modules: np.ndarray, module_px: int, quiet_modules: int) -> np.ndarray:
-    """Pixels of a QR symbol as a 2D bool array, True = light, with `quiet_modules` light modules
-    on every side.
-    """
-    light = ~modules
-    if quiet_modules:
-        light = np.pad(light, quiet_modules, constant_values=True)
-    return np.repeat(np.repeat(light, module_px, axis=0), module_px, axis=1)
+    return encode_qr(payload)

@@ -1,7 +1,9 @@
 """Loading a job's inputs: read, validate and quarantine the three files, in one call.
 
 Products and customers are validated first, so that a transaction naming a product or customer
-whose own row was rejected says so. Every command that needs the inputs loads them here.
+whose own row was rejected says so; the transactions are validated a slice of lines at a time
+(`batches`), so that memory holds their typed kept rows, not all their text. Every command that
+needs the inputs loads them here.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from datetime import date
 from pathlib import Path
 
 from coupongen.config import InputsConfig
-from coupongen.inputs.contract import CUSTOMERS, PRODUCTS, TRANSACTIONS, Inputs, Loaded
+from coupongen.inputs.batches import load_transactions
+from coupongen.inputs.contract import CUSTOMERS, PRODUCTS, Inputs, Loaded
 from coupongen.inputs.partitions import is_partitioned, partition_files
 from coupongen.inputs.quarantine import check_quarantine_share, write_quarantine
 from coupongen.inputs.reading import read_input, resolve_files
-from coupongen.inputs.validation import validate_customers, validate_products, validate_transactions
+from coupongen.inputs.validation import validate_customers, validate_products
 
 
 def load_inputs(
@@ -45,8 +48,9 @@ def load_inputs(
     prods.files = p_files
     custs = validate_customers(read_input(c_files, CUSTOMERS, delimiter))
     custs.files = c_files
-    tx = validate_transactions(
-        read_input(t_files, TRANSACTIONS, delimiter),
+    tx = load_transactions(
+        t_files,
+        delimiter,
         skus=prods.kept["sku"],
         customer_ids=custs.kept["customer_id"],
         max_amount=max_amount,
@@ -54,7 +58,6 @@ def load_inputs(
         quarantined_skus=prods.quarantined["sku"],
         quarantined_customer_ids=custs.quarantined["customer_id"],
     )
-    tx.files = t_files
     return Inputs(transactions=tx, products=prods, customers=custs)
 
 

@@ -48,7 +48,7 @@ _NOT_CSV = (
 )
 # What reading a user's file may raise. Polars panics (rather than raising) on some damaged Parquet
 # files; that is still a problem with the file, so it gets the same one-line message.
-_READ_ERRORS = (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError)
+READ_ERRORS = (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError)
 # Internal columns of the raw frame; never part of the kept or quarantined output.
 _MORE_FIELDS = "__more_fields"
 _IGNORED = "__ignored_"
@@ -145,7 +145,7 @@ def _size(n: int) -> str:
     return f"{n // 1024:,} KB" if n >= 1024 and n % 1024 == 0 else f"{n:,} bytes"
 
 
-def _check_value_sizes(frame: pl.DataFrame, path: Path, spec: InputSpec, limits: ReadLimits) -> None:
+def check_value_sizes(frame: pl.DataFrame, path: Path, spec: InputSpec, limits: ReadLimits) -> None:
     """InputError naming the first line and column holding a value over ``limits.value_bytes``."""
     first: tuple[int, str] | None = None
     for column in spec.names:
@@ -219,7 +219,7 @@ def extra_names(header: list[str], spec: InputSpec) -> list[str]:
     ]
 
 
-def _scan_one(
+def scan_file(
     path: Path, spec: InputSpec, delimiter: str, label: str, limits: ReadLimits = LIMITS
 ) -> pl.LazyFrame:
     """A lazy scan of one file: the contract's columns as text, plus source, line and reason.
@@ -233,8 +233,8 @@ def _scan_one(
     if is_parquet(path):
         try:
             schema = dict(pl.read_parquet_schema(path))
-        except _READ_ERRORS as e:
-            raise InputError(f"{path}: {_describe_read_error(path, e, delimiter)}") from e
+        except READ_ERRORS as e:
+            raise InputError(f"{path}: {describe_read_error(path, e, delimiter)}") from e
         _check_header(path, list(schema), spec, delimiter)
         _check_parquet_types(path, schema, spec)
         extras = [
@@ -296,14 +296,15 @@ def _scan_one(
     )
 
 
-def _is_empty(path: Path) -> bool:
+def is_empty_file(path: Path) -> bool:
+    """True for a file of 0 bytes (False when it cannot be looked at: reading it will say why)."""
     try:
         return path.stat().st_size == 0
     except OSError:
         return False  # reading it will say what is wrong
 
 
-def _labels(files: list[Path]) -> list[str]:
+def file_labels(files: list[Path]) -> list[str]:
     """How quarantine rows name their file: the file name, or a relative path if names clash."""
     if len({p.name for p in files}) == len(files):
         return [p.name for p in files]
@@ -318,7 +319,7 @@ def scan_input(files: list[Path], spec: InputSpec, *, delimiter: str = ",") -> p
     found while reading the line, else null). Raises InputError for a whole-file problem found
     before collecting (missing column, unreadable header, corrupt Parquet footer).
     """
-    scans = [_scan_one(f, spec, delimiter, label) for f, label in zip(files, _labels(files), strict=True)]
+    scans = [scan_file(f, spec, delimiter, label) for f, label in zip(files, file_labels(files), strict=True)]
     return pl.concat(scans, how="diagonal" if spec.extra_columns else "vertical")
 
 
@@ -333,15 +334,15 @@ def read_input(
     the line and column, never the value.
     """
     frames = []
-    for path, label in zip(files, _labels(files), strict=True):
-        if len(files) > 1 and not is_parquet(path) and _is_empty(path):
+    for path, label in zip(files, file_labels(files), strict=True):
+        if len(files) > 1 and not is_parquet(path) and is_empty_file(path):
             continue
-        lf = _scan_one(path, spec, delimiter, label, limits)
+        lf = scan_file(path, spec, delimiter, label, limits)
         try:
             frame = lf.collect()
-        except _READ_ERRORS as e:
-            raise InputError(f"{path}: {_describe_read_error(path, e, delimiter)}") from e
-        _check_value_sizes(frame, path, spec, limits)
+        except READ_ERRORS as e:
+            raise InputError(f"{path}: {describe_read_error(path, e, delimiter)}") from e
+        check_value_sizes(frame, path, spec, limits)
         frames.append(frame)
     if not frames:
         schema = {n: pl.String for n in spec.names}
@@ -375,7 +376,7 @@ def _not_utf8(line: int, raw: bytes, e: UnicodeDecodeError) -> str:
     )
 
 
-def _describe_read_error(path: Path, e: BaseException, delimiter: str) -> str:
+def describe_read_error(path: Path, e: BaseException, delimiter: str) -> str:
     """The most useful one-line account of why a file could not be read."""
     if isinstance(e, pl.exceptions.PanicException):
         return "cannot be read: the reader failed on damaged data"

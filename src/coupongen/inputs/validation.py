@@ -115,7 +115,7 @@ def _split(name: str, frame: pl.DataFrame, spec: InputSpec, checks: list[Check])
     return Loaded(name, values.filter(~bad), quarantined)
 
 
-def _later_duplicates(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
+def later_duplicates(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
     """True for each row equal in ``columns`` to an earlier row (nulls equal each other).
 
     A 64-bit row hash, sorted, finds repeated hashes fast; rows sharing a hash are then compared
@@ -233,6 +233,7 @@ def validate_transactions(
     max_quantity: float = 10_000.0,
     quarantined_skus: pl.Series | None = None,
     quarantined_customer_ids: pl.Series | None = None,
+    duplicates: pl.Series | None = None,
 ) -> Loaded:
     """Transactions: typed values, known sku and customer, no exact duplicate line.
 
@@ -240,9 +241,13 @@ def validate_transactions(
     product or customer whose own row was quarantined (``quarantined_skus``,
     ``quarantined_customer_ids``) says so. Kept columns: receipt_id, customer_id (null =
     anonymous), ts (datetime, wall time), store_id, sku (str), quantity (f64, negative = return),
-    amount (f64, negative = refund).
+    amount (f64, negative = refund). ``duplicates``, when given, says for each row of ``raw`` whether
+    it repeats an earlier line (rows read before ``raw`` included: see ``batches``); else ``raw``
+    is searched for repeated lines itself.
     """
     frame = _prepare(raw, TRANSACTIONS)
+    if duplicates is None:
+        duplicates = later_duplicates(frame, TRANSACTIONS.names)
     sku, cid = pl.col(text_name("sku")), pl.col(text_name("customer_id"))
     known_sku, known_cid = sku.is_in(skus.implode()), cid.is_in(customer_ids.implode())
     held_sku = (
@@ -270,7 +275,7 @@ def validate_transactions(
         (cid.is_not_null() & ~known_cid & ~held_cid, "customer_id: not in customers"),
         (cid.is_not_null() & ~known_cid & held_cid, "customer_id: its customer row is quarantined"),
         (
-            pl.lit(_later_duplicates(frame, TRANSACTIONS.names)),
+            pl.lit(duplicates),
             "exact duplicate of an earlier line",
         ),
     ]

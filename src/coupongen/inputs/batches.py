@@ -1,0 +1,174 @@
+"""Validating the transactions a slice of rows at a time, so that memory holds one slice's text.
+
+The transactions are by far the largest input. Validating them whole holds every value three
+times (as read, cleaned, typed) for all lines at once. Here the files are read twice, lazily: a
+first pass keeps one 64-bit hash per line (to find exact duplicates across the whole input); the
+second reads slices of ``BATCH_ROWS`` lines, validates each one as `validate_transactions` does and
+keeps only its typed kept rows and its quarantined rows. The result is the same `Loaded` as
+validating everything at once, row for row and in the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+
+from coupongen.errors import InputError
+from coupongen.inputs.contract import LINE_COL, REASON_COL, SOURCE_COL, TRANSACTIONS, InputSpec, Loaded
+from coupongen.inputs.reading import (
+    LIMITS,
+    READ_ERRORS,
+    ReadLimits,
+    check_value_sizes,
+    describe_read_error,
+    file_labels,
+    is_empty_file,
+    is_parquet,
+    scan_file,
+)
+from coupongen.inputs.validation import validate_transactions
+
+BATCH_ROWS = 1_000_000
+"""Lines validated at a time: about 0.3 GB of text and checks at their peak."""
+
+
+def _scans(
+    files: list[Path], spec: InputSpec, delimiter: str, limits: ReadLimits
+) -> Iterator[tuple[Path, pl.LazyFrame]]:
+    """Each file's lazy scan, in order; empty CSV parts among several files hold no rows."""
+    for path, label in zip(files, file_labels(files), strict=True):
+        if len(files) > 1 and not is_parquet(path) and is_empty_file(path):
+            continue
+        yield path, scan_file(path, spec, delimiter, label, limits)
+
+
+def read_batches(
+    files: list[Path],
+    spec: InputSpec,
+    delimiter: str,
+    *,
+    rows: int = BATCH_ROWS,
+    limits: ReadLimits = LIMITS,
+) -> Iterator[pl.DataFrame]:
+    """The rows of ``files`` as `reading.read_input` reads them, in slices of at most ``rows``.
+
+    For inputs without extra columns (``spec.extra_columns`` false). A reading error or a value
+    past ``limits`` raises InputError naming the file, as `read_input` does.
+    """
+    if spec.extra_columns:
+        raise ValueError(f"{spec.name}: inputs with extra columns are read whole")
+    for path, lf in _scans(files, spec, delimiter, limits):
+        batches = iter(lf.collect_batches(chunk_size=rows))
+        while True:
+            try:
+                frame = next(batches)
+            except StopIteration:
+                break
+            except READ_ERRORS as e:
+                raise InputError(f"{path}: {describe_read_error(path, e, delimiter)}") from e
+            check_value_sizes(frame, path, spec, limits)
+            yield frame
+
+
+def repeated_rows(
+    files: list[Path], spec: InputSpec, delimiter: str, limits: ReadLimits = LIMITS
+) -> pl.Series:
+    """Positions (over all files, from 0) of the lines whose hash of ``spec``'s columns is shared
+    with another line: the only lines that can be exact duplicates (see `DuplicateFinder`).
+
+    Reads the files once, keeping a hash per line. A file holding a value past ``limits`` is read
+    again by `read_batches` for its one-line error, so that errors come in the order of the files.
+    """
+    hashes = []
+    for path, lf in _scans(files, spec, delimiter, limits):
+        too_long = pl.any_horizontal(pl.col(spec.names).str.len_bytes() > limits.value_bytes)
+        try:
+            part = lf.select(pl.struct(spec.names).hash().alias("hash"), too_long.alias("long")).collect(
+                engine="streaming"
+            )
+        except READ_ERRORS as e:
+            raise InputError(f"{path}: {describe_read_error(path, e, delimiter)}") from e
+        if part["long"].any():
+            for _ in read_batches([path], spec, delimiter, limits=limits):
+                pass
+        hashes.append(part["hash"])
+    if not hashes:
+        return pl.Series("row", [], dtype=pl.UInt32)
+    every = pl.concat(hashes, rechunk=True)
+    ordered = every.sort()
+    shared = ordered.filter(ordered == ordered.shift(1)).unique()
+    return every.is_in(shared.implode()).arg_true().alias("row")
+
+
+class DuplicateFinder:
+    """Marks lines that repeat an earlier line exactly, slice by slice, given the positions of the
+    lines whose hash is shared (`repeated_rows`). Lines sharing a hash are compared exactly, so a
+    hash collision never marks a line; only the distinct candidate lines seen so far are held.
+    """
+
+    def __init__(self, candidates: pl.Series, columns: list[str]) -> None:
+        self.candidates = candidates
+        self.columns = columns
+        self.offset = 0
+        self.seen = pl.DataFrame(schema=dict.fromkeys(columns, pl.String))
+
+    def next(self, batch: pl.DataFrame) -> pl.Series:
+        """For each row of ``batch`` (the slice after the previous one), whether it is a duplicate."""
+        start, end = self.offset, self.offset + batch.height
+        self.offset = end
+        result = pl.repeat(False, batch.height, dtype=pl.Boolean, eager=True).alias("duplicate")
+        inside = self.candidates.filter((self.candidates >= start) & (self.candidates < end)) - start
+        if inside.is_empty():
+            return result
+        rows = batch.select(pl.col(self.columns).cast(pl.String)).gather(inside)
+        both = pl.concat([self.seen, rows])
+        first = both.select(pl.struct(self.columns).is_first_distinct()).to_series()
+        later = ~first.slice(self.seen.height)
+        self.seen = both.filter(first)
+        return result.scatter(inside.filter(later), True)
+
+
+def load_transactions(
+    files: list[Path],
+    delimiter: str,
+    *,
+    skus: pl.Series,
+    customer_ids: pl.Series,
+    max_amount: float,
+    max_quantity: float,
+    quarantined_skus: pl.Series | None = None,
+    quarantined_customer_ids: pl.Series | None = None,
+    rows: int = BATCH_ROWS,
+) -> Loaded:
+    """The transactions of ``files`` validated slice by slice (see the module's docstring); the
+    arguments are those of `validate_transactions`.
+    """
+    finder = DuplicateFinder(repeated_rows(files, TRANSACTIONS, delimiter), TRANSACTIONS.names)
+    kept, quarantined = [], []
+    for batch in read_batches(files, TRANSACTIONS, delimiter, rows=rows):
+        part = validate_transactions(
+            batch,
+            skus=skus,
+            customer_ids=customer_ids,
+            max_amount=max_amount,
+            max_quantity=max_quantity,
+            quarantined_skus=quarantined_skus,
+            quarantined_customer_ids=quarantined_customer_ids,
+            duplicates=finder.next(batch),
+        )
+        kept.append(part.kept)
+        quarantined.append(part.quarantined)
+        del batch, part
+    if not kept:
+        empty = pl.DataFrame(
+            schema=dict.fromkeys(TRANSACTIONS.names, pl.String)
+            | {SOURCE_COL: pl.String, LINE_COL: pl.Int64, REASON_COL: pl.String}
+        )
+        loaded = validate_transactions(
+            empty, skus=skus, customer_ids=customer_ids, max_amount=max_amount, max_quantity=max_quantity
+        )
+        loaded.files = files
+        return loaded
+    return Loaded("transactions", pl.concat(kept, rechunk=False), pl.concat(quarantined), files=files)
