@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from coupongen.cli import cli
 from coupongen.config import load_job
 from coupongen.engines import stages
-from coupongen.engines.spark.session import spark_master, spark_session
+from coupongen.engines.spark.session import local_conf, local_threads, spark_master, spark_session
 from coupongen.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,6 +55,19 @@ def test_the_master_comes_from_the_job_then_the_environment(monkeypatch):
     monkeypatch.setenv("SPARK_MASTER", "yarn")
     assert spark_master(None) == "yarn"
     assert spark_master("local[2]") == "local[2]"
+
+
+def test_a_local_master_gets_one_shuffle_partition_per_thread(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 6)
+    assert [local_threads(m) for m in ("local", "local[2]", "local[*]", "local[3,2]", "yarn")] == [
+        1,
+        2,
+        6,
+        3,
+        None,
+    ]
+    assert local_conf("local[2]") == {"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2"}
+    assert local_conf("spark://head:7077") == {}
 
 
 def test_without_pyspark_the_spark_engine_says_how_to_install_it(monkeypatch):
