@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import polars as pl
 import pytest
@@ -12,7 +13,14 @@ from click.testing import CliRunner
 from coupongen.cli import cli
 from coupongen.config import load_job
 from coupongen.engines import stages
-from coupongen.engines.spark.session import local_conf, local_threads, spark_master, spark_session
+from coupongen.engines.spark.night import spark_stage
+from coupongen.engines.spark.session import (
+    EngineError,
+    local_conf,
+    local_threads,
+    spark_master,
+    spark_session,
+)
 from coupongen.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,3 +97,39 @@ def test_a_stage_without_its_marker_is_never_read(tmp_path):
     with pytest.raises(stages.StageError) as e:
         stages.read_frame(folder)
     assert str(e.value) == f"{folder}: stage output is incomplete (no _SUCCESS); rerun the night"
+
+
+class _JavaError:
+    """Stands in for a Java exception as py4j hands it over: a cause chain and a class name."""
+
+    _target_id = "o1"
+
+    def __init__(self, name: str, cause: _JavaError | None = None):
+        self.name, self.cause = name, cause
+
+    def getCause(self):
+        return self.cause
+
+    def getClass(self):
+        return SimpleNamespace(getName=lambda: self.name)
+
+
+def test_a_failed_spark_stage_is_one_line_naming_the_stage_not_the_data():
+    from py4j.protocol import Py4JJavaError, Py4JNetworkError
+    from pyspark.errors import PySparkException
+
+    def failed(error: Exception) -> str:
+        with pytest.raises(EngineError) as e, spark_stage("segments"):
+            raise error
+        return str(e.value)
+
+    quoted = PySparkException("The value 'Ivanov' of the type STRING cannot be cast to INT")
+    assert failed(quoted) == "Spark stage segments failed: PySparkException"
+    oom = _JavaError("org.apache.spark.SparkException", _JavaError("java.lang.OutOfMemoryError"))
+    assert failed(Py4JJavaError("An error occurred", oom)) == (
+        "Spark stage segments failed: java.lang.OutOfMemoryError"
+    )
+    assert failed(Py4JNetworkError("Answer from Java side is empty")) == (
+        "Spark stage segments failed: the Spark driver stopped answering"
+    )
+    assert EngineError.exit_code == 1
