@@ -133,3 +133,45 @@ def test_a_failed_spark_stage_is_one_line_naming_the_stage_not_the_data():
         "Spark stage segments failed: the Spark driver stopped answering"
     )
     assert EngineError.exit_code == 1
+
+
+class _Builder:
+    """Records what a session would be built with."""
+
+    def __init__(self):
+        self.url, self.settings = None, {}
+
+    def appName(self, name):
+        return self
+
+    def master(self, url):
+        self.url = url
+        return self
+
+    def config(self, key, value):
+        self.settings[key] = value
+        return self
+
+    def getOrCreate(self):
+        return SimpleNamespace(sparkContext=SimpleNamespace(setLogLevel=lambda level: None))
+
+
+def _built_with(monkeypatch, master: str) -> _Builder:
+    import pyspark.sql
+
+    builder = _Builder()
+    fake = SimpleNamespace(getActiveSession=lambda: None, builder=builder)
+    monkeypatch.setattr(pyspark.sql, "SparkSession", fake)
+    spark_session(master)
+    return builder
+
+
+def test_under_spark_submit_its_master_applies_unless_one_is_named(monkeypatch):
+    monkeypatch.delenv("PYSPARK_GATEWAY_PORT", raising=False)
+    alone = _built_with(monkeypatch, "local[*]")
+    assert alone.url == "local[*]" and "spark.sql.shuffle.partitions" in alone.settings
+    monkeypatch.setenv("PYSPARK_GATEWAY_PORT", "40123")
+    submitted = _built_with(monkeypatch, "local[*]")
+    assert submitted.url is None and "spark.sql.shuffle.partitions" not in submitted.settings
+    assert submitted.settings["spark.sql.session.timeZone"] == "UTC"
+    assert _built_with(monkeypatch, "yarn").url == "yarn"

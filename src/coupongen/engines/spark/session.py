@@ -72,8 +72,17 @@ def spark_master(configured: str | None) -> str:
     return os.environ.get(MASTER_ENV, "").strip() or DEFAULT_MASTER
 
 
+def submitted() -> bool:
+    """True when spark-submit started this process (its JVM is up and holds spark-submit's settings)."""
+    return bool(os.environ.get("PYSPARK_GATEWAY_PORT"))
+
+
 def spark_session(master: str, conf: dict[str, str] | None = None) -> SparkSession:
-    """The process's Spark session on ``master`` (an already running one is reused as it is)."""
+    """The process's Spark session on ``master`` (an already running one is reused as it is).
+
+    Under spark-submit, when neither the job nor SPARK_MASTER named a master (``master`` is the
+    default), spark-submit's ``--master`` and ``--conf`` settings apply as given.
+    """
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -84,8 +93,12 @@ def spark_session(master: str, conf: dict[str, str] | None = None) -> SparkSessi
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    builder = SparkSession.builder.master(master).appName("coupongen")
-    for key, value in (SESSION_CONF | local_conf(master) | (conf or {})).items():
+    builder = SparkSession.builder.appName("coupongen")
+    settings = SESSION_CONF | (conf or {})
+    if not (submitted() and master == DEFAULT_MASTER):
+        builder = builder.master(master)
+        settings = SESSION_CONF | local_conf(master) | (conf or {})
+    for key, value in settings.items():
         builder = builder.config(key, value)
     try:
         session = builder.getOrCreate()
