@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import polars as pl
 import pytest
@@ -12,7 +13,14 @@ from click.testing import CliRunner
 from coupongen.cli import cli
 from coupongen.config import load_job
 from coupongen.engines import stages
-from coupongen.engines.spark.session import spark_master, spark_session
+from coupongen.engines.spark.night import spark_stage
+from coupongen.engines.spark.session import (
+    EngineError,
+    local_conf,
+    local_threads,
+    spark_master,
+    spark_session,
+)
 from coupongen.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,6 +65,19 @@ def test_the_master_comes_from_the_job_then_the_environment(monkeypatch):
     assert spark_master("local[2]") == "local[2]"
 
 
+def test_a_local_master_gets_one_shuffle_partition_per_thread(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 6)
+    assert [local_threads(m) for m in ("local", "local[2]", "local[*]", "local[3,2]", "yarn")] == [
+        1,
+        2,
+        6,
+        3,
+        None,
+    ]
+    assert local_conf("local[2]") == {"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2"}
+    assert local_conf("spark://head:7077") == {}
+
+
 def test_without_pyspark_the_spark_engine_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyspark.sql", None)
     with pytest.raises(ConfigError) as e:
@@ -76,3 +97,81 @@ def test_a_stage_without_its_marker_is_never_read(tmp_path):
     with pytest.raises(stages.StageError) as e:
         stages.read_frame(folder)
     assert str(e.value) == f"{folder}: stage output is incomplete (no _SUCCESS); rerun the night"
+
+
+class _JavaError:
+    """Stands in for a Java exception as py4j hands it over: a cause chain and a class name."""
+
+    _target_id = "o1"
+
+    def __init__(self, name: str, cause: _JavaError | None = None):
+        self.name, self.cause = name, cause
+
+    def getCause(self):
+        return self.cause
+
+    def getClass(self):
+        return SimpleNamespace(getName=lambda: self.name)
+
+
+def test_a_failed_spark_stage_is_one_line_naming_the_stage_not_the_data():
+    from py4j.protocol import Py4JJavaError, Py4JNetworkError
+    from pyspark.errors import PySparkException
+
+    def failed(error: Exception) -> str:
+        with pytest.raises(EngineError) as e, spark_stage("segments"):
+            raise error
+        return str(e.value)
+
+    quoted = PySparkException("The value 'Ivanov' of the type STRING cannot be cast to INT")
+    assert failed(quoted) == "Spark stage segments failed: PySparkException"
+    oom = _JavaError("org.apache.spark.SparkException", _JavaError("java.lang.OutOfMemoryError"))
+    assert failed(Py4JJavaError("An error occurred", oom)) == (
+        "Spark stage segments failed: java.lang.OutOfMemoryError"
+    )
+    assert failed(Py4JNetworkError("Answer from Java side is empty")) == (
+        "Spark stage segments failed: the Spark driver stopped answering"
+    )
+    assert EngineError.exit_code == 1
+
+
+class _Builder:
+    """Records what a session would be built with."""
+
+    def __init__(self):
+        self.url, self.settings = None, {}
+
+    def appName(self, name):
+        return self
+
+    def master(self, url):
+        self.url = url
+        return self
+
+    def config(self, key, value):
+        self.settings[key] = value
+        return self
+
+    def getOrCreate(self):
+        return SimpleNamespace(sparkContext=SimpleNamespace(setLogLevel=lambda level: None))
+
+
+def _built_with(monkeypatch, master: str) -> _Builder:
+    import pyspark.sql
+
+    builder = _Builder()
+    fake = SimpleNamespace(getActiveSession=lambda: None, builder=builder)
+    monkeypatch.setattr(pyspark.sql, "SparkSession", fake)
+    spark_session(master)
+    return builder
+
+
+def test_under_spark_submit_its_master_applies_unless_one_is_named(monkeypatch):
+    monkeypatch.delenv("PYSPARK_GATEWAY_PORT", raising=False)
+    alone = _built_with(monkeypatch, "local[*]")
+    assert alone.url == "local[*]" and "spark.sql.shuffle.partitions" in alone.settings
+    monkeypatch.setenv("PYSPARK_GATEWAY_PORT", "40123")
+    submitted = _built_with(monkeypatch, "local[*]")
+    assert submitted.url is None and "spark.sql.shuffle.partitions" not in submitted.settings
+    assert submitted.settings["spark.sql.session.timeZone"] == "UTC"
+    assert _built_with(monkeypatch, "yarn").url == "yarn"

@@ -17,10 +17,11 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from coupongen.analysis.night import Analysis, analyse
-from coupongen.config import load_job
+from coupongen.config import Job, load_job
 from coupongen.engines import stages
 from coupongen.engines.spark.night import analyse_on_spark
 from coupongen.inputs.loading import load_inputs
+from coupongen.offers.planning import plan_night
 from coupongen.settings import resolve_settings
 
 pytestmark = [pytest.mark.spark]
@@ -73,6 +74,9 @@ class Night:
     polars: Analysis
     spark: Analysis
     run_dir: Path
+    job: Job
+    products: pl.DataFrame
+    seed: int
 
 
 @pytest.fixture
@@ -98,7 +102,14 @@ def night(spark, tmp_path_factory) -> Night:
     assert inputs.transactions.quarantined.filter(pl.col("receipt_id").str.starts_with("E")).is_empty()
     job = load_job(REPO / "jobs" / "nightly.toml")
     settings = resolve_settings(job, as_of=AS_OF, data_dir=data, out_dir=tmp_path_factory.mktemp("spark_out"))
-    return Night(analyse(job, inputs, AS_OF), analyse_on_spark(job, inputs, settings), settings.run_dir)
+    return Night(
+        analyse(job, inputs, AS_OF),
+        analyse_on_spark(job, inputs, settings),
+        settings.run_dir,
+        job,
+        inputs.products.kept,
+        settings.seed,
+    )
 
 
 # The checks are helpers of one test: the night is analysed on Spark once, by one worker, however
@@ -108,6 +119,7 @@ def test_spark_night_equals_polars_night(night):
     check_rules_equal(night)
     check_edge_customers_as_hand_computed(night)
     check_each_stage_written_with_its_key_and_marker(night)
+    check_same_offers_planned(night)
 
 
 def check_customer_stages_equal(night):
@@ -148,3 +160,16 @@ def check_each_stage_written_with_its_key_and_marker(night):
         assert (folder / stages.SUCCESS).is_file(), stage
         assert (folder / stages.KEY_FILE).is_file(), stage
         assert sorted(folder.glob("part-*.parquet")), stage
+
+
+def check_same_offers_planned(night):
+    """The driver's planning over either engine's analysis: the same offers and holdout, row for row."""
+    plans = [
+        plan_night(night.job, analysis, night.products, as_of=AS_OF, seed=night.seed)
+        for analysis in (night.polars, night.spark)
+    ]
+    expected, got = plans
+    assert expected.offers.height > 50 and expected.controls.height > 0
+    assert expected.offers["campaign"].n_unique() >= 4
+    for frame in ("offers", "controls", "funnel", "eligible"):
+        assert_frame_equal(getattr(got, frame), getattr(expected, frame), check_exact=True)

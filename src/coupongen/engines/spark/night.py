@@ -10,6 +10,8 @@ codes and the ledger then run on the driver, as on the polars engine.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -22,7 +24,7 @@ from coupongen.analysis.night import Analysis, analyse
 from coupongen.config import Job
 from coupongen.engines import stages
 from coupongen.engines.spark import features, rules, segments
-from coupongen.engines.spark.session import spark_master, spark_session
+from coupongen.engines.spark.session import EngineError, spark_master, spark_session
 from coupongen.inputs.contract import Inputs
 from coupongen.settings import Settings
 
@@ -31,6 +33,36 @@ if TYPE_CHECKING:
     from pyspark.sql.types import StructType
 
 _LEVELS = (("sku", "sku_rules"), ("category", "category_rules"))
+
+
+@contextmanager
+def spark_stage(stage: str) -> Iterator[None]:
+    """The Spark work of one stage: a failure of Spark (a task, the JVM, the cluster) becomes an
+    EngineError naming the stage and the failure's class, in one line. Spark's own message is left
+    out: it may quote the data's values (personal columns among them); Spark's log has it.
+    """
+    from py4j.protocol import Py4JError, Py4JJavaError
+    from pyspark.errors import PySparkException
+
+    try:
+        yield
+    except PySparkException as e:
+        raise EngineError(f"Spark stage {stage} failed: {e.getCondition() or type(e).__name__}") from None
+    except Py4JJavaError as e:
+        raise EngineError(f"Spark stage {stage} failed: {_root_cause(e)}") from None
+    except Py4JError:
+        raise EngineError(f"Spark stage {stage} failed: the Spark driver stopped answering") from None
+
+
+def _root_cause(error: object) -> str:
+    """The class of the innermost Java exception behind a Py4JJavaError (OutOfMemoryError...)."""
+    try:
+        cause = error.java_exception  # type: ignore[attr-defined]
+        while cause.getCause() is not None:
+            cause = cause.getCause()
+        return str(cause.getClass().getName())
+    except Exception:  # the JVM is gone: its classes can't be asked
+        return "a Java error"
 
 
 class _Stages:
@@ -46,7 +78,8 @@ class _Stages:
         """Write ``frame`` as the stage, and read it back: later stages start from the files."""
         folder = self.folder(stage)
         stages.begin_stage(folder)
-        frame.write.mode("overwrite").parquet(folder.as_posix())
+        with spark_stage(stage):
+            frame.write.mode("overwrite").parquet(folder.as_posix())
         stages.finish_stage(folder, self.key)
         return self.get(stage, frame.schema)
 
@@ -125,16 +158,18 @@ def _basket_half(store: _Stages, tx: DataFrame, products: DataFrame, job: Job, a
     for level, stage in _LEVELS:
         baskets = rules.build_baskets(history, products, level=level).persist()
         try:
-            n_baskets = baskets.select("receipt_id").distinct().count()
+            with spark_stage(stage):
+                n_baskets = baskets.select("receipt_id").distinct().count()
             counts.append({"level": level, "n_baskets": n_baskets})
             min_support = aff.min_support if level == "sku" else aff.category_min_support
             if n_baskets == 0 or aff.max_len > 2:
                 # No baskets, or itemsets beyond pairs (mlxtend): mined on the driver.
-                local = (
-                    pl.from_arrow(baskets.toArrow())
-                    if n_baskets
-                    else pl.DataFrame(schema={"receipt_id": pl.String, "item": pl.String})
-                )
+                with spark_stage(stage):
+                    local = (
+                        pl.from_arrow(baskets.toArrow())
+                        if n_baskets
+                        else pl.DataFrame(schema={"receipt_id": pl.String, "item": pl.String})
+                    )
                 found = affinity.mine_rules(
                     local,  # type: ignore[arg-type]
                     min_support=min_support,
