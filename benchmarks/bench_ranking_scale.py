@@ -106,6 +106,7 @@ def main() -> None:
         return
     for method in args.method or ["ease", "rerank"]:
         load_before = os.getloadavg()
+        started = time.perf_counter()
         done = subprocess.run(
             [
                 sys.executable,
@@ -117,10 +118,19 @@ def main() -> None:
                 "--child",
                 method,
             ],
-            check=True,
+            check=False,
             capture_output=True,
             text=True,
         )
+        if done.returncode != 0:
+            how = f"signal {-done.returncode}" if done.returncode < 0 else f"exit code {done.returncode}"
+            hint = " (9: killed, as by the kernel when memory runs out)" if done.returncode == -9 else ""
+            print(
+                f"{method:<7} the child died after {time.perf_counter() - started:.0f} s with {how}{hint}: "
+                f"OVER the goal; load average {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+            continue
         row = json.loads(done.stdout.strip().splitlines()[-1])
         load_after = os.getloadavg()
         verdict = "within" if row["wall_s"] <= GOAL_SECONDS and row["peak_gb"] <= GOAL_PEAK_GB else "OVER"
