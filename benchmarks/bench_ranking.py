@@ -2,7 +2,8 @@
 
 Run: python benchmarks/bench_ranking.py DATA_FOLDER [--cutoff 2017-06-26 --cutoff 2017-07-31]
      [--days 28] [--top-n 5] [--method ease --method knn --method rerank]
-     [--max-substitute-share 0.2 | --allow-substitutes] [--max-product-share 0.01]
+     [--max-substitute-share 0.2 | --allow-substitutes] [--popularity-discount auto]
+     [--max-product-share 1.0]
 
 DATA_FOLDER holds transactions, products and customers in the input contract (.parquet or .csv).
 For every cutoff and ranking, ``loop.backtest.backtest`` builds the cross-sell offers from the
@@ -19,6 +20,7 @@ it only grows, so a later row's figure covers the rows before it).
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import time
 from datetime import date
@@ -58,17 +60,24 @@ def main() -> None:
     parser.add_argument("--top-n", type=int, default=5)
     parser.add_argument("--method", action="append", choices=relevance.RANKINGS)
     parser.add_argument("--max-substitute-share", type=float, default=RankingConfig().max_substitute_share)
+    parser.add_argument(
+        "--popularity-discount", default="auto", help='"auto" (the default) or a power within 0 and 2'
+    )
     parser.add_argument("--max-product-share", type=float, default=RankingConfig().max_product_share)
     parser.add_argument("--allow-substitutes", action="store_true", help="rerank without prefer_new_types")
     args = parser.parse_args()
     ranking = RankingConfig(
         prefer_new_types=not args.allow_substitutes,
         max_substitute_share=args.max_substitute_share,
+        popularity_discount=args.popularity_discount
+        if args.popularity_discount == "auto"
+        else float(args.popularity_discount),
         max_product_share=args.max_product_share,
     )
     job = job_for(args.data.resolve(), ranking)
     started = time.perf_counter()
     inputs = load_job_inputs(job.config.inputs, args.data.resolve())
+    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
     print(f"inputs loaded in {time.perf_counter() - started:.1f} s, peak {peak_mb():,.0f} MB")
     header = (
         f"{'cutoff':<10}  {'ranking':<20}  {'offers':>7}  {'new/offer':>9}  {'cust. new':>9}  "
@@ -103,6 +112,7 @@ def main() -> None:
                     flush=True,
                 )
             baselines_done = True
+    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
 
 
 if __name__ == "__main__":

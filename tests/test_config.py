@@ -131,5 +131,12 @@ def test_the_ranking_settings_name_the_methods_and_bound_the_share(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_job(path)
     assert str(e.value) == f"{path}: ranking.max_product_share: Input should be greater than 0 (got 0)"
+    path = write_job(tmp_path, "[ranking]\npopularity_discount = 3\n")
+    with pytest.raises(ConfigError) as e:
+        load_job(path)
+    assert str(e.value) == (
+        f'{path}: ranking.popularity_discount: must be "auto" or a number within 0 and 2 (got 3)'
+    )
     ranking = load_job(REPO / "jobs" / "nightly.toml").config.ranking
     assert (ranking.method, ranking.prefer_new_types, ranking.max_substitute_share) == ("ease", True, 0.2)
+    assert (ranking.popularity_discount, ranking.max_product_share) == ("auto", 1.0)

@@ -63,6 +63,40 @@ def test_substitutes_are_held_back_by_one_factor_for_everybody():
     assert ranking_caps.substitute_discount(frame.filter(pl.col("substitute")), 2, 0.2) == 0.0
 
 
+def test_the_popularity_discount_is_the_weakest_that_spreads_offers_as_wide_as_the_reference():
+    frame = pl.DataFrame(
+        [
+            ("a", "x", 0.5, 99, 2), ("a", "y", 0.2, 0, 1),
+            ("b", "x", 0.5, 99, 2), ("b", "z", 0.1, 0, 1),
+        ],
+        schema=["customer_id", "sku", "score", "buyers", "reference_rank"],
+        orient="row",
+    )  # fmt: skip
+    # The reference offers y and z (2 products); by chance alone both get x. Divided by
+    # (buyers + 1) ** e, a takes y once 0.2 > 0.5 / 100 ** e: e > log(2.5) / log(100); then
+    # two products are offered (y, x), so that is the weakest discount.
+    exponent = ranking_caps.popularity_exponent(frame, 1)
+    assert exponent == pytest.approx(np.log(2.5) / np.log(100), abs=1e-4)
+    assert exponent > np.log(2.5) / np.log(100)
+    # Already as wide as the reference: no discount; never as wide: the strongest.
+    assert ranking_caps.popularity_exponent(frame.filter(pl.col("customer_id") == "a"), 2) == 0.0
+    lone = frame.with_columns(pl.lit(0).alias("buyers"))
+    assert ranking_caps.popularity_exponent(lone, 1) == ranking_caps.MAX_EXPONENT
+
+
+def test_offers_are_ordered_by_the_discounted_chance_and_keep_the_chance_as_score():
+    frame = pl.DataFrame(
+        [("a", "x", 0.5, 99, 1, False), ("a", "y", 0.2, 0, 2, False), ("b", "x", 0.5, 99, 1, False)],
+        schema=["customer_id", "sku", "score", "item_buyers", "ease_rank", "substitute"],
+        orient="row",
+    ).with_columns(pl.lit(None, dtype=pl.String).alias("anchor"))
+    # 0.5 / 100 < 0.2 / 1: a's first offer is y; b has x only
+    top = reranker._ranked(frame, 1, RankSpec(popularity_discount=1.0))
+    assert top.select("customer_id", "sku", "score").rows() == [("a", "y", 0.2), ("b", "x", 0.5)]
+    plain = reranker._ranked(frame, 1, RankSpec(popularity_discount=0.0))
+    assert plain["sku"].to_list() == ["x", "x"]
+
+
 def test_platt_scaling_maps_scores_to_the_observed_rates():
     raw = np.array([0.0] * 100 + [1.0] * 100)
     label = np.array([1] * 10 + [0] * 90 + [1] * 50 + [0] * 50)
@@ -199,3 +233,5 @@ def test_rank_spec_rejects_an_unknown_objective_and_a_zero_product_share():
         RankSpec(objective="xendcg")
     with pytest.raises(ValueError, match=r"max_product_share must be above 0 and at most 1, got 0\.0"):
         RankSpec(max_product_share=0.0)
+    with pytest.raises(ValueError, match=r"popularity_discount must be within 0 and 2\.0, got 2\.5"):
+        RankSpec(popularity_discount=2.5)

@@ -1,7 +1,8 @@
-"""Caps on a ranked list of offers: few substitutes per customer, no product over a share of all.
+"""Breadth and caps on a ranked list of offers: few substitutes, no product everywhere.
 
-Both work on candidates sorted best first within each customer (a `score` column orders them across
-customers too) and keep each customer's own order otherwise.
+The caps work on candidates sorted best first within each customer (a `score` column orders them
+across customers too) and keep each customer's own order otherwise. `popularity_exponent` finds
+the discount on popular products that spreads the offers as widely as the collaborative model.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ SAMPLE = 20_000
 """Customers the substitutes' factor is found on (bounds its cost on a large night)."""
 
 BISECTIONS = 16
+
+MAX_EXPONENT = 2.0
+"""The strongest popularity discount: scores divided by (buyers + 1) to this power."""
 
 MAX_ROUNDS = 25
 """Rounds of the exposure cap: each takes the over-cap pairs out and lets the next candidates up."""
@@ -80,17 +84,7 @@ def substitute_discount(pool: pl.DataFrame, top_n: int, share: float, *, sample:
     more than the share (customers with too few new types), 1 when they stay under it anyway.
     Scores must be positive.
     """
-    drawn = (
-        pool.select("customer_id")
-        .unique()
-        .sort("customer_id")
-        .with_columns(pl.col("customer_id").hash(0).alias("d"))
-        .sort("d", "customer_id")
-        .head(sample)
-    )
-    part = pool.join(drawn.select("customer_id"), on="customer_id", how="semi").select(
-        "customer_id", "score", "substitute"
-    )
+    part = _sampled(pool, sample).select("customer_id", "score", "substitute")
 
     def held(factor: float) -> float:
         top = (
@@ -126,3 +120,66 @@ def _over_cap(placed: pl.DataFrame, cap: int) -> pl.DataFrame:
         .filter(pl.int_range(pl.len()).over("sku") >= cap)
         .select("customer_id", "sku")
     )
+
+
+def popularity_exponent(pool: pl.DataFrame, top_n: int, *, sample: int = SAMPLE) -> float:
+    """The weakest discount on popular products that offers as many products as the reference model.
+
+    A learned chance favours what many people buy; ordered by it alone the night's offers crowd
+    onto a few products. Ordering by ``score / (buyers + 1) ** a`` instead spreads them: this is
+    the smallest `a` (within 0 and `MAX_EXPONENT`, by bisection) for which the customers' first
+    `top_n` products are at least as many distinct products as the reference model's first
+    `top_n` (its rank in `reference_rank`) for the same customers: the learned ranking never
+    concentrates the offers more than the collaborative model would, and gives up as little of
+    its order as that takes. Both are counted on one seeded sample of at most `sample` customers.
+
+    Args:
+        pool: customer_id, sku, score (positive), buyers (the product's buyers) and
+            reference_rank (the reference model's rank of the pair, above `top_n` when it did not
+            rank it).
+        top_n: places per customer.
+        sample: customers the products are counted on.
+    """
+    part = _sampled(pool, sample).select(
+        "customer_id",
+        "sku",
+        pl.col("score").log().alias("log_score"),
+        pl.col("buyers").cast(pl.Float64).log1p().alias("log_buyers"),
+        "reference_rank",
+    )
+    wanted = part.filter(pl.col("reference_rank") <= top_n)["sku"].n_unique()
+
+    def spread(exponent: float) -> int:
+        return (
+            part.with_columns((pl.col("log_score") - exponent * pl.col("log_buyers")).alias("o"))
+            .sort(["customer_id", "o", "sku"], descending=[False, True, False])
+            .group_by("customer_id", maintain_order=True)
+            .head(top_n)["sku"]
+            .n_unique()
+        )
+
+    if part.is_empty() or spread(0.0) >= wanted:
+        return 0.0
+    if spread(MAX_EXPONENT) < wanted:
+        return MAX_EXPONENT
+    low, high = 0.0, MAX_EXPONENT
+    for _ in range(BISECTIONS):
+        middle = (low + high) / 2
+        if spread(middle) >= wanted:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def _sampled(pool: pl.DataFrame, sample: int) -> pl.DataFrame:
+    """The rows of a seeded sample of at most `sample` of the pool's customers."""
+    drawn = (
+        pool.select("customer_id")
+        .unique()
+        .sort("customer_id")
+        .with_columns(pl.col("customer_id").hash(0).alias("d"))
+        .sort("d", "customer_id")
+        .head(sample)
+    )
+    return pool.join(drawn.select("customer_id"), on="customer_id", how="semi")

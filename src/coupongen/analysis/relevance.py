@@ -66,6 +66,7 @@ def ranking_spec(job: Job, method: str | None = None) -> ModelSpec | RankSpec:
         return RankSpec(
             prefer_new_types=cfg.prefer_new_types,
             max_substitute_share=cfg.max_substitute_share,
+            popularity_discount=None if cfg.popularity_discount == "auto" else float(cfg.popularity_discount),
             max_product_share=cfg.max_product_share,
             lookback_days=job.config.segments.lookback_days,
             seed=job.config.seed,

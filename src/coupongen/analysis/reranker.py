@@ -8,9 +8,11 @@ a first purchase within the horizon); the model fitted on every split then order
 built on the full history. Nothing after the run date is looked at.
 
 "New to the customer, not a substitute": with `prefer_new_types` a product of a type the customer
-already buys (another brand of what they buy anyway) moves down the list, so that among the first
-n offers of a customer at most ``max_substitute_share * n`` are substitutes while new types remain.
-No product takes more than `max_product_share` of all offers (``ranking_caps``).
+already buys (another brand of what they buy anyway) moves down the list, one factor for the whole
+night, so that at most ``max_substitute_share`` of the night's offers are substitutes. Breadth: the
+offers are ordered by the chance divided by a power of the product's buyers, the weakest power that
+spreads them over as many products as the collaborative model would (`popularity_discount`);
+optionally no product takes more than `max_product_share` of all offers (``ranking_caps``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
-from coupongen.analysis.ranking_caps import exposure_capped
+from coupongen.analysis.ranking_caps import (
+    MAX_EXPONENT,
+    exposure_capped,
+    popularity_exponent,
+    substitute_discount,
+)
 from coupongen.analysis.ranking_sources import (
     SOURCES,
     SourceSpec,
@@ -70,7 +77,10 @@ class RankSpec:
     rounds. train_customers: at most this many customers per split (a seeded sample of those active
     at the split), which bounds the nightly training time. objective: "lambdarank" (orders each
     customer's candidates) or "binary". leaves, learning_rate: LightGBM's. prefer_new_types and
-    max_substitute_share: see the module. max_product_share: no product takes more than this share
+    max_substitute_share: see the module. popularity_discount: the offers are ordered by the chance
+    divided by (the product's buyers + 1) to this power; None ("auto") finds the weakest power that
+    offers as many distinct products as EASE would to the same customers
+    (`ranking_caps.popularity_exponent`). max_product_share: no product takes more than this share
     of all offers (1.0: no cap). lookback_days: the window of "what the customer buys".
     """
 
@@ -83,7 +93,8 @@ class RankSpec:
     learning_rate: float = 0.05
     prefer_new_types: bool = True
     max_substitute_share: float = 0.2
-    max_product_share: float = 0.01
+    popularity_discount: float | None = None
+    max_product_share: float = 1.0
     lookback_days: int = 365
     seed: int = 0
     sources: SourceSpec = field(default_factory=SourceSpec)
@@ -102,6 +113,10 @@ class RankSpec:
             raise ValueError(f"Unknown objective {self.objective!r}; allowed: {', '.join(OBJECTIVES)}")
         if not 0.0 <= self.max_substitute_share <= 1.0:
             raise ValueError(f"max_substitute_share must be within 0 and 1, got {self.max_substitute_share}")
+        if self.popularity_discount is not None and not 0.0 <= self.popularity_discount <= MAX_EXPONENT:
+            raise ValueError(
+                f"popularity_discount must be within 0 and {MAX_EXPONENT}, got {self.popularity_discount}"
+            )
         if not 0.0 < self.max_product_share <= 1.0:
             raise ValueError(f"max_product_share must be above 0 and at most 1, got {self.max_product_share}")
 
@@ -288,9 +303,48 @@ def _source_score(frame: pl.DataFrame) -> np.ndarray:
 
 
 def _ranked(frame: pl.DataFrame, top_n: int, spec: RankSpec) -> pl.DataFrame:
-    """Each customer's first `top_n` candidates: substitutes moved down and products capped as `spec` says."""
-    ordered = frame.sort(["customer_id", "score", "sku"], descending=[False, True, False])
+    """Each customer's first `top_n` candidates, `score` still the chance.
+
+    Popular products are discounted, substitutes held back and products capped as `spec` says.
+    """
     share = spec.max_substitute_share if spec.prefer_new_types else None
-    return exposure_capped(
-        ordered, top_n, substitute_share=share, product_share=spec.max_product_share
-    ).select("customer_id", "sku", "rank", "score", "anchor", "substitute")
+    exponent = discount_exponent(frame, top_n, spec)
+    ordered = frame.with_columns(
+        pl.col("score").alias("chance"),
+        (pl.col("score") / (pl.col("item_buyers").cast(pl.Float64) + 1.0) ** exponent).alias("score"),
+    ).sort(["customer_id", "score", "sku"], descending=[False, True, False])
+    capped = exposure_capped(ordered, top_n, substitute_share=share, product_share=spec.max_product_share)
+    return capped.select(
+        "customer_id", "sku", "rank", pl.col("chance").alias("score"), "anchor", "substitute"
+    )
+
+
+def discount_exponent(frame: pl.DataFrame, top_n: int, spec: RankSpec) -> float:
+    """The power of the product's buyers the night's chances are divided by (see `RankSpec`).
+
+    The automatic one is found on the chances with substitutes already held back (by the factor
+    the undiscounted chances call for), as the offers will be.
+    """
+    if spec.popularity_discount is not None:
+        return spec.popularity_discount
+    if frame.is_empty():
+        return 0.0
+    held = frame
+    if spec.prefer_new_types:
+        factor = substitute_discount(frame, top_n, spec.max_substitute_share)
+        held = frame.with_columns(
+            pl.when(pl.col("substitute"))
+            .then(pl.col("score") * factor)
+            .otherwise(pl.col("score"))
+            .alias("score")
+        )
+    return popularity_exponent(
+        held.select(
+            "customer_id",
+            "sku",
+            "score",
+            pl.col("item_buyers").alias("buyers"),
+            pl.col("ease_rank").alias("reference_rank"),
+        ),
+        top_n,
+    )

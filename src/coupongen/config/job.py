@@ -121,14 +121,25 @@ class RankingConfig(_Model):
     substitutes and more new product types, at a training's cost every night; see
     docs/relevance.md for its figures). prefer_new_types: hold products of a type the customer
     already buys back (one factor on their scores for the whole night), so at most
-    max_substitute_share of the night's offers are such substitutes. max_product_share: no product
-    takes more than this share of the night's offers (1.0: no cap). Both rerank only.
+    max_substitute_share of the night's offers are such substitutes. popularity_discount: the
+    learned chances are divided by (the product's buyers + 1) to this power before the offers are
+    picked; "auto" takes the weakest power that spreads the offers over as many products as EASE
+    would. max_product_share: no product takes more than this share of the night's offers (1.0,
+    the default: no cap). All but method are rerank only.
     """
 
     method: Literal["rerank", "ease", "knn"] = "ease"
     prefer_new_types: bool = True
     max_substitute_share: float = Field(0.2, ge=0.0, le=1.0)
-    max_product_share: float = Field(0.01, gt=0.0, le=1.0)
+    popularity_discount: Literal["auto"] | float = "auto"
+    max_product_share: float = Field(1.0, gt=0.0, le=1.0)
+
+    @field_validator("popularity_discount")
+    @classmethod
+    def _discount_in_range(cls, value: str | float) -> str | float:
+        if not isinstance(value, str) and not 0.0 <= value <= 2.0:
+            raise ValueError('must be "auto" or a number within 0 and 2')
+        return value
 
 
 class ChannelsConfig(_Model):
