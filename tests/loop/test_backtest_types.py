@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import polars as pl
@@ -194,3 +195,27 @@ def test_a_category_target_at_sku_level_is_a_hit_on_any_product_of_it():
         }
     )
     assert_frame_equal(scored.select(expected.columns), expected)
+
+
+def test_each_offer_carries_the_chance_the_nightly_run_estimates_for_the_window():
+    from coupongen.offers.chances import CHANCE_SCHEMA
+
+    chances = pl.DataFrame(
+        [
+            ("cycle", 28, "*", 10, 5, 0.5),
+            ("cycle", 28, "<1.2", 10, 3, 0.3),
+            ("cycle", 28, "<1.6", 10, 7, 0.7),
+        ],
+        schema=CHANCE_SCHEMA,
+        orient="row",
+    )
+    ctx = replace(context(), chances=chances)
+    rows = type_rows(campaign("replenishment"), CUSTOMERS, CUSTOMERS, ctx, top_n=1)
+    made = rows[0].offers
+    # U1's milk is 8 / 7 = 1.14 cycles overdue, U2's bread 12 / 10 = 1.2
+    assert made.select("customer_id", "chance").rows() == [("U1", 0.3), ("U2", 0.7)]
+    assert rows[1].offers["chance"].is_null().all()  # baselines estimate nothing
+    scored = score_offers(made, view([("U1", "MILK")]))
+    got = campaign_metrics(scored, rows[0].campaign, "replenishment", CUSTOMERS, active=5, level="sku")
+    assert got["expected_rate"].item() == 0.5
+    assert got["hit_rate"].item() == 0.5

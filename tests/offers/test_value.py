@@ -70,10 +70,10 @@ def test_chances_are_shares_of_the_history_shrunk_toward_the_models_rate():
             "visit",
             [
                 ("*", 4, 2, 0.5),
-                ("<=14|<=4", 1, 1, 11 / 21),
-                ("<=7|<=1", 1, 1, 11 / 21),
-                ("<=7|<=4", 1, 0, 10 / 21),
-                ("<=90|<=1", 1, 0, 10 / 21),
+                ("<=14|<=4|<=2", 1, 1, 11 / 21),  # 13 days after the last, 1.86 gaps of 7 days
+                ("<=7|<=1|once", 1, 1, 11 / 21),
+                ("<=7|<=4|<=1", 1, 0, 10 / 21),  # 5 days: one gap of 5 days
+                ("<=90|<=1|once", 1, 0, 10 / 21),
             ],
         ),
     )
@@ -109,7 +109,7 @@ CHANCES = pl.concat(
     [
         table("adoption", [("*", 100, 1, 0.01), ("SAUCE", 50, 2, 0.04)]),
         table("cycle", [("*", 10, 5, 0.5), ("<1.6", 10, 6, 0.6)]),
-        table("visit", [("*", 10, 3, 0.3), ("<=14|<=1", 10, 4, 0.4)]),
+        table("visit", [("*", 10, 3, 0.3), ("<=14|<=1|once", 10, 4, 0.4)]),
     ]
 )
 
@@ -157,9 +157,10 @@ def test_replenishment_takes_its_cycle_group_and_a_basket_offer_its_visit_group(
     row = plan_offers((refill,), ctx, max_per_customer=1, seed=1).offers.row(0, named=True)
     # 1.5 cycles overdue: 0.6; 100 points of 1.00 cost 100 against a margin of 0.75
     assert (row["chance"], row["expected_value"]) == (0.6, round(0.6 * (0.75 - 100), 4))
-    # a second visit of a one-visit customer 10 days after it: visit group "<=14|<=1"; the basket is at least
+    # a second visit of a one-visit customer 10 days after it: visit group "<=14|<=1|once"; the
+    # basket is at least
     # min_basket 50 (the average basket is 20): margin 12.50 less 10 off
-    once = customers(1, visits=[1])
+    once = customers(1, visits=[1], tenure_days=[10])
     ctx = replace(context(once, regular), chances=CHANCES)
     second = campaign(
         "sp", "second_purchase", reward={"type": "amount", "value": 10}, min_basket=50, valid_days=10

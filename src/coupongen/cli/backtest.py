@@ -33,6 +33,7 @@ _REACH: tuple[_Column, ...] = (
 )
 _CAME_BACK: _Column = ("came back", "came_back_rate", 9, "{:.2%}")
 _TARGETS: _Column = ("targets", "distinct_targets", 7, "{:,}")
+_CHANCE: _Column = ("chance", "expected_rate", 6, "{:.1%}")
 
 TABLES: dict[str, tuple[_Column, ...]] = {
     "cross_sell": (
@@ -40,6 +41,7 @@ TABLES: dict[str, tuple[_Column, ...]] = {
         *_REACH,
         ("hit rate", "hit_rate", 8, "{:.2%}"),
         ("new-item", "new_item_hit_rate", 8, "{:.2%}"),
+        _CHANCE,
         ("new type", "new_type_hit_rate", 8, "{:.2%}"),
         ("subst.", "substitute_share", 6, "{:.0%}"),
         _TARGETS,
@@ -49,6 +51,7 @@ TABLES: dict[str, tuple[_Column, ...]] = {
         _CUSTOMERS,
         *_REACH,
         ("bought again", "hit_rate", 12, "{:.2%}"),
+        _CHANCE,
         _CAME_BACK,
         _TARGETS,
     ),
@@ -57,10 +60,17 @@ TABLES: dict[str, tuple[_Column, ...]] = {
         _CUSTOMERS,
         *_REACH,
         _CAME_BACK,
+        _CHANCE,
         ("bought target", "hit_rate", 13, "{:.2%}"),
         _TARGETS,
     ),
-    "second_purchase": (_METHOD, _CUSTOMERS, *_REACH, ("second visit", "came_back_rate", 12, "{:.2%}")),
+    "second_purchase": (
+        _METHOD,
+        _CUSTOMERS,
+        *_REACH,
+        ("second visit", "came_back_rate", 12, "{:.2%}"),
+        _CHANCE,
+    ),
 }
 """The columns of each offer type's table (each at most 100 characters wide)."""
 
@@ -190,7 +200,8 @@ def render_backtest(metrics: pl.DataFrame, *, cutoff: date, days: int, top_n: in
         f"scored on purchases from {cutoff} to {last} ({days} days)",
         f"{metrics['active'][0]:,} active customers (bought in the {lookback_days} days before the cutoff)",
         f"up to {top_n} cross-sell and replenishment offer{'s' if top_n != 1 else ''} per customer",
-        "cover: customers with an offer / customers scored; active: / every active customer",
+        "cover: customers with an offer / customers scored; active: / every active customer;",
+        "chance: the offers' mean chance of their purchase, as the nightly run estimates it",
     ]
     for campaign, kind in metrics.select("campaign", "offer_type").unique(maintain_order=True).iter_rows():
         rows = metrics.filter(pl.col("campaign") == campaign)

@@ -32,8 +32,15 @@ from coupongen.loop.backtest_types import (
     Scored,
     as_offers,
     type_rows,
+    with_chances,
 )
-from coupongen.offers.candidates import OfferContext, cross_sell_candidates
+from coupongen.offers.candidates import (
+    REPLENISH_DUE,
+    REPLENISH_GIVEN_UP,
+    OfferContext,
+    cross_sell_candidates,
+)
+from coupongen.offers.chances import estimate_chances
 from coupongen.offers.eligibility import eligible_customers, with_audience_facts
 from coupongen.offers.money import data_figures, resolve_money
 
@@ -131,11 +138,15 @@ def backtest(
         `new_type_hit_rate` (customers who bought a product of an offered type they had never
         bought / customers); `substitute_share` (offers of a type the customer bought in the
         look-back window / offers); `distinct_targets`; and `came_back_rate` (covered customers
-        who bought anything in the window / covered). Rates are null without offers.
+        who bought anything in the window / covered); `expected_rate` (the mean estimated chance
+        of the offers, to set against what happened: new_item_hit_rate for cross-sell, hit_rate
+        for replenishment, came_back_rate otherwise). Rates are null without offers.
         offers, one row per offer, sorted by campaign, method, customer_id and rank:
         `campaign`, `offer_type`, `method`, `customer_id`, `target_kind`, `target` (null for a
         whole-basket offer), `rank` (1 = best), `reason` (null for baselines), `hit`,
-        `new_item`, `substitute`, `new_type_hit`, `came_back`.
+        `new_item`, `substitute`, `new_type_hit`, `came_back`, `chance` (the estimated chance of
+        the purchase the offer is for over the window, as `offers.value` estimates it on the
+        history before the cutoff; null for baselines).
 
     Raises:
         ValueError: an unknown level, days below 1, or top_n outside 1 to `MAX_TOP_N`.
@@ -178,6 +189,19 @@ def backtest(
         point_value=job.config.point_value,
         points_per_currency=job.config.points_per_currency,
     )
+    # The chance of each offer's purchase over the scoring window, as the nightly run estimates it
+    # (`offers.chances`), to set against what happened.
+    ctx = replace(
+        ctx,
+        chances=estimate_chances(
+            _level_lines(inputs, level),
+            as_of=cutoff,
+            horizons=[days],
+            lookback_days=lookback,
+            due=(REPLENISH_DUE, REPLENISH_GIVEN_UP),
+        ),
+        margin_rate=job.config.margin_rate,
+    )
     if spec is None:
         specs = [relevance.ranking_spec(job)]
     elif isinstance(spec, relevance.ModelSpec | relevance.RankSpec):
@@ -195,7 +219,8 @@ def backtest(
             admitted = audience
         if campaign.type == "cross_sell":
             for model in specs:
-                made = _cross_sell_offers(admitted, ctx, campaign, top_n, model)
+                calibrated = replace(ctx, calibrated=model.method == "rerank")
+                made = _cross_sell_offers(admitted, calibrated, campaign, top_n, model)
                 rows.append(Scored(campaign, model.method, admitted, made))
             for baseline in BASELINES:
                 made = _baseline_offers(admitted, view, campaign, baseline, top_n)
@@ -266,7 +291,7 @@ def _cross_sell_offers(
     picked: list[pl.DataFrame] = []
     for rank in range(1, top_n + 1):
         proposed = cross_sell_candidates(admitted, current, campaign)
-        picked.append(as_offers(proposed, campaign, spec.method, rank=rank))
+        picked.append(as_offers(with_chances(proposed, campaign, current), campaign, spec.method, rank=rank))
         if proposed.is_empty():
             break
         ranked = ranked.join(
@@ -298,7 +323,17 @@ def _baseline_offers(
         pl.col("sku").alias("target"),
         "rank",
         pl.lit(None, dtype=pl.String).alias("reason"),
+        pl.lit(None, dtype=pl.Float64).alias("chance"),
     )
+
+
+def _level_lines(inputs: Inputs, level: str) -> pl.DataFrame:
+    """The kept transaction lines, with categories for skus at level "category"."""
+    tx = inputs.transactions.kept
+    if level == "sku":
+        return tx
+    categories = inputs.products.kept.select("sku", "category")
+    return tx.join(categories, on="sku").with_columns(pl.col("category").alias("sku")).drop("category")
 
 
 def _as_inputs(inputs_or_frames: Inputs | Mapping[str, pl.DataFrame]) -> Inputs:

@@ -46,6 +46,7 @@ METRICS_SCHEMA = pl.Schema(
         "substitute_share": pl.Float64(),
         "distinct_targets": pl.Int64(),
         "came_back_rate": pl.Float64(),
+        "expected_rate": pl.Float64(),
     }
 )
 """Columns and dtypes of the metrics frame `backtest.backtest` returns."""
@@ -65,6 +66,7 @@ OFFERS_SCHEMA = pl.Schema(
         "substitute": pl.Boolean(),
         "new_type_hit": pl.Boolean(),
         "came_back": pl.Boolean(),
+        "chance": pl.Float64(),
     }
 )
 """Columns and dtypes of the offers frame `backtest.backtest` returns."""
@@ -121,6 +123,8 @@ def score_offers(made: pl.DataFrame, view: LevelView) -> pl.DataFrame:
     """
     if "target_kind" not in made.columns:
         made = made.with_columns(pl.lit("sku").alias("target_kind"))
+    if "chance" not in made.columns:
+        made = made.with_columns(pl.lit(None, dtype=pl.Float64).alias("chance"))
     made = made.cast({"rank": pl.Int32, "reason": pl.String, "target_kind": pl.String})
     basket = pl.col("target").is_null() | (pl.col("target_kind") == "basket")
     by_category = ~basket & (pl.col("target_kind") == "category") & pl.lit(view.level == "sku")
@@ -244,6 +248,7 @@ def campaign_metrics(
             "substitute_share": [int(mine["substitute"].sum()) / n if n else None],
             "distinct_targets": [mine["target"].drop_nulls().n_unique()],
             "came_back_rate": [came_back / covered if covered else None],
+            "expected_rate": [mine["chance"].mean() if n else None],
         },
         schema=METRICS_SCHEMA,
     )

@@ -15,6 +15,7 @@ import polars as pl
 
 from coupongen.config import CampaignConfig
 from coupongen.offers.candidates import OFFER_TYPES, OfferContext
+from coupongen.offers.value import with_values
 
 WIN_BACK_STATES = ("lapsing", "lapsed")
 """Lifecycle states a win-back offer is for, scored apart."""
@@ -59,7 +60,8 @@ def type_rows(
         made = ranked_offers(admitted, ctx, campaign, top_n)
         rows = [Scored(campaign, campaign.type, admitted, made)]
         return rows + _replenishment_baselines(campaign, admitted, ctx, made, top_n)
-    made = as_offers(OFFER_TYPES[campaign.type](admitted, ctx, campaign), campaign, campaign.type, rank=1)
+    proposed = with_chances(OFFER_TYPES[campaign.type](admitted, ctx, campaign), campaign, ctx)
+    made = as_offers(proposed, campaign, campaign.type, rank=1)
     rows = [Scored(campaign, campaign.type, admitted, made)]
     if campaign.type == "win_back":
         for state in WIN_BACK_STATES:
@@ -92,7 +94,7 @@ def ranked_offers(
     current = ctx
     for rank in range(1, top_n + 1):
         proposed = OFFER_TYPES[campaign.type](admitted, current, campaign)
-        picked.append(as_offers(proposed, campaign, campaign.type, rank=rank))
+        picked.append(as_offers(with_chances(proposed, campaign, ctx), campaign, campaign.type, rank=rank))
         if proposed.is_empty():
             break
         taken = proposed.select("customer_id", pl.col("target").alias("sku"))
@@ -143,11 +145,25 @@ def _baseline(frame: pl.DataFrame, campaign: CampaignConfig, method: str) -> pl.
         "target",
         pl.col("rank").cast(pl.Int32),
         pl.lit(None, dtype=pl.String).alias("reason"),
+        pl.lit(None, dtype=pl.Float64).alias("chance"),
     )
 
 
+def with_chances(proposed: pl.DataFrame, campaign: CampaignConfig, ctx: OfferContext) -> pl.DataFrame:
+    """The candidates with the chance of the purchase each is for, over the scoring window
+    (``ctx.chances`` holds the tables of that one horizon; see `value.with_values`).
+    """
+    if ctx.chances is None or ctx.chances.is_empty():
+        return proposed
+    horizon = int(ctx.chances["horizon"][0])
+    return with_values(proposed, campaign, ctx, horizon=horizon)
+
+
 def as_offers(proposed: pl.DataFrame, campaign: CampaignConfig, method: str, *, rank: int) -> pl.DataFrame:
-    """Candidates of an offer type as the backtest's offers of one rank."""
+    """Candidates of an offer type as the backtest's offers of one rank (chance null when the
+    candidates have none).
+    """
+    chance = pl.col("chance") if "chance" in proposed.columns else pl.lit(None, dtype=pl.Float64)
     return proposed.select(
         pl.lit(campaign.name).alias("campaign"),
         pl.lit(campaign.type).alias("offer_type"),
@@ -157,4 +173,5 @@ def as_offers(proposed: pl.DataFrame, campaign: CampaignConfig, method: str, *, 
         "target",
         pl.lit(rank, dtype=pl.Int32).alias("rank"),
         "reason",
+        chance.cast(pl.Float64).alias("chance"),
     )

@@ -5,8 +5,9 @@ state of every customer `horizon` days before the run date (the coupon's validit
 did in the `horizon` days up to the run date, which were history already. Nothing after the run
 date is read. Three tables, one row per group:
 
-- ``visit``: customers by days since their last visit and by visits so far; the share who came
-  back (for win-back, second purchase and every offer on the whole basket);
+- ``visit``: customers by days since their last visit, by visits so far and by how late they are
+  against their own mean gap between visits; the share who came back (for win-back, second
+  purchase and every offer on the whole basket);
 - ``cycle``: (customer, product) pairs that were due by the customer's own cycle, by how overdue;
   the share bought again (replenishment);
 - ``adoption``: per product, the active customers who had never bought it; the share who bought it
@@ -38,6 +39,10 @@ RECENCY_EDGES = (7, 14, 30, 60, 90, 180, 365)
 
 VISIT_EDGES = (1, 2, 4, 9)
 """Upper bounds (visits so far, included) of the visit model's frequency groups."""
+
+RHYTHM_EDGES = (1, 2, 4)
+"""Upper bounds (days since the last visit / the customer's mean days between visits, included) of
+the visit model's rhythm groups: how late the customer is by their own habit."""
 
 DUE_EDGES = (1.2, 1.6, 2.2)
 """Upper bounds (days since the last purchase / the cycle, excluded) of the cycle model's groups."""
@@ -84,6 +89,21 @@ def visits_group(visits: pl.Expr) -> pl.Expr:
     return _group(visits, VISIT_EDGES, closed=True)
 
 
+def rhythm_group(recency: pl.Expr, span: pl.Expr, visits: pl.Expr) -> pl.Expr:
+    """The visit model's rhythm group: days since the last visit against the customer's mean gap
+    between visits (``span``, first to last visit, over visits - 1); "once" for a single visit.
+    """
+    gap = span / (visits - 1)
+    return (
+        pl.when(visits <= 1).then(pl.lit("once")).otherwise(_group(recency / gap, RHYTHM_EDGES, closed=True))
+    )
+
+
+def visit_key(recency: pl.Expr, span: pl.Expr, visits: pl.Expr) -> pl.Expr:
+    """The visit model's group of a customer: recency, visits and rhythm groups ("<=30|<=4|<=2")."""
+    return recency_group(recency) + "|" + visits_group(visits) + "|" + rhythm_group(recency, span, visits)
+
+
 def due_group(ratio: pl.Expr) -> pl.Expr:
     """The cycle model's group of a due ratio (days since the last purchase / the cycle)."""
     return _group(ratio, DUE_EDGES, closed=False)
@@ -110,14 +130,18 @@ def _one_horizon(
     visits = features.receipts(before, as_of=split).filter(pl.col("amount") > 0)
     customers = (
         visits.group_by("customer_id")
-        .agg(pl.len().alias("visits"), pl.col("day").max().alias("last_day"))
+        .agg(
+            pl.len().alias("visits"),
+            pl.col("day").max().alias("last_day"),
+            (pl.col("day").max() - pl.col("day").min()).dt.total_days().alias("span"),
+        )
         .with_columns((pl.lit(split) - pl.col("last_day")).dt.total_days().alias("recency"))
         .filter(pl.col("recency") <= lookback_days)
         .collect()
     )
     came = window.select("customer_id").unique().collect().with_columns(pl.lit(True).alias("hit"))
     visit = customers.join(came, on="customer_id", how="left").select(
-        (recency_group(pl.col("recency")) + "|" + visits_group(pl.col("visits"))).alias("key"),
+        visit_key(pl.col("recency"), pl.col("span"), pl.col("visits")).alias("key"),
         pl.col("hit").fill_null(False),
     )
     pairs = features.customer_products(before, as_of=split, lookback_days=lookback_days)

@@ -16,7 +16,7 @@ import polars as pl
 
 from coupongen.config import CampaignConfig, amount
 from coupongen.offers.candidates import OfferContext
-from coupongen.offers.chances import due_group, recency_group, visits_group
+from coupongen.offers.chances import due_group, visit_key
 from coupongen.offers.guards import reward_cost
 
 VALUE_COLUMNS = ("chance", "margin", "reward_cost", "expected_value")
@@ -24,10 +24,13 @@ VALUE_COLUMNS = ("chance", "margin", "reward_cost", "expected_value")
 reward_cost (money, per purchase), expected_value (chance x (margin - reward_cost))."""
 
 
-def with_values(cands: pl.DataFrame, campaign: CampaignConfig, ctx: OfferContext) -> pl.DataFrame:
+def with_values(
+    cands: pl.DataFrame, campaign: CampaignConfig, ctx: OfferContext, *, horizon: int | None = None
+) -> pl.DataFrame:
     """``cands`` (customer_id, target_kind, target, priority, base_value) with `VALUE_COLUMNS`.
 
-    The chance is for the coupon's validity (``valid_days``), from ``ctx.chances`` for that horizon:
+    The chance is for the coupon's validity (``valid_days``, or ``horizon`` days), from
+    ``ctx.chances`` for that horizon:
     cross-sell of a product takes the ranking's score when ``ctx.calibrated`` (a chance of a first
     purchase, the learned ranking's) and the campaign picks its own products, else the product's
     first-purchase rate; replenishment of a product the customer's cycle group's rate of buying
@@ -35,7 +38,7 @@ def with_values(cands: pl.DataFrame, campaign: CampaignConfig, ctx: OfferContext
     """
     if cands.is_empty():
         return cands.with_columns(pl.lit(None, dtype=pl.Float64).alias(c) for c in VALUE_COLUMNS)
-    chance = _chances(cands, campaign, ctx)
+    chance = _chances(cands, campaign, ctx, horizon or campaign.valid_days)
     rates = margin_rates(ctx.products, ctx.margin_rate)
     # A reward on the whole basket is paid only on a basket of at least min_basket.
     floor = amount(campaign.min_basket, "min_basket")
@@ -104,9 +107,9 @@ def _overall(rates: pl.DataFrame, margin_rate: float) -> float:
     return float(basket["margin_rate"][0]) if basket.height else margin_rate
 
 
-def _chances(cands: pl.DataFrame, campaign: CampaignConfig, ctx: OfferContext) -> pl.DataFrame:
+def _chances(cands: pl.DataFrame, campaign: CampaignConfig, ctx: OfferContext, horizon: int) -> pl.DataFrame:
     table = (
-        ctx.chances.filter(pl.col("horizon") == campaign.valid_days)
+        ctx.chances.filter(pl.col("horizon") == horizon)
         if ctx.chances is not None
         else pl.DataFrame(schema={"model": pl.String, "key": pl.String, "rate": pl.Float64})
     )
@@ -119,6 +122,8 @@ def _chances(cands: pl.DataFrame, campaign: CampaignConfig, ctx: OfferContext) -
     by_sku = pl.col("target_kind") == "sku"
     if campaign.type == "cross_sell" and ctx.calibrated and campaign.target is None:
         return cands.with_columns(pl.col("priority").clip(0.0, 1.0).alias("chance"))
+    if table.is_empty():
+        return cands.with_columns(pl.lit(None, dtype=pl.Float64).alias("chance"))
     if campaign.type == "cross_sell":
         groups, overall = rates("adoption")
         keyed = cands.with_columns(pl.when(by_sku).then(pl.col("target")).alias("key"))
@@ -134,7 +139,9 @@ def _chances(cands: pl.DataFrame, campaign: CampaignConfig, ctx: OfferContext) -
         groups, overall = rates("visit")
         who = ctx.customers.select(
             "customer_id",
-            (recency_group(pl.col("recency_days")) + "|" + visits_group(pl.col("visits"))).alias("key"),
+            visit_key(
+                pl.col("recency_days"), pl.col("tenure_days") - pl.col("recency_days"), pl.col("visits")
+            ).alias("key"),
         )
         keyed = cands.join(who, on="customer_id", how="left")
     return (
