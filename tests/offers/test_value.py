@@ -62,18 +62,21 @@ def table(model: str, rows: list[tuple[str, int, int, float]]) -> pl.DataFrame:
 def test_chances_are_shares_of_the_history_shrunk_toward_the_models_rate():
     got = estimate_chances(transactions(), as_of=AS_OF, horizons=[10], lookback_days=365, due=(0.9, 3.0))
     part = {m: got.filter(pl.col("model") == m) for m in ("visit", "cycle", "adoption")}
-    # visit: A and B came back, C and D did not: 2 of 4; each group of one is shrunk toward 1/2
-    # with the weight of 20 cases: (1 + 20 x 0.5) / 21 and (0 + 10) / 21
+    # visit: A and B came back, C and D did not: 2 of 4. Each recency group is shrunk toward 1/2
+    # with the weight of 20 cases, and each finer group toward its recency group's rate
     assert_frame_equal(
         part["visit"],
         table(
             "visit",
             [
                 ("*", 4, 2, 0.5),
-                ("<=14|<=4|<=2", 1, 1, 11 / 21),  # 13 days after the last, 1.86 gaps of 7 days
+                ("<=14", 1, 1, 11 / 21),
+                ("<=14|<=4|<=2", 1, 1, (1 + 20 * 11 / 21) / 21),  # 13 days after the last: 1.86 gaps of 7
+                ("<=7", 2, 1, 0.5),
                 ("<=7|<=1|once", 1, 1, 11 / 21),
                 ("<=7|<=4|<=1", 1, 0, 10 / 21),  # 5 days: one gap of 5 days
-                ("<=90|<=1|once", 1, 0, 10 / 21),
+                ("<=90", 1, 0, 10 / 21),
+                ("<=90|<=1|once", 1, 0, (20 * 10 / 21) / 21),
             ],
         ),
     )
@@ -109,7 +112,7 @@ CHANCES = pl.concat(
     [
         table("adoption", [("*", 100, 1, 0.01), ("SAUCE", 50, 2, 0.04)]),
         table("cycle", [("*", 10, 5, 0.5), ("<1.6", 10, 6, 0.6)]),
-        table("visit", [("*", 10, 3, 0.3), ("<=14|<=1|once", 10, 4, 0.4)]),
+        table("visit", [("*", 10, 3, 0.3), ("<=14", 20, 7, 0.35), ("<=14|<=1|once", 10, 4, 0.4)]),
     ]
 )
 
@@ -167,6 +170,21 @@ def test_replenishment_takes_its_cycle_group_and_a_basket_offer_its_visit_group(
     )
     row = plan_offers((second,), ctx, max_per_customer=1, seed=1).offers.row(0, named=True)
     assert (row["chance"], row["expected_value"]) == (0.4, round(0.4 * (12.5 - 10), 4))
+    # a group the split never saw ("<=14|<=4|<=1": 3 visits over 30 days) takes its recency
+    # group's rate; without one, the overall rate
+    regular = customers(2, visits=[3, 3], tenure_days=[40, 100], recency_days=[10, 70])
+    cands = pl.DataFrame(
+        {
+            "customer_id": ["C0", "C1"],
+            "target_kind": ["basket", "basket"],
+            "target": [None, None],
+            "priority": [1.0, 1.0],
+            "base_value": [20.0, 20.0],
+        },
+        schema_overrides={"target": pl.String},
+    )
+    got = with_values(cands, second, replace(ctx, customers=regular))
+    assert got["chance"].to_list() == [0.35, 0.3]
 
 
 def test_ranking_by_expected_value_orders_the_budget_and_cuts_offers_that_lose_money():

@@ -49,7 +49,9 @@ DUE_EDGES = (1.2, 1.6, 2.2)
 
 PRIOR_WEIGHT = 20
 """Cases' worth of weight the model's overall rate gets in a group's rate (a group of 5 cases with
-no hit is not a chance of zero): rate = (hits + PRIOR_WEIGHT x overall) / (cases + PRIOR_WEIGHT)."""
+no hit is not a chance of zero): rate = (hits + PRIOR_WEIGHT x overall) / (cases + PRIOR_WEIGHT).
+A visit group is shrunk toward its recency group's rate instead, itself shrunk toward the overall
+rate: customers as late as they are differ more from the average customer than from each other."""
 
 
 def estimate_chances(
@@ -142,6 +144,7 @@ def _one_horizon(
     came = window.select("customer_id").unique().collect().with_columns(pl.lit(True).alias("hit"))
     visit = customers.join(came, on="customer_id", how="left").select(
         visit_key(pl.col("recency"), pl.col("span"), pl.col("visits")).alias("key"),
+        recency_group(pl.col("recency")).alias("parent"),
         pl.col("hit").fill_null(False),
     )
     pairs = features.customer_products(before, as_of=split, lookback_days=lookback_days)
@@ -162,11 +165,39 @@ def _one_horizon(
 
 
 def _rates(cases: pl.DataFrame, model: str, horizon: int) -> pl.DataFrame:
-    """Per key: cases, hits and the rate shrunk toward the model's overall rate."""
+    """Per key: cases, hits and the rate shrunk toward the model's overall rate; with a ``parent``
+    column (a coarser group), the parents' rates are shrunk toward the overall rate and each key's
+    toward its parent's (the parents are rows of their own, keyed by the parent).
+    """
     if cases.is_empty():
         return pl.DataFrame(schema=CHANCE_SCHEMA)
     groups = cases.group_by("key").agg(pl.len().alias("cases"), pl.col("hit").sum().alias("hits"))
-    return _shrunk(groups, model, horizon)
+    if "parent" not in cases.columns:
+        return _shrunk(groups, model, horizon)
+    parents = _shrunk(
+        cases.group_by("parent")
+        .agg(pl.len().alias("cases"), pl.col("hit").sum().alias("hits"))
+        .rename({"parent": "key"}),
+        model,
+        horizon,
+    )
+    toward = (
+        cases.select("key", "parent")
+        .unique()
+        .join(parents.select(pl.col("key").alias("parent"), pl.col("rate").alias("prior")), on="parent")
+    )
+    children = (
+        groups.join(toward, on="key")
+        .with_columns(
+            pl.lit(model).alias("model"),
+            pl.lit(horizon, dtype=pl.Int64).alias("horizon"),
+            ((pl.col("hits") + PRIOR_WEIGHT * pl.col("prior")) / (pl.col("cases") + PRIOR_WEIGHT)).alias(
+                "rate"
+            ),
+        )
+        .select(list(CHANCE_SCHEMA))
+    )
+    return pl.concat([parents, children.cast(CHANCE_SCHEMA)]).sort("key")  # type: ignore[arg-type]
 
 
 def _shrunk(groups: pl.DataFrame, model: str, horizon: int) -> pl.DataFrame:

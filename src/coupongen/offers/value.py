@@ -16,7 +16,7 @@ import polars as pl
 
 from coupongen.config import CampaignConfig, amount
 from coupongen.offers.candidates import OfferContext
-from coupongen.offers.chances import due_group, visit_key
+from coupongen.offers.chances import due_group, recency_group, visit_key
 from coupongen.offers.guards import reward_cost
 
 VALUE_COLUMNS = ("chance", "margin", "reward_cost", "expected_value")
@@ -142,10 +142,18 @@ def _chances(cands: pl.DataFrame, campaign: CampaignConfig, ctx: OfferContext, h
             visit_key(
                 pl.col("recency_days"), pl.col("tenure_days") - pl.col("recency_days"), pl.col("visits")
             ).alias("key"),
+            recency_group(pl.col("recency_days")).alias("parent"),
         )
-        keyed = cands.join(who, on="customer_id", how="left")
+        # a group the split never saw takes its recency group's rate
+        keyed = cands.join(who, on="customer_id", how="left").join(
+            groups.rename({"key": "parent", "rate": "parent_rate"}), on="parent", how="left"
+        )
+        keyed = keyed.drop("parent")
+    fallback = pl.col("parent_rate") if "parent_rate" in keyed.columns else pl.lit(None, dtype=pl.Float64)
     return (
         keyed.join(groups, on="key", how="left")
-        .with_columns(pl.col("rate").fill_null(pl.lit(overall, dtype=pl.Float64)).alias("chance"))
-        .drop("key", "rate")
+        .with_columns(
+            pl.col("rate").fill_null(fallback).fill_null(pl.lit(overall, dtype=pl.Float64)).alias("chance")
+        )
+        .drop("key", "rate", "parent_rate", strict=False)
     )
