@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from coupongen.offers.chances import CHANCE_SCHEMA, estimate_chances
+from coupongen.offers.chances import CHANCE_SCHEMA, MODELS, estimate_chances
 from coupongen.offers.planning import plan_offers
 from coupongen.offers.value import margin_source, with_values
 from tests.offers.test_offers import PRODUCTS, bought, campaign, context, customers
@@ -60,7 +60,13 @@ def table(model: str, rows: list[tuple[str, int, int, float]]) -> pl.DataFrame:
 
 
 def test_chances_are_shares_of_the_history_shrunk_toward_the_models_rate():
-    got = estimate_chances(transactions(), as_of=AS_OF, horizons=[10], lookback_days=365, due=(0.9, 3.0))
+    got = estimate_chances(
+        transactions(),
+        as_of=AS_OF,
+        horizons={model: [10] for model in MODELS},
+        lookback_days=365,
+        due=(0.9, 3.0),
+    )
     part = {m: got.filter(pl.col("model") == m) for m in ("visit", "cycle", "adoption")}
     # visit: A and B came back, C and D did not: 2 of 4. Each recency group is shrunk toward 1/2
     # with the weight of 20 cases, and each finer group toward its recency group's rate
@@ -104,7 +110,9 @@ def test_chances_are_shares_of_the_history_shrunk_toward_the_models_rate():
 
 def test_no_history_before_the_split_gives_no_chance():
     late = transactions().filter(pl.col("ts") >= datetime(2026, 10, 6))
-    got = estimate_chances(late, as_of=AS_OF, horizons=[10], lookback_days=365, due=(0.9, 3.0))
+    got = estimate_chances(
+        late, as_of=AS_OF, horizons={model: [10] for model in MODELS}, lookback_days=365, due=(0.9, 3.0)
+    )
     assert got.is_empty() and got.schema == pl.Schema(CHANCE_SCHEMA)
 
 

@@ -40,7 +40,7 @@ from coupongen.offers.candidates import (
     OfferContext,
     cross_sell_candidates,
 )
-from coupongen.offers.chances import estimate_chances
+from coupongen.offers.chances import MODELS, estimate_chances
 from coupongen.offers.eligibility import eligible_customers, with_audience_facts
 from coupongen.offers.money import data_figures, resolve_money
 
@@ -196,7 +196,7 @@ def backtest(
         chances=estimate_chances(
             _level_lines(inputs, level),
             as_of=cutoff,
-            horizons=[days],
+            horizons={model: [days] for model in MODELS},
             lookback_days=lookback,
             due=(REPLENISH_DUE, REPLENISH_GIVEN_UP),
         ),

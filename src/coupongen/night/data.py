@@ -19,7 +19,7 @@ from coupongen.config import Job
 from coupongen.inputs.contract import Inputs
 from coupongen.inputs.quarantine import oversized_purchases
 from coupongen.offers.candidates import REPLENISH_DUE, REPLENISH_GIVEN_UP
-from coupongen.offers.chances import CHANCE_SCHEMA, estimate_chances
+from coupongen.offers.chances import CHANCE_SCHEMA, chance_horizons, estimate_chances
 from coupongen.offers.eligibility import home_stores
 from coupongen.offers.money import DataFigures, data_figures
 from coupongen.report.summary import quarantine_reasons
@@ -105,7 +105,7 @@ def digest(job: Job, inputs: Inputs, analysis: Analysis, as_of: date) -> NightDa
         chances=estimate_chances(
             tx,
             as_of=as_of,
-            horizons=[c.valid_days for c in job.campaigns if c.enabled],
+            horizons=chance_horizons(job),
             lookback_days=lookback,
             due=(REPLENISH_DUE, REPLENISH_GIVEN_UP),
         ),

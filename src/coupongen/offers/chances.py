@@ -16,12 +16,13 @@ date is read. Three tables, one row per group:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 
 import polars as pl
 
 from coupongen.analysis import features
+from coupongen.config import Job
 
 CHANCE_SCHEMA: dict[str, pl.DataType] = {
     "model": pl.String(),
@@ -54,31 +55,66 @@ A visit group is shrunk toward its recency group's rate instead, itself shrunk t
 rate: customers as late as they are differ more from the average customer than from each other."""
 
 
+MODELS = ("visit", "cycle", "adoption")
+"""The chance tables, by name."""
+
+
 def estimate_chances(
     transactions: pl.DataFrame | pl.LazyFrame,
     *,
     as_of: date,
-    horizons: Iterable[int],
+    horizons: Mapping[str, Iterable[int]],
     lookback_days: int,
     due: tuple[float, float],
 ) -> pl.DataFrame:
-    """The three chance tables for each horizon (see the module docstring); `CHANCE_SCHEMA`.
+    """The chance tables (see the module docstring) each for the horizons ``horizons`` maps its
+    name to (a model left out is not estimated); `CHANCE_SCHEMA`.
 
     ``transactions`` are the kept lines (customer_id, receipt_id, ts, sku, quantity, amount);
     ``due`` the share of a cycle from which a product is due and the cycles after which it is
     given up (the replenishment offer's own bounds). A horizon the history does not cover (no
-    line before the split) gives no rows.
+    line before the split) gives no rows. Each horizon reads the history once more (the product
+    cycles only for "cycle"), so only the horizons the night's offers need are asked for.
     """
     lines = transactions.lazy().filter(pl.col("customer_id").is_not_null())
+    wanted = {h for days in horizons.values() for h in days if h > 0}
     frames = [
-        _one_horizon(lines, as_of=as_of, horizon=h, lookback_days=lookback_days, due=due)
-        for h in sorted(set(horizons))
-        if h > 0
+        _one_horizon(
+            lines,
+            as_of=as_of,
+            horizon=h,
+            lookback_days=lookback_days,
+            due=due,
+            models={m for m in MODELS if h in set(horizons.get(m, ()))},
+        )
+        for h in sorted(wanted)
     ]
     frames = [f for f in frames if not f.is_empty()]
     if not frames:
         return pl.DataFrame(schema=CHANCE_SCHEMA)
     return pl.concat(frames).cast(CHANCE_SCHEMA)  # type: ignore[arg-type]
+
+
+def model_of(offer_type: str) -> str:
+    """The chance table an offer type's chance comes from (see `value.with_values`)."""
+    return {"cross_sell": "adoption", "replenishment": "cycle"}.get(offer_type, "visit")
+
+
+def chance_horizons(job: Job) -> dict[str, set[int]]:
+    """The horizons each chance table is needed for: the validity (``valid_days``) of the job's
+    enabled campaigns whose offer type takes its chance from it (not cross-sell under the learned
+    ranking, whose own chance is calibrated).
+    """
+    wanted: dict[str, set[int]] = {}
+    calibrated = job.config.ranking.method == "rerank"
+    for c in job.campaigns:
+        if (
+            c.enabled
+            and not c.code.public
+            and not (c.type == "cross_sell" and calibrated and c.target is None)
+        ):
+            wanted.setdefault(model_of(c.type), set()).add(c.valid_days)
+    return wanted
 
 
 def recency_group(days: pl.Expr) -> pl.Expr:
@@ -120,7 +156,13 @@ def _group(value: pl.Expr, edges: tuple[float, ...], *, closed: bool) -> pl.Expr
 
 
 def _one_horizon(
-    lines: pl.LazyFrame, *, as_of: date, horizon: int, lookback_days: int, due: tuple[float, float]
+    lines: pl.LazyFrame,
+    *,
+    as_of: date,
+    horizon: int,
+    lookback_days: int,
+    due: tuple[float, float],
+    models: set[str],
 ) -> pl.DataFrame:
     split = as_of - timedelta(days=horizon)
     start, end = datetime.combine(split, time()), datetime.combine(as_of, time())
@@ -147,21 +189,21 @@ def _one_horizon(
         recency_group(pl.col("recency")).alias("parent"),
         pl.col("hit").fill_null(False),
     )
-    pairs = features.customer_products(before, as_of=split, lookback_days=lookback_days)
     bought = window.select("customer_id", "sku").unique().collect().with_columns(pl.lit(True).alias("hit"))
-    ratio = pl.col("days_since_last") / pl.col("cycle_days")
-    cycle = (
-        pairs.filter(pl.col("in_lookback") & (pl.col("cycle_days") > 0) & ratio.is_between(*due))
-        .join(bought, on=["customer_id", "sku"], how="left")
-        .select(due_group(ratio).alias("key"), pl.col("hit").fill_null(False))
-    )
-    return pl.concat(
-        [
-            _rates(visit, "visit", horizon),
-            _rates(cycle, "cycle", horizon),
-            _adoption(customers.select("customer_id"), pairs, bought, horizon),
-        ]
-    )
+    tables = [_rates(visit, "visit", horizon)] if "visit" in models else []
+    if "cycle" in models:
+        pairs = features.customer_products(before, as_of=split, lookback_days=lookback_days)
+        ratio = pl.col("days_since_last") / pl.col("cycle_days")
+        cycle = (
+            pairs.filter(pl.col("in_lookback") & (pl.col("cycle_days") > 0) & ratio.is_between(*due))
+            .join(bought, on=["customer_id", "sku"], how="left")
+            .select(due_group(ratio).alias("key"), pl.col("hit").fill_null(False))
+        )
+        tables.append(_rates(cycle, "cycle", horizon))
+    if "adoption" in models:
+        had = before.filter(pl.col("quantity") > 0).select("customer_id", "sku").unique().collect()
+        tables.append(_adoption(customers.select("customer_id"), had, bought, horizon))
+    return pl.concat(tables) if tables else pl.DataFrame(schema=CHANCE_SCHEMA)
 
 
 def _rates(cases: pl.DataFrame, model: str, horizon: int) -> pl.DataFrame:
@@ -223,10 +265,12 @@ def _shrunk(groups: pl.DataFrame, model: str, horizon: int) -> pl.DataFrame:
 
 
 def _adoption(active: pl.DataFrame, pairs: pl.DataFrame, bought: pl.DataFrame, horizon: int) -> pl.DataFrame:
-    """Per product: active customers who had never bought it (cases) and how many then did (hits)."""
+    """Per product: active customers who had never bought it (cases) and how many then did (hits);
+    ``pairs`` are the (customer_id, sku) bought before the split.
+    """
     if active.is_empty():
         return pl.DataFrame(schema=CHANCE_SCHEMA)
-    had = pairs.select("customer_id", "sku").join(active, on="customer_id", how="semi")
+    had = pairs.join(active, on="customer_id", how="semi")
     owners = had.group_by("sku").len("owners")
     firsts = (
         bought.join(active, on="customer_id", how="semi")
