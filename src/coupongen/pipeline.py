@@ -135,6 +135,7 @@ def plan(job: Job, night: NightData, settings: Settings, ledger: Ledger | None) 
         home=night.home,
         public_issued=public_issued,
         customer_columns=night.customer_columns,
+        chances=night.chances,
     )
 
 

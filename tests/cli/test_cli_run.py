@@ -91,7 +91,7 @@ def test_a_bad_config_key_exits_2_with_one_line(tmp_path):
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
         f"Error: {bad}: unknown key 'colour' (allowed here: affinity, campaigns, channels, "
-        "currency, data, engine, exports, inputs, ledger, locale, max_coupons_per_customer, name, out, point_value, "
+        "currency, data, engine, exports, inputs, ledger, locale, margin_rate, max_coupons_per_customer, name, out, point_value, "
         "points_per_currency, products, ranking, seed, segments, spark, stale_after_days)"
     ]
 

@@ -34,6 +34,7 @@ PRODUCT_SCHEMA = {
     "subcategory": pl.String,
     "brand": pl.String,
     "price": pl.Float64,
+    "cost": pl.Float64,
     "promo_allowed": pl.Boolean,
 }
 CUSTOMER_SCHEMA = {

@@ -128,6 +128,7 @@ def test_load_keeps_typed_rows_and_returns_with_their_sign(inputs_dir: Path):
                 "subcategory": [None, None, None],  # optional, absent from the file
                 "brand": ["Nonna", "Rosso", "Vino"],
                 "price": [1.2, 2.5, 7.9],
+                "cost": [None, None, None],  # optional, absent from the file
                 "promo_allowed": [True, True, False],  # blank = allowed
             },
             schema=PRODUCT_SCHEMA,

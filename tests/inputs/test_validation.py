@@ -57,6 +57,7 @@ def test_products_need_sku_name_category_and_a_unique_sku():
                 "promo_allowed": "maybe",
             },
             {"sku": "E", "name": "Tea", "category": "tea", "promo_allowed": "TRUE"},
+            {"sku": "F", "name": "Rice", "category": "rice", "price": "2", "cost": "-1"},
         ],
         "products",
     )
@@ -67,6 +68,7 @@ def test_products_need_sku_name_category_and_a_unique_sku():
         (4, "name: empty; category: empty"),
         (5, "price: negative"),
         (6, "price: not a number; promo_allowed: not true/false"),
+        (8, "cost: negative"),
     ]
     assert_frame_equal(
         loaded.kept,
@@ -79,6 +81,7 @@ def test_products_need_sku_name_category_and_a_unique_sku():
                 "subcategory": [None, None],
                 "brand": [None, None],
                 "price": [1.5, None],
+                "cost": [None, None],
                 "promo_allowed": [False, True],
             },
             schema=PRODUCT_SCHEMA,
@@ -332,7 +335,7 @@ def test_validation_of_a_frame_with_only_the_required_columns():
     raw = pl.DataFrame({"sku": ["A"], "name": ["Pasta"], "category": ["pasta"]})
     kept = validate_products(raw).kept
     assert kept.schema == pl.Schema(PRODUCT_SCHEMA)
-    assert kept.row(0) == ("A", "Pasta", "pasta", None, None, None, None, True)
+    assert kept.row(0) == ("A", "Pasta", "pasta", None, None, None, None, None, True)
     with pytest.raises(InputError) as e:
         validate_products(pl.DataFrame({"sku": ["A"]}))
     assert str(e.value) == "products: missing required columns 'name', 'category'"

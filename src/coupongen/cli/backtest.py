@@ -20,24 +20,66 @@ from coupongen.config import Job
 from coupongen.inputs.contract import Inputs
 from coupongen.inputs.loading import load_job_inputs
 from coupongen.loop import backtest as bt
+from coupongen.loop.backtest_types import WIN_BACK_STATES
 
-_COLUMNS = (
-    # heading, metrics column, width, format
-    ("campaign", "campaign", -16, "{}"),
-    ("offer type", "offer_type", -14, "{}"),
-    ("ranking", "method", -20, "{}"),
-    ("customers", "customers", 9, "{:,}"),
-    ("coverage", "coverage", 8, "{:.1%}"),
+_Column = tuple[str, str, int, str]  # heading, metrics column, width (negative: left), format
+
+_METHOD: _Column = ("method", "method", -19, "{}")
+_CUSTOMERS: _Column = ("customers", "customers", 9, "{:,}")
+_REACH: tuple[_Column, ...] = (
+    ("cover", "coverage", 6, "{:.0%}"),
+    ("active", "active_coverage", 6, "{:.0%}"),
     ("offers", "offers", 7, "{:,}"),
-    ("hits", "hits", 6, "{:,}"),
-    ("hit rate", "hit_rate", 8, "{:.2%}"),
-    ("new hits", "new_hits", 8, "{:,}"),
-    ("new-item hit rate", "new_item_hit_rate", 17, "{:.2%}"),
-    ("customers w/ new hit", "customer_new_hit_rate", 20, "{:.2%}"),
-    ("new-type hit", "new_type_hit_rate", 12, "{:.2%}"),
-    ("substitutes", "substitute_share", 11, "{:.1%}"),
-    ("targets", "distinct_targets", 7, "{:,}"),
 )
+_CAME_BACK: _Column = ("came back", "came_back_rate", 9, "{:.2%}")
+_TARGETS: _Column = ("targets", "distinct_targets", 7, "{:,}")
+_CHANCE: _Column = ("chance", "expected_rate", 6, "{:.1%}")
+
+TABLES: dict[str, tuple[_Column, ...]] = {
+    "cross_sell": (
+        ("ranking", "method", -19, "{}"),
+        *_REACH,
+        ("hit rate", "hit_rate", 8, "{:.2%}"),
+        ("new-item", "new_item_hit_rate", 8, "{:.2%}"),
+        _CHANCE,
+        ("new type", "new_type_hit_rate", 8, "{:.2%}"),
+        ("subst.", "substitute_share", 6, "{:.0%}"),
+        _TARGETS,
+    ),
+    "replenishment": (
+        _METHOD,
+        _CUSTOMERS,
+        *_REACH,
+        ("bought again", "hit_rate", 12, "{:.2%}"),
+        _CHANCE,
+        _CAME_BACK,
+        _TARGETS,
+    ),
+    "win_back": (
+        _METHOD,
+        _CUSTOMERS,
+        *_REACH,
+        _CAME_BACK,
+        _CHANCE,
+        ("bought target", "hit_rate", 13, "{:.2%}"),
+        _TARGETS,
+    ),
+    "second_purchase": (
+        _METHOD,
+        _CUSTOMERS,
+        *_REACH,
+        ("second visit", "came_back_rate", 12, "{:.2%}"),
+        _CHANCE,
+    ),
+}
+"""The columns of each offer type's table (each at most 100 characters wide)."""
+
+HEADLINE = {
+    "replenishment": ("bought again", "hit_rate"),
+    "win_back": ("came back", "came_back_rate"),
+    "second_purchase": ("second visit", "came_back_rate"),
+}
+"""The figure each offer type's campaign is compared with its baselines on."""
 
 
 @click.command("backtest")
@@ -65,11 +107,11 @@ _COLUMNS = (
 @click.option(
     "--top-n",
     "top_n",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=bt.MAX_TOP_N),
     default=bt.DEFAULT_TOP_N,
     show_default=True,
-    help="Cross-sell offers per customer, for the ranking and the baselines alike (1: what the "
-    "nightly run sends).",
+    help="Cross-sell and replenishment offers per customer, for the ranking and the baselines "
+    "alike (1: what the nightly run sends; at most 10).",
 )
 @click.option(
     "--method",
@@ -111,9 +153,11 @@ def backtest(
 ) -> None:
     """Score the offers built on a past day against what customers bought afterwards.
 
-    The cross-sell ranking is shown next to global popularity and popularity without what each
-    customer already bought, with the same number of offers per customer. Nothing is issued, no
-    ledger is opened, and --out and --seed do not apply (no holdout is drawn).
+    Every offer type is scored next to simple baselines: cross-sell (new-item hits) against
+    popularity, replenishment (bought again) against everyone who bought the products, win-back
+    (came back) against every lapsing and lapsed customer, second purchase (second visit) against
+    every one-visit customer. Nothing is issued, no ledger is opened, and --out and --seed do not
+    apply (no holdout is drawn).
     """
     job = open_job(config_path)
     day = cutoff or (as_of or date.today()) - timedelta(days=days)
@@ -146,29 +190,34 @@ def _load(job: Job, data_dir: Path | None) -> Inputs:
 
 
 def render_backtest(metrics: pl.DataFrame, *, cutoff: date, days: int, top_n: int, lookback_days: int) -> str:
-    """The text ``coupongen backtest`` prints: the window, the table and the ratios to the baselines."""
+    """The text ``coupongen backtest`` prints: the window, a table per offer type (campaign) and
+    each campaign's figures as multiples of its baselines'.
+    """
     level = metrics["level"][0]
     last = cutoff + timedelta(days=days - 1)
     lines = [
-        (
-            f"backtest at {level} level: offers built from the history before {cutoff}, "
-            f"scored on purchases from {cutoff} to {last} ({days} days)"
-        ),
-        (
-            f"{metrics['active'][0]:,} active customers (bought in the {lookback_days} days "
-            f"before the cutoff); up to {top_n} cross-sell offer{'s' if top_n != 1 else ''} per customer"
-        ),
-        "",
-        "  ".join(_cell(heading, width) for heading, _, width, _ in _COLUMNS),
+        f"backtest at {level} level: offers built from the history before {cutoff},",
+        f"scored on purchases from {cutoff} to {last} ({days} days)",
+        f"{metrics['active'][0]:,} active customers (bought in the {lookback_days} days before the cutoff)",
+        f"up to {top_n} cross-sell and replenishment offer{'s' if top_n != 1 else ''} per customer",
+        "cover: customers with an offer / customers scored; active: / every active customer;",
+        "chance: the offers' mean chance of their purchase, as the nightly run estimates it",
     ]
-    for row in metrics.iter_rows(named=True):
-        lines.append(
+    for campaign, kind in metrics.select("campaign", "offer_type").unique(maintain_order=True).iter_rows():
+        rows = metrics.filter(pl.col("campaign") == campaign)
+        columns = TABLES[kind]
+        heading = f"{kind} (campaign {campaign})"
+        if kind == "cross_sell":
+            heading += f": {rows['customers'][0]:,} customers"
+        lines += ["", heading, "  ".join(_cell(title, width) for title, _, width, _ in columns)]
+        lines += [
             "  ".join(
                 _cell("-" if row[col] is None else fmt.format(row[col]), width)
-                for _, col, width, fmt in _COLUMNS
+                for _, col, width, fmt in columns
             )
-        )
-    lines.extend(_ratios(metrics))
+            for row in rows.iter_rows(named=True)
+        ]
+        lines += _cross_sell_ratios(rows) if kind == "cross_sell" else _type_ratios(rows, kind)
     return "\n".join(lines)
 
 
@@ -176,24 +225,40 @@ def _cell(text: str, width: int) -> str:
     return text.ljust(-width) if width < 0 else text.rjust(width)
 
 
-def _ratios(metrics: pl.DataFrame) -> list[str]:
+def _cross_sell_ratios(rows: pl.DataFrame) -> list[str]:
     """Each cross-sell ranking's hit rates as multiples of its baselines'."""
     lines: list[str] = []
-    cross = metrics.filter(pl.col("offer_type") == "cross_sell")
-    for campaign in cross["campaign"].unique(maintain_order=True):
-        rows = {r["method"]: r for r in cross.filter(pl.col("campaign") == campaign).iter_rows(named=True)}
-        for model in (m for m in rows if m not in bt.BASELINES):
-            lines += ["", f"{campaign} ({model}) against the baselines:"]
-            for baseline in bt.BASELINES:
-                ratios = ", ".join(
-                    f"{label} {_ratio(rows[model][col], rows[baseline][col])}"
-                    for label, col in (
-                        ("hit rate", "hit_rate"),
-                        ("new-item hit rate", "new_item_hit_rate"),
-                    )
-                )
-                lines.append(f"  {baseline + ':':<21} {ratios}")
+    campaign = rows["campaign"][0]
+    by_method = {r["method"]: r for r in rows.iter_rows(named=True)}
+    for model in (m for m in by_method if m not in bt.BASELINES):
+        lines.append(f"{campaign} ({model}) against the baselines:")
+        for baseline in bt.BASELINES:
+            ratios = ", ".join(
+                f"{label} {_ratio(by_method[model][col], by_method[baseline][col])}"
+                for label, col in (("hit rate", "hit_rate"), ("new-item hit rate", "new_item_hit_rate"))
+            )
+            lines.append(f"  {baseline + ':':<21} {ratios}")
     return lines
+
+
+def _type_ratios(rows: pl.DataFrame, kind: str) -> list[str]:
+    """The campaign's headline figure as a multiple of each baseline's."""
+    label, col = HEADLINE[kind]
+    by_method = {r["method"]: r for r in rows.iter_rows(named=True)}
+    own = by_method.get(kind)
+    if own is None:
+        return []
+    if kind == "win_back":
+        # each lifecycle state against every customer in it
+        pairs = [(f"{kind}, {s}", f"all_{s}") for s in WIN_BACK_STATES]
+        found = [(a, b) for a, b in pairs if a in by_method and b in by_method]
+        return [f"{label}, {a}: {_ratio(by_method[a][col], by_method[b][col])} {b}" for a, b in found]
+    ratios = ", ".join(
+        f"{baseline} {_ratio(own[col], row[col])}"
+        for baseline, row in by_method.items()
+        if baseline in bt.ALL_BASELINES
+    )
+    return [f"{label}, {rows['campaign'][0]} against the baselines: {ratios}"] if ratios else []
 
 
 def _ratio(value: float | None, base: float | None) -> str:

@@ -281,6 +281,8 @@ class CampaignConfig(_Model):
     valid_days: int = Field(14, ge=1, le=366)
     max_uses: int = Field(1, ge=1)
     expected_redemption_rate: float = Field(0.05, gt=0, le=1)
+    # "expected_value": candidates ordered by expected value and those expected to lose money cut
+    rank_by: Literal["priority", "expected_value"] = "priority"
     budget: NonNegativeMoney | None = None
     lifetime_budget: float | None = Field(None, ge=0)
     start: date | None = None
@@ -324,6 +326,8 @@ class CampaignConfig(_Model):
             for locale, m in doc["messages"].items()
             if m["subject"] is not None
         }
+        if doc.get("rank_by") == "priority":
+            doc.pop("rank_by")
         for key in _LATER_KEYS:
             if doc.get(key) in (None, False, {}):
                 doc.pop(key, None)

@@ -208,6 +208,10 @@ class SparkConfig(_Model):
     master: str | None = None
 
 
+DEFAULT_MARGIN_RATE = 0.25
+"""Gross margin on sales assumed where the products file has no ``cost`` (a grocer's typical)."""
+
+
 class JobConfig(_Model):
     """A whole nightly job: paths (relative to the job file), analysis settings and campaigns."""
 
@@ -221,6 +225,8 @@ class JobConfig(_Model):
     currency: str = "RUB"
     point_value: float = Field(1.0, gt=0)
     points_per_currency: float = Field(0.01, ge=0)
+    # Margin on sales where the products file has no cost: the expected value of offers.
+    margin_rate: float = Field(DEFAULT_MARGIN_RATE, ge=0, lt=1)
     stale_after_days: int = Field(14, ge=0)
     inputs: InputsConfig = InputsConfig()
     products: ProductsConfig = ProductsConfig()
@@ -290,6 +296,8 @@ class Job:
             settings.pop(key)
         if settings["inputs"]["format"] is None:
             settings["inputs"].pop("format")
+        if settings["margin_rate"] == DEFAULT_MARGIN_RATE:
+            settings.pop("margin_rate")
         doc = {
             "job": settings,
             "campaigns": [c.fingerprint() for c in self.campaigns],

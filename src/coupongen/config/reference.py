@@ -24,6 +24,7 @@ KEY_NOTES: dict[str, str] = {
     "valid_days": "days the coupon stays valid",
     "max_uses": "times one coupon may be redeemed (a referral code: by friends in all)",
     "expected_redemption_rate": "share of coupons expected to be used: the expected cost",
+    "rank_by": "priority: the offer type's order; expected_value: highest first, none below zero",
     "budget": "expected cost allowed per night; none: no limit",
     "holdout_share": "share of chosen customers kept as a control group",
     "frequency_cap_days": "days before the same customer may get this offer type again",

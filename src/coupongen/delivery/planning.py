@@ -105,8 +105,11 @@ def stand_in_coupons(
     which are not messaged, left out).
     """
     code = pl.col("campaign").replace_strict(dict(ctx.stand_in_codes), return_dtype=pl.String)
-    planned = offers.filter(pl.col("kind") != "public").with_columns(
-        code.alias("code"), code.alias("barcode_value")
+    # A coupon's chance and expected value are the plan's, not the ledger's: messages do not use them.
+    planned = (
+        offers.filter(pl.col("kind") != "public")
+        .drop("chance", "expected_value", strict=False)
+        .with_columns(code.alias("code"), code.alias("barcode_value"))
     )
     if issued is None or issued.is_empty():
         return planned

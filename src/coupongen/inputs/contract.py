@@ -75,6 +75,7 @@ PRODUCTS = InputSpec(
         Column("subcategory", "str", required=False),
         Column("brand", "str", required=False),
         Column("price", "float", required=False),
+        Column("cost", "float", required=False),
         Column("promo_allowed", "bool", required=False),
     ),
 )

@@ -137,13 +137,14 @@ def validate_products(raw: pl.DataFrame) -> Loaded:
     """Products: sku, name and category present, unique sku; promo_allowed defaults to true.
 
     ``raw`` holds the columns as text (see ``scan_input``). Kept columns: sku, name, category,
-    brand (str), price (f64, not negative), promo_allowed (bool; blank or absent = true).
+    brand (str), price and cost (f64, not negative), promo_allowed (bool; blank or absent = true).
     """
     frame = _prepare(raw, PRODUCTS)
     sku = pl.col(text_name("sku"))
     checks = _type_checks(PRODUCTS, ("sku", "name", "category"))
     checks += [
         (pl.col(value_name("price")) < 0, "price: negative"),
+        (pl.col(value_name("cost")) < 0, "cost: negative"),
         (sku.is_not_null() & ~sku.is_first_distinct(), "sku: duplicate of an earlier product"),
     ]
     loaded = _split("products", frame, PRODUCTS, checks)

@@ -2,9 +2,9 @@
 
 The offers are built as the nightly run would have built them on a past cutoff date, from the
 history before it (nothing is issued, no ledger is touched), and scored on what customers bought in
-the days after: how many offered targets were bought, and how many of those were new to the
-customer, the cross-sell that matters. Two baselines get the same number of offers per customer:
-global popularity, and popularity without what each customer already bought.
+the days after: for cross-sell how many offered products were bought that were new to the customer,
+for replenishment how many due products were bought again, for win-back and second purchase how
+many customers came back. Every offer type is scored next to simple baselines (`TYPE_BASELINES`).
 """
 
 from __future__ import annotations
@@ -26,32 +26,52 @@ from coupongen.loop.backtest_scoring import (
     level_view,
     score_offers,
 )
-from coupongen.offers.candidates import OFFER_TYPES, OfferContext, cross_sell_candidates
+from coupongen.loop.backtest_types import (
+    TYPE_BASELINES,
+    WIN_BACK_STATES,
+    Scored,
+    as_offers,
+    type_rows,
+    with_chances,
+)
+from coupongen.offers.candidates import (
+    REPLENISH_DUE,
+    REPLENISH_GIVEN_UP,
+    OfferContext,
+    cross_sell_candidates,
+)
+from coupongen.offers.chances import MODELS, estimate_chances
 from coupongen.offers.eligibility import eligible_customers, with_audience_facts
 from coupongen.offers.money import data_figures, resolve_money
 
 LEVELS = ("sku", "category")
 """Levels a backtest scores at: the targets are skus, or categories."""
 
-BASELINES = ("popularity", "popularity_unbought")
+BASELINES = TYPE_BASELINES["cross_sell"]
 """The baselines every cross-sell campaign is compared with."""
 
-SCORED_TYPES: dict[str, tuple[str, ...]] = {
-    "sku": ("cross_sell", "replenishment"),
-    "category": ("cross_sell", "replenishment", "win_back"),
-}
-"""Offer types scored at each level: those whose target is an item of that level."""
+ALL_BASELINES = tuple(name for names in TYPE_BASELINES.values() for name in names)
+"""Every offer type's baselines."""
+
+SCORED_TYPES = ("cross_sell", "replenishment", "win_back", "second_purchase")
+"""Offer types the backtest scores, at either level; in this order."""
 
 DEFAULT_TOP_N = 3
+MAX_TOP_N = 10
 
 EXPORT_COLUMNS = ("customer_id", "offer_type", "method", "target", "rank")
 """Columns of the scored offers written for outside analysis (see `offer_rows`)."""
 
-_DEFAULT_CROSS_SELL = {
-    "name": "cross_sell",
-    "type": "cross_sell",
-    "reward": {"type": "percent", "value": 10},
+_DEFAULT_CAMPAIGNS: dict[str, dict[str, object]] = {
+    "cross_sell": {"reward": {"type": "percent", "value": 10}},
+    "replenishment": {"reward": {"type": "points", "value": 50}},
+    "win_back": {
+        "reward": {"type": "percent", "value": 15},
+        "eligibility": {"lifecycle": list(WIN_BACK_STATES)},
+    },
+    "second_purchase": {"reward": {"type": "percent", "value": 10}, "eligibility": {"lifecycle": ["new"]}},
 }
+"""A campaign of each scored type, for a job without an enabled one."""
 
 
 def backtest(
@@ -82,6 +102,12 @@ def backtest(
     ("popularity_unbought"). At level "category" the items are categories: the relevance model,
     the rules and the purchases are all taken at that level.
 
+    Every offer type of `SCORED_TYPES` is scored (a campaign of its own is added when the job has
+    no enabled one): replenishment gives up to `top_n` due products per customer (rank k is the
+    k-th most overdue), win-back and second purchase one offer each; each next to the baselines
+    `TYPE_BASELINES` names (see `backtest_types`). Win-back is also scored apart for its lapsing
+    and its lapsed customers; without eligibility it still reaches only those two states.
+
     Active customers bought in the look-back window before the cutoff. A campaign is scored on
     its eligible active customers (with ``eligibility=False``, on every active customer); its
     baselines on the same customers. An offer is a hit when the customer bought its target
@@ -104,26 +130,35 @@ def backtest(
         (metrics, offers). metrics, one row per campaign and method: `campaign`, `offer_type`;
         `method` (the relevance model for cross-sell, a baseline's name, or the offer type);
         `level`; `active` (active customers); `customers` (those the row is scored on);
-        `covered` (customers with an offer); `coverage` (covered / customers); `offers`; `hits`;
+        `covered` (customers with an offer); `coverage` (covered / customers);
+        `active_coverage` (covered / active); `offers`; `hits`;
         `hit_rate` (hits / offers); `new_offers` (offers of a target new to the customer);
         `new_hits` (new offers bought); `new_item_hit_rate` (new_hits / offers);
         `customer_new_hit_rate` (customers with a new offer bought / customers);
         `new_type_hit_rate` (customers who bought a product of an offered type they had never
         bought / customers); `substitute_share` (offers of a type the customer bought in the
-        look-back window / offers); and `distinct_targets`. Rates are null without offers.
+        look-back window / offers); `distinct_targets`; and `came_back_rate` (covered customers
+        who bought anything in the window / covered); `expected_rate` (the mean estimated chance
+        of the offers, to set against what happened: new_item_hit_rate for cross-sell, hit_rate
+        for replenishment, came_back_rate otherwise). Rates are null without offers.
         offers, one row per offer, sorted by campaign, method, customer_id and rank:
-        `campaign`, `offer_type`, `method`, `customer_id`, `target`, `rank` (1 = best),
-        `reason` (null for baselines), `hit`, `new_item`, `substitute`, `new_type_hit`.
+        `campaign`, `offer_type`, `method`, `customer_id`, `target_kind`, `target` (null for a
+        whole-basket offer), `rank` (1 = best), `reason` (null for baselines), `hit`,
+        `new_item`, `substitute`, `new_type_hit`, `came_back`, `chance` (the estimated chance of
+        the purchase the offer is for over the window, as `offers.value` estimates it on the
+        history before the cutoff; null for baselines).
 
     Raises:
-        ValueError: an unknown level, or days or top_n below 1.
+        ValueError: an unknown level, days below 1, or top_n outside 1 to `MAX_TOP_N`.
         InputError: a frame lacks a column, no customer bought before the cutoff, or nobody
             bought anything in the scoring window.
     """
     if level not in LEVELS:
         raise ValueError(f"Unknown level {level!r}; allowed: {', '.join(LEVELS)}")
-    if days < 1 or top_n < 1:
-        raise ValueError(f"days and top_n must be at least 1, got days={days}, top_n={top_n}")
+    if days < 1 or not 1 <= top_n <= MAX_TOP_N:
+        raise ValueError(
+            f"days must be at least 1 and top_n 1 to {MAX_TOP_N}, got days={days}, top_n={top_n}"
+        )
     inputs = _as_inputs(inputs_or_frames)
     last_day: date | None = inputs.transactions.kept.select(pl.col("ts").max().dt.date()).item()
     end = cutoff + timedelta(days=days - 1)
@@ -154,47 +189,53 @@ def backtest(
         point_value=job.config.point_value,
         points_per_currency=job.config.points_per_currency,
     )
+    # The chance of each offer's purchase over the scoring window, as the nightly run estimates it
+    # (`offers.chances`), to set against what happened.
+    ctx = replace(
+        ctx,
+        chances=estimate_chances(
+            _level_lines(inputs, level),
+            as_of=cutoff,
+            horizons={model: [days] for model in MODELS},
+            lookback_days=lookback,
+            due=(REPLENISH_DUE, REPLENISH_GIVEN_UP),
+        ),
+        margin_rate=job.config.margin_rate,
+    )
     if spec is None:
         specs = [relevance.ranking_spec(job)]
     elif isinstance(spec, relevance.ModelSpec | relevance.RankSpec):
         specs = [spec]
     else:
         specs = list(spec)
-    scored: list[tuple[CampaignConfig, str, pl.DataFrame, pl.DataFrame]] = []
-    for campaign in _campaigns(job, level):
-        admitted = (
-            eligible_customers(
-                with_audience_facts(active, as_of=cutoff),
-                campaign,
-                listed=job.customer_lists.get(campaign.name),
-            )
-            if eligibility
-            else active
-        )
+    audience = with_audience_facts(active, as_of=cutoff)
+    rows: list[Scored] = []
+    for campaign in _campaigns(job):
+        if eligibility:
+            admitted = eligible_customers(audience, campaign, listed=job.customer_lists.get(campaign.name))
+        elif campaign.type == "win_back":
+            admitted = audience.filter(pl.col("lifecycle").is_in(list(WIN_BACK_STATES)))
+        else:
+            admitted = audience
         if campaign.type == "cross_sell":
             for model in specs:
-                made = _cross_sell_offers(admitted, ctx, campaign, top_n, model)
-                scored.append((campaign, model.method, admitted, made))
+                calibrated = replace(ctx, calibrated=model.method == "rerank")
+                made = _cross_sell_offers(admitted, calibrated, campaign, top_n, model)
+                rows.append(Scored(campaign, model.method, admitted, made))
             for baseline in BASELINES:
                 made = _baseline_offers(admitted, view, campaign, baseline, top_n)
-                scored.append((campaign, baseline, admitted, made))
+                rows.append(Scored(campaign, baseline, admitted, made))
         else:
-            made = OFFER_TYPES[campaign.type](admitted, ctx, campaign)
-            scored.append(
-                (
-                    campaign,
-                    campaign.type,
-                    admitted,
-                    _as_offers(made, campaign, campaign.type, rank=1),
-                )
-            )
-    all_offers = score_offers(pl.concat([made for *_, made in scored]), view).sort(
+            rows.extend(type_rows(campaign, admitted, audience, ctx, top_n=top_n))
+    all_offers = score_offers(pl.concat([r.offers for r in rows if r.offers is not None]), view).sort(
         "campaign", "method", "customer_id", "rank"
     )
     metrics = pl.concat(
         [
-            campaign_metrics(all_offers, campaign, method, admitted, active=active.height, level=level)
-            for campaign, method, admitted, _ in scored
+            campaign_metrics(
+                all_offers, r.campaign, r.method, r.admitted, active=active.height, level=level, label=r.label
+            )
+            for r in rows
         ]
     )
     return metrics, all_offers
@@ -203,7 +244,7 @@ def backtest(
 def offer_rows(offers_frame: pl.DataFrame) -> pl.DataFrame:
     """The campaigns' scored offers (not the baselines') in the `EXPORT_COLUMNS` layout."""
     return (
-        offers_frame.filter(~pl.col("method").is_in(list(BASELINES)))
+        offers_frame.filter(~pl.col("method").is_in(list(ALL_BASELINES)))
         .select(EXPORT_COLUMNS)
         .sort("offer_type", "method", "customer_id", "rank")
     )
@@ -212,13 +253,17 @@ def offer_rows(offers_frame: pl.DataFrame) -> pl.DataFrame:
 # --- building the offers ---------------------------------------------------------------------------
 
 
-def _campaigns(job: Job, level: str) -> list[CampaignConfig]:
-    """The job's enabled campaigns scored at `level`, cross-sell first (one is added when missing)."""
-    chosen = [c for c in job.campaigns if c.enabled and c.type in SCORED_TYPES[level]]
-    cross_sell = [c for c in chosen if c.type == "cross_sell"]
-    if not cross_sell:
-        cross_sell = [CampaignConfig.model_validate(_DEFAULT_CROSS_SELL)]
-    return cross_sell + [c for c in chosen if c.type != "cross_sell"]
+def _campaigns(job: Job) -> list[CampaignConfig]:
+    """The job's enabled campaigns of the scored types, in `SCORED_TYPES` order; a type without
+    one gets a campaign of its own (`_DEFAULT_CAMPAIGNS`).
+    """
+    chosen: list[CampaignConfig] = []
+    for kind in SCORED_TYPES:
+        mine = [c for c in job.campaigns if c.enabled and c.type == kind]
+        chosen += mine or [
+            CampaignConfig.model_validate({"name": kind, "type": kind, **_DEFAULT_CAMPAIGNS[kind]})
+        ]
+    return chosen
 
 
 def _cross_sell_offers(
@@ -246,7 +291,7 @@ def _cross_sell_offers(
     picked: list[pl.DataFrame] = []
     for rank in range(1, top_n + 1):
         proposed = cross_sell_candidates(admitted, current, campaign)
-        picked.append(_as_offers(proposed, campaign, spec.method, rank=rank))
+        picked.append(as_offers(with_chances(proposed, campaign, current), campaign, spec.method, rank=rank))
         if proposed.is_empty():
             break
         ranked = ranked.join(
@@ -274,23 +319,21 @@ def _baseline_offers(
         pl.lit("cross_sell").alias("offer_type"),
         pl.lit(baseline).alias("method"),
         "customer_id",
+        pl.lit("sku").alias("target_kind"),
         pl.col("sku").alias("target"),
         "rank",
         pl.lit(None, dtype=pl.String).alias("reason"),
+        pl.lit(None, dtype=pl.Float64).alias("chance"),
     )
 
 
-def _as_offers(proposed: pl.DataFrame, campaign: CampaignConfig, method: str, *, rank: int) -> pl.DataFrame:
-    """Candidates of an offer type as the backtest's offers of one rank."""
-    return proposed.select(
-        pl.lit(campaign.name).alias("campaign"),
-        pl.lit(campaign.type).alias("offer_type"),
-        pl.lit(method).alias("method"),
-        "customer_id",
-        "target",
-        pl.lit(rank, dtype=pl.Int32).alias("rank"),
-        "reason",
-    )
+def _level_lines(inputs: Inputs, level: str) -> pl.DataFrame:
+    """The kept transaction lines, with categories for skus at level "category"."""
+    tx = inputs.transactions.kept
+    if level == "sku":
+        return tx
+    categories = inputs.products.kept.select("sku", "category")
+    return tx.join(categories, on="sku").with_columns(pl.col("category").alias("sku")).drop("category")
 
 
 def _as_inputs(inputs_or_frames: Inputs | Mapping[str, pl.DataFrame]) -> Inputs:

@@ -1,10 +1,13 @@
 """Scoring a backtest's offers: the history seen at one level, and hits on later purchases.
 
 An offer is a hit when the customer bought its target in the days after the cutoff, and new when
-the customer had never bought it before; at level "category" every item is a category. Each target
-also has a product type (its subcategory where the products file has one, else its category): an
-offer is a substitute when the customer bought that type in the look-back window, and a new-type
-hit when the customer had never bought the type and bought any product of it in the window.
+the customer had never bought it before; at level "category" every item is a category. A category
+target at sku level (win-back's favourite category) is a hit when the customer bought any product
+of it; a whole-basket target (second purchase, VIP...) when the customer came back at all. Each
+target also has a product type (its subcategory where the products file has one, else its
+category): an offer is a substitute when the customer bought that type in the look-back window,
+and a new-type hit when the customer had never bought the type and bought any product of it in
+the window.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ METRICS_SCHEMA = pl.Schema(
         "customers": pl.Int64(),
         "covered": pl.Int64(),
         "coverage": pl.Float64(),
+        "active_coverage": pl.Float64(),
         "offers": pl.Int64(),
         "hits": pl.Int64(),
         "hit_rate": pl.Float64(),
@@ -41,6 +45,8 @@ METRICS_SCHEMA = pl.Schema(
         "new_type_hit_rate": pl.Float64(),
         "substitute_share": pl.Float64(),
         "distinct_targets": pl.Int64(),
+        "came_back_rate": pl.Float64(),
+        "expected_rate": pl.Float64(),
     }
 )
 """Columns and dtypes of the metrics frame `backtest.backtest` returns."""
@@ -51,6 +57,7 @@ OFFERS_SCHEMA = pl.Schema(
         "offer_type": pl.String(),
         "method": pl.String(),
         "customer_id": pl.String(),
+        "target_kind": pl.String(),
         "target": pl.String(),
         "rank": pl.Int32(),
         "reason": pl.String(),
@@ -58,6 +65,8 @@ OFFERS_SCHEMA = pl.Schema(
         "new_item": pl.Boolean(),
         "substitute": pl.Boolean(),
         "new_type_hit": pl.Boolean(),
+        "came_back": pl.Boolean(),
+        "chance": pl.Float64(),
     }
 )
 """Columns and dtypes of the offers frame `backtest.backtest` returns."""
@@ -65,17 +74,91 @@ OFFERS_SCHEMA = pl.Schema(
 
 @dataclass(frozen=True)
 class LevelView:
-    """The history seen at one level: items are skus or categories."""
+    """The history seen at one level: items are skus or categories.
+
+    bought: customer_products with items as skus; products: the items (sku, name, category, price,
+    promo_allowed); later: (customer_id, target) bought in the scoring window; types: (target,
+    type) of every item. level: "sku" or "category".
+    """
 
     bought: pl.DataFrame
     products: pl.DataFrame
     rules: pl.DataFrame
     later: pl.DataFrame  # customer_id, target: bought in the scoring window
     types: pl.DataFrame  # target, type
+    level: str = "sku"
+
+    def as_categories(self) -> LevelView:
+        """The same history with categories as items (for category targets at sku level)."""
+        if self.level == "category":
+            return self
+        category = self.products.select(pl.col("sku").alias("target"), "category")
+        bought = (
+            self.bought.join(category.rename({"target": "sku"}), on="sku")
+            .group_by("customer_id", "category")
+            .agg(pl.col("in_lookback").any())
+            .rename({"category": "sku"})
+        )
+        later = self.later.join(category, on="target").select(
+            "customer_id", pl.col("category").alias("target")
+        )
+        types = category.select(pl.col("category").alias("target"), pl.col("category").alias("type")).unique()
+        return LevelView(
+            bought=bought,
+            products=self.products,
+            rules=self.rules,
+            later=later.unique(),
+            types=types,
+            level="category",
+        )
 
 
 def score_offers(made: pl.DataFrame, view: LevelView) -> pl.DataFrame:
-    """Mark each offer bought in the window (hit) and never bought before the cutoff (new_item)."""
+    """Mark each offer bought in the window (hit), never bought before the cutoff (new_item), a
+    substitute, a new-type hit, and whether its customer bought anything in the window (came_back).
+
+    Offers without a target (or ``target_kind`` "basket": a reward on the whole basket) are a hit
+    when the customer came back; a "category" target at sku level when the customer bought any
+    product of the category.
+    """
+    if "target_kind" not in made.columns:
+        made = made.with_columns(pl.lit("sku").alias("target_kind"))
+    if "chance" not in made.columns:
+        made = made.with_columns(pl.lit(None, dtype=pl.Float64).alias("chance"))
+    made = made.cast({"rank": pl.Int32, "reason": pl.String, "target_kind": pl.String})
+    basket = pl.col("target").is_null() | (pl.col("target_kind") == "basket")
+    by_category = ~basket & (pl.col("target_kind") == "category") & pl.lit(view.level == "sku")
+    parts = [
+        _score_items(made.filter(~basket & ~by_category), view),
+        _score_items(made.filter(by_category), view.as_categories())
+        if not made.filter(by_category).is_empty()
+        else None,
+        made.filter(basket).with_columns(
+            pl.lit(None, dtype=pl.Boolean).alias("hit"),
+            pl.lit(False).alias("new_item"),
+            pl.lit(False).alias("substitute"),
+            pl.lit(False).alias("new_type_hit"),
+        ),
+    ]
+    visitors = view.later.select("customer_id").unique().with_columns(pl.lit(True).alias("came_back"))
+    return (
+        pl.concat(
+            [
+                p.select(*made.columns, "hit", "new_item", "substitute", "new_type_hit")
+                for p in parts
+                if p is not None
+            ]
+        )
+        .join(visitors, on="customer_id", how="left")
+        .with_columns(pl.col("came_back").fill_null(False))
+        .with_columns(pl.col("hit").fill_null(pl.col("came_back")))
+        .select(OFFERS_SCHEMA.names())
+        .cast(OFFERS_SCHEMA)
+    )
+
+
+def _score_items(made: pl.DataFrame, view: LevelView) -> pl.DataFrame:
+    """Offers whose target is an item of ``view``: hit, new_item, substitute, new_type_hit."""
     ever = view.bought.select("customer_id", pl.col("sku").alias("target")).unique()
     later = view.later.with_columns(pl.lit(True).alias("hit"))
     typed = view.bought.select("customer_id", pl.col("sku").alias("target"), "in_lookback").join(
@@ -95,8 +178,7 @@ def score_offers(made: pl.DataFrame, view: LevelView) -> pl.DataFrame:
         .with_columns(pl.lit(True).alias("type_bought"))
     )
     return (
-        made.cast({"rank": pl.Int32, "reason": pl.String})
-        .join(later, on=["customer_id", "target"], how="left")
+        made.join(later, on=["customer_id", "target"], how="left")
         .join(
             ever.with_columns(pl.lit(False).alias("new_item")),
             on=["customer_id", "target"],
@@ -114,8 +196,6 @@ def score_offers(made: pl.DataFrame, view: LevelView) -> pl.DataFrame:
                 "new_type_hit"
             ),
         )
-        .select(OFFERS_SCHEMA.names())
-        .cast(OFFERS_SCHEMA)
     )
 
 
@@ -127,9 +207,16 @@ def campaign_metrics(
     *,
     active: int,
     level: str,
+    label: str | None = None,
 ) -> pl.DataFrame:
-    """One metrics row: the offers of `campaign` ranked by `method`, on the admitted customers."""
-    mine = scored.filter((pl.col("campaign") == campaign.name) & (pl.col("method") == method))
+    """One metrics row: the offers of `campaign` ranked by `method`, on the admitted customers.
+
+    Only offers to the admitted customers count (a sub-group of a campaign's customers is scored by
+    passing it as ``admitted``); ``label`` names the row's method (default ``method``).
+    """
+    mine = scored.filter((pl.col("campaign") == campaign.name) & (pl.col("method") == method)).join(
+        admitted.select("customer_id"), on="customer_id", how="semi"
+    )
     n = mine.height
     hits = int(mine["hit"].sum())
     new_offers = int(mine["new_item"].sum())
@@ -137,17 +224,19 @@ def campaign_metrics(
     covered = mine["customer_id"].n_unique()
     new_hit_customers = mine.filter(pl.col("hit") & pl.col("new_item"))["customer_id"].n_unique()
     new_type_customers = mine.filter(pl.col("new_type_hit"))["customer_id"].n_unique()
+    came_back = mine.filter(pl.col("came_back"))["customer_id"].n_unique()
     customers = admitted.height
     return pl.DataFrame(
         {
             "campaign": [campaign.name],
             "offer_type": [campaign.type],
-            "method": [method],
+            "method": [label or method],
             "level": [level],
             "active": [active],
-            "customers": [admitted.height],
+            "customers": [customers],
             "covered": [covered],
-            "coverage": [covered / admitted.height if admitted.height else None],
+            "coverage": [covered / customers if customers else None],
+            "active_coverage": [covered / active if active else None],
             "offers": [n],
             "hits": [hits],
             "hit_rate": [hits / n if n else None],
@@ -157,7 +246,9 @@ def campaign_metrics(
             "customer_new_hit_rate": [new_hit_customers / customers if customers else None],
             "new_type_hit_rate": [new_type_customers / customers if customers else None],
             "substitute_share": [int(mine["substitute"].sum()) / n if n else None],
-            "distinct_targets": [mine["target"].n_unique()],
+            "distinct_targets": [mine["target"].drop_nulls().n_unique()],
+            "came_back_rate": [came_back / covered if covered else None],
+            "expected_rate": [mine["chance"].mean() if n else None],
         },
         schema=METRICS_SCHEMA,
     )
@@ -208,4 +299,4 @@ def level_view(
         .select("customer_id", pl.col("sku").alias("target"))
         .unique()
     )
-    return LevelView(bought=bought, products=items, rules=rules, later=later, types=types)
+    return LevelView(bought=bought, products=items, rules=rules, later=later, types=types, level=level)

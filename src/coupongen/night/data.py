@@ -18,6 +18,8 @@ from coupongen.analysis.night import Analysis
 from coupongen.config import Job
 from coupongen.inputs.contract import Inputs
 from coupongen.inputs.quarantine import oversized_purchases
+from coupongen.offers.candidates import REPLENISH_DUE, REPLENISH_GIVEN_UP
+from coupongen.offers.chances import CHANCE_SCHEMA, chance_horizons, estimate_chances
 from coupongen.offers.eligibility import home_stores
 from coupongen.offers.money import DataFigures, data_figures
 from coupongen.report.summary import quarantine_reasons
@@ -36,6 +38,7 @@ FRAMES = (
     "oversized",
     "home",
     "customer_columns",
+    "chances",
 )
 """The frames of the analysis checkpoint, by file name."""
 
@@ -49,7 +52,8 @@ class NightData:
     money rules resolve against; ``oversized`` the purchases kept out for their size (customer_id,
     sku, ts); ``home`` each customer's home store (customer_id, home_store) when a campaign filters
     on it, else None; ``customers`` the kept customer rows; ``customer_columns`` the customer
-    file's columns beyond the contract (customer_id and those columns, typed) when it has any.
+    file's columns beyond the contract (customer_id and those columns, typed) when it has any;
+    ``chances`` the chance tables of the offers' expected value (`offers.chances`).
     """
 
     analysis: Analysis
@@ -60,6 +64,7 @@ class NightData:
     oversized: pl.DataFrame
     home: pl.DataFrame | None
     customer_columns: pl.DataFrame | None = None
+    chances: pl.DataFrame | None = None
 
     @property
     def products(self) -> pl.DataFrame:
@@ -97,6 +102,13 @@ def digest(job: Job, inputs: Inputs, analysis: Analysis, as_of: date) -> NightDa
         oversized=oversized_purchases(inputs.transactions.quarantined),
         home=home_stores(tx, as_of=as_of, lookback_days=lookback) if by_store else None,
         customer_columns=inputs.customers.extra,
+        chances=estimate_chances(
+            tx,
+            as_of=as_of,
+            horizons=chance_horizons(job),
+            lookback_days=lookback,
+            due=(REPLENISH_DUE, REPLENISH_GIVEN_UP),
+        ),
     )
 
 
@@ -119,6 +131,7 @@ def to_frames(night: NightData) -> tuple[dict[str, pl.DataFrame], dict[str, Any]
         "oversized": night.oversized,
         "home": home,
         "customer_columns": extra,
+        "chances": night.chances if night.chances is not None else pl.DataFrame(schema=CHANCE_SCHEMA),
     }
     f = night.figures
     meta = {
@@ -163,4 +176,5 @@ def from_frames(frames: dict[str, pl.DataFrame], meta: dict[str, Any]) -> NightD
         oversized=frames["oversized"],
         home=frames["home"] if meta["has_home"] else None,
         customer_columns=frames["customer_columns"] if meta["has_customer_columns"] else None,
+        chances=frames["chances"],
     )

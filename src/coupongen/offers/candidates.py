@@ -37,7 +37,10 @@ class OfferContext:
     relevance: the cross-sell ranking (`relevance.recommend`) when computed beforehand; None lets
     the cross-sell offer type compute it for its eligible customers. also_bought: purchases kept
     out of the analysis for their size (customer_id, sku, ts; see
-    `inputs.quarantine.oversized_purchases`), which still count as bought.
+    `inputs.quarantine.oversized_purchases`), which still count as bought. chances: the chance
+    tables measured on the history (`chances.estimate_chances`; None: no chance is known);
+    calibrated: the relevance scores are chances (the learned ranking's); margin_rate: the margin
+    on sales of products without a cost. The last three give each offer its expected value.
     """
 
     customers: pl.DataFrame
@@ -51,6 +54,9 @@ class OfferContext:
     points_per_currency: float = 0.01
     relevance: pl.DataFrame | None = None
     also_bought: pl.DataFrame | None = None
+    chances: pl.DataFrame | None = None
+    calibrated: bool = False
+    margin_rate: float = 0.25
 
     def bought_recently(self) -> pl.DataFrame:
         """(customer_id, sku) of every purchase in the look-back window, oversized lines included."""

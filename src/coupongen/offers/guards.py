@@ -1,9 +1,9 @@
 """Guards and money: frequency and per-customer caps, a coupon's expected cost, budgets, holdout.
 
 A campaign's budget is spent on expected cost (redemption rate times the reward's value), highest
-priority first; a lifetime budget caps what is left for tonight after earlier nights' cost. The
-holdout is a salted, deterministic share of candidates that is recorded but sent nothing, so that
-the campaign's effect can be measured against it.
+priority first (or highest expected value, see ``value``); a lifetime budget caps what is left for
+tonight after earlier nights' cost. The holdout is a salted, deterministic share of candidates
+that is recorded but sent nothing, so that the campaign's effect can be measured against it.
 """
 
 from __future__ import annotations
@@ -36,7 +36,15 @@ def frequency_capped(
 def expected_cost(
     campaign: CampaignConfig, base_value: pl.Expr, point_value: float, points_per_currency: float = 0.01
 ) -> pl.Expr:
-    """Expected cost of one coupon: redemption rate x the reward's money value.
+    """Expected cost of one coupon: redemption rate x the reward's money value (`reward_cost`)."""
+    value = reward_cost(campaign, base_value, point_value, points_per_currency)
+    return (value * campaign.expected_redemption_rate).round(4)
+
+
+def reward_cost(
+    campaign: CampaignConfig, base_value: pl.Expr, point_value: float, points_per_currency: float = 0.01
+) -> pl.Expr:
+    """What one coupon costs when it is used: the reward's money value.
 
     Points are worth ``point_value`` each; a multiplier costs the extra points the base value earns
     at ``points_per_currency``. A reward relative to the target's price is priced per offer. Item
@@ -48,18 +56,16 @@ def expected_cost(
     reward = campaign.reward
     given = per_offer_reward(campaign, base_value, point_value)
     if reward.type in ("free_product", "buy_x_get_y"):
-        value = base_value * (reward.get or 1) * given / 100
-    elif reward.type == "cheapest_free":
-        value = base_value * (reward.get or 1) / (reward.buy or 1) * given / 100
-    elif reward.type == "percent":
-        value = base_value * given / 100
-    elif reward.type == "amount":
-        value = given
-    elif reward.type == "points":
-        value = given * point_value
-    else:
-        value = base_value * points_per_currency * (given - 1) * point_value
-    return (value * campaign.expected_redemption_rate).round(4)
+        return base_value * (reward.get or 1) * given / 100
+    if reward.type == "cheapest_free":
+        return base_value * (reward.get or 1) / (reward.buy or 1) * given / 100
+    if reward.type == "percent":
+        return base_value * given / 100
+    if reward.type == "amount":
+        return given
+    if reward.type == "points":
+        return given * point_value
+    return base_value * points_per_currency * (given - 1) * point_value
 
 
 def in_holdout(customer_ids: pl.Series, *, salt: str, share: float) -> pl.Series:

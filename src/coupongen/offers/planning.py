@@ -33,9 +33,10 @@ from coupongen.offers.guards import (
     per_customer_capped,
     within_budget,
 )
-from coupongen.offers.money import per_offer_reward
+from coupongen.offers.offer_rows import OFFER_COLUMNS, concat_or_empty, offer_rows
 from coupongen.offers.public import public_counts, public_offer
 from coupongen.offers.targeting import apply_target
+from coupongen.offers.value import margin_source, with_values
 
 ELIGIBLE_SCHEMA: dict[str, pl.DataType] = {"campaign": pl.String(), "customer_id": pl.String()}
 
@@ -47,8 +48,10 @@ class OfferPlan:
     offers / controls columns: offer_key, kind (personal, or referral: shareable), symbology, as_of,
     campaign, offer_type, customer_id, card_number, target_kind, target, reward_type, reward_value,
     reward_buy, reward_get (item rewards, else null),
-    min_basket, valid_from, valid_to, max_uses, expected_cost, reason. funnel: campaign, offer_type,
-    eligible, candidates, capped, within_budget, treated, control, expected_cost, budget.
+    min_basket, valid_from, valid_to, max_uses, expected_cost, chance, expected_value, reason.
+    funnel: campaign, offer_type, eligible, candidates, capped, within_budget, treated, control,
+    expected_cost, budget, mean_chance, expected_value, value_per_coupon, negative_value, margin_source (see
+    `_value_counts`).
     eligible: campaign, customer_id of every customer a planned campaign admitted. budgets: one row
     per enabled campaign: campaign, runs_tonight (within its start and end dates), budget,
     lifetime_budget, spent_before (earlier nights' cost, see ``Ledger.campaign_spend``),
@@ -160,6 +163,11 @@ def plan_offers(
                 )
             )
         )
+        free = with_values(free, campaign, ctx)
+        if campaign.rank_by == "expected_value":
+            # Highest expected value first; an offer expected to lose money is not made.
+            kept = pl.col("recorded_held").is_not_null() | (pl.col("expected_value") > 0)
+            free = free.filter(kept).with_columns(pl.col("expected_value").fill_null(0.0).alias("priority"))
         # Coupons issued earlier tonight to customers who are no longer candidates still cost.
         gone = earlier.join(cands.select("customer_id"), on="customer_id", how="anti")
         spent_elsewhere = float(gone.filter(~pl.col("held"))["expected_cost"].sum())
@@ -170,8 +178,8 @@ def plan_offers(
             else free.with_columns(pl.lit(False).alias("held"))
         )
         new = chosen.join(earlier.select("customer_id"), on="customer_id", how="anti")
-        treated = _offer_rows(new.filter(~pl.col("held")), campaign, ctx, card)
-        control = _offer_rows(new.filter(pl.col("held")), campaign, ctx, card)
+        treated = offer_rows(new.filter(~pl.col("held")), campaign, ctx, card)
+        control = offer_rows(new.filter(pl.col("held")), campaign, ctx, card)
         taken = pl.concat(
             [
                 taken.filter(pl.col("campaign") != campaign.name),
@@ -195,18 +203,36 @@ def plan_offers(
                     float(treated["expected_cost"].sum()) + float(sent_before["expected_cost"].sum()), 2
                 ),
                 "budget": None if campaign.budget is None else amount(campaign.budget, "budget"),
+                **_value_counts(chosen.filter(~pl.col("held")), ctx),
             }
         )
         offers.append(treated)
         controls.append(control)
     return OfferPlan(
-        offers=_concat_or_empty(offers),
-        controls=_concat_or_empty(controls),
+        offers=concat_or_empty(offers),
+        controls=concat_or_empty(controls),
         funnel=pl.DataFrame(counts) if counts else pl.DataFrame(),
         eligible=pl.concat(admitted) if admitted else pl.DataFrame(schema=ELIGIBLE_SCHEMA),
         budgets=pl.DataFrame(limits, schema=BUDGET_SCHEMA),
         earlier=before.filter(pl.col("campaign").is_in([str(c["campaign"]) for c in counts])),
     )
+
+
+def _value_counts(sent: pl.DataFrame, ctx: OfferContext) -> dict[str, object]:
+    """The funnel's value figures of the coupons a campaign sends: mean_chance (of the purchase
+    they are for), expected_value (their sum),
+    value_per_coupon (its mean over those with a known chance), negative_value (coupons expected
+    to lose money) and margin_source (`value.margin_source`).
+    """
+    known = sent["expected_value"].drop_nulls() if sent.height else pl.Series([], dtype=pl.Float64)
+    chance = sent["chance"].drop_nulls() if sent.height else pl.Series([], dtype=pl.Float64)
+    return {
+        "mean_chance": round(float(chance.mean()), 4) if chance.len() else None,  # type: ignore[arg-type]
+        "expected_value": round(float(known.sum()), 2) if known.len() else None,
+        "value_per_coupon": round(float(known.mean()), 4) if known.len() else None,  # type: ignore[arg-type]
+        "negative_value": int((known < 0).sum()),
+        "margin_source": margin_source(ctx.products, ctx.margin_rate),
+    }
 
 
 BUDGET_SCHEMA: dict[str, pl.DataType] = {
@@ -236,71 +262,6 @@ def _full_customers(
     )
 
 
-OFFER_COLUMNS: dict[str, pl.DataType] = {
-    "offer_key": pl.String(),
-    "kind": pl.String(),
-    "symbology": pl.String(),
-    "as_of": pl.String(),
-    "campaign": pl.String(),
-    "offer_type": pl.String(),
-    "customer_id": pl.String(),
-    "card_number": pl.String(),
-    "target_kind": pl.String(),
-    "target": pl.String(),
-    "reward_type": pl.String(),
-    "reward_value": pl.Float64(),
-    "reward_buy": pl.Int64(),
-    "reward_get": pl.Int64(),
-    "min_basket": pl.Float64(),
-    "valid_from": pl.String(),
-    "valid_to": pl.String(),
-    "max_uses": pl.Int64(),
-    "expected_cost": pl.Float64(),
-    "reason": pl.String(),
-}
-
-
-def _concat_or_empty(frames: list[pl.DataFrame]) -> pl.DataFrame:
-    frames = [f for f in frames if not f.is_empty()]
-    return pl.concat(frames) if frames else pl.DataFrame(schema=OFFER_COLUMNS)
-
-
-def _offer_rows(
-    chosen: pl.DataFrame, campaign: CampaignConfig, ctx: OfferContext, card: pl.DataFrame
-) -> pl.DataFrame:
-    as_of = ctx.as_of
-    valid_from, valid_to = campaign.validity(as_of)
-    return (
-        chosen.join(card, on="customer_id", how="left")
-        .select(
-            pl.format("{}:{}:{}:0", pl.lit(campaign.name), pl.lit(as_of.isoformat()), "customer_id").alias(
-                "offer_key"
-            ),
-            pl.lit("referral" if campaign.type == "referral" else "personal").alias("kind"),
-            pl.lit(campaign.code.symbology).alias("symbology"),
-            pl.lit(as_of.isoformat()).alias("as_of"),
-            pl.lit(campaign.name).alias("campaign"),
-            pl.lit(campaign.type).alias("offer_type"),
-            "customer_id",
-            "card_number",
-            "target_kind",
-            "target",
-            pl.lit(campaign.reward.type).alias("reward_type"),
-            per_offer_reward(campaign, pl.col("base_value"), ctx.point_value).alias("reward_value"),
-            pl.lit(campaign.reward.buy, dtype=pl.Int64).alias("reward_buy"),
-            pl.lit(campaign.reward.get, dtype=pl.Int64).alias("reward_get"),
-            pl.lit(amount(campaign.min_basket, "min_basket")).alias("min_basket"),
-            pl.lit(valid_from.isoformat()).alias("valid_from"),
-            pl.lit(valid_to.isoformat()).alias("valid_to"),
-            pl.lit(campaign.max_uses).cast(pl.Int64).alias("max_uses"),
-            "expected_cost",
-            "reason",
-        )
-        .cast(OFFER_COLUMNS)  # type: ignore[arg-type]
-        .sort("customer_id")
-    )
-
-
 def plan_night(
     job: Job,
     analysis: Analysis,
@@ -317,6 +278,7 @@ def plan_night(
     home: pl.DataFrame | None = None,
     public_issued: dict[str, str] | None = None,
     customer_columns: pl.DataFrame | None = None,
+    chances: pl.DataFrame | None = None,
 ) -> OfferPlan:
     """Targeting, guards, budgets and holdout for every enabled campaign of the job.
 
@@ -329,7 +291,8 @@ def plan_night(
     ``also_bought`` holds purchases the analysis left out for their size (see `OfferContext`).
     ``customer_columns`` (customer_id and the customer file's columns beyond the contract, see
     ``inputs.Loaded.extra``) join the table for ``[eligibility.columns]`` filters; a filter on a
-    column the table lacks is a ConfigError naming the campaign file and key.
+    column the table lacks is a ConfigError naming the campaign file and key. ``chances`` (the
+    tables of `chances.estimate_chances`) give each offer its expected value (`value`).
     """
     live = [c for c in job.campaigns if c.enabled and c.runs_on(as_of)]
     by_store = any(c.eligibility.home_store is not None for c in live)
@@ -379,6 +342,9 @@ def plan_night(
         points_per_currency=job.config.points_per_currency,
         relevance=ranked,
         also_bought=also_bought,
+        chances=chances,
+        calibrated=ranking_spec(job).method == "rerank",
+        margin_rate=job.config.margin_rate,
     )
     return plan_offers(
         job.campaigns,

@@ -2,7 +2,8 @@
 
 Can it fire (the customer columns it needs hold values, someone is eligible, someone is a
 candidate), what share of tonight's baskets reach its ``min_basket``, what its reward is worth
-against the price of what it is on, and its expected cost against its budget. Findings are rows the
+against the price of what it is on, its expected cost against its budget, and the expected value
+of its coupons (a campaign expected to lose money per coupon is flagged). Findings are rows the
 CLI, summary.json and the report show; inputs older than the job's ``stale_after_days`` stop the run.
 """
 
@@ -133,7 +134,27 @@ def preflight(
                 f"expected cost {f['expected_cost']:,.2f} of budget {f['budget']:,.2f}"
                 + ("; the budget runs out, the lowest-priority candidates go without" if spent else ""),
             )
+        if f.get("value_per_coupon") is not None:
+            add(*_value_finding(f, job.config.currency))
     return pl.DataFrame(rows, schema=FINDING_COLUMNS) if rows else pl.DataFrame(schema=FINDING_COLUMNS)
+
+
+def _value_finding(f: dict[str, object], currency: str) -> tuple[str, str, str]:
+    """The "value" check of a campaign's funnel row: a warning when a coupon is expected to lose
+    money on average.
+    """
+    per = float(f["value_per_coupon"])  # type: ignore[arg-type]
+    total = float(f["expected_value"] or 0.0)  # type: ignore[arg-type]
+    chance = f.get("mean_chance")
+    detail = (
+        f"expected value {total:,.2f} {currency}, {per:,.2f} per coupon"
+        + (f" (chance {float(chance):.1%} on average" if chance is not None else " (")  # type: ignore[arg-type]
+        + f"; margin from the {f['margin_source']})"
+    )
+    if per < 0:
+        return "value", WARNING, f"negative: {detail}; the reward costs more than the margin it brings"
+    losing = int(f.get("negative_value") or 0)  # type: ignore[call-overload]
+    return "value", OK, detail + (f"; {losing:,} coupons expected to lose money" if losing else "")
 
 
 def cannot_fire(findings: pl.DataFrame) -> list[str]:

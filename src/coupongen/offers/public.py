@@ -71,6 +71,8 @@ def public_offer(campaign: CampaignConfig, ctx: OfferContext, issued_on: Mapping
         (expected_cost(campaign, base, ctx.point_value, ctx.points_per_currency) * uses)
         .cast(pl.Float64)
         .alias("expected_cost"),
+        pl.lit(None, dtype=pl.Float64).alias("chance"),
+        pl.lit(None, dtype=pl.Float64).alias("expected_value"),
         pl.lit(f"public code of {campaign.name}: any card, {uses} uses in all").alias("reason"),
     )
 
@@ -88,4 +90,9 @@ def public_counts(campaign: CampaignConfig, shared: pl.DataFrame) -> dict[str, o
         "control": 0,
         "expected_cost": round(float(shared["expected_cost"].sum()) if shared.height else 0.0, 2),
         "budget": None if campaign.budget is None else amount(campaign.budget, "budget"),
+        "mean_chance": None,
+        "expected_value": None,
+        "value_per_coupon": None,
+        "negative_value": 0,
+        "margin_source": None,
     }

@@ -44,14 +44,20 @@ def render_text(summary: RunSummary) -> str:
     lines.append(f"campaigns (money in {summary.currency}):")
     lines.append(
         f"  {'campaign':<22} {'eligible':>8} {'candidates':>10} {'offers':>7} {'holdout':>8} "
-        f"{'expected cost':>14}  budget"
+        f"{'expected cost':>14} {'budget':>8} {'value/coupon':>12}"
     )
     for c in summary.campaigns:
         name = c["campaign"] if c["campaign"] == c["offer_type"] else f"{c['campaign']} ({c['offer_type']})"
         budget = "none" if c.get("budget") is None else f"{c['budget']:,.0f}"
+        per = c.get("value_per_coupon")
+        value = "-" if per is None else f"{per:,.2f}" + (" !" if per < 0 else "")
         lines.append(
             f"  {name:<22} {c['eligible']:>8,} {c.get('candidates', 0):>10,} {c.get('treated', 0):>7,} "
-            f"{c.get('control', 0):>8,} {c.get('expected_cost', 0):>14,.2f}  {budget}"
+            f"{c.get('control', 0):>8,} {c.get('expected_cost', 0):>14,.2f} {budget:>8} {value:>12}"
+        )
+    if any((c.get("value_per_coupon") or 0) < 0 for c in summary.campaigns):
+        lines.append(
+            "  ! a coupon is expected to lose money: its reward costs more than the margin it brings"
         )
     lines += preflight_lines(summary.preflight, everything=False)
     if summary.reach:

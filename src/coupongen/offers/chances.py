@@ -1,0 +1,291 @@
+"""How likely the purchase an offer is for is, measured on the retailer's own history.
+
+Each chance is a share of what customers did in the past, by a time split inside the history: the
+state of every customer `horizon` days before the run date (the coupon's validity), and what they
+did in the `horizon` days up to the run date, which were history already. Nothing after the run
+date is read. Three tables, one row per group:
+
+- ``visit``: customers by days since their last visit, by visits so far and by how late they are
+  against their own mean gap between visits; the share who came back (for win-back, second
+  purchase and every offer on the whole basket);
+- ``cycle``: (customer, product) pairs that were due by the customer's own cycle, by how overdue;
+  the share bought again (replenishment);
+- ``adoption``: per product, the active customers who had never bought it; the share who bought it
+  for the first time (cross-sell when the ranking gives no calibrated chance).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, time, timedelta
+
+import polars as pl
+
+from coupongen.analysis import features
+from coupongen.config import Job
+
+CHANCE_SCHEMA: dict[str, pl.DataType] = {
+    "model": pl.String(),
+    "horizon": pl.Int64(),
+    "key": pl.String(),
+    "cases": pl.Int64(),
+    "hits": pl.Int64(),
+    "rate": pl.Float64(),
+}
+"""Columns of the chance tables: the model, the horizon in days, the group's key ("*": every case
+of the model), how many cases the group had, how many were hits, and the estimated rate."""
+
+RECENCY_EDGES = (7, 14, 30, 60, 90, 180, 365)
+"""Upper bounds (days since the last visit, included) of the visit model's recency groups."""
+
+VISIT_EDGES = (1, 2, 4, 9)
+"""Upper bounds (visits so far, included) of the visit model's frequency groups."""
+
+RHYTHM_EDGES = (1, 2, 4)
+"""Upper bounds (days since the last visit / the customer's mean days between visits, included) of
+the visit model's rhythm groups: how late the customer is by their own habit."""
+
+DUE_EDGES = (1.2, 1.6, 2.2)
+"""Upper bounds (days since the last purchase / the cycle, excluded) of the cycle model's groups."""
+
+PRIOR_WEIGHT = 20
+"""Cases' worth of weight the model's overall rate gets in a group's rate (a group of 5 cases with
+no hit is not a chance of zero): rate = (hits + PRIOR_WEIGHT x overall) / (cases + PRIOR_WEIGHT).
+A visit group is shrunk toward its recency group's rate instead, itself shrunk toward the overall
+rate: customers as late as they are differ more from the average customer than from each other."""
+
+
+MODELS = ("visit", "cycle", "adoption")
+"""The chance tables, by name."""
+
+
+def estimate_chances(
+    transactions: pl.DataFrame | pl.LazyFrame,
+    *,
+    as_of: date,
+    horizons: Mapping[str, Iterable[int]],
+    lookback_days: int,
+    due: tuple[float, float],
+) -> pl.DataFrame:
+    """The chance tables (see the module docstring) each for the horizons ``horizons`` maps its
+    name to (a model left out is not estimated); `CHANCE_SCHEMA`.
+
+    ``transactions`` are the kept lines (customer_id, receipt_id, ts, sku, quantity, amount);
+    ``due`` the share of a cycle from which a product is due and the cycles after which it is
+    given up (the replenishment offer's own bounds). A horizon the history does not cover (no
+    line before the split) gives no rows. Each horizon reads the history once more (the product
+    cycles only for "cycle"), so only the horizons the night's offers need are asked for.
+    """
+    lines = transactions.lazy().filter(pl.col("customer_id").is_not_null())
+    wanted = {h for days in horizons.values() for h in days if h > 0}
+    frames = [
+        _one_horizon(
+            lines,
+            as_of=as_of,
+            horizon=h,
+            lookback_days=lookback_days,
+            due=due,
+            models={m for m in MODELS if h in set(horizons.get(m, ()))},
+        )
+        for h in sorted(wanted)
+    ]
+    frames = [f for f in frames if not f.is_empty()]
+    if not frames:
+        return pl.DataFrame(schema=CHANCE_SCHEMA)
+    return pl.concat(frames).cast(CHANCE_SCHEMA)  # type: ignore[arg-type]
+
+
+def model_of(offer_type: str) -> str:
+    """The chance table an offer type's chance comes from (see `value.with_values`)."""
+    return {"cross_sell": "adoption", "replenishment": "cycle"}.get(offer_type, "visit")
+
+
+def chance_horizons(job: Job) -> dict[str, set[int]]:
+    """The horizons each chance table is needed for: the validity (``valid_days``) of the job's
+    enabled campaigns whose offer type takes its chance from it (not cross-sell under the learned
+    ranking, whose own chance is calibrated).
+    """
+    wanted: dict[str, set[int]] = {}
+    calibrated = job.config.ranking.method == "rerank"
+    for c in job.campaigns:
+        if (
+            c.enabled
+            and not c.code.public
+            and not (c.type == "cross_sell" and calibrated and c.target is None)
+        ):
+            wanted.setdefault(model_of(c.type), set()).add(c.valid_days)
+    return wanted
+
+
+def recency_group(days: pl.Expr) -> pl.Expr:
+    """The visit model's recency group of a number of days since the last visit ("<=30", ">365")."""
+    return _group(days, RECENCY_EDGES, closed=True)
+
+
+def visits_group(visits: pl.Expr) -> pl.Expr:
+    """The visit model's frequency group of a number of visits ("<=1", "<=2", ">9")."""
+    return _group(visits, VISIT_EDGES, closed=True)
+
+
+def rhythm_group(recency: pl.Expr, span: pl.Expr, visits: pl.Expr) -> pl.Expr:
+    """The visit model's rhythm group: days since the last visit against the customer's mean gap
+    between visits (``span``, first to last visit, over visits - 1); "once" for a single visit.
+    """
+    gap = span / (visits - 1)
+    return (
+        pl.when(visits <= 1).then(pl.lit("once")).otherwise(_group(recency / gap, RHYTHM_EDGES, closed=True))
+    )
+
+
+def visit_key(recency: pl.Expr, span: pl.Expr, visits: pl.Expr) -> pl.Expr:
+    """The visit model's group of a customer: recency, visits and rhythm groups ("<=30|<=4|<=2")."""
+    return recency_group(recency) + "|" + visits_group(visits) + "|" + rhythm_group(recency, span, visits)
+
+
+def due_group(ratio: pl.Expr) -> pl.Expr:
+    """The cycle model's group of a due ratio (days since the last purchase / the cycle)."""
+    return _group(ratio, DUE_EDGES, closed=False)
+
+
+def _group(value: pl.Expr, edges: tuple[float, ...], *, closed: bool) -> pl.Expr:
+    expr = pl.lit(f">{edges[-1]}" if closed else f">={edges[-1]}")
+    for edge in reversed(edges):
+        inside = value <= edge if closed else value < edge
+        expr = pl.when(inside).then(pl.lit(f"<={edge}" if closed else f"<{edge}")).otherwise(expr)
+    return expr
+
+
+def _one_horizon(
+    lines: pl.LazyFrame,
+    *,
+    as_of: date,
+    horizon: int,
+    lookback_days: int,
+    due: tuple[float, float],
+    models: set[str],
+) -> pl.DataFrame:
+    split = as_of - timedelta(days=horizon)
+    start, end = datetime.combine(split, time()), datetime.combine(as_of, time())
+    first = lines.select(pl.col("ts").min()).collect().item()
+    if first is None or first >= start:
+        return pl.DataFrame(schema=CHANCE_SCHEMA)
+    before = lines.filter(pl.col("ts") < start)
+    window = lines.filter((pl.col("ts") >= start) & (pl.col("ts") < end) & (pl.col("quantity") > 0))
+    visits = features.receipts(before, as_of=split).filter(pl.col("amount") > 0)
+    customers = (
+        visits.group_by("customer_id")
+        .agg(
+            pl.len().alias("visits"),
+            pl.col("day").max().alias("last_day"),
+            (pl.col("day").max() - pl.col("day").min()).dt.total_days().alias("span"),
+        )
+        .with_columns((pl.lit(split) - pl.col("last_day")).dt.total_days().alias("recency"))
+        .filter(pl.col("recency") <= lookback_days)
+        .collect()
+    )
+    came = window.select("customer_id").unique().collect().with_columns(pl.lit(True).alias("hit"))
+    visit = customers.join(came, on="customer_id", how="left").select(
+        visit_key(pl.col("recency"), pl.col("span"), pl.col("visits")).alias("key"),
+        recency_group(pl.col("recency")).alias("parent"),
+        pl.col("hit").fill_null(False),
+    )
+    bought = window.select("customer_id", "sku").unique().collect().with_columns(pl.lit(True).alias("hit"))
+    tables = [_rates(visit, "visit", horizon)] if "visit" in models else []
+    if "cycle" in models:
+        pairs = features.customer_products(before, as_of=split, lookback_days=lookback_days)
+        ratio = pl.col("days_since_last") / pl.col("cycle_days")
+        cycle = (
+            pairs.filter(pl.col("in_lookback") & (pl.col("cycle_days") > 0) & ratio.is_between(*due))
+            .join(bought, on=["customer_id", "sku"], how="left")
+            .select(due_group(ratio).alias("key"), pl.col("hit").fill_null(False))
+        )
+        tables.append(_rates(cycle, "cycle", horizon))
+    if "adoption" in models:
+        had = before.filter(pl.col("quantity") > 0).select("customer_id", "sku").unique().collect()
+        tables.append(_adoption(customers.select("customer_id"), had, bought, horizon))
+    return pl.concat(tables) if tables else pl.DataFrame(schema=CHANCE_SCHEMA)
+
+
+def _rates(cases: pl.DataFrame, model: str, horizon: int) -> pl.DataFrame:
+    """Per key: cases, hits and the rate shrunk toward the model's overall rate; with a ``parent``
+    column (a coarser group), the parents' rates are shrunk toward the overall rate and each key's
+    toward its parent's (the parents are rows of their own, keyed by the parent).
+    """
+    if cases.is_empty():
+        return pl.DataFrame(schema=CHANCE_SCHEMA)
+    groups = cases.group_by("key").agg(pl.len().alias("cases"), pl.col("hit").sum().alias("hits"))
+    if "parent" not in cases.columns:
+        return _shrunk(groups, model, horizon)
+    parents = _shrunk(
+        cases.group_by("parent")
+        .agg(pl.len().alias("cases"), pl.col("hit").sum().alias("hits"))
+        .rename({"parent": "key"}),
+        model,
+        horizon,
+    )
+    toward = (
+        cases.select("key", "parent")
+        .unique()
+        .join(parents.select(pl.col("key").alias("parent"), pl.col("rate").alias("prior")), on="parent")
+    )
+    children = (
+        groups.join(toward, on="key")
+        .with_columns(
+            pl.lit(model).alias("model"),
+            pl.lit(horizon, dtype=pl.Int64).alias("horizon"),
+            ((pl.col("hits") + PRIOR_WEIGHT * pl.col("prior")) / (pl.col("cases") + PRIOR_WEIGHT)).alias(
+                "rate"
+            ),
+        )
+        .select(list(CHANCE_SCHEMA))
+    )
+    return pl.concat([parents, children.cast(CHANCE_SCHEMA)]).sort("key")  # type: ignore[arg-type]
+
+
+def _shrunk(groups: pl.DataFrame, model: str, horizon: int) -> pl.DataFrame:
+    total_cases, total_hits = int(groups["cases"].sum()), int(groups["hits"].sum())
+    overall = total_hits / total_cases if total_cases else 0.0
+    everyone = pl.DataFrame({"key": ["*"], "cases": [total_cases], "hits": [total_hits]})
+    return (
+        pl.concat(
+            [
+                groups.cast({"cases": pl.Int64, "hits": pl.Int64}),
+                everyone.cast({"cases": pl.Int64, "hits": pl.Int64}),
+            ]
+        )
+        .with_columns(
+            pl.lit(model).alias("model"),
+            pl.lit(horizon, dtype=pl.Int64).alias("horizon"),
+            ((pl.col("hits") + PRIOR_WEIGHT * overall) / (pl.col("cases") + PRIOR_WEIGHT)).alias("rate"),
+        )
+        .with_columns(pl.when(pl.col("key") == "*").then(overall).otherwise(pl.col("rate")).alias("rate"))
+        .select(list(CHANCE_SCHEMA))
+        .sort("key")
+    )
+
+
+def _adoption(active: pl.DataFrame, pairs: pl.DataFrame, bought: pl.DataFrame, horizon: int) -> pl.DataFrame:
+    """Per product: active customers who had never bought it (cases) and how many then did (hits);
+    ``pairs`` are the (customer_id, sku) bought before the split.
+    """
+    if active.is_empty():
+        return pl.DataFrame(schema=CHANCE_SCHEMA)
+    had = pairs.join(active, on="customer_id", how="semi")
+    owners = had.group_by("sku").len("owners")
+    firsts = (
+        bought.join(active, on="customer_id", how="semi")
+        .join(had, on=["customer_id", "sku"], how="anti")
+        .group_by("sku")
+        .len("hits")
+    )
+    groups = (
+        owners.join(firsts, on="sku", how="full", coalesce=True)
+        .fill_null(0)
+        .select(
+            pl.col("sku").alias("key"),
+            (active.height - pl.col("owners")).alias("cases"),
+            pl.col("hits"),
+        )
+        .filter(pl.col("cases") > 0)
+    )
+    return _shrunk(groups, "adoption", horizon)
