@@ -476,3 +476,11 @@ def test_describe_rule_shows_items_without_a_name_as_they_are() -> None:
 def test_describe_rule_names_missing_keys() -> None:
     with pytest.raises(ValueError, match=r"^Rule is missing required keys: \['confidence', 'lift'\]$"):
         describe_rule({"antecedent": ["a"], "consequent": ["b"]})
+
+
+def test_describe_rule_tells_two_skus_of_the_same_name_apart() -> None:
+    rule = {"antecedent": ["S1"], "consequent": ["S2"], "lift": 34.3, "confidence": 0.35}
+    names = {"S1": "SOFT DRINKS 12 OZ", "S2": "SOFT DRINKS 12 OZ"}
+    assert describe_rule(rule, names) == (
+        "SOFT DRINKS 12 OZ [S1] -> SOFT DRINKS 12 OZ [S2]: lift 34.3, confidence 35%"
+    )

@@ -174,6 +174,15 @@ def mine_rules(
     return _score_rules(counts, n_baskets, min_support, min_confidence, min_lift)
 
 
+def _listed(items: Iterable[str] | str) -> list[str]:
+    return [items] if isinstance(items, str) else list(items)
+
+
+def _shown(item: str, names: Mapping[str, str], shared: set[str]) -> str:
+    name = names.get(item, item)
+    return f"{name} [{item}]" if name in shared else name
+
+
 def describe_rule(rule: Mapping[str, Any], names: Mapping[str, str] | None = None) -> str:
     """Say a rule in words for a report or an offer's reason.
 
@@ -191,10 +200,15 @@ def describe_rule(rule: Mapping[str, Any], names: Mapping[str, str] | None = Non
     if missing:
         raise ValueError(f"Rule is missing required keys: {missing}")
     shown = names or {}
+    # Two items under one name (two skus sold as the same product) would read as a rule from a
+    # product to itself: such items carry their key.
+    items_by_name: dict[str, set[str]] = {}
+    for item in (i for side in ("antecedent", "consequent") for i in _listed(rule[side])):
+        items_by_name.setdefault(shown.get(item, item), set()).add(item)
+    shared = {name for name, items in items_by_name.items() if len(items) > 1}
 
-    def label(items: Iterable[str] | str) -> str:
-        listed = [items] if isinstance(items, str) else list(items)
-        return " + ".join(shown.get(item, item) for item in listed)
+    def label(side: Iterable[str] | str) -> str:
+        return " + ".join(_shown(item, shown, shared) for item in _listed(side))
 
     return (
         f"{label(rule['antecedent'])} -> {label(rule['consequent'])}: "
