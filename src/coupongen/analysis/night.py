@@ -60,29 +60,33 @@ def analyse(
         pl.lit(as_of).cast(pl.Datetime("us")),
         closed="left",
     )
-    history = tx.filter(window) if baskets else tx.head(0)
+    # Lazy: both levels read the window's lines straight from the loaded frame, no copy of them.
+    history = (tx if baskets else tx.head(0)).lazy().filter(window)
     sku_baskets = affinity.build_baskets(history, products, level="sku")
-    rules, category_rules = (
-        affinity.mine_rules(
-            level_baskets,
-            min_support=min_support,
-            min_confidence=aff.min_confidence,
-            min_lift=aff.min_lift,
-            max_len=aff.max_len,
-        )
-        for level_baskets, min_support in (
-            (sku_baskets, aff.min_support),
-            (affinity.build_baskets(history, products, level="category"), aff.category_min_support),
-        )
-    )
+    n_baskets = basket_codes.count_baskets(sku_baskets["receipt_id"])
+    rules = _mine(sku_baskets, aff.min_support, job)
+    del sku_baskets  # the category level's baskets are built only once the sku level's are gone
+    category_baskets = affinity.build_baskets(history, products, level="category")
+    category_rules = _mine(category_baskets, aff.category_min_support, job)
     return Analysis(
         segmented=segmented,
         bought=facts.products,
         categories=facts.categories,
         rules=rules,
         category_rules=category_rules,
-        n_baskets=basket_codes.count_baskets(sku_baskets["receipt_id"]),
+        n_baskets=n_baskets,
         products=products,
         as_of=as_of,
         parts=tuple(part for part, done in (("customers", customers), ("baskets", baskets)) if done),
+    )
+
+
+def _mine(baskets: pl.DataFrame, min_support: float, job: Job) -> pl.DataFrame:
+    aff = job.config.affinity
+    return affinity.mine_rules(
+        baskets,
+        min_support=min_support,
+        min_confidence=aff.min_confidence,
+        min_lift=aff.min_lift,
+        max_len=aff.max_len,
     )
