@@ -96,10 +96,7 @@ def repeated_rows(
         hashes.append(part["hash"])
     if not hashes:
         return pl.Series("row", [], dtype=pl.UInt32)
-    every = pl.concat(hashes, rechunk=True)
-    ordered = every.sort()
-    shared = ordered.filter(ordered == ordered.shift(1)).unique()
-    return every.is_in(shared.implode()).arg_true().alias("row")
+    return pl.concat(hashes, rechunk=True).is_duplicated().arg_true().alias("row")
 
 
 class DuplicateFinder:

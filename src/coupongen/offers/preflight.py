@@ -155,8 +155,3 @@ def _value_finding(f: dict[str, object], currency: str) -> tuple[str, str, str]:
         return "value", WARNING, f"negative: {detail}; the reward costs more than the margin it brings"
     losing = int(f.get("negative_value") or 0)  # type: ignore[call-overload]
     return "value", OK, detail + (f"; {losing:,} coupons expected to lose money" if losing else "")
-
-
-def cannot_fire(findings: pl.DataFrame) -> list[str]:
-    """The campaigns that issue nothing tonight according to ``findings``."""
-    return findings.filter(pl.col("status") == CANNOT_FIRE)["campaign"].unique(maintain_order=True).to_list()
