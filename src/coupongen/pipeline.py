@@ -237,7 +237,7 @@ def run_analysis(
     )
     clock.done("load", kept_text(inputs))
     clock.start("analyse")
-    analysis = analyse_night(job, inputs, settings, customers=customers, baskets=baskets)
+    analysis = analyse_night(job, inputs, settings, customers=customers, baskets=baskets, ranking=False)
     del inputs
     found = []
     if customers:

@@ -155,7 +155,8 @@ def check_edge_customers_as_hand_computed(night):
 
 
 def check_each_stage_written_with_its_key_and_marker(night):
-    for stage in ("input_transactions", "customer_features", "segments", "sku_rules", "category_rules"):
+    stages_written = ("input_transactions", "customer_features", "segments", "sku_rules", "category_rules")
+    for stage in (*stages_written, "relevance"):
         folder = stages.stage_dir(night.run_dir, stage)
         assert (folder / stages.SUCCESS).is_file(), stage
         assert (folder / stages.KEY_FILE).is_file(), stage
@@ -163,7 +164,11 @@ def check_each_stage_written_with_its_key_and_marker(night):
 
 
 def check_same_offers_planned(night):
-    """The driver's planning over either engine's analysis: the same offers and holdout, row for row."""
+    """The driver's planning over either engine's analysis: the same offers and holdout, row for row
+    (on Spark, the cross-sell model's lists come from the Spark relevance stage).
+    """
+    assert night.polars.relevance is None
+    assert night.spark.relevance is not None and night.spark.relevance["customer_id"].n_unique() > 100
     plans = [
         plan_night(night.job, analysis, night.products, as_of=AS_OF, seed=night.seed)
         for analysis in (night.polars, night.spark)

@@ -100,12 +100,18 @@ class ItemModel:
 
 
 def purchase_matrix(
-    bought: pl.DataFrame, *, weighting: str = "binary", half_life_days: float = 120.0
+    bought: pl.DataFrame,
+    *,
+    weighting: str = "binary",
+    half_life_days: float = 120.0,
+    items: pl.Series | None = None,
 ) -> PurchaseMatrix:
     """Build the customer x product matrix from `features.customer_products`-style facts.
 
     Only the rows bought within the look-back window (`in_lookback`) count. With weighting
-    "recency" a purchase weighs 0.5 ** (days_since_last / half_life_days).
+    "recency" a purchase weighs 0.5 ** (days_since_last / half_life_days). The columns are the
+    products bought in the window, or `items` (sorted, distinct) when given: a matrix of some
+    customers numbered like the matrix of all (products outside `items` are left out).
 
     Raises:
         InputError: `bought` lacks a required column.
@@ -117,7 +123,7 @@ def purchase_matrix(
     require_columns(bought.columns, sorted(needed), source="bought frame")
     recent = bought.filter(pl.col("in_lookback")).select(needed).unique(["customer_id", "sku"])
     customers = recent["customer_id"].unique().sort()
-    items = recent["sku"].unique().sort()
+    items = recent["sku"].unique().sort() if items is None else items.rename("sku")
     coded = recent.join(codes_of(customers, "customer_id", "row"), on="customer_id").join(
         codes_of(items, "sku", "col"), on="sku"
     )
@@ -144,11 +150,21 @@ def fit_ease(purchases: PurchaseMatrix, *, lam: float = 200.0, max_items: int = 
     a customer is sum over their products i of x_i B[i, j]. One dense matrix of max_items^2,
     fitted in seconds for a few thousand products, whatever the number of customers.
     """
-    buyers = purchases.buyers()
-    # the most-bought products, ties to the first in sku order, kept in sku order
-    columns = np.sort(np.lexsort((np.arange(buyers.size), -buyers))[:max_items])
-    x = purchases.matrix[:, columns]
-    gram = _gram(x)
+    columns = ease_columns(purchases.buyers(), max_items)
+    return ease_from_gram(_gram(purchases.matrix[:, columns]), columns, lam=lam)
+
+
+def ease_columns(buyers: np.ndarray, max_items: int) -> np.ndarray:
+    """The matrix columns EASE models: the `max_items` most-bought products (`buyers` per
+    column), ties to the first in sku order, kept in sku order.
+    """
+    return np.sort(np.lexsort((np.arange(buyers.size), -buyers))[:max_items])
+
+
+def ease_from_gram(gram: np.ndarray, columns: np.ndarray, *, lam: float) -> ItemModel:
+    """EASE's weights from the Gram matrix X'X over `columns` (dense, overwritten): the solve of
+    `fit_ease`, for a Gram matrix summed elsewhere (by partitions on Spark).
+    """
     gram[np.diag_indices_from(gram)] += lam
     precision = np.linalg.inv(gram)
     weights = -precision / np.diag(precision)[np.newaxis, :]
@@ -169,8 +185,28 @@ def fit_item_knn(
     """
     binary = purchases.matrix.copy()
     binary.data[:] = 1.0
-    buyers = purchases.buyers().astype(np.float64)
     by_item = binary.T.tocsr()
+    return knn_from_counts(
+        lambda start, stop: np.asarray((by_item[start:stop] @ binary).todense(), dtype=np.float64),
+        purchases.buyers(),
+        neighbours=neighbours,
+        popularity_discount=popularity_discount,
+    )
+
+
+def knn_from_counts(
+    count_rows: Callable[[int, int], np.ndarray],
+    buyers: np.ndarray,
+    *,
+    neighbours: int = 50,
+    popularity_discount: float = 0.25,
+) -> ItemModel:
+    """Item-kNN's weights from co-purchase counts: `count_rows(start, stop)` gives those rows of
+    the product x product matrix of customers who bought both (dense float64), `buyers` the
+    buyers of each product. The neighbour selection of `fit_item_knn`, for counts summed
+    elsewhere (by partitions on Spark).
+    """
+    buyers = np.asarray(buyers).astype(np.float64)
     discount = np.power(np.maximum(buyers, 1.0), popularity_discount)
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
@@ -179,7 +215,7 @@ def fit_item_knn(
     size = max(1, _BLOCK_CELLS // max(1, n))
     for start in range(0, n, size):
         stop = min(start + size, n)
-        counts = np.asarray((by_item[start:stop] @ binary).todense(), dtype=np.float64)
+        counts = count_rows(start, stop)
         with np.errstate(divide="ignore", invalid="ignore"):
             sim = counts / np.sqrt(np.outer(buyers[start:stop], buyers))
         sim[np.arange(stop - start), np.arange(start, stop)] = 0.0

@@ -86,6 +86,7 @@ def recommend(
     top_n: int = TOP_N,
     spec: ModelSpec | RankSpec | None = None,
     as_of: date | None = None,
+    scored: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Rank, for each customer, the promotable products they did not buy in the look-back window.
 
@@ -96,7 +97,10 @@ def recommend(
     who bought in the window). Customers the model cannot fill `top_n` places for get products
     from the association `rules` their purchases fire (all antecedents bought; the best
     confidence, then lift, first), then the most-bought products. Products with
-    `promo_allowed=false` or missing from `products` are never recommended.
+    `promo_allowed=false` or missing from `products` are never recommended. `scored`, when given
+    for a model `spec`, is the model's best `top_n` (or more) per customer computed elsewhere
+    (`score_customers`' columns, the Spark engine's relevance stage) for the same `spec` and
+    `bought`: used instead of fitting the model here.
 
     Returns:
         One row per recommendation, sorted by customer_id and rank, with the columns
@@ -138,6 +142,14 @@ def recommend(
             modelled = reranker.rank(
                 bought, products, wanted["customer_id"], as_of=day, top_n=top_n, spec=spec
             ).drop("substitute")
+    elif scored is not None:
+        modelled = (
+            scored.join(wanted.filter(pl.col("row").is_not_null()), on="customer_id", how="semi")
+            .filter(pl.col("rank") <= top_n)
+            .select(modelled.columns)
+            .cast(modelled.schema)  # type: ignore[arg-type]
+            .sort("customer_id", "rank")
+        )
     elif purchases.items.len() and rows.size:
         model = fit(purchases, spec)
         modelled = score_customers(purchases, model, top_n=top_n, allowed=allowed, rows=rows)

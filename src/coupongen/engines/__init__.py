@@ -17,15 +17,22 @@ __all__ = ["ENGINES", "analyse_night"]
 
 
 def analyse_night(
-    job: Job, inputs: Inputs, settings: Settings, *, customers: bool = True, baskets: bool = True
+    job: Job,
+    inputs: Inputs,
+    settings: Settings,
+    *,
+    customers: bool = True,
+    baskets: bool = True,
+    ranking: bool = True,
 ) -> Analysis:
     """The night's analysis on the job's engine (see `coupongen.analysis.night.analyse`).
 
     The Spark engine writes each stage's output under ``<out>/<as-of>/stages/`` and reads them
-    back; the polars engine computes in memory, as it always did.
+    back, with the cross-sell model's lists for planning unless ``ranking`` is false; the polars
+    engine computes in memory, as it always did (planning fits the model).
     """
     if job.config.engine == "spark":
         from coupongen.engines.spark.night import analyse_on_spark
 
-        return analyse_on_spark(job, inputs, settings, customers=customers, baskets=baskets)
+        return analyse_on_spark(job, inputs, settings, customers=customers, baskets=baskets, ranking=ranking)
     return analyse(job, inputs, settings.as_of, customers=customers, baskets=baskets)

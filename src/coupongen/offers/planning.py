@@ -329,6 +329,7 @@ def plan_night(
             customers=admitted,
             spec=ranking_spec(job),
             as_of=as_of,
+            scored=analysis.relevance,
         )
     ctx = OfferContext(
         customers=customers,

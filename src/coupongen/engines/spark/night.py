@@ -3,9 +3,10 @@
 Stages, in order (each a folder of Parquet parts with key.json and _SUCCESS):
 ``input_transactions``, ``input_products``, ``input_customers`` (the validated inputs the driver
 hands over), ``customer_products``, ``category_spend``, ``customer_features``, ``segments``,
-``basket_counts``, ``sku_rules``, ``category_rules``. The driver reads the outputs back into the
-same `Analysis` the polars engine gives, cast to the same types and sorted the same way; planning,
-codes and the ledger then run on the driver, as on the polars engine.
+``basket_counts``, ``sku_rules``, ``category_rules``, and ``relevance`` (the collaborative model's
+best products per customer, when a cross-sell campaign runs tonight: `spark.relevance`). The driver
+reads the outputs back into the same `Analysis` the polars engine gives, cast to the same types and
+sorted the same way; planning, codes and the ledger then run on the driver, as on the polars engine.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from coupongen.analysis import affinity
 from coupongen.analysis.night import Analysis, analyse
 from coupongen.config import Job
 from coupongen.engines import stages
-from coupongen.engines.spark import features, rules, segments
+from coupongen.engines.spark import features, relevance, rules, segments
 from coupongen.engines.spark.session import EngineError, spark_master, spark_session
 from coupongen.inputs.contract import Inputs
 from coupongen.settings import Settings
@@ -127,8 +128,10 @@ def _hand_over(store: _Stages, inputs: Inputs) -> tuple[DataFrame, DataFrame, Da
 
 def _customer_half(
     store: _Stages, tx: DataFrame, products: DataFrame, customers: DataFrame, job: Job, as_of: date
-) -> None:
-    """Features and segments: customer_products, category_spend, customer_features, segments."""
+) -> DataFrame:
+    """Features and segments: customer_products, category_spend, customer_features, segments.
+    Returns the customer_products stage.
+    """
     lookback = job.config.segments.lookback_days
     lines = features.history_lines(tx, as_of)
     pairs = features.customer_pairs(lines).persist()
@@ -142,6 +145,21 @@ def _customer_half(
         "segments",
         segments.segment_customers(store.put("customer_features", facts), customers, job.config.segments),
     )
+    return bought
+
+
+def _relevance(
+    store: _Stages, bought: DataFrame, products: pl.DataFrame, job: Job, as_of: date
+) -> pl.DataFrame | None:
+    """The relevance stage for tonight's cross-sell model, read back; None when there is none."""
+    spec = relevance.night_model(job, as_of)
+    if spec is None:
+        return None
+    promotable = products.filter(pl.col("promo_allowed"))["sku"]
+    with spark_stage(relevance.STAGE), relevance.scored_customers(bought, promotable, spec) as scored:
+        store.put(relevance.STAGE, scored)
+    like = pl.DataFrame(schema=relevance.SCORED_SCHEMA)
+    return store.back(relevance.STAGE, like).sort("customer_id", "rank")
 
 
 def _basket_half(store: _Stages, tx: DataFrame, products: DataFrame, job: Job, as_of: date) -> None:
@@ -199,11 +217,19 @@ def _basket_half(store: _Stages, tx: DataFrame, products: DataFrame, job: Job, a
 
 
 def analyse_on_spark(
-    job: Job, inputs: Inputs, settings: Settings, *, customers: bool = True, baskets: bool = True
+    job: Job,
+    inputs: Inputs,
+    settings: Settings,
+    *,
+    customers: bool = True,
+    baskets: bool = True,
+    ranking: bool = True,
 ) -> Analysis:
     """`analysis.night.analyse` on a Spark session, the stages' outputs under ``settings.run_dir``.
 
-    The same frames, types and row order as the polars engine gives for the same inputs.
+    The same frames, types and row order as the polars engine gives for the same inputs. With
+    ``customers`` and ``ranking``, the cross-sell model's lists too (`Analysis.relevance`), for
+    planning to read instead of fitting the model on the driver.
     """
     as_of = settings.as_of
     # The polars stages over no lines give every frame's columns and types, and the parts left out.
@@ -215,7 +241,9 @@ def analyse_on_spark(
     tx, products, people = _hand_over(store, inputs)
     found: dict[str, object] = {}
     if customers:
-        _customer_half(store, tx, products, people, job, as_of)
+        bought = _customer_half(store, tx, products, people, job, as_of)
+        if ranking:
+            found["relevance"] = _relevance(store, bought, inputs.products.kept, job, as_of)
         customer_frame = inputs.customers.kept
         own = [
             c

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from typing import TYPE_CHECKING
 
 from coupongen.errors import ConfigError, CoupongenError
@@ -98,6 +99,10 @@ def spark_session(master: str, conf: dict[str, str] | None = None) -> SparkSessi
     if not (submitted() and master == DEFAULT_MASTER):
         builder = builder.master(master)
         settings = SESSION_CONF | local_conf(master) | (conf or {})
+        if local_threads(master) is not None:
+            # Python workers on this machine run this interpreter, the one coupongen is installed
+            # in (PATH's python3 may lack it), unless PYSPARK_PYTHON names another.
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     for key, value in settings.items():
         builder = builder.config(key, value)
     try:
