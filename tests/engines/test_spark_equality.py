@@ -23,6 +23,7 @@ from coupongen.engines.spark.night import analyse_on_spark
 from coupongen.inputs.loading import load_inputs
 from coupongen.offers.planning import plan_night
 from coupongen.settings import resolve_settings
+from tests.engines.test_spark_relevance import check_spark_relevance_equals_polars
 
 pytestmark = [pytest.mark.spark]
 
@@ -114,7 +115,8 @@ def night(spark, tmp_path_factory) -> Night:
 
 # The checks are helpers of one test: the night is analysed on Spark once, by one worker, however
 # the suite's workers share the tests out (a second worker would start a second JVM).
-def test_spark_night_equals_polars_night(night):
+def test_spark_night_equals_polars_night(night, spark):
+    check_spark_relevance_equals_polars(spark)
     check_customer_stages_equal(night)
     check_rules_equal(night)
     check_edge_customers_as_hand_computed(night)

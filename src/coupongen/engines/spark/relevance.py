@@ -26,6 +26,7 @@ from coupongen.analysis.item_models import (
     TOP_N,
     ItemModel,
     ModelSpec,
+    PurchaseMatrix,
     ease_columns,
     ease_from_gram,
     knn_from_counts,
@@ -72,7 +73,7 @@ def model_rows(bought: DataFrame, spec: ModelSpec, *, partitions: int | None = N
     from pyspark.sql import functions as F
 
     needed = ["customer_id", "sku", "in_lookback"]
-    if spec.weighting == "recency" and spec.method == "ease":
+    if _weighting(spec) == "recency":
         needed.append("days_since_last")
     rows = bought.where(F.col("in_lookback")).select(*needed)
     by_customer = (
@@ -148,19 +149,20 @@ def summed_cells(
 ) -> sp.coo_matrix:
     """X'X over the matrix `columns` (symmetric, square), summed over the partitions of `rows`.
 
-    Each partition emits the upper triangle of its customers' sum; Spark adds each cell's parts
-    in ascending order, so the result does not depend on the order the partitions finish in.
+    Each partition emits the upper triangle of its customers' sum. With binary weights every part
+    is a whole number, which doubles add exactly in any order; other weights' parts are added in
+    ascending order, so the result does not depend on the order the partitions finish in.
     """
     from pyspark.sql import functions as F
 
     cells = partial(
         _cells_partition, items=items.to_list(), columns=columns, spec=spec, block_rows=block_rows
     )
-    summed = (
-        rows.mapInArrow(cells, _SPARK_CELLS)
-        .groupBy("i", "j")
-        .agg(F.aggregate(F.array_sort(F.collect_list("v")), F.lit(0.0), lambda acc, v: acc + v).alias("v"))
-    )
+    if _weighting(spec) == "binary":
+        total = F.sum("v")
+    else:
+        total = F.aggregate(F.array_sort(F.collect_list("v")), F.lit(0.0), lambda acc, v: acc + v)
+    summed = rows.mapInArrow(cells, _SPARK_CELLS).groupBy("i", "j").agg(total.alias("v"))
     found = pl.from_arrow(summed.toArrow())
     assert isinstance(found, pl.DataFrame)
     i, j, v = (found[c].to_numpy() for c in ("i", "j", "v"))
@@ -198,9 +200,13 @@ def _customer_blocks(batches: Iterator[pa.RecordBatch], block_rows: int) -> Iter
         yield pl.concat(pending)
 
 
-def _matrix(block: pl.DataFrame, items: pl.Series, spec: ModelSpec) -> Any:
-    weighting = spec.weighting if spec.method == "ease" else "binary"
-    return purchase_matrix(block, weighting=weighting, half_life_days=spec.half_life_days, items=items)
+def _weighting(spec: ModelSpec) -> str:
+    """How a purchase counts in the model's matrix (item-kNN counts buyers: always binary)."""
+    return spec.weighting if spec.method == "ease" else "binary"
+
+
+def _matrix(block: pl.DataFrame, items: pl.Series, spec: ModelSpec) -> PurchaseMatrix:
+    return purchase_matrix(block, weighting=_weighting(spec), half_life_days=spec.half_life_days, items=items)
 
 
 def _cells_partition(
