@@ -147,7 +147,7 @@ def recommend(
             scored.join(wanted.filter(pl.col("row").is_not_null()), on="customer_id", how="semi")
             .filter(pl.col("rank") <= top_n)
             .select(modelled.columns)
-            .cast(modelled.schema)  # type: ignore[arg-type]
+            .cast(modelled.schema)
             .sort("customer_id", "rank")
         )
     elif purchases.items.len() and rows.size:

@@ -151,9 +151,12 @@ def _customer_half(
 def _relevance(
     store: _Stages, bought: DataFrame, products: pl.DataFrame, job: Job, as_of: date
 ) -> pl.DataFrame | None:
-    """The relevance stage for tonight's cross-sell model, read back; None when there is none."""
+    """The relevance stage for tonight's cross-sell model, read back; None when there is none
+    (and an earlier run's stage of the night is removed).
+    """
     spec = relevance.night_model(job, as_of)
     if spec is None:
+        stages.begin_stage(store.folder(relevance.STAGE))
         return None
     promotable = products.filter(pl.col("promo_allowed"))["sku"]
     with spark_stage(relevance.STAGE), relevance.scored_customers(bought, promotable, spec) as scored:

@@ -96,8 +96,9 @@ def scored_customers(
     (`score_customers`' columns), as a Spark frame to write while the context is open (the
     model's weights are broadcast until it closes).
 
-    `bought` has `features.customer_products`' columns; `promotable` lists the skus an offer may
-    target. Spark actions run here (the item counts, the summed item x item matrix).
+    `bought` has `features.customer_products`' columns, one row per customer and sku;
+    `promotable` lists the skus an offer may target. Spark actions run here (the item counts,
+    the summed item x item matrix).
     """
     spark = bought.sparkSession
     rows = model_rows(bought, spec, partitions=partitions).persist()
