@@ -1,0 +1,183 @@
+"""Reading the transactions' files on Spark as text, each line with its file and line number.
+
+The same rows `inputs.reading.scan_file` gives on the driver, read by Spark tasks instead: every
+contract column as text as written, ``source_file`` (the file's label), ``line`` (the CSV line, the
+header being line 1; the Parquet row, from 1) and ``reason`` ("more fields than the header", else
+null), plus ``file_index`` (the file's place among the input's files) for ordering.
+
+A CSV file is read one line per row: Spark splits big files between tasks, and a line number is
+its split's offset (the lines of the splits before it) plus its place in the split. A quoted value
+that runs over a line's end cannot be split that way; such a file is refused with the line it
+starts on (the polars engine reads it). The whole-file checks (header, missing columns, Parquet
+types) run on the driver first, through `scan_file`, with the same one-line errors.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from coupongen.errors import InputError
+from coupongen.inputs.contract import LINE_COL, REASON_COL, SOURCE_COL, InputSpec
+from coupongen.inputs.reading import LIMITS, ReadLimits, file_labels, is_empty_file, is_parquet, scan_file
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame, SparkSession
+
+FILE_INDEX = "file_index"
+_MORE = "__more_fields"
+_BOM = "\ufeff"
+
+
+def _f():  # type: ignore[no-untyped-def]
+    from pyspark.sql import functions
+
+    return functions
+
+
+def _header(path: Path, delimiter: str) -> list[str]:
+    """The header's names (stripped), once `scan_file` has checked that the header is sound."""
+    with path.open("rb") as fh:
+        first = fh.readline().removeprefix(_BOM.encode()).decode("utf-8")
+    return [n.strip() for n in next(csv.reader([first.rstrip("\r\n")], delimiter=delimiter))]
+
+
+def _text(column: str, present: list[str]) -> Column:
+    F = _f()
+    if column in present:
+        return F.col(column).cast("string").alias(column)
+    return F.lit(None).cast("string").alias(column)
+
+
+def _csv_lines(spark: SparkSession, path: Path, delimiter: str, spec: InputSpec) -> DataFrame:
+    """One CSV file's data lines: the contract's columns as text, the line number, the extra field."""
+    F = _f()
+    header = _header(path, delimiter)
+    wanted = set(spec.names)
+    names = [h if h in wanted else f"__ignored_{i}" for i, h in enumerate(header)]
+    present = [h for h in names if h in wanted]
+    schema = ", ".join(f"`{n}` string" for n in [*names, _MORE])
+    raw = spark.read.text(path.as_posix()).select(
+        "value",
+        F.col("_metadata.file_block_start").alias("block"),
+        F.monotonically_increasing_id().alias("id"),
+    )
+    # Lines per split, in file order: a line's number is the lines before its split plus its place.
+    splits = raw.groupBy("block").agg(F.count("*").alias("n"), F.min("id").alias("first"))
+    order = _window().orderBy("block")
+    before = F.sum("n").over(order.rowsBetween(_window().unboundedPreceding, -1))
+    offsets = splits.select("block", "first", F.coalesce(before, F.lit(0)).alias("offset"))
+    numbered = raw.join(F.broadcast(offsets), "block").select(
+        "value", (F.col("offset") + F.col("id") - F.col("first") + 1).alias(LINE_COL)
+    )
+    options = {"sep": delimiter, "quote": '"', "escape": '"', "mode": "PERMISSIVE"}
+    fields = numbered.where(F.col(LINE_COL) > 1).select(
+        LINE_COL,
+        (F.length(F.regexp_replace("value", '[^"]', "")) % 2 == 1).alias("open_quote"),
+        F.from_csv("value", schema, options).alias("row"),
+    )
+    blank = F.lit(True)
+    for name in [*present, _MORE]:
+        blank = blank & F.col(f"row.`{name}`").isNull()
+    return fields.where(~blank).select(
+        *[(F.col(f"row.`{c}`") if c in present else F.lit(None).cast("string")).alias(c) for c in spec.names],
+        F.col(LINE_COL).cast("long").alias(LINE_COL),
+        F.col(f"row.`{_MORE}`").isNotNull().alias(_MORE),
+        "open_quote",
+    )
+
+
+def _window():  # type: ignore[no-untyped-def]
+    from pyspark.sql import Window
+
+    return Window
+
+
+def _parquet_rows(spark: SparkSession, path: Path, spec: InputSpec) -> DataFrame:
+    """One Parquet file's rows: the contract's columns as text and the row number from 1."""
+    F = _f()
+    frame = spark.read.parquet(path.as_posix())
+    present = [c for c in spec.names if c in frame.columns]
+    return frame.select(
+        *[_text(c, present) for c in spec.names],
+        (F.col("_metadata.row_index") + 1).cast("long").alias(LINE_COL),
+        F.lit(False).alias(_MORE),
+        F.lit(False).alias("open_quote"),
+    )
+
+
+def read_text(
+    spark: SparkSession,
+    files: list[Path],
+    spec: InputSpec,
+    delimiter: str,
+    limits: ReadLimits = LIMITS,
+) -> DataFrame:
+    """All files of an input (without extra columns) as one Spark frame of text, in file order.
+
+    Columns: the spec's columns, ``source_file``, ``line``, ``reason``, ``file_index`` (see the
+    module's docstring). Raises InputError (one line naming the file) for a whole-file problem,
+    a value past ``limits.value_bytes`` or a quoted value running over a line's end.
+    """
+    F = _f()
+    if spec.extra_columns:
+        raise ValueError(f"{spec.name}: inputs with extra columns are read on the driver")
+    parts = []
+    for index, (path, label) in enumerate(zip(files, file_labels(files), strict=True)):
+        if len(files) > 1 and not is_parquet(path) and is_empty_file(path):
+            continue
+        scan_file(path, spec, delimiter, label, limits)  # the header checks, with their messages
+        rows = (
+            _parquet_rows(spark, path, spec) if is_parquet(path) else _csv_lines(spark, path, delimiter, spec)
+        )
+        parts.append(rows.withColumn(SOURCE_COL, F.lit(label)).withColumn(FILE_INDEX, F.lit(index)))
+    if not parts:
+        schema = ", ".join(
+            [f"`{n}` string" for n in spec.names]
+            + [f"{SOURCE_COL} string, {LINE_COL} long, {REASON_COL} string, {FILE_INDEX} int"]
+        )
+        return spark.createDataFrame([], schema)
+    rows = parts[0]
+    for part in parts[1:]:
+        rows = rows.unionByName(part)
+    return rows.select(
+        *spec.names,
+        SOURCE_COL,
+        LINE_COL,
+        F.when(F.col(_MORE), F.lit("more fields than the header")).otherwise(F.lit(None)).alias(REASON_COL),
+        FILE_INDEX,
+        "open_quote",
+        F.greatest(*[F.coalesce(F.octet_length(c), F.lit(0)) for c in spec.names]).alias("longest"),
+    )
+
+
+def check_lines(rows: DataFrame, files: list[Path], spec: InputSpec, limits: ReadLimits = LIMITS) -> None:
+    """InputError for the first line (in file order) holding a value past ``limits.value_bytes``
+    (naming the line and column, never the value) or opening a quoted value it does not close.
+    """
+    F = _f()
+    problems = rows.where(F.col("open_quote") | (F.col("longest") > limits.value_bytes))
+    first = problems.orderBy(FILE_INDEX, LINE_COL).limit(1).collect()
+    if not first:
+        return
+    row = first[0]
+    path = files[row[FILE_INDEX]]
+    line = row[LINE_COL]
+    if row["longest"] > limits.value_bytes:
+        column = min(
+            c for c in spec.names if row[c] is not None and len(row[c].encode()) > limits.value_bytes
+        )
+        size = (
+            f"{limits.value_bytes // 1024:,} KB"
+            if limits.value_bytes % 1024 == 0
+            else f"{limits.value_bytes:,} bytes"
+        )
+        raise InputError(
+            f"{path}: line {line}, column {column!r}: a value longer than {size}; "
+            "is a double quote left open on or before this line?"
+        )
+    raise InputError(
+        f"{path}: line {line} opens a quoted value it does not close; the Spark engine reads a CSV "
+        "line per row: export values without line breaks, or as Parquet"
+    )
