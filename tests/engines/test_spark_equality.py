@@ -9,7 +9,7 @@ in favourites, half-cent amounts, an average basket of x.xx5, fractional quantit
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -19,11 +19,15 @@ from polars.testing import assert_frame_equal
 from coupongen.analysis.night import Analysis, analyse
 from coupongen.config import Job, load_job
 from coupongen.engines import stages
+from coupongen.engines.spark import reading, validation
 from coupongen.engines.spark.holdout import with_holdout
-from coupongen.engines.spark.loading import load_inputs_on_spark
+from coupongen.engines.spark.loading import as_kept, as_quarantined, load_inputs_on_spark
 from coupongen.engines.spark.night import analyse_on_spark
-from coupongen.inputs.contract import Inputs
+from coupongen.errors import InputError
+from coupongen.inputs.batches import load_transactions, read_batches
+from coupongen.inputs.contract import TRANSACTIONS, Inputs
 from coupongen.inputs.loading import load_job_inputs
+from coupongen.inputs.reading import ReadLimits
 from coupongen.offers.guards import in_holdout
 from coupongen.offers.planning import plan_night
 from coupongen.settings import resolve_settings
@@ -151,8 +155,10 @@ def night(spark, tmp_path_factory) -> Night:
 
 # The checks are helpers of one test: the night is analysed on Spark once, by one worker, however
 # the suite's workers share the tests out (a second worker would start a second JVM).
-def test_spark_night_equals_polars_night(night, spark):
+def test_spark_night_equals_polars_night(night, spark, tmp_path):
     check_inputs_validated_alike(night)
+    check_parts_validated_alike(spark, tmp_path)
+    check_unreadable_lines_refused(spark, tmp_path)
     check_holdout_drawn_alike(night, spark)
     check_customer_stages_equal(night)
     check_rules_equal(night)
@@ -175,6 +181,79 @@ def check_inputs_validated_alike(night):
     assert reasons == DIRTY_REASONS
     files = [(folder / "transactions.csv").read_bytes() for folder in night.quarantine]
     assert files[0] == files[1]
+
+
+HEADER = "receipt_id,customer_id,ts,store_id,sku,quantity,amount\n"
+PART_ONE = "P1,C1,2026-10-01T10:00:00,S1,A,1,2.50\nP2,C1,2026-10-02T10:00:00,S1,B,2,x\n"
+PART_TWO = "P1,C1,2026-10-01T10:00:00,S1,A,1,2.50\nP3,C2,2026-10-03T10:00:00,S1,A,1,1e-5\n"
+
+
+def check_parts_validated_alike(spark, tmp_path):
+    """Several parts, CSV and typed Parquet: the lines, their order and reasons as on polars; a
+    line repeating a line of an earlier part is a duplicate.
+    """
+    (tmp_path / "part-1.csv").write_text(HEADER + PART_ONE)
+    (tmp_path / "part-2.csv").write_text(HEADER + PART_TWO)
+    typed = pl.DataFrame(
+        {
+            "receipt_id": ["P4", "P4", "P5"],
+            "customer_id": ["C2", "C2", None],
+            "ts": [datetime(2026, 10, 4, 9, 30, 0, 250000)] * 2 + [None],
+            "store_id": ["S2"] * 3,
+            "sku": ["B", "B", "Z"],
+            "quantity": [1.5, 1.5, 20000.0],
+            "amount": [3.0, 3.0, 1.25],
+        }
+    )
+    typed.write_parquet(tmp_path / "part-3.parquet")
+    files = [tmp_path / f for f in ("part-1.csv", "part-2.csv", "part-3.parquet")]
+    known = {"skus": pl.Series(["A", "B"]), "customer_ids": pl.Series(["C1", "C2"])}
+    expected = load_transactions(files, ",", max_amount=1e6, max_quantity=1e4, **known)
+    rows = reading.read_text(spark, files, TRANSACTIONS, ",")
+    checked = validation.validate_transactions(
+        spark,
+        rows,
+        skus=["A", "B"],
+        customer_ids=["C1", "C2"],
+        quarantined_skus=[],
+        quarantined_customer_ids=[],
+        max_amount=1e6,
+        max_quantity=1e4,
+    )
+    kept = pl.from_arrow(validation.kept_lines(checked).toArrow())
+    held = pl.from_arrow(validation.quarantined_lines(checked).toArrow())
+    assert isinstance(kept, pl.DataFrame) and isinstance(held, pl.DataFrame)
+    assert_frame_equal(as_kept(kept), expected.kept, check_exact=True)
+    assert_frame_equal(as_quarantined(held), expected.quarantined, check_exact=True)
+    assert expected.quarantined.select("source_file", "line", "reason").rows() == [
+        ("part-1.csv", 3, "amount: not a number"),
+        ("part-2.csv", 2, "exact duplicate of an earlier line"),
+        ("part-3.parquet", 2, "exact duplicate of an earlier line"),
+        ("part-3.parquet", 3, "ts: empty; quantity: beyond max_line_quantity (10000); sku: not in products"),
+    ]
+
+
+def check_unreadable_lines_refused(spark, tmp_path):
+    """A value past the size limit is refused as on polars; a quoted value over a line's end too."""
+    long = tmp_path / "long.csv"
+    long.write_text(HEADER + PART_ONE + "P9,C1,2026-10-01T10:00:00,S1,ABCDEFGHIJKLMNOPQRSTUVWXY,1,1\n")
+    limits = ReadLimits(value_bytes=20)
+    with pytest.raises(InputError) as on_polars:
+        list(read_batches([long], TRANSACTIONS, ",", limits=limits))
+    with pytest.raises(InputError) as on_spark:
+        reading.check_lines(
+            reading.read_text(spark, [long], TRANSACTIONS, ",", limits), [long], TRANSACTIONS, limits
+        )
+    assert str(on_spark.value) == str(on_polars.value)
+    assert "line 4, column 'sku'" in str(on_spark.value)
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text(HEADER + 'P1,C1,2026-10-01T10:00:00,S1,"A\nB",1,1\n')
+    with pytest.raises(InputError) as opened:
+        reading.check_lines(reading.read_text(spark, [quoted], TRANSACTIONS, ","), [quoted], TRANSACTIONS)
+    assert str(opened.value) == (
+        f"{quoted}: line 2 opens a quoted value it does not close; the Spark engine reads a CSV "
+        "line per row: export values without line breaks, or as Parquet"
+    )
 
 
 def check_holdout_drawn_alike(night, spark):

@@ -67,8 +67,12 @@ def _write(frame, folder: Path, key: dict[str, str], stage: str) -> None:  # typ
 
 def kept_frame(folder: Path) -> pl.DataFrame:
     """The ``valid_transactions`` stage on the driver: the contract's kept columns, in input order."""
-    kept = stages.read_frame(folder, pl.Schema(KEPT_SCHEMA)).sort("line_no")
-    return kept.select(
+    return as_kept(stages.read_frame(folder, pl.Schema(KEPT_SCHEMA)))
+
+
+def as_kept(lines: pl.DataFrame) -> pl.DataFrame:
+    """Kept lines as Spark wrote them (`KEPT_SCHEMA`) as `Loaded.kept`: ordered, ts a datetime."""
+    return lines.sort("line_no").select(
         "receipt_id",
         "customer_id",
         pl.from_epoch("ts_us", time_unit="us").alias("ts"),
@@ -81,8 +85,12 @@ def kept_frame(folder: Path) -> pl.DataFrame:
 
 def quarantined_frame(folder: Path) -> pl.DataFrame:
     """The ``quarantine_transactions`` stage on the driver: as `Loaded.quarantined`, in input order."""
-    frame = stages.read_frame(folder, pl.Schema(QUARANTINE_SCHEMA))
-    return frame.sort(reading.FILE_INDEX, LINE_COL).drop(reading.FILE_INDEX)
+    return as_quarantined(stages.read_frame(folder, pl.Schema(QUARANTINE_SCHEMA)))
+
+
+def as_quarantined(lines: pl.DataFrame) -> pl.DataFrame:
+    """Quarantined lines as Spark wrote them as `Loaded.quarantined`: in file and line order."""
+    return lines.sort(reading.FILE_INDEX, LINE_COL).drop(reading.FILE_INDEX)
 
 
 def load_inputs_on_spark(

@@ -9,7 +9,9 @@ A CSV file is read one line per row: Spark splits big files between tasks, and a
 its split's offset (the lines of the splits before it) plus its place in the split. A quoted value
 that runs over a line's end cannot be split that way; such a file is refused with the line it
 starts on (the polars engine reads it). The whole-file checks (header, missing columns, Parquet
-types) run on the driver first, through `scan_file`, with the same one-line errors.
+types) run on the driver first, through `scan_file`, with the same one-line errors. Parquet values
+that are not text are written out as polars writes them, but for floats in exponent notation
+(polars ``1e-05``, Spark ``1.0E-5``): the same number, only a quarantined line's text differs.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import polars as pl
 
 from coupongen.errors import InputError
 from coupongen.inputs.contract import LINE_COL, REASON_COL, SOURCE_COL, InputSpec
@@ -41,13 +45,6 @@ def _header(path: Path, delimiter: str) -> list[str]:
     with path.open("rb") as fh:
         first = fh.readline().removeprefix(_BOM.encode()).decode("utf-8")
     return [n.strip() for n in next(csv.reader([first.rstrip("\r\n")], delimiter=delimiter))]
-
-
-def _text(column: str, present: list[str]) -> Column:
-    F = _f()
-    if column in present:
-        return F.col(column).cast("string").alias(column)
-    return F.lit(None).cast("string").alias(column)
 
 
 def _csv_lines(spark: SparkSession, path: Path, delimiter: str, spec: InputSpec) -> DataFrame:
@@ -94,13 +91,29 @@ def _window():  # type: ignore[no-untyped-def]
     return Window
 
 
+# Digits of a second's fraction in polars' text of a date-time, by its time unit.
+_FRACTION = {"ms": 3, "us": 6, "ns": 9}
+
+
+def _parquet_text(column: str, dtype: pl.DataType) -> Column:
+    """A Parquet column as the text polars casts it to: date-times with their unit's fraction."""
+    F = _f()
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
+        digits = _FRACTION.get(dtype.time_unit or "us", 6)
+        return F.date_format(F.col(column), "yyyy-MM-dd HH:mm:ss." + "S" * digits).alias(column)
+    return F.col(column).cast("string").alias(column)
+
+
 def _parquet_rows(spark: SparkSession, path: Path, spec: InputSpec) -> DataFrame:
     """One Parquet file's rows: the contract's columns as text and the row number from 1."""
     F = _f()
+    schema = pl.read_parquet_schema(path)
     frame = spark.read.parquet(path.as_posix())
-    present = [c for c in spec.names if c in frame.columns]
     return frame.select(
-        *[_text(c, present) for c in spec.names],
+        *[
+            _parquet_text(c, schema[c]) if c in schema else F.lit(None).cast("string").alias(c)
+            for c in spec.names
+        ],
         (F.col("_metadata.row_index") + 1).cast("long").alias(LINE_COL),
         F.lit(False).alias(_MORE),
         F.lit(False).alias("open_quote"),
