@@ -186,14 +186,22 @@ def check_inputs_validated_alike(night):
 HEADER = "receipt_id,customer_id,ts,store_id,sku,quantity,amount\n"
 PART_ONE = "P1,C1,2026-10-01T10:00:00,S1,A,1,2.50\nP2,C1,2026-10-02T10:00:00,S1,B,2,x\n"
 PART_TWO = "P1,C1,2026-10-01T10:00:00,S1,A,1,2.50\nP3,C2,2026-10-03T10:00:00,S1,A,1,1e-5\n"
+# The same columns in another order, and one the contract does not know.
+PART_FOUR = (
+    "sku,note,amount,quantity,receipt_id,customer_id,ts,store_id\nA,hi,2.50,1,P1,C1,2026-10-01T10:00:00,S1\n"
+)
 
 
 def check_parts_validated_alike(spark, tmp_path):
-    """Several parts, CSV and typed Parquet: the lines, their order and reasons as on polars; a
-    line repeating a line of an earlier part is a duplicate.
+    """Several parts, CSV (two headers) and typed Parquet, in a folder whose name needs quoting in
+    a URI: the lines, their order and reasons as on polars; a line repeating a line of an earlier
+    part is a duplicate.
     """
-    (tmp_path / "part-1.csv").write_text(HEADER + PART_ONE)
-    (tmp_path / "part-2.csv").write_text(HEADER + PART_TWO)
+    folder = tmp_path / "parts, one day"
+    folder.mkdir()
+    (folder / "part-1.csv").write_text(HEADER + PART_ONE)
+    (folder / "part-2.csv").write_text(HEADER + PART_TWO)
+    (folder / "part-4.csv").write_text(PART_FOUR)
     typed = pl.DataFrame(
         {
             "receipt_id": ["P4", "P4", "P5"],
@@ -205,8 +213,8 @@ def check_parts_validated_alike(spark, tmp_path):
             "amount": [3.0, 3.0, 1.25],
         }
     )
-    typed.write_parquet(tmp_path / "part-3.parquet")
-    files = [tmp_path / f for f in ("part-1.csv", "part-2.csv", "part-3.parquet")]
+    typed.write_parquet(folder / "part-3.parquet")
+    files = [folder / f for f in ("part-1.csv", "part-2.csv", "part-3.parquet", "part-4.csv")]
     known = {"skus": pl.Series(["A", "B"]), "customer_ids": pl.Series(["C1", "C2"])}
     expected = load_transactions(files, ",", max_amount=1e6, max_quantity=1e4, **known)
     rows = reading.read_text(spark, files, TRANSACTIONS, ",")
@@ -230,6 +238,7 @@ def check_parts_validated_alike(spark, tmp_path):
         ("part-2.csv", 2, "exact duplicate of an earlier line"),
         ("part-3.parquet", 2, "exact duplicate of an earlier line"),
         ("part-3.parquet", 3, "ts: empty; quantity: beyond max_line_quantity (10000); sku: not in products"),
+        ("part-4.csv", 2, "exact duplicate of an earlier line"),
     ]
 
 

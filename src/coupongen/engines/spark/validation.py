@@ -86,14 +86,12 @@ def timestamp_us(text: Column) -> Column:
 
 def _keys(spark: SparkSession, values: list[str], name: str) -> DataFrame:
     """A one-column frame of distinct keys (products' skus, customers' ids) to join lines to."""
-    from pyspark.sql import types as T
+    import pyarrow as pa
 
     F = _f()
-    schema = T.StructType([T.StructField("key", T.StringType())])
-    rows = [(v,) for v in dict.fromkeys(v for v in values if v is not None)]
-    return spark.createDataFrame(rows, schema).select(
-        F.col("key").alias(name), F.lit(True).alias(f"{name}_on")
-    )
+    # Handed over as Arrow: a million customer ids as Python rows would take minutes.
+    keys = pa.table({"key": pa.array(list(dict.fromkeys(v for v in values if v is not None)), pa.string())})
+    return spark.createDataFrame(keys).select(F.col("key").alias(name), F.lit(True).alias(f"{name}_on"))
 
 
 def _flagged(frame: DataFrame, keys: DataFrame, column: str, name: str, small: bool) -> DataFrame:
@@ -121,7 +119,6 @@ def validate_transactions(
     quarantined line lists every rule it breaks, in `inputs.validation`'s order and words.
     """
     F = _f()
-    W = _window()
     names = TRANSACTIONS.names
     t = {c: f"__t_{c}" for c in names}
     frame = rows.select("*", *[clean(F.col(c)).alias(t[c]) for c in names])
@@ -138,8 +135,7 @@ def validate_transactions(
     frame = _flagged(
         frame, _keys(spark, quarantined_customer_ids, "held_cid"), t["customer_id"], "held_cid", False
     )
-    earlier = W.partitionBy(*names).orderBy(FILE_INDEX, LINE_COL)
-    frame = frame.withColumn("__duplicate", F.row_number().over(earlier) > 1)
+    frame = _with_duplicates(frame, names)
     checks: list[tuple[Column, str]] = []
     typed = {"ts": "__ts", "quantity": "__quantity", "amount": "__amount"}
     for c in TRANSACTIONS.columns:
@@ -181,6 +177,32 @@ def validate_transactions(
         F.col("__quantity").alias("__kept_quantity"),
         F.col("__amount").alias("__kept_amount"),
         (~bad).alias("kept"),
+    )
+
+
+def _with_duplicates(frame: DataFrame, names: list[str]) -> DataFrame:
+    """``frame`` with ``__duplicate``: true for a line equal in ``names`` (as read, nulls equal)
+    to a line before it in file and line order.
+
+    As on the driver (`inputs.validation.later_duplicates`), only lines whose 64-bit hash is
+    shared can be duplicates: the hashes are counted (a shuffle of numbers, not of lines), and
+    only the lines of repeated hashes are compared exactly and ordered, so a hash collision never
+    marks a line and the lines themselves are not sorted.
+    """
+    F = _f()
+    W = _window()
+    hashed = frame.withColumn("__hash", F.xxhash64(*[F.coalesce(F.col(n), F.lit("\0null")) for n in names]))
+    repeated = hashed.groupBy("__hash").count().where(F.col("count") > 1).select("__hash")
+    earlier = W.partitionBy(*names).orderBy(FILE_INDEX, LINE_COL)
+    later = (
+        hashed.join(repeated, "__hash", "left_semi")
+        .select(FILE_INDEX, LINE_COL, (F.row_number().over(earlier) > 1).alias("__duplicate"))
+        .where("__duplicate")
+    )
+    return (
+        hashed.join(later, [FILE_INDEX, LINE_COL], "left")
+        .withColumn("__duplicate", F.coalesce(F.col("__duplicate"), F.lit(False)))
+        .drop("__hash")
     )
 
 
