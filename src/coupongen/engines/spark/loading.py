@@ -128,16 +128,16 @@ def load_inputs_on_spark(
     try:
         with spark_stage(KEPT_STAGE):
             reading.check_lines(rows, t_files, TRANSACTIONS)
-        checked = validation.validate_transactions(
-            spark,
-            rows,
-            skus=products.kept["sku"].to_list(),
-            customer_ids=customers.kept["customer_id"].to_list(),
-            quarantined_skus=_stripped(products.quarantined["sku"]),
-            quarantined_customer_ids=_stripped(customers.quarantined["customer_id"]),
-            max_amount=config.max_line_amount,
-            max_quantity=config.max_line_quantity,
-        ).persist()
+            checked = validation.validate_transactions(
+                spark,
+                rows,
+                skus=products.kept["sku"].to_list(),
+                customer_ids=customers.kept["customer_id"].to_list(),
+                quarantined_skus=_stripped(products.quarantined["sku"]),
+                quarantined_customer_ids=_stripped(customers.quarantined["customer_id"]),
+                max_amount=config.max_line_amount,
+                max_quantity=config.max_line_quantity,
+            ).persist()
         try:
             kept_dir = stages.stage_dir(run_dir, KEPT_STAGE)
             held_dir = stages.stage_dir(run_dir, QUARANTINE_STAGE)
