@@ -1,11 +1,12 @@
 """A whole night on both engines: stage times, peak memory, and whether both issue the same offers.
 
-Run: python benchmarks/bench_engines.py [--customers 100000 1000000] [--master local[2]]
+Run: python benchmarks/bench_engines.py [--customers 100000 1000000] [--master local[2]] [--sample]
                                          [--data DIR] [--engines polars spark] [--work DIR]
 
 The data sets are the ones bench_pipeline.py generates and caches (100,000 card holders make about
 1M transaction lines, 1,000,000 about 10M), or one folder of transactions/products/customers
-Parquet files (--data). The bundled job is copied and pointed at the data (as bench_night.py
+Parquet files (--data); --sample runs the bundled sample first (its CSV files as Parquet text,
+value for value). The bundled job is copied and pointed at the data (as bench_night.py
 does). For each data set and engine, `coupongen run -q --engine ENGINE` runs in a child process
 with SPARK_MASTER set to --master, into its own output folder and ledger, and the benchmark prints:
 
@@ -15,7 +16,8 @@ with SPARK_MASTER set to --master, into its own output folder and ledger, and th
 - peak resident memory: the coupongen process (the driver), its other descendants (the Spark
   JVM: in local mode it also runs the executors) and their sum, sampled every 0.2 s;
 - the equality check: the POS and CRM files of both engines row for row with the freshly drawn
-  codes set aside (code, barcode_value), and every Parquet file of the night's analysis folder.
+  codes set aside (code, barcode_value), the quarantine files byte for byte, and every Parquet
+  file of the night's analysis folder.
 
 The machine's load average is printed next to every time: on a shared machine they grow with it.
 """
@@ -172,6 +174,17 @@ def compare_nights(left: Path, right: Path) -> list[str]:
     for name in COMPARED:
         a, b = _table(left / name), _table(right / name)
         lines.append(f"{name}: {a.height:,} / {b.height:,} rows, {_verdict(a, b)} (codes set aside)")
+    for path in sorted(
+        {p.name for p in (left / "quarantine").glob("*.csv")}
+        | {p.name for p in (right / "quarantine").glob("*.csv")}
+    ):
+        a_file, b_file = left / "quarantine" / path, right / "quarantine" / path
+        if not (a_file.exists() and b_file.exists()):
+            lines.append(f"quarantine/{path}: only in {'polars' if a_file.exists() else 'spark'}'s night")
+            continue
+        same = a_file.read_bytes() == b_file.read_bytes()
+        rows = _table(a_file).height
+        lines.append(f"quarantine/{path}: {rows:,} rows, {'identical bytes' if same else 'DIFFERENT'}")
     for path in sorted((left / "analysis").glob("*.parquet")):
         other = right / "analysis" / path.name
         a, b = pl.read_parquet(path), pl.read_parquet(other)
@@ -192,6 +205,16 @@ def _verdict(a: pl.DataFrame, b: pl.DataFrame) -> str:
     return f"DIFFERENT from row {first:,}"
 
 
+def sample_folder(work: Path) -> Path:
+    """The bundled sample's three CSV files as Parquet files of text, value for value as written."""
+    folder = work / "sample"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("transactions", "products", "customers"):
+        frame = pl.read_csv(HERE.parent / "sample_data" / f"{name}.csv", infer_schema=False)
+        frame.write_parquet(folder / f"{name}.parquet")
+    return folder
+
+
 # --- main ------------------------------------------------------------------------------------------
 
 
@@ -203,12 +226,16 @@ def main() -> None:
     parser.add_argument("--skus", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--data", type=Path, help="One folder of transactions/products/customers.parquet.")
+    parser.add_argument(
+        "--sample", action="store_true", help="Run the bundled sample (as Parquet text) first."
+    )
     parser.add_argument("--engines", nargs="+", default=["polars", "spark"], choices=["polars", "spark"])
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--timeout", type=float, default=3600.0, help="Seconds a night may take.")
     parser.add_argument("--work", type=Path, default=HERE / ".cache" / "engines")
     options = parser.parse_args()
-    folders = (
+    folders = [sample_folder(options.work)] if options.sample else []
+    folders += (
         [options.data]
         if options.data
         else [ensure_data(n, options.skus, options.seed) for n in options.customers]

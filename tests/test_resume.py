@@ -50,7 +50,7 @@ def test_a_killed_night_resumes_from_its_checkpoint_and_a_finished_one_is_left_a
     def read_again(*args: object, **kwargs: object) -> None:
         raise AssertionError("the inputs were read again")
 
-    monkeypatch.setattr(front, "load_job_inputs", read_again)
+    monkeypatch.setattr(front, "load_night_inputs", read_again)
     first = run_sample_night(out)
     assert not first.complete
     assert_as_recorded(digests_of(out))

@@ -20,9 +20,8 @@ from coupongen.config import Job
 from coupongen.delivery import crm, outbox, pos
 from coupongen.delivery import planning as delivery
 from coupongen.delivery.ledger_stamp import check_same_ledger, write_stamp
-from coupongen.engines import analyse_night
+from coupongen.engines import analyse_night, load_night_inputs
 from coupongen.errors import InputError, LedgerBusyError
-from coupongen.inputs.loading import load_job_inputs
 from coupongen.ledger import Ledger
 from coupongen.ledger.issuing import issue
 from coupongen.night.data import NightData, kept_text
@@ -232,9 +231,7 @@ def run_analysis(
     clock = Clock(progress)
     clock.start("load")
     quarantine = settings.run_dir / "quarantine"
-    inputs = load_job_inputs(
-        job.config.inputs, settings.data_dir, quarantine_dir=quarantine, window=input_window(job, settings)
-    )
+    inputs = load_night_inputs(job, settings, quarantine_dir=quarantine, window=input_window(job, settings))
     clock.done("load", kept_text(inputs))
     clock.start("analyse")
     analysis = analyse_night(job, inputs, settings, customers=customers, baskets=baskets, ranking=False)

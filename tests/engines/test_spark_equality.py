@@ -9,7 +9,7 @@ in favourites, half-cent amounts, an average basket of x.xx5, fractional quantit
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -19,8 +19,16 @@ from polars.testing import assert_frame_equal
 from coupongen.analysis.night import Analysis, analyse
 from coupongen.config import Job, load_job
 from coupongen.engines import stages
+from coupongen.engines.spark import reading, validation
+from coupongen.engines.spark.holdout import with_holdout
+from coupongen.engines.spark.loading import as_kept, as_quarantined, load_inputs_on_spark
 from coupongen.engines.spark.night import analyse_on_spark
-from coupongen.inputs.loading import load_inputs
+from coupongen.errors import InputError
+from coupongen.inputs.batches import load_transactions, read_batches
+from coupongen.inputs.contract import TRANSACTIONS, Inputs
+from coupongen.inputs.loading import load_job_inputs
+from coupongen.inputs.reading import ReadLimits
+from coupongen.offers.guards import in_holdout
 from coupongen.offers.planning import plan_night
 from coupongen.settings import resolve_settings
 from tests.engines.test_spark_relevance import check_spark_relevance_equals_polars
@@ -61,6 +69,26 @@ EDGE_LINES = [
     ("E16", "C9000005", "2026-11-05T13:00:00", "S001", "X4", "-1", "-5.00"),
     ("E17", "C9000005", "2026-11-06T12:00:00", "S001", "X5", "2", "10.005"),
 ]
+# Lines each engine must quarantine, with the reasons the polars validation gives (in its words).
+DIRTY_LINES = [
+    ("Q01", "C9000001", "2026-10-30T10:00:61", "S001", "X1", "1.5d", "0x1p3"),
+    ("Q02", "C9000001", " 2026-10-30 10:00:00.1234567+02:00 ", "S001", "QX", "1e5", "1e400"),
+    ("Q03", "C9000099", "2026-02-30", "S001", "NOSKU", "1", "2"),
+    ("Q04", "C9000098", "2026-10-30T10:00", "S001", "\u00a0", ".5", "-1."),
+    ("E01", "C9000001", "2026-10-01T10:00:00", "S001", "X1", "2", "3.00"),
+]
+DIRTY_REASONS = {
+    "Q01": "ts: not an ISO-8601 date-time; quantity: not a number; amount: not a number",
+    "Q02": "amount: not a number; quantity: beyond max_line_quantity (10000); "
+    "sku: its product row is quarantined",
+    "Q03": "ts: not an ISO-8601 date-time; sku: not in products; customer_id: not in customers",
+    "Q04": "sku: empty; customer_id: its customer row is quarantined",
+    "E01": "exact duplicate of an earlier line",
+    "Q05": "more fields than the header",
+    "   ": "receipt_id: empty; ts: empty; sku: empty; quantity: empty; amount: empty",
+}
+# Written as text after the others: a line with a field too many, a blank line, a line of blanks.
+RAW_TAIL = "Q05,C9000001,2026-10-30T10:00:00,S001,X1,1,2.00,extra\n\n   ,  ,,,,,\n"
 EDGE_PRODUCTS = [
     ("X1", "Edge one", "edge_a"),
     ("X2", "Edge two", "edge_b"),
@@ -78,6 +106,9 @@ class Night:
     job: Job
     products: pl.DataFrame
     seed: int
+    inputs: tuple[Inputs, Inputs]  # polars, spark
+    quarantine: tuple[Path, Path]
+    lines: int  # data lines written to transactions.csv (the blank one included)
 
 
 @pytest.fixture
@@ -86,42 +117,175 @@ def night(spark, tmp_path_factory) -> Night:
     customers = pl.read_csv(SAMPLE / "customers.csv", infer_schema=False)
     kept = customers.head(SLICE)
     edge_ids = sorted({line[1] for line in EDGE_LINES if line[1]})
-    extra = pl.DataFrame({"customer_id": edge_ids}).with_columns(
+    extra = pl.DataFrame({"customer_id": [*edge_ids, "C9000098"]}).with_columns(
         pl.lit("false").alias(c) for c in ("email_opt_in", "sms_opt_in", "push_opt_in")
     )
-    extra = extra.with_columns(pl.Series("nps_score", ["9", "", "3", "7", "10"][: len(edge_ids)]))
+    extra = extra.with_columns(pl.Series("nps_score", ["9", "", "3", "7", "10", "11"]))
     pl.concat([kept, extra], how="diagonal").write_csv(data / "customers.csv")
     products = pl.read_csv(SAMPLE / "products.csv", infer_schema=False)
-    edge_products = pl.DataFrame(EDGE_PRODUCTS, schema=["sku", "name", "category"], orient="row")
+    edge_products = pl.DataFrame(
+        [*EDGE_PRODUCTS, ("QX", "", "edge_a")], schema=["sku", "name", "category"], orient="row"
+    )
     pl.concat([products, edge_products], how="diagonal").write_csv(data / "products.csv")
     tx = pl.read_csv(SAMPLE / "transactions.csv", infer_schema=False)
     wanted = kept["customer_id"].implode()
     sample_lines = tx.filter(pl.col("customer_id").is_in(wanted) | pl.col("customer_id").is_null())
-    edge = pl.DataFrame(EDGE_LINES, schema=tx.columns, orient="row")
-    pl.concat([sample_lines.head(4000), edge]).write_csv(data / "transactions.csv")
-    inputs = load_inputs(data / "transactions.csv", data / "products.csv", data / "customers.csv")
-    assert inputs.transactions.quarantined.filter(pl.col("receipt_id").str.starts_with("E")).is_empty()
+    edge = pl.DataFrame(EDGE_LINES + DIRTY_LINES, schema=tx.columns, orient="row")
+    lines = pl.concat([sample_lines.head(4000), edge])
+    lines.write_csv(data / "transactions.csv")
+    with (data / "transactions.csv").open("a", encoding="utf-8") as fh:
+        fh.write(RAW_TAIL)
     job = load_job(REPO / "jobs" / "nightly.toml")
     settings = resolve_settings(job, as_of=AS_OF, data_dir=data, out_dir=tmp_path_factory.mktemp("spark_out"))
+    held = (tmp_path_factory.mktemp("q_polars"), tmp_path_factory.mktemp("q_spark"))
+    by_polars = load_job_inputs(job.config.inputs, data, quarantine_dir=held[0])
+    by_spark = load_inputs_on_spark(job, settings, quarantine_dir=held[1])
+    assert by_spark.transactions.quarantined.filter(pl.col("receipt_id").str.starts_with("E0")).height == 1
     return Night(
-        analyse(job, inputs, AS_OF),
-        analyse_on_spark(job, inputs, settings),
+        analyse(job, by_polars, AS_OF),
+        analyse_on_spark(job, by_spark, settings),
         settings.run_dir,
         job,
-        inputs.products.kept,
+        by_polars.products.kept,
         settings.seed,
+        (by_polars, by_spark),
+        held,
+        lines.height + RAW_TAIL.count("\n"),
     )
 
 
 # The checks are helpers of one test: the night is analysed on Spark once, by one worker, however
 # the suite's workers share the tests out (a second worker would start a second JVM).
-def test_spark_night_equals_polars_night(night, spark):
+def test_spark_night_equals_polars_night(night, spark, tmp_path):
     check_spark_relevance_equals_polars(spark)
+    check_inputs_validated_alike(night)
+    check_parts_validated_alike(spark, tmp_path)
+    check_unreadable_lines_refused(spark, tmp_path)
+    check_holdout_drawn_alike(night, spark)
     check_customer_stages_equal(night)
     check_rules_equal(night)
     check_edge_customers_as_hand_computed(night)
     check_each_stage_written_with_its_key_and_marker(night)
     check_same_offers_planned(night)
+
+
+def check_inputs_validated_alike(night):
+    """Spark's validation keeps and quarantines the polars validation's rows, with its reasons."""
+    by_polars, by_spark = (inputs.transactions for inputs in night.inputs)
+    assert_frame_equal(by_spark.kept, by_polars.kept, check_exact=True)
+    assert_frame_equal(by_spark.quarantined, by_polars.quarantined, check_exact=True)
+    assert by_spark.counts == by_polars.counts
+    # Read = kept + quarantined: every line written but the blank one.
+    assert by_spark.counts["read"] == night.lines - 1
+    reasons = dict(
+        by_spark.quarantined.filter(pl.col("line") > 4001).select("receipt_id", "reason").iter_rows()
+    )
+    assert reasons == DIRTY_REASONS
+    files = [(folder / "transactions.csv").read_bytes() for folder in night.quarantine]
+    assert files[0] == files[1]
+
+
+HEADER = "receipt_id,customer_id,ts,store_id,sku,quantity,amount\n"
+PART_ONE = "P1,C1,2026-10-01T10:00:00,S1,A,1,2.50\nP2,C1,2026-10-02T10:00:00,S1,B,2,x\n"
+PART_TWO = "P1,C1,2026-10-01T10:00:00,S1,A,1,2.50\nP3,C2,2026-10-03T10:00:00,S1,A,1,1e-5\n"
+# The same columns in another order, and one the contract does not know.
+PART_FOUR = (
+    "sku,note,amount,quantity,receipt_id,customer_id,ts,store_id\nA,hi,2.50,1,P1,C1,2026-10-01T10:00:00,S1\n"
+)
+
+
+def check_parts_validated_alike(spark, tmp_path):
+    """Several parts, CSV (two headers) and typed Parquet, in a folder whose name needs quoting in
+    a URI: the lines, their order and reasons as on polars; a line repeating a line of an earlier
+    part is a duplicate.
+    """
+    folder = tmp_path / "parts, one day"
+    folder.mkdir()
+    (folder / "part-1.csv").write_text(HEADER + PART_ONE)
+    (folder / "part-2.csv").write_text(HEADER + PART_TWO)
+    (folder / "part-4.csv").write_text(PART_FOUR)
+    typed = pl.DataFrame(
+        {
+            "receipt_id": ["P4", "P4", "P5"],
+            "customer_id": ["C2", "C2", None],
+            "ts": [datetime(2026, 10, 4, 9, 30, 0, 250000)] * 2 + [None],
+            "store_id": ["S2"] * 3,
+            "sku": ["B", "B", "Z"],
+            "quantity": [1.5, 1.5, 20000.0],
+            "amount": [3.0, 3.0, 1.25],
+        }
+    )
+    typed.write_parquet(folder / "part-3.parquet")
+    files = [folder / f for f in ("part-1.csv", "part-2.csv", "part-3.parquet", "part-4.csv")]
+    known = {"skus": pl.Series(["A", "B"]), "customer_ids": pl.Series(["C1", "C2"])}
+    expected = load_transactions(files, ",", max_amount=1e6, max_quantity=1e4, **known)
+    rows = reading.read_text(spark, files, TRANSACTIONS, ",")
+    checked = validation.validate_transactions(
+        spark,
+        rows,
+        skus=["A", "B"],
+        customer_ids=["C1", "C2"],
+        quarantined_skus=[],
+        quarantined_customer_ids=[],
+        max_amount=1e6,
+        max_quantity=1e4,
+    )
+    kept = pl.from_arrow(validation.kept_lines(checked).toArrow())
+    held = pl.from_arrow(validation.quarantined_lines(checked).toArrow())
+    assert isinstance(kept, pl.DataFrame) and isinstance(held, pl.DataFrame)
+    assert_frame_equal(as_kept(kept), expected.kept, check_exact=True)
+    assert_frame_equal(as_quarantined(held), expected.quarantined, check_exact=True)
+    assert expected.quarantined.select("source_file", "line", "reason").rows() == [
+        ("part-1.csv", 3, "amount: not a number"),
+        ("part-2.csv", 2, "exact duplicate of an earlier line"),
+        ("part-3.parquet", 2, "exact duplicate of an earlier line"),
+        ("part-3.parquet", 3, "ts: empty; quantity: beyond max_line_quantity (10000); sku: not in products"),
+        ("part-4.csv", 2, "exact duplicate of an earlier line"),
+    ]
+
+
+def check_unreadable_lines_refused(spark, tmp_path):
+    """A value past the size limit is refused as on polars; a quoted value over a line's end too."""
+    long = tmp_path / "long.csv"
+    long.write_text(HEADER + PART_ONE + "P9,C1,2026-10-01T10:00:00,S1,ABCDEFGHIJKLMNOPQRSTUVWXY,1,1\n")
+    limits = ReadLimits(value_bytes=20)
+    with pytest.raises(InputError) as on_polars:
+        list(read_batches([long], TRANSACTIONS, ",", limits=limits))
+    with pytest.raises(InputError) as on_spark:
+        reading.check_lines(
+            reading.read_text(spark, [long], TRANSACTIONS, ",", limits), [long], TRANSACTIONS, limits
+        )
+    assert str(on_spark.value) == str(on_polars.value)
+    assert "line 4, column 'sku'" in str(on_spark.value)
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text(HEADER + 'P1,C1,2026-10-01T10:00:00,S1,"A\nB",1,1\n')
+    with pytest.raises(InputError) as opened:
+        reading.check_lines(reading.read_text(spark, [quoted], TRANSACTIONS, ","), [quoted], TRANSACTIONS)
+    assert str(opened.value) == (
+        f"{quoted}: line 2 opens a quoted value it does not close; the Spark engine reads a CSV "
+        "line per row: export values without line breaks, or as Parquet"
+    )
+
+
+def check_holdout_drawn_alike(night, spark):
+    """The Arrow UDF over seven partitions draws the driver's holdout groups, customer for customer."""
+    ids = night.polars.segmented["customer_id"]
+    draws = {"winback": ("winback:7", 0.1), "vip": ("vip:7", 0.5)}
+    expected = pl.concat(
+        [
+            pl.DataFrame({"campaign": name, "customer_id": ids}).with_columns(
+                in_holdout(ids, salt=salt, share=share).alias("held")
+            )
+            for name, (salt, share) in draws.items()
+        ]
+    )
+    frame = spark.createDataFrame(expected.drop("held").to_arrow()).repartition(7)
+    got = pl.from_arrow(with_holdout(frame, draws).toArrow())
+    assert isinstance(got, pl.DataFrame)
+    keys = ["campaign", "customer_id"]
+    assert_frame_equal(got.sort(keys), expected.sort(keys), check_exact=True)
+    shares = expected.group_by("campaign").agg(pl.col("held").mean()).sort("campaign")
+    assert 0.35 < shares["held"][0] < 0.65 and 0.03 < shares["held"][1] < 0.2
 
 
 def check_customer_stages_equal(night):
@@ -157,8 +321,18 @@ def check_edge_customers_as_hand_computed(night):
 
 
 def check_each_stage_written_with_its_key_and_marker(night):
-    stages_written = ("input_transactions", "customer_features", "segments", "sku_rules", "category_rules")
-    for stage in (*stages_written, "relevance"):
+    stages_written = (
+        "valid_transactions",
+        "quarantine_transactions",
+        "customer_features",
+        "segments",
+        "sku_rules",
+        "category_rules",
+        "relevance",
+    )
+    # The analysis started from the lines Spark validated: the driver handed over no lines.
+    assert not stages.stage_dir(night.run_dir, "input_transactions").exists()
+    for stage in stages_written:
         folder = stages.stage_dir(night.run_dir, stage)
         assert (folder / stages.SUCCESS).is_file(), stage
         assert (folder / stages.KEY_FILE).is_file(), stage

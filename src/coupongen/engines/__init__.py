@@ -8,12 +8,36 @@ when a job asks for it.
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
+
 from coupongen.analysis.night import Analysis, analyse
 from coupongen.config import ENGINES, Job
 from coupongen.inputs.contract import Inputs
+from coupongen.inputs.loading import load_job_inputs
 from coupongen.settings import Settings
 
-__all__ = ["ENGINES", "analyse_night"]
+__all__ = ["ENGINES", "analyse_night", "load_night_inputs"]
+
+
+def load_night_inputs(
+    job: Job,
+    settings: Settings,
+    *,
+    quarantine_dir: Path | None = None,
+    window: tuple[date, date] | None = None,
+) -> Inputs:
+    """The night's inputs, validated on the job's engine (see `inputs.loading.load_job_inputs`).
+
+    On the Spark engine the transactions are validated by Spark and handed over as stages
+    (`coupongen.engines.spark.loading`); the kept rows, the quarantine files and the counts are
+    those the polars engine gives.
+    """
+    if job.config.engine == "spark":
+        from coupongen.engines.spark.loading import load_inputs_on_spark
+
+        return load_inputs_on_spark(job, settings, quarantine_dir=quarantine_dir, window=window)
+    return load_job_inputs(job.config.inputs, settings.data_dir, quarantine_dir=quarantine_dir, window=window)
 
 
 def analyse_night(

@@ -95,3 +95,14 @@ def read_frame(folder: Path, schema: pl.Schema | None = None) -> pl.DataFrame:
     if schema is None:
         return frame
     return frame.select(pl.col(name).cast(dtype) for name, dtype in schema.items())
+
+
+def is_complete(folder: Path, key: Mapping[str, object]) -> bool:
+    """True when the stage in ``folder`` is complete (``_SUCCESS``) and was made under ``key``."""
+    if not (folder / SUCCESS).is_file():
+        return False
+    try:
+        found = json.loads((folder / KEY_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(found == dict(key))

@@ -11,8 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from coupongen.config import Job
-from coupongen.engines import analyse_night
-from coupongen.inputs.loading import load_job_inputs
+from coupongen.engines import analyse_night, load_night_inputs
 from coupongen.night.checkpoints import load_stage, save_stage
 from coupongen.night.data import FRAMES, NightData, digest, from_frames, kept_text, to_frames
 from coupongen.night.fingerprint import NightKey
@@ -49,9 +48,7 @@ def load_and_analyse(
         return night
     clock.start("load")
     quarantine = settings.run_dir / "quarantine" if write_files else None
-    inputs = load_job_inputs(
-        job.config.inputs, settings.data_dir, quarantine_dir=quarantine, window=input_window(job, settings)
-    )
+    inputs = load_night_inputs(job, settings, quarantine_dir=quarantine, window=input_window(job, settings))
     clock.done("load", kept_text(inputs))
     tx = inputs.transactions.kept
     newest = tx["ts"].max() if tx.height else None

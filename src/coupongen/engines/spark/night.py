@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from pyspark.sql.types import StructType
 
 _LEVELS = (("sku", "sku_rules"), ("category", "category_rules"))
+VALIDATED = "valid_transactions"  # written by `loading` when Spark validated the lines
+TX_COLUMNS = ("line_no", "receipt_id", "customer_id", "ts_us", "sku", "quantity", "amount")
 
 
 @contextmanager
@@ -110,7 +112,25 @@ def _hand_over(store: _Stages, inputs: Inputs) -> tuple[DataFrame, DataFrame, Da
     """The validated inputs as stages: transactions (line numbered, time in microseconds),
     products (sku, category), customers (customer_id, nps_score).
     """
-    tx = inputs.transactions.kept.with_row_index("line_no").select(
+    validated = store.folder(VALIDATED)
+    if stages.is_complete(validated, store.key):
+        # Validated on Spark tonight (`loading`): the kept lines are already a stage.
+        from pyspark.sql import functions as F
+
+        lines = store.spark.read.parquet((validated / "part-*.parquet").as_posix())
+        tx = lines.select(*TX_COLUMNS).withColumn("line_no", F.col("line_no").cast("long"))
+    else:
+        tx = store.put_local("input_transactions", _local_lines(inputs))
+    return (
+        tx,
+        store.put_local("input_products", inputs.products.kept.select("sku", "category")),
+        store.put_local("input_customers", inputs.customers.kept.select("customer_id", "nps_score")),
+    )
+
+
+def _local_lines(inputs: Inputs) -> pl.DataFrame:
+    """The driver's kept lines as the analysis reads them, numbered in input order."""
+    return inputs.transactions.kept.with_row_index("line_no").select(
         pl.col("line_no").cast(pl.Int64),
         "receipt_id",
         "customer_id",
@@ -118,11 +138,6 @@ def _hand_over(store: _Stages, inputs: Inputs) -> tuple[DataFrame, DataFrame, Da
         "sku",
         "quantity",
         "amount",
-    )
-    return (
-        store.put_local("input_transactions", tx),
-        store.put_local("input_products", inputs.products.kept.select("sku", "category")),
-        store.put_local("input_customers", inputs.customers.kept.select("customer_id", "nps_score")),
     )
 
 

@@ -94,6 +94,10 @@ def spark_session(master: str, conf: dict[str, str] | None = None) -> SparkSessi
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
+    if local_threads(master) is not None and not submitted():
+        # Python tasks (the holdout's Arrow UDF) run in this process's interpreter, which has
+        # coupongen and its libraries, not in whatever ``python3`` comes first on the PATH.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName("coupongen")
     settings = SESSION_CONF | (conf or {})
     if not (submitted() and master == DEFAULT_MASTER):
