@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -213,6 +214,22 @@ def test_the_learned_ranking_is_repeatable_and_holds_substitutes_back():
     )
     assert free["substitute"].sum() > first["substitute"].sum()
     assert free.group_by("sku").len()["len"].max() > 0.04 * free.height
+
+
+def test_ranking_block_by_block_gives_the_offers_of_one_block(monkeypatch):
+    bought = shoppers(90, 30, seed=4)
+    products = catalogue(30)
+    customers = pl.concat([bought["customer_id"].unique(), pl.Series(["NEW1", "NEW2"])])
+    model = reranker.train(bought, products, as_of=AS_OF, spec=RankSpec(rounds=5, splits=1))
+    assert model is not None
+    monkeypatch.setattr(reranker, "train", lambda *args, **kwargs: model)  # one fit for the four nights
+    for share in (1.0, 0.05):
+        whole = RankSpec(max_product_share=share, block_customers=1_000)
+        one = reranker.rank(bought, products, customers, as_of=AS_OF, top_n=4, spec=whole)
+        blocked = replace(whole, block_customers=7)
+        many = reranker.rank(bought, products, customers, as_of=AS_OF, top_n=4, spec=blocked)
+        assert_frame_equal(one, many)
+        assert one["customer_id"].n_unique() == 92  # the two without purchases get offers too
 
 
 def test_recommend_with_the_learned_ranking_names_its_source():

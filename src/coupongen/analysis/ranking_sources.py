@@ -104,6 +104,89 @@ def product_types(products: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+@dataclass(frozen=True)
+class Sources:
+    """The sources fitted on the whole history, ready to propose for any block of customers.
+
+    Everything here is shared by all customers (the fitted models, the ranked lists); `propose`
+    reads it for the customers of one block, so a night is proposed block by block with the same
+    result as all at once.
+    """
+
+    recent: pl.DataFrame
+    purchases: PurchaseMatrix | None
+    rows: pl.DataFrame
+    allowed: np.ndarray
+    models: tuple[tuple[str, ItemModel, int], ...]
+    segments: pl.DataFrame
+    segment_lists: pl.DataFrame
+    lists: tuple[tuple[str, pl.DataFrame, int], ...]
+    k: dict[str, int]
+    cap: int
+
+
+def fit_sources(
+    bought: pl.DataFrame,
+    products: pl.DataFrame,
+    *,
+    as_of: date,
+    spec: SourceSpec | None = None,
+    models: tuple[ModelSpec, ModelSpec] | None = None,
+) -> Sources:
+    """Fit every source on the history in `bought` (see `candidates` for the arguments)."""
+    spec = spec or SourceSpec()
+    ease_spec, knn_spec = models or (ModelSpec(method="ease"), ModelSpec(method="knn"))
+    k = dict(zip(SOURCES, spec.per_source, strict=True))
+    recent = bought.filter(pl.col("in_lookback")).select("customer_id", "sku").unique()
+    promotable = products.filter(pl.col("promo_allowed"))["sku"]
+    facts = _most_bought(recent, spec.model_items).with_columns(pl.lit(True).alias("in_lookback"))
+    purchases = purchase_matrix(facts)
+    fitted: list[tuple[str, ItemModel, int]] = []
+    if purchases.items.len():
+        fitted = [
+            ("ease", fit(purchases, ease_spec), k["ease"]),
+            ("knn", fit(purchases, knn_spec), k["knn"]),
+            ("rules", fit_rules(purchases), k["rules"]),
+        ]
+    segments, segment_lists = _segment_lists(recent, products, promotable, k["segment"])
+    lists = tuple(
+        (name, scored.sort(["score", "sku"], descending=[True, False]).head(LIST_DEPTH * k[name]), k[name])
+        for name, scored in (
+            ("popular", _popularity(recent, promotable)),
+            ("rising", _rising(bought, promotable, as_of)),
+        )
+    )
+    return Sources(
+        recent=recent,
+        purchases=purchases if fitted else None,
+        rows=codes_of(purchases.customers, "customer_id", "row"),
+        allowed=purchases.items.is_in(promotable.implode()).to_numpy(),
+        models=tuple(fitted),
+        segments=segments,
+        segment_lists=segment_lists,
+        lists=lists,
+        k=k,
+        cap=spec.max_candidates,
+    )
+
+
+def propose(sources: Sources, customers: pl.Series) -> pl.DataFrame:
+    """Every source's candidates for `customers` (see `candidates` for the columns)."""
+    wanted = (
+        pl.DataFrame({"customer_id": customers.cast(pl.String)}).drop_nulls().unique().sort("customer_id")
+    )
+    recent = sources.recent.join(wanted, on="customer_id", how="semi")
+    parts = [
+        *_model_sources(sources, wanted),
+        _segment_source(sources, wanted, recent),
+        *(_listed(name, head, recent, wanted, top) for name, head, top in sources.lists),
+    ]
+    if not any(p.height for p in parts):
+        return _empty()
+    long = pl.concat([p for p in parts if p.height], how="diagonal_relaxed")
+    return _wide(long, sources.k, sources.cap)
+
+
 def candidates(
     bought: pl.DataFrame,
     products: pl.DataFrame,
@@ -131,59 +214,22 @@ def candidates(
         behind the best collaborative score, null otherwise); sorted by customer_id and sku, at
         most `spec.max_candidates` rows per customer.
     """
-    spec = spec or SourceSpec()
-    ease_spec, knn_spec = models or (ModelSpec(method="ease"), ModelSpec(method="knn"))
-    k = dict(zip(SOURCES, spec.per_source, strict=True))
-    recent = bought.filter(pl.col("in_lookback")).select("customer_id", "sku").unique()
-    promotable = products.filter(pl.col("promo_allowed"))["sku"]
-    wanted = (
-        pl.DataFrame({"customer_id": customers.cast(pl.String)}).drop_nulls().unique().sort("customer_id")
-    )
-    parts = [
-        *_model_sources(
-            _most_bought(recent, spec.model_items),
-            promotable,
-            wanted,
-            [("ease", ease_spec, k["ease"]), ("knn", knn_spec, k["knn"]), ("rules", None, k["rules"])],
-        ),
-        _segment_source(recent, products, promotable, wanted, k["segment"]),
-        _listed("popular", _popularity(recent, promotable), recent, wanted, k["popular"]),
-        _listed("rising", _rising(bought, promotable, as_of), recent, wanted, k["rising"]),
-    ]
-    long = (
-        pl.concat([p for p in parts if p.height], how="diagonal_relaxed")
-        if any(p.height for p in parts)
-        else None
-    )
-    if long is None:
-        return _empty()
-    return _wide(long, k, spec.max_candidates)
+    return propose(fit_sources(bought, products, as_of=as_of, spec=spec, models=models), customers)
 
 
 # --- the sources ------------------------------------------------------------------------------------
 
 
-def _model_sources(
-    recent: pl.DataFrame,
-    promotable: pl.Series,
-    wanted: pl.DataFrame,
-    models: list[tuple[str, ModelSpec | None, int]],
-) -> list[pl.DataFrame]:
-    """EASE, item-kNN and rules (spec None): each model's best unbought products for the wanted customers."""
-    facts = recent.with_columns(pl.lit(True).alias("in_lookback"))
-    purchases = purchase_matrix(facts)
-    if not purchases.items.len():
+def _model_sources(sources: Sources, wanted: pl.DataFrame) -> list[pl.DataFrame]:
+    """EASE, item-kNN and rules: each model's best unbought products for the wanted customers."""
+    if sources.purchases is None:
         return []
-    rows = wanted.join(codes_of(purchases.customers, "customer_id", "row"), on="customer_id")[
-        "row"
-    ].to_numpy()
+    rows = wanted.join(sources.rows, on="customer_id")["row"].to_numpy()
     if not rows.size:
         return []
-    allowed = purchases.items.is_in(promotable.implode()).to_numpy()
     out = []
-    for name, model_spec, top in models:
-        model = fit(purchases, model_spec) if model_spec is not None else fit_rules(purchases)
-        scored = score_customers(purchases, model, top_n=top, allowed=allowed, rows=rows)
+    for name, model, top in sources.models:
+        scored = score_customers(sources.purchases, model, top_n=top, allowed=sources.allowed, rows=rows)
         out.append(
             scored.select("customer_id", "sku", pl.lit(name).alias("source"), "score", "rank", "anchor")
         )
@@ -250,21 +296,18 @@ def _rising(bought: pl.DataFrame, promotable: pl.Series, as_of: date) -> pl.Data
 
 
 def _listed(
-    name: str, scored: pl.DataFrame, recent: pl.DataFrame, wanted: pl.DataFrame, top: int
+    name: str, head: pl.DataFrame, recent: pl.DataFrame, wanted: pl.DataFrame, top: int
 ) -> pl.DataFrame:
-    """One ranked product list for everyone: each customer's first `top` products not bought."""
-    if scored.is_empty() or wanted.is_empty():
+    """One ranked list (its first `LIST_DEPTH * top`) for everyone: each customer's first `top` unbought."""
+    if head.is_empty() or wanted.is_empty():
         return pl.DataFrame()
-    head = scored.sort(["score", "sku"], descending=[True, False]).head(LIST_DEPTH * top)
     return _top_unbought(wanted.join(head, how="cross"), recent, name, top, by=["customer_id"])
 
 
-def _segment_source(
-    recent: pl.DataFrame, products: pl.DataFrame, promotable: pl.Series, wanted: pl.DataFrame, top: int
-) -> pl.DataFrame:
-    """Popularity among similar customers: those whose main category (most products) is the same."""
-    if recent.is_empty() or wanted.is_empty():
-        return pl.DataFrame()
+def _segment_lists(
+    recent: pl.DataFrame, products: pl.DataFrame, promotable: pl.Series, top: int
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Each customer's segment (their main category: most products) and each segment's popular list."""
     main = (
         recent.join(products.select("sku", "category"), on="sku")
         .group_by("customer_id", "category")
@@ -282,8 +325,15 @@ def _segment_source(
         .group_by("segment", maintain_order=True)
         .head(LIST_DEPTH * top)
     )
-    pairs = wanted.join(main, on="customer_id").join(popular, on="segment")
-    return _top_unbought(pairs, recent, "segment", top, by=["customer_id"])
+    return main, popular
+
+
+def _segment_source(sources: Sources, wanted: pl.DataFrame, recent: pl.DataFrame) -> pl.DataFrame:
+    """Popularity among similar customers: those whose main category (most products) is the same."""
+    if recent.is_empty() or wanted.is_empty():
+        return pl.DataFrame()
+    pairs = wanted.join(sources.segments, on="customer_id").join(sources.segment_lists, on="segment")
+    return _top_unbought(pairs, recent, "segment", sources.k["segment"], by=["customer_id"])
 
 
 def _top_unbought(

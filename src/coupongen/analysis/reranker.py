@@ -28,16 +28,19 @@ from coupongen.analysis.ranking_caps import (
     MAX_EXPONENT,
     exposure_capped,
     popularity_exponent,
+    sample_customers,
     substitute_discount,
 )
 from coupongen.analysis.ranking_sources import (
     SOURCES,
     SourceSpec,
     candidates,
+    fit_sources,
     history_before,
     product_types,
+    propose,
 )
-from coupongen.analysis.reranker_features import FEATURES, features
+from coupongen.analysis.reranker_features import FEATURES, features, product_facts
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -82,6 +85,8 @@ class RankSpec:
     offers as many distinct products as EASE would to the same customers
     (`ranking_caps.popularity_exponent`). max_product_share: no product takes more than this share
     of all offers (1.0: no cap). lookback_days: the window of "what the customer buys".
+    block_customers: the night's candidates are built and scored for this many customers at a
+    time (bounds memory; the offers do not depend on it).
     """
 
     horizon_days: int = 28
@@ -97,6 +102,7 @@ class RankSpec:
     max_product_share: float = 1.0
     lookback_days: int = 365
     seed: int = 0
+    block_customers: int = 25_000
     sources: SourceSpec = field(default_factory=SourceSpec)
 
     @property
@@ -105,8 +111,12 @@ class RankSpec:
         return METHOD
 
     def __post_init__(self) -> None:
-        if self.horizon_days < 1 or self.train_customers < 1 or self.rounds < 1 or self.leaves < 2:
-            raise ValueError("horizon_days, train_customers and rounds must be at least 1, leaves at least 2")
+        counts = (self.horizon_days, self.train_customers, self.rounds, self.block_customers)
+        if min(counts) < 1 or self.leaves < 2:
+            raise ValueError(
+                "horizon_days, train_customers, rounds and block_customers must be at least 1, "
+                "leaves at least 2"
+            )
         if self.splits < 1:
             raise ValueError(f"splits must be at least 1, got {self.splits}")
         if self.objective not in OBJECTIVES:
@@ -146,6 +156,13 @@ def rank(
 ) -> pl.DataFrame:
     """Each customer's best `top_n` unbought promotable products by the learned model.
 
+    The sources are fitted and the product facts counted once; the candidates, their features and
+    their scores are then built for `spec.block_customers` customers at a time, so memory stays
+    at one block's candidates whatever the night's size. The night's popularity discount and
+    substitutes' factor are found first on a seeded sample of the customers
+    (`ranking_caps.sample_customers`), so every block is ordered alike and the offers are the
+    same as in one block.
+
     Returns:
         customer_id, sku, rank (i32, 1 = best), score (the calibrated chance of a first purchase
         within the horizon), anchor (the purchase behind the collaborative score, or null),
@@ -155,13 +172,35 @@ def rank(
     spec = spec or RankSpec()
     types = product_types(products)
     model = train(bought, products, as_of=as_of, spec=spec, types=types)
-    pool = candidates(bought, products, customers, as_of=as_of, spec=spec.sources)
-    frame = features(pool, bought, types, as_of=as_of)
-    if frame.is_empty():
-        return _ranked(frame.with_columns(pl.lit(0.0).alias("score")), top_n, spec)
-    x = frame.select(FEATURES).to_numpy().astype(np.float64)
-    score = model.chance(x) if model is not None else _source_score(frame)
-    return _ranked(frame.with_columns(pl.Series("score", score, dtype=pl.Float64)), top_n, spec)
+    sources = fit_sources(bought, products, as_of=as_of, spec=spec.sources)
+    facts = product_facts(bought, types, as_of=as_of)
+
+    def scored(block: pl.Series) -> pl.DataFrame:
+        frame = features(propose(sources, block), bought, types, as_of=as_of, products=facts)
+        if frame.is_empty():
+            score = np.empty(0)
+        else:
+            score = model.chance(_matrix(frame)) if model is not None else _source_score(frame)
+        return frame.select(*_KEPT).with_columns(pl.Series("score", score, dtype=pl.Float64))
+
+    wanted = customers.cast(pl.String).drop_nulls().unique().sort()
+    order = night_order(scored(sample_customers(wanted)), top_n, spec)
+    capped = spec.max_product_share < 1.0
+    parts = [_ordered(scored(wanted.clear()), order)]
+    for start in range(0, wanted.len(), spec.block_customers):
+        part = _ordered(scored(wanted.slice(start, spec.block_customers)), order)
+        # without a product cap each block's offers are final; with one, the night's every
+        # candidate waits for the cap (which weighs each product's offers across all customers)
+        parts.append(part if capped else _placed(part, top_n, order))
+    if capped:
+        return _result(_placed(pl.concat(parts), top_n, order, product_share=spec.max_product_share))
+    return _result(pl.concat(parts[1:]) if len(parts) > 1 else _placed(parts[0], top_n, order))
+
+
+def _result(placed: pl.DataFrame) -> pl.DataFrame:
+    return placed.select(
+        "customer_id", "sku", "rank", pl.col("chance").alias("score"), "anchor", "substitute"
+    )
 
 
 def train(
@@ -302,21 +341,62 @@ def _source_score(frame: pl.DataFrame) -> np.ndarray:
     )
 
 
-def _ranked(frame: pl.DataFrame, top_n: int, spec: RankSpec) -> pl.DataFrame:
-    """Each customer's first `top_n` candidates, `score` still the chance.
+_KEPT = ("customer_id", "sku", "anchor", "substitute", "item_buyers", "ease_rank")
+"""The columns of a scored candidate the night's order reads."""
 
-    Popular products are discounted, substitutes held back and products capped as `spec` says.
+
+@dataclass(frozen=True)
+class NightOrder:
+    """How the night's chances are turned into an order: one popularity power, one substitutes' factor.
+
+    exponent: chances are divided by (the product's buyers + 1) to this power. factor: the
+    substitutes' discounted chances are multiplied by it (None: substitutes are not held back).
     """
-    share = spec.max_substitute_share if spec.prefer_new_types else None
+
+    exponent: float
+    factor: float | None
+
+
+def night_order(frame: pl.DataFrame, top_n: int, spec: RankSpec) -> NightOrder:
+    """The night's order, found on scored candidates (`score` the chance) of a sample of customers."""
     exponent = discount_exponent(frame, top_n, spec)
-    ordered = frame.with_columns(
-        pl.col("score").alias("chance"),
-        (pl.col("score") / (pl.col("item_buyers").cast(pl.Float64) + 1.0) ** exponent).alias("score"),
-    ).sort(["customer_id", "score", "sku"], descending=[False, True, False])
-    capped = exposure_capped(ordered, top_n, substitute_share=share, product_share=spec.max_product_share)
-    return capped.select(
-        "customer_id", "sku", "rank", pl.col("chance").alias("score"), "anchor", "substitute"
+    if not spec.prefer_new_types or frame.is_empty():
+        return NightOrder(exponent, None)
+    factor = substitute_discount(
+        _ordered(frame, NightOrder(exponent, None)), top_n, spec.max_substitute_share
     )
+    return NightOrder(exponent, factor)
+
+
+def _ordered(frame: pl.DataFrame, order: NightOrder) -> pl.DataFrame:
+    """The candidates by discounted chance (`score`), best first per customer; `chance` kept."""
+    return frame.with_columns(
+        pl.col("score").alias("chance"),
+        (pl.col("score") / (pl.col("item_buyers").cast(pl.Float64) + 1.0) ** order.exponent).alias("score"),
+    ).sort(["customer_id", "score", "sku"], descending=[False, True, False])
+
+
+def _placed(
+    ordered: pl.DataFrame, top_n: int, order: NightOrder, *, product_share: float = 1.0
+) -> pl.DataFrame:
+    """Each customer's first `top_n` of the ordered candidates, under the night's caps."""
+    capped = exposure_capped(
+        ordered,
+        top_n,
+        substitute_share=None,
+        product_share=product_share,
+        substitute_factor=order.factor,
+    )
+    return capped.select(
+        "customer_id", "sku", "rank", "score", "chance", "anchor", "substitute", "item_buyers", "ease_rank"
+    )
+
+
+def _ranked(frame: pl.DataFrame, top_n: int, spec: RankSpec) -> pl.DataFrame:
+    """Each customer's first `top_n` candidates of one frame, `score` the chance (see `rank`)."""
+    order = night_order(frame, top_n, spec)
+    placed = _placed(_ordered(frame, order), top_n, order, product_share=spec.max_product_share)
+    return _result(placed)
 
 
 def discount_exponent(frame: pl.DataFrame, top_n: int, spec: RankSpec) -> float:

@@ -37,25 +37,16 @@ FEATURES = (
 """The model's inputs, in column order."""
 
 
-def features(pool: pl.DataFrame, bought: pl.DataFrame, types: pl.DataFrame, *, as_of: date) -> pl.DataFrame:
-    """The candidates with every column of `FEATURES` plus `substitute`, `type` and `price`.
+def product_facts(
+    bought: pl.DataFrame, types: pl.DataFrame, *, as_of: date
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The product and product-type columns of `FEATURES`, from every customer's facts.
 
-    Product facts: buyers in the window, first-time buyers in the recent weeks, their ratio (the
-    trend), the growth of first-time buyers from the weeks before to the recent weeks, the days
-    since anyone first bought it (a product new in the catalogue is young), its list price and
-    that price against the mean list price of the customer's products. Customer facts: their
-    products, types and recent first purchases. Pair facts: the share of the customer's products
-    and of their spend at list price that falls in the candidate's category, the products they buy
-    of its type, and whether they ever bought its type or category.
+    Computed once per history and passed to `features` for each block of customers.
     """
-    recent_start = as_of - timedelta(days=RECENT_DAYS)
-    before_start = recent_start - timedelta(days=RECENT_DAYS)
-    facts = bought.select("customer_id", "sku", "first_day", "in_lookback").join(
-        types.select("sku", "category", "type", "price"), on="sku", how="left"
-    )
+    facts = _facts(bought, types)
     window = facts.filter(pl.col("in_lookback"))
-    new = (pl.col("first_day") >= recent_start).cast(pl.Int32)
-    earlier = ((pl.col("first_day") >= before_start) & (pl.col("first_day") < recent_start)).cast(pl.Int32)
+    new, earlier = _new(as_of), _earlier(as_of)
     items = (
         window.group_by("sku")
         .agg(pl.len().alias("item_buyers"))
@@ -82,6 +73,35 @@ def features(pool: pl.DataFrame, bought: pl.DataFrame, types: pl.DataFrame, *, a
             coalesce=True,
         )
     )
+    return items, kinds
+
+
+def features(
+    pool: pl.DataFrame,
+    bought: pl.DataFrame,
+    types: pl.DataFrame,
+    *,
+    as_of: date,
+    products: tuple[pl.DataFrame, pl.DataFrame] | None = None,
+) -> pl.DataFrame:
+    """The candidates with every column of `FEATURES` plus `substitute`, `type` and `price`.
+
+    Product facts: buyers in the window, first-time buyers in the recent weeks, their ratio (the
+    trend), the growth of first-time buyers from the weeks before to the recent weeks, the days
+    since anyone first bought it (a product new in the catalogue is young), its list price and
+    that price against the mean list price of the customer's products. Customer facts: their
+    products, types and recent first purchases. Pair facts: the share of the customer's products
+    and of their spend at list price that falls in the candidate's category, the products they buy
+    of its type, and whether they ever bought its type or category.
+
+    `products` (from `product_facts` on the same history) saves recomputing the product columns
+    for each block of customers; the customer columns read only the pool's customers' facts.
+    """
+    items, kinds = products if products is not None else product_facts(bought, types, as_of=as_of)
+    mine = bought.join(pool.select("customer_id").unique(), on="customer_id", how="semi")
+    facts = _facts(mine, types)
+    window = facts.filter(pl.col("in_lookback"))
+    new = _new(as_of)
     valued = window.with_columns(pl.col("price").fill_null(0.0).clip(lower_bound=0.0).alias("value"))
     people = facts.group_by("customer_id").agg(
         pl.col("in_lookback").sum().alias("customer_items"),
@@ -133,3 +153,21 @@ def features(pool: pl.DataFrame, bought: pl.DataFrame, types: pl.DataFrame, *, a
         )
         .sort("customer_id", "sku")
     )
+
+
+def _facts(bought: pl.DataFrame, types: pl.DataFrame) -> pl.DataFrame:
+    return bought.select("customer_id", "sku", "first_day", "in_lookback").join(
+        types.select("sku", "category", "type", "price"), on="sku", how="left"
+    )
+
+
+def _new(as_of: date) -> pl.Expr:
+    """1 for a pair first bought in the recent weeks."""
+    return (pl.col("first_day") >= as_of - timedelta(days=RECENT_DAYS)).cast(pl.Int32)
+
+
+def _earlier(as_of: date) -> pl.Expr:
+    """1 for a pair first bought in the weeks before the recent ones."""
+    recent_start = as_of - timedelta(days=RECENT_DAYS)
+    before_start = recent_start - timedelta(days=RECENT_DAYS)
+    return ((pl.col("first_day") >= before_start) & (pl.col("first_day") < recent_start)).cast(pl.Int32)
