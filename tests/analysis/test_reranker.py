@@ -9,6 +9,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from coupongen.analysis import ranking_caps, ranking_sources, reranker
+from coupongen.analysis.item_models import score_customers
 from coupongen.analysis.ranking_sources import SourceSpec, candidates, history_before, product_types
 from coupongen.analysis.relevance import RankSpec, recommend
 
@@ -252,3 +253,17 @@ def test_rank_spec_rejects_an_unknown_objective_and_a_zero_product_share():
         RankSpec(max_product_share=0.0)
     with pytest.raises(ValueError, match=r"popularity_discount must be within 0 and 2\.0, got 2\.5"):
         RankSpec(popularity_discount=2.5)
+
+
+def test_sparse_models_score_as_the_dense_scoring_does():
+    bought = shoppers(70, 30, seed=5)
+    products = catalogue(30, restricted=("P04",))
+    sources = ranking_sources.fit_sources(bought, products, as_of=AS_OF)
+    rows = np.array([0, 3, 5, 9, 40, 69])
+    for name, model, top in sources.models[1:]:
+        assert name in ("knn", "rules")
+        assert sources.purchases is not None
+        sparse = ranking_sources._sparse_scored(sources.purchases, model, top, sources.allowed, rows)
+        dense = score_customers(sources.purchases, model, top_n=top, allowed=sources.allowed, rows=rows)
+        assert sparse.height > 20
+        assert_frame_equal(sparse, dense.cast({"rank": pl.Int32}), check_exact=True)

@@ -26,6 +26,7 @@ from coupongen.analysis.item_models import (
     ItemModel,
     ModelSpec,
     PurchaseMatrix,
+    _anchors,
     _top_per_row,
     codes_of,
     fit,
@@ -229,11 +230,50 @@ def _model_sources(sources: Sources, wanted: pl.DataFrame) -> list[pl.DataFrame]
         return []
     out = []
     for name, model, top in sources.models:
-        scored = score_customers(sources.purchases, model, top_n=top, allowed=sources.allowed, rows=rows)
+        if sp.issparse(model.weights):
+            scored = _sparse_scored(sources.purchases, model, top, sources.allowed, rows)
+        else:
+            scored = score_customers(sources.purchases, model, top_n=top, allowed=sources.allowed, rows=rows)
         out.append(
             scored.select("customer_id", "sku", pl.lit(name).alias("source"), "score", "rank", "anchor")
         )
     return out
+
+
+def _sparse_scored(
+    purchases: PurchaseMatrix, model: ItemModel, top: int, allowed: np.ndarray, rows: np.ndarray
+) -> pl.DataFrame:
+    """`item_models.score_customers` for a model of sparse weights (item-kNN, rules), the same rows.
+
+    Only the products a customer's purchases reach get a score, so the scores stay sparse: the
+    work grows with the customers' neighbours, not with the catalogue (a dense row per customer
+    of every modelled product is what makes the collaborative scoring costly at a million).
+    """
+    x = purchases.matrix[rows][:, model.columns].tocsr()
+    x.sort_indices()
+    scores = (x @ model.weights).tocoo()
+    r, c, v = scores.row.astype(np.int64), scores.col.astype(np.int64), scores.data
+    width = np.int64(model.columns.size)
+    bought = x.tocoo()
+    owned = np.isin(r * width + c, bought.row.astype(np.int64) * width + bought.col.astype(np.int64))
+    keep = (v > 0) & np.asarray(allowed)[model.columns][c] & ~owned
+    r, c, v = r[keep], c[keep], v[keep]
+    order = np.lexsort((c, -v, r))
+    r, c, v = r[order], c[order], v[order]
+    starts = np.flatnonzero(np.r_[True, np.diff(r) != 0]) if r.size else np.empty(0, np.int64)
+    place = np.arange(r.size) - np.repeat(starts, np.diff(np.r_[starts, r.size]))
+    first = place < top
+    r, c, v, place = r[first], c[first], v[first], place[first]
+    a = _anchors(x, model.weights, r, c)
+    return pl.DataFrame(
+        {
+            "customer_id": purchases.customers.gather(rows[r]),
+            "sku": purchases.items.gather(model.columns[c]),
+            "rank": pl.Series(place + 1, dtype=pl.Int32),
+            "score": v,
+            "anchor": purchases.items.gather(model.columns[a]),
+        }
+    )
 
 
 def fit_rules(
