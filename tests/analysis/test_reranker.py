@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from coupongen.analysis import ranking_caps, ranking_sources, reranker
+from coupongen.analysis import ranking_caps, ranking_models, ranking_sources, reranker, reranker_order
 from coupongen.analysis.item_models import score_customers
 from coupongen.analysis.ranking_sources import SourceSpec, candidates, history_before, product_types
 from coupongen.analysis.relevance import RankSpec, recommend
@@ -93,9 +93,9 @@ def test_offers_are_ordered_by_the_discounted_chance_and_keep_the_chance_as_scor
         orient="row",
     ).with_columns(pl.lit(None, dtype=pl.String).alias("anchor"))
     # 0.5 / 100 < 0.2 / 1: a's first offer is y; b has x only
-    top = reranker._ranked(frame, 1, RankSpec(popularity_discount=1.0))
+    top = reranker_order.order_offers(frame, 1, RankSpec(popularity_discount=1.0))
     assert top.select("customer_id", "sku", "score").rows() == [("a", "y", 0.2), ("b", "x", 0.5)]
-    plain = reranker._ranked(frame, 1, RankSpec(popularity_discount=0.0))
+    plain = reranker_order.order_offers(frame, 1, RankSpec(popularity_discount=0.0))
     assert plain["sku"].to_list() == ["x", "x"]
 
 
@@ -263,7 +263,7 @@ def test_sparse_models_score_as_the_dense_scoring_does():
     for name, model, top in sources.models[1:]:
         assert name in ("knn", "rules")
         assert sources.purchases is not None
-        sparse = ranking_sources._sparse_scored(sources.purchases, model, top, sources.allowed, rows)
+        sparse = ranking_models.sparse_scored(sources.purchases, model, top, sources.allowed, rows)
         dense = score_customers(sources.purchases, model, top_n=top, allowed=sources.allowed, rows=rows)
         assert sparse.height > 20
         assert_frame_equal(sparse, dense.cast({"rank": pl.Int32}), check_exact=True)

@@ -27,10 +27,7 @@ import polars as pl
 
 from coupongen.analysis.ranking_caps import (
     MAX_EXPONENT,
-    exposure_capped,
-    popularity_exponent,
     sample_customers,
-    substitute_discount,
 )
 from coupongen.analysis.ranking_sources import (
     SOURCES,
@@ -42,6 +39,7 @@ from coupongen.analysis.ranking_sources import (
     propose,
 )
 from coupongen.analysis.reranker_features import FEATURES, features, product_facts
+from coupongen.analysis.reranker_order import KEPT, night_order, ordered, placed, result
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -182,26 +180,20 @@ def rank(
             score = np.empty(0)
         else:
             score = model.chance(_matrix(frame)) if model is not None else _source_score(frame)
-        return frame.select(*_KEPT).with_columns(pl.Series("score", score, dtype=pl.Float64))
+        return frame.select(*KEPT).with_columns(pl.Series("score", score, dtype=pl.Float64))
 
     wanted = customers.cast(pl.String).drop_nulls().unique().sort()
     order = night_order(scored(sample_customers(wanted)), top_n, spec)
     capped = spec.max_product_share < 1.0
-    parts = [_ordered(scored(wanted.clear()), order)]
+    parts = [ordered(scored(wanted.clear()), order)]
     for start in range(0, wanted.len(), spec.block_customers):
-        part = _ordered(scored(wanted.slice(start, spec.block_customers)), order)
+        part = ordered(scored(wanted.slice(start, spec.block_customers)), order)
         # without a product cap each block's offers are final; with one, the night's every
         # candidate waits for the cap (which weighs each product's offers across all customers)
-        parts.append(part if capped else _placed(part, top_n, order))
+        parts.append(part if capped else placed(part, top_n, order))
     if capped:
-        return _result(_placed(pl.concat(parts), top_n, order, product_share=spec.max_product_share))
-    return _result(pl.concat(parts[1:]) if len(parts) > 1 else _placed(parts[0], top_n, order))
-
-
-def _result(placed: pl.DataFrame) -> pl.DataFrame:
-    return placed.select(
-        "customer_id", "sku", "rank", pl.col("chance").alias("score"), "anchor", "substitute"
-    )
+        return result(placed(pl.concat(parts), top_n, order, product_share=spec.max_product_share))
+    return result(pl.concat(parts[1:]) if len(parts) > 1 else placed(parts[0], top_n, order))
 
 
 def train(
@@ -272,11 +264,11 @@ def _dataset(frame: pl.DataFrame, spec: RankSpec, reference: lgb.Dataset | None 
     _passive_openmp()
     import lightgbm as lgb  # imported where a model is trained: a command that trains none starts faster
 
-    ordered = frame.sort("customer_id", maintain_order=True)
-    groups = ordered.group_by("customer_id", maintain_order=True).len()["len"].to_numpy()
+    rows = frame.sort("customer_id", maintain_order=True)
+    groups = rows.group_by("customer_id", maintain_order=True).len()["len"].to_numpy()
     return lgb.Dataset(
-        _matrix(ordered),
-        label=ordered["label"].to_numpy(),
+        _matrix(rows),
+        label=rows["label"].to_numpy(),
         group=groups,
         feature_name=list(FEATURES),
         reference=reference,
@@ -351,93 +343,4 @@ def _source_score(frame: pl.DataFrame) -> np.ndarray:
     """Without a model (no first purchase in the horizon to learn from): reciprocal-rank votes."""
     return (
         frame.select(pl.sum_horizontal([1.0 / pl.col(f"{s}_rank") for s in SOURCES])).to_series().to_numpy()
-    )
-
-
-_KEPT = ("customer_id", "sku", "anchor", "substitute", "item_buyers", "ease_rank")
-"""The columns of a scored candidate the night's order reads."""
-
-
-@dataclass(frozen=True)
-class NightOrder:
-    """How the night's chances are turned into an order: one popularity power, one substitutes' factor.
-
-    exponent: chances are divided by (the product's buyers + 1) to this power. factor: the
-    substitutes' discounted chances are multiplied by it (None: substitutes are not held back).
-    """
-
-    exponent: float
-    factor: float | None
-
-
-def night_order(frame: pl.DataFrame, top_n: int, spec: RankSpec) -> NightOrder:
-    """The night's order, found on scored candidates (`score` the chance) of a sample of customers."""
-    exponent = discount_exponent(frame, top_n, spec)
-    if not spec.prefer_new_types or frame.is_empty():
-        return NightOrder(exponent, None)
-    factor = substitute_discount(
-        _ordered(frame, NightOrder(exponent, None)), top_n, spec.max_substitute_share
-    )
-    return NightOrder(exponent, factor)
-
-
-def _ordered(frame: pl.DataFrame, order: NightOrder) -> pl.DataFrame:
-    """The candidates by discounted chance (`score`), best first per customer; `chance` kept."""
-    return frame.with_columns(
-        pl.col("score").alias("chance"),
-        (pl.col("score") / (pl.col("item_buyers").cast(pl.Float64) + 1.0) ** order.exponent).alias("score"),
-    ).sort(["customer_id", "score", "sku"], descending=[False, True, False])
-
-
-def _placed(
-    ordered: pl.DataFrame, top_n: int, order: NightOrder, *, product_share: float = 1.0
-) -> pl.DataFrame:
-    """Each customer's first `top_n` of the ordered candidates, under the night's caps."""
-    capped = exposure_capped(
-        ordered,
-        top_n,
-        substitute_share=None,
-        product_share=product_share,
-        substitute_factor=order.factor,
-    )
-    return capped.select(
-        "customer_id", "sku", "rank", "score", "chance", "anchor", "substitute", "item_buyers", "ease_rank"
-    )
-
-
-def _ranked(frame: pl.DataFrame, top_n: int, spec: RankSpec) -> pl.DataFrame:
-    """Each customer's first `top_n` candidates of one frame, `score` the chance (see `rank`)."""
-    order = night_order(frame, top_n, spec)
-    placed = _placed(_ordered(frame, order), top_n, order, product_share=spec.max_product_share)
-    return _result(placed)
-
-
-def discount_exponent(frame: pl.DataFrame, top_n: int, spec: RankSpec) -> float:
-    """The power of the product's buyers the night's chances are divided by (see `RankSpec`).
-
-    The automatic one is found on the chances with substitutes already held back (by the factor
-    the undiscounted chances call for), as the offers will be.
-    """
-    if spec.popularity_discount is not None:
-        return spec.popularity_discount
-    if frame.is_empty():
-        return 0.0
-    held = frame
-    if spec.prefer_new_types:
-        factor = substitute_discount(frame, top_n, spec.max_substitute_share)
-        held = frame.with_columns(
-            pl.when(pl.col("substitute"))
-            .then(pl.col("score") * factor)
-            .otherwise(pl.col("score"))
-            .alias("score")
-        )
-    return popularity_exponent(
-        held.select(
-            "customer_id",
-            "sku",
-            "score",
-            pl.col("item_buyers").alias("buyers"),
-            pl.col("ease_rank").alias("reference_rank"),
-        ),
-        top_n,
     )
