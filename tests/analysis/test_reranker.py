@@ -224,13 +224,23 @@ def test_ranking_block_by_block_gives_the_offers_of_one_block(monkeypatch):
     model = reranker.train(bought, products, as_of=AS_OF, spec=RankSpec(rounds=5, splits=1))
     assert model is not None
     monkeypatch.setattr(reranker, "train", lambda *args, **kwargs: model)  # one fit for the four nights
+    few = SourceSpec(per_source=(2, 6, 4, 5, 5, 3), max_candidates=12)  # EASE does not propose all
     for share in (1.0, 0.05):
-        whole = RankSpec(max_product_share=share, block_customers=1_000)
+        whole = RankSpec(max_product_share=share, block_customers=1_000, sources=few)
         one = reranker.rank(bought, products, customers, as_of=AS_OF, top_n=4, spec=whole)
         blocked = replace(whole, block_customers=7)
         many = reranker.rank(bought, products, customers, as_of=AS_OF, top_n=4, spec=blocked)
         assert_frame_equal(one, many)
         assert one["customer_id"].n_unique() == 92  # the two without purchases get offers too
+    # anchors named for the offers only are those every candidate gets when all are named
+    pool = candidates(bought, products, customers, as_of=AS_OF, spec=few)
+    named = one.join(
+        pool.select("customer_id", "sku", "ease_rank", pl.col("anchor").alias("all")),
+        on=["customer_id", "sku"],
+    )
+    assert named.height == one.height and named["anchor"].null_count() < one.height
+    assert named.filter(pl.col("anchor").ne_missing(pl.col("all"))).is_empty()
+    assert named.filter((pl.col("ease_rank") > 2) & pl.col("anchor").is_not_null()).height > 10
 
 
 def test_recommend_with_the_learned_ranking_names_its_source():

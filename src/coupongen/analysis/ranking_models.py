@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from coupongen.analysis.item_models import ItemModel, PurchaseMatrix, _top_per_row
+from coupongen.analysis.item_models import ItemModel, PurchaseMatrix, _top_per_row, codes_of
 
 RULE_MIN_TOGETHER = 3
 """A co-purchase rule needs at least this many customers who bought both products."""
@@ -22,9 +22,18 @@ _BLOCK_CELLS = 4_000_000
 
 
 def sparse_scored(
-    purchases: PurchaseMatrix, model: ItemModel, top: int, allowed: np.ndarray, rows: np.ndarray
+    purchases: PurchaseMatrix,
+    model: ItemModel,
+    top: int,
+    allowed: np.ndarray,
+    rows: np.ndarray,
+    *,
+    anchors: bool = True,
 ) -> pl.DataFrame:
     """`item_models.score_customers` for a model of sparse weights (item-kNN, rules), the same rows.
+
+    Without `anchors` the anchor column is null (`anchor_of` finds it later for the few pairs
+    that become offers).
 
     Only the products a customer's purchases reach get a score, so the scores stay sparse: the
     work grows with the customers' neighbours, not with the catalogue (a dense row per customer
@@ -45,16 +54,43 @@ def sparse_scored(
     place = np.arange(r.size) - np.repeat(starts, np.diff(np.r_[starts, r.size]))
     first = place < top
     r, c, v, place = r[first], c[first], v[first], place[first]
-    a = sparse_anchors(x, model.weights, r, c)
+    if anchors:
+        anchor = purchases.items.gather(model.columns[sparse_anchors(x, model.weights, r, c)])
+    else:
+        anchor = pl.Series("anchor", [None] * r.size, dtype=pl.String)
     return pl.DataFrame(
         {
             "customer_id": purchases.customers.gather(rows[r]),
             "sku": purchases.items.gather(model.columns[c]),
             "rank": pl.Series(place + 1, dtype=pl.Int32),
             "score": v,
-            "anchor": purchases.items.gather(model.columns[a]),
+            "anchor": anchor,
         }
     )
+
+
+def anchor_of(purchases: PurchaseMatrix, model: ItemModel, pairs: pl.DataFrame) -> pl.Series:
+    """The anchor (see `sparse_anchors`) of each customer_id, sku pair of `pairs`, in their order.
+
+    Every pair's customer must have a row of `purchases` and its sku a column of the model.
+    """
+    rows = pairs.select("customer_id").join(
+        codes_of(purchases.customers, "customer_id", "row"),
+        on="customer_id",
+        how="left",
+        maintain_order="left",
+    )["row"]
+    cols = pairs.select("sku").join(
+        codes_of(purchases.items.gather(model.columns), "sku", "col"),
+        on="sku",
+        how="left",
+        maintain_order="left",
+    )["col"]
+    r, c = rows.to_numpy(), cols.to_numpy()
+    x = purchases.matrix[r][:, model.columns].tocsr()
+    x.sort_indices()
+    found = sparse_anchors(x, model.weights, np.arange(r.size), c)
+    return purchases.items.gather(model.columns[found]).rename("anchor")
 
 
 def sparse_anchors(

@@ -30,7 +30,7 @@ from coupongen.analysis.item_models import (
     purchase_matrix,
     score_customers,
 )
-from coupongen.analysis.ranking_models import fit_rules, sparse_scored
+from coupongen.analysis.ranking_models import anchor_of, fit_rules, sparse_scored
 
 SOURCES = ("ease", "knn", "rules", "segment", "popular", "rising")
 """The candidate sources, in the order their columns appear."""
@@ -161,21 +161,24 @@ def fit_sources(
     )
 
 
-def propose(sources: Sources, customers: pl.Series) -> pl.DataFrame:
-    """Every source's candidates for `customers` (see `candidates` for the columns)."""
+def propose(sources: Sources, customers: pl.Series, *, anchors: bool = True) -> pl.DataFrame:
+    """Every source's candidates for `customers` (see `candidates` for the columns).
+
+    Without `anchors` only EASE's are named (`offer_anchors` names the others of the pairs that
+    become offers: most candidates never do, and finding anchors is the costliest part).
+    """
     wanted = (
         pl.DataFrame({"customer_id": customers.cast(pl.String)}).drop_nulls().unique().sort("customer_id")
     )
     recent = sources.recent.join(wanted, on="customer_id", how="semi")
     parts = [
-        *_model_sources(sources, wanted),
+        *_model_sources(sources, wanted, anchors),
         _segment_source(sources, wanted, recent),
         *(_listed(name, head, recent, wanted, top) for name, head, top in sources.lists),
     ]
     if not any(p.height for p in parts):
         return _empty()
-    long = pl.concat([p for p in parts if p.height], how="diagonal_relaxed")
-    return _wide(long, sources.k, sources.cap)
+    return _wide(parts, sources.k, sources.cap)
 
 
 def candidates(
@@ -186,6 +189,7 @@ def candidates(
     as_of: date,
     spec: SourceSpec | None = None,
     models: tuple[ModelSpec, ModelSpec] | None = None,
+    anchors: bool = True,
 ) -> pl.DataFrame:
     """Every source's candidates for `customers`, one row per customer and product.
 
@@ -198,6 +202,7 @@ def candidates(
         as_of: the day the candidates are built on.
         spec: candidates per source and per customer.
         models: the EASE and item-kNN settings (default: `ModelSpec` of each method).
+        anchors: name every pair's anchor (else EASE's only; see `propose`).
 
     Returns:
         customer_id, sku, then `<source>_score` (f64) and `<source>_rank` (i32) for every source,
@@ -205,13 +210,37 @@ def candidates(
         behind the best collaborative score, null otherwise); sorted by customer_id and sku, at
         most `spec.max_candidates` rows per customer.
     """
-    return propose(fit_sources(bought, products, as_of=as_of, spec=spec, models=models), customers)
+    sources = fit_sources(bought, products, as_of=as_of, spec=spec, models=models)
+    return propose(sources, customers, anchors=anchors)
+
+
+def offer_anchors(sources: Sources, offers: pl.DataFrame) -> pl.DataFrame:
+    """The offers with the anchor `propose` would have named without `anchors=False`.
+
+    An offer without one (EASE did not propose it) takes item-kNN's when item-kNN proposed it,
+    else the rules'. `offers` needs customer_id, sku, anchor and every source's rank.
+    """
+    if sources.purchases is None or offers.is_empty():
+        return offers
+    out = offers.with_row_index("_row")
+    for name, model, top in sources.models:
+        if isinstance(model.weights, np.ndarray):
+            continue
+        missing = out.filter(pl.col("anchor").is_null() & (pl.col(f"{name}_rank") <= top))
+        if missing.height:
+            found = missing.select("_row", anchor_of(sources.purchases, model, missing).alias("_found"))
+            out = (
+                out.join(found, on="_row", how="left")
+                .with_columns(pl.coalesce("anchor", "_found").alias("anchor"))
+                .drop("_found")
+            )
+    return out.sort("_row").drop("_row")
 
 
 # --- the sources ------------------------------------------------------------------------------------
 
 
-def _model_sources(sources: Sources, wanted: pl.DataFrame) -> list[pl.DataFrame]:
+def _model_sources(sources: Sources, wanted: pl.DataFrame, anchors: bool) -> list[pl.DataFrame]:
     """EASE, item-kNN and rules: each model's best unbought products for the wanted customers."""
     if sources.purchases is None:
         return []
@@ -221,7 +250,7 @@ def _model_sources(sources: Sources, wanted: pl.DataFrame) -> list[pl.DataFrame]
     out = []
     for name, model, top in sources.models:
         if not isinstance(model.weights, np.ndarray):
-            scored = sparse_scored(sources.purchases, model, top, sources.allowed, rows)
+            scored = sparse_scored(sources.purchases, model, top, sources.allowed, rows, anchors=anchors)
         else:
             scored = score_customers(sources.purchases, model, top_n=top, allowed=sources.allowed, rows=rows)
         out.append(
@@ -312,26 +341,32 @@ def _top_unbought(
 # --- the union --------------------------------------------------------------------------------------
 
 
-def _wide(long: pl.DataFrame, k: dict[str, int], cap: int) -> pl.DataFrame:
-    """One row per pair with every source's score and rank; each customer's best `cap` pairs."""
-    long = long.with_columns(pl.col("rank").cast(pl.Int32), pl.col("score").cast(pl.Float64))
-    columns = []
+def _wide(parts: list[pl.DataFrame], k: dict[str, int], cap: int) -> pl.DataFrame:
+    """One row per pair with every source's score and rank; each customer's best `cap` pairs.
+
+    Each source proposes a pair at most once: the sources' lists are joined on the pairs (far
+    cheaper than grouping the long list by pair with a filter per source).
+    """
+    mine = {p["source"][0]: p for p in parts if p.height}
+    wide = pl.concat([p.select("customer_id", "sku") for p in mine.values()]).unique()
+    anchors = []
     for source in SOURCES:
-        mine = pl.col("source") == source
-        columns += [
-            pl.col("score").filter(mine).max().fill_null(0.0).alias(f"{source}_score"),
-            pl.col("rank").filter(mine).min().fill_null(k[source] + 1).cast(pl.Int32).alias(f"{source}_rank"),
-        ]
-    anchor = pl.col("anchor") if "anchor" in long.columns else pl.lit(None, dtype=pl.String)
-    wide = (
-        long.with_columns(anchor.alias("anchor"))
-        .group_by("customer_id", "sku")
-        .agg(
-            *columns,
-            pl.len().cast(pl.Int32).alias("n_sources"),
-            pl.col("anchor").drop_nulls().first().alias("anchor"),
-        )
-    )
+        score, rank = f"{source}_score", f"{source}_rank"
+        part = mine.get(source)
+        if part is None:
+            wide = wide.with_columns(
+                pl.lit(0.0).alias(score), pl.lit(k[source] + 1, dtype=pl.Int32).alias(rank)
+            )
+            continue
+        columns = [pl.col("score").cast(pl.Float64).alias(score), pl.col("rank").cast(pl.Int32).alias(rank)]
+        if "anchor" in part.columns:
+            columns.append(pl.col("anchor").alias(f"_anchor_{source}"))
+            anchors.append(f"_anchor_{source}")
+        wide = wide.join(part.select("customer_id", "sku", *columns), on=["customer_id", "sku"], how="left")
+        wide = wide.with_columns(pl.col(score).fill_null(0.0), pl.col(rank).fill_null(k[source] + 1))
+    proposed = pl.sum_horizontal([(pl.col(f"{s}_rank") <= k[s]).cast(pl.Int32) for s in SOURCES])
+    anchor = pl.coalesce(anchors) if anchors else pl.lit(None, dtype=pl.String)
+    wide = wide.with_columns(proposed.alias("n_sources"), anchor.alias("anchor")).drop(anchors)
     best = pl.min_horizontal([pl.col(f"{s}_rank") for s in SOURCES])
     votes = pl.sum_horizontal([1.0 / pl.col(f"{s}_rank") for s in SOURCES])
     return (
@@ -339,6 +374,7 @@ def _wide(long: pl.DataFrame, k: dict[str, int], cap: int) -> pl.DataFrame:
         .group_by("customer_id", maintain_order=True)
         .head(cap)
         .sort("customer_id", "sku")
+        .select(_empty().columns)
     )
 
 

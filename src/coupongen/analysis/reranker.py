@@ -35,6 +35,7 @@ from coupongen.analysis.ranking_sources import (
     candidates,
     fit_sources,
     history_before,
+    offer_anchors,
     product_types,
     propose,
 )
@@ -90,7 +91,7 @@ class RankSpec:
 
     horizon_days: int = 28
     splits: int = 2
-    train_customers: int = 50_000
+    train_customers: int = 20_000
     rounds: int = 400
     objective: str = "lambdarank"
     leaves: int = 15
@@ -175,7 +176,7 @@ def rank(
     facts = product_facts(bought, types, as_of=as_of)
 
     def scored(block: pl.Series) -> pl.DataFrame:
-        frame = features(propose(sources, block), bought, types, as_of=as_of, products=facts)
+        frame = features(propose(sources, block, anchors=False), bought, types, as_of=as_of, products=facts)
         if frame.is_empty():
             score = np.empty(0)
         else:
@@ -192,8 +193,10 @@ def rank(
         # candidate waits for the cap (which weighs each product's offers across all customers)
         parts.append(part if capped else placed(part, top_n, order))
     if capped:
-        return result(placed(pl.concat(parts), top_n, order, product_share=spec.max_product_share))
-    return result(pl.concat(parts[1:]) if len(parts) > 1 else placed(parts[0], top_n, order))
+        offers = placed(pl.concat(parts), top_n, order, product_share=spec.max_product_share)
+    else:
+        offers = pl.concat(parts[1:]) if len(parts) > 1 else placed(parts[0], top_n, order)
+    return result(offer_anchors(sources, offers))
 
 
 def train(
@@ -243,7 +246,7 @@ def _labelled(
         .sort("draw", "customer_id")
         .head(spec.train_customers)["customer_id"]
     )
-    pool = candidates(before, products, sample, as_of=split, spec=spec.sources)
+    pool = candidates(before, products, sample, as_of=split, spec=spec.sources, anchors=False)
     taken = bought.filter((pl.col("first_day") >= split) & (pl.col("first_day") < end)).select(
         "customer_id", "sku", pl.lit(1).alias("label")
     )

@@ -33,6 +33,8 @@ FEATURES = (
     "type_items",
     "type_new",
     "category_new",
+    "item_type_first_share",
+    "customer_explore_rate",
 )
 """The model's inputs, in column order."""
 
@@ -67,7 +69,10 @@ def product_facts(
         .join(
             facts.filter(new == 1)
             .group_by("type")
-            .agg(pl.col("customer_id").n_unique().alias("type_new_buyers")),
+            .agg(
+                pl.col("customer_id").n_unique().alias("type_new_buyers"),
+                pl.len().alias("type_first_purchases"),
+            ),
             on="type",
             how="full",
             coalesce=True,
@@ -88,9 +93,11 @@ def features(
 
     Product facts: buyers in the window, first-time buyers in the recent weeks, their ratio (the
     trend), the growth of first-time buyers from the weeks before to the recent weeks, the days
-    since anyone first bought it (a product new in the catalogue is young), its list price and
-    that price against the mean list price of the customer's products. Customer facts: their
-    products, types and recent first purchases. Pair facts: the share of the customer's products
+    since anyone first bought it (a product new in the catalogue is young), its share of its
+    type's first purchases in the recent weeks (which product people pick when they start buying
+    the type), its list price and that price against the mean list price of the customer's
+    products. Customer facts: their products, types and recent first purchases, and those first
+    purchases per product they buy (how much they explore). Pair facts: the share of the customer's products
     and of their spend at list price that falls in the candidate's category, the products they buy
     of its type, and whether they ever bought its type or category.
 
@@ -133,6 +140,7 @@ def features(
         .with_columns(
             pl.col("item_buyers", "item_new_buyers", "item_earlier_buyers", "type_buyers").fill_null(0),
             pl.col("type_new_buyers", "customer_items", "customer_types", "customer_new_items").fill_null(0),
+            pl.col("type_first_purchases").fill_null(0),
             pl.col("category_items", "type_items").fill_null(0),
             pl.col("category_value", "customer_value").fill_null(0.0),
             pl.col("type_new", "category_new").fill_null(1),
@@ -149,6 +157,10 @@ def features(
             .then(pl.col("category_value") / pl.col("customer_value"))
             .otherwise(None)
             .alias("category_spend_share"),
+            ((pl.col("item_new_buyers") + 0.5) / (pl.col("type_first_purchases") + 1.0)).alias(
+                "item_type_first_share"
+            ),
+            (pl.col("customer_new_items") / (pl.col("customer_items") + 1.0)).alias("customer_explore_rate"),
             (pl.col("type_items") > 0).alias("substitute"),
         )
         .sort("customer_id", "sku")

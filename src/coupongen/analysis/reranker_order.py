@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from coupongen.analysis.ranking_caps import exposure_capped, popularity_exponent, substitute_discount
+from coupongen.analysis.ranking_sources import SOURCES
 
 if TYPE_CHECKING:
     from coupongen.analysis.reranker import RankSpec
 
 
-KEPT = ("customer_id", "sku", "anchor", "substitute", "item_buyers", "ease_rank")
+KEPT = ("customer_id", "sku", "anchor", "substitute", "item_buyers", *(f"{s}_rank" for s in SOURCES))
 """The columns of a scored candidate the night's order reads."""
 
 
@@ -63,9 +64,7 @@ def placed(frame: pl.DataFrame, top_n: int, order: NightOrder, *, product_share:
         product_share=product_share,
         substitute_factor=order.factor,
     )
-    return capped.select(
-        "customer_id", "sku", "rank", "score", "chance", "anchor", "substitute", "item_buyers", "ease_rank"
-    )
+    return capped.select("rank", "score", "chance", *(c for c in KEPT if c in capped.columns))
 
 
 def order_offers(frame: pl.DataFrame, top_n: int, spec: RankSpec) -> pl.DataFrame:
