@@ -5,7 +5,8 @@ are built as the history stood `horizon_days` (and multiples of it) before the r
 is a positive when the customer bought the product for the first time in the following days. The
 most recent split validates (it picks the boosting rounds and calibrates the scores into chances of
 a first purchase within the horizon); the model fitted on every split then orders the candidates
-built on the full history. Nothing after the run date is looked at.
+built on the full history, a block of customers at a time (`rank`). Nothing after the run date is
+looked at.
 
 "New to the customer, not a substitute": with `prefer_new_types` a product of a type the customer
 already buys (another brand of what they buy anyway) moves down the list, one factor for the whole
