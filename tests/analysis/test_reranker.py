@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -7,7 +8,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from coupongen.analysis import ranking_caps, ranking_sources, reranker
+from coupongen.analysis import ranking_caps, ranking_models, ranking_sources, reranker, reranker_order
+from coupongen.analysis.item_models import score_customers
 from coupongen.analysis.ranking_sources import SourceSpec, candidates, history_before, product_types
 from coupongen.analysis.relevance import RankSpec, recommend
 
@@ -91,9 +93,9 @@ def test_offers_are_ordered_by_the_discounted_chance_and_keep_the_chance_as_scor
         orient="row",
     ).with_columns(pl.lit(None, dtype=pl.String).alias("anchor"))
     # 0.5 / 100 < 0.2 / 1: a's first offer is y; b has x only
-    top = reranker._ranked(frame, 1, RankSpec(popularity_discount=1.0))
+    top = reranker_order.order_offers(frame, 1, RankSpec(popularity_discount=1.0))
     assert top.select("customer_id", "sku", "score").rows() == [("a", "y", 0.2), ("b", "x", 0.5)]
-    plain = reranker._ranked(frame, 1, RankSpec(popularity_discount=0.0))
+    plain = reranker_order.order_offers(frame, 1, RankSpec(popularity_discount=0.0))
     assert plain["sku"].to_list() == ["x", "x"]
 
 
@@ -215,6 +217,32 @@ def test_the_learned_ranking_is_repeatable_and_holds_substitutes_back():
     assert free.group_by("sku").len()["len"].max() > 0.04 * free.height
 
 
+def test_ranking_block_by_block_gives_the_offers_of_one_block(monkeypatch):
+    bought = shoppers(90, 30, seed=4)
+    products = catalogue(30)
+    customers = pl.concat([bought["customer_id"].unique(), pl.Series(["NEW1", "NEW2"])])
+    model = reranker.train(bought, products, as_of=AS_OF, spec=RankSpec(rounds=5, splits=1))
+    assert model is not None
+    monkeypatch.setattr(reranker, "train", lambda *args, **kwargs: model)  # one fit for the four nights
+    few = SourceSpec(per_source=(2, 6, 4, 5, 5, 3), max_candidates=12)  # EASE does not propose all
+    for share in (1.0, 0.05):
+        whole = RankSpec(max_product_share=share, block_customers=1_000, sources=few)
+        one = reranker.rank(bought, products, customers, as_of=AS_OF, top_n=4, spec=whole)
+        blocked = replace(whole, block_customers=7)
+        many = reranker.rank(bought, products, customers, as_of=AS_OF, top_n=4, spec=blocked)
+        assert_frame_equal(one, many)
+        assert one["customer_id"].n_unique() == 92  # the two without purchases get offers too
+    # anchors named for the offers only are those every candidate gets when all are named
+    pool = candidates(bought, products, customers, as_of=AS_OF, spec=few)
+    named = one.join(
+        pool.select("customer_id", "sku", "ease_rank", pl.col("anchor").alias("all")),
+        on=["customer_id", "sku"],
+    )
+    assert named.height == one.height and named["anchor"].null_count() < one.height
+    assert named.filter(pl.col("anchor").ne_missing(pl.col("all"))).is_empty()
+    assert named.filter((pl.col("ease_rank") > 2) & pl.col("anchor").is_not_null()).height > 10
+
+
 def test_recommend_with_the_learned_ranking_names_its_source():
     bought = shoppers(80, 20, seed=3)
     ranked = recommend(bought, catalogue(20), spec=RankSpec(rounds=10), as_of=AS_OF, top_n=3)
@@ -235,3 +263,17 @@ def test_rank_spec_rejects_an_unknown_objective_and_a_zero_product_share():
         RankSpec(max_product_share=0.0)
     with pytest.raises(ValueError, match=r"popularity_discount must be within 0 and 2\.0, got 2\.5"):
         RankSpec(popularity_discount=2.5)
+
+
+def test_sparse_models_score_as_the_dense_scoring_does():
+    bought = shoppers(70, 30, seed=5)
+    products = catalogue(30, restricted=("P04",))
+    sources = ranking_sources.fit_sources(bought, products, as_of=AS_OF)
+    rows = np.array([0, 3, 5, 9, 40, 69])
+    for name, model, top in sources.models[1:]:
+        assert name in ("knn", "rules")
+        assert sources.purchases is not None
+        sparse = ranking_models.sparse_scored(sources.purchases, model, top, sources.allowed, rows)
+        dense = score_customers(sources.purchases, model, top_n=top, allowed=sources.allowed, rows=rows)
+        assert sparse.height > 20
+        assert_frame_equal(sparse, dense.cast({"rank": pl.Int32}), check_exact=True)

@@ -24,7 +24,12 @@ MAX_ROUNDS = 25
 
 
 def exposure_capped(
-    ordered: pl.DataFrame, top_n: int, *, substitute_share: float | None, product_share: float
+    ordered: pl.DataFrame,
+    top_n: int,
+    *,
+    substitute_share: float | None,
+    product_share: float,
+    substitute_factor: float | None = None,
 ) -> pl.DataFrame:
     """Each customer's first `top_n` candidates under both caps, with `rank` (i32, 1 = best).
 
@@ -41,8 +46,13 @@ def exposure_capped(
         top_n: places per customer.
         substitute_share: at most this share of the places go to substitutes (None: no limit).
         product_share: at most this share of the places go to one product (1.0: no cap).
+        substitute_factor: the factor on substitutes' scores when already found (on a sample of
+            the night, `substitute_discount`); otherwise it is found on `ordered` once.
     """
-    placed = _placed(ordered, top_n, substitute_share)
+    factor = substitute_factor
+    if factor is None and substitute_share is not None:
+        factor = substitute_discount(ordered, top_n, substitute_share)
+    placed = _placed(ordered, top_n, factor)
     if product_share >= 1.0 or placed.is_empty():
         return placed
     products = ordered["sku"].n_unique()
@@ -53,14 +63,14 @@ def exposure_capped(
         if over.is_empty():
             return placed
         pool = pool.join(over, on=["customer_id", "sku"], how="anti", maintain_order="left")
-        placed = _placed(pool, top_n, substitute_share)
+        placed = _placed(pool, top_n, factor)
     return placed.join(_over_cap(placed, cap), on=["customer_id", "sku"], how="anti", maintain_order="left")
 
 
-def _placed(pool: pl.DataFrame, top_n: int, share: float | None) -> pl.DataFrame:
-    """The first `top_n` of each customer, substitutes held back to `share` of them when given."""
-    if share is not None:
-        discount = substitute_discount(pool, top_n, share)
+def _placed(pool: pl.DataFrame, top_n: int, factor: float | None) -> pl.DataFrame:
+    """The first `top_n` of each customer, substitutes' scores times `factor` when given."""
+    if factor is not None and factor < 1.0:
+        discount = factor
         pool = pool.with_columns(
             pl.when(pl.col("substitute"))
             .then(pl.col("score") * discount)
@@ -172,14 +182,20 @@ def popularity_exponent(pool: pl.DataFrame, top_n: int, *, sample: int = SAMPLE)
     return high
 
 
-def _sampled(pool: pl.DataFrame, sample: int) -> pl.DataFrame:
-    """The rows of a seeded sample of at most `sample` of the pool's customers."""
-    drawn = (
-        pool.select("customer_id")
+def sample_customers(customers: pl.Series, sample: int = SAMPLE) -> pl.Series:
+    """A seeded sample of at most `sample` of the distinct `customers` (the same whatever their order)."""
+    return (
+        pl.DataFrame({"customer_id": customers.cast(pl.String)})
+        .drop_nulls()
         .unique()
-        .sort("customer_id")
         .with_columns(pl.col("customer_id").hash(0).alias("d"))
         .sort("d", "customer_id")
-        .head(sample)
+        .head(sample)["customer_id"]
+        .sort()
     )
-    return pool.join(drawn.select("customer_id"), on="customer_id", how="semi")
+
+
+def _sampled(pool: pl.DataFrame, sample: int) -> pl.DataFrame:
+    """The rows of a seeded sample of at most `sample` of the pool's customers."""
+    drawn = sample_customers(pool["customer_id"], sample)
+    return pool.join(pl.DataFrame({"customer_id": drawn}), on="customer_id", how="semi")

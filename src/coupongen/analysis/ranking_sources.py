@@ -20,32 +20,23 @@ from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
-import scipy.sparse as sp
 
 from coupongen.analysis.item_models import (
     ItemModel,
     ModelSpec,
     PurchaseMatrix,
-    _top_per_row,
     codes_of,
     fit,
     purchase_matrix,
     score_customers,
 )
+from coupongen.analysis.ranking_models import anchor_of, fit_rules, sparse_scored
 
 SOURCES = ("ease", "knn", "rules", "segment", "popular", "rising")
 """The candidate sources, in the order their columns appear."""
 
 RECENT_DAYS = 28
 """The recent weeks that count a product's new buyers (its trend) and a customer's new products."""
-
-RULE_MIN_TOGETHER = 3
-"""A co-purchase rule needs at least this many customers who bought both products."""
-
-RULES_PER_ITEM = 50
-"""Rules kept per product (its most confident)."""
-
-_BLOCK_CELLS = 4_000_000
 
 LIST_DEPTH = 4
 """A shared list (popular, rising, a segment's) is read this many times k deep per customer: the
@@ -104,6 +95,92 @@ def product_types(products: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+@dataclass(frozen=True)
+class Sources:
+    """The sources fitted on the whole history, ready to propose for any block of customers.
+
+    Everything here is shared by all customers (the fitted models, the ranked lists); `propose`
+    reads it for the customers of one block, so a night is proposed block by block with the same
+    result as all at once.
+    """
+
+    recent: pl.DataFrame
+    purchases: PurchaseMatrix | None
+    rows: pl.DataFrame
+    allowed: np.ndarray
+    models: tuple[tuple[str, ItemModel, int], ...]
+    segments: pl.DataFrame
+    segment_lists: pl.DataFrame
+    lists: tuple[tuple[str, pl.DataFrame, int], ...]
+    k: dict[str, int]
+    cap: int
+
+
+def fit_sources(
+    bought: pl.DataFrame,
+    products: pl.DataFrame,
+    *,
+    as_of: date,
+    spec: SourceSpec | None = None,
+    models: tuple[ModelSpec, ModelSpec] | None = None,
+) -> Sources:
+    """Fit every source on the history in `bought` (see `candidates` for the arguments)."""
+    spec = spec or SourceSpec()
+    ease_spec, knn_spec = models or (ModelSpec(method="ease"), ModelSpec(method="knn"))
+    k = dict(zip(SOURCES, spec.per_source, strict=True))
+    recent = bought.filter(pl.col("in_lookback")).select("customer_id", "sku").unique()
+    promotable = products.filter(pl.col("promo_allowed"))["sku"]
+    facts = _most_bought(recent, spec.model_items).with_columns(pl.lit(True).alias("in_lookback"))
+    purchases = purchase_matrix(facts)
+    fitted: list[tuple[str, ItemModel, int]] = []
+    if purchases.items.len():
+        fitted = [
+            ("ease", fit(purchases, ease_spec), k["ease"]),
+            ("knn", fit(purchases, knn_spec), k["knn"]),
+            ("rules", fit_rules(purchases), k["rules"]),
+        ]
+    segments, segment_lists = _segment_lists(recent, products, promotable, k["segment"])
+    lists = tuple(
+        (name, scored.sort(["score", "sku"], descending=[True, False]).head(LIST_DEPTH * k[name]), k[name])
+        for name, scored in (
+            ("popular", _popularity(recent, promotable)),
+            ("rising", _rising(bought, promotable, as_of)),
+        )
+    )
+    return Sources(
+        recent=recent,
+        purchases=purchases if fitted else None,
+        rows=codes_of(purchases.customers, "customer_id", "row"),
+        allowed=purchases.items.is_in(promotable.implode()).to_numpy(),
+        models=tuple(fitted),
+        segments=segments,
+        segment_lists=segment_lists,
+        lists=lists,
+        k=k,
+        cap=spec.max_candidates,
+    )
+
+
+def propose(sources: Sources, customers: pl.Series, *, anchors: bool = True) -> pl.DataFrame:
+    """Every source's candidates for `customers` (see `candidates` for the columns).
+
+    Without `anchors` only EASE's are named (`offer_anchors` names the others of the pairs that
+    become offers: most candidates never do, and finding anchors is the costliest part).
+    """
+    wanted = (
+        pl.DataFrame({"customer_id": customers.cast(pl.String)}).drop_nulls().unique().sort("customer_id")
+    )
+    recent = sources.recent.join(wanted, on="customer_id", how="semi")
+    parts = [
+        *_model_sources(sources, wanted, anchors),
+        _segment_source(sources, wanted, recent),
+        *(_listed(name, head, recent, wanted, top) for name, head, top in sources.lists),
+    ]
+    if not any(p.height for p in parts):
+        return _empty()
+    return _wide(parts, sources.k, sources.cap)
+
+
 def candidates(
     bought: pl.DataFrame,
     products: pl.DataFrame,
@@ -112,6 +189,7 @@ def candidates(
     as_of: date,
     spec: SourceSpec | None = None,
     models: tuple[ModelSpec, ModelSpec] | None = None,
+    anchors: bool = True,
 ) -> pl.DataFrame:
     """Every source's candidates for `customers`, one row per customer and product.
 
@@ -124,6 +202,7 @@ def candidates(
         as_of: the day the candidates are built on.
         spec: candidates per source and per customer.
         models: the EASE and item-kNN settings (default: `ModelSpec` of each method).
+        anchors: name every pair's anchor (else EASE's only; see `propose`).
 
     Returns:
         customer_id, sku, then `<source>_score` (f64) and `<source>_rank` (i32) for every source,
@@ -131,97 +210,53 @@ def candidates(
         behind the best collaborative score, null otherwise); sorted by customer_id and sku, at
         most `spec.max_candidates` rows per customer.
     """
-    spec = spec or SourceSpec()
-    ease_spec, knn_spec = models or (ModelSpec(method="ease"), ModelSpec(method="knn"))
-    k = dict(zip(SOURCES, spec.per_source, strict=True))
-    recent = bought.filter(pl.col("in_lookback")).select("customer_id", "sku").unique()
-    promotable = products.filter(pl.col("promo_allowed"))["sku"]
-    wanted = (
-        pl.DataFrame({"customer_id": customers.cast(pl.String)}).drop_nulls().unique().sort("customer_id")
-    )
-    parts = [
-        *_model_sources(
-            _most_bought(recent, spec.model_items),
-            promotable,
-            wanted,
-            [("ease", ease_spec, k["ease"]), ("knn", knn_spec, k["knn"]), ("rules", None, k["rules"])],
-        ),
-        _segment_source(recent, products, promotable, wanted, k["segment"]),
-        _listed("popular", _popularity(recent, promotable), recent, wanted, k["popular"]),
-        _listed("rising", _rising(bought, promotable, as_of), recent, wanted, k["rising"]),
-    ]
-    long = (
-        pl.concat([p for p in parts if p.height], how="diagonal_relaxed")
-        if any(p.height for p in parts)
-        else None
-    )
-    if long is None:
-        return _empty()
-    return _wide(long, k, spec.max_candidates)
+    sources = fit_sources(bought, products, as_of=as_of, spec=spec, models=models)
+    return propose(sources, customers, anchors=anchors)
+
+
+def offer_anchors(sources: Sources, offers: pl.DataFrame) -> pl.DataFrame:
+    """The offers with the anchor `propose` would have named without `anchors=False`.
+
+    An offer without one (EASE did not propose it) takes item-kNN's when item-kNN proposed it,
+    else the rules'. `offers` needs customer_id, sku, anchor and every source's rank.
+    """
+    if sources.purchases is None or offers.is_empty():
+        return offers
+    out = offers.with_row_index("_row")
+    for name, model, top in sources.models:
+        if isinstance(model.weights, np.ndarray):
+            continue
+        missing = out.filter(pl.col("anchor").is_null() & (pl.col(f"{name}_rank") <= top))
+        if missing.height:
+            found = missing.select("_row", anchor_of(sources.purchases, model, missing).alias("_found"))
+            out = (
+                out.join(found, on="_row", how="left")
+                .with_columns(pl.coalesce("anchor", "_found").alias("anchor"))
+                .drop("_found")
+            )
+    return out.sort("_row").drop("_row")
 
 
 # --- the sources ------------------------------------------------------------------------------------
 
 
-def _model_sources(
-    recent: pl.DataFrame,
-    promotable: pl.Series,
-    wanted: pl.DataFrame,
-    models: list[tuple[str, ModelSpec | None, int]],
-) -> list[pl.DataFrame]:
-    """EASE, item-kNN and rules (spec None): each model's best unbought products for the wanted customers."""
-    facts = recent.with_columns(pl.lit(True).alias("in_lookback"))
-    purchases = purchase_matrix(facts)
-    if not purchases.items.len():
+def _model_sources(sources: Sources, wanted: pl.DataFrame, anchors: bool) -> list[pl.DataFrame]:
+    """EASE, item-kNN and rules: each model's best unbought products for the wanted customers."""
+    if sources.purchases is None:
         return []
-    rows = wanted.join(codes_of(purchases.customers, "customer_id", "row"), on="customer_id")[
-        "row"
-    ].to_numpy()
+    rows = wanted.join(sources.rows, on="customer_id")["row"].to_numpy()
     if not rows.size:
         return []
-    allowed = purchases.items.is_in(promotable.implode()).to_numpy()
     out = []
-    for name, model_spec, top in models:
-        model = fit(purchases, model_spec) if model_spec is not None else fit_rules(purchases)
-        scored = score_customers(purchases, model, top_n=top, allowed=allowed, rows=rows)
+    for name, model, top in sources.models:
+        if not isinstance(model.weights, np.ndarray):
+            scored = sparse_scored(sources.purchases, model, top, sources.allowed, rows, anchors=anchors)
+        else:
+            scored = score_customers(sources.purchases, model, top_n=top, allowed=sources.allowed, rows=rows)
         out.append(
             scored.select("customer_id", "sku", pl.lit(name).alias("source"), "score", "rank", "anchor")
         )
     return out
-
-
-def fit_rules(
-    purchases: PurchaseMatrix, *, min_together: int = RULE_MIN_TOGETHER, per_item: int = RULES_PER_ITEM
-) -> ItemModel:
-    """Co-purchase rules i -> j as an item model: weight confidence(i -> j) = c(i, j) / n_i.
-
-    c counts customers who bought both and n the buyers of each; a rule is kept when at least
-    `min_together` customers bought both and its lift (confidence over j's share of buyers) is
-    above 1; each product keeps its `per_item` most confident rules. Built by blocks of products.
-    """
-    binary = purchases.matrix.copy()
-    binary.data[:] = 1.0
-    buyers = purchases.buyers().astype(np.float64)
-    customers = max(1, binary.shape[0])
-    by_item = binary.T.tocsr()
-    n = buyers.size
-    size = max(1, _BLOCK_CELLS // max(1, n))
-    rows, cols, vals = [np.empty(0, np.int64)], [np.empty(0, np.int64)], [np.empty(0)]
-    for start in range(0, n, size):
-        stop = min(start + size, n)
-        together = np.asarray((by_item[start:stop] @ binary).todense(), dtype=np.float64)
-        together[np.arange(stop - start), np.arange(start, stop)] = 0.0
-        confidence = together / np.maximum(buyers[start:stop, np.newaxis], 1.0)
-        lift = confidence * customers / np.maximum(buyers[np.newaxis, :], 1.0)
-        confidence[(together < min_together) | ~(lift > 1.0)] = -np.inf
-        r, c, v = _top_per_row(confidence, per_item)
-        rows.append(r + start)
-        cols.append(c)
-        vals.append(v)
-    weights = sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
-    )
-    return ItemModel(method="rules", columns=np.arange(n), weights=weights)
 
 
 def _most_bought(recent: pl.DataFrame, n: int) -> pl.DataFrame:
@@ -250,21 +285,18 @@ def _rising(bought: pl.DataFrame, promotable: pl.Series, as_of: date) -> pl.Data
 
 
 def _listed(
-    name: str, scored: pl.DataFrame, recent: pl.DataFrame, wanted: pl.DataFrame, top: int
+    name: str, head: pl.DataFrame, recent: pl.DataFrame, wanted: pl.DataFrame, top: int
 ) -> pl.DataFrame:
-    """One ranked product list for everyone: each customer's first `top` products not bought."""
-    if scored.is_empty() or wanted.is_empty():
+    """One ranked list (its first `LIST_DEPTH * top`) for everyone: each customer's first `top` unbought."""
+    if head.is_empty() or wanted.is_empty():
         return pl.DataFrame()
-    head = scored.sort(["score", "sku"], descending=[True, False]).head(LIST_DEPTH * top)
     return _top_unbought(wanted.join(head, how="cross"), recent, name, top, by=["customer_id"])
 
 
-def _segment_source(
-    recent: pl.DataFrame, products: pl.DataFrame, promotable: pl.Series, wanted: pl.DataFrame, top: int
-) -> pl.DataFrame:
-    """Popularity among similar customers: those whose main category (most products) is the same."""
-    if recent.is_empty() or wanted.is_empty():
-        return pl.DataFrame()
+def _segment_lists(
+    recent: pl.DataFrame, products: pl.DataFrame, promotable: pl.Series, top: int
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Each customer's segment (their main category: most products) and each segment's popular list."""
     main = (
         recent.join(products.select("sku", "category"), on="sku")
         .group_by("customer_id", "category")
@@ -282,8 +314,15 @@ def _segment_source(
         .group_by("segment", maintain_order=True)
         .head(LIST_DEPTH * top)
     )
-    pairs = wanted.join(main, on="customer_id").join(popular, on="segment")
-    return _top_unbought(pairs, recent, "segment", top, by=["customer_id"])
+    return main, popular
+
+
+def _segment_source(sources: Sources, wanted: pl.DataFrame, recent: pl.DataFrame) -> pl.DataFrame:
+    """Popularity among similar customers: those whose main category (most products) is the same."""
+    if recent.is_empty() or wanted.is_empty():
+        return pl.DataFrame()
+    pairs = wanted.join(sources.segments, on="customer_id").join(sources.segment_lists, on="segment")
+    return _top_unbought(pairs, recent, "segment", sources.k["segment"], by=["customer_id"])
 
 
 def _top_unbought(
@@ -302,26 +341,32 @@ def _top_unbought(
 # --- the union --------------------------------------------------------------------------------------
 
 
-def _wide(long: pl.DataFrame, k: dict[str, int], cap: int) -> pl.DataFrame:
-    """One row per pair with every source's score and rank; each customer's best `cap` pairs."""
-    long = long.with_columns(pl.col("rank").cast(pl.Int32), pl.col("score").cast(pl.Float64))
-    columns = []
+def _wide(parts: list[pl.DataFrame], k: dict[str, int], cap: int) -> pl.DataFrame:
+    """One row per pair with every source's score and rank; each customer's best `cap` pairs.
+
+    Each source proposes a pair at most once: the sources' lists are joined on the pairs (far
+    cheaper than grouping the long list by pair with a filter per source).
+    """
+    mine = {p["source"][0]: p for p in parts if p.height}
+    wide = pl.concat([p.select("customer_id", "sku") for p in mine.values()]).unique()
+    anchors = []
     for source in SOURCES:
-        mine = pl.col("source") == source
-        columns += [
-            pl.col("score").filter(mine).max().fill_null(0.0).alias(f"{source}_score"),
-            pl.col("rank").filter(mine).min().fill_null(k[source] + 1).cast(pl.Int32).alias(f"{source}_rank"),
-        ]
-    anchor = pl.col("anchor") if "anchor" in long.columns else pl.lit(None, dtype=pl.String)
-    wide = (
-        long.with_columns(anchor.alias("anchor"))
-        .group_by("customer_id", "sku")
-        .agg(
-            *columns,
-            pl.len().cast(pl.Int32).alias("n_sources"),
-            pl.col("anchor").drop_nulls().first().alias("anchor"),
-        )
-    )
+        score, rank = f"{source}_score", f"{source}_rank"
+        part = mine.get(source)
+        if part is None:
+            wide = wide.with_columns(
+                pl.lit(0.0).alias(score), pl.lit(k[source] + 1, dtype=pl.Int32).alias(rank)
+            )
+            continue
+        columns = [pl.col("score").cast(pl.Float64).alias(score), pl.col("rank").cast(pl.Int32).alias(rank)]
+        if "anchor" in part.columns:
+            columns.append(pl.col("anchor").alias(f"_anchor_{source}"))
+            anchors.append(f"_anchor_{source}")
+        wide = wide.join(part.select("customer_id", "sku", *columns), on=["customer_id", "sku"], how="left")
+        wide = wide.with_columns(pl.col(score).fill_null(0.0), pl.col(rank).fill_null(k[source] + 1))
+    proposed = pl.sum_horizontal([(pl.col(f"{s}_rank") <= k[s]).cast(pl.Int32) for s in SOURCES])
+    anchor = pl.coalesce(anchors) if anchors else pl.lit(None, dtype=pl.String)
+    wide = wide.with_columns(proposed.alias("n_sources"), anchor.alias("anchor")).drop(anchors)
     best = pl.min_horizontal([pl.col(f"{s}_rank") for s in SOURCES])
     votes = pl.sum_horizontal([1.0 / pl.col(f"{s}_rank") for s in SOURCES])
     return (
@@ -329,6 +374,7 @@ def _wide(long: pl.DataFrame, k: dict[str, int], cap: int) -> pl.DataFrame:
         .group_by("customer_id", maintain_order=True)
         .head(cap)
         .sort("customer_id", "sku")
+        .select(_empty().columns)
     )
 
 

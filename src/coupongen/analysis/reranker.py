@@ -5,7 +5,8 @@ are built as the history stood `horizon_days` (and multiples of it) before the r
 is a positive when the customer bought the product for the first time in the following days. The
 most recent split validates (it picks the boosting rounds and calibrates the scores into chances of
 a first purchase within the horizon); the model fitted on every split then orders the candidates
-built on the full history. Nothing after the run date is looked at.
+built on the full history, a block of customers at a time (`rank`). Nothing after the run date is
+looked at.
 
 "New to the customer, not a substitute": with `prefer_new_types` a product of a type the customer
 already buys (another brand of what they buy anyway) moves down the list, one factor for the whole
@@ -17,6 +18,7 @@ optionally no product takes more than `max_product_share` of all offers (``ranki
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
@@ -26,18 +28,20 @@ import polars as pl
 
 from coupongen.analysis.ranking_caps import (
     MAX_EXPONENT,
-    exposure_capped,
-    popularity_exponent,
-    substitute_discount,
+    sample_customers,
 )
 from coupongen.analysis.ranking_sources import (
     SOURCES,
     SourceSpec,
     candidates,
+    fit_sources,
     history_before,
+    offer_anchors,
     product_types,
+    propose,
 )
-from coupongen.analysis.reranker_features import FEATURES, features
+from coupongen.analysis.reranker_features import FEATURES, features, product_facts
+from coupongen.analysis.reranker_order import KEPT, night_order, ordered, placed, result
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -82,11 +86,13 @@ class RankSpec:
     offers as many distinct products as EASE would to the same customers
     (`ranking_caps.popularity_exponent`). max_product_share: no product takes more than this share
     of all offers (1.0: no cap). lookback_days: the window of "what the customer buys".
+    block_customers: the night's candidates are built and scored for this many customers at a
+    time (bounds memory; the offers do not depend on it).
     """
 
     horizon_days: int = 28
     splits: int = 2
-    train_customers: int = 50_000
+    train_customers: int = 20_000
     rounds: int = 400
     objective: str = "lambdarank"
     leaves: int = 15
@@ -97,6 +103,7 @@ class RankSpec:
     max_product_share: float = 1.0
     lookback_days: int = 365
     seed: int = 0
+    block_customers: int = 25_000
     sources: SourceSpec = field(default_factory=SourceSpec)
 
     @property
@@ -105,8 +112,12 @@ class RankSpec:
         return METHOD
 
     def __post_init__(self) -> None:
-        if self.horizon_days < 1 or self.train_customers < 1 or self.rounds < 1 or self.leaves < 2:
-            raise ValueError("horizon_days, train_customers and rounds must be at least 1, leaves at least 2")
+        counts = (self.horizon_days, self.train_customers, self.rounds, self.block_customers)
+        if min(counts) < 1 or self.leaves < 2:
+            raise ValueError(
+                "horizon_days, train_customers, rounds and block_customers must be at least 1, "
+                "leaves at least 2"
+            )
         if self.splits < 1:
             raise ValueError(f"splits must be at least 1, got {self.splits}")
         if self.objective not in OBJECTIVES:
@@ -146,6 +157,13 @@ def rank(
 ) -> pl.DataFrame:
     """Each customer's best `top_n` unbought promotable products by the learned model.
 
+    The sources are fitted and the product facts counted once; the candidates, their features and
+    their scores are then built for `spec.block_customers` customers at a time, so memory stays
+    at one block's candidates whatever the night's size. The night's popularity discount and
+    substitutes' factor are found first on a seeded sample of the customers
+    (`ranking_caps.sample_customers`), so every block is ordered alike and the offers are the
+    same as in one block.
+
     Returns:
         customer_id, sku, rank (i32, 1 = best), score (the calibrated chance of a first purchase
         within the horizon), anchor (the purchase behind the collaborative score, or null),
@@ -155,13 +173,31 @@ def rank(
     spec = spec or RankSpec()
     types = product_types(products)
     model = train(bought, products, as_of=as_of, spec=spec, types=types)
-    pool = candidates(bought, products, customers, as_of=as_of, spec=spec.sources)
-    frame = features(pool, bought, types, as_of=as_of)
-    if frame.is_empty():
-        return _ranked(frame.with_columns(pl.lit(0.0).alias("score")), top_n, spec)
-    x = frame.select(FEATURES).to_numpy().astype(np.float64)
-    score = model.chance(x) if model is not None else _source_score(frame)
-    return _ranked(frame.with_columns(pl.Series("score", score, dtype=pl.Float64)), top_n, spec)
+    sources = fit_sources(bought, products, as_of=as_of, spec=spec.sources)
+    facts = product_facts(bought, types, as_of=as_of)
+
+    def scored(block: pl.Series) -> pl.DataFrame:
+        frame = features(propose(sources, block, anchors=False), bought, types, as_of=as_of, products=facts)
+        if frame.is_empty():
+            score = np.empty(0)
+        else:
+            score = model.chance(_matrix(frame)) if model is not None else _source_score(frame)
+        return frame.select(*KEPT).with_columns(pl.Series("score", score, dtype=pl.Float64))
+
+    wanted = customers.cast(pl.String).drop_nulls().unique().sort()
+    order = night_order(scored(sample_customers(wanted)), top_n, spec)
+    capped = spec.max_product_share < 1.0
+    parts = [ordered(scored(wanted.clear()), order)]
+    for start in range(0, wanted.len(), spec.block_customers):
+        part = ordered(scored(wanted.slice(start, spec.block_customers)), order)
+        # without a product cap each block's offers are final; with one, the night's every
+        # candidate waits for the cap (which weighs each product's offers across all customers)
+        parts.append(part if capped else placed(part, top_n, order))
+    if capped:
+        offers = placed(pl.concat(parts), top_n, order, product_share=spec.max_product_share)
+    else:
+        offers = pl.concat(parts[1:]) if len(parts) > 1 else placed(parts[0], top_n, order)
+    return result(offer_anchors(sources, offers))
 
 
 def train(
@@ -211,7 +247,7 @@ def _labelled(
         .sort("draw", "customer_id")
         .head(spec.train_customers)["customer_id"]
     )
-    pool = candidates(before, products, sample, as_of=split, spec=spec.sources)
+    pool = candidates(before, products, sample, as_of=split, spec=spec.sources, anchors=False)
     taken = bought.filter((pl.col("first_day") >= split) & (pl.col("first_day") < end)).select(
         "customer_id", "sku", pl.lit(1).alias("label")
     )
@@ -229,13 +265,14 @@ def _matrix(frame: pl.DataFrame) -> np.ndarray:
 
 def _dataset(frame: pl.DataFrame, spec: RankSpec, reference: lgb.Dataset | None = None) -> lgb.Dataset:
     """Rows sorted by customer (each customer one query of the ranking objective)."""
+    _passive_openmp()
     import lightgbm as lgb  # imported where a model is trained: a command that trains none starts faster
 
-    ordered = frame.sort("customer_id", maintain_order=True)
-    groups = ordered.group_by("customer_id", maintain_order=True).len()["len"].to_numpy()
+    rows = frame.sort("customer_id", maintain_order=True)
+    groups = rows.group_by("customer_id", maintain_order=True).len()["len"].to_numpy()
     return lgb.Dataset(
-        _matrix(ordered),
-        label=ordered["label"].to_numpy(),
+        _matrix(rows),
+        label=rows["label"].to_numpy(),
         group=groups,
         feature_name=list(FEATURES),
         reference=reference,
@@ -247,6 +284,7 @@ def _fit(
     frame: pl.DataFrame, spec: RankSpec, rounds: int, validation: pl.DataFrame | None = None
 ) -> lgb.Booster:
     """LightGBM on the labelled frame; with `validation`, early stopping on NDCG at `EVAL_AT`."""
+    _passive_openmp()
     import lightgbm as lgb
 
     params = {
@@ -270,6 +308,16 @@ def _fit(
     valid = _dataset(validation, spec, reference=data)
     stop = lgb.early_stopping(_PATIENCE, first_metric_only=True, verbose=False)
     return lgb.train(params, data, num_boost_round=rounds, valid_sets=[valid], callbacks=[stop])
+
+
+def _passive_openmp() -> None:
+    """LightGBM's OpenMP threads sleep while they wait instead of spinning (unless the environment says).
+
+    Spinning threads fight for the cores with everything else on a busy machine: one boosting
+    round on a few thousand rows took ten times as long with two spinning threads as with one. It
+    only takes effect before OpenMP starts, that is before LightGBM is first imported.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def platt(raw: np.ndarray, label: np.ndarray, *, steps: int = 50) -> tuple[float, float]:
@@ -299,52 +347,4 @@ def _source_score(frame: pl.DataFrame) -> np.ndarray:
     """Without a model (no first purchase in the horizon to learn from): reciprocal-rank votes."""
     return (
         frame.select(pl.sum_horizontal([1.0 / pl.col(f"{s}_rank") for s in SOURCES])).to_series().to_numpy()
-    )
-
-
-def _ranked(frame: pl.DataFrame, top_n: int, spec: RankSpec) -> pl.DataFrame:
-    """Each customer's first `top_n` candidates, `score` still the chance.
-
-    Popular products are discounted, substitutes held back and products capped as `spec` says.
-    """
-    share = spec.max_substitute_share if spec.prefer_new_types else None
-    exponent = discount_exponent(frame, top_n, spec)
-    ordered = frame.with_columns(
-        pl.col("score").alias("chance"),
-        (pl.col("score") / (pl.col("item_buyers").cast(pl.Float64) + 1.0) ** exponent).alias("score"),
-    ).sort(["customer_id", "score", "sku"], descending=[False, True, False])
-    capped = exposure_capped(ordered, top_n, substitute_share=share, product_share=spec.max_product_share)
-    return capped.select(
-        "customer_id", "sku", "rank", pl.col("chance").alias("score"), "anchor", "substitute"
-    )
-
-
-def discount_exponent(frame: pl.DataFrame, top_n: int, spec: RankSpec) -> float:
-    """The power of the product's buyers the night's chances are divided by (see `RankSpec`).
-
-    The automatic one is found on the chances with substitutes already held back (by the factor
-    the undiscounted chances call for), as the offers will be.
-    """
-    if spec.popularity_discount is not None:
-        return spec.popularity_discount
-    if frame.is_empty():
-        return 0.0
-    held = frame
-    if spec.prefer_new_types:
-        factor = substitute_discount(frame, top_n, spec.max_substitute_share)
-        held = frame.with_columns(
-            pl.when(pl.col("substitute"))
-            .then(pl.col("score") * factor)
-            .otherwise(pl.col("score"))
-            .alias("score")
-        )
-    return popularity_exponent(
-        held.select(
-            "customer_id",
-            "sku",
-            "score",
-            pl.col("item_buyers").alias("buyers"),
-            pl.col("ease_rank").alias("reference_rank"),
-        ),
-        top_n,
     )

@@ -33,29 +33,22 @@ FEATURES = (
     "type_items",
     "type_new",
     "category_new",
+    "item_type_first_share",
+    "customer_explore_rate",
 )
 """The model's inputs, in column order."""
 
 
-def features(pool: pl.DataFrame, bought: pl.DataFrame, types: pl.DataFrame, *, as_of: date) -> pl.DataFrame:
-    """The candidates with every column of `FEATURES` plus `substitute`, `type` and `price`.
+def product_facts(
+    bought: pl.DataFrame, types: pl.DataFrame, *, as_of: date
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The product and product-type columns of `FEATURES`, from every customer's facts.
 
-    Product facts: buyers in the window, first-time buyers in the recent weeks, their ratio (the
-    trend), the growth of first-time buyers from the weeks before to the recent weeks, the days
-    since anyone first bought it (a product new in the catalogue is young), its list price and
-    that price against the mean list price of the customer's products. Customer facts: their
-    products, types and recent first purchases. Pair facts: the share of the customer's products
-    and of their spend at list price that falls in the candidate's category, the products they buy
-    of its type, and whether they ever bought its type or category.
+    Computed once per history and passed to `features` for each block of customers.
     """
-    recent_start = as_of - timedelta(days=RECENT_DAYS)
-    before_start = recent_start - timedelta(days=RECENT_DAYS)
-    facts = bought.select("customer_id", "sku", "first_day", "in_lookback").join(
-        types.select("sku", "category", "type", "price"), on="sku", how="left"
-    )
+    facts = _facts(bought, types)
     window = facts.filter(pl.col("in_lookback"))
-    new = (pl.col("first_day") >= recent_start).cast(pl.Int32)
-    earlier = ((pl.col("first_day") >= before_start) & (pl.col("first_day") < recent_start)).cast(pl.Int32)
+    new, earlier = _new(as_of), _earlier(as_of)
     items = (
         window.group_by("sku")
         .agg(pl.len().alias("item_buyers"))
@@ -76,12 +69,46 @@ def features(pool: pl.DataFrame, bought: pl.DataFrame, types: pl.DataFrame, *, a
         .join(
             facts.filter(new == 1)
             .group_by("type")
-            .agg(pl.col("customer_id").n_unique().alias("type_new_buyers")),
+            .agg(
+                pl.col("customer_id").n_unique().alias("type_new_buyers"),
+                pl.len().alias("type_first_purchases"),
+            ),
             on="type",
             how="full",
             coalesce=True,
         )
     )
+    return items, kinds
+
+
+def features(
+    pool: pl.DataFrame,
+    bought: pl.DataFrame,
+    types: pl.DataFrame,
+    *,
+    as_of: date,
+    products: tuple[pl.DataFrame, pl.DataFrame] | None = None,
+) -> pl.DataFrame:
+    """The candidates with every column of `FEATURES` plus `substitute`, `type` and `price`.
+
+    Product facts: buyers in the window, first-time buyers in the recent weeks, their ratio (the
+    trend), the growth of first-time buyers from the weeks before to the recent weeks, the days
+    since anyone first bought it (a product new in the catalogue is young), its share of its
+    type's first purchases in the recent weeks (which product people pick when they start buying
+    the type), its list price and that price against the mean list price of the customer's
+    products. Customer facts: their products, types and recent first purchases, and those first
+    purchases per product they buy (how much they explore). Pair facts: the share of the customer's products
+    and of their spend at list price that falls in the candidate's category, the products they buy
+    of its type, and whether they ever bought its type or category.
+
+    `products` (from `product_facts` on the same history) saves recomputing the product columns
+    for each block of customers; the customer columns read only the pool's customers' facts.
+    """
+    items, kinds = products if products is not None else product_facts(bought, types, as_of=as_of)
+    mine = bought.join(pool.select("customer_id").unique(), on="customer_id", how="semi")
+    facts = _facts(mine, types)
+    window = facts.filter(pl.col("in_lookback"))
+    new = _new(as_of)
     valued = window.with_columns(pl.col("price").fill_null(0.0).clip(lower_bound=0.0).alias("value"))
     people = facts.group_by("customer_id").agg(
         pl.col("in_lookback").sum().alias("customer_items"),
@@ -113,6 +140,7 @@ def features(pool: pl.DataFrame, bought: pl.DataFrame, types: pl.DataFrame, *, a
         .with_columns(
             pl.col("item_buyers", "item_new_buyers", "item_earlier_buyers", "type_buyers").fill_null(0),
             pl.col("type_new_buyers", "customer_items", "customer_types", "customer_new_items").fill_null(0),
+            pl.col("type_first_purchases").fill_null(0),
             pl.col("category_items", "type_items").fill_null(0),
             pl.col("category_value", "customer_value").fill_null(0.0),
             pl.col("type_new", "category_new").fill_null(1),
@@ -129,7 +157,29 @@ def features(pool: pl.DataFrame, bought: pl.DataFrame, types: pl.DataFrame, *, a
             .then(pl.col("category_value") / pl.col("customer_value"))
             .otherwise(None)
             .alias("category_spend_share"),
+            ((pl.col("item_new_buyers") + 0.5) / (pl.col("type_first_purchases") + 1.0)).alias(
+                "item_type_first_share"
+            ),
+            (pl.col("customer_new_items") / (pl.col("customer_items") + 1.0)).alias("customer_explore_rate"),
             (pl.col("type_items") > 0).alias("substitute"),
         )
         .sort("customer_id", "sku")
     )
+
+
+def _facts(bought: pl.DataFrame, types: pl.DataFrame) -> pl.DataFrame:
+    return bought.select("customer_id", "sku", "first_day", "in_lookback").join(
+        types.select("sku", "category", "type", "price"), on="sku", how="left"
+    )
+
+
+def _new(as_of: date) -> pl.Expr:
+    """1 for a pair first bought in the recent weeks."""
+    return (pl.col("first_day") >= as_of - timedelta(days=RECENT_DAYS)).cast(pl.Int32)
+
+
+def _earlier(as_of: date) -> pl.Expr:
+    """1 for a pair first bought in the weeks before the recent ones."""
+    recent_start = as_of - timedelta(days=RECENT_DAYS)
+    before_start = recent_start - timedelta(days=RECENT_DAYS)
+    return ((pl.col("first_day") >= before_start) & (pl.col("first_day") < recent_start)).cast(pl.Int32)
