@@ -240,11 +240,15 @@ def score_customers(
     x = purchases.matrix[:, model.columns]
     ok = np.ones(model.columns.size, bool) if allowed is None else np.asarray(allowed)[model.columns]
     picked = np.arange(x.shape[0]) if rows is None else np.asarray(rows)
-    size = max(1, _BLOCK_CELLS // max(1, model.columns.size))
+    # Only the columns that may be recommended are scored: each column's score is its own sum, so
+    # leaving the others out changes no score, and ties still go to the first in sku order.
+    offered = np.flatnonzero(ok)
+    scored_weights = model.weights[:, offered]
+    size = max(1, _BLOCK_CELLS // max(1, offered.size))
     parts = []
-    for start in range(0, picked.size, size):
+    for start in range(0, picked.size if offered.size else 0, size):
         block = picked[start : start + size]
-        r, c, s, a = _score_block(x[block], model.weights, ok, top_n)
+        r, c, s, a = _score_block(x[block], model.weights, scored_weights, offered, top_n)
         parts.append((block[r], c, s, a))
     if parts:
         r, c, s, a = (np.concatenate(p) for p in zip(*parts, strict=True))
@@ -266,15 +270,51 @@ def score_customers(
 
 
 def _score_block(
-    x: sp.csr_matrix, weights: np.ndarray | sp.csr_matrix, allowed: np.ndarray, top_n: int
+    x: sp.csr_matrix,
+    weights: np.ndarray | sp.csr_matrix,
+    scored_weights: np.ndarray | sp.csr_matrix,
+    offered: np.ndarray,
+    top_n: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    scores = x @ weights
-    scores = np.array(scores.todense() if sp.issparse(scores) else scores, dtype=np.float64)
-    scores[:, ~allowed] = -np.inf
-    scores[x.nonzero()] = -np.inf
-    scores[~(scores > 0)] = -np.inf
-    rows, cols, vals = _top_per_row(scores, top_n)
+    """The best ``top_n`` positive scores of each row of ``x`` over the ``offered`` columns
+    (``scored_weights`` is ``weights[:, offered]``), the customer's own purchases left out:
+    (rows, model columns, scores, anchors).
+    """
+    scores = x @ scored_weights
+    scores = np.asarray(scores.todense()) if sp.issparse(scores) else scores
+    # The customer's own purchases among the offered columns are never recommended.
+    position = np.full(x.shape[1], -1, np.int64)
+    position[offered] = np.arange(offered.size)
+    own_rows, own_cols = x.nonzero()
+    own = position[own_cols]
+    scores[own_rows[own >= 0], own[own >= 0]] = -np.inf
+    rows, cols, vals = _top_positive(scores, top_n)
+    cols = offered[cols]
     return rows, cols, vals, _anchors(x, weights, rows, cols)
+
+
+def _top_positive(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_top_per_row` over the positive values only: no pass over the block to mask the others.
+
+    Each pass takes a row's largest remaining value; once that is not positive, the row has no
+    positive value left, so a value kept is positive exactly when it is among the k largest.
+    """
+    n_rows, n_cols = values.shape
+    k = min(k, n_cols)
+    if n_rows == 0 or k < 1:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+    if k > _ARGMAX_TOP:
+        values[~(values > 0)] = -np.inf
+        return _top_by_partition(values, k)
+    rows = np.arange(n_rows)
+    cols = np.empty((n_rows, k), np.int64)
+    vals = np.empty((n_rows, k))
+    for place in range(k):
+        cols[:, place] = np.argmax(values, axis=1)
+        vals[:, place] = values[rows, cols[:, place]]
+        values[rows, cols[:, place]] = -np.inf
+    keep = vals > 0
+    return np.broadcast_to(rows[:, np.newaxis], cols.shape)[keep], cols[keep], vals[keep]
 
 
 def _anchors(
