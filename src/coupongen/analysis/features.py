@@ -8,6 +8,8 @@ Money is summed in whole cents, so the figures do not depend on the order rows a
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Final
@@ -21,6 +23,9 @@ TOP_FAVOURITES = 3
 """How many favourite categories and products each customer's features list."""
 
 _KEYS = ["customer_id", "sku"]
+BLOCK_LINES = 2_000_000
+"""Lines whose per-product facts are computed at a time (see `_pairs_by_block`)."""
+_SAMPLE_EVERY = 20
 # The streaming engine groups and sorts millions of lines in a fraction of the in-memory engine's
 # time and memory; both give the same frames.
 _ENGINE: Final = "streaming"
@@ -48,12 +53,19 @@ def describe_customers(
     before ``as_of``, the per-product history, the category spend) is done once.
     """
     lines = _lines(transactions, as_of)
-    # Each step is collected before the next reads it twice, so nothing is computed twice.
-    pairs = _pairs(lines).collect(engine=_ENGINE).lazy()
-    bought, categories = pl.collect_all(
-        [_customer_products(pairs, as_of, lookback_days), _category_spend(pairs, products)],
-        engine=_ENGINE,
-    )
+    parts = [
+        pl.collect_all(
+            [
+                _customer_products(pairs, as_of, lookback_days),
+                _category_spend(pairs, products),
+            ],
+            engine=_ENGINE,
+        )
+        for pairs in _pairs_by_block(lines)
+    ]
+    bought = pl.concat([b for b, _ in parts])
+    categories = pl.concat([c for _, c in parts])
+    del parts
     feats = _customer_features(lines, bought.lazy(), categories.lazy(), as_of, lookback_days)
     return CustomerFacts(features=feats.collect(engine=_ENGINE), products=bought, categories=categories)
 
@@ -100,7 +112,9 @@ def category_spend(
     Columns: customer_id, category, spend (net), share (of the customer's positive category spend;
     the shares of a customer add up to 1). Categories where returns outweigh purchases are left out.
     """
-    return _category_spend(_pairs(_lines(transactions, as_of)), products).collect(engine=_ENGINE)
+    lines = _lines(transactions, as_of)
+    blocks = [_category_spend(pairs, products).collect(engine=_ENGINE) for pairs in _pairs_by_block(lines)]
+    return pl.concat(blocks)
 
 
 def customer_products(
@@ -120,7 +134,11 @@ def customer_products(
     the product.
     """
     lines = _lines(transactions, as_of)
-    return _customer_products(_pairs(lines), as_of, lookback_days).collect(engine=_ENGINE)
+    blocks = [
+        _customer_products(pairs, as_of, lookback_days).collect(engine=_ENGINE)
+        for pairs in _pairs_by_block(lines)
+    ]
+    return pl.concat(blocks)
 
 
 # --- lazy building blocks ----------------------------------------------------------------------
@@ -234,6 +252,41 @@ def _pairs(lines: pl.LazyFrame) -> pl.LazyFrame:
         )
         .drop("key_index")
     )
+
+
+def _pairs_by_block(lines: pl.LazyFrame) -> Iterator[pl.LazyFrame]:
+    """`_pairs` of ``lines``, one lazy frame per block of customers, in customer_id order.
+
+    Each block holds a range of customer ids with about `BLOCK_LINES` lines, so sorting and
+    grouping the lines per customer and sku takes the memory of one block, not of all lines. Every
+    figure of a pair is the customer's own, so the blocks together give the pairs of all lines,
+    in the same order. A block is built lazily when the next one is asked for.
+    """
+    for low, high in _customer_ranges(lines, BLOCK_LINES):
+        inside = pl.col("customer_id").is_not_null()
+        if low is not None:
+            inside &= pl.col("customer_id") >= low
+        if high is not None:
+            inside &= pl.col("customer_id") < high
+        yield _pairs(lines.filter(inside))
+
+
+def _customer_ranges(lines: pl.LazyFrame, size: int) -> list[tuple[str | None, str | None]]:
+    """Ranges [low, high) of customer ids (None: open) of about ``size`` lines each.
+
+    The bounds are quantiles of a sample of the lines' customer ids (every `_SAMPLE_EVERY`-th
+    line), so the ranges hold about equal numbers of lines; a customer's lines are all in one.
+    """
+    known = lines.select(pl.col("customer_id").drop_nulls())
+    count = known.select(pl.len()).collect().item()
+    if count <= size:
+        return [(None, None)]
+    blocks = -(-count // size)
+    sample = known.gather_every(_SAMPLE_EVERY).collect().to_series().sort()
+    picks = [sample.len() * i // blocks for i in range(1, blocks)]
+    bounds = sample.gather(picks).unique(maintain_order=True).to_list()
+    edges: list[str | None] = [None, *bounds, None]
+    return list(itertools.pairwise(edges))
 
 
 def _customer_products(pairs: pl.LazyFrame, as_of: date, lookback_days: int) -> pl.LazyFrame:
