@@ -84,28 +84,52 @@ def build_baskets(
     require_columns(
         lines.collect_schema().names(), ["quantity", "receipt_id", "sku"], source="transactions frame"
     )
-    bought = (
+    column = BASKET_LEVELS[level]
+    if column is not None:
+        _require_level_column(products, column)
+    # One row per receipt and sku already: no deduplication needed at the sku level.
+    skus = (
         lines.group_by("receipt_id", "sku")
         .agg(pl.col("quantity").sum())
         .filter(pl.col("quantity") > 0)
-        .select("receipt_id", pl.col("sku").alias("item"))
+        .select(pl.col("receipt_id").cast(pl.String), pl.col("sku").cast(pl.String).alias("item"))
+        .drop_nulls()
+        .sort("receipt_id", "item")
+        .collect(engine="streaming")
     )
+    return skus if column is None else level_baskets(skus, products, level=level)
+
+
+def level_baskets(sku_baskets: pl.DataFrame, products: pl.DataFrame, *, level: str) -> pl.DataFrame:
+    """The baskets of `build_baskets` at ``level``, from its sku baskets: each sku replaced by its
+    item at that level (skus without one left out), once per receipt, sorted by receipt and item.
+
+    The same frame as `build_baskets` at that level gives, without reading the lines again.
+    """
+    if level not in BASKET_LEVELS:
+        allowed = ", ".join(sorted(BASKET_LEVELS))
+        raise ValueError(f"Unknown basket level {level!r}; allowed: {allowed}")
     column = BASKET_LEVELS[level]
-    if column is not None:
-        require_columns(
-            products.lazy().collect_schema().names(), sorted(["sku", column]), source="products frame"
-        )
-        item_of_sku = products.lazy().select(
-            pl.col("sku").alias("item"), pl.col(column).cast(pl.String).alias("level_item")
-        )
-        bought = bought.join(item_of_sku, on="item").select("receipt_id", pl.col("level_item").alias("item"))
+    if column is None:
+        return sku_baskets
+    _require_level_column(products, column)
+    item_of_sku = products.lazy().select(
+        pl.col("sku").cast(pl.String).alias("item"), pl.col(column).cast(pl.String).alias("level_item")
+    )
     return (
-        bought.select(pl.col("receipt_id").cast(pl.String), pl.col("item").cast(pl.String))
+        sku_baskets.lazy()
+        .join(item_of_sku, on="item")
+        .select("receipt_id", pl.col("level_item").alias("item"))
         .drop_nulls()
         .unique()
         .sort("receipt_id", "item")
-        .collect()
+        .collect(engine="streaming")
     )
+
+
+def _require_level_column(products: pl.DataFrame, column: str) -> None:
+    names = products.lazy().collect_schema().names()
+    require_columns(names, sorted(["sku", column]), source="products frame")
 
 
 def mine_rules(

@@ -65,8 +65,9 @@ def analyse(
     sku_baskets = affinity.build_baskets(history, products, level="sku")
     n_baskets = basket_codes.count_baskets(sku_baskets["receipt_id"])
     rules = _mine(sku_baskets, aff.min_support, job)
-    del sku_baskets  # the category level's baskets are built only once the sku level's are gone
-    category_baskets = affinity.build_baskets(history, products, level="category")
+    # The category baskets come from the sku baskets, not from the lines again.
+    category_baskets = affinity.level_baskets(sku_baskets, products, level="category")
+    del sku_baskets
     category_rules = _mine(category_baskets, aff.category_min_support, job)
     return Analysis(
         segmented=segmented,
