@@ -115,12 +115,17 @@ def purchase_matrix(
         raise ValueError(f"Unknown weighting {weighting!r}; allowed: {', '.join(WEIGHTINGS)}")
     needed = ["customer_id", "sku", "in_lookback"] + (["days_since_last"] if weighting == "recency" else [])
     require_columns(bought.columns, sorted(needed), source="bought frame")
-    recent = bought.filter(pl.col("in_lookback")).select(needed).unique(["customer_id", "sku"])
-    customers = recent["customer_id"].unique().sort()
-    items = recent["sku"].unique().sort()
-    coded = recent.join(codes_of(customers, "customer_id", "row"), on="customer_id").join(
-        codes_of(items, "sku", "col"), on="sku"
-    )
+    recent = bought.filter(pl.col("in_lookback")).select(needed)
+    in_order = _coded_in_order(recent)
+    if in_order is not None:
+        coded, customers, items = in_order
+    else:
+        recent = recent.unique(["customer_id", "sku"])
+        customers = recent["customer_id"].unique().sort()
+        items = recent["sku"].unique().sort()
+        coded = recent.join(codes_of(customers, "customer_id", "row"), on="customer_id").join(
+            codes_of(items, "sku", "col"), on="sku"
+        )
     if weighting == "recency":
         values = np.power(0.5, coded["days_since_last"].cast(pl.Float64).to_numpy() / half_life_days)
     else:
@@ -132,6 +137,27 @@ def purchase_matrix(
     )
     matrix.sort_indices()
     return PurchaseMatrix(matrix=matrix, customers=customers, items=items)
+
+
+def _coded_in_order(recent: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series, pl.Series] | None:
+    """``recent`` with its matrix row and column numbers, its customers and its items, when it is
+    sorted by customer and sku with each pair once (`features.customer_products`' order); else None.
+
+    Rows are then numbered by runs of customers, without hashing or sorting their ids again.
+    """
+    ids = recent["customer_id"]
+    if recent.is_empty() or ids.null_count() or recent["sku"].null_count() or not ids.is_sorted():
+        return None
+    items = recent["sku"].unique().sort()
+    coded = recent.with_columns(ids.rle_id().cast(pl.Int64).alias("row")).join(
+        codes_of(items, "sku", "col"), on="sku", how="left", maintain_order="left"
+    )
+    rows, cols = coded["row"].to_numpy(), coded["col"].to_numpy()
+    key = (rows.astype(np.uint64) << np.uint64(32)) | cols.astype(np.uint64)
+    if not bool(np.all(key[1:] > key[:-1])):
+        return None
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    return coded, ids.gather(starts), items
 
 
 # --- models ----------------------------------------------------------------------------------------
