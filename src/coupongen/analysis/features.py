@@ -8,13 +8,14 @@ Money is summed in whole cents, so the figures do not depend on the order rows a
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Final
 
 import polars as pl
+
+from coupongen.analysis.customer_blocks import customer_ranges, in_range
 
 MIN_CYCLE_PURCHASES = 3
 """Purchase days a product needs before its purchase cycle is trusted (two gaps at least)."""
@@ -25,7 +26,6 @@ TOP_FAVOURITES = 3
 _KEYS = ["customer_id", "sku"]
 BLOCK_LINES = 2_000_000
 """Lines whose per-product facts are computed at a time (see `_pairs_by_block`)."""
-_SAMPLE_EVERY = 20
 # The streaming engine groups and sorts millions of lines in a fraction of the in-memory engine's
 # time and memory; both give the same frames.
 _ENGINE: Final = "streaming"
@@ -53,21 +53,29 @@ def describe_customers(
     before ``as_of``, the per-product history, the category spend) is done once.
     """
     lines = _lines(transactions, as_of)
-    parts = [
-        pl.collect_all(
-            [
-                _customer_products(pairs, as_of, lookback_days),
-                _category_spend(pairs, products),
-            ],
+    bought, categories, by_category, by_product = [], [], [], []
+    for block in _pairs_by_block(lines):
+        # Collected before the two frames read it, so that the block is computed once.
+        pairs = block.collect(engine=_ENGINE).lazy()
+        products_b, categories_b = pl.collect_all(
+            [_customer_products(pairs, as_of, lookback_days), _category_spend(pairs, products)],
             engine=_ENGINE,
         )
-        for pairs in _pairs_by_block(lines)
-    ]
-    bought = pl.concat([b for b, _ in parts])
-    categories = pl.concat([c for _, c in parts])
-    del parts
-    feats = _customer_features(lines, bought.lazy(), categories.lazy(), as_of, lookback_days)
-    return CustomerFacts(features=feats.collect(engine=_ENGINE), products=bought, categories=categories)
+        del pairs
+        favourites = pl.collect_all(
+            [_favourite_categories(categories_b.lazy()), _favourite_products(products_b.lazy())],
+            engine=_ENGINE,
+        )
+        bought.append(products_b)
+        categories.append(categories_b)
+        by_category.append(favourites[0])
+        by_product.append(favourites[1])
+    feats = _customer_features(
+        lines, pl.concat(by_category).lazy(), pl.concat(by_product).lazy(), as_of, lookback_days
+    )
+    return CustomerFacts(
+        features=feats.collect(engine=_ENGINE), products=pl.concat(bought), categories=pl.concat(categories)
+    )
 
 
 def receipts(transactions: pl.DataFrame | pl.LazyFrame, *, as_of: date) -> pl.LazyFrame:
@@ -262,31 +270,8 @@ def _pairs_by_block(lines: pl.LazyFrame) -> Iterator[pl.LazyFrame]:
     figure of a pair is the customer's own, so the blocks together give the pairs of all lines,
     in the same order. A block is built lazily when the next one is asked for.
     """
-    for low, high in _customer_ranges(lines, BLOCK_LINES):
-        inside = pl.col("customer_id").is_not_null()
-        if low is not None:
-            inside &= pl.col("customer_id") >= low
-        if high is not None:
-            inside &= pl.col("customer_id") < high
-        yield _pairs(lines.filter(inside))
-
-
-def _customer_ranges(lines: pl.LazyFrame, size: int) -> list[tuple[str | None, str | None]]:
-    """Ranges [low, high) of customer ids (None: open) of about ``size`` lines each.
-
-    The bounds are quantiles of a sample of the lines' customer ids (every `_SAMPLE_EVERY`-th
-    line), so the ranges hold about equal numbers of lines; a customer's lines are all in one.
-    """
-    known = lines.select(pl.col("customer_id").drop_nulls())
-    count = known.select(pl.len()).collect().item()
-    if count <= size:
-        return [(None, None)]
-    blocks = -(-count // size)
-    sample = known.gather_every(_SAMPLE_EVERY).collect().to_series().sort()
-    picks = [sample.len() * i // blocks for i in range(1, blocks)]
-    bounds = sample.gather(picks).unique(maintain_order=True).to_list()
-    edges: list[str | None] = [None, *bounds, None]
-    return list(itertools.pairwise(edges))
+    for block in customer_ranges(lines, BLOCK_LINES):
+        yield _pairs(lines.filter(in_range(block)))
 
 
 def _customer_products(pairs: pl.LazyFrame, as_of: date, lookback_days: int) -> pl.LazyFrame:
@@ -329,10 +314,36 @@ def _category_spend(pairs: pl.LazyFrame, products: pl.DataFrame) -> pl.LazyFrame
     )
 
 
+# Highest first; ties go to the alphabetically first name, whatever the row order. One sort of
+# the whole frame costs less than sorting a million small groups one by one.
+def _favourite_categories(categories: pl.LazyFrame) -> pl.LazyFrame:
+    """Per customer of `_category_spend`: favourite_categories (top three) and favourite_share."""
+    return (
+        categories.sort(["customer_id", "share", "category"], descending=[False, True, False])
+        .group_by("customer_id", maintain_order=True)
+        .agg(
+            pl.col("category").head(TOP_FAVOURITES).alias("favourite_categories"),
+            pl.col("share").first().alias("favourite_share"),
+        )
+    )
+
+
+def _favourite_products(bought: pl.LazyFrame) -> pl.LazyFrame:
+    """Per customer of `_customer_products`: favourite_products (top three) and regular_products."""
+    return (
+        bought.sort(["customer_id", "receipts", "spend", "sku"], descending=[False, True, True, False])
+        .group_by("customer_id", maintain_order=True)
+        .agg(
+            pl.col("sku").head(TOP_FAVOURITES).alias("favourite_products"),
+            pl.col("regular").sum().cast(pl.Int32).alias("regular_products"),
+        )
+    )
+
+
 def _customer_features(
     lines: pl.LazyFrame,
-    bought: pl.LazyFrame,
-    categories: pl.LazyFrame,
+    favourite_categories: pl.LazyFrame,
+    favourite_products: pl.LazyFrame,
     as_of: date,
     lookback_days: int,
 ) -> pl.LazyFrame:
@@ -360,24 +371,6 @@ def _customer_features(
             pl.col("day").min().alias("first_purchase"),
             pl.col("day").max().alias("last_purchase"),
             _cycle(pl.len(), pl.col("gap")).alias("median_gap_days"),
-        )
-    )
-    # Highest first; ties go to the alphabetically first name, whatever the row order. One sort
-    # of the whole frame costs less than sorting a million small groups one by one.
-    favourite_categories = (
-        categories.sort(["customer_id", "share", "category"], descending=[False, True, False])
-        .group_by("customer_id", maintain_order=True)
-        .agg(
-            pl.col("category").head(TOP_FAVOURITES).alias("favourite_categories"),
-            pl.col("share").first().alias("favourite_share"),
-        )
-    )
-    favourite_products = (
-        bought.sort(["customer_id", "receipts", "spend", "sku"], descending=[False, True, True, False])
-        .group_by("customer_id", maintain_order=True)
-        .agg(
-            pl.col("sku").head(TOP_FAVOURITES).alias("favourite_products"),
-            pl.col("regular").sum().cast(pl.Int32).alias("regular_products"),
         )
     )
     return (
