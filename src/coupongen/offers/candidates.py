@@ -60,9 +60,15 @@ class OfferContext:
 
     def bought_recently(self) -> pl.DataFrame:
         """(customer_id, sku) of every purchase in the look-back window, oversized lines included."""
+        return pl.concat(self.bought_recently_parts()).unique()
+
+    def bought_recently_parts(self) -> list[pl.DataFrame]:
+        """The (customer_id, sku) of `bought_recently` in parts that may overlap: the facts, and
+        the oversized lines when there are any.
+        """
         recent = self.bought.filter(pl.col("in_lookback")).select("customer_id", "sku")
         if self.also_bought is None or self.also_bought.is_empty():
-            return recent
+            return [recent]
         since = self.as_of - timedelta(days=self.lookback_days)
         extra = self.also_bought.filter(
             pl.col("ts").is_between(
@@ -71,7 +77,7 @@ class OfferContext:
                 closed="left",
             )
         ).select("customer_id", "sku")
-        return pl.concat([recent, extra]).unique()
+        return [recent, extra]
 
 
 def _names(products: pl.DataFrame) -> pl.DataFrame:
@@ -99,15 +105,16 @@ def cross_sell_candidates(
         )
     recent = ctx.bought.filter(pl.col("in_lookback")).select("customer_id", "sku", "receipts")
     names = _names(ctx.products)
-    best = (
-        ranked.join(eligible.select("customer_id"), on="customer_id")
-        .rename({"sku": "target"})
-        .join(
-            ctx.bought_recently().select("customer_id", pl.col("sku").alias("target")),
+    unbought = ranked.join(eligible.select("customer_id"), on="customer_id").rename({"sku": "target"})
+    # Each part of what was bought is left out on its own: no need to deduplicate their union.
+    for part in ctx.bought_recently_parts():
+        unbought = unbought.join(
+            part.select("customer_id", pl.col("sku").alias("target")),
             on=["customer_id", "target"],
             how="anti",
         )
-        .join(names.rename({"sku": "target", "name": "target_name"}), on="target")
+    best = (
+        unbought.join(names.rename({"sku": "target", "name": "target_name"}), on="target")
         .filter(pl.col("promo_allowed"))
         .sort("customer_id", "rank", "target")
         .group_by("customer_id", maintain_order=True)
