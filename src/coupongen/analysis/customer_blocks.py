@@ -1,9 +1,9 @@
-"""Blocks of customers: ranges of customer ids holding about as many lines each.
+"""Blocks of lines: ranges of customer ids (or receipt ids) holding about as many lines each.
 
 Facts that are each customer's own (per customer and product, per customer and category) can be
-computed one block of customers at a time, so that their sorts and groups hold one block's lines,
-not all lines. Ranges follow the order of the ids, so blocks computed in turn and put one after
-the other are in customer_id order.
+computed one block of customers at a time, and baskets one block of receipts at a time, so that
+their sorts and groups hold one block's lines, not all lines. Ranges follow the order of the ids,
+so blocks computed in turn and put one after the other are in the order of the ids.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ SAMPLE_EVERY = 20
 Range = tuple[str | None, str | None]
 
 
-def customer_ranges(lines: pl.LazyFrame, size: int) -> list[Range]:
+def customer_ranges(lines: pl.LazyFrame, size: int, column: str = "customer_id") -> list[Range]:
     """Ranges [low, high) of the lines' customer ids (None: open) of about ``size`` lines each.
 
     The bounds are quantiles of a sample of the lines' customer ids (every `SAMPLE_EVERY`-th line),
     so the ranges hold about equal numbers of lines; a customer's lines are all in one range.
-    Lines without a customer are in none.
+    Lines without a customer are in none. ``column`` ranges another text column instead.
     """
-    known = lines.select(pl.col("customer_id").drop_nulls())
+    known = lines.select(pl.col(column).cast(pl.String).drop_nulls())
     count = known.select(pl.len()).collect().item()
     if count <= size:
         return [(None, None)]
@@ -37,12 +37,13 @@ def customer_ranges(lines: pl.LazyFrame, size: int) -> list[Range]:
     return list(itertools.pairwise(edges))
 
 
-def in_range(block: Range) -> pl.Expr:
-    """True for the lines whose customer_id is in ``block``."""
+def in_range(block: Range, column: str = "customer_id") -> pl.Expr:
+    """True for the lines whose customer_id (or ``column``) is in ``block``."""
     low, high = block
-    inside = pl.col("customer_id").is_not_null()
+    key = pl.col(column).cast(pl.String)
+    inside = key.is_not_null()
     if low is not None:
-        inside &= pl.col("customer_id") >= low
+        inside &= key >= low
     if high is not None:
-        inside &= pl.col("customer_id") < high
+        inside &= key < high
     return inside
