@@ -106,13 +106,14 @@ def cross_sell_candidates(
     recent = ctx.bought.filter(pl.col("in_lookback")).select("customer_id", "sku", "receipts")
     names = _names(ctx.products)
     unbought = ranked.join(eligible.select("customer_id"), on="customer_id").rename({"sku": "target"})
-    # Each part of what was bought is left out on its own: no need to deduplicate their union.
+    # Each part of what was bought is left out on its own: no need to deduplicate their union. The
+    # ranked pairs a customer bought are found first (a lookup in the ranking, not in every
+    # purchase), so that only those few are held to leave them out.
     for part in ctx.bought_recently_parts():
-        unbought = unbought.join(
-            part.select("customer_id", pl.col("sku").alias("target")),
-            on=["customer_id", "target"],
-            how="anti",
+        had = part.select("customer_id", pl.col("sku").alias("target")).join(
+            unbought.select("customer_id", "target"), on=["customer_id", "target"], how="semi"
         )
+        unbought = unbought.join(had, on=["customer_id", "target"], how="anti")
     best = (
         unbought.join(names.rename({"sku": "target", "name": "target_name"}), on="target")
         .filter(pl.col("promo_allowed"))
@@ -124,14 +125,12 @@ def cross_sell_candidates(
             on="anchor",
             how="left",
         )
-        .join(
-            recent.select(
-                "customer_id", pl.col("sku").alias("anchor"), pl.col("receipts").alias("anchor_receipts")
-            ),
-            on=["customer_id", "anchor"],
-            how="left",
-        )
     )
+    # The anchors' purchase counts, looked up the same way: the pairs first, then the join.
+    anchors = recent.select(
+        "customer_id", pl.col("sku").alias("anchor"), pl.col("receipts").alias("anchor_receipts")
+    ).join(best.select("customer_id", "anchor"), on=["customer_id", "anchor"], how="semi")
+    best = best.join(anchors, on=["customer_id", "anchor"], how="left")
     days = pl.lit(ctx.lookback_days)
     habit = pl.format("bought {} {}x in {} days; ", "anchor_name", "anchor_receipts", days)
     rule = pl.format(
