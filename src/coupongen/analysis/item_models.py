@@ -7,7 +7,9 @@ contributes most, so a recommendation can say why it was chosen.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +28,7 @@ WEIGHTINGS = ("binary", "recency")
 _BLOCK_CELLS = 4_000_000
 _GRAM_ROWS = 100_000
 _ARGMAX_TOP = 24
+_SCORING_THREADS = min(4, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -271,11 +274,17 @@ def score_customers(
     offered = np.flatnonzero(ok)
     scored_weights = model.weights[:, offered]
     size = max(1, _BLOCK_CELLS // max(1, offered.size))
-    parts = []
-    for start in range(0, picked.size if offered.size else 0, size):
+
+    def scored(start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         block = picked[start : start + size]
         r, c, s, a = _score_block(x[block], model.weights, scored_weights, offered, top_n)
-        parts.append((block[r], c, s, a))
+        return block[r], c, s, a
+
+    # Blocks are independent and scipy and numpy release the GIL while they work: a few threads
+    # score them side by side; the blocks' results are taken in order, so nothing depends on it.
+    starts = range(0, picked.size if offered.size else 0, size)
+    with ThreadPoolExecutor(max_workers=_SCORING_THREADS) as pool:
+        parts = list(pool.map(scored, starts))
     if parts:
         r, c, s, a = (np.concatenate(p) for p in zip(*parts, strict=True))
     else:
