@@ -129,14 +129,19 @@ def _chances(cands: pl.DataFrame, campaign: CampaignConfig, ctx: OfferContext, h
         keyed = cands.with_columns(pl.when(by_sku).then(pl.col("target")).alias("key"))
     elif campaign.type == "replenishment":
         groups, overall = rates("cycle")
-        # The candidates' own products only: a group key for every product bought is a large
-        # frame of text for a few of its rows.
-        cycle = ctx.bought.select(
-            "customer_id",
-            pl.col("sku").alias("target"),
-            pl.col("days_since_last").alias("_since"),
-            pl.col("cycle_days").alias("_cycle"),
-            pl.lit(True).alias("_found"),
+        # The candidates' own products only, looked up in the candidates: a join over every
+        # product bought holds all of them for a few of their rows.
+        cycle = (
+            ctx.bought.lazy()
+            .select(
+                "customer_id",
+                pl.col("sku").alias("target"),
+                pl.col("days_since_last").alias("_since"),
+                pl.col("cycle_days").alias("_cycle"),
+                pl.lit(True).alias("_found"),
+            )
+            .join(cands.lazy().select("customer_id", "target"), on=["customer_id", "target"], how="semi")
+            .collect()
         )
         due = due_group(pl.col("_since") / pl.col("_cycle"))
         keyed = (
