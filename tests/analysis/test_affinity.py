@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from mlxtend.frequent_patterns import association_rules, fpgrowth
 from polars.testing import assert_frame_equal
 
-from coupongen.analysis.affinity import RULES_SCHEMA, build_baskets, describe_rule, mine_rules
+from coupongen.analysis import affinity
+from coupongen.analysis.affinity import RULES_SCHEMA, build_baskets, describe_rule, level_baskets, mine_rules
 from coupongen.errors import InputError
 
 INF = math.inf
@@ -484,3 +485,22 @@ def test_describe_rule_tells_two_skus_of_the_same_name_apart() -> None:
     assert describe_rule(rule, names) == (
         "SOFT DRINKS 12 OZ [S1] -> SOFT DRINKS 12 OZ [S2]: lift 34.3, confidence 35%"
     )
+
+
+def test_category_baskets_from_the_sku_baskets_equal_those_from_the_lines() -> None:
+    skus = build_baskets(TRANSACTIONS, PRODUCTS)
+    assert_frame_equal(
+        level_baskets(skus, PRODUCTS, level="category"),
+        build_baskets(TRANSACTIONS, PRODUCTS, level="category"),
+    )
+    assert level_baskets(skus, PRODUCTS, level="sku") is skus
+
+
+@pytest.mark.parametrize("level", ["sku", "category"])
+def test_baskets_built_by_blocks_of_receipts_are_the_same(
+    level: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = build_baskets(TRANSACTIONS, PRODUCTS, level=level)
+    monkeypatch.setattr(affinity, "BLOCK_LINES", 2)
+    assert len(affinity._receipt_slices(build_baskets(TRANSACTIONS, PRODUCTS), 2)) > 2
+    assert_frame_equal(build_baskets(TRANSACTIONS, PRODUCTS, level=level), whole)

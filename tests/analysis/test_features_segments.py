@@ -7,6 +7,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from coupongen.analysis import features
+from coupongen.analysis.customer_blocks import customer_ranges
 from coupongen.analysis.features import (
     category_spend,
     customer_features,
@@ -455,3 +457,13 @@ def test_the_segment_map_is_data_in_the_job_file(tmp_path):
         ("C1", 3, 3, "best"),
         ("C2", 1, 1, "rest"),
     ]
+
+
+def test_features_computed_by_blocks_of_customers_are_the_same(sample_tx, sample_facts, monkeypatch):
+    transactions, products = sample_tx
+    monkeypatch.setattr(features, "BLOCK_LINES", transactions.height // 7)
+    assert len(customer_ranges(transactions.lazy(), features.BLOCK_LINES)) >= 7
+    blocked = describe_customers(transactions, products, as_of=AS_OF)
+    assert_frame_equal(blocked.features, sample_facts.features)
+    assert_frame_equal(blocked.products, sample_facts.products)
+    assert_frame_equal(blocked.categories, sample_facts.categories)

@@ -251,3 +251,18 @@ def test_unknown_settings_and_missing_columns_are_named():
         InputError, match=r"^bought frame: missing required columns 'in_lookback', 'receipts'$"
     ):
         recommend(bought(BASKETS).drop("in_lookback", "receipts"), products())
+
+
+@pytest.mark.parametrize("weighting", ["binary", "recency"])
+def test_the_matrix_of_sorted_facts_is_the_matrix_of_the_same_facts_in_any_order(weighting):
+    facts = bought(BASKETS, old={"U5": "A"}).with_columns(
+        days_since_last=pl.int_range(pl.len()).cast(pl.Int32) * 7
+    )
+    in_order = purchase_matrix(facts.sort("customer_id", "sku"), weighting=weighting)
+    shuffled = purchase_matrix(facts.reverse(), weighting=weighting)
+    assert item_models._coded_in_order(facts.filter("in_lookback").sort("customer_id", "sku")) is not None
+    assert item_models._coded_in_order(facts.filter("in_lookback").reverse()) is None
+    assert_frame_equal(in_order.customers.to_frame(), shuffled.customers.to_frame())
+    assert in_order.items.to_list() == shuffled.items.to_list() == ["A", "B", "C", "D"]
+    assert (in_order.matrix != shuffled.matrix).nnz == 0
+    np.testing.assert_array_equal(in_order.matrix.indptr, shuffled.matrix.indptr)

@@ -116,6 +116,24 @@ def test_no_history_before_the_split_gives_no_chance():
     assert got.is_empty() and got.schema == pl.Schema(CHANCE_SCHEMA)
 
 
+@pytest.mark.parametrize("split_receipt", [False, True])
+def test_several_horizons_give_what_each_gives_alone(split_receipt):
+    lines = transactions()
+    if split_receipt:  # r4 also has a line the next day: receipts are no longer one day each
+        extra = lines.filter(pl.col("receipt_id") == "r4").with_columns(ts=datetime(2026, 9, 23, 1))
+        lines = pl.concat([lines, extra])
+    horizons = {"visit": [5, 10, 20], "cycle": [10], "adoption": [20]}
+    together = estimate_chances(lines, as_of=AS_OF, horizons=horizons, lookback_days=365, due=(0.9, 3.0))
+    alone = [
+        estimate_chances(lines, as_of=AS_OF, horizons={m: [h]}, lookback_days=365, due=(0.9, 3.0))
+        for h in (5, 10, 20)
+        for m, days in horizons.items()
+        if h in days
+    ]
+    assert together.height > 10
+    assert_frame_equal(together, pl.concat(alone).sort("horizon", maintain_order=True))
+
+
 CHANCES = pl.concat(
     [
         table("adoption", [("*", 100, 1, 0.01), ("SAUCE", 50, 2, 0.04)]),

@@ -6,6 +6,7 @@ offers and give each offer a reason a category manager can read. Anonymous recei
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -14,11 +15,15 @@ import numpy as np
 import polars as pl
 
 from coupongen.analysis.basket_codes import encode_baskets
+from coupongen.analysis.customer_blocks import customer_ranges, in_range
 from coupongen.analysis.rule_counts import count_mlxtend_rules, count_pair_rules
 from coupongen.inputs.contract import require_columns
 
 BASKET_LEVELS: dict[str, str | None] = {"sku": None, "category": "category"}
 """Basket levels and the products column each maps a sku to (None: the sku itself)."""
+
+BLOCK_LINES = 2_000_000
+"""Lines (or basket rows) whose baskets are built at a time, a block of receipts each."""
 
 METHODS = ("auto", "mlxtend", "pairs")
 """Rule mining methods accepted by `mine_rules`."""
@@ -84,28 +89,76 @@ def build_baskets(
     require_columns(
         lines.collect_schema().names(), ["quantity", "receipt_id", "sku"], source="transactions frame"
     )
-    bought = (
-        lines.group_by("receipt_id", "sku")
-        .agg(pl.col("quantity").sum())
-        .filter(pl.col("quantity") > 0)
-        .select("receipt_id", pl.col("sku").alias("item"))
-    )
     column = BASKET_LEVELS[level]
     if column is not None:
-        require_columns(
-            products.lazy().collect_schema().names(), sorted(["sku", column]), source="products frame"
-        )
-        item_of_sku = products.lazy().select(
-            pl.col("sku").alias("item"), pl.col(column).cast(pl.String).alias("level_item")
-        )
-        bought = bought.join(item_of_sku, on="item").select("receipt_id", pl.col("level_item").alias("item"))
-    return (
-        bought.select(pl.col("receipt_id").cast(pl.String), pl.col("item").cast(pl.String))
+        _require_level_column(products, column)
+    # A block of receipts at a time (in receipt order), so that grouping and sorting hold one
+    # block's lines. One row per receipt and sku already: no deduplication at the sku level.
+    blocks = [
+        lines.filter(in_range(block, "receipt_id"))
+        .group_by("receipt_id", "sku")
+        .agg(pl.col("quantity").sum())
+        .filter(pl.col("quantity") > 0)
+        .select(pl.col("receipt_id").cast(pl.String), pl.col("sku").cast(pl.String).alias("item"))
         .drop_nulls()
-        .unique()
         .sort("receipt_id", "item")
-        .collect()
+        .collect(engine="streaming")
+        for block in customer_ranges(lines, BLOCK_LINES, "receipt_id")
+    ]
+    skus = pl.concat(blocks)
+    del blocks
+    return skus if column is None else level_baskets(skus, products, level=level)
+
+
+def level_baskets(sku_baskets: pl.DataFrame, products: pl.DataFrame, *, level: str) -> pl.DataFrame:
+    """The baskets of `build_baskets` at ``level``, from its sku baskets: each sku replaced by its
+    item at that level (skus without one left out), once per receipt, sorted by receipt and item.
+
+    The same frame as `build_baskets` at that level gives, without reading the lines again.
+    """
+    if level not in BASKET_LEVELS:
+        allowed = ", ".join(sorted(BASKET_LEVELS))
+        raise ValueError(f"Unknown basket level {level!r}; allowed: {allowed}")
+    column = BASKET_LEVELS[level]
+    if column is None:
+        return sku_baskets
+    _require_level_column(products, column)
+    item_of_sku = products.lazy().select(
+        pl.col("sku").cast(pl.String).alias("item"), pl.col(column).cast(pl.String).alias("level_item")
     )
+    # Slices of whole receipts (the baskets are sorted by receipt), one at a time.
+    return pl.concat(
+        [
+            part.lazy()
+            .join(item_of_sku, on="item")
+            .select("receipt_id", pl.col("level_item").alias("item"))
+            .drop_nulls()
+            .unique()
+            .sort("receipt_id", "item")
+            .collect(engine="streaming")
+            for part in _receipt_slices(sku_baskets, BLOCK_LINES)
+        ]
+    )
+
+
+def _receipt_slices(baskets: pl.DataFrame, size: int) -> list[pl.DataFrame]:
+    """``baskets`` (sorted by receipt_id) cut into slices of about ``size`` rows, each receipt whole."""
+    ids = baskets["receipt_id"]
+    if baskets.height <= size or not ids.is_sorted():
+        return [baskets]
+    cuts = [0]
+    for at in range(size, baskets.height, size):
+        # The slice ends where the receipt at ``at`` starts: the first row of its run.
+        start = int(ids.search_sorted(ids[at], side="left"))  # type: ignore[arg-type]
+        if start > cuts[-1]:
+            cuts.append(start)
+    cuts.append(baskets.height)
+    return [baskets.slice(a, b - a) for a, b in itertools.pairwise(cuts)]
+
+
+def _require_level_column(products: pl.DataFrame, column: str) -> None:
+    names = products.lazy().collect_schema().names()
+    require_columns(names, sorted(["sku", column]), source="products frame")
 
 
 def mine_rules(

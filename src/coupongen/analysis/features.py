@@ -8,11 +8,14 @@ Money is summed in whole cents, so the figures do not depend on the order rows a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Final
 
 import polars as pl
+
+from coupongen.analysis.customer_blocks import customer_ranges, in_range
 
 MIN_CYCLE_PURCHASES = 3
 """Purchase days a product needs before its purchase cycle is trusted (two gaps at least)."""
@@ -21,6 +24,8 @@ TOP_FAVOURITES = 3
 """How many favourite categories and products each customer's features list."""
 
 _KEYS = ["customer_id", "sku"]
+BLOCK_LINES = 2_000_000
+"""Lines whose per-product facts are computed at a time (see `_pairs_by_block`)."""
 # The streaming engine groups and sorts millions of lines in a fraction of the in-memory engine's
 # time and memory; both give the same frames.
 _ENGINE: Final = "streaming"
@@ -48,14 +53,29 @@ def describe_customers(
     before ``as_of``, the per-product history, the category spend) is done once.
     """
     lines = _lines(transactions, as_of)
-    # Each step is collected before the next reads it twice, so nothing is computed twice.
-    pairs = _pairs(lines).collect(engine=_ENGINE).lazy()
-    bought, categories = pl.collect_all(
-        [_customer_products(pairs, as_of, lookback_days), _category_spend(pairs, products)],
-        engine=_ENGINE,
+    bought, categories, by_category, by_product = [], [], [], []
+    for block in _pairs_by_block(lines):
+        # Collected before the two frames read it, so that the block is computed once.
+        pairs = block.collect(engine=_ENGINE).lazy()
+        products_b, categories_b = pl.collect_all(
+            [_customer_products(pairs, as_of, lookback_days), _category_spend(pairs, products)],
+            engine=_ENGINE,
+        )
+        del pairs
+        favourites = pl.collect_all(
+            [_favourite_categories(categories_b.lazy()), _favourite_products(products_b.lazy())],
+            engine=_ENGINE,
+        )
+        bought.append(products_b)
+        categories.append(categories_b)
+        by_category.append(favourites[0])
+        by_product.append(favourites[1])
+    feats = _customer_features(
+        lines, pl.concat(by_category).lazy(), pl.concat(by_product).lazy(), as_of, lookback_days
     )
-    feats = _customer_features(lines, bought.lazy(), categories.lazy(), as_of, lookback_days)
-    return CustomerFacts(features=feats.collect(engine=_ENGINE), products=bought, categories=categories)
+    return CustomerFacts(
+        features=feats.collect(engine=_ENGINE), products=pl.concat(bought), categories=pl.concat(categories)
+    )
 
 
 def receipts(transactions: pl.DataFrame | pl.LazyFrame, *, as_of: date) -> pl.LazyFrame:
@@ -100,7 +120,9 @@ def category_spend(
     Columns: customer_id, category, spend (net), share (of the customer's positive category spend;
     the shares of a customer add up to 1). Categories where returns outweigh purchases are left out.
     """
-    return _category_spend(_pairs(_lines(transactions, as_of)), products).collect(engine=_ENGINE)
+    lines = _lines(transactions, as_of)
+    blocks = [_category_spend(pairs, products).collect(engine=_ENGINE) for pairs in _pairs_by_block(lines)]
+    return pl.concat(blocks)
 
 
 def customer_products(
@@ -120,7 +142,11 @@ def customer_products(
     the product.
     """
     lines = _lines(transactions, as_of)
-    return _customer_products(_pairs(lines), as_of, lookback_days).collect(engine=_ENGINE)
+    blocks = [
+        _customer_products(pairs, as_of, lookback_days).collect(engine=_ENGINE)
+        for pairs in _pairs_by_block(lines)
+    ]
+    return pl.concat(blocks)
 
 
 # --- lazy building blocks ----------------------------------------------------------------------
@@ -236,6 +262,18 @@ def _pairs(lines: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def _pairs_by_block(lines: pl.LazyFrame) -> Iterator[pl.LazyFrame]:
+    """`_pairs` of ``lines``, one lazy frame per block of customers, in customer_id order.
+
+    Each block holds a range of customer ids with about `BLOCK_LINES` lines, so sorting and
+    grouping the lines per customer and sku takes the memory of one block, not of all lines. Every
+    figure of a pair is the customer's own, so the blocks together give the pairs of all lines,
+    in the same order. A block is built lazily when the next one is asked for.
+    """
+    for block in customer_ranges(lines, BLOCK_LINES):
+        yield _pairs(lines.filter(in_range(block)))
+
+
 def _customer_products(pairs: pl.LazyFrame, as_of: date, lookback_days: int) -> pl.LazyFrame:
     window_start = _window_start(as_of, lookback_days)
     return (
@@ -276,10 +314,36 @@ def _category_spend(pairs: pl.LazyFrame, products: pl.DataFrame) -> pl.LazyFrame
     )
 
 
+# Highest first; ties go to the alphabetically first name, whatever the row order. One sort of
+# the whole frame costs less than sorting a million small groups one by one.
+def _favourite_categories(categories: pl.LazyFrame) -> pl.LazyFrame:
+    """Per customer of `_category_spend`: favourite_categories (top three) and favourite_share."""
+    return (
+        categories.sort(["customer_id", "share", "category"], descending=[False, True, False])
+        .group_by("customer_id", maintain_order=True)
+        .agg(
+            pl.col("category").head(TOP_FAVOURITES).alias("favourite_categories"),
+            pl.col("share").first().alias("favourite_share"),
+        )
+    )
+
+
+def _favourite_products(bought: pl.LazyFrame) -> pl.LazyFrame:
+    """Per customer of `_customer_products`: favourite_products (top three) and regular_products."""
+    return (
+        bought.sort(["customer_id", "receipts", "spend", "sku"], descending=[False, True, True, False])
+        .group_by("customer_id", maintain_order=True)
+        .agg(
+            pl.col("sku").head(TOP_FAVOURITES).alias("favourite_products"),
+            pl.col("regular").sum().cast(pl.Int32).alias("regular_products"),
+        )
+    )
+
+
 def _customer_features(
     lines: pl.LazyFrame,
-    bought: pl.LazyFrame,
-    categories: pl.LazyFrame,
+    favourite_categories: pl.LazyFrame,
+    favourite_products: pl.LazyFrame,
     as_of: date,
     lookback_days: int,
 ) -> pl.LazyFrame:
@@ -307,24 +371,6 @@ def _customer_features(
             pl.col("day").min().alias("first_purchase"),
             pl.col("day").max().alias("last_purchase"),
             _cycle(pl.len(), pl.col("gap")).alias("median_gap_days"),
-        )
-    )
-    # Highest first; ties go to the alphabetically first name, whatever the row order. One sort
-    # of the whole frame costs less than sorting a million small groups one by one.
-    favourite_categories = (
-        categories.sort(["customer_id", "share", "category"], descending=[False, True, False])
-        .group_by("customer_id", maintain_order=True)
-        .agg(
-            pl.col("category").head(TOP_FAVOURITES).alias("favourite_categories"),
-            pl.col("share").first().alias("favourite_share"),
-        )
-    )
-    favourite_products = (
-        bought.sort(["customer_id", "receipts", "spend", "sku"], descending=[False, True, True, False])
-        .group_by("customer_id", maintain_order=True)
-        .agg(
-            pl.col("sku").head(TOP_FAVOURITES).alias("favourite_products"),
-            pl.col("regular").sum().cast(pl.Int32).alias("regular_products"),
         )
     )
     return (

@@ -7,7 +7,9 @@ contributes most, so a recommendation can say why it was chosen.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +28,7 @@ WEIGHTINGS = ("binary", "recency")
 _BLOCK_CELLS = 4_000_000
 _GRAM_ROWS = 100_000
 _ARGMAX_TOP = 24
+_SCORING_THREADS = min(4, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -121,12 +124,17 @@ def purchase_matrix(
         raise ValueError(f"Unknown weighting {weighting!r}; allowed: {', '.join(WEIGHTINGS)}")
     needed = ["customer_id", "sku", "in_lookback"] + (["days_since_last"] if weighting == "recency" else [])
     require_columns(bought.columns, sorted(needed), source="bought frame")
-    recent = bought.filter(pl.col("in_lookback")).select(needed).unique(["customer_id", "sku"])
-    customers = recent["customer_id"].unique().sort()
-    items = recent["sku"].unique().sort() if items is None else items.rename("sku")
-    coded = recent.join(codes_of(customers, "customer_id", "row"), on="customer_id").join(
-        codes_of(items, "sku", "col"), on="sku"
-    )
+    recent = bought.filter(pl.col("in_lookback")).select(needed)
+    in_order = _coded_in_order(recent) if items is None else None
+    if in_order is not None:
+        coded, customers, items = in_order
+    else:
+        recent = recent.unique(["customer_id", "sku"])
+        customers = recent["customer_id"].unique().sort()
+        items = recent["sku"].unique().sort() if items is None else items.rename("sku")
+        coded = recent.join(codes_of(customers, "customer_id", "row"), on="customer_id").join(
+            codes_of(items, "sku", "col"), on="sku"
+        )
     if weighting == "recency":
         values = np.power(0.5, coded["days_since_last"].cast(pl.Float64).to_numpy() / half_life_days)
     else:
@@ -138,6 +146,27 @@ def purchase_matrix(
     )
     matrix.sort_indices()
     return PurchaseMatrix(matrix=matrix, customers=customers, items=items)
+
+
+def _coded_in_order(recent: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series, pl.Series] | None:
+    """``recent`` with its matrix row and column numbers, its customers and its items, when it is
+    sorted by customer and sku with each pair once (`features.customer_products`' order); else None.
+
+    Rows are then numbered by runs of customers, without hashing or sorting their ids again.
+    """
+    ids = recent["customer_id"]
+    if recent.is_empty() or ids.null_count() or recent["sku"].null_count() or not ids.is_sorted():
+        return None
+    items = recent["sku"].unique().sort()
+    coded = recent.with_columns(ids.rle_id().cast(pl.Int64).alias("row")).join(
+        codes_of(items, "sku", "col"), on="sku", how="left", maintain_order="left"
+    )
+    rows, cols = coded["row"].to_numpy(), coded["col"].to_numpy()
+    key = (rows.astype(np.uint64) << np.uint64(32)) | cols.astype(np.uint64)
+    if not bool(np.all(key[1:] > key[:-1])):
+        return None
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    return coded, ids.gather(starts), items
 
 
 # --- models ----------------------------------------------------------------------------------------
@@ -276,12 +305,22 @@ def score_customers(
     x = purchases.matrix[:, model.columns]
     ok = np.ones(model.columns.size, bool) if allowed is None else np.asarray(allowed)[model.columns]
     picked = np.arange(x.shape[0]) if rows is None else np.asarray(rows)
-    size = max(1, _BLOCK_CELLS // max(1, model.columns.size))
-    parts = []
-    for start in range(0, picked.size, size):
+    # Only the columns that may be recommended are scored: each column's score is its own sum, so
+    # leaving the others out changes no score, and ties still go to the first in sku order.
+    offered = np.flatnonzero(ok)
+    scored_weights = model.weights[:, offered]
+    size = max(1, _BLOCK_CELLS // max(1, offered.size))
+
+    def scored(start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         block = picked[start : start + size]
-        r, c, s, a = _score_block(x[block], model.weights, ok, top_n)
-        parts.append((block[r], c, s, a))
+        r, c, s, a = _score_block(x[block], model.weights, scored_weights, offered, top_n)
+        return block[r], c, s, a
+
+    # Blocks are independent and scipy and numpy release the GIL while they work: a few threads
+    # score them side by side; the blocks' results are taken in order, so nothing depends on it.
+    starts = range(0, picked.size if offered.size else 0, size)
+    with ThreadPoolExecutor(max_workers=_SCORING_THREADS) as pool:
+        parts = list(pool.map(scored, starts))
     if parts:
         r, c, s, a = (np.concatenate(p) for p in zip(*parts, strict=True))
     else:
@@ -302,15 +341,51 @@ def score_customers(
 
 
 def _score_block(
-    x: sp.csr_matrix, weights: np.ndarray | sp.csr_matrix, allowed: np.ndarray, top_n: int
+    x: sp.csr_matrix,
+    weights: np.ndarray | sp.csr_matrix,
+    scored_weights: np.ndarray | sp.csr_matrix,
+    offered: np.ndarray,
+    top_n: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    scores = x @ weights
-    scores = np.array(scores.todense() if sp.issparse(scores) else scores, dtype=np.float64)
-    scores[:, ~allowed] = -np.inf
-    scores[x.nonzero()] = -np.inf
-    scores[~(scores > 0)] = -np.inf
-    rows, cols, vals = _top_per_row(scores, top_n)
+    """The best ``top_n`` positive scores of each row of ``x`` over the ``offered`` columns
+    (``scored_weights`` is ``weights[:, offered]``), the customer's own purchases left out:
+    (rows, model columns, scores, anchors).
+    """
+    scores = x @ scored_weights
+    scores = np.asarray(scores.todense()) if sp.issparse(scores) else scores
+    # The customer's own purchases among the offered columns are never recommended.
+    position = np.full(x.shape[1], -1, np.int64)
+    position[offered] = np.arange(offered.size)
+    own_rows, own_cols = x.nonzero()
+    own = position[own_cols]
+    scores[own_rows[own >= 0], own[own >= 0]] = -np.inf
+    rows, cols, vals = _top_positive(scores, top_n)
+    cols = offered[cols]
     return rows, cols, vals, _anchors(x, weights, rows, cols)
+
+
+def _top_positive(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_top_per_row` over the positive values only: no pass over the block to mask the others.
+
+    Each pass takes a row's largest remaining value; once that is not positive, the row has no
+    positive value left, so a value kept is positive exactly when it is among the k largest.
+    """
+    n_rows, n_cols = values.shape
+    k = min(k, n_cols)
+    if n_rows == 0 or k < 1:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+    if k > _ARGMAX_TOP:
+        values[~(values > 0)] = -np.inf
+        return _top_by_partition(values, k)
+    rows = np.arange(n_rows)
+    cols = np.empty((n_rows, k), np.int64)
+    vals = np.empty((n_rows, k))
+    for place in range(k):
+        cols[:, place] = np.argmax(values, axis=1)
+        vals[:, place] = values[rows, cols[:, place]]
+        values[rows, cols[:, place]] = -np.inf
+    keep = vals > 0
+    return np.broadcast_to(rows[:, np.newaxis], cols.shape)[keep], cols[keep], vals[keep]
 
 
 def _anchors(

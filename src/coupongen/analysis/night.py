@@ -51,27 +51,30 @@ def analyse(
     seg_cfg = job.config.segments
     tx = inputs.transactions.kept
     products = inputs.products.kept
-    # Computed on no lines at all, the stages give the empty frames a skipped part stands for.
-    facts = features.describe_customers(
-        tx if customers else tx.head(0), products, as_of=as_of, lookback_days=seg_cfg.lookback_days
-    )
-    segmented = segments.segment_customers(facts.features, inputs.customers.kept, seg_cfg).join(
-        inputs.customers.kept.drop("nps_score"), on="customer_id", how="left", maintain_order="left"
-    )
     aff = job.config.affinity
     window = pl.col("ts").is_between(
         pl.lit(as_of - timedelta(days=seg_cfg.lookback_days)).cast(pl.Datetime("us")),
         pl.lit(as_of).cast(pl.Datetime("us")),
         closed="left",
     )
-    # Lazy: both levels read the window's lines straight from the loaded frame, no copy of them.
+    # The baskets first: only their rules outlive them, so their peak is not on top of the
+    # customer facts. Lazy: both levels read the window's lines from the loaded frame, no copy.
+    # Computed on no lines at all, the stages give the empty frames a skipped part stands for.
     history = (tx if baskets else tx.head(0)).lazy().filter(window)
     sku_baskets = affinity.build_baskets(history, products, level="sku")
     n_baskets = basket_codes.count_baskets(sku_baskets["receipt_id"])
     rules = _mine(sku_baskets, aff.min_support, job)
-    del sku_baskets  # the category level's baskets are built only once the sku level's are gone
-    category_baskets = affinity.build_baskets(history, products, level="category")
+    # The category baskets come from the sku baskets, not from the lines again.
+    category_baskets = affinity.level_baskets(sku_baskets, products, level="category")
+    del sku_baskets
     category_rules = _mine(category_baskets, aff.category_min_support, job)
+    del category_baskets
+    facts = features.describe_customers(
+        tx if customers else tx.head(0), products, as_of=as_of, lookback_days=seg_cfg.lookback_days
+    )
+    segmented = segments.segment_customers(facts.features, inputs.customers.kept, seg_cfg).join(
+        inputs.customers.kept.drop("nps_score"), on="customer_id", how="left", maintain_order="left"
+    )
     return Analysis(
         segmented=segmented,
         bought=facts.products,

@@ -187,9 +187,11 @@ def popular_for(
     depth = 2 * top_n
     while not pending.is_empty():
         head = ranking.head(depth)
+        # Only what was bought of these products can take a place from them.
+        skipped = skip.filter(pl.col("sku").is_in(head["sku"].implode()))
         got = (
             pending.join(head.select("sku", "score", "place"), how="cross")
-            .join(skip, on=["customer_id", "sku"], how="anti")
+            .join(skipped, on=["customer_id", "sku"], how="anti")
             .sort("customer_id", "place")
             .with_columns((pl.int_range(pl.len()).over("customer_id") + 1).cast(pl.Int32).alias("rank"))
             .filter(pl.col("rank") <= top_n)

@@ -88,8 +88,23 @@ def kept_text(inputs: Inputs) -> str:
     return ", ".join(f"{x.name} {x.counts['kept']}/{x.counts['read']} kept" for x in inputs.all())
 
 
-def digest(job: Job, inputs: Inputs, analysis: Analysis, as_of: date) -> NightData:
-    """What the night keeps of ``inputs`` after ``analysis`` (see the module's docstring)."""
+def night_chances(job: Job, inputs: Inputs, as_of: date) -> pl.DataFrame:
+    """The chance tables of the night's offers (`offers.chances.estimate_chances`) from the lines."""
+    return estimate_chances(
+        inputs.transactions.kept,
+        as_of=as_of,
+        horizons=chance_horizons(job),
+        lookback_days=job.config.segments.lookback_days,
+        due=(REPLENISH_DUE, REPLENISH_GIVEN_UP),
+    )
+
+
+def digest(
+    job: Job, inputs: Inputs, analysis: Analysis, as_of: date, *, chances: pl.DataFrame | None = None
+) -> NightData:
+    """What the night keeps of ``inputs`` after ``analysis`` (see the module's docstring);
+    ``chances`` when `night_chances` computed them already.
+    """
     tx = inputs.transactions.kept
     by_store = any(c.eligibility.home_store is not None for c in job.campaigns)
     lookback = job.config.segments.lookback_days
@@ -102,13 +117,7 @@ def digest(job: Job, inputs: Inputs, analysis: Analysis, as_of: date) -> NightDa
         oversized=oversized_purchases(inputs.transactions.quarantined),
         home=home_stores(tx, as_of=as_of, lookback_days=lookback) if by_store else None,
         customer_columns=inputs.customers.extra,
-        chances=estimate_chances(
-            tx,
-            as_of=as_of,
-            horizons=chance_horizons(job),
-            lookback_days=lookback,
-            due=(REPLENISH_DUE, REPLENISH_GIVEN_UP),
-        ),
+        chances=night_chances(job, inputs, as_of) if chances is None else chances,
     )
 
 

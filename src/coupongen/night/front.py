@@ -13,7 +13,15 @@ from datetime import date, timedelta
 from coupongen.config import Job
 from coupongen.engines import analyse_night, load_night_inputs
 from coupongen.night.checkpoints import load_stage, save_stage
-from coupongen.night.data import FRAMES, NightData, digest, from_frames, kept_text, to_frames
+from coupongen.night.data import (
+    FRAMES,
+    NightData,
+    digest,
+    from_frames,
+    kept_text,
+    night_chances,
+    to_frames,
+)
 from coupongen.night.fingerprint import NightKey
 from coupongen.offers.preflight import check_fresh
 from coupongen.progress import Clock
@@ -54,7 +62,9 @@ def load_and_analyse(
     newest = tx["ts"].max() if tx.height else None
     check_fresh(newest, settings.as_of, job.config.stale_after_days, allow_stale=allow_stale)
     clock.start("analyse")
-    night = digest(job, inputs, analyse_night(job, inputs, settings), settings.as_of)
+    # The chance tables first: their peak is then not on top of the analysis' frames.
+    chances = night_chances(job, inputs, settings.as_of)
+    night = digest(job, inputs, analyse_night(job, inputs, settings), settings.as_of, chances=chances)
     del inputs, tx  # the lines are not needed any more: later stages read `night`
     if key is not None and write_files:
         save_stage(settings.run_dir, STAGE, key, *to_frames(night))

@@ -60,18 +60,29 @@ class OfferContext:
 
     def bought_recently(self) -> pl.DataFrame:
         """(customer_id, sku) of every purchase in the look-back window, oversized lines included."""
-        recent = self.bought.filter(pl.col("in_lookback")).select("customer_id", "sku")
+        return pl.concat(self.bought_recently_parts()).unique().collect()
+
+    def bought_recently_parts(self) -> list[pl.LazyFrame]:
+        """The (customer_id, sku) of `bought_recently` in parts that may overlap: the facts, and
+        the oversized lines when there are any; lazy, so that a caller reading a few of them does
+        not copy them all.
+        """
+        recent = self.bought.lazy().filter(pl.col("in_lookback")).select("customer_id", "sku")
         if self.also_bought is None or self.also_bought.is_empty():
-            return recent
+            return [recent]
         since = self.as_of - timedelta(days=self.lookback_days)
-        extra = self.also_bought.filter(
-            pl.col("ts").is_between(
-                pl.lit(since).cast(pl.Datetime("us")),
-                pl.lit(self.as_of).cast(pl.Datetime("us")),
-                closed="left",
+        extra = (
+            self.also_bought.lazy()
+            .filter(
+                pl.col("ts").is_between(
+                    pl.lit(since).cast(pl.Datetime("us")),
+                    pl.lit(self.as_of).cast(pl.Datetime("us")),
+                    closed="left",
+                )
             )
-        ).select("customer_id", "sku")
-        return pl.concat([recent, extra]).unique()
+            .select("customer_id", "sku")
+        )
+        return [recent, extra]
 
 
 def _names(products: pl.DataFrame) -> pl.DataFrame:
@@ -97,17 +108,21 @@ def cross_sell_candidates(
         ranked = relevance.recommend(
             ctx.bought, ctx.products, rules=ctx.rules, customers=eligible["customer_id"]
         )
-    recent = ctx.bought.filter(pl.col("in_lookback")).select("customer_id", "sku", "receipts")
+    recent = ctx.bought.lazy().filter(pl.col("in_lookback")).select("customer_id", "sku", "receipts")
     names = _names(ctx.products)
-    best = (
-        ranked.join(eligible.select("customer_id"), on="customer_id")
-        .rename({"sku": "target"})
-        .join(
-            ctx.bought_recently().select("customer_id", pl.col("sku").alias("target")),
-            on=["customer_id", "target"],
-            how="anti",
+    unbought = ranked.join(eligible.select("customer_id"), on="customer_id").rename({"sku": "target"})
+    # Each part of what was bought is left out on its own: no need to deduplicate their union. The
+    # ranked pairs a customer bought are found first (a lookup in the ranking, not in every
+    # purchase), so that only those few are held to leave them out.
+    for part in ctx.bought_recently_parts():
+        had = (
+            part.select("customer_id", pl.col("sku").alias("target"))
+            .join(unbought.lazy().select("customer_id", "target"), on=["customer_id", "target"], how="semi")
+            .collect()
         )
-        .join(names.rename({"sku": "target", "name": "target_name"}), on="target")
+        unbought = unbought.join(had, on=["customer_id", "target"], how="anti")
+    best = (
+        unbought.join(names.rename({"sku": "target", "name": "target_name"}), on="target")
         .filter(pl.col("promo_allowed"))
         .sort("customer_id", "rank", "target")
         .group_by("customer_id", maintain_order=True)
@@ -117,14 +132,15 @@ def cross_sell_candidates(
             on="anchor",
             how="left",
         )
-        .join(
-            recent.select(
-                "customer_id", pl.col("sku").alias("anchor"), pl.col("receipts").alias("anchor_receipts")
-            ),
-            on=["customer_id", "anchor"],
-            how="left",
-        )
     )
+    # The anchors' purchase counts, looked up the same way: the pairs first, then the join.
+    counts = pl.col("receipts").alias("anchor_receipts")
+    anchors = (
+        recent.select("customer_id", pl.col("sku").alias("anchor"), counts)
+        .join(best.lazy().select("customer_id", "anchor"), on=["customer_id", "anchor"], how="semi")
+        .collect()
+    )
+    best = best.join(anchors, on=["customer_id", "anchor"], how="left")
     days = pl.lit(ctx.lookback_days)
     habit = pl.format("bought {} {}x in {} days; ", "anchor_name", "anchor_receipts", days)
     rule = pl.format(
@@ -165,11 +181,15 @@ def win_back_candidates(eligible: pl.DataFrame, ctx: OfferContext, campaign: Cam
     the reward's base value is the customer's average spend per visit in that category.
     """
     banned = restricted_categories(ctx.products)
+    # The eligible customers' categories only, before sorting: not every customer's.
     fav = (
-        ctx.categories.filter(~pl.col("category").is_in(banned.implode()))
+        ctx.categories.lazy()
+        .join(eligible.lazy().select("customer_id"), on="customer_id", how="semi")
+        .filter(~pl.col("category").is_in(banned.implode()))
         .sort(["customer_id", "spend", "category"], descending=[False, True, False])
         .group_by("customer_id", maintain_order=True)
         .first()
+        .collect()
     )
     joined = eligible.join(fav, on="customer_id")
     return joined.select(

@@ -78,6 +78,7 @@ def estimate_chances(
     """
     lines = transactions.lazy().filter(pl.col("customer_id").is_not_null())
     wanted = {h for days in horizons.values() for h in days if h > 0}
+    daily = _daily_receipts(lines, as_of) if len(wanted) > 1 else None
     frames = [
         _one_horizon(
             lines,
@@ -86,6 +87,7 @@ def estimate_chances(
             lookback_days=lookback_days,
             due=due,
             models={m for m in MODELS if h in set(horizons.get(m, ()))},
+            daily=daily,
         )
         for h in sorted(wanted)
     ]
@@ -163,6 +165,7 @@ def _one_horizon(
     lookback_days: int,
     due: tuple[float, float],
     models: set[str],
+    daily: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     split = as_of - timedelta(days=horizon)
     start, end = datetime.combine(split, time()), datetime.combine(as_of, time())
@@ -171,7 +174,11 @@ def _one_horizon(
         return pl.DataFrame(schema=CHANCE_SCHEMA)
     before = lines.filter(pl.col("ts") < start)
     window = lines.filter((pl.col("ts") >= start) & (pl.col("ts") < end) & (pl.col("quantity") > 0))
-    visits = features.receipts(before, as_of=split).filter(pl.col("amount") > 0)
+    if daily is not None:
+        # Every receipt is on one day: its lines before the split are all of its lines or none.
+        visits = daily.lazy().filter((pl.col("day") < split) & (pl.col("cents") > 0))
+    else:
+        visits = features.receipts(before, as_of=split).filter(pl.col("amount") > 0)
     customers = (
         visits.group_by("customer_id")
         .agg(
@@ -204,6 +211,27 @@ def _one_horizon(
         had = before.filter(pl.col("quantity") > 0).select("customer_id", "sku").unique().collect()
         tables.append(_adoption(customers.select("customer_id"), had, bought, horizon))
     return pl.concat(tables) if tables else pl.DataFrame(schema=CHANCE_SCHEMA)
+
+
+def _daily_receipts(lines: pl.LazyFrame, as_of: date) -> pl.DataFrame | None:
+    """The receipts before ``as_of`` (`features.receipts`: customer_id, day, cents) when each is
+    on one day, so that every horizon's visits are a filter of them; None when one spans days.
+    """
+    cutoff = datetime.combine(as_of, time())
+    per_receipt = (
+        lines.filter(pl.col("ts") < cutoff)
+        .group_by("receipt_id")
+        .agg(
+            pl.col("customer_id").first(),
+            pl.col("ts").dt.date().min().alias("day"),
+            pl.col("ts").dt.date().max().alias("last"),
+            (pl.col("amount") * 100).round(0).cast(pl.Int64).sum().alias("cents"),
+        )
+        .collect(engine="streaming")
+    )
+    if (per_receipt["day"] != per_receipt["last"]).any():
+        return None
+    return per_receipt.select("customer_id", "day", "cents")
 
 
 def _rates(cases: pl.DataFrame, model: str, horizon: int) -> pl.DataFrame:

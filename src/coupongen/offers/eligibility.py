@@ -64,14 +64,17 @@ def home_stores(transactions: pl.DataFrame, *, as_of: date, lookback_days: int) 
     """
     since = as_of - timedelta(days=lookback_days)
     day = pl.col("ts").dt.date()
+    # Lazy: the window's lines are read in place, not copied.
     return (
-        transactions.filter((day >= since) & (day < as_of))
+        transactions.lazy()
+        .filter((day >= since) & (day < as_of))
         .group_by("customer_id", "store_id")
         .agg(pl.col("receipt_id").n_unique().alias("receipts"))
         .sort(["customer_id", "receipts", "store_id"], descending=[False, True, False])
         .group_by("customer_id", maintain_order=True)
         .first()
         .select("customer_id", pl.col("store_id").alias("home_store"))
+        .collect()
     )
 
 

@@ -64,8 +64,9 @@ def data_figures(
     """
     start = datetime.combine(as_of - timedelta(days=lookback_days), datetime.min.time())
     end = datetime.combine(as_of, datetime.min.time())
-    window = transactions.filter(pl.col("ts").is_between(start, end, closed="left"))
-    baskets = window.group_by("receipt_id").agg(pl.col("amount").sum())["amount"]
+    # Lazy, so that only the window's receipt ids and amounts are read, not a copy of its lines.
+    window = transactions.lazy().filter(pl.col("ts").is_between(start, end, closed="left"))
+    baskets = window.group_by("receipt_id").agg(pl.col("amount").sum()).collect()["amount"]
     return DataFigures(
         baskets=baskets.filter(baskets > 0).sort(),
         spend=customers["monetary"].filter(customers["monetary"] > 0).sort()

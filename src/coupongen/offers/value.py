@@ -129,12 +129,26 @@ def _chances(cands: pl.DataFrame, campaign: CampaignConfig, ctx: OfferContext, h
         keyed = cands.with_columns(pl.when(by_sku).then(pl.col("target")).alias("key"))
     elif campaign.type == "replenishment":
         groups, overall = rates("cycle")
-        cycle = ctx.bought.select(
-            "customer_id",
-            pl.col("sku").alias("target"),
-            due_group(pl.col("days_since_last") / pl.col("cycle_days")).alias("key"),
+        # The candidates' own products only, looked up in the candidates: a join over every
+        # product bought holds all of them for a few of their rows.
+        cycle = (
+            ctx.bought.lazy()
+            .select(
+                "customer_id",
+                pl.col("sku").alias("target"),
+                pl.col("days_since_last").alias("_since"),
+                pl.col("cycle_days").alias("_cycle"),
+                pl.lit(True).alias("_found"),
+            )
+            .join(cands.lazy().select("customer_id", "target"), on=["customer_id", "target"], how="semi")
+            .collect()
         )
-        keyed = cands.join(cycle, on=["customer_id", "target"], how="left")
+        due = due_group(pl.col("_since") / pl.col("_cycle"))
+        keyed = (
+            cands.join(cycle, on=["customer_id", "target"], how="left")
+            .with_columns(pl.when(pl.col("_found")).then(due).alias("key"))
+            .drop("_since", "_cycle", "_found")
+        )
     else:
         groups, overall = rates("visit")
         who = ctx.customers.select(
