@@ -24,6 +24,7 @@ from coupongen.analysis.item_models import (
     purchase_matrix,
     score_customers,
 )
+from coupongen.analysis.rank_spec import RankSpec
 from coupongen.analysis.relevance_fills import (
     RECOMMENDATION_SCHEMA,
     explain,
@@ -31,7 +32,6 @@ from coupongen.analysis.relevance_fills import (
     fill_from_rules,
     popular_for,
 )
-from coupongen.analysis.reranker import RankSpec
 from coupongen.config import Job
 from coupongen.inputs.contract import require_columns
 

@@ -19,7 +19,7 @@ from coupongen.analysis.ranking_caps import exposure_capped, popularity_exponent
 from coupongen.analysis.ranking_sources import SOURCES
 
 if TYPE_CHECKING:
-    from coupongen.analysis.reranker import RankSpec
+    from coupongen.analysis.rank_spec import RankSpec
 
 
 KEPT = ("customer_id", "sku", "anchor", "substitute", "item_buyers", *(f"{s}_rank" for s in SOURCES))
