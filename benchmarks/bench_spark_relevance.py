@@ -30,7 +30,8 @@ import polars as pl
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
-from coupongen.analysis.item_models import ModelSpec, fit, purchase_matrix, score_customers  # noqa: E402
+from coupongen.analysis.item_models import ModelSpec, fit, purchase_matrix  # noqa: E402
+from coupongen.analysis.item_scoring import score_customers  # noqa: E402
 
 
 def _load() -> str:

@@ -8,7 +8,8 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from coupongen.analysis import item_models, relevance
-from coupongen.analysis.item_models import ModelSpec, fit_ease, fit_item_knn, purchase_matrix, score_customers
+from coupongen.analysis.item_models import ModelSpec, fit_ease, fit_item_knn, purchase_matrix
+from coupongen.analysis.item_scoring import score_customers
 from coupongen.analysis.relevance import recommend
 from coupongen.errors import InputError
 
@@ -236,8 +237,8 @@ def test_large_neighbour_counts_select_the_same_as_small_ones():
     rng = np.random.default_rng(5)
     values = rng.integers(0, 6, size=(50, 40)).astype(float)  # plenty of ties
     values[values == 0] = -np.inf
-    small = item_models._top_per_row(values.copy(), 30)
-    large = item_models._top_by_partition(values.copy(), 30)
+    small = item_models.top_per_row(values.copy(), 30)
+    large = item_models.top_by_partition(values.copy(), 30)
     for a, b in zip(small, large, strict=True):
         np.testing.assert_array_equal(a, b)
 

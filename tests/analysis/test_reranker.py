@@ -9,7 +9,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from coupongen.analysis import ranking_caps, ranking_models, ranking_sources, reranker, reranker_order
-from coupongen.analysis.item_models import score_customers
+from coupongen.analysis.item_scoring import score_customers
 from coupongen.analysis.ranking_sources import SourceSpec, candidates, history_before, product_types
 from coupongen.analysis.relevance import RankSpec, recommend
 

@@ -15,7 +15,8 @@ import numpy as np
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from coupongen.analysis.item_models import ModelSpec, fit, purchase_matrix, score_customers
+from coupongen.analysis.item_models import ModelSpec, fit, purchase_matrix
+from coupongen.analysis.item_scoring import score_customers
 from coupongen.analysis.relevance import recommend
 from coupongen.engines.spark.relevance import SCORED_SCHEMA, scored_customers
 

@@ -7,9 +7,7 @@ contributes most, so a recommendation can say why it was chosen.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,10 +23,9 @@ WEIGHTINGS = ("binary", "recency")
 """How a purchase counts in the customer x product matrix: 1, or halving every half-life since."""
 
 # Dense score cells per block of customers: bounds the memory of scoring whatever the row count.
-_BLOCK_CELLS = 4_000_000
+BLOCK_CELLS = 4_000_000
 _GRAM_ROWS = 100_000
-_ARGMAX_TOP = 24
-_SCORING_THREADS = min(4, os.cpu_count() or 1)
+ARGMAX_TOP = 24
 
 
 @dataclass(frozen=True)
@@ -241,7 +238,7 @@ def knn_from_counts(
     cols: list[np.ndarray] = []
     vals: list[np.ndarray] = []
     n = buyers.size
-    size = max(1, _BLOCK_CELLS // max(1, n))
+    size = max(1, BLOCK_CELLS // max(1, n))
     for start in range(0, n, size):
         stop = min(start + size, n)
         counts = count_rows(start, stop)
@@ -249,7 +246,7 @@ def knn_from_counts(
             sim = counts / np.sqrt(np.outer(buyers[start:stop], buyers))
         sim[np.arange(stop - start), np.arange(start, stop)] = 0.0
         sim[~(sim > 0)] = -np.inf
-        r, c, v = _top_per_row(sim, neighbours)
+        r, c, v = top_per_row(sim, neighbours)
         rows.append(r + start)
         cols.append(c)
         vals.append(v / discount[c])
@@ -280,134 +277,10 @@ def fit(purchases: PurchaseMatrix, spec: ModelSpec) -> ItemModel:
     return FITTERS[spec.method](purchases, spec)
 
 
-# --- scoring ---------------------------------------------------------------------------------------
+# --- helpers ---------------------------------------------------------------------------------------
 
 
-def score_customers(
-    purchases: PurchaseMatrix,
-    model: ItemModel,
-    *,
-    top_n: int = TOP_N,
-    allowed: np.ndarray | None = None,
-    rows: np.ndarray | None = None,
-) -> pl.DataFrame:
-    """The model's best `top_n` products per customer, with the purchase behind each.
-
-    A product is a candidate when the model gives it a positive score, the customer did not buy
-    it in the window and `allowed` (a bool per column of `purchases`) admits it. Customers are
-    scored in blocks, so the dense scores never exceed a few million cells; `rows` limits the
-    scoring to those matrix rows. Ties go to the product first in sku order.
-
-    Returns:
-        customer_id, sku, rank (1 = best), score, anchor: the customer's product i with the
-        largest contribution x_i * weights[i, sku] to the score (ties: first in sku order).
-    """
-    x = purchases.matrix[:, model.columns]
-    ok = np.ones(model.columns.size, bool) if allowed is None else np.asarray(allowed)[model.columns]
-    picked = np.arange(x.shape[0]) if rows is None else np.asarray(rows)
-    # Only the columns that may be recommended are scored: each column's score is its own sum, so
-    # leaving the others out changes no score, and ties still go to the first in sku order.
-    offered = np.flatnonzero(ok)
-    scored_weights = model.weights[:, offered]
-    size = max(1, _BLOCK_CELLS // max(1, offered.size))
-
-    def scored(start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        block = picked[start : start + size]
-        r, c, s, a = _score_block(x[block], model.weights, scored_weights, offered, top_n)
-        return block[r], c, s, a
-
-    # Blocks are independent and scipy and numpy release the GIL while they work: a few threads
-    # score them side by side; the blocks' results are taken in order, so nothing depends on it.
-    starts = range(0, picked.size if offered.size else 0, size)
-    with ThreadPoolExecutor(max_workers=_SCORING_THREADS) as pool:
-        parts = list(pool.map(scored, starts))
-    if parts:
-        r, c, s, a = (np.concatenate(p) for p in zip(*parts, strict=True))
-    else:
-        r, c, a = (np.empty(0, np.int64) for _ in range(3))
-        s = np.empty(0)
-    names = model.columns
-    frame = pl.DataFrame(
-        {
-            "customer_id": purchases.customers.gather(r),
-            "sku": purchases.items.gather(names[c]),
-            "score": s,
-            "anchor": purchases.items.gather(names[a]),
-        }
-    )
-    return frame.with_columns(
-        (pl.int_range(pl.len()).over("customer_id") + 1).cast(pl.Int32).alias("rank")
-    ).select("customer_id", "sku", "rank", "score", "anchor")
-
-
-def _score_block(
-    x: sp.csr_matrix,
-    weights: np.ndarray | sp.csr_matrix,
-    scored_weights: np.ndarray | sp.csr_matrix,
-    offered: np.ndarray,
-    top_n: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The best ``top_n`` positive scores of each row of ``x`` over the ``offered`` columns
-    (``scored_weights`` is ``weights[:, offered]``), the customer's own purchases left out:
-    (rows, model columns, scores, anchors).
-    """
-    scores = x @ scored_weights
-    scores = np.asarray(scores.todense()) if sp.issparse(scores) else scores
-    # The customer's own purchases among the offered columns are never recommended.
-    position = np.full(x.shape[1], -1, np.int64)
-    position[offered] = np.arange(offered.size)
-    own_rows, own_cols = x.nonzero()
-    own = position[own_cols]
-    scores[own_rows[own >= 0], own[own >= 0]] = -np.inf
-    rows, cols, vals = _top_positive(scores, top_n)
-    cols = offered[cols]
-    return rows, cols, vals, _anchors(x, weights, rows, cols)
-
-
-def _top_positive(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`_top_per_row` over the positive values only: no pass over the block to mask the others.
-
-    Each pass takes a row's largest remaining value; once that is not positive, the row has no
-    positive value left, so a value kept is positive exactly when it is among the k largest.
-    """
-    n_rows, n_cols = values.shape
-    k = min(k, n_cols)
-    if n_rows == 0 or k < 1:
-        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
-    if k > _ARGMAX_TOP:
-        values[~(values > 0)] = -np.inf
-        return _top_by_partition(values, k)
-    rows = np.arange(n_rows)
-    cols = np.empty((n_rows, k), np.int64)
-    vals = np.empty((n_rows, k))
-    for place in range(k):
-        cols[:, place] = np.argmax(values, axis=1)
-        vals[:, place] = values[rows, cols[:, place]]
-        values[rows, cols[:, place]] = -np.inf
-    keep = vals > 0
-    return np.broadcast_to(rows[:, np.newaxis], cols.shape)[keep], cols[keep], vals[keep]
-
-
-def _anchors(
-    x: sp.csr_matrix, weights: np.ndarray | sp.csr_matrix, rows: np.ndarray, cols: np.ndarray
-) -> np.ndarray:
-    """For each (row, col) pair, the row's column i with the largest x[row, i] * weights[i, col]."""
-    if rows.size == 0:
-        return np.empty(0, np.int64)
-    counts = np.diff(x.indptr)[rows]
-    pair = np.repeat(np.arange(rows.size), counts)
-    first = np.cumsum(counts) - counts
-    cells = np.repeat(x.indptr[rows], counts) + (np.arange(pair.size) - np.repeat(first, counts))
-    items = x.indices[cells]
-    targets = np.repeat(cols, counts)
-    w = np.asarray(weights[items, targets]).ravel() if sp.issparse(weights) else weights[items, targets]
-    contribution = x.data[cells] * w
-    order = np.lexsort((items, -contribution, pair))
-    starts = np.flatnonzero(np.r_[True, np.diff(pair[order]) != 0])
-    return items[order[starts]]
-
-
-def _top_per_row(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def top_per_row(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The k largest finite values of each row: (rows, cols, values), by row, value desc, col.
 
     Overwrites `values`. Ties go to the first column. For small k, k passes of argmax (which
@@ -417,8 +290,8 @@ def _top_per_row(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np
     k = min(k, n_cols)
     if n_rows == 0 or k < 1:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
-    if k > _ARGMAX_TOP:
-        return _top_by_partition(values, k)
+    if k > ARGMAX_TOP:
+        return top_by_partition(values, k)
     rows = np.arange(n_rows)
     cols = np.empty((n_rows, k), np.int64)
     vals = np.empty((n_rows, k))
@@ -430,8 +303,8 @@ def _top_per_row(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np
     return np.broadcast_to(rows[:, np.newaxis], cols.shape)[keep], cols[keep], vals[keep]
 
 
-def _top_by_partition(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`_top_per_row` for a large k: select by the k-th largest value, then sort the survivors."""
+def top_by_partition(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`top_per_row` for a large k: select by the k-th largest value, then sort the survivors."""
     n_cols = values.shape[1]
     finite = np.isfinite(values)
     low = values[finite].min() if finite.any() else 0.0

@@ -24,7 +24,7 @@ class Analysis:
     ``parts`` names what was computed ("customers": segmented, bought, categories; "baskets":
     rules, category_rules, n_baskets); the frames of a part left out are empty, with their columns.
     ``relevance``: the collaborative model's best products per customer when an engine computed
-    them with the night (`item_models.score_customers`' columns, for `relevance.ranking_spec`'s
+    them with the night (`item_scoring.score_customers`' columns, for `relevance.ranking_spec`'s
     model over ``bought``); None: planning fits the model itself.
     """
 

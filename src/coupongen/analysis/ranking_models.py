@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from coupongen.analysis.item_models import ItemModel, PurchaseMatrix, _top_per_row, codes_of
+from coupongen.analysis.item_models import ItemModel, PurchaseMatrix, codes_of, top_per_row
 
 RULE_MIN_TOGETHER = 3
 """A co-purchase rule needs at least this many customers who bought both products."""
@@ -30,7 +30,7 @@ def sparse_scored(
     *,
     anchors: bool = True,
 ) -> pl.DataFrame:
-    """`item_models.score_customers` for a model of sparse weights (item-kNN, rules), the same rows.
+    """`item_scoring.score_customers` for a model of sparse weights (item-kNN, rules), the same rows.
 
     Without `anchors` the anchor column is null (`anchor_of` finds it later for the few pairs
     that become offers).
@@ -146,7 +146,7 @@ def fit_rules(
         confidence = together / np.maximum(buyers[start:stop, np.newaxis], 1.0)
         lift = confidence * customers / np.maximum(buyers[np.newaxis, :], 1.0)
         confidence[(together < min_together) | ~(lift > 1.0)] = -np.inf
-        r, c, v = _top_per_row(confidence, per_item)
+        r, c, v = top_per_row(confidence, per_item)
         rows.append(r + start)
         cols.append(c)
         vals.append(v)

@@ -28,8 +28,8 @@ from coupongen.analysis.item_models import (
     codes_of,
     fit,
     purchase_matrix,
-    score_customers,
 )
+from coupongen.analysis.item_scoring import score_customers
 from coupongen.analysis.ranking_models import anchor_of, fit_rules, sparse_scored
 
 SOURCES = ("ease", "knn", "rules", "segment", "popular", "rising")

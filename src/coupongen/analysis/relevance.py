@@ -22,8 +22,8 @@ from coupongen.analysis.item_models import (
     codes_of,
     fit,
     purchase_matrix,
-    score_customers,
 )
+from coupongen.analysis.item_scoring import score_customers
 from coupongen.analysis.rank_spec import RankSpec
 from coupongen.analysis.relevance_fills import (
     RECOMMENDATION_SCHEMA,

@@ -6,7 +6,7 @@ look-back window are partitioned by customer; each partition sums its customers'
 products (X'X: EASE's Gram matrix, or item-kNN's co-purchase counts) and Spark adds the partitions'
 sums up, each cell's parts in ascending order, so a cell does not depend on the order the parts
 arrive in. The driver solves the model with `item_models`' own code, the weights are broadcast, and
-every partition scores its customers with `item_models.score_customers`: the same products, top-N
+every partition scores its customers with `item_scoring.score_customers`: the same products, top-N
 selection and tie-breaks (the first product in sku order) as on polars. With binary weights (what a
 night uses) every sum is a whole number, so the model and the scores equal polars' to the bit.
 """
@@ -31,8 +31,8 @@ from coupongen.analysis.item_models import (
     ease_from_gram,
     knn_from_counts,
     purchase_matrix,
-    score_customers,
 )
+from coupongen.analysis.item_scoring import score_customers
 from coupongen.analysis.relevance import ranking_spec
 from coupongen.config import Job
 
@@ -47,7 +47,7 @@ STAGE = "relevance"
 SCORED_SCHEMA = pl.Schema(
     {"customer_id": pl.String, "sku": pl.String, "rank": pl.Int32, "score": pl.Float64, "anchor": pl.String}
 )
-"""The stage's columns: `item_models.score_customers`' frame."""
+"""The stage's columns: `item_scoring.score_customers`' frame."""
 
 _SPARK_SCORED = "customer_id string, sku string, rank int, score double, anchor string"
 _SPARK_CELLS = "i int, j int, v double"
