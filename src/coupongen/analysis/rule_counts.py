@@ -144,4 +144,7 @@ def _sparse_onehot(coded: CodedBaskets) -> pd.DataFrame:
         (np.ones(len(rows), dtype=bool), (rows, coded.lines["item"].to_numpy())),
         shape=(n_rows, len(coded.items)),
     )
-    return pd.DataFrame.sparse.from_spmatrix(matrix, columns=coded.items.to_list())
+    with warnings.catch_warnings():
+        # pandas 2 builds a boolean sparse column with the fill value 0 and warns about it itself
+        warnings.filterwarnings("ignore", "Allowing arbitrary scalar fill_value", FutureWarning)
+        return pd.DataFrame.sparse.from_spmatrix(matrix, columns=coded.items.to_list())
