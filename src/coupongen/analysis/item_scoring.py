@@ -13,14 +13,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from coupongen.analysis.item_models import (
-    ARGMAX_TOP,
-    BLOCK_CELLS,
-    TOP_N,
-    ItemModel,
-    PurchaseMatrix,
-    top_by_partition,
-)
+from coupongen.analysis.item_models import BLOCK_CELLS, TOP_N, ItemModel, PurchaseMatrix, top_per_row
 
 _SCORING_THREADS = min(4, os.cpu_count() or 1)
 
@@ -107,27 +100,12 @@ def _score_block(
 
 
 def _top_positive(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`top_per_row` over the positive values only: no pass over the block to mask the others.
-
-    Each pass takes a row's largest remaining value; once that is not positive, the row has no
-    positive value left, so a value kept is positive exactly when it is among the k largest.
+    """`item_models.top_per_row` over the positive values only: a row's largest values come first,
+    so its positive ones among them are its (at most k) largest positive values.
     """
-    n_rows, n_cols = values.shape
-    k = min(k, n_cols)
-    if n_rows == 0 or k < 1:
-        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
-    if k > ARGMAX_TOP:
-        values[~(values > 0)] = -np.inf
-        return top_by_partition(values, k)
-    rows = np.arange(n_rows)
-    cols = np.empty((n_rows, k), np.int64)
-    vals = np.empty((n_rows, k))
-    for place in range(k):
-        cols[:, place] = np.argmax(values, axis=1)
-        vals[:, place] = values[rows, cols[:, place]]
-        values[rows, cols[:, place]] = -np.inf
+    rows, cols, vals = top_per_row(values, k)
     keep = vals > 0
-    return np.broadcast_to(rows[:, np.newaxis], cols.shape)[keep], cols[keep], vals[keep]
+    return rows[keep], cols[keep], vals[keep]
 
 
 def _anchors(
@@ -136,14 +114,26 @@ def _anchors(
     """For each (row, col) pair, the row's column i with the largest x[row, i] * weights[i, col]."""
     if rows.size == 0:
         return np.empty(0, np.int64)
+    pair, cells, items, targets = anchor_cells(x, rows, cols)
+    w = np.asarray(weights[items, targets]).ravel() if sp.issparse(weights) else weights[items, targets]
+    return best_anchors(pair, items, x.data[cells] * w)
+
+
+def anchor_cells(
+    x: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every stored cell of each pair's row: the pair's number, the cell's index in ``x.data``,
+    its column (the candidate anchor) and the pair's column (the target), as int64 arrays.
+    """
     counts = np.diff(x.indptr)[rows]
     pair = np.repeat(np.arange(rows.size), counts)
     first = np.cumsum(counts) - counts
     cells = np.repeat(x.indptr[rows], counts) + (np.arange(pair.size) - np.repeat(first, counts))
-    items = x.indices[cells]
-    targets = np.repeat(cols, counts)
-    w = np.asarray(weights[items, targets]).ravel() if sp.issparse(weights) else weights[items, targets]
-    contribution = x.data[cells] * w
+    return pair, cells, x.indices[cells].astype(np.int64), np.repeat(cols, counts).astype(np.int64)
+
+
+def best_anchors(pair: np.ndarray, items: np.ndarray, contribution: np.ndarray) -> np.ndarray:
+    """Per pair, the item of the largest contribution (ties to the first item)."""
     order = np.lexsort((items, -contribution, pair))
     starts = np.flatnonzero(np.r_[True, np.diff(pair[order]) != 0])
     return items[order[starts]]

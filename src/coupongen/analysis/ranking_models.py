@@ -11,6 +11,7 @@ import polars as pl
 import scipy.sparse as sp
 
 from coupongen.analysis.item_models import ItemModel, PurchaseMatrix, codes_of, top_per_row
+from coupongen.analysis.item_scoring import anchor_cells, best_anchors
 
 RULE_MIN_TOGETHER = 3
 """A co-purchase rule needs at least this many customers who bought both products."""
@@ -98,17 +99,12 @@ def sparse_anchors(
 ) -> np.ndarray:
     """For each (row, col) pair, the row's column i with the largest x[row, i] * weights[i, col].
 
-    As `item_models._anchors`, with the weights looked up by a binary search of their sorted
+    As `item_scoring._anchors`, with the weights looked up by a binary search of their sorted
     (row, column) keys instead of scipy's element indexing (slow for millions of pairs).
     """
     if rows.size == 0:
         return np.empty(0, np.int64)
-    counts = np.diff(x.indptr)[rows]
-    pair = np.repeat(np.arange(rows.size), counts)
-    first = np.cumsum(counts) - counts
-    cells = np.repeat(x.indptr[rows], counts) + (np.arange(pair.size) - np.repeat(first, counts))
-    items = x.indices[cells].astype(np.int64)
-    targets = np.repeat(cols, counts).astype(np.int64)
+    pair, cells, items, targets = anchor_cells(x, rows, cols)
     w = weights.tocsr()
     w.sort_indices()
     n = np.int64(w.shape[1])
@@ -116,10 +112,7 @@ def sparse_anchors(
     wanted = items * n + targets
     at = np.minimum(np.searchsorted(keys, wanted), max(keys.size - 1, 0))
     found = keys[at] == wanted if keys.size else np.zeros(wanted.size, bool)
-    contribution = x.data[cells] * np.where(found, w.data[at] if keys.size else 0.0, 0.0)
-    order = np.lexsort((items, -contribution, pair))
-    starts = np.flatnonzero(np.r_[True, np.diff(pair[order]) != 0])
-    return items[order[starts]]
+    return best_anchors(pair, items, x.data[cells] * np.where(found, w.data[at] if keys.size else 0.0, 0.0))
 
 
 def fit_rules(
