@@ -23,6 +23,7 @@ from coupongen.inputs.reading import (
     ReadLimits,
     check_value_sizes,
     describe_read_error,
+    exact_typed_columns,
     file_labels,
     is_empty_file,
     is_parquet,
@@ -35,13 +36,13 @@ BATCH_ROWS = 1_000_000
 
 
 def _scans(
-    files: list[Path], spec: InputSpec, delimiter: str, limits: ReadLimits
+    files: list[Path], spec: InputSpec, delimiter: str, limits: ReadLimits, typed: frozenset[str]
 ) -> Iterator[tuple[Path, pl.LazyFrame]]:
     """Each file's lazy scan, in order; empty CSV parts among several files hold no rows."""
     for path, label in zip(files, file_labels(files), strict=True):
         if len(files) > 1 and not is_parquet(path) and is_empty_file(path):
             continue
-        yield path, scan_file(path, spec, delimiter, label, limits)
+        yield path, scan_file(path, spec, delimiter, label, limits, typed=typed)
 
 
 def read_batches(
@@ -51,15 +52,17 @@ def read_batches(
     *,
     rows: int = BATCH_ROWS,
     limits: ReadLimits = LIMITS,
+    typed: frozenset[str] = frozenset(),
 ) -> Iterator[pl.DataFrame]:
-    """The rows of ``files`` as `reading.read_input` reads them, in slices of at most ``rows``.
+    """The rows of ``files`` as `reading.read_input` reads them, in slices of at most ``rows``;
+    the columns named in ``typed`` (`reading.exact_typed_columns`) keep their Parquet type.
 
     For inputs without extra columns (``spec.extra_columns`` false). A reading error or a value
     past ``limits`` raises InputError naming the file, as `read_input` does.
     """
     if spec.extra_columns:
         raise ValueError(f"{spec.name}: inputs with extra columns are read whole")
-    for path, lf in _scans(files, spec, delimiter, limits):
+    for path, lf in _scans(files, spec, delimiter, limits, typed):
         batches = iter(lf.collect_batches(chunk_size=rows))
         while True:
             try:
@@ -73,25 +76,34 @@ def read_batches(
 
 
 def repeated_rows(
-    files: list[Path], spec: InputSpec, delimiter: str, limits: ReadLimits = LIMITS
+    files: list[Path],
+    spec: InputSpec,
+    delimiter: str,
+    limits: ReadLimits = LIMITS,
+    typed: frozenset[str] = frozenset(),
 ) -> pl.Series:
     """Positions (over all files, from 0) of the lines whose hash of ``spec``'s columns is shared
     with another line: the only lines that can be exact duplicates (see `DuplicateFinder`).
 
-    Reads the files once, keeping a hash per line. A file holding a value past ``limits`` is read
-    again by `read_batches` for its one-line error, so that errors come in the order of the files.
+    Reads the files once, keeping a hash per line; the ``typed`` columns (as in `read_batches`, the
+    same for every file) are hashed as values, every NaN alike, since lines of equal text hold equal
+    values. A file holding a value past ``limits`` is read again by `read_batches` for its one-line
+    error, so that errors come in the order of the files.
     """
+    texts = [n for n in spec.names if n not in typed]
+    floats = {c.name for c in spec.columns if c.dtype == "float" and c.name in typed}
+    values = [pl.col(n).fill_nan(float("nan")) if n in floats else pl.col(n) for n in spec.names]
+    too_long = pl.any_horizontal(pl.col(texts).str.len_bytes() > limits.value_bytes)
     hashes = []
-    for path, lf in _scans(files, spec, delimiter, limits):
-        too_long = pl.any_horizontal(pl.col(spec.names).str.len_bytes() > limits.value_bytes)
+    for path, lf in _scans(files, spec, delimiter, limits, typed):
         try:
-            part = lf.select(pl.struct(spec.names).hash().alias("hash"), too_long.alias("long")).collect(
+            part = lf.select(pl.struct(values).hash().alias("hash"), too_long.alias("long")).collect(
                 engine="streaming"
             )
         except READ_ERRORS as e:
             raise InputError(f"{path}: {describe_read_error(path, e, delimiter)}") from e
         if part["long"].any():
-            for _ in read_batches([path], spec, delimiter, limits=limits):
+            for _ in read_batches([path], spec, delimiter, limits=limits, typed=typed):
                 pass
         hashes.append(part["hash"])
     if not hashes:
@@ -142,9 +154,12 @@ def load_transactions(
     """The transactions of ``files`` validated slice by slice (see the module's docstring); the
     arguments are those of `validate_transactions`.
     """
-    finder = DuplicateFinder(repeated_rows(files, TRANSACTIONS, delimiter), TRANSACTIONS.names)
+    # Parquet numbers and time stamps of the contract's exact types are validated as values,
+    # without printing and parsing them again: the same rows kept and quarantined (tested).
+    typed = exact_typed_columns(files, TRANSACTIONS)
+    finder = DuplicateFinder(repeated_rows(files, TRANSACTIONS, delimiter, typed=typed), TRANSACTIONS.names)
     kept, quarantined = [], []
-    for batch in read_batches(files, TRANSACTIONS, delimiter, rows=rows):
+    for batch in read_batches(files, TRANSACTIONS, delimiter, rows=rows, typed=typed):
         part = validate_transactions(
             batch,
             skus=skus,

@@ -148,7 +148,7 @@ def _size(n: int) -> str:
 def check_value_sizes(frame: pl.DataFrame, path: Path, spec: InputSpec, limits: ReadLimits) -> None:
     """InputError naming the first line and column holding a value over ``limits.value_bytes``."""
     first: tuple[int, str] | None = None
-    for column in spec.names:
+    for column in (n for n in spec.names if frame.schema[n] == pl.String):
         too_long = frame[column].str.len_bytes() > limits.value_bytes
         if too_long.any():
             line = int(frame[LINE_COL].filter(too_long)[0])
@@ -219,8 +219,39 @@ def extra_names(header: list[str], spec: InputSpec) -> list[str]:
     ]
 
 
+# Parquet types read as the contract's type without a trip through text: the value is the one its
+# text would parse to (floats print and parse back exactly; a time stamp in microseconds without a
+# zone prints as the ISO text it parses from), so validation can skip the text for these columns.
+_EXACT_TYPES: dict[str, pl.DataType] = {"float": pl.Float64(), "datetime": pl.Datetime("us")}
+
+
+def exact_typed_columns(files: list[Path], spec: InputSpec) -> frozenset[str]:
+    """The contract columns of ``spec`` that every one of ``files`` holds as Parquet in the exact
+    type validation reads without text (Float64 numbers, time stamps in microseconds without a
+    zone); empty unless every file is Parquet. Files whose schema cannot be read give none: their
+    scan says why.
+    """
+    if not files or not all(is_parquet(f) for f in files):
+        return frozenset()
+    wanted = {c.name: _EXACT_TYPES[c.dtype] for c in spec.columns if c.dtype in _EXACT_TYPES}
+    names = set(wanted)
+    for path in files:
+        try:
+            schema = pl.read_parquet_schema(path)
+        except READ_ERRORS:
+            return frozenset()
+        names = {n for n in names if schema.get(n) == wanted[n]}
+    return frozenset(names)
+
+
 def scan_file(
-    path: Path, spec: InputSpec, delimiter: str, label: str, limits: ReadLimits = LIMITS
+    path: Path,
+    spec: InputSpec,
+    delimiter: str,
+    label: str,
+    limits: ReadLimits = LIMITS,
+    *,
+    typed: frozenset[str] = frozenset(),
 ) -> pl.LazyFrame:
     """A lazy scan of one file: the contract's columns as text, plus source, line and reason.
 
@@ -228,7 +259,7 @@ def scan_file(
     columns (`extra_names`) follow the contract's, as text. A CSV line with more fields than the
     header gets the reason "more fields than the header"; a line with fewer reads the missing
     fields as empty. Lines without any value in the columns read (blank lines) are skipped and not
-    counted.
+    counted. Columns named in ``typed`` (from `exact_typed_columns`, Parquet only) keep their type.
     """
     if is_parquet(path):
         try:
@@ -283,7 +314,9 @@ def scan_file(
         )
     return lf.select(
         *[
-            pl.col(c).cast(pl.String) if c in present else pl.lit(None, dtype=pl.String).alias(c)
+            (pl.col(c) if c in typed else pl.col(c).cast(pl.String))
+            if c in present
+            else pl.lit(None, dtype=pl.String).alias(c)
             for c in spec.names
         ],
         *[pl.col(c).cast(pl.String) for c in extras],

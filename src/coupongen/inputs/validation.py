@@ -36,7 +36,11 @@ Check = tuple[pl.Expr, str]  # a row condition that quarantines, and the reason 
 
 
 def _conform(raw: pl.DataFrame, spec: InputSpec) -> pl.DataFrame:
-    """The raw frame with every spec column (absent optional ones as null text) and the extras."""
+    """The raw frame with every spec column (absent optional ones as null text) and the extras.
+
+    A column already of its contract type (a Parquet number or time stamp, see
+    `reading.exact_typed_columns`) keeps it; any other column is text.
+    """
     require_columns(raw.columns, spec.required, source=spec.name)
     extra = {
         SOURCE_COL: pl.lit(None, dtype=pl.String),
@@ -45,7 +49,7 @@ def _conform(raw: pl.DataFrame, spec: InputSpec) -> pl.DataFrame:
     }
     return raw.select(
         *[
-            pl.col(c.name).cast(pl.String)
+            (pl.col(c.name) if _is_typed(raw, c.name, c.dtype) else pl.col(c.name).cast(pl.String))
             if c.name in raw.columns
             else pl.lit(None, dtype=pl.String).alias(c.name)
             for c in spec.columns
@@ -54,13 +58,35 @@ def _conform(raw: pl.DataFrame, spec: InputSpec) -> pl.DataFrame:
     )
 
 
+def _is_typed(frame: pl.DataFrame, name: str, dtype: str) -> bool:
+    return dtype in _TYPED_VALUES and frame.schema[name] == POLARS_TYPES[dtype]
+
+
+# A typed column's value is what its text would parse to: a number only when finite; a time stamp
+# only in the years an ISO text can hold (printed otherwise as "-0001-..." or "+10000-...").
+_TYPED_VALUES = {
+    "float": lambda v: pl.when(v.is_finite()).then(v).otherwise(None),
+    "datetime": lambda v: pl.when(v.dt.year().is_between(0, 9999)).then(v).otherwise(None),
+}
+
+
 def _prepare(raw: pl.DataFrame, spec: InputSpec) -> pl.DataFrame:
-    """Add the cleaned text and the typed value of every column, each computed once."""
+    """Add the cleaned text and the typed value of every column, each computed once.
+
+    For a column that arrives typed, the "text" copy is the value as read (null where missing), so
+    that the empty and type checks read the same way for both.
+    """
     frame = _conform(raw, spec)
-    frame = pl.concat([frame, clean_texts(frame, spec.names)], how="horizontal")
-    values = []
+    typed = [c for c in spec.columns if _is_typed(frame, c.name, c.dtype)]
+    texts = [n for n in spec.names if n not in {c.name for c in typed}]
+    frame = pl.concat([frame, clean_texts(frame, texts)], how="horizontal").with_columns(
+        pl.col(c.name).alias(text_name(c.name)) for c in typed
+    )
+    values: list[pl.Expr] = []
     for c in spec.columns:
-        if c.dtype in ("datetime", "date"):
+        if c in typed:
+            values.append(_TYPED_VALUES[c.dtype](pl.col(c.name)))
+        elif c.dtype in ("datetime", "date"):
             stamp = pl.lit(parse_timestamps(frame, text_name(c.name)))
             values.append(stamp.dt.date() if c.dtype == "date" else stamp)
         else:
@@ -98,7 +124,7 @@ def _split(name: str, frame: pl.DataFrame, spec: InputSpec, checks: list[Check])
     )
     as_read = frame.select(*spec.names, SOURCE_COL, LINE_COL, REASON_COL)
     if not bad.any():
-        return Loaded(name, values, as_read.clear())
+        return Loaded(name, values, as_read.clear().with_columns(pl.col(spec.names).cast(pl.String)))
     reasons = [pl.col(REASON_COL)] + [
         pl.when(pl.col(f"c{i}")).then(pl.lit(text)) for i, (_, text) in enumerate(checks)
     ]
@@ -106,7 +132,7 @@ def _split(name: str, frame: pl.DataFrame, spec: InputSpec, checks: list[Check])
         pl.concat([as_read, flags], how="horizontal")
         .filter(bad)
         .select(
-            *spec.names,
+            pl.col(spec.names).cast(pl.String),
             SOURCE_COL,
             LINE_COL,
             pl.concat_str(reasons, separator="; ", ignore_nulls=True).alias(REASON_COL),
@@ -122,13 +148,14 @@ def later_duplicates(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
     exactly, so a hash collision never quarantines a line.
     """
     result = pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True).alias("duplicate")
-    hashes = frame.select(columns).select(pl.struct(columns).hash()).to_series()
+    hashes = frame.select(pl.struct(pl.col(columns).cast(pl.String)).hash()).to_series()
     ordered = hashes.sort()
     repeated = ordered.filter(ordered == ordered.shift(1)).unique()
     if repeated.is_empty():
         return result
     rows = hashes.is_in(repeated.implode()).arg_true()
-    candidates = frame.select(columns).gather(rows)
+    # Compared as text: 0.0 and -0.0 are equal numbers but different lines.
+    candidates = frame.select(pl.col(columns).cast(pl.String)).gather(rows)
     later = ~candidates.select(pl.struct(columns).is_first_distinct()).to_series()
     return result.scatter(rows.filter(later), True)
 
@@ -250,7 +277,11 @@ def validate_transactions(
     if duplicates is None:
         duplicates = later_duplicates(frame, TRANSACTIONS.names)
     sku, cid = pl.col(text_name("sku")), pl.col(text_name("customer_id"))
-    known_sku, known_cid = sku.is_in(skus.implode()), cid.is_in(customer_ids.implode())
+    # Each lookup once (a set of every customer id is built per lookup), then read by two checks.
+    frame = frame.with_columns(
+        sku.is_in(skus.implode()).alias(_KNOWN_SKU), cid.is_in(customer_ids.implode()).alias(_KNOWN_CID)
+    )
+    known_sku, known_cid = pl.col(_KNOWN_SKU), pl.col(_KNOWN_CID)
     held_sku = (
         sku.is_in(quarantined_skus.cast(pl.String).str.strip_chars().implode())
         if quarantined_skus is not None
@@ -281,6 +312,9 @@ def validate_transactions(
         ),
     ]
     return _split("transactions", frame, TRANSACTIONS, checks)
+
+
+_KNOWN_SKU, _KNOWN_CID = "__known_sku", "__known_customer"
 
 
 def _show(x: float) -> str:
