@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
@@ -35,6 +35,13 @@ def parse_locale(tag: str) -> Locale:
         raise ValueError(f"unknown locale {tag!r}") from e
 
 
+# A night formats the same few dates and amounts for thousands of customers, and Babel works each
+# one out anew (a date skeleton is matched against the locale's patterns, about a millisecond):
+# the formatted texts are kept, since they depend on nothing but the arguments.
+_KEPT = 65_536
+
+
+@lru_cache(maxsize=_KEPT)
 def money(value: float, currency: str, locale: str) -> str:
     """An amount of ``currency`` as ``locale`` writes it; whole amounts without a fraction."""
     loc = parse_locale(locale)
@@ -46,16 +53,19 @@ def money(value: float, currency: str, locale: str) -> str:
     return pattern.apply(value, loc, currency=currency, currency_digits=False)
 
 
+@lru_cache(maxsize=_KEPT)
 def number(value: float, locale: str) -> str:
     """A number with the locale's grouping and decimal sign, as many decimals as it has (up to 3)."""
     return format_decimal(value, locale=parse_locale(locale))
 
 
+@lru_cache(maxsize=_KEPT)
 def percent(value: float, locale: str) -> str:
     """A percentage given in percent (``10`` is 10 %), as the locale writes it."""
     return format_percent(float(value) / 100, locale=parse_locale(locale), decimal_quantization=False)
 
 
+@lru_cache(maxsize=_KEPT)
 def day(value: str | date, locale: str, fmt: str = "day_month") -> str:
     """A date (ISO text or date): ``day_month`` is the locale's short day and month (``6/5``,
     ``05.06``); ``short``/``medium``/``long``/``full`` are its date formats.
