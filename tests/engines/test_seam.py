@@ -175,3 +175,57 @@ def test_under_spark_submit_its_master_applies_unless_one_is_named(monkeypatch):
     assert submitted.url is None and "spark.sql.shuffle.partitions" not in submitted.settings
     assert submitted.settings["spark.sql.session.timeZone"] == "UTC"
     assert _built_with(monkeypatch, "yarn").url == "yarn"
+
+
+def test_a_holdout_drawn_beforehand_is_the_holdout():
+    """The budget cut takes the holdout flag an engine drew with the candidates (`guards.DRAWN`)."""
+    from coupongen.offers.guards import DRAWN, in_holdout, within_budget
+
+    ids = pl.Series("customer_id", [f"C{i}" for i in range(6)])
+    frame = pl.DataFrame(
+        {"customer_id": ids, "priority": [6.0, 5.0, 4.0, 3.0, 2.0, 1.0], "expected_cost": [1.0] * 6}
+    )
+    drawn = in_holdout(ids, salt="c:1", share=0.5)
+    assert (
+        within_budget(frame.with_columns(drawn.alias(DRAWN)), 3.0, salt="c:1", share=0.5)
+        .drop(DRAWN)
+        .equals(within_budget(frame, 3.0, salt="c:1", share=0.5))
+    )
+    flags = [True, False, False, True, False, False]
+    cut = within_budget(frame.with_columns(pl.Series(DRAWN, flags)), 3.0, salt="c:1", share=0.5)
+    # C0 and C3 held out cost nothing: three coupons fit, C4 is the last, C5 past the budget.
+    assert cut.select("customer_id", "held").rows() == [
+        ("C0", True),
+        ("C1", False),
+        ("C2", False),
+        ("C3", True),
+        ("C4", False),
+    ]
+
+
+def test_which_campaigns_the_spark_candidates_stage_proposes():
+    """A target that picks from every customer's purchases stays on the driver, as does a public
+    code; the polars engine proposes everything in its planning.
+    """
+    from coupongen.config.audience import Target
+    from coupongen.engines import candidates_stage
+    from coupongen.engines.spark.candidates import on_driver
+
+    job = load_job(NIGHTLY)
+    by_type = {c.type: c for c in job.campaigns}
+    win_back, cross_sell = by_type["win_back"], by_type["cross_sell"]
+    assert not any(on_driver(c) for c in job.campaigns)
+
+    def aimed(campaign, **target):
+        return campaign.model_copy(update={"target": Target(**target)})
+
+    assert not on_driver(aimed(win_back, categories=("coffee",)))
+    assert not on_driver(aimed(win_back, skus=("P000001",), rule="favourite"))
+    assert not on_driver(aimed(win_back, rule="favourite"))
+    assert not on_driver(aimed(win_back, brands=("Barilla",), rule="replenishment"))
+    assert on_driver(aimed(win_back, brands=("Barilla",)))
+    assert on_driver(aimed(win_back, categories=("coffee",), rule="model"))
+    assert on_driver(aimed(cross_sell, categories=("coffee",)))
+    public = win_back.model_copy(update={"code": win_back.code.model_copy(update={"public": True})})
+    assert on_driver(public)
+    assert candidates_stage(job, SimpleNamespace()) is None  # type: ignore[arg-type]
