@@ -44,6 +44,9 @@ STAGE = "candidates"
 POSITION = "position"
 """The customer's row in the driver's customer table: the eligible customers' order there."""
 
+HANDED_OVER = ("customers", "bought", "categories", "ranking", "also_bought")
+"""The offer context's customer-keyed frames, each handed over as the stage ``offer_<kind>``."""
+
 CUSTOMERS_PER_GROUP = 50_000
 """About how many customers a Spark task proposes offers for at once."""
 
@@ -125,7 +128,8 @@ def propose_on_spark(
 
     campaigns = staged_campaigns(job, ctx)
     folder = stages.stage_dir(run_dir, STAGE)
-    stages.begin_stage(folder)
+    for stage in (STAGE, *(f"offer_{kind}" for kind in HANDED_OVER)):  # an earlier run's, if any
+        stages.begin_stage(stages.stage_dir(run_dir, stage))
     if not campaigns:
         return {}
     lists = {c.name: job.customer_lists.get(c.name) for c in campaigns}
