@@ -229,3 +229,37 @@ def test_which_campaigns_the_spark_candidates_stage_proposes():
     public = win_back.model_copy(update={"code": win_back.code.model_copy(update={"public": True})})
     assert on_driver(public)
     assert candidates_stage(job, SimpleNamespace()) is None  # type: ignore[arg-type]
+
+
+def test_an_eligibility_filter_spark_could_not_answer_fails_on_the_driver(tmp_path):
+    """A filter whose values the customer column cannot be compared with is the planning's
+    ConfigError, raised before any Spark work (no session is needed to see it).
+    """
+    from datetime import date
+
+    from coupongen.config.audience import Filter
+    from coupongen.engines.spark.candidates import propose_on_spark
+    from coupongen.offers.candidates import OfferContext
+
+    job = load_job(NIGHTLY)
+    vip = next(c for c in job.campaigns if c.type == "vip_reward")
+    bad = vip.eligibility.model_copy(update={"visits": Filter(op="at_least", values=("many",))})
+    job.campaigns = (vip.model_copy(update={"eligibility": bad}),)
+    customers = pl.DataFrame(
+        schema={
+            "customer_id": pl.String,
+            "monetary": pl.Float64,
+            "visits": pl.Int32,
+            "rfm_segment": pl.String,
+        }
+    )
+    ctx = OfferContext(
+        customers, pl.DataFrame(), pl.DataFrame(), pl.DataFrame(), pl.DataFrame(), date(2026, 11, 22), 365
+    )
+    with pytest.raises(ConfigError) as e:
+        propose_on_spark(None, tmp_path, job, ctx, seed=1)  # type: ignore[arg-type]
+    assert str(e.value) == (
+        "campaign 'vip_reward': eligibility.visits: column 'visits' holds Int32, which the filter's "
+        "values cannot be compared with"
+    )
+    assert not (stages.stage_dir(tmp_path, "candidates") / stages.SUCCESS).exists()
