@@ -1,9 +1,9 @@
 """Engines: where the night's heavy analysis stages run, polars on this machine or Apache Spark.
 
 The job's ``engine`` (``coupongen run --engine`` overrides it) picks one. Both give the same
-`Analysis`, frame for frame; the planning, codes and ledger always run here, on the driver, over it.
-Polars is the default: on one machine it uses a fraction of Spark's CPU. Spark is imported only
-when a job asks for it.
+`Analysis`, frame for frame, and the same offer candidates with their holdout flags; the caps,
+budgets, cuts, codes and ledger always run here, on the driver, over them. Polars is the default:
+on one machine it uses a fraction of Spark's CPU. Spark is imported only when a job asks for it.
 """
 
 from __future__ import annotations
