@@ -16,8 +16,8 @@ with SPARK_MASTER set to --master, into its own output folder and ledger, and th
 - peak resident memory: the coupongen process (the driver), its other descendants (the Spark
   JVM: in local mode it also runs the executors) and their sum, sampled every 0.2 s;
 - the equality check: the POS and CRM files of both engines row for row with the freshly drawn
-  codes set aside (code, barcode_value), the quarantine files byte for byte, and every Parquet
-  file of the night's analysis folder.
+  codes set aside (code, barcode_value), the holdout places each ledger recorded, the quarantine
+  files byte for byte, and every Parquet file of the night's analysis folder.
 
 The machine's load average is printed next to every time: on a shared machine they grow with it.
 """
@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -168,12 +169,25 @@ def _table(path: Path) -> pl.DataFrame:
     return pl.read_csv(path, infer_schema=False).drop(CODE_COLUMNS, strict=False)
 
 
+def _holdout(ledger: Path) -> pl.DataFrame:
+    """The holdout places a night's ledger recorded: campaign, customer and target."""
+    with sqlite3.connect(ledger) as conn:
+        rows = conn.execute(
+            "SELECT campaign, offer_type, customer_id, target_kind, target FROM controls "
+            "ORDER BY campaign, customer_id"
+        ).fetchall()
+    names = ["campaign", "offer_type", "customer_id", "target_kind", "target"]
+    return pl.DataFrame(rows, schema=dict.fromkeys(names, pl.String), orient="row")
+
+
 def compare_nights(left: Path, right: Path) -> list[str]:
     """One line per compared file: row counts and equal or where the first difference is."""
     lines = []
     for name in COMPARED:
         a, b = _table(left / name), _table(right / name)
         lines.append(f"{name}: {a.height:,} / {b.height:,} rows, {_verdict(a, b)} (codes set aside)")
+    a, b = _holdout(left.parent / "ledger.sqlite"), _holdout(right.parent / "ledger.sqlite")
+    lines.append(f"ledger holdout: {a.height:,} / {b.height:,} places, {_verdict(a, b)}")
     for path in sorted(
         {p.name for p in (left / "quarantine").glob("*.csv")}
         | {p.name for p in (right / "quarantine").glob("*.csv")}

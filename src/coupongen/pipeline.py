@@ -20,7 +20,7 @@ from coupongen.config import Job
 from coupongen.delivery import crm, outbox, pos
 from coupongen.delivery import planning as delivery
 from coupongen.delivery.ledger_stamp import check_same_ledger, write_stamp
-from coupongen.engines import analyse_night, load_night_inputs
+from coupongen.engines import analyse_night, candidates_stage, load_night_inputs
 from coupongen.errors import InputError, LedgerBusyError
 from coupongen.ledger import Ledger
 from coupongen.ledger.issuing import issue
@@ -135,6 +135,7 @@ def plan(job: Job, night: NightData, settings: Settings, ledger: Ledger | None) 
         public_issued=public_issued,
         customer_columns=night.customer_columns,
         chances=night.chances,
+        stage=candidates_stage(job, settings),
     )
 
 

@@ -175,3 +175,91 @@ def test_under_spark_submit_its_master_applies_unless_one_is_named(monkeypatch):
     assert submitted.url is None and "spark.sql.shuffle.partitions" not in submitted.settings
     assert submitted.settings["spark.sql.session.timeZone"] == "UTC"
     assert _built_with(monkeypatch, "yarn").url == "yarn"
+
+
+def test_a_holdout_drawn_beforehand_is_the_holdout():
+    """The budget cut takes the holdout flag an engine drew with the candidates (`guards.DRAWN`)."""
+    from coupongen.offers.guards import DRAWN, in_holdout, within_budget
+
+    ids = pl.Series("customer_id", [f"C{i}" for i in range(6)])
+    frame = pl.DataFrame(
+        {"customer_id": ids, "priority": [6.0, 5.0, 4.0, 3.0, 2.0, 1.0], "expected_cost": [1.0] * 6}
+    )
+    drawn = in_holdout(ids, salt="c:1", share=0.5)
+    assert (
+        within_budget(frame.with_columns(drawn.alias(DRAWN)), 3.0, salt="c:1", share=0.5)
+        .drop(DRAWN)
+        .equals(within_budget(frame, 3.0, salt="c:1", share=0.5))
+    )
+    flags = [True, False, False, True, False, False]
+    cut = within_budget(frame.with_columns(pl.Series(DRAWN, flags)), 3.0, salt="c:1", share=0.5)
+    # C0 and C3 held out cost nothing: three coupons fit, C4 is the last, C5 past the budget.
+    assert cut.select("customer_id", "held").rows() == [
+        ("C0", True),
+        ("C1", False),
+        ("C2", False),
+        ("C3", True),
+        ("C4", False),
+    ]
+
+
+def test_which_campaigns_the_spark_candidates_stage_proposes():
+    """A target that picks from every customer's purchases stays on the driver, as does a public
+    code; the polars engine proposes everything in its planning.
+    """
+    from coupongen.config.audience import Target
+    from coupongen.engines import candidates_stage
+    from coupongen.engines.spark.candidates import on_driver
+
+    job = load_job(NIGHTLY)
+    by_type = {c.type: c for c in job.campaigns}
+    win_back, cross_sell = by_type["win_back"], by_type["cross_sell"]
+    assert not any(on_driver(c) for c in job.campaigns)
+
+    def aimed(campaign, **target):
+        return campaign.model_copy(update={"target": Target(**target)})
+
+    assert not on_driver(aimed(win_back, categories=("coffee",)))
+    assert not on_driver(aimed(win_back, skus=("P000001",), rule="favourite"))
+    assert not on_driver(aimed(win_back, rule="favourite"))
+    assert not on_driver(aimed(win_back, brands=("Barilla",), rule="replenishment"))
+    assert on_driver(aimed(win_back, brands=("Barilla",)))
+    assert on_driver(aimed(win_back, categories=("coffee",), rule="model"))
+    assert on_driver(aimed(cross_sell, categories=("coffee",)))
+    public = win_back.model_copy(update={"code": win_back.code.model_copy(update={"public": True})})
+    assert on_driver(public)
+    assert candidates_stage(job, SimpleNamespace()) is None  # type: ignore[arg-type]
+
+
+def test_an_eligibility_filter_spark_could_not_answer_fails_on_the_driver(tmp_path):
+    """A filter whose values the customer column cannot be compared with is the planning's
+    ConfigError, raised before any Spark work (no session is needed to see it).
+    """
+    from datetime import date
+
+    from coupongen.config.audience import Filter
+    from coupongen.engines.spark.candidates import propose_on_spark
+    from coupongen.offers.candidates import OfferContext
+
+    job = load_job(NIGHTLY)
+    vip = next(c for c in job.campaigns if c.type == "vip_reward")
+    bad = vip.eligibility.model_copy(update={"visits": Filter(op="at_least", values=("many",))})
+    job.campaigns = (vip.model_copy(update={"eligibility": bad}),)
+    customers = pl.DataFrame(
+        schema={
+            "customer_id": pl.String,
+            "monetary": pl.Float64,
+            "visits": pl.Int32,
+            "rfm_segment": pl.String,
+        }
+    )
+    ctx = OfferContext(
+        customers, pl.DataFrame(), pl.DataFrame(), pl.DataFrame(), pl.DataFrame(), date(2026, 11, 22), 365
+    )
+    with pytest.raises(ConfigError) as e:
+        propose_on_spark(None, tmp_path, job, ctx, seed=1)  # type: ignore[arg-type]
+    assert str(e.value) == (
+        "campaign 'vip_reward': eligibility.visits: column 'visits' holds Int32, which the filter's "
+        "values cannot be compared with"
+    )
+    assert not (stages.stage_dir(tmp_path, "candidates") / stages.SUCCESS).exists()

@@ -20,6 +20,7 @@ from coupongen.analysis.night import Analysis, analyse
 from coupongen.config import Job, load_job
 from coupongen.engines import stages
 from coupongen.engines.spark import reading, validation
+from coupongen.engines.spark.candidates import STAGE, on_driver, propose_on_spark
 from coupongen.engines.spark.holdout import with_holdout
 from coupongen.engines.spark.loading import as_kept, as_quarantined, load_inputs_on_spark
 from coupongen.engines.spark.night import analyse_on_spark
@@ -28,8 +29,11 @@ from coupongen.inputs.batches import load_transactions, read_batches
 from coupongen.inputs.contract import TRANSACTIONS, Inputs
 from coupongen.inputs.loading import load_job_inputs
 from coupongen.inputs.reading import ReadLimits
-from coupongen.offers.guards import in_holdout
+from coupongen.offers.candidates import OFFER_TYPES
+from coupongen.offers.eligibility import eligible_customers
+from coupongen.offers.guards import DRAWN, in_holdout
 from coupongen.offers.planning import plan_night
+from coupongen.offers.targeting import apply_target
 from coupongen.settings import resolve_settings
 from tests.engines.test_spark_relevance import check_spark_relevance_equals_polars
 
@@ -68,6 +72,11 @@ EDGE_LINES = [
     ("E15", "C9000005", "2026-11-05T12:00:00", "S001", "X4", "1", "5.00"),
     ("E16", "C9000005", "2026-11-05T13:00:00", "S001", "X4", "-1", "-5.00"),
     ("E17", "C9000005", "2026-11-06T12:00:00", "S001", "X5", "2", "10.005"),
+    # A pasta bought every ten days, last eleven days ago: due again (a replenishment offer), and a
+    # birthday within the coupon's validity (a birthday offer).
+    ("E18", "C9000006", "2026-10-22T12:00:00", "S001", "P000001", "1", "109.90"),
+    ("E19", "C9000006", "2026-11-01T12:00:00", "S001", "P000001", "1", "109.90"),
+    ("E20", "C9000006", "2026-11-11T12:00:00", "S001", "P000001", "1", "109.90"),
 ]
 # Lines each engine must quarantine, with the reasons the polars validation gives (in its words).
 DIRTY_LINES = [
@@ -120,7 +129,10 @@ def night(spark, tmp_path_factory) -> Night:
     extra = pl.DataFrame({"customer_id": [*edge_ids, "C9000098"]}).with_columns(
         pl.lit("false").alias(c) for c in ("email_opt_in", "sms_opt_in", "push_opt_in")
     )
-    extra = extra.with_columns(pl.Series("nps_score", ["9", "", "3", "7", "10", "11"]))
+    extra = extra.with_columns(
+        pl.Series("nps_score", ["9", "", "3", "7", "10", "8", "11"]),
+        pl.Series("birth_date", ["", "", "", "", "", "1990-11-25", ""]),
+    )
     pl.concat([kept, extra], how="diagonal").write_csv(data / "customers.csv")
     products = pl.read_csv(SAMPLE / "products.csv", infer_schema=False)
     edge_products = pl.DataFrame(
@@ -167,6 +179,7 @@ def test_spark_night_equals_polars_night(night, spark, tmp_path):
     check_edge_customers_as_hand_computed(night)
     check_each_stage_written_with_its_key_and_marker(night)
     check_same_offers_planned(night)
+    check_candidates_staged_alike(night, spark)
 
 
 def check_inputs_validated_alike(night):
@@ -354,3 +367,78 @@ def check_same_offers_planned(night):
     assert expected.offers["campaign"].n_unique() >= 4
     for frame in ("offers", "controls", "funnel", "eligible"):
         assert_frame_equal(getattr(got, frame), getattr(expected, frame), check_exact=True)
+
+
+# Campaigns with a target besides the sample job's: two the Spark stage proposes (a category set
+# with its first-listed fallback, due products of a set), two the driver proposes (the set's most
+# widely bought product, and the model's pick: both read every customer's purchases).
+TARGETED = {
+    "win_back": ("coffee_or_pasta", {"categories": ("coffee", "pasta")}),
+    "vip_reward": (
+        "due_staples",
+        {"categories": ("milk", "bread", "eggs", "cheese"), "rule": "replenishment"},
+    ),
+    "second_purchase": ("brand_pick", {"brands": ("Barilla", "Carte Noire")}),
+    "referral": ("model_pick", {"categories": ("coffee", "pasta"), "rule": "model"}),
+}
+
+
+def _with_targeted(job: Job) -> Job:
+    from coupongen.config.audience import Target
+
+    extra = [
+        c.model_copy(update={"name": name, "target": Target(**target)})
+        for c in job.campaigns
+        for kind, (name, target) in TARGETED.items()
+        if c.type == kind
+    ]
+    campaigns = (*job.campaigns, *extra)
+    return Job(
+        job.path, job.config, campaigns, customer_lists=job.customer_lists, campaign_files=job.campaign_files
+    )
+
+
+def check_candidates_staged_alike(night, spark):
+    """The candidates stage over three groups of customers: each campaign's eligible customers,
+    candidates (every offer type of the sample job, and targets) and holdout flags are the polars
+    planning's, frame for frame; then the whole plan over the stage equals the polars plan.
+    """
+    job = _with_targeted(night.job)
+    seen: dict[str, object] = {}
+
+    def stage(ctx, seed):
+        seen["ctx"] = ctx
+        seen["staged"] = propose_on_spark(spark, night.run_dir, job, ctx, seed=seed, groups=3)
+        return seen["staged"]
+
+    got = plan_night(job, night.spark, night.products, as_of=AS_OF, seed=night.seed, stage=stage)
+    ctx, staged = seen["ctx"], seen["staged"]
+    assert sorted(staged) == sorted(c.name for c in job.campaigns if not on_driver(c))
+    assert {"brand_pick", "model_pick"}.isdisjoint(staged)
+    offered = set()
+    for campaign in job.campaigns:
+        if campaign.name not in staged:
+            continue
+        eligible = eligible_customers(ctx.customers, campaign, listed=job.customer_lists.get(campaign.name))
+        proposed = apply_target(OFFER_TYPES[campaign.type](eligible, ctx, campaign), ctx, campaign)
+        expected = proposed.sort("customer_id").with_columns(
+            in_holdout(
+                proposed.sort("customer_id")["customer_id"],
+                salt=f"{campaign.name}:{night.seed}",
+                share=campaign.holdout_share,
+            ).alias(DRAWN)
+        )
+        on_spark, candidates = staged[campaign.name]
+        assert_frame_equal(on_spark, eligible.select("customer_id"), check_exact=True)
+        assert_frame_equal(candidates.sort("customer_id"), expected, check_exact=True)
+        if expected.height:
+            offered.add(campaign.type)
+    assert offered == set(OFFER_TYPES)
+    assert staged["coffee_or_pasta"][1]["target"].unique().sort().to_list() == ["coffee", "pasta"]
+    written = stages.stage_dir(night.run_dir, STAGE)
+    assert (written / stages.SUCCESS).is_file() and (written / stages.KEY_FILE).is_file()
+    expected_plan = plan_night(job, night.polars, night.products, as_of=AS_OF, seed=night.seed)
+    assert set(expected_plan.funnel["campaign"]) >= {name for name, _ in TARGETED.values()}
+    assert "coffee_or_pasta" in set(expected_plan.offers["campaign"])
+    for frame in ("offers", "controls", "funnel", "eligible"):
+        assert_frame_equal(getattr(got, frame), getattr(expected_plan, frame), check_exact=True)

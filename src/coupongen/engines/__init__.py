@@ -1,13 +1,14 @@
 """Engines: where the night's heavy analysis stages run, polars on this machine or Apache Spark.
 
 The job's ``engine`` (``coupongen run --engine`` overrides it) picks one. Both give the same
-`Analysis`, frame for frame; the planning, codes and ledger always run here, on the driver, over it.
-Polars is the default: on one machine it uses a fraction of Spark's CPU. Spark is imported only
-when a job asks for it.
+`Analysis`, frame for frame, and the same offer candidates with their holdout flags; the caps,
+budgets, cuts, codes and ledger always run here, on the driver, over them. Polars is the default:
+on one machine it uses a fraction of Spark's CPU. Spark is imported only when a job asks for it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -15,9 +16,11 @@ from coupongen.analysis.night import Analysis, analyse
 from coupongen.config import ENGINES, Job
 from coupongen.inputs.contract import Inputs
 from coupongen.inputs.loading import load_job_inputs
+from coupongen.offers.candidates import OfferContext
+from coupongen.offers.planning import StagedCandidates
 from coupongen.settings import Settings
 
-__all__ = ["ENGINES", "analyse_night", "load_night_inputs"]
+__all__ = ["ENGINES", "analyse_night", "candidates_stage", "load_night_inputs"]
 
 
 def load_night_inputs(
@@ -60,3 +63,24 @@ def analyse_night(
 
         return analyse_on_spark(job, inputs, settings, customers=customers, baskets=baskets, ranking=ranking)
     return analyse(job, inputs, settings.as_of, customers=customers, baskets=baskets)
+
+
+def candidates_stage(job: Job, settings: Settings) -> Callable[[OfferContext, int], StagedCandidates] | None:
+    """How the job's engine proposes the night's offer candidates, for `offers.planning.plan_night`.
+
+    None on the polars engine: the planning proposes them itself. On the Spark engine, Spark
+    tasks propose them and draw the holdout flag into the ``candidates`` stage under
+    ``settings.run_dir`` (`coupongen.engines.spark.candidates`); the caps, budgets, holdout cut,
+    codes and ledger stay on the driver.
+    """
+    if job.config.engine != "spark":
+        return None
+
+    def on_spark(ctx: OfferContext, seed: int) -> StagedCandidates:
+        from coupongen.engines.spark.candidates import propose_on_spark
+        from coupongen.engines.spark.session import spark_master, spark_session
+
+        spark = spark_session(spark_master(job.config.spark.master))
+        return propose_on_spark(spark, settings.run_dir, job, ctx, seed=seed)
+
+    return on_spark

@@ -84,6 +84,11 @@ def in_holdout(customer_ids: pl.Series, *, salt: str, share: float) -> pl.Series
     return pl.Series(customer_ids.name, values, dtype=pl.Boolean)
 
 
+DRAWN = "holdout"
+"""A candidates column holding the holdout flag `in_holdout` gave (salt and share as below), when
+an engine drew it with the candidates: `within_budget` takes it instead of drawing again."""
+
+
 def within_budget(candidates: pl.DataFrame, budget: float | None, *, salt: str, share: float) -> pl.DataFrame:
     """Candidates by descending priority down to where the budget runs out, each marked ``held``.
 
@@ -91,10 +96,13 @@ def within_budget(candidates: pl.DataFrame, budget: float | None, *, salt: str, 
     will really be sent (held-out customers cost nothing), and the holdout is cut at the same place
     in the priority order, so treated and control come from the same customers. Rows recorded by an
     earlier run of the night (``recorded_held`` not null) are always kept and their coupons count
-    against the budget before any new one.
+    against the budget before any new one. A `DRAWN` column, when there is one, is the holdout.
     """
     ordered = candidates.sort(["priority", "customer_id"], descending=[True, False])
-    drawn = in_holdout(ordered["customer_id"], salt=salt, share=share)
+    if DRAWN in ordered.columns:  # drawn beforehand by the same hash (an engine's candidates stage)
+        drawn = ordered[DRAWN]
+    else:
+        drawn = in_holdout(ordered["customer_id"], salt=salt, share=share)
     # A group recorded by an earlier run of the night (column ``recorded_held``) stands.
     recorded = ordered["recorded_held"] if "recorded_held" in ordered.columns else None
     held = drawn if recorded is None else recorded.fill_null(drawn)

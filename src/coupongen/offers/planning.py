@@ -11,6 +11,7 @@ but sent nothing. A rerun of a night builds on what it already recorded.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -76,6 +77,12 @@ DECIDED_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+StagedCandidates = Mapping[str, tuple[pl.DataFrame, pl.DataFrame]]
+"""Per campaign, what an engine computed before the plan: the eligible customers (customer_id, in
+the customer table's order) and the offer type's candidates after the target (`CANDIDATE_SCHEMA`
+plus the holdout flag as `guards.DRAWN`); the caps, budgets and holdout cut run over them here."""
+
+
 def plan_offers(
     campaigns: tuple[CampaignConfig, ...],
     ctx: OfferContext,
@@ -88,6 +95,7 @@ def plan_offers(
     spent: pl.DataFrame | None = None,
     reach: pl.DataFrame | None = None,
     public_issued: dict[str, str] | None = None,
+    staged: StagedCandidates | None = None,
 ) -> OfferPlan:
     """Decide every campaign's offers and holdout for the run date.
 
@@ -103,7 +111,8 @@ def plan_offers(
     (campaign, spent) of earlier nights, against lifetime budgets; ``reach`` the (customer_id,
     campaign, as_of) of earlier nights' offers, against per-customer caps. A campaign with a public
     code plans its one shared coupon instead (see `public`); ``public_issued`` maps such a campaign
-    to the night the ledger issued its code.
+    to the night the ledger issued its code. ``staged`` holds, for the campaigns an engine
+    proposed beforehand (see `StagedCandidates`), their eligible customers and candidates.
     """
     lists = customer_lists or {}
     exclusive = [c.name for c in campaigns if c.exclusive]
@@ -137,9 +146,12 @@ def plan_offers(
             offers.append(shared.cast(OFFER_COLUMNS) if shared.height else shared)  # type: ignore[arg-type]
             counts.append(public_counts(campaign, shared))
             continue
-        eligible = eligible_customers(ctx.customers, campaign, listed=lists.get(campaign.name))
+        if staged is not None and campaign.name in staged:
+            eligible, proposed = staged[campaign.name]
+        else:
+            eligible = eligible_customers(ctx.customers, campaign, listed=lists.get(campaign.name))
+            proposed = apply_target(OFFER_TYPES[campaign.type](eligible, ctx, campaign), ctx, campaign)
         admitted.append(eligible.select(pl.lit(campaign.name).alias("campaign"), "customer_id"))
-        proposed = apply_target(OFFER_TYPES[campaign.type](eligible, ctx, campaign), ctx, campaign)
         cands = per_customer_capped(
             frequency_capped(proposed, campaign, recent, as_of=ctx.as_of), campaign, reach, as_of=ctx.as_of
         )
@@ -279,6 +291,7 @@ def plan_night(
     public_issued: dict[str, str] | None = None,
     customer_columns: pl.DataFrame | None = None,
     chances: pl.DataFrame | None = None,
+    stage: Callable[[OfferContext, int], StagedCandidates] | None = None,
 ) -> OfferPlan:
     """Targeting, guards, budgets and holdout for every enabled campaign of the job.
 
@@ -293,6 +306,8 @@ def plan_night(
     ``inputs.Loaded.extra``) join the table for ``[eligibility.columns]`` filters; a filter on a
     column the table lacks is a ConfigError naming the campaign file and key. ``chances`` (the
     tables of `chances.estimate_chances`) give each offer its expected value (`value`).
+    ``stage`` (an engine's candidates stage) proposes campaigns' candidates from the offer context
+    and the seed (see `plan_offers`' ``staged``).
     """
     live = [c for c in job.campaigns if c.enabled and c.runs_on(as_of)]
     by_store = any(c.eligibility.home_store is not None for c in live)
@@ -358,6 +373,7 @@ def plan_night(
         spent=spent,
         reach=reach,
         public_issued=public_issued,
+        staged=None if stage is None else stage(ctx, seed),
     )
 
 
