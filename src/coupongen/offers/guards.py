@@ -74,13 +74,16 @@ def in_holdout(customer_ids: pl.Series, *, salt: str, share: float) -> pl.Series
     A keyed BLAKE2b hash (stable across versions and machines, unlike in-memory hashes) of the salt
     and customer id, read as a fraction of 2**64.
     """
-    key = salt.encode()
     scale = float(2**64)
-    values = [
-        int.from_bytes(hashlib.blake2b(cid.encode(), digest_size=8, key=key[:64]).digest(), "big") / scale
-        < share
-        for cid in customer_ids.to_list()
-    ]
+    # The keyed hash's state after the key, copied for each id: the key is not hashed again.
+    keyed = hashlib.blake2b(digest_size=8, key=salt.encode()[:64])
+
+    def drawn(cid: str) -> bool:
+        h = keyed.copy()
+        h.update(cid.encode())
+        return int.from_bytes(h.digest(), "big") / scale < share
+
+    values = [drawn(cid) for cid in customer_ids.to_list()]
     return pl.Series(customer_ids.name, values, dtype=pl.Boolean)
 
 
