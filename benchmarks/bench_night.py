@@ -133,11 +133,12 @@ def timed_run(job: Path, out: Path, *, kill_when: Path | None = None) -> dict[st
         "peak_gb": round(usage.ru_maxrss / 1024**2, 2),
         "line": (stdout.strip().splitlines() or [""])[-1],
         "stages": stages,
+        "load": os.getloadavg()[0],
     }
 
 
 def _show(name: str, run: dict[str, object]) -> None:
-    figures = {k: v for k, v in run.items() if k != "stages"}
+    figures = {k: v for k, v in run.items() if k not in ("stages", "load")}
     print(f"{name:<12}{figures} (load average now {_load()})", flush=True)
     for stage, seconds, peak in run["stages"]:  # type: ignore[attr-defined]
         print(f"    {stage:<10}{seconds:>7.1f} s   peak so far {peak} GB (goal < {GOAL_PEAK_GB:g} GB)")
@@ -202,9 +203,12 @@ def main() -> None:
 
 def _table(rows: list[tuple[str, dict[str, object], str, bool]]) -> None:
     # CPU seconds next to wall seconds show how much of a wall time other work on the machine took.
-    print(f"{'figure':<14}{'wall s':>9}{'cpu s':>9}  {'goal':<26}")
+    # The 1-minute load average as each run ended: wall times above the goal at a load well over
+    # the core count say more about the machine than about the night.
+    print(f"{'figure':<14}{'wall s':>9}{'cpu s':>9}  {'goal':<26}{'status':<9}{'load at end':>12}")
     for name, run, goal, met in rows:
-        print(f"{name:<14}{run['wall_s']:>9}{run['cpu_s']:>9}  {goal:<26}{'met' if met else 'NOT met'}")
+        status = "met" if met else "NOT met"
+        print(f"{name:<14}{run['wall_s']:>9}{run['cpu_s']:>9}  {goal:<26}{status:<9}{run['load']:>12.1f}")
 
 
 def _peak(peak: float) -> None:

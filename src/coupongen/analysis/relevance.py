@@ -17,6 +17,7 @@ from coupongen.analysis.item_models import (
     FITTERS,
     TOP_N,
     WEIGHTINGS,
+    ItemModel,
     ModelSpec,
     PurchaseMatrix,
     codes_of,
@@ -116,55 +117,105 @@ def recommend(
     Raises:
         InputError: a frame lacks a required column.
     """
-    spec = spec or ModelSpec()
-    require_columns(bought.columns, ["customer_id", "in_lookback", "receipts", "sku"], source="bought frame")
-    require_columns(products.columns, ["promo_allowed", "sku"], source="products frame")
-    if isinstance(spec, RankSpec):
-        purchases = purchase_matrix(bought)
-    else:
-        purchases = purchase_matrix(bought, weighting=spec.weighting, half_life_days=spec.half_life_days)
-    promotable = products.filter(pl.col("promo_allowed"))["sku"]
-    allowed = purchases.items.is_in(promotable.implode()).to_numpy()
-    wanted = _wanted(purchases, customers)
-    rows = wanted.filter(pl.col("row").is_not_null())["row"].to_numpy()
-    modelled = pl.DataFrame(
-        schema={
-            "customer_id": pl.String,
-            "sku": pl.String,
-            "rank": pl.Int32,
-            "score": pl.Float64,
-            "anchor": pl.String,
-        }
+    return Ranker(bought, products, rules=rules, top_n=top_n, spec=spec, as_of=as_of, scored=scored).rank(
+        customers
     )
-    if isinstance(spec, RankSpec):
-        day = as_of or _facts_day(bought)
-        if day is not None and wanted.height:
-            modelled = reranker.rank(
-                bought, products, wanted["customer_id"], as_of=day, top_n=top_n, spec=spec
-            ).drop("substitute")
-    elif scored is not None:
-        modelled = (
-            scored.join(wanted.filter(pl.col("row").is_not_null()), on="customer_id", how="semi")
-            .filter(pl.col("rank") <= top_n)
-            .select(modelled.columns)
-            .cast(modelled.schema)
-            .sort("customer_id", "rank")
+
+
+class Ranker:
+    """`recommend` prepared once for many groups of customers: the purchase matrix and the fitted
+    model are built on the first need and kept, so ranking customers in groups costs what ranking
+    them at once does, and each customer's ranking is the same whatever group they come in.
+    """
+
+    def __init__(
+        self,
+        bought: pl.DataFrame,
+        products: pl.DataFrame,
+        *,
+        rules: pl.DataFrame | None = None,
+        top_n: int = TOP_N,
+        spec: ModelSpec | RankSpec | None = None,
+        as_of: date | None = None,
+        scored: pl.DataFrame | None = None,
+    ) -> None:
+        self.spec = spec or ModelSpec()
+        require_columns(
+            bought.columns, ["customer_id", "in_lookback", "receipts", "sku"], source="bought frame"
         )
-    elif purchases.items.len() and rows.size:
-        model = fit(purchases, spec)
-        modelled = score_customers(purchases, model, top_n=top_n, allowed=allowed, rows=rows)
-    recent = bought.filter(pl.col("in_lookback")).select("customer_id", "sku", "receipts")
-    ranked = explain(modelled.with_columns(pl.lit(spec.method).alias("source")), rules)
-    ranked = fill_from_rules(ranked, wanted, recent, rules, promotable, top_n)
-    ranked = fill_from_popular(ranked, wanted, recent, purchases, allowed, top_n)
-    order = pl.col("source").replace_strict(_SOURCE_ORDER, default=0, return_dtype=pl.Int32)
-    return (
-        ranked.sort(["customer_id", order, "rank"])
-        .with_columns((pl.int_range(pl.len()).over("customer_id") + 1).cast(pl.Int32).alias("rank"))
-        .filter(pl.col("rank") <= top_n)
-        .select(RECOMMENDATION_SCHEMA.names())
-        .cast(RECOMMENDATION_SCHEMA)
-    )
+        require_columns(products.columns, ["promo_allowed", "sku"], source="products frame")
+        self.bought, self.products, self.rules = bought, products, rules
+        self.top_n, self.as_of, self.scored = top_n, as_of, scored
+        if isinstance(self.spec, RankSpec):
+            self.purchases = purchase_matrix(bought)
+        else:
+            self.purchases = purchase_matrix(
+                bought, weighting=self.spec.weighting, half_life_days=self.spec.half_life_days
+            )
+        self.promotable = products.filter(pl.col("promo_allowed"))["sku"]
+        self.allowed = self.purchases.items.is_in(self.promotable.implode()).to_numpy()
+        self._model: ItemModel | None = None
+
+    @property
+    def model(self) -> ItemModel | None:
+        """The fitted item model of a model `spec` (fitted on first use); None for the learned
+        ranking, for scores computed elsewhere, or without purchases.
+        """
+        if self._model is None and self.fits_here:
+            self._model = fit(self.purchases, self.spec)  # type: ignore[arg-type]
+        return self._model
+
+    @property
+    def fits_here(self) -> bool:
+        """True when the ranking scores customers with an item model fitted here."""
+        return isinstance(self.spec, ModelSpec) and self.scored is None and bool(self.purchases.items.len())
+
+    def wanted(self, customers: Iterable[str] | pl.Series | None) -> pl.DataFrame:
+        """The customers to rank with their matrix row (null when they bought nothing in the window)."""
+        return _wanted(self.purchases, customers)
+
+    def rank(self, customers: Iterable[str] | pl.Series | None = None) -> pl.DataFrame:
+        """`recommend`'s ranking of ``customers`` (default: everyone who bought in the window)."""
+        spec, top_n, purchases = self.spec, self.top_n, self.purchases
+        wanted = self.wanted(customers)
+        rows = wanted.filter(pl.col("row").is_not_null())["row"].to_numpy()
+        modelled = pl.DataFrame(
+            schema={
+                "customer_id": pl.String,
+                "sku": pl.String,
+                "rank": pl.Int32,
+                "score": pl.Float64,
+                "anchor": pl.String,
+            }
+        )
+        if isinstance(spec, RankSpec):
+            day = self.as_of or _facts_day(self.bought)
+            if day is not None and wanted.height:
+                modelled = reranker.rank(
+                    self.bought, self.products, wanted["customer_id"], as_of=day, top_n=top_n, spec=spec
+                ).drop("substitute")
+        elif self.scored is not None:
+            modelled = (
+                self.scored.join(wanted.filter(pl.col("row").is_not_null()), on="customer_id", how="semi")
+                .filter(pl.col("rank") <= top_n)
+                .select(modelled.columns)
+                .cast(modelled.schema)
+                .sort("customer_id", "rank")
+            )
+        elif rows.size and (model := self.model) is not None:
+            modelled = score_customers(purchases, model, top_n=top_n, allowed=self.allowed, rows=rows)
+        recent = self.bought.filter(pl.col("in_lookback")).select("customer_id", "sku", "receipts")
+        ranked = explain(modelled.with_columns(pl.lit(spec.method).alias("source")), self.rules)
+        ranked = fill_from_rules(ranked, wanted, recent, self.rules, self.promotable, top_n)
+        ranked = fill_from_popular(ranked, wanted, recent, purchases, self.allowed, top_n)
+        order = pl.col("source").replace_strict(_SOURCE_ORDER, default=0, return_dtype=pl.Int32)
+        return (
+            ranked.sort(["customer_id", order, "rank"])
+            .with_columns((pl.int_range(pl.len()).over("customer_id") + 1).cast(pl.Int32).alias("rank"))
+            .filter(pl.col("rank") <= top_n)
+            .select(RECOMMENDATION_SCHEMA.names())
+            .cast(RECOMMENDATION_SCHEMA)
+        )
 
 
 def popular_unbought(

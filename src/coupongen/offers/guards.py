@@ -74,13 +74,16 @@ def in_holdout(customer_ids: pl.Series, *, salt: str, share: float) -> pl.Series
     A keyed BLAKE2b hash (stable across versions and machines, unlike in-memory hashes) of the salt
     and customer id, read as a fraction of 2**64.
     """
-    key = salt.encode()
     scale = float(2**64)
-    values = [
-        int.from_bytes(hashlib.blake2b(cid.encode(), digest_size=8, key=key[:64]).digest(), "big") / scale
-        < share
-        for cid in customer_ids.to_list()
-    ]
+    # The keyed hash's state after the key, copied for each id: the key is not hashed again.
+    keyed = hashlib.blake2b(digest_size=8, key=salt.encode()[:64])
+
+    def drawn(cid: str) -> bool:
+        h = keyed.copy()
+        h.update(cid.encode())
+        return int.from_bytes(h.digest(), "big") / scale < share
+
+    values = [drawn(cid) for cid in customer_ids.to_list()]
     return pl.Series(customer_ids.name, values, dtype=pl.Boolean)
 
 
@@ -98,26 +101,62 @@ def within_budget(candidates: pl.DataFrame, budget: float | None, *, salt: str, 
     earlier run of the night (``recorded_held`` not null) are always kept and their coupons count
     against the budget before any new one. A `DRAWN` column, when there is one, is the holdout.
     """
+    ordered = _marked(candidates, salt=salt, share=share)
+    if budget is None:
+        return ordered
+    last, _ = _cut(ordered, budget)
+    was = pl.col("recorded_held").is_not_null() if "recorded_held" in ordered.columns else pl.lit(False)
+    index = pl.int_range(pl.len())
+    return ordered.filter(was | (index <= (-1 if last is None else last)))
+
+
+def budget_edge(candidates: pl.DataFrame, budget: float, *, salt: str, share: float) -> float | None:
+    """The priority of the first new coupon `within_budget` cannot pay for; None when it pays for
+    every one.
+
+    Costs are never negative, so the budget is spent before that coupon and never again after it:
+    candidates added with a lower priority than the edge change nothing `within_budget` keeps,
+    and candidates added anywhere can only move the edge up (None when a cost is negative).
+    """
+    if candidates.is_empty() or bool((candidates["expected_cost"] < 0).any()):
+        return None
+    ordered = _marked(candidates, salt=salt, share=share)
+    _, over = _cut(ordered, budget)
+    return None if over is None else float(ordered["priority"][over])
+
+
+def _marked(candidates: pl.DataFrame, *, salt: str, share: float) -> pl.DataFrame:
+    """Candidates by descending priority (ties: customer_id), with ``held``: the salted holdout
+    draw (or the engine's, a `DRAWN` column), or the group an earlier run of the night recorded
+    (``recorded_held``).
+    """
     ordered = candidates.sort(["priority", "customer_id"], descending=[True, False])
     if DRAWN in ordered.columns:  # drawn beforehand by the same hash (an engine's candidates stage)
         drawn = ordered[DRAWN]
     else:
         drawn = in_holdout(ordered["customer_id"], salt=salt, share=share)
-    # A group recorded by an earlier run of the night (column ``recorded_held``) stands.
     recorded = ordered["recorded_held"] if "recorded_held" in ordered.columns else None
     held = drawn if recorded is None else recorded.fill_null(drawn)
-    ordered = ordered.with_columns(held.alias("held"))
-    if budget is None:
-        return ordered
-    # What an earlier run of the night recorded stays, wherever it now falls in the order, and its
-    # coupons are paid for first: only what is left of the budget goes to new coupons.
-    was = pl.col("recorded_held").is_not_null() if recorded is not None else pl.lit(False)
+    return ordered.with_columns(held.alias("held"))
+
+
+def _cut(ordered: pl.DataFrame, budget: float) -> tuple[int | None, int | None]:
+    """In `_marked` rows: the index of the last new coupon the budget pays for, and of the first it
+    cannot (None when there is none).
+
+    What an earlier run of the night recorded stays, wherever it now falls in the order, and its
+    coupons are paid for first: only what is left of the budget goes to new coupons.
+    """
+    was = pl.col("recorded_held").is_not_null() if "recorded_held" in ordered.columns else pl.lit(False)
     already = float(ordered.filter(was & ~pl.col("held"))["expected_cost"].sum())
     spent = pl.when(pl.col("held") | was).then(0.0).otherwise(pl.col("expected_cost")).cum_sum()
-    fits = ~pl.col("held") & ~was & (spent <= budget - already)
-    last = ordered.select(pl.int_range(pl.len()).filter(fits).max()).item()
+    new = ~pl.col("held") & ~was
     index = pl.int_range(pl.len())
-    return ordered.filter(was | (index <= (-1 if last is None else last)))
+    last, over = ordered.select(
+        index.filter(new & (spent <= budget - already)).max().alias("last"),
+        index.filter(new & (spent > budget - already)).min().alias("over"),
+    ).row(0)
+    return last, over
 
 
 def per_customer_capped(

@@ -14,13 +14,23 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 
 import polars as pl
 
 from coupongen.analysis.night import Analysis
-from coupongen.analysis.relevance import ranking_spec, recommend
-from coupongen.config import CampaignConfig, Job, MoneyRule, amount
-from coupongen.offers.candidates import OFFER_TYPES, OfferContext
+from coupongen.analysis.relevance import Ranker, ranking_spec
+from coupongen.config import CampaignConfig, Job, amount
+from coupongen.offers.bounded_cut import bounded_cut, can_bound
+from coupongen.offers.campaign_free import (
+    Guards,
+    budget_left,
+    capped_ids,
+    free_of,
+    oversized_buyers,
+    ranked_free_of,
+)
+from coupongen.offers.candidates import OfferContext
 from coupongen.offers.eligibility import (
     check_filter_columns,
     eligible_customers,
@@ -28,7 +38,6 @@ from coupongen.offers.eligibility import (
     with_customer_columns,
 )
 from coupongen.offers.guards import (
-    expected_cost,
     frequency_capped,
     night_budget,
     per_customer_capped,
@@ -36,8 +45,7 @@ from coupongen.offers.guards import (
 )
 from coupongen.offers.offer_rows import OFFER_COLUMNS, concat_or_empty, offer_rows
 from coupongen.offers.public import public_counts, public_offer
-from coupongen.offers.targeting import apply_target
-from coupongen.offers.value import margin_source, with_values
+from coupongen.offers.value import margin_source
 
 ELIGIBLE_SCHEMA: dict[str, pl.DataType] = {"campaign": pl.String(), "customer_id": pl.String()}
 
@@ -95,6 +103,7 @@ def plan_offers(
     spent: pl.DataFrame | None = None,
     reach: pl.DataFrame | None = None,
     public_issued: dict[str, str] | None = None,
+    ranker: Ranker | None = None,
     staged: StagedCandidates | None = None,
 ) -> OfferPlan:
     """Decide every campaign's offers and holdout for the run date.
@@ -111,8 +120,10 @@ def plan_offers(
     (campaign, spent) of earlier nights, against lifetime budgets; ``reach`` the (customer_id,
     campaign, as_of) of earlier nights' offers, against per-customer caps. A campaign with a public
     code plans its one shared coupon instead (see `public`); ``public_issued`` maps such a campaign
-    to the night the ledger issued its code. ``staged`` holds, for the campaigns an engine
-    proposed beforehand (see `StagedCandidates`), their eligible customers and candidates.
+    to the night the ledger issued its code. ``ranker`` (when ``ctx.relevance`` is None) ranks the
+    cross-sell campaigns' customers: only those who could make a budget's cut (`bounded_cut`),
+    or all those under the caps. ``staged`` holds, for the campaigns an engine proposed beforehand
+    (see `StagedCandidates`), their eligible customers and candidates.
     """
     lists = customer_lists or {}
     exclusive = [c.name for c in campaigns if c.exclusive]
@@ -146,46 +157,45 @@ def plan_offers(
             offers.append(shared.cast(OFFER_COLUMNS) if shared.height else shared)  # type: ignore[arg-type]
             counts.append(public_counts(campaign, shared))
             continue
+        proposed = None
         if staged is not None and campaign.name in staged:
             eligible, proposed = staged[campaign.name]
         else:
             eligible = eligible_customers(ctx.customers, campaign, listed=lists.get(campaign.name))
-            proposed = apply_target(OFFER_TYPES[campaign.type](eligible, ctx, campaign), ctx, campaign)
         admitted.append(eligible.select(pl.lit(campaign.name).alias("campaign"), "customer_id"))
-        cands = per_customer_capped(
-            frequency_capped(proposed, campaign, recent, as_of=ctx.as_of), campaign, reach, as_of=ctx.as_of
-        )
-        if isinstance(campaign.reward.value, MoneyRule):
-            # A reward priced off the target needs a target with a price.
-            cands = cands.filter(pl.col("base_value") > 0)
         earlier = before.filter(pl.col("campaign") == campaign.name)
         full = _full_customers(taken, campaign, exclusive, max_per_customer).join(
             earlier.select("customer_id"), on="customer_id", how="anti"
         )
-        free = (
-            cands.join(full, on="customer_id", how="anti")
-            .join(
-                earlier.select("customer_id", pl.col("held").alias("recorded_held")),
-                on="customer_id",
-                how="left",
+        guards = Guards(campaign, recent, reach, full, earlier)
+        salt = f"{campaign.name}:{seed}"
+        unranked = pl.DataFrame(schema={"customer_id": pl.String()})
+        cut = None
+        if proposed is None and ranker is not None and can_bound(campaign, ranker):
+            cut = bounded_cut(
+                ranker,
+                capped_ids(eligible, campaign, recent, reach, ctx.as_of),
+                pl.concat([earlier["customer_id"], *oversized_buyers(ctx)]),
+                partial(ranked_free_of, eligible=eligible, ctx=ctx, ranker=ranker, guards=guards),
+                partial(budget_left, limit=limit, earlier=earlier),
+                salt=salt,
+                share=campaign.holdout_share,
             )
-            .with_columns(
-                expected_cost(campaign, pl.col("base_value"), ctx.point_value, ctx.points_per_currency).alias(
-                    "expected_cost"
-                )
-            )
-        )
-        free = with_values(free, campaign, ctx)
-        if campaign.rank_by == "expected_value":
-            # Highest expected value first; an offer expected to lose money is not made.
-            kept = pl.col("recorded_held").is_not_null() | (pl.col("expected_value") > 0)
-            free = free.filter(kept).with_columns(pl.col("expected_value").fill_null(0.0).alias("priority"))
+        if cut is not None:
+            cands, free, budget, unranked = cut.cands, cut.free, cut.budget, cut.unranked
+        else:
+            if proposed is not None:
+                cands, free = free_of(eligible, ctx, guards, proposed=proposed)
+            elif ranker is not None and campaign.type == "cross_sell":
+                ids = capped_ids(eligible, campaign, recent, reach, ctx.as_of)
+                cands, free = ranked_free_of(ids, eligible=eligible, ctx=ctx, ranker=ranker, guards=guards)
+            else:
+                cands, free = free_of(eligible, ctx, guards)
+            budget = budget_left(cands, limit=limit, earlier=earlier)
         # Coupons issued earlier tonight to customers who are no longer candidates still cost.
         gone = earlier.join(cands.select("customer_id"), on="customer_id", how="anti")
-        spent_elsewhere = float(gone.filter(~pl.col("held"))["expected_cost"].sum())
-        budget = None if limit is None else max(limit - spent_elsewhere, 0.0)
         chosen = (
-            within_budget(free, budget, salt=f"{campaign.name}:{seed}", share=campaign.holdout_share)
+            within_budget(free, budget, salt=salt, share=campaign.holdout_share)
             if not free.is_empty()
             else free.with_columns(pl.lit(False).alias("held"))
         )
@@ -206,8 +216,9 @@ def plan_offers(
                 "campaign": campaign.name,
                 "offer_type": campaign.type,
                 "eligible": eligible.height,
-                "candidates": cands.height,
-                "capped": free.height,
+                # Customers never ranked (see `bounded_cut`) are candidates, and free unless full.
+                "candidates": cands.height + unranked.height,
+                "capped": free.height + unranked.join(full, on="customer_id", how="anti").height,
                 "within_budget": chosen.height + gone.height,
                 "treated": treated.height + sent_before.height,
                 "control": control.height + earlier.height - sent_before.height,
@@ -295,9 +306,11 @@ def plan_night(
 ) -> OfferPlan:
     """Targeting, guards, budgets and holdout for every enabled campaign of the job.
 
-    The cross-sell ranking is computed once, for the customers an enabled cross-sell campaign
-    could still give a coupon to tonight (admitted, and under its frequency and per-customer caps:
-    the guards would drop the others anyway), and shared by those campaigns. The customer table
+    The cross-sell ranking's model is fitted once. When every cross-sell campaign tonight has a
+    budget its cut can be found by bounds (`bounded_cut.can_bound`), each ranks only the customers
+    who could make the cut; otherwise the ranking is computed once, for the customers an enabled
+    cross-sell campaign could still give a coupon to tonight (admitted, and under its frequency
+    and per-customer caps: the guards would drop the others anyway), and shared. The customer table
     gains the facts eligibility filters use (`with_audience_facts`; home_store only when a campaign
     filters on it and ``transactions``, or their `home_stores` as ``home``, are given).
     ``recent``, ``decided``, ``spent``, ``reach`` and ``public_issued`` are as in `plan_offers`.
@@ -307,7 +320,7 @@ def plan_night(
     column the table lacks is a ConfigError naming the campaign file and key. ``chances`` (the
     tables of `chances.estimate_chances`) give each offer its expected value (`value`).
     ``stage`` (an engine's candidates stage) proposes campaigns' candidates from the offer context
-    and the seed (see `plan_offers`' ``staged``).
+    and the seed (see `plan_offers`' ``staged``): it needs the whole cross-sell ranking up front.
     """
     live = [c for c in job.campaigns if c.enabled and c.runs_on(as_of)]
     by_store = any(c.eligibility.home_store is not None for c in live)
@@ -322,8 +335,18 @@ def plan_night(
     check_filter_columns(job, customers)
     lists = job.customer_lists
     cross_sell = [c for c in live if c.type == "cross_sell"]
-    ranked = None
+    ranked = ranker = None
     if cross_sell:
+        ranker = Ranker(
+            analysis.bought,
+            products,
+            rules=analysis.rules,
+            spec=ranking_spec(job),
+            as_of=as_of,
+            scored=analysis.relevance,
+        )
+    if ranker is not None and (stage is not None or not all(can_bound(c, ranker) for c in cross_sell)):
+        # One ranking of everyone a cross-sell campaign could still give a coupon to, shared.
         admitted = pl.concat(
             [
                 per_customer_capped(
@@ -337,15 +360,7 @@ def plan_night(
                 for c in cross_sell
             ]
         )
-        ranked = recommend(
-            analysis.bought,
-            products,
-            rules=analysis.rules,
-            customers=admitted,
-            spec=ranking_spec(job),
-            as_of=as_of,
-            scored=analysis.relevance,
-        )
+        ranked, ranker = ranker.rank(admitted), None
     ctx = OfferContext(
         customers=customers,
         bought=analysis.bought,
@@ -373,6 +388,7 @@ def plan_night(
         spent=spent,
         reach=reach,
         public_issued=public_issued,
+        ranker=ranker,
         staged=None if stage is None else stage(ctx, seed),
     )
 
