@@ -125,3 +125,18 @@ def test_check_lists_every_finding_and_a_stale_night_exits_2(tmp_path):
         "Error: transactions: the newest transaction is from 2026-11-06, 60 days before --as-of "
         "2027-01-05 (stale_after_days = 14); pass --allow-stale to run on it anyway"
     )
+
+
+def test_init_on_an_old_history_names_the_night_to_check(tmp_path):
+    # The history ends on 2026-11-06, more than stale_after_days before any day this test runs on.
+    data = write_data(tmp_path / "data")
+    result = CliRunner().invoke(cli, ["init", "--data", str(data), "--out", str(tmp_path / "job")])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    job = tmp_path / "job" / "nightly.toml"
+    assert lines[-2:] == [
+        f"next: coupongen check --config {job} --as-of 2026-11-07",
+        "  (the history ends on 2026-11-06: run its nights with --as-of, as above)",
+    ]
+    suggested = lines[-2].removeprefix("next: coupongen ").split()
+    assert CliRunner().invoke(cli, [*suggested, "-q"]).exit_code == 1  # findings, not a stale refusal

@@ -359,7 +359,7 @@ def run_job(
             files |= crm.publish_crm(
                 coupons, context.target_names, run_dir, run_id=run_id, as_of=as_of, modes=context.exports
             )
-            clock.done("export", f"POS {live.height:,} live coupons ({coupons.height:,} tonight); CRM")
+            clock.done("export", f"POS {live.height:,} live coupons ({coupons.height:,} tonight); CRM offers")
             sent, sent_files = outbox.deliver(
                 context, coupons, night.customers, run_dir, run_id=run_id, as_of=as_of, clock=clock
             )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
 import click
 
 from coupongen.calibration import init_job
 from coupongen.cli.common import handle_errors
+from coupongen.config import JobConfig
 
 
 @click.command()
@@ -53,7 +55,19 @@ def init(
         click.echo(f"  left out {name}: {why}")
     banned = sum(len(v) for v in cal.never_categories.values())
     click.echo(f"  never promoted: {banned} categories, {len(cal.never_names)} name patterns")
-    click.echo(f"next: coupongen check --config {path}")
+    stale = _stale_history(cal.last)
+    as_of = f" --as-of {(cal.last + timedelta(days=1)).isoformat()}" if stale and cal.last else ""
+    click.echo(f"next: coupongen check --config {path}{as_of}")
+    if as_of:
+        click.echo(f"  (the history ends on {cal.last}: run its nights with --as-of, as above)")
+
+
+def _stale_history(last: date | None) -> bool:
+    """True when the history ended too long ago for a night run today (the job's default
+    ``stale_after_days``): its nights need ``--as-of``.
+    """
+    limit = JobConfig.model_fields["stale_after_days"].default
+    return last is not None and (date.today() - last).days > limit
 
 
 COMMANDS = [init]
