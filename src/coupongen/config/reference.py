@@ -35,6 +35,29 @@ KEY_NOTES: dict[str, str] = {
     "eligibility.nps": "NPS classes allowed; empty: any",
     "eligibility.exclude_nps": "NPS classes refused",
     "eligibility.min_spend": "the customer's spend needed",
+    "eligibility.r_score": "RFM recency score (1 to the job's bins; higher: more recent); a filter",
+    "eligibility.f_score": "RFM frequency score (1 to the job's bins); a filter",
+    "eligibility.m_score": "RFM monetary score (1 to the job's bins); a filter",
+    "eligibility.spend": "the customer's spend in the look-back window; a filter",
+    "eligibility.visits": "the customer's visits (receipts), all time; a filter",
+    "eligibility.age": "full years on the run date, from birth_date (no birth date: not admitted); a filter",
+    "eligibility.home_store": "the store of most of the customer's visits in the look-back window; a filter",
+    "eligibility.customers_file": "a file of customer ids or card numbers, a line each, beside the campaign",
+    "eligibility.columns": 'filters on the customer file\'s own columns by name (`columns.tier = "gold"`)',
+    "per_customer": "at most `max` offers of this campaign per customer in `days` days, holdout included",
+    "per_customer.max": "offers (coupons and holdout places) a customer may get within `days`",
+    "per_customer.days": "the window, in days before the run date",
+    "lifetime_budget": "expected cost allowed over all nights together; none: no limit",
+    "start": "first night the campaign runs (YYYY-MM-DD); none: from any night",
+    "end": "last night the campaign runs (YYYY-MM-DD, included); none: no end",
+    "target": "what the reward applies to: a product set and/or a rule picking the product",
+    "target.skus": "products by sku",
+    "target.categories": "products by category (only categories listed: the coupon is on the category)",
+    "target.brands": "products by brand",
+    "target.name_patterns": "products whose name matches one of these regular expressions (any case)",
+    "target.rule": "picks a product per customer (in the set, else of all): model, favourite, replenishment",
+    "exclusive": "its customers get no other campaign's offer that night; it takes no one another chose",
+    "messages": "the campaign's own texts per locale (`[messages.en_US]`), instead of the job's templates",
     "reward.type": "percent, amount, points, multiplier, or an item reward",
     "reward.value": "percent off, money off, points, multiplier; item rewards: percent off the items",
     "reward.buy": "buy_x_get_y, cheapest_free: items of the target to buy",
@@ -70,6 +93,17 @@ KEY_NOTES: dict[str, str] = {
     "messages.<locale>.reminder_subject": "the reminder: e-mail subject and app title",
     "messages.<locale>.reminder_body": "the reminder: the text above the coupons",
 }
+_FILTERS = [
+    f"eligibility.{k}" for k in ("r_score", "f_score", "m_score", "spend", "visits", "age", "home_store")
+]
+for _key in [*_FILTERS, "eligibility.home_store", "eligibility.columns.<name>"]:
+    KEY_NOTES[f"{_key}.op"] = (
+        "how `values` are compared; usually written short: `x = 3` (equals), `x = [1, 2]` (in), "
+        "`x = { at_least = 3 }`, `x = { at_most = 3 }`, `x = { between = [2, 4] }` (bounds included)"
+    )
+    KEY_NOTES[f"{_key}.values"] = (
+        "one value (equals, at_least, at_most), several (in) or [low, high] (between)"
+    )
 """A line of meaning per key (dotted for nested tables); a key without one shows its type only."""
 
 
