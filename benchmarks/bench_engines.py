@@ -5,8 +5,8 @@ Run: python benchmarks/bench_engines.py [--customers 100000 1000000] [--master l
 
 The data sets are the ones bench_pipeline.py generates and caches (100,000 card holders make about
 1M transaction lines, 1,000,000 about 10M), or one folder of transactions/products/customers
-Parquet files (--data); --sample runs the bundled sample first (its CSV files as Parquet text,
-value for value). The bundled job is copied and pointed at the data (as bench_night.py
+Parquet files (--data); --sample runs the bundled sample (its CSV files as Parquet text, value for
+value), first when data sets are named too, alone when none is. The bundled job is copied and pointed at the data (as bench_night.py
 does). For each data set and engine, `coupongen run -q --engine ENGINE` runs in a child process
 with SPARK_MASTER set to --master, into its own output folder and ledger, and the benchmark prints:
 
@@ -236,12 +236,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--customers", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument(
+        "--customers",
+        type=int,
+        nargs="+",
+        help="Generated data sets (default 100000 1000000 unless --sample).",
+    )
     parser.add_argument("--skus", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--data", type=Path, help="One folder of transactions/products/customers.parquet.")
     parser.add_argument(
-        "--sample", action="store_true", help="Run the bundled sample (as Parquet text) first."
+        "--sample", action="store_true", help="Run the bundled sample (as Parquet text), first."
     )
     parser.add_argument("--engines", nargs="+", default=["polars", "spark"], choices=["polars", "spark"])
     parser.add_argument("--master", default="local[2]")
@@ -249,11 +254,11 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=HERE / ".cache" / "engines")
     options = parser.parse_args()
     folders = [sample_folder(options.work)] if options.sample else []
-    folders += (
-        [options.data]
-        if options.data
-        else [ensure_data(n, options.skus, options.seed) for n in options.customers]
-    )
+    if options.data:
+        folders.append(options.data)
+    else:
+        sizes = options.customers or ([] if options.sample else [100_000, 1_000_000])
+        folders += [ensure_data(n, options.skus, options.seed) for n in sizes]
     print(f"{os.cpu_count()} cores, master {options.master}", flush=True)
     for data in folders:
         lines = pl.scan_parquet(data / "transactions.parquet").select(pl.len()).collect().item()

@@ -35,6 +35,7 @@ from coupongen.offers.guards import DRAWN, in_holdout
 from coupongen.offers.planning import plan_night
 from coupongen.offers.targeting import apply_target
 from coupongen.settings import resolve_settings
+from tests.engines.test_spark_reference import check_spark_reference_equals_polars
 from tests.engines.test_spark_relevance import check_spark_relevance_equals_polars
 
 pytestmark = [pytest.mark.spark]
@@ -172,6 +173,7 @@ def test_spark_night_equals_polars_night(night, spark, tmp_path):
     check_spark_relevance_equals_polars(spark)
     check_inputs_validated_alike(night)
     check_parts_validated_alike(spark, tmp_path)
+    check_spark_reference_equals_polars(spark, tmp_path)
     check_unreadable_lines_refused(spark, tmp_path)
     check_holdout_drawn_alike(night, spark)
     check_customer_stages_equal(night)
@@ -194,8 +196,18 @@ def check_inputs_validated_alike(night):
         by_spark.quarantined.filter(pl.col("line") > 4001).select("receipt_id", "reason").iter_rows()
     )
     assert reasons == DIRTY_REASONS
-    files = [(folder / "transactions.csv").read_bytes() for folder in night.quarantine]
-    assert files[0] == files[1]
+    for name in ("transactions", "products", "customers"):
+        files = [(folder / f"{name}.csv").read_bytes() for folder in night.quarantine]
+        assert files[0] == files[1], name
+    for name in ("products", "customers"):
+        expected, got = (getattr(inputs, name) for inputs in night.inputs)
+        assert_frame_equal(got.kept, expected.kept, check_exact=True)
+        assert_frame_equal(got.quarantined, expected.quarantined, check_exact=True)
+        assert got.counts == expected.counts and expected.counts["quarantined"] == 1, name
+        if expected.extra is None:
+            assert got.extra is None
+        else:
+            assert_frame_equal(got.extra, expected.extra, check_exact=True)
 
 
 HEADER = "receipt_id,customer_id,ts,store_id,sku,quantity,amount\n"
@@ -335,6 +347,10 @@ def check_edge_customers_as_hand_computed(night):
 
 def check_each_stage_written_with_its_key_and_marker(night):
     stages_written = (
+        "valid_products",
+        "quarantine_products",
+        "valid_customers",
+        "quarantine_customers",
         "valid_transactions",
         "quarantine_transactions",
         "customer_features",
@@ -344,7 +360,8 @@ def check_each_stage_written_with_its_key_and_marker(night):
         "relevance",
     )
     # The analysis started from the lines Spark validated: the driver handed over no lines.
-    assert not stages.stage_dir(night.run_dir, "input_transactions").exists()
+    for handed in ("input_transactions", "input_products", "input_customers"):
+        assert not stages.stage_dir(night.run_dir, handed).exists(), handed
     for stage in stages_written:
         folder = stages.stage_dir(night.run_dir, stage)
         assert (folder / stages.SUCCESS).is_file(), stage

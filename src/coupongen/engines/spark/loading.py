@@ -1,44 +1,53 @@
-"""Loading a night's inputs on the Spark engine: transactions validated by Spark, into stages.
+"""Loading a night's inputs on the Spark engine: all three validated by Spark, into stages.
 
-Products and customers are validated on the driver, as on the polars engine (they are read whole
-and their keys are what the lines are checked against). The transactions are read and validated
-by Spark tasks (`reading`, `validation`) and written as two stages under ``<out>/<as-of>/stages/``:
-``valid_transactions`` (the kept lines, typed) and ``quarantine_transactions`` (the rejected lines
-as read, with their reasons). The driver then reads both back: the kept lines for the stages that
-run on it, the quarantined ones for the night's quarantine file, which is the polars engine's
-file, row for row. Read = kept + quarantined, as on the polars engine.
+Products first, then customers, then transactions, as on the polars engine: each is read and
+validated by Spark tasks (`reading`; `reference` for products and customers, `validation` for the
+transactions) and written as two stages under ``<out>/<as-of>/stages/``: ``valid_<input>`` (the
+kept rows, typed) and ``quarantine_<input>`` (the rejected rows as read, with their reasons). The
+transactions are checked against the products' and customers' stages (kept and quarantined keys),
+read by Spark, not handed over by the driver. The driver then reads the stages back: the kept rows
+for what runs on it, the quarantined ones for the night's quarantine files, which are the polars
+engine's files, row for row. Read = kept + quarantined, as on the polars engine.
+
+The customers' extra columns (beyond the contract) travel as text in ``valid_customers``; their
+typing (`inputs.validation.type_extra_columns`: one type per column, from all its values) runs on
+the driver over those kept rows, which it holds anyway for the planning.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from coupongen.config import Job
 from coupongen.engines import stages
-from coupongen.engines.spark import reading, validation
+from coupongen.engines.spark import reading, reference, validation
 from coupongen.engines.spark.night import spark_stage
 from coupongen.engines.spark.session import spark_master, spark_session
 from coupongen.inputs.contract import (
     CUSTOMERS,
     LINE_COL,
+    POLARS_TYPES,
     PRODUCTS,
     REASON_COL,
     SOURCE_COL,
     TRANSACTIONS,
     Inputs,
+    InputSpec,
     Loaded,
 )
 from coupongen.inputs.partitions import is_partitioned, partition_files
 from coupongen.inputs.quarantine import check_quarantine_share, write_quarantine
-from coupongen.inputs.reading import read_input, resolve_files
-from coupongen.inputs.validation import validate_customers, validate_products
+from coupongen.inputs.reading import resolve_files
+from coupongen.inputs.validation import type_extra_columns
 from coupongen.settings import Settings
 
-KEPT_STAGE = "valid_transactions"
-QUARANTINE_STAGE = "quarantine_transactions"
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
 
 KEPT_SCHEMA: dict[str, pl.DataType] = {
     "line_no": pl.Int64(),
@@ -50,15 +59,34 @@ KEPT_SCHEMA: dict[str, pl.DataType] = {
     "quantity": pl.Float64(),
     "amount": pl.Float64(),
 }
-QUARANTINE_SCHEMA: dict[str, pl.DataType] = dict.fromkeys(TRANSACTIONS.names, pl.String()) | {
-    SOURCE_COL: pl.String(),
-    LINE_COL: pl.Int64(),
-    REASON_COL: pl.String(),
-    reading.FILE_INDEX: pl.Int32(),
-}
 
 
-def _write(frame, folder: Path, key: dict[str, str], stage: str) -> None:  # type: ignore[no-untyped-def]
+def kept_stage(spec: InputSpec) -> str:
+    """The stage of an input's kept rows: ``valid_<input>``."""
+    return f"valid_{spec.name}"
+
+
+def quarantine_stage(spec: InputSpec) -> str:
+    """The stage of an input's quarantined rows: ``quarantine_<input>``."""
+    return f"quarantine_{spec.name}"
+
+
+def quarantine_schema(spec: InputSpec) -> dict[str, pl.DataType]:
+    """The columns of a ``quarantine_<input>`` stage: the input's columns as read, then where
+    each row came from and why it was rejected.
+    """
+    return dict.fromkeys(spec.names, pl.String()) | {
+        SOURCE_COL: pl.String(),
+        LINE_COL: pl.Int64(),
+        REASON_COL: pl.String(),
+        reading.FILE_INDEX: pl.Int32(),
+    }
+
+
+QUARANTINE_SCHEMA = quarantine_schema(TRANSACTIONS)
+
+
+def _write(frame: DataFrame, folder: Path, key: dict[str, str], stage: str) -> None:
     stages.begin_stage(folder)
     with spark_stage(stage):
         frame.write.mode("overwrite").parquet(folder.as_posix())
@@ -93,6 +121,88 @@ def as_quarantined(lines: pl.DataFrame) -> pl.DataFrame:
     return lines.sort(reading.FILE_INDEX, LINE_COL).drop(reading.FILE_INDEX)
 
 
+def reference_loaded(spec: InputSpec, kept_dir: Path, held_dir: Path, files: list[Path]) -> Loaded:
+    """Products or customers as the driver reads their stages back: `Loaded` as the polars engine
+    gives it, the customers' extra columns typed here (see the module).
+    """
+    found = stages.read_frame(kept_dir)
+    extras = [c for c in found.columns if c.startswith(reading.EXTRA_PREFIX)]
+    schema = {"line_no": pl.Int64(), **{c.name: POLARS_TYPES[c.dtype] for c in spec.columns}}
+    kept = found.select(
+        *[pl.col(n).cast(t) for n, t in schema.items()], *[pl.col(c).cast(pl.String) for c in extras]
+    ).sort("line_no")
+    held = stages.read_frame(held_dir, pl.Schema(quarantine_schema(spec)))
+    loaded = Loaded(spec.name, kept.select(spec.names), as_quarantined(held), files=files)
+    if extras:
+        names = [c.removeprefix(reading.EXTRA_PREFIX) for c in extras]
+        texts = kept.select("customer_id", *[pl.col(c).alias(n) for c, n in zip(extras, names, strict=True)])
+        loaded.extra = type_extra_columns(texts, names)
+    return loaded
+
+
+def _validate(
+    spark: SparkSession,
+    files: list[Path],
+    spec: InputSpec,
+    delimiter: str,
+    check: Callable[[DataFrame], DataFrame],
+    split: Split,
+    run_dir: Path,
+    key: dict[str, str],
+) -> tuple[Path, Path]:
+    """Read an input's files on Spark, validate them with ``check`` and write its two stages
+    (``split``: the kept and the quarantined rows); returns their folders.
+    """
+    stage = kept_stage(spec)
+    with spark_stage(stage):
+        rows = reading.read_text(spark, files, spec, delimiter).persist()
+    try:
+        with spark_stage(stage):
+            reading.check_lines(rows, files, spec)
+            checked = check(rows).persist()
+        try:
+            kept_dir = stages.stage_dir(run_dir, stage)
+            held_dir = stages.stage_dir(run_dir, quarantine_stage(spec))
+            _write(split[0](checked), kept_dir, key, stage)
+            _write(split[1](checked), held_dir, key, quarantine_stage(spec))
+        finally:
+            checked.unpersist()
+    finally:
+        rows.unpersist()
+    return kept_dir, held_dir
+
+
+Split = tuple[Callable[["DataFrame"], "DataFrame"], Callable[["DataFrame"], "DataFrame"]]
+
+
+def _reference_split(spec: InputSpec) -> Split:
+    """The kept and the quarantined rows of products or customers validated on Spark."""
+
+    def kept(checked: DataFrame) -> DataFrame:
+        return reference.kept_rows(checked, spec)
+
+    def held(checked: DataFrame) -> DataFrame:
+        return reference.quarantined_rows(checked, spec)
+
+    return kept, held
+
+
+def load_reference(
+    spark: SparkSession,
+    spec: InputSpec,
+    files: list[Path],
+    delimiter: str,
+    run_dir: Path,
+    key: dict[str, str],
+) -> Loaded:
+    """Products or customers (``spec``) read and validated on Spark into their two stages under
+    ``run_dir``, read back on the driver as the polars engine's `Loaded` (see the module).
+    """
+    judge = reference.validate_products if spec is PRODUCTS else reference.validate_customers
+    folders = _validate(spark, files, spec, delimiter, judge, _reference_split(spec), run_dir, key)
+    return reference_loaded(spec, *folders, files=files)
+
+
 def load_inputs_on_spark(
     job: Job,
     settings: Settings,
@@ -100,7 +210,7 @@ def load_inputs_on_spark(
     quarantine_dir: Path | None = None,
     window: tuple[date, date] | None = None,
 ) -> Inputs:
-    """`inputs.loading.load_job_inputs` with the transactions validated on Spark (see the module).
+    """`inputs.loading.load_job_inputs` with every input validated on Spark (see the module).
 
     The stages are written under ``settings.run_dir``; the quarantine files under
     ``quarantine_dir`` when given. InputError as on the polars engine for a whole-file problem or
@@ -115,45 +225,46 @@ def load_inputs_on_spark(
         t_files = partition_files(location, window)
     else:
         t_files = resolve_files(location)
-    products = validate_products(read_input(p_files, PRODUCTS, config.delimiter))
-    products.files = p_files
-    customers = validate_customers(read_input(c_files, CUSTOMERS, config.delimiter))
-    customers.files = c_files
     empty = pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    pending = Inputs(Loaded("transactions", empty, empty, files=t_files), products, customers)
+    pending = Inputs(
+        Loaded("transactions", empty, empty, files=t_files),
+        Loaded("products", empty, empty, files=p_files),
+        Loaded("customers", empty, empty, files=c_files),
+    )
     key = stages.stage_key(job, pending, settings.as_of)
     spark = spark_session(spark_master(job.config.spark.master))
-    with spark_stage(KEPT_STAGE):
-        rows = reading.read_text(spark, t_files, TRANSACTIONS, config.delimiter).persist()
-    try:
-        with spark_stage(KEPT_STAGE):
-            reading.check_lines(rows, t_files, TRANSACTIONS)
-            checked = validation.validate_transactions(
-                spark,
-                rows,
-                skus=products.kept["sku"].to_list(),
-                customer_ids=customers.kept["customer_id"].to_list(),
-                quarantined_skus=_stripped(products.quarantined["sku"]),
-                quarantined_customer_ids=_stripped(customers.quarantined["customer_id"]),
-                max_amount=config.max_line_amount,
-                max_quantity=config.max_line_quantity,
-            ).persist()
-        try:
-            kept_dir = stages.stage_dir(run_dir, KEPT_STAGE)
-            held_dir = stages.stage_dir(run_dir, QUARANTINE_STAGE)
-            _write(validation.kept_lines(checked), kept_dir, key, KEPT_STAGE)
-            _write(validation.quarantined_lines(checked), held_dir, key, QUARANTINE_STAGE)
-        finally:
-            checked.unpersist()
-    finally:
-        rows.unpersist()
-    tx = Loaded("transactions", kept_frame(kept_dir), quarantined_frame(held_dir), files=t_files)
-    inputs = Inputs(transactions=tx, products=products, customers=customers)
+    products = load_reference(spark, PRODUCTS, p_files, config.delimiter, run_dir, key)
+    customers = load_reference(spark, CUSTOMERS, c_files, config.delimiter, run_dir, key)
+
+    def keys(spec: InputSpec, column: str) -> tuple[DataFrame, DataFrame]:
+        kept_dir = stages.stage_dir(run_dir, kept_stage(spec))
+        held_dir = stages.stage_dir(run_dir, quarantine_stage(spec))
+        kept = spark.read.parquet((kept_dir / "part-*.parquet").as_posix()).select(column)
+        held = spark.read.parquet((held_dir / "part-*.parquet").as_posix())
+        return kept, held.select(validation.clean(held[column]).alias(column))
+
+    def check(rows: DataFrame) -> DataFrame:
+        skus, held_skus = keys(PRODUCTS, "sku")
+        customer_ids, held_customer_ids = keys(CUSTOMERS, "customer_id")
+        return validation.validate_transactions(
+            spark,
+            rows,
+            skus=skus,
+            customer_ids=customer_ids,
+            quarantined_skus=held_skus,
+            quarantined_customer_ids=held_customer_ids,
+            max_amount=config.max_line_amount,
+            max_quantity=config.max_line_quantity,
+        )
+
+    lines = (validation.kept_lines, validation.quarantined_lines)
+    kept_dir, held_dir = _validate(spark, t_files, TRANSACTIONS, config.delimiter, check, lines, run_dir, key)
+    inputs = Inputs(
+        transactions=Loaded("transactions", kept_frame(kept_dir), quarantined_frame(held_dir), files=t_files),
+        products=products,
+        customers=customers,
+    )
     if quarantine_dir is not None:
         write_quarantine(inputs, quarantine_dir)
     check_quarantine_share(inputs, config.max_quarantine_share, quarantine_dir)
     return inputs
-
-
-def _stripped(values: pl.Series) -> list[str]:
-    return values.cast(pl.String).str.strip_chars().drop_nulls().to_list()

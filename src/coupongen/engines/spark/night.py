@@ -2,7 +2,8 @@
 
 Stages, in order (each a folder of Parquet parts with key.json and _SUCCESS):
 ``input_transactions``, ``input_products``, ``input_customers`` (the validated inputs the driver
-hands over), ``customer_products``, ``category_spend``, ``customer_features``, ``segments``,
+hands over, when Spark did not validate them tonight: see `loading`),
+``customer_products``, ``category_spend``, ``customer_features``, ``segments``,
 ``basket_counts``, ``sku_rules``, ``category_rules``, and ``relevance`` (the collaborative model's
 best products per customer, when a cross-sell campaign runs tonight: `spark.relevance`). The driver
 reads the outputs back into the same `Analysis` the polars engine gives, cast to the same types and
@@ -123,9 +124,20 @@ def _hand_over(store: _Stages, inputs: Inputs) -> tuple[DataFrame, DataFrame, Da
         tx = store.put_local("input_transactions", _local_lines(inputs))
     return (
         tx,
-        store.put_local("input_products", inputs.products.kept.select("sku", "category")),
-        store.put_local("input_customers", inputs.customers.kept.select("customer_id", "nps_score")),
+        _validated_or_local(store, "products", inputs.products.kept.select("sku", "category")),
+        _validated_or_local(store, "customers", inputs.customers.kept.select("customer_id", "nps_score")),
     )
+
+
+def _validated_or_local(store: _Stages, name: str, kept: pl.DataFrame) -> DataFrame:
+    """The columns of ``kept`` from the ``valid_<name>`` stage when Spark validated the input
+    tonight (`loading`); else the driver's rows handed over as ``input_<name>``.
+    """
+    validated = store.folder(f"valid_{name}")
+    if stages.is_complete(validated, store.key):
+        stages.begin_stage(store.folder(f"input_{name}"))  # none left from an earlier run
+        return store.spark.read.parquet((validated / "part-*.parquet").as_posix()).select(*kept.columns)
+    return store.put_local(f"input_{name}", kept)
 
 
 def _local_lines(inputs: Inputs) -> pl.DataFrame:

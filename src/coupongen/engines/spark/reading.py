@@ -3,7 +3,9 @@
 The same rows `inputs.reading.scan_file` gives on the driver, read by Spark tasks instead: every
 contract column as text as written, ``source_file`` (the file's label), ``line`` (the CSV line, the
 header being line 1; the Parquet row, from 1) and ``reason`` ("more fields than the header", else
-null), plus ``file_index`` (the file's place among the input's files) for ordering.
+null), plus ``file_index`` (the file's place among the input's files) for ordering. An input
+with extra columns (customers) also carries each file's columns beyond the contract, as text, named
+by `extra_name` (absent from a file: null), as `inputs.reading.read_input` reads them.
 
 A CSV file is read one line per row: Spark splits big files between tasks, and a line number is
 its split's offset in its file (the lines of the file's splits before it) plus its place in the
@@ -26,12 +28,21 @@ import polars as pl
 from coupongen.engines.spark.session import EngineError
 from coupongen.errors import InputError
 from coupongen.inputs.contract import LINE_COL, REASON_COL, SOURCE_COL, InputSpec
-from coupongen.inputs.reading import LIMITS, ReadLimits, file_labels, is_empty_file, is_parquet, scan_file
+from coupongen.inputs.reading import (
+    LIMITS,
+    ReadLimits,
+    extra_names,
+    file_labels,
+    is_empty_file,
+    is_parquet,
+    scan_file,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
 FILE_INDEX = "file_index"
+EXTRA_PREFIX = "__extra_"
 _MORE = "__more_fields"
 _BOM = "\ufeff"
 
@@ -83,15 +94,26 @@ def _with_file(spark: SparkSession, rows: DataFrame, files: list[File]) -> DataF
     return rows.join(F.broadcast(_files_frame(spark, files)), "file_path", "left").drop("file_path")
 
 
+def extra_name(column: str) -> str:
+    """The name a file's extra column (beyond the contract) has in the rows `read_text` gives."""
+    return EXTRA_PREFIX + column
+
+
 def _csv_lines(
-    spark: SparkSession, files: list[File], header: list[str], delimiter: str, spec: InputSpec
+    spark: SparkSession,
+    files: list[File],
+    header: list[str],
+    delimiter: str,
+    spec: InputSpec,
+    extras: list[str],
 ) -> DataFrame:
-    """The data lines of CSV files sharing one header: the contract's columns as text, the line
-    number, whether the line has a field too many, and the file.
+    """The data lines of CSV files sharing one header: the contract's columns as text (and the
+    input's ``extras``), the line number, whether the line has a field too many, and the file.
     """
     F = _f()
     W = _window()
-    wanted = set(spec.names)
+    mine = set(extra_names(header, spec))
+    wanted = set(spec.names) | mine
     names = [h if h in wanted else f"__ignored_{i}" for i, h in enumerate(header)]
     present = [h for h in names if h in wanted]
     schema = ", ".join(f"`{n}` string" for n in [*names, _MORE])
@@ -110,7 +132,9 @@ def _csv_lines(
     numbered = raw.join(F.broadcast(offsets), ["file_path", "block"]).select(
         "file_path", "value", (F.col("offset") + F.col("id") - F.col("first") + 1).alias(LINE_COL)
     )
-    options = {"sep": delimiter, "quote": '"', "escape": '"', "mode": "PERMISSIVE"}
+    # A quoted empty value ("") is empty text, an unquoted one is missing, as polars reads them
+    # (the quarantine files write them apart); Spark reads both as null unless told.
+    options = {"sep": delimiter, "quote": '"', "escape": '"', "mode": "PERMISSIVE", "emptyValue": _EMPTY}
     fields = numbered.where(F.col(LINE_COL) > 1).select(
         "file_path",
         LINE_COL,
@@ -122,12 +146,23 @@ def _csv_lines(
         blank = blank & F.col(f"row.`{name}`").isNull()
     lines = fields.where(~blank).select(
         "file_path",
-        *[(F.col(f"row.`{c}`") if c in present else F.lit(None).cast("string")).alias(c) for c in spec.names],
+        *[(_field(c) if c in present else F.lit(None).cast("string")).alias(c) for c in spec.names],
+        *[(_field(c) if c in mine else F.lit(None).cast("string")).alias(extra_name(c)) for c in extras],
         F.col(LINE_COL).cast("long").alias(LINE_COL),
         F.col(f"row.`{_MORE}`").isNotNull().alias(_MORE),
         "open_quote",
     )
     return _with_file(spark, lines, files)
+
+
+_EMPTY = "\u0000coupongen:empty\u0000"  # what Spark reads a quoted empty value as, for a moment
+
+
+def _field(name: str) -> Column:
+    """A field of a parsed CSV line as text: a quoted empty value as empty text."""
+    F = _f()
+    field = F.col(f"row.`{name}`")
+    return F.when(field == _EMPTY, F.lit("")).otherwise(field)
 
 
 def _window():  # type: ignore[no-untyped-def]
@@ -150,10 +185,10 @@ def _parquet_text(column: str, dtype: pl.DataType) -> Column:
 
 
 def _parquet_rows(
-    spark: SparkSession, files: list[File], schema: dict[str, pl.DataType], spec: InputSpec
+    spark: SparkSession, files: list[File], schema: dict[str, pl.DataType], spec: InputSpec, extras: list[str]
 ) -> DataFrame:
-    """The rows of Parquet files whose contract columns have one ``schema``: those columns as
-    text, the row number from 1, and the file.
+    """The rows of Parquet files whose columns read have one ``schema``: those columns as text
+    (the input's ``extras`` too), the row number from 1, and the file.
     """
     F = _f()
     frame = spark.read.parquet(*[path.as_posix() for _, _, path in files])
@@ -162,6 +197,10 @@ def _parquet_rows(
         *[
             _parquet_text(c, schema[c]) if c in schema else F.lit(None).cast("string").alias(c)
             for c in spec.names
+        ],
+        *[
+            (_parquet_text(c, schema[c]) if c in schema else F.lit(None).cast("string")).alias(extra_name(c))
+            for c in extras
         ],
         (F.col("_metadata.row_index") + 1).cast("long").alias(LINE_COL),
         F.lit(False).alias(_MORE),
@@ -177,16 +216,16 @@ def read_text(
     delimiter: str,
     limits: ReadLimits = LIMITS,
 ) -> DataFrame:
-    """All files of an input (without extra columns) as one Spark frame of text, in file order.
+    """All files of an input as one Spark frame of text, in file order.
 
     Columns: the spec's columns, ``source_file``, ``line``, ``reason``, ``file_index`` (see the
-    module's docstring). Files of one shape (a CSV header, a Parquet schema of the contract's
-    columns) are read by one scan, so a history of many day partitions is one job, not one per
-    file. Raises InputError (one line naming the file) for a whole-file problem.
+    module's docstring), then the input's extra columns (`read_extras`, named by `extra_name`).
+    Files of one shape (a CSV header, a Parquet schema of the columns read) are read by one scan,
+    so a history of many day partitions is one job, not one per file. Raises InputError (one line
+    naming the file) for a whole-file problem.
     """
     F = _f()
-    if spec.extra_columns:
-        raise ValueError(f"{spec.name}: inputs with extra columns are read on the driver")
+    extras = read_extras(files, spec, delimiter, limits)
     csv_groups: dict[tuple[str, ...], list[File]] = {}
     parquet_groups: dict[tuple[tuple[str, str], ...], list[File]] = {}
     schemas: dict[tuple[tuple[str, str], ...], dict[str, pl.DataType]] = {}
@@ -196,18 +235,27 @@ def read_text(
         scan_file(path, spec, delimiter, label, limits)  # the header checks, with their messages
         if is_parquet(path):
             found = pl.read_parquet_schema(path)
-            schema = {c: found[c] for c in spec.names if c in found}
+            schema = {c: found[c] for c in spec.names if c in found} | {
+                c: found[c] for c in extras if c in found and _scalar(found[c])
+            }
             shape = tuple((c, str(t)) for c, t in schema.items())
             parquet_groups.setdefault(shape, []).append((index, label, path))
             schemas[shape] = schema
         else:
             csv_groups.setdefault(tuple(_header(path, delimiter)), []).append((index, label, path))
-    parts = [_csv_lines(spark, group, list(header), delimiter, spec) for header, group in csv_groups.items()]
-    parts += [_parquet_rows(spark, group, schemas[shape], spec) for shape, group in parquet_groups.items()]
+    parts = [
+        _csv_lines(spark, group, list(header), delimiter, spec, extras)
+        for header, group in csv_groups.items()
+    ]
+    parts += [
+        _parquet_rows(spark, group, schemas[shape], spec, extras) for shape, group in parquet_groups.items()
+    ]
     if not parts:
         schema_text = ", ".join(
             [f"`{n}` string" for n in spec.names]
             + [f"{SOURCE_COL} string, {LINE_COL} long, {REASON_COL} string, {FILE_INDEX} int"]
+            + ["open_quote boolean, longest int"]
+            + [f"`{extra_name(n)}` string" for n in extras]
         )
         return spark.createDataFrame([], schema_text)
     rows = parts[0]
@@ -221,7 +269,31 @@ def read_text(
         FILE_INDEX,
         "open_quote",
         F.greatest(*[F.coalesce(F.octet_length(c), F.lit(0)) for c in spec.names]).alias("longest"),
+        *[extra_name(c) for c in extras],
     )
+
+
+def read_extras(files: list[Path], spec: InputSpec, delimiter: str, limits: ReadLimits = LIMITS) -> list[str]:
+    """The columns beyond the contract that `inputs.reading.read_input` reads from ``files`` (for
+    an input with ``extra_columns``), in the order it gives them: by first appearance, file by file.
+    """
+    if not spec.extra_columns:
+        return []
+    found: dict[str, None] = {}
+    for path, label in zip(files, file_labels(files), strict=True):
+        if len(files) > 1 and not is_parquet(path) and is_empty_file(path):
+            continue
+        names = scan_file(path, spec, delimiter, label, limits).collect_schema().names()
+        found.update(dict.fromkeys(n for n in names if n not in spec.names and n not in _READ_COLUMNS))
+    return list(found)
+
+
+_READ_COLUMNS = (SOURCE_COL, LINE_COL, REASON_COL)
+
+
+def _scalar(dtype: pl.DataType) -> bool:
+    """A Parquet type an extra column is read from (as `scan_file` reads them: not nested or binary)."""
+    return not (dtype.is_nested() or dtype in (pl.Binary, pl.Object))
 
 
 def check_lines(rows: DataFrame, files: list[Path], spec: InputSpec, limits: ReadLimits = LIMITS) -> None:

@@ -84,11 +84,21 @@ def timestamp_us(text: Column) -> Column:
     return F.when(valid & day.isNotNull(), stamp)
 
 
-def _keys(spark: SparkSession, values: list[str], name: str) -> DataFrame:
-    """A one-column frame of distinct keys (products' skus, customers' ids) to join lines to."""
+def _keys(spark: SparkSession, values: list[str] | DataFrame, name: str) -> DataFrame:
+    """A one-column frame of distinct keys (products' skus, customers' ids) to join lines to:
+    from a list the driver holds, or from the one column of a Spark frame (a stage's keys).
+    """
+    F = _f()
+    if not isinstance(values, list):
+        column = F.col(values.columns[0])
+        return (
+            values.where(column.isNotNull())
+            .select(column.alias(name))
+            .distinct()
+            .withColumn(f"{name}_on", F.lit(True))
+        )
     import pyarrow as pa
 
-    F = _f()
     # Handed over as Arrow: a million customer ids as Python rows would take minutes.
     keys = pa.table({"key": pa.array(list(dict.fromkeys(v for v in values if v is not None)), pa.string())})
     return spark.createDataFrame(keys).select(F.col("key").alias(name), F.lit(True).alias(f"{name}_on"))
@@ -106,17 +116,19 @@ def validate_transactions(
     spark: SparkSession,
     rows: DataFrame,
     *,
-    skus: list[str],
-    customer_ids: list[str],
-    quarantined_skus: list[str],
-    quarantined_customer_ids: list[str],
+    skus: list[str] | DataFrame,
+    customer_ids: list[str] | DataFrame,
+    quarantined_skus: list[str] | DataFrame,
+    quarantined_customer_ids: list[str] | DataFrame,
     max_amount: float,
     max_quantity: float,
 ) -> DataFrame:
     """Every line of ``rows`` (`reading.read_text`) with ``kept`` (true or false) and its reason.
 
     Columns: those of ``rows``, the typed kept columns (`KEPT_COLUMNS`), ``kept``. The reason of a
-    quarantined line lists every rule it breaks, in `inputs.validation`'s order and words.
+    quarantined line lists every rule it breaks, in `inputs.validation`'s order and words. The
+    keys are lists or one-column Spark frames (the products' and customers' stages); quarantined
+    keys as cleaned text.
     """
     F = _f()
     names = TRANSACTIONS.names
