@@ -263,3 +263,36 @@ def test_an_eligibility_filter_spark_could_not_answer_fails_on_the_driver(tmp_pa
         "values cannot be compared with"
     )
     assert not (stages.stage_dir(tmp_path, "candidates") / stages.SUCCESS).exists()
+
+
+def test_quarantined_parquet_floats_print_as_on_polars(tmp_path):
+    """Spark prints a Parquet float's text as Java does; the driver prints it as polars does, and
+    only for rows of a Parquet file whose column is a float: a CSV row keeps its text as written.
+    """
+    from coupongen.engines.spark.loading import polars_floats
+
+    pl.DataFrame({"quantity": [1.0], "amount": [1.0], "sku": ["A"]}).write_parquet(tmp_path / "p.parquet")
+    pl.DataFrame({"amount": pl.Series([1.0], dtype=pl.Float32)}).write_parquet(tmp_path / "q.parquet")
+    files = [tmp_path / "a.csv", tmp_path / "p.parquet", tmp_path / "q.parquet"]
+    spark_text = ["1.0E300", "Infinity", "1.23456789125E8", "NaN", "1.0E-5", "0.5", None]
+    rows = pl.DataFrame(
+        {
+            "quantity": spark_text,
+            "amount": ["1.0E300", "-Infinity", "1.5E10", "2.5", "1.0E300", "1.0E300", "3.0E38"],
+            "sku": ["1.0E300"] * 7,
+            "file_index": pl.Series([0, 1, 1, 1, 1, 1, 2], dtype=pl.Int32),
+        }
+    )
+    printed = polars_floats(rows, files)
+    assert printed["quantity"].to_list() == ["1.0E300", "inf", "123456789.125", "NaN", "0.00001", "0.5", None]
+    assert printed["amount"].to_list() == [
+        "1.0E300",
+        "-inf",
+        "15000000000.0",
+        "2.5",
+        "1e+300",
+        "1e+300",
+        "3e+38",
+    ]
+    assert printed["sku"].to_list() == ["1.0E300"] * 7
+    assert polars_floats(rows.clear(), files).is_empty()

@@ -42,7 +42,7 @@ from coupongen.inputs.contract import (
 )
 from coupongen.inputs.partitions import is_partitioned, partition_files
 from coupongen.inputs.quarantine import check_quarantine_share, write_quarantine
-from coupongen.inputs.reading import resolve_files
+from coupongen.inputs.reading import is_parquet, resolve_files
 from coupongen.inputs.validation import type_extra_columns
 from coupongen.settings import Settings
 
@@ -111,14 +111,41 @@ def as_kept(lines: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def quarantined_frame(folder: Path) -> pl.DataFrame:
+def quarantined_frame(folder: Path, files: list[Path]) -> pl.DataFrame:
     """The ``quarantine_transactions`` stage on the driver: as `Loaded.quarantined`, in input order."""
-    return as_quarantined(stages.read_frame(folder, pl.Schema(QUARANTINE_SCHEMA)))
+    return as_quarantined(stages.read_frame(folder, pl.Schema(QUARANTINE_SCHEMA)), files)
 
 
-def as_quarantined(lines: pl.DataFrame) -> pl.DataFrame:
-    """Quarantined lines as Spark wrote them as `Loaded.quarantined`: in file and line order."""
-    return lines.sort(reading.FILE_INDEX, LINE_COL).drop(reading.FILE_INDEX)
+def as_quarantined(lines: pl.DataFrame, files: list[Path]) -> pl.DataFrame:
+    """Quarantined rows as Spark wrote them as `Loaded.quarantined`: in file and line order, a
+    Parquet float column's values printed as polars prints them (`polars_floats`).
+    """
+    return polars_floats(lines, files).sort(reading.FILE_INDEX, LINE_COL).drop(reading.FILE_INDEX)
+
+
+def polars_floats(rows: pl.DataFrame, files: list[Path]) -> pl.DataFrame:
+    """Rows read as text (with ``file_index``) whose values from a Parquet file's float columns are
+    printed as the polars engine prints them (``1e+300``, ``inf``, ``123456789.125``) instead of
+    Spark's (``1.0E300``, ``Infinity``, ``1.23456789125E8``); the same numbers, parsed back exactly.
+    """
+    if rows.is_empty():
+        return rows
+    text = [c for c, t in rows.schema.items() if t == pl.String]
+    floats: dict[str, dict[pl.DataType, list[int]]] = {}
+    for index, path in enumerate(files):
+        if is_parquet(path):
+            found = pl.read_parquet_schema(path)
+            for column in text:
+                if column in found and found[column].is_float():
+                    floats.setdefault(column, {}).setdefault(found[column], []).append(index)
+    printed = []
+    for column, by_type in floats.items():
+        value: pl.Expr = pl.col(column)
+        for dtype, indices in by_type.items():
+            as_polars = pl.col(column).cast(dtype, strict=False).cast(pl.String)
+            value = pl.when(pl.col(reading.FILE_INDEX).is_in(indices)).then(as_polars).otherwise(value)
+        printed.append(value.alias(column))
+    return rows.with_columns(printed)
 
 
 def reference_loaded(spec: InputSpec, kept_dir: Path, held_dir: Path, files: list[Path]) -> Loaded:
@@ -132,7 +159,7 @@ def reference_loaded(spec: InputSpec, kept_dir: Path, held_dir: Path, files: lis
         *[pl.col(n).cast(t) for n, t in schema.items()], *[pl.col(c).cast(pl.String) for c in extras]
     ).sort("line_no")
     held = stages.read_frame(held_dir, pl.Schema(quarantine_schema(spec)))
-    loaded = Loaded(spec.name, kept.select(spec.names), as_quarantined(held), files=files)
+    loaded = Loaded(spec.name, kept.select(spec.names), as_quarantined(held, files), files=files)
     if extras:
         names = [c.removeprefix(reading.EXTRA_PREFIX) for c in extras]
         texts = kept.select("customer_id", *[pl.col(c).alias(n) for c, n in zip(extras, names, strict=True)])
@@ -259,8 +286,9 @@ def load_inputs_on_spark(
 
     lines = (validation.kept_lines, validation.quarantined_lines)
     kept_dir, held_dir = _validate(spark, t_files, TRANSACTIONS, config.delimiter, check, lines, run_dir, key)
+    tx = Loaded("transactions", kept_frame(kept_dir), quarantined_frame(held_dir, t_files), files=t_files)
     inputs = Inputs(
-        transactions=Loaded("transactions", kept_frame(kept_dir), quarantined_frame(held_dir), files=t_files),
+        transactions=tx,
         products=products,
         customers=customers,
     )
