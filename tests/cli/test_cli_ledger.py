@@ -355,12 +355,13 @@ def test_voided_coupons_leave_the_pos_file_and_join_the_revocations(fresh_copy):
     manifest = (pos / "manifest.json").read_text()
     assert '"revocations.csv": 2' in manifest
     again = invoke("ledger", "void", *gone, "--ledger", str(fresh_copy.ledger), "--yes")
-    assert again.output.startswith("voided 0 coupon(s)")  # already void: nothing changes
+    assert again.exit_code == 0 and again.output.startswith("nothing to void: no live coupon of 2 code(s)")
 
 
 def test_void_refuses_unknown_codes_and_needs_codes_or_a_campaign(fresh_copy):
-    unknown = invoke("ledger", "void", "NOPE123", "--ledger", str(fresh_copy.ledger), "--yes")
+    unknown = invoke("ledger", "void", "NOPE123", "--ledger", str(fresh_copy.ledger))  # refused before asking
     assert unknown.exit_code == 1 and "no coupon with code 'NOPE123'" in unknown.output
+    assert "Void the" not in unknown.output
     neither = invoke("ledger", "void", "--ledger", str(fresh_copy.ledger), "--yes")
     assert neither.exit_code == 2 and "give either CODE... or --campaign NAME" in neither.output
     whole = invoke("ledger", "void", "--campaign", "referral", "--ledger", str(fresh_copy.ledger), "--yes")

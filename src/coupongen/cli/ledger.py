@@ -182,9 +182,13 @@ def void(
         raise click.UsageError("give either CODE... or --campaign NAME")
     path = _ledger_path(config_path, out_dir, ledger_path)
     what = f"campaign {campaign!r}" if campaign else f"{len(codes_)} code(s)"
-    if not yes:
-        click.confirm(f"Void the live coupons of {what} in {path}?", abort=True)
     with Ledger.open(path, create=False) as led:
+        live = led.live_among(codes=list(codes_) or None, campaign=campaign)
+        if live == 0:
+            click.echo(f"nothing to void: no live coupon of {what} in {path}")
+            return
+        if not yes:
+            click.confirm(f"Void the {live:,} live coupon(s) of {what} in {path}?", abort=True)
         count = led.void_coupons(codes=list(codes_) or None, campaign=campaign)
     click.echo(f"voided {count:,} coupon(s) of {what}; the next export lists them in pos/revocations.csv")
 

@@ -6,6 +6,7 @@ the void coupons still within their validity, from any night, and the live ones 
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,28 +40,36 @@ class RevocationsMixin(LedgerBase):
         Unknown codes are refused all together (LedgerError names them) before anything changes;
         coupons already void stay as they are.
         """
-        params: tuple[object, ...]
         with self._transaction() as conn:
-            if codes:
-                placeholders = ", ".join("?" * len(codes))
-                known = {
-                    r[0]
-                    for r in conn.execute(f"SELECT code FROM coupons WHERE code IN ({placeholders})", codes)
-                }
-                unknown = [c for c in codes if c not in known]
-                if unknown:
-                    raise LedgerError(f"{self.path}: no coupon with code {', '.join(map(repr, unknown[:5]))}")
-                where, params = f"code IN ({placeholders})", tuple(codes)
-            else:
-                found = conn.execute(
-                    "SELECT 1 FROM coupons WHERE campaign = ? LIMIT 1", (campaign,)
-                ).fetchone()
-                if found is None:
-                    raise LedgerError(f"{self.path}: no coupon of campaign {campaign!r}")
-                where, params = "campaign = ?", (campaign,)
+            where, params = self._void_target(conn, codes, campaign)
             before = conn.total_changes
             conn.execute(f"UPDATE coupons SET status = 'void' WHERE status = 'issued' AND {where}", params)
             return conn.total_changes - before
+
+    def live_among(self, *, codes: list[str] | None = None, campaign: str | None = None) -> int:
+        """How many coupons `void_coupons` would void now (LedgerError as it raises it)."""
+        with self._transaction() as conn:
+            where, params = self._void_target(conn, codes, campaign)
+            row = conn.execute(f"SELECT COUNT(*) FROM coupons WHERE status = 'issued' AND {where}", params)
+            return int(row.fetchone()[0])
+
+    def _void_target(
+        self, conn: sqlite3.Connection, codes: list[str] | None, campaign: str | None
+    ) -> tuple[str, tuple[object, ...]]:
+        """The coupons named by code or campaign, as a WHERE clause; LedgerError for none known."""
+        if codes:
+            placeholders = ", ".join("?" * len(codes))
+            known = {
+                r[0] for r in conn.execute(f"SELECT code FROM coupons WHERE code IN ({placeholders})", codes)
+            }
+            unknown = [c for c in codes if c not in known]
+            if unknown:
+                raise LedgerError(f"{self.path}: no coupon with code {', '.join(map(repr, unknown[:5]))}")
+            return f"code IN ({placeholders})", tuple(codes)
+        found = conn.execute("SELECT 1 FROM coupons WHERE campaign = ? LIMIT 1", (campaign,)).fetchone()
+        if found is None:
+            raise LedgerError(f"{self.path}: no coupon of campaign {campaign!r}")
+        return "campaign = ?", (campaign,)
 
     @contextmanager
     def export_state(self, *, as_of: date, campaigns: list[str]) -> Iterator[ExportState]:
