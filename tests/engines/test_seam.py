@@ -296,3 +296,22 @@ def test_quarantined_parquet_floats_print_as_on_polars(tmp_path):
     ]
     assert printed["sku"].to_list() == ["1.0E300"] * 7
     assert polars_floats(rows.clear(), files).is_empty()
+
+
+def test_stage_folders_are_private(tmp_path):
+    """Stages hold customers' rows: the stages' folder, each stage's folder and its parts are the
+    owner's alone, even where an earlier version or another writer left them readable.
+    """
+    run_dir = tmp_path / "2026-11-22"
+    (run_dir / stages.STAGES_DIR).mkdir(parents=True, mode=0o755)
+    (run_dir / stages.STAGES_DIR).chmod(0o755)
+    folder = stages.stage_dir(run_dir, "valid_customers")
+    stages.begin_stage(folder)
+    folder.mkdir()
+    (folder / "part-00000.parquet").write_bytes(b"written by another process")
+    (folder / "part-00000.parquet").chmod(0o644)
+    stages.finish_stage(folder, {"version": "x"})
+    assert (run_dir / stages.STAGES_DIR).stat().st_mode & 0o777 == 0o700
+    assert folder.stat().st_mode & 0o777 == 0o700
+    modes = {p.name: p.stat().st_mode & 0o777 for p in folder.iterdir() if p.name != stages.SUCCESS}
+    assert modes == {"part-00000.parquet": 0o600, stages.KEY_FILE: 0o600}

@@ -59,16 +59,30 @@ def stage_key(job: Job, inputs: Inputs, as_of: date) -> dict[str, str]:
 
 
 def begin_stage(folder: Path) -> None:
-    """Clear a stage's folder before it is written: first its marker, then its parts."""
+    """Clear a stage's folder before it is written: first its marker, then its parts.
+
+    The stages' parent folder is made private first (owner only): stages hold customers' rows
+    (the validated customers, their features and offers), written by Spark with its own modes.
+    """
+    parent = folder.parent
+    parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if parent.stat().st_mode & 0o077:
+        parent.chmod(0o700)
     (folder / SUCCESS).unlink(missing_ok=True)
     if folder.exists():
         shutil.rmtree(folder)
 
 
 def finish_stage(folder: Path, key: Mapping[str, object]) -> None:
-    """Mark a written stage complete: ``key.json``, then ``_SUCCESS`` last."""
+    """Mark a written stage complete: ``key.json``, then ``_SUCCESS`` last; the folder and its
+    parts private (owner only), whatever modes their writer gave them.
+    """
     folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
     (folder / KEY_FILE).write_text(json.dumps(dict(key), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    for part in folder.iterdir():
+        if part.is_file():
+            part.chmod(0o600)
     (folder / SUCCESS).write_text("", encoding="utf-8")
 
 
