@@ -45,6 +45,7 @@ from coupongen.offers.guards import (
 )
 from coupongen.offers.offer_rows import OFFER_COLUMNS, concat_or_empty, offer_rows
 from coupongen.offers.public import public_counts, public_offer
+from coupongen.offers.substitutes import substitute_share
 from coupongen.offers.value import margin_source
 
 ELIGIBLE_SCHEMA: dict[str, pl.DataType] = {"campaign": pl.String(), "customer_id": pl.String()}
@@ -60,7 +61,7 @@ class OfferPlan:
     min_basket, valid_from, valid_to, max_uses, expected_cost, chance, expected_value, reason.
     funnel: campaign, offer_type, eligible, candidates, capped, within_budget, treated, control,
     expected_cost, budget, mean_chance, expected_value, value_per_coupon, negative_value, margin_source (see
-    `_value_counts`).
+    `_value_counts`), substitute_share (cross-sell: `substitutes.substitute_share`; else null).
     eligible: campaign, customer_id of every customer a planned campaign admitted. budgets: one row
     per enabled campaign: campaign, runs_tonight (within its start and end dates), budget,
     lifetime_budget, spent_before (earlier nights' cost, see ``Ledger.campaign_spend``),
@@ -227,6 +228,11 @@ def plan_offers(
                 ),
                 "budget": None if campaign.budget is None else amount(campaign.budget, "budget"),
                 **_value_counts(chosen.filter(~pl.col("held")), ctx),
+                "substitute_share": (
+                    substitute_share(chosen.filter(~pl.col("held")), ctx)
+                    if campaign.type == "cross_sell"
+                    else None
+                ),
             }
         )
         offers.append(treated)

@@ -95,4 +95,5 @@ def public_counts(campaign: CampaignConfig, shared: pl.DataFrame) -> dict[str, o
         "value_per_coupon": None,
         "negative_value": 0,
         "margin_source": None,
+        "substitute_share": None,
     }

@@ -55,6 +55,12 @@ def render_text(summary: RunSummary) -> str:
             f"  {name:<22} {c['eligible']:>8,} {c.get('candidates', 0):>10,} {c.get('treated', 0):>7,} "
             f"{c.get('control', 0):>8,} {c.get('expected_cost', 0):>14,.2f} {budget:>8} {value:>12}"
         )
+    for c in summary.campaigns:
+        if c.get("substitute_share") is not None:
+            lines.append(
+                f"  {c['campaign']}: {c['substitute_share']:.0%} of its product offers are substitutes "
+                "(a product type the customer bought in the look-back window)"
+            )
     if any((c.get("value_per_coupon") or 0) < 0 for c in summary.campaigns):
         lines.append(
             "  ! a coupon is expected to lose money: its reward costs more than the margin it brings"
