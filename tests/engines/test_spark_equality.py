@@ -29,7 +29,7 @@ from coupongen.inputs.batches import load_transactions, read_batches
 from coupongen.inputs.contract import TRANSACTIONS, Inputs
 from coupongen.inputs.loading import load_job_inputs
 from coupongen.inputs.partitions import partition_files
-from coupongen.inputs.reading import ReadLimits, resolve_files
+from coupongen.inputs.reading import ReadLimits, read_input, resolve_files
 from coupongen.offers.candidates import OFFER_TYPES
 from coupongen.offers.eligibility import eligible_customers
 from coupongen.offers.guards import DRAWN, in_holdout
@@ -224,7 +224,8 @@ def check_parts_validated_alike(spark, tmp_path):
     """Several parts, CSV (two headers) and typed Parquet, in a folder whose name needs quoting in
     a URI: the lines, their order and reasons as on polars; a line repeating a line of an earlier
     part is a duplicate. The folder named by a ``file://`` URI (listed through pyarrow, handed to
-    Spark as URIs) gives the same rows; two day partitions of it, the window's one only.
+    Spark as URIs) and a day partition of a folder by URI (the window's one day of two) are read
+    as polars reads them: the same text, files, lines and order (validation is the same code).
     """
     folder = tmp_path / "parts, one day"
     folder.mkdir()
@@ -246,38 +247,6 @@ def check_parts_validated_alike(spark, tmp_path):
     files = [folder / f for f in ("part-1.csv", "part-2.csv", "part-3.parquet", "part-4.csv")]
     known = {"skus": pl.Series(["A", "B"]), "customer_ids": pl.Series(["C1", "C2"])}
     expected = load_transactions(files, ",", max_amount=1e6, max_quantity=1e4, **known)
-    kept, held = _validated_on_spark(spark, files)
-    assert_frame_equal(as_kept(kept), expected.kept, check_exact=True)
-    assert_frame_equal(as_quarantined(held, files), expected.quarantined, check_exact=True)
-    assert expected.quarantined.select("source_file", "line", "reason").rows() == [
-        ("part-1.csv", 3, "amount: not a number"),
-        ("part-2.csv", 2, "exact duplicate of an earlier line"),
-        ("part-3.parquet", 2, "exact duplicate of an earlier line"),
-        ("part-3.parquet", 3, "ts: empty; quantity: beyond max_line_quantity (10000); sku: not in products"),
-        ("part-4.csv", 2, "exact duplicate of an earlier line"),
-    ]
-    uris = resolve_files(folder.as_uri())
-    assert [str(f) for f in uris] == [f"file://{p.as_posix()}" for p in files]
-    kept, held = _validated_on_spark(spark, uris)
-    assert_frame_equal(as_kept(kept), expected.kept, check_exact=True)
-    assert_frame_equal(as_quarantined(held, uris), expected.quarantined, check_exact=True)
-    for day, text in (("2026-10-04", PART_ONE), ("2026-10-05", PART_TWO)):
-        (tmp_path / "days" / f"date={day}").mkdir(parents=True)
-        pl.read_csv((HEADER + text).encode(), infer_schema=False).write_parquet(
-            tmp_path / "days" / f"date={day}" / "part-0.parquet"
-        )
-    window = (date(2026, 10, 4), date(2026, 10, 5))
-    days = partition_files((tmp_path / "days").as_uri(), window)
-    assert [f.name for f in days] == ["part-0.parquet"]
-    kept, held = _validated_on_spark(spark, days)
-    expected = load_transactions(days, ",", max_amount=1e6, max_quantity=1e4, **known)
-    assert_frame_equal(as_kept(kept), expected.kept, check_exact=True)
-    assert_frame_equal(as_quarantined(held, days), expected.quarantined, check_exact=True)
-    assert expected.counts == {"read": 2, "kept": 1, "quarantined": 1}
-
-
-def _validated_on_spark(spark, files):
-    """The kept and the quarantined lines of ``files`` validated on Spark, as polars frames."""
     rows = reading.read_text(spark, files, TRANSACTIONS, ",")
     checked = validation.validate_transactions(
         spark,
@@ -292,7 +261,36 @@ def _validated_on_spark(spark, files):
     kept = pl.from_arrow(validation.kept_lines(checked).toArrow())
     held = pl.from_arrow(validation.quarantined_lines(checked).toArrow())
     assert isinstance(kept, pl.DataFrame) and isinstance(held, pl.DataFrame)
-    return kept, held
+    assert_frame_equal(as_kept(kept), expected.kept, check_exact=True)
+    assert_frame_equal(as_quarantined(held, files), expected.quarantined, check_exact=True)
+    assert expected.quarantined.select("source_file", "line", "reason").rows() == [
+        ("part-1.csv", 3, "amount: not a number"),
+        ("part-2.csv", 2, "exact duplicate of an earlier line"),
+        ("part-3.parquet", 2, "exact duplicate of an earlier line"),
+        ("part-3.parquet", 3, "ts: empty; quantity: beyond max_line_quantity (10000); sku: not in products"),
+        ("part-4.csv", 2, "exact duplicate of an earlier line"),
+    ]
+    uris = resolve_files(folder.as_uri())
+    assert [str(f) for f in uris] == [f"file://{p.as_posix()}" for p in files]
+    for day, text in (("2026-10-04", PART_TWO), ("2026-10-05", PART_ONE)):
+        (tmp_path / "days" / f"date={day}").mkdir(parents=True)
+        pl.read_csv((HEADER + text).encode(), infer_schema=False).write_parquet(
+            tmp_path / "days" / f"date={day}" / "part-0.parquet"
+        )
+    days = partition_files((tmp_path / "days").as_uri(), (date(2026, 10, 4), date(2026, 10, 5)))
+    assert [str(f) for f in days] == [f"{(tmp_path / 'days').as_uri()}/date=2026-10-04/part-0.parquet"]
+    by_uri = [*uris, *days]
+    rows = reading.read_text(spark, by_uri, TRANSACTIONS, ",")
+    read = pl.from_arrow(
+        rows.select(*TRANSACTIONS.names, "source_file", "line", "reason", reading.FILE_INDEX).toArrow()
+    )
+    assert isinstance(read, pl.DataFrame)
+    expected_text = read_input(by_uri, TRANSACTIONS, ",")
+    assert expected_text["source_file"].unique(maintain_order=True).to_list()[-2:] == [
+        "part-4.csv",
+        "part-0.parquet",
+    ]
+    assert_frame_equal(as_quarantined(read, by_uri), expected_text, check_exact=True)
 
 
 def check_unreadable_lines_refused(spark, tmp_path):
