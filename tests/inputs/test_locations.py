@@ -210,6 +210,11 @@ def test_an_s3_bucket_reads_as_its_local_copy(s3, tmp_path):
     local = _exports(tmp_path / "exports")
     _upload(local, s3, "coupongen-exports")
     _check_locations("s3://coupongen-exports", local, tmp_path)
+    # Hadoop's name for S3, as Spark jobs write it: the same files, named as written.
+    assert [str(f) for f in resolve_files("s3a://coupongen-exports/shops/*/tx.csv")] == [
+        "s3a://coupongen-exports/shops/north/tx.csv",
+        "s3a://coupongen-exports/shops/south/tx.csv",
+    ]
 
 
 def test_a_missing_s3_bucket_is_one_line_without_the_secret(s3):

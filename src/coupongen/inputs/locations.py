@@ -32,6 +32,8 @@ _URI_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]*")
 # What pyarrow raises for a URI it cannot parse, a store it cannot reach or a file it cannot read.
 FS_ERRORS = (OSError, ValueError, pa.ArrowException)
 _PARQUET_MAGIC = b"PAR1"
+# Hadoop's schemes that pyarrow knows by another name.
+_PYARROW_SCHEMES = {"s3a": "s3", "s3n": "s3"}
 
 
 def is_uri(location: object) -> bool:
@@ -109,10 +111,11 @@ def join(base: Location, name: str) -> Location:
 
 def _file_system(location: str) -> tuple[pafs.FileSystem, str]:
     """The file system and path a URI names. A path may be written as Hadoop writes it (``a b``)
-    or encoded (``a%20b``).
+    or encoded (``a%20b``); ``s3a://`` (Hadoop's name for S3, as Spark jobs write it) is S3.
     """
     parts = urlsplit(location)
-    encoded = urlunsplit(parts._replace(path=quote(parts.path, safe="/%")))
+    scheme = _PYARROW_SCHEMES.get(parts.scheme.lower(), parts.scheme)
+    encoded = urlunsplit(parts._replace(scheme=scheme, path=quote(parts.path, safe="/%")))
     try:
         return pafs.FileSystem.from_uri(encoded)
     except FS_ERRORS as e:
