@@ -159,6 +159,14 @@ def test_a_missing_or_unreadable_location_is_one_line(tmp_path):
     with pytest.raises(InputError) as e:
         _load(base, "empty.csv")
     assert str(e.value) == f"{base}/empty.csv: file is empty (0 bytes; expected a header line)"
+    # A damaged Parquet file: the message of the same file read by path, but for its name.
+    damaged = "days/date=2025-01-01/part-00000.parquet"
+    messages = []
+    for data in (local, base):
+        with pytest.raises(InputError) as e:
+            _load(data, damaged)
+        messages.append(str(e.value).replace(str(join(data, damaged)), "<file>"))
+    assert messages[0] == messages[1] and messages[0].startswith("<file>: not a readable Parquet file (")
 
 
 def test_uris_are_told_from_paths_and_shown_without_secrets():

@@ -177,16 +177,34 @@ def _glob(location: str) -> list[RemoteFile]:
     where = shown(location)
     fs, base_path = _file_system(base_uri)
     wanted = [p for p in pattern[len(base) :].split("/") if p]
-    entries = _info(fs, pafs.FileSelector(base_path, recursive=True, allow_not_found=True), where)
     files = sorted(
         _remote(fs, base_path, shown(base_uri), e.path)
-        for e in entries
+        for e in _glob_entries(fs, base_path, wanted, where)
         if e.type == pafs.FileType.File and not _hidden(e.base_name)
         if _matches(e.path[len(base_path) :].strip("/").split("/"), wanted)
     )
     if not files:
         raise InputError(f"{where}: no file matches this pattern")
     return files
+
+
+def _glob_entries(fs: pafs.FileSystem, base: str, wanted: list[str], where: str) -> list[pafs.FileInfo]:
+    """The entries below ``base`` a glob's parts may match: all of them for ``**``; else a folder
+    level at a time, listing only the folders that match, as a store lists prefixes.
+    """
+    if "**" in wanted:
+        return _info(fs, pafs.FileSelector(base, recursive=True, allow_not_found=True), where)
+    folders, found = [base], []
+    for depth, part in enumerate(wanted):
+        found = [
+            e
+            for folder in folders
+            for e in _info(fs, pafs.FileSelector(folder, allow_not_found=True), where)
+            if _matches([e.base_name], [part])
+        ]
+        if depth < len(wanted) - 1:
+            folders = [e.path for e in found if e.type == pafs.FileType.Directory]
+    return found
 
 
 def _matches(names: list[str], pattern: list[str]) -> bool:
