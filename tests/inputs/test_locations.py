@@ -173,6 +173,7 @@ def test_uris_are_told_from_paths_and_shown_without_secrets():
     assert is_uri("s3://bucket/x") and is_uri("file:///tmp/x")
     assert not is_uri("exports/x.csv") and not is_uri("C:\\exports\\x.csv") and not is_uri(Path("/x"))
     assert join("s3://bucket/exports/", "tx/*.csv") == "s3://bucket/exports/tx/*.csv"
+    assert join("s3://bucket?region=eu-west-1", "tx.csv") == "s3://bucket/tx.csv?region=eu-west-1"
     assert join(Path("/data"), "gs://other/tx.csv") == "gs://other/tx.csv"
     assert join(Path("/data"), "tx.csv") == Path("/data/tx.csv")
     assert shown("s3://AKIA:s3cr3t@bucket/a%20b.csv?secret_key=s3cr3t") == "s3://AKIA@bucket/a b.csv"

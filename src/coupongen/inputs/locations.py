@@ -101,11 +101,14 @@ Location = Path | str
 
 
 def join(base: Location, name: str) -> Location:
-    """``name`` (from the job file) within ``base`` (the data folder): a URI stays a URI."""
+    """``name`` (from the job file) within ``base`` (the data folder): a URI stays a URI, its
+    options (a query such as ``?region=eu-west-1``) kept after the joined path.
+    """
     if is_uri(name):
         return name
     if is_uri(base):
-        return str(base).rstrip("/") + "/" + name.lstrip("/")
+        parts = urlsplit(str(base))
+        return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/" + name.lstrip("/")))
     return Path(base) / name
 
 
