@@ -120,6 +120,27 @@ def test_missing_data_folder_names_the_file(tmp_path):
     assert [line.split(" ", 1)[1] for line in progress] == ["INFO stage=load started"]
 
 
+def test_a_data_uri_is_read_as_a_uri_and_named_without_its_secret(tmp_path):
+    missing = f"{(tmp_path / 'nope').as_uri()}"
+    result = invoke("run", "--config", str(NIGHTLY), "--data", missing, "--out", str(tmp_path))
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == f"Error: {missing}/products.csv: file not found"
+    result = invoke(
+        "run",
+        "--config",
+        str(NIGHTLY),
+        "--data",
+        "nowhere://user:s3cr3t@exports?token=s3cr3t",
+        "--out",
+        str(tmp_path),
+    )
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: nowhere://user@exports/products.csv: cannot open the location: "
+        "Unrecognized filesystem type in URI: nowhere://user@exports/products.csv"
+    )
+
+
 def test_every_email_image_scans_back_to_the_ledgers_barcode_value(sample_run):
     import io
     import zipfile

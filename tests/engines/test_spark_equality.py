@@ -28,7 +28,8 @@ from coupongen.errors import InputError
 from coupongen.inputs.batches import load_transactions, read_batches
 from coupongen.inputs.contract import TRANSACTIONS, Inputs
 from coupongen.inputs.loading import load_job_inputs
-from coupongen.inputs.reading import ReadLimits
+from coupongen.inputs.partitions import partition_files
+from coupongen.inputs.reading import ReadLimits, read_input, resolve_files
 from coupongen.offers.candidates import OFFER_TYPES
 from coupongen.offers.eligibility import eligible_customers
 from coupongen.offers.guards import DRAWN, in_holdout
@@ -222,7 +223,9 @@ PART_FOUR = (
 def check_parts_validated_alike(spark, tmp_path):
     """Several parts, CSV (two headers) and typed Parquet, in a folder whose name needs quoting in
     a URI: the lines, their order and reasons as on polars; a line repeating a line of an earlier
-    part is a duplicate.
+    part is a duplicate. The folder named by a ``file://`` URI (listed through pyarrow, handed to
+    Spark as URIs) and a day partition of a folder by URI (the window's one day of two) are read
+    as polars reads them: the same text, files, lines and order (validation is the same code).
     """
     folder = tmp_path / "parts, one day"
     folder.mkdir()
@@ -267,6 +270,27 @@ def check_parts_validated_alike(spark, tmp_path):
         ("part-3.parquet", 3, "ts: empty; quantity: beyond max_line_quantity (10000); sku: not in products"),
         ("part-4.csv", 2, "exact duplicate of an earlier line"),
     ]
+    uris = resolve_files(folder.as_uri())
+    assert [str(f) for f in uris] == [f"file://{p.as_posix()}" for p in files]
+    for day, text in (("2026-10-04", PART_TWO), ("2026-10-05", PART_ONE)):
+        (tmp_path / "days" / f"date={day}").mkdir(parents=True)
+        pl.read_csv((HEADER + text).encode(), infer_schema=False).write_parquet(
+            tmp_path / "days" / f"date={day}" / "part-0.parquet"
+        )
+    days = partition_files((tmp_path / "days").as_uri(), (date(2026, 10, 4), date(2026, 10, 5)))
+    assert [str(f) for f in days] == [f"{(tmp_path / 'days').as_uri()}/date=2026-10-04/part-0.parquet"]
+    by_uri = [*uris, *days]
+    rows = reading.read_text(spark, by_uri, TRANSACTIONS, ",")
+    read = pl.from_arrow(
+        rows.select(*TRANSACTIONS.names, "source_file", "line", "reason", reading.FILE_INDEX).toArrow()
+    )
+    assert isinstance(read, pl.DataFrame)
+    expected_text = read_input(by_uri, TRANSACTIONS, ",")
+    assert expected_text["source_file"].unique(maintain_order=True).to_list()[-2:] == [
+        "part-4.csv",
+        "part-0.parquet",
+    ]
+    assert_frame_equal(as_quarantined(read, by_uri), expected_text, check_exact=True)
 
 
 def check_unreadable_lines_refused(spark, tmp_path):

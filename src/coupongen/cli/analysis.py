@@ -35,7 +35,7 @@ TOP_OPTION = click.option(
 @handle_errors
 def segments(
     config_path: Path,
-    data_dir: Path | None,
+    data_dir: str | None,
     out_dir: Path | None,
     as_of: date | None,
     seed: int | None,
@@ -55,7 +55,7 @@ def segments(
 @handle_errors
 def affinities(
     config_path: Path,
-    data_dir: Path | None,
+    data_dir: str | None,
     out_dir: Path | None,
     as_of: date | None,
     seed: int | None,
@@ -75,7 +75,7 @@ COMMANDS = [segments, affinities]
 
 def _analyse(
     config_path: Path,
-    data_dir: Path | None,
+    data_dir: str | None,
     out_dir: Path | None,
     as_of: date | None,
     seed: int | None,

@@ -21,6 +21,7 @@ from coupongen.inputs.contract import Inputs
 from coupongen.inputs.loading import load_job_inputs
 from coupongen.loop import backtest as bt
 from coupongen.loop.backtest_types import WIN_BACK_STATES
+from coupongen.settings import data_location
 
 _Column = tuple[str, str, int, str]  # heading, metrics column, width (negative: left), format
 
@@ -136,7 +137,7 @@ HEADLINE = {
 @handle_errors
 def backtest(
     config_path: Path,
-    data_dir: Path | None,
+    data_dir: str | None,
     out_dir: Path | None,
     as_of: date | None,
     seed: int | None,
@@ -183,9 +184,9 @@ def backtest(
         click.echo(f"\nscored offers written to {offers_out}")
 
 
-def _load(job: Job, data_dir: Path | None) -> Inputs:
+def _load(job: Job, data_dir: str | None) -> Inputs:
     """Read and validate the job's inputs; quarantined rows are counted, not written anywhere."""
-    folder = Path(data_dir).resolve() if data_dir else job.resolve(job.config.data)
+    folder = data_location(job, data_dir)
     return load_job_inputs(job.config.inputs, folder)
 
 

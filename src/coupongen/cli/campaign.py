@@ -49,7 +49,7 @@ def campaign() -> None:
 @handle_errors
 def list_campaigns(
     config_path: Path,
-    data_dir: Path | None,
+    data_dir: str | None,
     out_dir: Path | None,
     as_of: date | None,
     seed: int | None,
@@ -86,7 +86,7 @@ def list_campaigns(
 def preview_campaign(
     name: str,
     config_path: Path,
-    data_dir: Path | None,
+    data_dir: str | None,
     out_dir: Path | None,
     as_of: date | None,
     seed: int | None,

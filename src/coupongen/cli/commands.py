@@ -41,7 +41,7 @@ from coupongen.report.text import preflight_lines, render_line, render_text
 @handle_errors
 def run(
     config_path: Path,
-    data_dir: Path | None,
+    data_dir: str | None,
     out_dir: Path | None,
     as_of: date | None,
     seed: int | None,
@@ -88,7 +88,7 @@ def run(
 @handle_errors
 def check(
     config_path: Path,
-    data_dir: Path | None,
+    data_dir: str | None,
     out_dir: Path | None,
     as_of: date | None,
     seed: int | None,

@@ -82,8 +82,8 @@ config_option: Decorator = click.option(
 data_option: Decorator = click.option(
     "--data",
     "data_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder holding the inputs (default: the job file's 'data').",
+    type=click.Path(file_okay=False, path_type=str),
+    help="Folder holding the inputs, or a URI such as s3://bucket/exports (default: the job file's 'data').",
 )
 out_option: Decorator = click.option(
     "--out",
@@ -208,7 +208,7 @@ def open_job(config_path: Path) -> Job:
 
 
 def open_night(
-    config_path: Path, *, as_of: date | None, data_dir: Path | None, out_dir: Path | None, seed: int | None
+    config_path: Path, *, as_of: date | None, data_dir: str | None, out_dir: Path | None, seed: int | None
 ) -> tuple[Job, Settings]:
     """The job file and the night's settings, as every command that runs stages resolves them
     (today when no ``--as-of`` is given).

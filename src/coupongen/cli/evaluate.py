@@ -58,7 +58,7 @@ def evaluate_command(
     margin_rate: float,
     adjust: bool,
     wide: bool,
-    data_dir: Path | None,
+    data_dir: str | None,
     config_path: Path,
     out_dir: Path | None,
     ledger_path: Path | None,

@@ -19,7 +19,7 @@ from coupongen.inputs.loading import load_job_inputs
 from coupongen.ledger import Ledger
 from coupongen.loop import redemptions
 from coupongen.loop.refunds import referral_terms
-from coupongen.settings import ledger_location
+from coupongen.settings import data_location, ledger_location
 
 
 @dataclass(frozen=True)
@@ -54,10 +54,9 @@ def signing_key_if_any() -> bytes | None:
     return None
 
 
-def load_inputs_for(job: Job, data_dir: Path | None, transactions: Path | None = None) -> Inputs:
+def load_inputs_for(job: Job, data_dir: str | None, transactions: Path | None = None) -> Inputs:
     """The job's inputs (transactions from ``transactions`` when given), checked by the contract."""
-    folder = Path(data_dir).resolve() if data_dir else job.resolve(job.config.data)
-    return load_job_inputs(job.config.inputs, folder, transactions=transactions)
+    return load_job_inputs(job.config.inputs, data_location(job, data_dir), transactions=transactions)
 
 
 # --- redemptions import ----------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from coupongen.reminding import RemindResult, run_reminders
 @handle_errors
 def remind(
     config_path: Path,
-    data_dir: Path | None,
+    data_dir: str | None,
     out_dir: Path | None,
     as_of: date | None,
     verbose: int,

@@ -58,7 +58,7 @@ def simulate_command(
     seed: int,
     redemption_rate: float,
     bad_lines: int,
-    data_dir: Path | None,
+    data_dir: str | None,
     config_path: Path,
     out_dir: Path | None,
     ledger_path: Path | None,

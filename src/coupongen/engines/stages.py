@@ -20,6 +20,7 @@ from coupongen import __version__
 from coupongen.config import Job
 from coupongen.errors import CoupongenError
 from coupongen.inputs.contract import Inputs
+from coupongen.inputs.locations import file_stamp
 
 STAGES_DIR = "stages"
 SUCCESS = "_SUCCESS"
@@ -41,9 +42,9 @@ def inputs_fingerprint(inputs: Inputs) -> str:
     """A digest of the input files a night read: their paths, sizes and modification times."""
     digest = hashlib.sha256()
     for loaded in inputs.all():
-        for path in sorted(loaded.files):
-            stat = path.stat()
-            digest.update(f"{loaded.name}\0{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        for path in sorted(loaded.files, key=str):
+            size, mtime_ns = file_stamp(path)
+            digest.update(f"{loaded.name}\0{path}\0{size}\0{mtime_ns}\n".encode())
     return digest.hexdigest()[:16]
 
 

@@ -11,12 +11,12 @@ validating everything at once, row for row and in the same order.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import polars as pl
 
 from coupongen.errors import InputError
 from coupongen.inputs.contract import LINE_COL, REASON_COL, SOURCE_COL, TRANSACTIONS, InputSpec, Loaded
+from coupongen.inputs.locations import InputFile
 from coupongen.inputs.reading import (
     LIMITS,
     READ_ERRORS,
@@ -36,8 +36,8 @@ BATCH_ROWS = 1_000_000
 
 
 def _scans(
-    files: list[Path], spec: InputSpec, delimiter: str, limits: ReadLimits, typed: frozenset[str]
-) -> Iterator[tuple[Path, pl.LazyFrame]]:
+    files: list[InputFile], spec: InputSpec, delimiter: str, limits: ReadLimits, typed: frozenset[str]
+) -> Iterator[tuple[InputFile, pl.LazyFrame]]:
     """Each file's lazy scan, in order; empty CSV parts among several files hold no rows."""
     for path, label in zip(files, file_labels(files), strict=True):
         if len(files) > 1 and not is_parquet(path) and is_empty_file(path):
@@ -46,7 +46,7 @@ def _scans(
 
 
 def read_batches(
-    files: list[Path],
+    files: list[InputFile],
     spec: InputSpec,
     delimiter: str,
     *,
@@ -76,7 +76,7 @@ def read_batches(
 
 
 def repeated_rows(
-    files: list[Path],
+    files: list[InputFile],
     spec: InputSpec,
     delimiter: str,
     limits: ReadLimits = LIMITS,
@@ -140,7 +140,7 @@ class DuplicateFinder:
 
 
 def load_transactions(
-    files: list[Path],
+    files: list[InputFile],
     delimiter: str,
     *,
     skus: pl.Series,

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import polars as pl
 
 from coupongen.errors import InputError
+from coupongen.inputs.locations import InputFile
 
 TRUE_WORDS = ("true", "1", "yes", "y", "t")
 FALSE_WORDS = ("false", "0", "no", "n", "f")
@@ -123,7 +123,7 @@ class Loaded:
     name: str
     kept: pl.DataFrame
     quarantined: pl.DataFrame
-    files: list[Path] = field(default_factory=list)
+    files: list[InputFile] = field(default_factory=list)
     extra: pl.DataFrame | None = None
 
     @property

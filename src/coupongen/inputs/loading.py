@@ -14,6 +14,7 @@ from pathlib import Path
 from coupongen.config import InputsConfig
 from coupongen.inputs.batches import load_transactions
 from coupongen.inputs.contract import CUSTOMERS, PRODUCTS, Inputs, Loaded
+from coupongen.inputs.locations import InputFile, Location, join
 from coupongen.inputs.partitions import is_partitioned, partition_files
 from coupongen.inputs.quarantine import check_quarantine_share, write_quarantine
 from coupongen.inputs.reading import read_input, resolve_files
@@ -21,9 +22,9 @@ from coupongen.inputs.validation import validate_customers, validate_products
 
 
 def load_inputs(
-    transactions: Path | str,
-    products: Path | str,
-    customers: Path | str,
+    transactions: Location,
+    products: Location,
+    customers: Location,
     *,
     delimiter: str = ",",
     max_amount: float = 1_000_000.0,
@@ -35,11 +36,13 @@ def load_inputs(
 
     With ``file_format`` "parquet", a transactions folder partitioned by day (``date=YYYY-MM-DD/``)
     is read for the days of ``window`` only (start included, end not; every day without one).
+    Each location may be a local path or a URI (``s3://bucket/exports/transactions``).
 
     Raises InputError (one line naming the file and, where it applies, the column) for a missing,
     empty or unreadable file or a missing column. Row-level problems never raise: see ``Loaded``.
     """
     p_files, c_files = resolve_files(products), resolve_files(customers)
+    t_files: list[InputFile]
     if file_format == "parquet" and is_partitioned(transactions):
         t_files = partition_files(transactions, window)
     else:
@@ -63,24 +66,25 @@ def load_inputs(
 
 def load_job_inputs(
     settings: InputsConfig,
-    data_dir: Path,
+    data_dir: Location,
     *,
     quarantine_dir: Path | None = None,
-    transactions: Path | None = None,
+    transactions: Location | None = None,
     window: tuple[date, date] | None = None,
 ) -> Inputs:
     """The job's three inputs from ``data_dir``, validated; fails when too many rows were rejected.
 
-    ``settings`` names the files (relative to ``data_dir``), the delimiter and the limits.
+    ``settings`` names the files (relative to ``data_dir``, a folder or a URI; a name that is a
+    URI stands alone), the delimiter and the limits.
     ``transactions``, when given, is read in place of the job's transactions file. With
     ``quarantine_dir`` the rejected rows are written there (see ``write_quarantine``) before the
     share is checked, so that the error can point at them; without it they are only counted.
     ``window`` limits a day-partitioned Parquet transactions folder to its days (see `load_inputs`).
     """
     inputs = load_inputs(
-        transactions if transactions is not None else data_dir / settings.transactions,
-        data_dir / settings.products,
-        data_dir / settings.customers,
+        transactions if transactions is not None else join(data_dir, settings.transactions),
+        join(data_dir, settings.products),
+        join(data_dir, settings.customers),
         delimiter=settings.delimiter,
         max_amount=settings.max_line_amount,
         max_quantity=settings.max_line_quantity,
@@ -93,14 +97,14 @@ def load_job_inputs(
     return inputs
 
 
-def load_customers_and_products(settings: InputsConfig, data_dir: Path) -> tuple[Loaded, Loaded]:
+def load_customers_and_products(settings: InputsConfig, data_dir: Location) -> tuple[Loaded, Loaded]:
     """The job's customers and products from ``data_dir``, validated (no transactions): what a
     command that messages customers about coupons already issued needs (consent, contacts, names).
     """
     products = validate_products(
-        read_input(resolve_files(data_dir / settings.products), PRODUCTS, settings.delimiter)
+        read_input(resolve_files(join(data_dir, settings.products)), PRODUCTS, settings.delimiter)
     )
     customers = validate_customers(
-        read_input(resolve_files(data_dir / settings.customers), CUSTOMERS, settings.delimiter)
+        read_input(resolve_files(join(data_dir, settings.customers)), CUSTOMERS, settings.delimiter)
     )
     return customers, products

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import glob as globlib
 import os
+import posixpath
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +19,9 @@ from pathlib import Path
 import polars as pl
 
 from coupongen.errors import InputError
+from coupongen.inputs import locations
 from coupongen.inputs.contract import LINE_COL, REASON_COL, SOURCE_COL, InputSpec, require_columns
+from coupongen.inputs.locations import InputFile, Location, RemoteFile, is_uri, open_file
 
 DATA_SUFFIXES = (".csv", ".parquet")
 
@@ -62,18 +65,21 @@ def _is_marker(path: Path) -> bool:
     return path.name.startswith((".", "_"))
 
 
-def resolve_files(location: Path | str) -> list[Path]:
+def resolve_files(location: Location) -> list[InputFile]:
     """The files an input location names: a file, a folder of .csv/.parquet parts, or a glob.
 
     In a folder, only ``.csv`` and ``.parquet`` files count and sub-folders are not searched; in a
     folder and in a glob's matches, hidden files and markers (names starting with ``.`` or ``_``)
-    are skipped. Files come back sorted by path, so that parts are read in a stable order.
+    are skipped. Files come back sorted by path, so that parts are read in a stable order. A
+    location with a scheme (``s3://bucket/exports/*.csv``) is listed through `locations`.
     """
     loc = str(location)
+    if is_uri(loc):
+        return list(locations.resolve_uri_files(loc, DATA_SUFFIXES))
     path = Path(loc)
     if not path.exists() and any(ch in loc for ch in "*?["):
         matches = sorted(Path(p) for p in globlib.glob(loc, recursive=True))
-        files = [p for p in matches if p.is_file() and not _is_marker(p)]
+        files: list[InputFile] = [p for p in matches if p.is_file() and not _is_marker(p)]
         if not files:
             raise InputError(f"{loc}: no file matches this pattern")
         return files
@@ -98,21 +104,21 @@ def resolve_files(location: Path | str) -> list[Path]:
 # --- reading one file -----------------------------------------------------------------------------
 
 
-def is_parquet(path: Path) -> bool:
+def is_parquet(path: InputFile) -> bool:
     """True for a file read as Parquet (by its extension); any other file is read as CSV."""
     return path.suffix.lower() == ".parquet"
 
 
-def _csv_header(path: Path, delimiter: str, limits: ReadLimits = LIMITS) -> list[str]:
+def _csv_header(path: InputFile, delimiter: str, limits: ReadLimits = LIMITS) -> list[str]:
     """The header line's column names, after checks that give a clear message for non-CSV files.
 
     Reads at most ``limits.header_bytes`` (plus one) bytes, whatever the file holds.
     """
     try:
-        with path.open("rb") as fh:
+        with open_file(path) as fh:
             first = fh.readline(limits.header_bytes + 1)
     except OSError as e:
-        raise InputError(f"{path}: cannot read: {e.strerror}") from e
+        raise InputError(f"{path}: cannot read: {locations.reason(e)}") from e
     if not first:
         raise InputError(f"{path}: file is empty (0 bytes; expected a header line)")
     if len(first) > limits.header_bytes:
@@ -145,7 +151,7 @@ def _size(n: int) -> str:
     return f"{n // 1024:,} KB" if n >= 1024 and n % 1024 == 0 else f"{n:,} bytes"
 
 
-def check_value_sizes(frame: pl.DataFrame, path: Path, spec: InputSpec, limits: ReadLimits) -> None:
+def check_value_sizes(frame: pl.DataFrame, path: InputFile, spec: InputSpec, limits: ReadLimits) -> None:
     """InputError naming the first line and column holding a value over ``limits.value_bytes``."""
     first: tuple[int, str] | None = None
     for column in (n for n in spec.names if frame.schema[n] == pl.String):
@@ -161,7 +167,7 @@ def check_value_sizes(frame: pl.DataFrame, path: Path, spec: InputSpec, limits: 
         )
 
 
-def _check_header(path: Path, header: list[str], spec: InputSpec, delimiter: str) -> None:
+def _check_header(path: InputFile, header: list[str], spec: InputSpec, delimiter: str) -> None:
     """Raise InputError naming the file and column when required columns are missing or doubled."""
     require_columns(header, spec.required, source=str(path), hint=_header_hint(header, delimiter, spec))
     dupes = [c for c in spec.names if header.count(c) > 1]
@@ -191,7 +197,7 @@ def _header_hint(header: list[str], delimiter: str, spec: InputSpec) -> str:
     return f" (the header has: {shown})"
 
 
-def _check_parquet_types(path: Path, schema: dict[str, pl.DataType], spec: InputSpec) -> None:
+def _check_parquet_types(path: InputFile, schema: dict[str, pl.DataType], spec: InputSpec) -> None:
     for c in spec.columns:
         dtype = schema.get(c.name)
         if dtype is not None and (dtype.is_nested() or dtype in (pl.Binary, pl.Object)):
@@ -225,7 +231,7 @@ def extra_names(header: list[str], spec: InputSpec) -> list[str]:
 _EXACT_TYPES: dict[str, pl.DataType] = {"float": pl.Float64(), "datetime": pl.Datetime("us")}
 
 
-def exact_typed_columns(files: list[Path], spec: InputSpec) -> frozenset[str]:
+def exact_typed_columns(files: list[InputFile], spec: InputSpec) -> frozenset[str]:
     """The contract columns of ``spec`` that every one of ``files`` holds as Parquet in the exact
     type validation reads without text (Float64 numbers, time stamps in microseconds without a
     zone); empty unless every file is Parquet. Files whose schema cannot be read give none: their
@@ -237,7 +243,7 @@ def exact_typed_columns(files: list[Path], spec: InputSpec) -> frozenset[str]:
     names = set(wanted)
     for path in files:
         try:
-            schema = pl.read_parquet_schema(path)
+            schema = locations.parquet_schema(path)
         except READ_ERRORS:
             return frozenset()
         names = {n for n in names if schema.get(n) == wanted[n]}
@@ -245,7 +251,7 @@ def exact_typed_columns(files: list[Path], spec: InputSpec) -> frozenset[str]:
 
 
 def scan_file(
-    path: Path,
+    path: InputFile,
     spec: InputSpec,
     delimiter: str,
     label: str,
@@ -263,7 +269,7 @@ def scan_file(
     """
     if is_parquet(path):
         try:
-            schema = dict(pl.read_parquet_schema(path))
+            schema = dict(locations.parquet_schema(path))
         except READ_ERRORS as e:
             raise InputError(f"{path}: {describe_read_error(path, e, delimiter)}") from e
         _check_header(path, list(schema), spec, delimiter)
@@ -275,8 +281,7 @@ def scan_file(
         ]
         present = [c for c in spec.names if c in schema] + extras
         lf = (
-            pl.scan_parquet(path)
-            .select(present)
+            locations.scan_parquet(path, present, schema)
             .with_row_index(LINE_COL, offset=1)
             .with_columns(pl.lit(False).alias(_MORE_FIELDS))
         )
@@ -293,12 +298,12 @@ def scan_file(
         names = [h if h in wanted else f"{_IGNORED}{i}" for i, h in enumerate(header)]
         present = [h for h in names if h in wanted]
         # One column more than the header catches lines with too many fields.
-        lf = pl.scan_csv(
+        lf = locations.scan_csv(
             path,
+            {n: pl.String() for n in [*names, _MORE_FIELDS]},
             has_header=False,
             skip_rows=1,
             separator=delimiter,
-            schema={n: pl.String for n in [*names, _MORE_FIELDS]},
             missing_columns="insert",
             truncate_ragged_lines=True,
             raise_if_empty=False,
@@ -329,23 +334,35 @@ def scan_file(
     )
 
 
-def is_empty_file(path: Path) -> bool:
+def is_empty_file(path: InputFile) -> bool:
     """True for a file of 0 bytes (False when it cannot be looked at: reading it will say why)."""
     try:
-        return path.stat().st_size == 0
+        return locations.file_stamp(path)[0] == 0
     except OSError:
         return False  # reading it will say what is wrong
 
 
-def file_labels(files: list[Path]) -> list[str]:
+def file_labels(files: list[InputFile]) -> list[str]:
     """How quarantine rows name their file: the file name, or a relative path if names clash."""
     if len({p.name for p in files}) == len(files):
         return [p.name for p in files]
-    base = Path(os.path.commonpath([p.parent.absolute() for p in files]))
-    return [p.absolute().relative_to(base).as_posix() for p in files]
+    local = [p for p in files if isinstance(p, Path)]
+    if len(local) < len(files):
+        return _uri_labels([p for p in files if isinstance(p, RemoteFile)])
+    base = Path(os.path.commonpath([p.parent.absolute() for p in local]))
+    return [p.absolute().relative_to(base).as_posix() for p in local]
 
 
-def scan_input(files: list[Path], spec: InputSpec, *, delimiter: str = ",") -> pl.LazyFrame:
+def _uri_labels(files: list[RemoteFile]) -> list[str]:
+    """A remote file's path below the folder common to ``files``, as for local files."""
+    folders = [posixpath.dirname(p.uri).split("/") for p in files]
+    common = 0
+    while all(len(f) > common and f[common] == folders[0][common] for f in folders):
+        common += 1
+    return ["/".join(p.uri.split("/")[common:]) for p in files]
+
+
+def scan_input(files: list[InputFile], spec: InputSpec, *, delimiter: str = ",") -> pl.LazyFrame:
     """All files of one input as a single lazy frame of text.
 
     Columns: the spec's columns (text as read), ``source_file``, ``line`` and ``reason`` (a problem
@@ -357,7 +374,7 @@ def scan_input(files: list[Path], spec: InputSpec, *, delimiter: str = ",") -> p
 
 
 def read_input(
-    files: list[Path], spec: InputSpec, delimiter: str, limits: ReadLimits = LIMITS
+    files: list[InputFile], spec: InputSpec, delimiter: str, limits: ReadLimits = LIMITS
 ) -> pl.DataFrame:
     """Collect each file of an input, turning any reading error into one line naming the file.
 
@@ -409,24 +426,24 @@ def _not_utf8(line: int, raw: bytes, e: UnicodeDecodeError) -> str:
     )
 
 
-def describe_read_error(path: Path, e: BaseException, delimiter: str) -> str:
+def describe_read_error(path: InputFile, e: BaseException, delimiter: str) -> str:
     """The most useful one-line account of why a file could not be read."""
     if isinstance(e, pl.exceptions.PanicException):
         return "cannot be read: the reader failed on damaged data"
     if is_parquet(path):
         return f"not a readable Parquet file ({_first_line(e)})"
     if isinstance(e, OSError):
-        return f"cannot read: {e.strerror}"
+        return f"cannot read: {locations.reason(e)}"
     found = _find_csv_problem(path, delimiter)
     return found or f"cannot be read as CSV ({_first_line(e)})"
 
 
-def _numbered_lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    with path.open("rb") as fh:
+def _numbered_lines(path: InputFile) -> Iterator[tuple[int, bytes]]:
+    with open_file(path) as fh:
         yield from enumerate(fh, start=1)
 
 
-def _find_csv_problem(path: Path, delimiter: str) -> str | None:
+def _find_csv_problem(path: InputFile, delimiter: str) -> str | None:
     """Walk the file line by line for bytes that are not UTF-8 or a double quote out of place.
 
     Only run after polars has failed on the file, so speed matters less than a precise line number.

@@ -3,7 +3,8 @@
 Two runs of a night with equal keys compute the same stage outputs. The inputs fingerprint covers
 every file the night reads (the three data inputs, templates, suppression list, category names):
 each file's name, size and modification time, and a SHA-256 of its bytes (of its first and last
-MiB only when it is larger than `FULL_HASH_BYTES`, where hashing it whole would cost seconds). The
+MiB only when it is larger than `FULL_HASH_BYTES`, where hashing it whole would cost seconds; for
+a file named by URI, which would otherwise be fetched twice, when it is larger than 2 MiB). The
 settings hash covers the job and campaign settings, the run date, the seed and the version.
 """
 
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from coupongen import __version__
 from coupongen.config import Job
+from coupongen.inputs.locations import InputFile, file_stamp, join, open_file
 from coupongen.inputs.partitions import is_partitioned, partition_files
 from coupongen.inputs.reading import resolve_files
 from coupongen.settings import Settings
@@ -49,34 +51,34 @@ class NightKey:
         return cls(**data)
 
 
-def file_fingerprint(path: Path) -> dict[str, object]:
+def file_fingerprint(path: InputFile) -> dict[str, object]:
     """Name, size, modification time and content hash of one file (see the module's docstring)."""
-    stat = path.stat()
+    size, mtime_ns = file_stamp(path)
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        if stat.st_size <= FULL_HASH_BYTES:
+    with open_file(path) as fh:
+        if size <= (FULL_HASH_BYTES if isinstance(path, Path) else 2 * EDGE_BYTES):
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(chunk)
         else:
             digest.update(fh.read(EDGE_BYTES))
-            fh.seek(stat.st_size - EDGE_BYTES)
+            fh.seek(max(size - EDGE_BYTES, 0))
             digest.update(fh.read(EDGE_BYTES))
     return {
         "path": str(path),
-        "bytes": stat.st_size,
-        "mtime_ns": stat.st_mtime_ns,
+        "bytes": size,
+        "mtime_ns": mtime_ns,
         "sha256": digest.hexdigest(),
     }
 
 
-def night_files(job: Job, settings: Settings) -> list[Path]:
+def night_files(job: Job, settings: Settings) -> list[InputFile]:
     """Every file the night reads besides the job and campaign files: the data inputs, the
     templates folder, the suppression list and the category names (those that exist).
     """
     inputs = job.config.inputs
-    files: list[Path] = []
+    files: list[InputFile] = []
     for name in (inputs.transactions, inputs.products, inputs.customers):
-        location = settings.data_dir / name
+        location = join(settings.data_dir, name)
         # Day-partitioned history counts by the days the night reads (its look-back window).
         window = (settings.as_of - timedelta(days=job.config.segments.lookback_days), settings.as_of)
         files += partition_files(location, window) if is_partitioned(location) else resolve_files(location)
@@ -95,7 +97,7 @@ def _hash(doc: object) -> str:
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def inputs_fingerprint(files: Iterable[Path]) -> str:
+def inputs_fingerprint(files: Iterable[InputFile]) -> str:
     """One hash over the fingerprints of ``files``."""
     return _hash([file_fingerprint(p) for p in files])
 

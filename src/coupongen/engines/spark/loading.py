@@ -40,6 +40,7 @@ from coupongen.inputs.contract import (
     InputSpec,
     Loaded,
 )
+from coupongen.inputs.locations import InputFile, join, parquet_schema
 from coupongen.inputs.partitions import is_partitioned, partition_files
 from coupongen.inputs.quarantine import check_quarantine_share, write_quarantine
 from coupongen.inputs.reading import is_parquet, resolve_files
@@ -111,19 +112,19 @@ def as_kept(lines: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def quarantined_frame(folder: Path, files: list[Path]) -> pl.DataFrame:
+def quarantined_frame(folder: Path, files: list[InputFile]) -> pl.DataFrame:
     """The ``quarantine_transactions`` stage on the driver: as `Loaded.quarantined`, in input order."""
     return as_quarantined(stages.read_frame(folder, pl.Schema(QUARANTINE_SCHEMA)), files)
 
 
-def as_quarantined(lines: pl.DataFrame, files: list[Path]) -> pl.DataFrame:
+def as_quarantined(lines: pl.DataFrame, files: list[InputFile]) -> pl.DataFrame:
     """Quarantined rows as Spark wrote them as `Loaded.quarantined`: in file and line order, a
     Parquet float column's values printed as polars prints them (`polars_floats`).
     """
     return polars_floats(lines, files).sort(reading.FILE_INDEX, LINE_COL).drop(reading.FILE_INDEX)
 
 
-def polars_floats(rows: pl.DataFrame, files: list[Path]) -> pl.DataFrame:
+def polars_floats(rows: pl.DataFrame, files: list[InputFile]) -> pl.DataFrame:
     """Rows read as text (with ``file_index``) whose values from a Parquet file's float columns are
     printed as the polars engine prints them (``1e+300``, ``inf``, ``123456789.125``) instead of
     Spark's (``1.0E300``, ``Infinity``, ``1.23456789125E8``); the same numbers, parsed back exactly.
@@ -134,7 +135,7 @@ def polars_floats(rows: pl.DataFrame, files: list[Path]) -> pl.DataFrame:
     floats: dict[str, dict[pl.DataType, list[int]]] = {}
     for index, path in enumerate(files):
         if is_parquet(path):
-            found = pl.read_parquet_schema(path)
+            found = parquet_schema(path)
             for column in text:
                 if column in found and found[column].is_float():
                     floats.setdefault(column, {}).setdefault(found[column], []).append(index)
@@ -148,7 +149,7 @@ def polars_floats(rows: pl.DataFrame, files: list[Path]) -> pl.DataFrame:
     return rows.with_columns(printed)
 
 
-def reference_loaded(spec: InputSpec, kept_dir: Path, held_dir: Path, files: list[Path]) -> Loaded:
+def reference_loaded(spec: InputSpec, kept_dir: Path, held_dir: Path, files: list[InputFile]) -> Loaded:
     """Products or customers as the driver reads their stages back: `Loaded` as the polars engine
     gives it, the customers' extra columns typed here (see the module).
     """
@@ -169,7 +170,7 @@ def reference_loaded(spec: InputSpec, kept_dir: Path, held_dir: Path, files: lis
 
 def _validate(
     spark: SparkSession,
-    files: list[Path],
+    files: list[InputFile],
     spec: InputSpec,
     delimiter: str,
     check: Callable[[DataFrame], DataFrame],
@@ -217,7 +218,7 @@ def _reference_split(spec: InputSpec) -> Split:
 def load_reference(
     spark: SparkSession,
     spec: InputSpec,
-    files: list[Path],
+    files: list[InputFile],
     delimiter: str,
     run_dir: Path,
     key: dict[str, str],
@@ -245,9 +246,10 @@ def load_inputs_on_spark(
     """
     data_dir, run_dir = settings.data_dir, settings.run_dir
     config = job.config.inputs
-    p_files = resolve_files(data_dir / config.products)
-    c_files = resolve_files(data_dir / config.customers)
-    location = data_dir / config.transactions
+    p_files = resolve_files(join(data_dir, config.products))
+    c_files = resolve_files(join(data_dir, config.customers))
+    location = join(data_dir, config.transactions)
+    t_files: list[InputFile]
     if config.format == "parquet" and is_partitioned(location):
         t_files = partition_files(location, window)
     else:

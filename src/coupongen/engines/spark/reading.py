@@ -28,6 +28,7 @@ import polars as pl
 from coupongen.engines.spark.session import EngineError
 from coupongen.errors import InputError
 from coupongen.inputs.contract import LINE_COL, REASON_COL, SOURCE_COL, InputSpec
+from coupongen.inputs.locations import InputFile, open_file, parquet_schema
 from coupongen.inputs.reading import (
     LIMITS,
     ReadLimits,
@@ -53,14 +54,14 @@ def _f():  # type: ignore[no-untyped-def]
     return functions
 
 
-def _header(path: Path, delimiter: str) -> list[str]:
+def _header(path: InputFile, delimiter: str) -> list[str]:
     """The header's names (stripped), once `scan_file` has checked that the header is sound."""
-    with path.open("rb") as fh:
+    with open_file(path) as fh:
         first = fh.readline().removeprefix(_BOM.encode()).decode("utf-8")
     return [n.strip() for n in next(csv.reader([first.rstrip("\r\n")], delimiter=delimiter))]
 
 
-File = tuple[int, str, Path]  # a file's index among the input's files, its label, its path
+File = tuple[int, str, InputFile]  # a file's index among the input's files, its label, its path
 
 
 def _files_frame(spark: SparkSession, files: list[File]) -> DataFrame:
@@ -72,7 +73,8 @@ def _files_frame(spark: SparkSession, files: list[File]) -> DataFrame:
     jvm, conf = spark._jvm, spark._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
     rows = []
     for index, label, path in files:
-        hadoop = jvm.org.apache.hadoop.fs.Path(path.absolute().as_posix())  # type: ignore[union-attr]
+        name = path.absolute().as_posix() if isinstance(path, Path) else path.uri
+        hadoop = jvm.org.apache.hadoop.fs.Path(name)  # type: ignore[union-attr]
         uri = str(hadoop.getFileSystem(conf).makeQualified(hadoop).toUri().toString())
         if uri.startswith("file:///"):  # Spark names local files without the empty authority
             uri = "file:/" + uri.removeprefix("file:///")
@@ -211,7 +213,7 @@ def _parquet_rows(
 
 def read_text(
     spark: SparkSession,
-    files: list[Path],
+    files: list[InputFile],
     spec: InputSpec,
     delimiter: str,
     limits: ReadLimits = LIMITS,
@@ -234,7 +236,7 @@ def read_text(
             continue
         scan_file(path, spec, delimiter, label, limits)  # the header checks, with their messages
         if is_parquet(path):
-            found = pl.read_parquet_schema(path)
+            found = parquet_schema(path)
             schema = {c: found[c] for c in spec.names if c in found} | {
                 c: found[c] for c in extras if c in found and _scalar(found[c])
             }
@@ -273,7 +275,9 @@ def read_text(
     )
 
 
-def read_extras(files: list[Path], spec: InputSpec, delimiter: str, limits: ReadLimits = LIMITS) -> list[str]:
+def read_extras(
+    files: list[InputFile], spec: InputSpec, delimiter: str, limits: ReadLimits = LIMITS
+) -> list[str]:
     """The columns beyond the contract that `inputs.reading.read_input` reads from ``files`` (for
     an input with ``extra_columns``), in the order it gives them: by first appearance, file by file.
     """
@@ -296,7 +300,9 @@ def _scalar(dtype: pl.DataType) -> bool:
     return not (dtype.is_nested() or dtype in (pl.Binary, pl.Object))
 
 
-def check_lines(rows: DataFrame, files: list[Path], spec: InputSpec, limits: ReadLimits = LIMITS) -> None:
+def check_lines(
+    rows: DataFrame, files: list[InputFile], spec: InputSpec, limits: ReadLimits = LIMITS
+) -> None:
     """InputError for the first line (in file order) holding a value past ``limits.value_bytes``
     (naming the line and column, never the value) or opening a quoted value it does not close;
     EngineError if a line could not be traced to its file.
