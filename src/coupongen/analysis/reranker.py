@@ -55,7 +55,10 @@ __all__ = [
 ]
 
 EVAL_AT = 5
-"""The validation metric is NDCG over a customer's first this many candidates (the first offers)."""
+"""LambdaRank's validation metric is NDCG over a customer's first this many candidates (the first offers)."""
+
+STOPPING_METRICS = {"binary": "binary_logloss", "lambdarank": "ndcg"}
+"""The validation metric that stops the rounds, the one each objective minimises (or maximises)."""
 
 _PATIENCE = 30
 
@@ -211,13 +214,17 @@ def _dataset(frame: pl.DataFrame, spec: RankSpec, reference: lgb.Dataset | None 
 def _fit(
     frame: pl.DataFrame, spec: RankSpec, rounds: int, validation: pl.DataFrame | None = None
 ) -> lgb.Booster:
-    """LightGBM on the labelled frame; with `validation`, early stopping on NDCG at `EVAL_AT`."""
+    """LightGBM on the labelled frame; with `validation`, early stopping on the objective's own metric.
+
+    The binary objective stops on the log-loss of the validation split, LambdaRank on NDCG at
+    `EVAL_AT` (`STOPPING_METRICS`).
+    """
     _passive_openmp()
     import lightgbm as lgb
 
     params = {
         "objective": spec.objective,
-        "metric": "ndcg",
+        "metric": STOPPING_METRICS[spec.objective],
         "eval_at": [EVAL_AT],
         "num_leaves": spec.leaves,
         "learning_rate": spec.learning_rate,
