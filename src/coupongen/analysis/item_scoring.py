@@ -37,30 +37,9 @@ def score_customers(
         customer_id, sku, rank (1 = best), score, anchor: the customer's product i with the
         largest contribution x_i * weights[i, sku] to the score (ties: first in sku order).
     """
-    x = purchases.matrix[:, model.columns]
-    ok = np.ones(model.columns.size, bool) if allowed is None else np.asarray(allowed)[model.columns]
-    picked = np.arange(x.shape[0]) if rows is None else np.asarray(rows)
-    # Only the columns that may be recommended are scored: each column's score is its own sum, so
-    # leaving the others out changes no score, and ties still go to the first in sku order.
-    offered = np.flatnonzero(ok)
-    scored_weights = model.weights[:, offered]
-    size = max(1, BLOCK_CELLS // max(1, offered.size))
-
-    def scored(start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        block = picked[start : start + size]
-        r, c, s, a = _score_block(x[block], model.weights, scored_weights, offered, top_n)
-        return block[r], c, s, a
-
-    # Blocks are independent and scipy and numpy release the GIL while they work: a few threads
-    # score them side by side; the blocks' results are taken in order, so nothing depends on it.
-    starts = range(0, picked.size if offered.size else 0, size)
-    with ThreadPoolExecutor(max_workers=_SCORING_THREADS) as pool:
-        parts = list(pool.map(scored, starts))
-    if parts:
-        r, c, s, a = (np.concatenate(p) for p in zip(*parts, strict=True))
-    else:
-        r, c, a = (np.empty(0, np.int64) for _ in range(3))
-        s = np.empty(0)
+    r, c, s, a = score_rows(purchases, model, top_n=top_n, allowed=allowed, rows=rows)
+    picked = np.arange(purchases.matrix.shape[0]) if rows is None else np.asarray(rows)
+    r = picked[r]
     names = model.columns
     frame = pl.DataFrame(
         {
@@ -73,6 +52,44 @@ def score_customers(
     return frame.with_columns(
         (pl.int_range(pl.len()).over("customer_id") + 1).cast(pl.Int32).alias("rank")
     ).select("customer_id", "sku", "rank", "score", "anchor")
+
+
+def score_rows(
+    purchases: PurchaseMatrix,
+    model: ItemModel,
+    *,
+    top_n: int = TOP_N,
+    allowed: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`score_customers` as arrays: (positions in `rows` (or matrix rows), model columns of the
+    products, scores, model columns of the anchors), by row and then best first.
+    """
+    ok = np.ones(model.columns.size, bool) if allowed is None else np.asarray(allowed)[model.columns]
+    picked = np.arange(purchases.matrix.shape[0]) if rows is None else np.asarray(rows)
+    # Only the columns that may be recommended are scored: each column's score is its own sum, so
+    # leaving the others out changes no score, and ties still go to the first in sku order.
+    offered = np.flatnonzero(ok)
+    scored_weights = model.weights[:, offered]
+    size = max(1, BLOCK_CELLS // max(1, offered.size))
+
+    def scored(start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        # the block's rows first, then the model's columns: slicing the columns of the whole
+        # matrix would copy every customer's purchases for each call
+        x = purchases.matrix[picked[start : start + size]][:, model.columns]
+        r, c, s, a = _score_block(x, model.weights, scored_weights, offered, top_n)
+        return r + start, c, s, a
+
+    # Blocks are independent and scipy and numpy release the GIL while they work: a few threads
+    # score them side by side; the blocks' results are taken in order, so nothing depends on it.
+    starts = range(0, picked.size if offered.size else 0, size)
+    with ThreadPoolExecutor(max_workers=_SCORING_THREADS) as pool:
+        parts = list(pool.map(scored, starts))
+    if not parts:
+        empty = np.empty(0, np.int64)
+        return empty, empty, np.empty(0), empty
+    r, c, s, a = (np.concatenate(p) for p in zip(*parts, strict=True))
+    return r, c, s, a
 
 
 def _score_block(
@@ -133,7 +150,12 @@ def anchor_cells(
 
 
 def best_anchors(pair: np.ndarray, items: np.ndarray, contribution: np.ndarray) -> np.ndarray:
-    """Per pair, the item of the largest contribution (ties to the first item)."""
-    order = np.lexsort((items, -contribution, pair))
-    starts = np.flatnonzero(np.r_[True, np.diff(pair[order]) != 0])
-    return items[order[starts]]
+    """Per pair, the item of the largest contribution (ties to the first item).
+
+    `pair` is ascending (`anchor_cells`' order) and every pair has at least one cell: a pair's
+    cells are a run, reduced in one pass each (no sort of all the cells).
+    """
+    starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    best = np.maximum.reduceat(contribution, starts)
+    at_best = contribution == np.repeat(best, np.diff(np.r_[starts, pair.size]))
+    return np.minimum.reduceat(np.where(at_best, items, np.iinfo(np.int64).max), starts)
