@@ -13,7 +13,14 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from coupongen.analysis.item_models import BLOCK_CELLS, TOP_N, ItemModel, PurchaseMatrix, top_per_row
+from coupongen.analysis.item_models import (
+    ARGMAX_TOP,
+    BLOCK_CELLS,
+    TOP_N,
+    ItemModel,
+    PurchaseMatrix,
+    top_per_row,
+)
 
 _SCORING_THREADS = min(4, os.cpu_count() or 1)
 
@@ -71,6 +78,10 @@ def score_rows(
     # leaving the others out changes no score, and ties still go to the first in sku order.
     offered = np.flatnonzero(ok)
     scored_weights = model.weights[:, offered]
+    if isinstance(scored_weights, np.ndarray):
+        # numpy gives the selected columns in column-major order; the product reads the weights
+        # a row per purchase, several times faster from rows laid out one after the other
+        scored_weights = np.ascontiguousarray(scored_weights)
     size = max(1, BLOCK_CELLS // max(1, offered.size))
 
     def scored(start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -103,6 +114,11 @@ def _score_block(
     (``scored_weights`` is ``weights[:, offered]``), the customer's own purchases left out:
     (rows, model columns, scores, anchors).
     """
+    live = np.flatnonzero(np.diff(x.indptr))
+    if live.size < x.shape[0]:
+        # a customer without a purchase the model covers scores 0 everywhere: never a candidate
+        r, c, v, a = _score_block(x[live], weights, scored_weights, offered, top_n)
+        return live[r], c, v, a
     scores = x @ scored_weights
     scores = np.asarray(scores.todense()) if sp.issparse(scores) else scores
     # The customer's own purchases among the offered columns are never recommended.
@@ -120,8 +136,22 @@ def _top_positive(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, n
     """`item_models.top_per_row` over the positive values only: a row's largest values come first,
     so its positive ones among them are its (at most k) largest positive values.
     """
-    rows, cols, vals = top_per_row(values, k)
-    keep = vals > 0
+    n_rows, n_cols = values.shape
+    if k <= ARGMAX_TOP or n_rows == 0 or k >= n_cols:
+        rows, cols, vals = top_per_row(values, k)
+        keep = vals > 0
+        return rows[keep], cols[keep], vals[keep]
+    # `top_by_partition` without its stand-ins for the missing values: here only the customer's
+    # own products are missing (-inf), a few per row, and a positive value is kept when it is at
+    # least the row's k-th largest, whatever the values below it
+    kth = np.partition(values, n_cols - k, axis=1)[:, n_cols - k]
+    rows, cols = np.nonzero((values >= kth[:, np.newaxis]) & (values > 0))
+    vals = values[rows, cols]
+    order = np.lexsort((cols, -vals, rows))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    starts = np.flatnonzero(np.r_[True, np.diff(rows) != 0]) if rows.size else np.empty(0, np.int64)
+    place = np.arange(rows.size) - np.repeat(starts, np.diff(np.r_[starts, rows.size]))
+    keep = place < k
     return rows[keep], cols[keep], vals[keep]
 
 
