@@ -120,7 +120,9 @@ def fit_sources(
     spec = spec or SourceSpec()
     ease_spec, knn_spec = models or (ModelSpec(method="ease"), ModelSpec(method="knn"))
     k = dict(zip(SOURCES, spec.per_source, strict=True))
-    recent = bought.filter(pl.col("in_lookback")).select("customer_id", "sku").unique()
+    # in the facts' order (by customer and sku): the purchase matrix and the codes number them
+    # without sorting again
+    recent = bought.filter(pl.col("in_lookback")).select("customer_id", "sku").unique(maintain_order=True)
     promotable = products.filter(pl.col("promo_allowed"))["sku"]
     facts = _most_bought(recent, spec.model_items).with_columns(pl.lit(True).alias("in_lookback"))
     purchases = purchase_matrix(facts)
@@ -291,9 +293,11 @@ def _segment_lists(
         recent.join(products.select("sku", "category"), on="sku")
         .group_by("customer_id", "category")
         .len()
-        .sort(["customer_id", "len", "category"], descending=[False, True, False])
-        .unique("customer_id", keep="first")
-        .select("customer_id", pl.col("category").alias("segment"))
+        # the category of most products, ties to the first category (nulls first, as a sort puts
+        # them): no sort of every pair
+        .filter(pl.col("len") == pl.col("len").max().over("customer_id"))
+        .group_by("customer_id")
+        .agg(pl.col("category").sort().first().alias("segment"))
     )
     popular = (
         recent.filter(pl.col("sku").is_in(promotable.implode()))
