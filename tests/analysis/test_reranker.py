@@ -167,6 +167,27 @@ def shoppers(n_customers: int, n_products: int, seed: int) -> pl.DataFrame:
     return facts(rows)
 
 
+def test_facts_in_any_order_give_the_candidates_and_offers_of_facts_by_customer(monkeypatch):
+    # facts by customer and sku (`customer_products`' order) are numbered by runs and sliced per
+    # block; in another order they are joined: both must give the same candidates and offers
+    ordered = shoppers(60, 30, seed=6).sort("customer_id", "sku")
+    shuffled = ordered.sample(fraction=1.0, shuffle=True, seed=2)
+    products = catalogue(30, restricted=("P05",))
+    spec = SourceSpec(per_source=(8, 8, 5, 5, 5, 3), max_candidates=10)
+    customers = pl.concat([ordered["customer_id"].unique(), pl.Series(["NEW1"])])
+    pools = [candidates(b, products, customers, as_of=AS_OF, spec=spec) for b in (ordered, shuffled)]
+    assert pools[0].height > 400
+    assert_frame_equal(pools[0], pools[1])
+    model = reranker.train(ordered, products, as_of=AS_OF, spec=RankSpec(rounds=5, splits=1))
+    monkeypatch.setattr(reranker, "train", lambda *args, **kwargs: model)
+    night = RankSpec(block_customers=9, sources=spec)
+    offers = [
+        reranker.rank(b, products, customers, as_of=AS_OF, top_n=3, spec=night) for b in (ordered, shuffled)
+    ]
+    assert offers[0]["customer_id"].n_unique() == 61
+    assert_frame_equal(offers[0], offers[1])
+
+
 def test_candidates_are_unbought_promotable_and_capped():
     bought = shoppers(60, 30, seed=1)
     products = catalogue(30, restricted=("P03",))

@@ -13,7 +13,14 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from coupongen.analysis.item_models import BLOCK_CELLS, TOP_N, ItemModel, PurchaseMatrix, top_per_row
+from coupongen.analysis.item_models import (
+    ARGMAX_TOP,
+    BLOCK_CELLS,
+    TOP_N,
+    ItemModel,
+    PurchaseMatrix,
+    top_per_row,
+)
 
 _SCORING_THREADS = min(4, os.cpu_count() or 1)
 
@@ -37,30 +44,9 @@ def score_customers(
         customer_id, sku, rank (1 = best), score, anchor: the customer's product i with the
         largest contribution x_i * weights[i, sku] to the score (ties: first in sku order).
     """
-    x = purchases.matrix[:, model.columns]
-    ok = np.ones(model.columns.size, bool) if allowed is None else np.asarray(allowed)[model.columns]
-    picked = np.arange(x.shape[0]) if rows is None else np.asarray(rows)
-    # Only the columns that may be recommended are scored: each column's score is its own sum, so
-    # leaving the others out changes no score, and ties still go to the first in sku order.
-    offered = np.flatnonzero(ok)
-    scored_weights = model.weights[:, offered]
-    size = max(1, BLOCK_CELLS // max(1, offered.size))
-
-    def scored(start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        block = picked[start : start + size]
-        r, c, s, a = _score_block(x[block], model.weights, scored_weights, offered, top_n)
-        return block[r], c, s, a
-
-    # Blocks are independent and scipy and numpy release the GIL while they work: a few threads
-    # score them side by side; the blocks' results are taken in order, so nothing depends on it.
-    starts = range(0, picked.size if offered.size else 0, size)
-    with ThreadPoolExecutor(max_workers=_SCORING_THREADS) as pool:
-        parts = list(pool.map(scored, starts))
-    if parts:
-        r, c, s, a = (np.concatenate(p) for p in zip(*parts, strict=True))
-    else:
-        r, c, a = (np.empty(0, np.int64) for _ in range(3))
-        s = np.empty(0)
+    r, c, s, a = score_rows(purchases, model, top_n=top_n, allowed=allowed, rows=rows)
+    picked = np.arange(purchases.matrix.shape[0]) if rows is None else np.asarray(rows)
+    r = picked[r]
     names = model.columns
     frame = pl.DataFrame(
         {
@@ -75,6 +61,48 @@ def score_customers(
     ).select("customer_id", "sku", "rank", "score", "anchor")
 
 
+def score_rows(
+    purchases: PurchaseMatrix,
+    model: ItemModel,
+    *,
+    top_n: int = TOP_N,
+    allowed: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`score_customers` as arrays: (positions in `rows` (or matrix rows), model columns of the
+    products, scores, model columns of the anchors), by row and then best first.
+    """
+    ok = np.ones(model.columns.size, bool) if allowed is None else np.asarray(allowed)[model.columns]
+    picked = np.arange(purchases.matrix.shape[0]) if rows is None else np.asarray(rows)
+    # Only the columns that may be recommended are scored: each column's score is its own sum, so
+    # leaving the others out changes no score, and ties still go to the first in sku order.
+    offered = np.flatnonzero(ok)
+    scored_weights = model.weights[:, offered]
+    if isinstance(scored_weights, np.ndarray):
+        # numpy gives the selected columns in column-major order; the product reads the weights
+        # a row per purchase, several times faster from rows laid out one after the other
+        scored_weights = np.ascontiguousarray(scored_weights)
+    size = max(1, BLOCK_CELLS // max(1, offered.size))
+
+    def scored(start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        # the block's rows first, then the model's columns: slicing the columns of the whole
+        # matrix would copy every customer's purchases for each call
+        x = purchases.matrix[picked[start : start + size]][:, model.columns]
+        r, c, s, a = _score_block(x, model.weights, scored_weights, offered, top_n)
+        return r + start, c, s, a
+
+    # Blocks are independent and scipy and numpy release the GIL while they work: a few threads
+    # score them side by side; the blocks' results are taken in order, so nothing depends on it.
+    starts = range(0, picked.size if offered.size else 0, size)
+    with ThreadPoolExecutor(max_workers=_SCORING_THREADS) as pool:
+        parts = list(pool.map(scored, starts))
+    if not parts:
+        empty = np.empty(0, np.int64)
+        return empty, empty, np.empty(0), empty
+    r, c, s, a = (np.concatenate(p) for p in zip(*parts, strict=True))
+    return r, c, s, a
+
+
 def _score_block(
     x: sp.csr_matrix,
     weights: np.ndarray | sp.csr_matrix,
@@ -86,6 +114,11 @@ def _score_block(
     (``scored_weights`` is ``weights[:, offered]``), the customer's own purchases left out:
     (rows, model columns, scores, anchors).
     """
+    live = np.flatnonzero(np.diff(x.indptr))
+    if live.size < x.shape[0]:
+        # a customer without a purchase the model covers scores 0 everywhere: never a candidate
+        r, c, v, a = _score_block(x[live], weights, scored_weights, offered, top_n)
+        return live[r], c, v, a
     scores = x @ scored_weights
     scores = np.asarray(scores.todense()) if sp.issparse(scores) else scores
     # The customer's own purchases among the offered columns are never recommended.
@@ -103,8 +136,22 @@ def _top_positive(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, n
     """`item_models.top_per_row` over the positive values only: a row's largest values come first,
     so its positive ones among them are its (at most k) largest positive values.
     """
-    rows, cols, vals = top_per_row(values, k)
-    keep = vals > 0
+    n_rows, n_cols = values.shape
+    if k <= ARGMAX_TOP or n_rows == 0 or k >= n_cols:
+        rows, cols, vals = top_per_row(values, k)
+        keep = vals > 0
+        return rows[keep], cols[keep], vals[keep]
+    # `top_by_partition` without its stand-ins for the missing values: here only the customer's
+    # own products are missing (-inf), a few per row, and a positive value is kept when it is at
+    # least the row's k-th largest, whatever the values below it
+    kth = np.partition(values, n_cols - k, axis=1)[:, n_cols - k]
+    rows, cols = np.nonzero((values >= kth[:, np.newaxis]) & (values > 0))
+    vals = values[rows, cols]
+    order = np.lexsort((cols, -vals, rows))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    starts = np.flatnonzero(np.r_[True, np.diff(rows) != 0]) if rows.size else np.empty(0, np.int64)
+    place = np.arange(rows.size) - np.repeat(starts, np.diff(np.r_[starts, rows.size]))
+    keep = place < k
     return rows[keep], cols[keep], vals[keep]
 
 
@@ -133,7 +180,12 @@ def anchor_cells(
 
 
 def best_anchors(pair: np.ndarray, items: np.ndarray, contribution: np.ndarray) -> np.ndarray:
-    """Per pair, the item of the largest contribution (ties to the first item)."""
-    order = np.lexsort((items, -contribution, pair))
-    starts = np.flatnonzero(np.r_[True, np.diff(pair[order]) != 0])
-    return items[order[starts]]
+    """Per pair, the item of the largest contribution (ties to the first item).
+
+    `pair` is ascending (`anchor_cells`' order) and every pair has at least one cell: a pair's
+    cells are a run, reduced in one pass each (no sort of all the cells).
+    """
+    starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    best = np.maximum.reduceat(contribution, starts)
+    at_best = contribution == np.repeat(best, np.diff(np.r_[starts, pair.size]))
+    return np.minimum.reduceat(np.where(at_best, items, np.iinfo(np.int64).max), starts)

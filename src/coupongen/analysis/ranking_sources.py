@@ -21,16 +21,11 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from coupongen.analysis.item_models import (
-    ItemModel,
-    ModelSpec,
-    PurchaseMatrix,
-    codes_of,
-    fit,
-    purchase_matrix,
-)
-from coupongen.analysis.item_scoring import score_customers
-from coupongen.analysis.ranking_models import anchor_of, fit_rules, sparse_scored
+from coupongen.analysis import ranking_codes as coded
+from coupongen.analysis.item_models import ItemModel, ModelSpec, PurchaseMatrix, fit, purchase_matrix
+from coupongen.analysis.item_scoring import score_rows
+from coupongen.analysis.ranking_codes import Block, Codes, Part
+from coupongen.analysis.ranking_models import anchor_of, fit_rules, sparse_anchors, sparse_rows
 
 SOURCES = ("ease", "knn", "rules", "segment", "popular", "rising")
 """The candidate sources, in the order their columns appear."""
@@ -104,14 +99,11 @@ class Sources:
     result as all at once.
     """
 
-    recent: pl.DataFrame
     purchases: PurchaseMatrix | None
-    rows: pl.DataFrame
     allowed: np.ndarray
     models: tuple[tuple[str, ItemModel, int], ...]
-    segments: pl.DataFrame
-    segment_lists: pl.DataFrame
-    lists: tuple[tuple[str, pl.DataFrame, int], ...]
+    codes: Codes
+    lists: tuple[tuple[str, np.ndarray, np.ndarray, int], ...]
     k: dict[str, int]
     cap: int
 
@@ -128,7 +120,9 @@ def fit_sources(
     spec = spec or SourceSpec()
     ease_spec, knn_spec = models or (ModelSpec(method="ease"), ModelSpec(method="knn"))
     k = dict(zip(SOURCES, spec.per_source, strict=True))
-    recent = bought.filter(pl.col("in_lookback")).select("customer_id", "sku").unique()
+    # in the facts' order (by customer and sku): the purchase matrix and the codes number them
+    # without sorting again
+    recent = bought.filter(pl.col("in_lookback")).select("customer_id", "sku").unique(maintain_order=True)
     promotable = products.filter(pl.col("promo_allowed"))["sku"]
     facts = _most_bought(recent, spec.model_items).with_columns(pl.lit(True).alias("in_lookback"))
     purchases = purchase_matrix(facts)
@@ -140,22 +134,21 @@ def fit_sources(
             ("rules", fit_rules(purchases), k["rules"]),
         ]
     segments, segment_lists = _segment_lists(recent, products, promotable, k["segment"])
-    lists = tuple(
-        (name, scored.sort(["score", "sku"], descending=[True, False]).head(LIST_DEPTH * k[name]), k[name])
-        for name, scored in (
-            ("popular", _popularity(recent, promotable)),
-            ("rising", _rising(bought, promotable, as_of)),
-        )
-    )
+    codes = coded.encode(recent, promotable, purchases, segments, segment_lists)
+    lists = []
+    for name, scored in (
+        ("popular", _popularity(recent, promotable)),
+        ("rising", _rising(bought, promotable, as_of)),
+    ):
+        head = scored.sort(["score", "sku"], descending=[True, False]).head(LIST_DEPTH * k[name])
+        skus = coded.positions(codes.skus, head["sku"])
+        lists.append((name, skus, head["score"].to_numpy(), k[name]))
     return Sources(
-        recent=recent,
         purchases=purchases if fitted else None,
-        rows=codes_of(purchases.customers, "customer_id", "row"),
         allowed=purchases.items.is_in(promotable.implode()).to_numpy(),
         models=tuple(fitted),
-        segments=segments,
-        segment_lists=segment_lists,
-        lists=lists,
+        codes=codes,
+        lists=tuple(lists),
         k=k,
         cap=spec.max_candidates,
     )
@@ -167,18 +160,19 @@ def propose(sources: Sources, customers: pl.Series, *, anchors: bool = True) -> 
     Without `anchors` only EASE's are named (`offer_anchors` names the others of the pairs that
     become offers: most candidates never do, and finding anchors is the costliest part).
     """
-    wanted = (
-        pl.DataFrame({"customer_id": customers.cast(pl.String)}).drop_nulls().unique().sort("customer_id")
-    )
-    recent = sources.recent.join(wanted, on="customer_id", how="semi")
-    parts = [
-        *_model_sources(sources, wanted, anchors),
-        _segment_source(sources, wanted, recent),
-        *(_listed(name, head, recent, wanted, top) for name, head, top in sources.lists),
-    ]
-    if not any(p.height for p in parts):
+    wanted = customers.cast(pl.String).drop_nulls().unique().sort().rename("customer_id")
+    block = coded.block_of(sources.codes, wanted)
+    parts = {
+        **_model_sources(sources, block, anchors),
+        "segment": coded.segmented(sources.codes, block, sources.k["segment"]),
+        **{
+            name: coded.listed(sources.codes, block, skus, scores, top)
+            for name, skus, scores, top in sources.lists
+        },
+    }
+    if not any(p.size for p in parts.values()):
         return _empty()
-    return _wide(parts, sources.k, sources.cap)
+    return _wide(sources, block, parts)
 
 
 def candidates(
@@ -240,22 +234,29 @@ def offer_anchors(sources: Sources, offers: pl.DataFrame) -> pl.DataFrame:
 # --- the sources ------------------------------------------------------------------------------------
 
 
-def _model_sources(sources: Sources, wanted: pl.DataFrame, anchors: bool) -> list[pl.DataFrame]:
-    """EASE, item-kNN and rules: each model's best unbought products for the wanted customers."""
+def _model_sources(sources: Sources, block: Block, anchors: bool) -> dict[str, Part]:
+    """EASE, item-kNN and rules: each model's best unbought products for the block's customers."""
     if sources.purchases is None:
-        return []
-    rows = wanted.join(sources.rows, on="customer_id")["row"].to_numpy()
+        return {}
+    known = np.flatnonzero(block.known >= 0)
+    mine = known[sources.codes.matrix_row[block.known[known]] >= 0]
+    rows = sources.codes.matrix_row[block.known[mine]]
     if not rows.size:
-        return []
-    out = []
+        return {}
+    out = {}
     for name, model, top in sources.models:
+        anchor: np.ndarray | None
         if not isinstance(model.weights, np.ndarray):
-            scored = sparse_scored(sources.purchases, model, top, sources.allowed, rows, anchors=anchors)
+            x, r, c, score, place = sparse_rows(sources.purchases, model, top, sources.allowed, rows)
+            rank = place + 1
+            anchor = model.columns[sparse_anchors(x, model.weights, r, c)] if anchors else None
         else:
-            scored = score_customers(sources.purchases, model, top_n=top, allowed=sources.allowed, rows=rows)
-        out.append(
-            scored.select("customer_id", "sku", pl.lit(name).alias("source"), "score", "rank", "anchor")
-        )
+            r, c, score, a = score_rows(
+                sources.purchases, model, top_n=top, allowed=sources.allowed, rows=rows
+            )
+            rank, anchor = coded.ranked(r), model.columns[a]
+        sku = sources.codes.item_sku[model.columns[c]]
+        out[name] = Part(mine[r], sku, score, rank.astype(np.int32), anchor)
     return out
 
 
@@ -284,15 +285,6 @@ def _rising(bought: pl.DataFrame, promotable: pl.Series, as_of: date) -> pl.Data
     )
 
 
-def _listed(
-    name: str, head: pl.DataFrame, recent: pl.DataFrame, wanted: pl.DataFrame, top: int
-) -> pl.DataFrame:
-    """One ranked list (its first `LIST_DEPTH * top`) for everyone: each customer's first `top` unbought."""
-    if head.is_empty() or wanted.is_empty():
-        return pl.DataFrame()
-    return _top_unbought(wanted.join(head, how="cross"), recent, name, top, by=["customer_id"])
-
-
 def _segment_lists(
     recent: pl.DataFrame, products: pl.DataFrame, promotable: pl.Series, top: int
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -301,9 +293,11 @@ def _segment_lists(
         recent.join(products.select("sku", "category"), on="sku")
         .group_by("customer_id", "category")
         .len()
-        .sort(["customer_id", "len", "category"], descending=[False, True, False])
-        .unique("customer_id", keep="first")
-        .select("customer_id", pl.col("category").alias("segment"))
+        # the category of most products, ties to the first category (nulls first, as a sort puts
+        # them): no sort of every pair
+        .filter(pl.col("len") == pl.col("len").max().over("customer_id"))
+        .group_by("customer_id")
+        .agg(pl.col("category").sort().first().alias("segment"))
     )
     popular = (
         recent.filter(pl.col("sku").is_in(promotable.implode()))
@@ -317,65 +311,31 @@ def _segment_lists(
     return main, popular
 
 
-def _segment_source(sources: Sources, wanted: pl.DataFrame, recent: pl.DataFrame) -> pl.DataFrame:
-    """Popularity among similar customers: those whose main category (most products) is the same."""
-    if recent.is_empty() or wanted.is_empty():
-        return pl.DataFrame()
-    pairs = wanted.join(sources.segments, on="customer_id").join(sources.segment_lists, on="segment")
-    return _top_unbought(pairs, recent, "segment", sources.k["segment"], by=["customer_id"])
-
-
-def _top_unbought(
-    pairs: pl.DataFrame, recent: pl.DataFrame, name: str, top: int, *, by: list[str]
-) -> pl.DataFrame:
-    """Each customer's best `top` pairs not bought in the window, ranked by score then sku."""
-    return (
-        pairs.join(recent, on=["customer_id", "sku"], how="anti")
-        .sort([*by, "score", "sku"], descending=[False, True, False])
-        .with_columns((pl.int_range(pl.len()).over(by) + 1).cast(pl.Int32).alias("rank"))
-        .filter(pl.col("rank") <= top)
-        .select("customer_id", "sku", pl.lit(name).alias("source"), "score", "rank")
-    )
-
-
 # --- the union --------------------------------------------------------------------------------------
 
 
-def _wide(parts: list[pl.DataFrame], k: dict[str, int], cap: int) -> pl.DataFrame:
-    """One row per pair with every source's score and rank; each customer's best `cap` pairs.
-
-    Each source proposes a pair at most once: the sources' lists are joined on the pairs (far
-    cheaper than grouping the long list by pair with a filter per source).
+def _wide(sources: Sources, block: Block, parts: dict[str, Part]) -> pl.DataFrame:
+    """One row per pair with every source's score and rank; each customer's best `cap` pairs
+    (`ranking_codes.union`), with the ids and the anchors' skus put back.
     """
-    mine = {p["source"][0]: p for p in parts if p.height}
-    wide = pl.concat([p.select("customer_id", "sku") for p in mine.values()]).unique()
-    anchors = []
-    for source in SOURCES:
-        score, rank = f"{source}_score", f"{source}_rank"
-        part = mine.get(source)
-        if part is None:
-            wide = wide.with_columns(
-                pl.lit(0.0).alias(score), pl.lit(k[source] + 1, dtype=pl.Int32).alias(rank)
-            )
-            continue
-        columns = [pl.col("score").cast(pl.Float64).alias(score), pl.col("rank").cast(pl.Int32).alias(rank)]
-        if "anchor" in part.columns:
-            columns.append(pl.col("anchor").alias(f"_anchor_{source}"))
-            anchors.append(f"_anchor_{source}")
-        wide = wide.join(part.select("customer_id", "sku", *columns), on=["customer_id", "sku"], how="left")
-        wide = wide.with_columns(pl.col(score).fill_null(0.0), pl.col(rank).fill_null(k[source] + 1))
-    proposed = pl.sum_horizontal([(pl.col(f"{s}_rank") <= k[s]).cast(pl.Int32) for s in SOURCES])
-    anchor = pl.coalesce(anchors) if anchors else pl.lit(None, dtype=pl.String)
-    wide = wide.with_columns(proposed.alias("n_sources"), anchor.alias("anchor")).drop(anchors)
-    best = pl.min_horizontal([pl.col(f"{s}_rank") for s in SOURCES])
-    votes = pl.sum_horizontal([1.0 / pl.col(f"{s}_rank") for s in SOURCES])
-    return (
-        wide.sort(["customer_id", best, votes, "sku"], descending=[False, False, True, False])
-        .group_by("customer_id", maintain_order=True)
-        .head(cap)
-        .sort("customer_id", "sku")
-        .select(_empty().columns)
-    )
+    codes = sources.codes
+    depth = {source: sources.k[source] for source in SOURCES}
+    wide = coded.union(parts, depth, sources.cap, codes.skus.len())
+    anchor = pl.Series("anchor", wide["anchor"])
+    if sources.purchases is None:
+        anchors = pl.Series("anchor", [None] * anchor.len(), dtype=pl.String)
+    else:
+        anchors = sources.purchases.items.gather(anchor.set(anchor < 0, None)).rename("anchor")
+    columns = {f"{s}_{part}": wide[f"{s}_{part}"] for s in SOURCES for part in ("score", "rank")}
+    return pl.DataFrame(
+        {
+            "customer_id": block.customers.gather(wide["customer"]),
+            "sku": codes.skus.gather(wide["sku"]),
+            **columns,
+            "n_sources": wide["n_sources"],
+            "anchor": anchors,
+        }
+    ).cast(_empty().schema)
 
 
 def _empty() -> pl.DataFrame:

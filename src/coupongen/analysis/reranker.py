@@ -19,6 +19,7 @@ optionally no product takes more than `max_product_share` of all offers (``ranki
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
@@ -61,6 +62,9 @@ STOPPING_METRICS = {"binary": "binary_logloss", "lambdarank": "ndcg"}
 """The validation metric that stops the rounds, the one each objective minimises (or maximises)."""
 
 _PATIENCE = 30
+
+BLOCK_THREADS = 2
+"""Blocks of customers scored side by side (the machine's two cores)."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,8 @@ def rank(
     facts = product_facts(bought, types, as_of=as_of)
 
     def scored(block: pl.Series) -> pl.DataFrame:
-        frame = features(propose(sources, block, anchors=False), bought, types, as_of=as_of, products=facts)
+        pool = propose(sources, block, anchors=False)
+        frame = features(pool, _facts_of(bought, block), types, as_of=as_of, products=facts)
         if frame.is_empty():
             score = np.empty(0)
         else:
@@ -119,16 +124,34 @@ def rank(
     order = night_order(scored(sample_customers(wanted)), top_n, spec)
     capped = spec.max_product_share < 1.0
     parts = [ordered(scored(wanted.clear()), order)]
-    for start in range(0, wanted.len(), spec.block_customers):
-        part = ordered(scored(wanted.slice(start, spec.block_customers)), order)
-        # without a product cap each block's offers are final; with one, the night's every
-        # candidate waits for the cap (which weighs each product's offers across all customers)
-        parts.append(part if capped else placed(part, top_n, order))
+    blocks = [
+        wanted.slice(start, spec.block_customers) for start in range(0, wanted.len(), spec.block_customers)
+    ]
+    # blocks are independent and their work (numpy, scipy, polars, LightGBM) runs without the
+    # GIL: two at a time keep both cores busy; their results are taken in block order
+    with ThreadPoolExecutor(max_workers=BLOCK_THREADS) as threads:
+        for part in threads.map(lambda block: ordered(scored(block), order), blocks):
+            # without a product cap each block's offers are final; with one, the night's every
+            # candidate waits for the cap (which weighs each product's offers across all customers)
+            parts.append(part if capped else placed(part, top_n, order))
     if capped:
         offers = placed(pl.concat(parts), top_n, order, product_share=spec.max_product_share)
     else:
         offers = pl.concat(parts[1:]) if len(parts) > 1 else placed(parts[0], top_n, order)
     return result(offer_anchors(sources, offers))
+
+
+def _facts_of(bought: pl.DataFrame, block: pl.Series) -> pl.DataFrame:
+    """The rows of `bought` from the block's first customer to its last, when `bought` is sorted
+    by customer (as `features.customer_products` gives it): the block's features then look at
+    its own customers' facts, not every customer's. Otherwise `bought` itself.
+    """
+    ids = bought["customer_id"]
+    if block.is_empty() or ids.dtype != pl.String or not ids.is_sorted():
+        return bought
+    low = ids.search_sorted(str(block.min()), side="left")
+    high = ids.search_sorted(str(block.max()), side="right")
+    return bought.slice(low, high - low)
 
 
 def train(
@@ -191,7 +214,9 @@ def _labelled(
 
 
 def _matrix(frame: pl.DataFrame) -> np.ndarray:
-    return frame.select(FEATURES).to_numpy().astype(np.float64)
+    # cast by polars, column by column on all cores: the same column-major float64 array as a
+    # conversion of the mixed columns followed by numpy's cast, in a third of the time
+    return frame.select(pl.col(FEATURES).cast(pl.Float64)).to_numpy()
 
 
 def _dataset(frame: pl.DataFrame, spec: RankSpec, reference: lgb.Dataset | None = None) -> lgb.Dataset:
