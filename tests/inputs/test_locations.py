@@ -21,7 +21,7 @@ from coupongen.config import load_job
 from coupongen.errors import InputError
 from coupongen.inputs.contract import Inputs
 from coupongen.inputs.loading import load_inputs
-from coupongen.inputs.locations import RemoteFile, is_uri, join, shown
+from coupongen.inputs.locations import RemoteFile, _redacted, is_uri, join, shown
 from coupongen.inputs.partitions import partition_files
 from coupongen.inputs.quarantine import write_quarantine
 from coupongen.inputs.reading import file_labels, resolve_files
@@ -180,6 +180,30 @@ def test_uris_are_told_from_paths_and_shown_without_secrets():
     assert shown("abfs://container@account.dfs.core.windows.net/x") == (
         "abfs://container@account.dfs.core.windows.net/x"
     )
+    # a secret key holding "/", "#" or "?" is still hidden; an empty host keeps its "//"
+    assert shown("s3://AKIA:wJalr/K7MD/bPxRfi@shop/x.csv") == "s3://AKIA@shop/x.csv"
+    assert shown("s3://AKIA:pa#ss?w@shop/x.csv") == "s3://AKIA@shop/x.csv"
+    assert shown("hdfs:///data/x") == "hdfs:///data/x"
+    message = _redacted("Cannot parse URI: 's3://AKIA:wJalr/K7MD@shop/x'")
+    assert "wJalr" not in message and "K7MD" not in message
+
+
+def test_a_name_joined_to_a_uri_stays_a_file_within_the_data_folder():
+    # "#" and "?" are part of the file's name, not a fragment or options; the folder's options stay
+    assert join("s3://shop/exports?region=eu", "a#b.csv") == "s3://shop/exports/a%23b.csv?region=eu"
+    assert join("s3://shop/exports", "sub dir/a?b.csv") == "s3://shop/exports/sub dir/a%3Fb.csv"
+    with pytest.raises(InputError, match=r"climbs out of the data folder"):
+        join("s3://shop/exports", "../../other/products.csv")
+    assert join(Path("/data/exports"), "../shared/products.csv") == Path(
+        "/data/exports/../shared/products.csv"
+    )
+
+
+def test_a_named_file_with_hash_and_question_marks_is_read_by_uri(tmp_path):
+    (tmp_path / "a#b?.csv").write_text("sku,name,category\nA,Apple,fruit\n")
+    (tmp_path / "a").write_text("not this one")
+    (found,) = resolve_files(join(tmp_path.as_uri(), "a#b?.csv"))
+    assert str(found).endswith("/a#b?.csv")
 
 
 # --- an S3 bucket, served by moto's S3-compatible server -------------------------------------------

@@ -34,6 +34,10 @@ FS_ERRORS = (OSError, ValueError, pa.ArrowException)
 _PARQUET_MAGIC = b"PAR1"
 # Hadoop's schemes that pyarrow knows by another name.
 _PYARROW_SCHEMES = {"s3a": "s3", "s3n": "s3"}
+_GCS_SCHEMES = ("gs", "gcs")
+GCS_RETRY_SECONDS = 60
+"""How long a Google Cloud Storage request is retried before the night stops (pyarrow's
+``retry_limit_seconds``, unless the URI sets it)."""
 
 
 def is_uri(location: object) -> bool:
@@ -41,16 +45,18 @@ def is_uri(location: object) -> bool:
     return isinstance(location, str) and _SCHEME.match(location) is not None
 
 
+_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/@?#]*):[^@]*@")
+
+
 def shown(uri: str) -> str:
     """A URI as messages show it: without a password in its authority, a query or a fragment, and
     its path decoded (as Spark and Hadoop write paths).
+
+    The password goes first, on the text as written: a secret key may hold ``/``, ``#`` or ``?``,
+    which would otherwise end the authority early and leave the secret in the path.
     """
-    parts = urlsplit(uri)
-    netloc = parts.netloc
-    if "@" in netloc:
-        user, host = netloc.rsplit("@", 1)
-        netloc = f"{user.split(':', 1)[0]}@{host}"
-    return urlunsplit((parts.scheme, netloc, unquote(parts.path), "", "")) or uri
+    parts = urlsplit(_PASSWORD.sub(r"\1@", uri))
+    return f"{parts.scheme}://{parts.netloc}{unquote(parts.path)}" if parts.scheme else uri
 
 
 def _redacted(text: str) -> str:
@@ -103,12 +109,22 @@ Location = Path | str
 def join(base: Location, name: str) -> Location:
     """``name`` (from the job file) within ``base`` (the data folder): a URI stays a URI, its
     options (a query such as ``?region=eu-west-1``) kept after the joined path.
+
+    Joined to a URI, a name is a path within the data folder: ``#`` and ``?`` in it are part of
+    the file's name (encoded, not a fragment or options), and a name that climbs above the data
+    folder (``..``) is refused; a full URI names any other place on purpose.
     """
     if is_uri(name):
         return name
     if is_uri(base):
         parts = urlsplit(str(base))
-        return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/" + name.lstrip("/")))
+        if ".." in PurePosixPath(name).parts:
+            raise InputError(
+                f"{shown(str(base))}: input name {name!r} climbs out of the data folder (..); "
+                "write the other place as a full URI"
+            )
+        encoded = name.lstrip("/").replace("#", "%23").replace("?", "%3F")
+        return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/" + encoded))
     return Path(base) / name
 
 
@@ -118,7 +134,11 @@ def _file_system(location: str) -> tuple[pafs.FileSystem, str]:
     """
     parts = urlsplit(location)
     scheme = _PYARROW_SCHEMES.get(parts.scheme.lower(), parts.scheme)
-    encoded = urlunsplit(parts._replace(scheme=scheme, path=quote(parts.path, safe="/%")))
+    query = parts.query
+    if scheme.lower() in _GCS_SCHEMES and "retry_limit_seconds" not in query:
+        # Without a limit, an unreachable store or missing credentials retry for good: fail instead.
+        query = "&".join(q for q in (query, f"retry_limit_seconds={GCS_RETRY_SECONDS}") if q)
+    encoded = urlunsplit(parts._replace(scheme=scheme, path=quote(parts.path, safe="/%"), query=query))
     try:
         return pafs.FileSystem.from_uri(encoded)
     except FS_ERRORS as e:
