@@ -312,7 +312,15 @@ def top_by_partition(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray
     filled = np.where(finite, values, low - 1.0 - np.arange(n_cols) / n_cols)
     kth = np.partition(filled, n_cols - k, axis=1)[:, n_cols - k]
     rows, cols = np.nonzero((filled >= kth[:, np.newaxis]) & finite)
-    vals = values[rows, cols]
+    return first_per_row(rows, cols, values[rows, cols], k)
+
+
+def first_per_row(
+    rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The cells (rows, cols, vals) sorted by row, best value first (ties: column), at most `k`
+    per row.
+    """
     order = np.lexsort((cols, -vals, rows))
     rows, cols, vals = rows[order], cols[order], vals[order]
     starts = np.flatnonzero(np.r_[True, np.diff(rows) != 0]) if rows.size else np.empty(0, np.int64)

@@ -19,6 +19,7 @@ from coupongen.analysis.item_models import (
     TOP_N,
     ItemModel,
     PurchaseMatrix,
+    first_per_row,
     top_per_row,
 )
 
@@ -146,13 +147,7 @@ def _top_positive(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, n
     # least the row's k-th largest, whatever the values below it
     kth = np.partition(values, n_cols - k, axis=1)[:, n_cols - k]
     rows, cols = np.nonzero((values >= kth[:, np.newaxis]) & (values > 0))
-    vals = values[rows, cols]
-    order = np.lexsort((cols, -vals, rows))
-    rows, cols, vals = rows[order], cols[order], vals[order]
-    starts = np.flatnonzero(np.r_[True, np.diff(rows) != 0]) if rows.size else np.empty(0, np.int64)
-    place = np.arange(rows.size) - np.repeat(starts, np.diff(np.r_[starts, rows.size]))
-    keep = place < k
-    return rows[keep], cols[keep], vals[keep]
+    return first_per_row(rows, cols, values[rows, cols], k)
 
 
 def _anchors(
