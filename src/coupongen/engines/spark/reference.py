@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from coupongen.engines.spark.reading import EXTRA_PREFIX, FILE_INDEX
-from coupongen.engines.spark.validation import FILE_STRIDE, clean, number, timestamp_us
+from coupongen.engines.spark.validation import FILE_STRIDE, clean, judged, number, timestamp_us
 from coupongen.inputs.contract import (
     CUSTOMERS,
     FALSE_WORDS,
@@ -155,24 +155,18 @@ def validate_reference(
     )
     frame = _with_repeats(frame, unique)
     rules = _type_checks(spec, required_values) + checks()
-    flags = [F.coalesce(cond, F.lit(False)) for cond, _ in rules]
-    bad = F.col(REASON_COL).isNotNull()
-    for flag in flags:
-        bad = bad | flag
-    reasons = [F.col(REASON_COL)] + [
-        F.when(flag, F.lit(text)) for flag, (_, text) in zip(flags, rules, strict=True)
-    ]
+    kept, reason = judged(rules)
     extras = [c for c in rows.columns if c.startswith(EXTRA_PREFIX)]
     return frame.select(
         *spec.names,
         SOURCE_COL,
         LINE_COL,
-        F.concat_ws("; ", *reasons).alias(REASON_COL),
+        reason.alias(REASON_COL),
         FILE_INDEX,
         "line_no",
         *[kept_name(c) for c in spec.names],
         *extras,
-        (~bad).alias("kept"),
+        kept.alias("kept"),
     )
 
 

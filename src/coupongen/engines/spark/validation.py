@@ -170,6 +170,28 @@ def validate_transactions(
         (cid.isNotNull() & ~known_cid & held_cid, "customer_id: its customer row is quarantined"),
         (F.col("__duplicate"), "exact duplicate of an earlier line"),
     ]
+    kept, reason = judged(checks)
+    return frame.select(
+        *names,
+        SOURCE_COL,
+        LINE_COL,
+        reason.alias(REASON_COL),
+        FILE_INDEX,
+        (F.col(FILE_INDEX).cast("long") * FILE_STRIDE + F.col(LINE_COL)).alias("line_no"),
+        F.col("__ts").alias("ts_us"),
+        *[F.col(t[c]).alias(f"__kept_{c}") for c in ("receipt_id", "customer_id", "store_id", "sku")],
+        F.col("__quantity").alias("__kept_quantity"),
+        F.col("__amount").alias("__kept_amount"),
+        kept.alias("kept"),
+    )
+
+
+def judged(checks: list[tuple[Column, str]]) -> tuple[Column, Column]:
+    """Whether a row is kept and its reason, from (condition, reason) pairs in the polars
+    validation's order: the reading's own reason first (``reason``), then each condition that holds
+    (a null condition does not), joined by "; ".
+    """
+    F = _f()
     flags = [F.coalesce(cond, F.lit(False)) for cond, _ in checks]
     bad = F.col(REASON_COL).isNotNull()
     for flag in flags:
@@ -177,19 +199,7 @@ def validate_transactions(
     reasons = [F.col(REASON_COL)] + [
         F.when(flag, F.lit(text)) for flag, (_, text) in zip(flags, checks, strict=True)
     ]
-    return frame.select(
-        *names,
-        SOURCE_COL,
-        LINE_COL,
-        F.concat_ws("; ", *reasons).alias(REASON_COL),
-        FILE_INDEX,
-        (F.col(FILE_INDEX).cast("long") * FILE_STRIDE + F.col(LINE_COL)).alias("line_no"),
-        F.col("__ts").alias("ts_us"),
-        *[F.col(t[c]).alias(f"__kept_{c}") for c in ("receipt_id", "customer_id", "store_id", "sku")],
-        F.col("__quantity").alias("__kept_quantity"),
-        F.col("__amount").alias("__kept_amount"),
-        (~bad).alias("kept"),
-    )
+    return ~bad, F.concat_ws("; ", *reasons)
 
 
 def _with_duplicates(frame: DataFrame, names: list[str]) -> DataFrame:
