@@ -3,7 +3,7 @@ with a budget only those who could make its cut: the plan is the one ranking eve
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -50,6 +50,19 @@ def _with_budget(job: Job, budget: float) -> Job:
     return Job(job.path, job.config, campaigns)
 
 
+def _same_as_ranking_everyone(
+    monkeypatch: pytest.MonkeyPatch,
+    plan: planning.OfferPlan,
+    again: Callable[[], planning.OfferPlan],
+    everyone: pl.Series,
+) -> None:
+    """``plan`` equals the plan ``again`` makes ranking ``everyone``, with no budget bound."""
+    with monkeypatch.context() as patched:
+        _watch(patched, everyone=everyone)
+        patched.setattr(planning, "can_bound", lambda campaign, ranker: False)
+        _same(plan, again())
+
+
 def _same(a: planning.OfferPlan, b: planning.OfferPlan) -> None:
     assert_frame_equal(a.offers, b.offers)
     assert_frame_equal(a.controls, b.controls)
@@ -78,10 +91,7 @@ def test_customers_under_a_frequency_cap_are_not_ranked_and_the_plan_is_the_same
     scored = pl.concat(ranked_for)
     assert scored.is_in(capped.implode()).sum() == 0
     assert scored.len() > 500
-    with monkeypatch.context() as patched:
-        _watch(patched, everyone=ids)
-        patched.setattr(planning, "can_bound", lambda campaign, ranker: False)
-        _same(scoped, plan())
+    _same_as_ranking_everyone(monkeypatch, scoped, plan, ids)
 
 
 def test_a_budget_ranks_only_the_customers_who_could_make_its_cut(
@@ -105,10 +115,7 @@ def test_a_budget_ranks_only_the_customers_who_could_make_its_cut(
     assert len(ranked_for) >= 2
     assert scored.n_unique() == scored.len()
     assert funnel["within_budget"] <= scored.len() < funnel["eligible"] // 4
-    with monkeypatch.context() as patched:
-        _watch(patched, everyone=ids)
-        patched.setattr(planning, "can_bound", lambda campaign, ranker: False)
-        _same(bounded, plan())
+    _same_as_ranking_everyone(monkeypatch, bounded, plan, ids)
 
 
 def test_an_earlier_run_of_the_night_is_built_on_the_same_way(
