@@ -231,6 +231,24 @@ def test_describe_customers_gives_what_the_three_functions_give(sample_tx):
     assert_frame_equal(facts.categories, category_spend(transactions, products, as_of=AS_OF))
 
 
+@pytest.mark.parametrize("blocks", [1, 7])
+def test_the_regular_products_as_of_earlier_days_are_those_of_the_lines_before_them(
+    sample_tx, sample_facts, blocks, monkeypatch
+):
+    transactions, products = sample_tx
+    monkeypatch.setattr(features, "BLOCK_LINES", transactions.height // blocks + 1)
+    days = [date(2026, 11, 12), date(2026, 10, 1)]
+    facts = describe_customers(transactions, products, as_of=AS_OF, earlier=days)
+    assert_frame_equal(facts.products, sample_facts.products)
+    assert list(facts.earlier) == days
+    for day in days:
+        expected = customer_products(transactions, as_of=day).filter(pl.col("regular"))
+        assert expected.height > 100
+        assert_frame_equal(facts.earlier[day], expected)
+    # As of an earlier day, the cycles and days since the last purchase are that day's.
+    assert not facts.earlier[days[1]].equals(sample_facts.products.filter(pl.col("regular")))
+
+
 def test_features_do_not_depend_on_the_order_of_the_lines(sample_tx, sample_facts):
     transactions, products = sample_tx
     shuffled = transactions.sample(fraction=1.0, shuffle=True, seed=7)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, datetime
+from pathlib import Path
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from coupongen.offers.chances import CHANCE_SCHEMA, MODELS, estimate_chances
+from coupongen.analysis.features import describe_customers
+from coupongen.inputs.loading import load_inputs
+from coupongen.offers.chances import CHANCE_SCHEMA, MODELS, combined, estimate_chances, split_days
 from coupongen.offers.planning import plan_offers
 from coupongen.offers.value import margin_source, with_values
 from tests.offers.test_offers import PRODUCTS, bought, campaign, context, customers
@@ -114,6 +117,40 @@ def test_no_history_before_the_split_gives_no_chance():
         late, as_of=AS_OF, horizons={model: [10] for model in MODELS}, lookback_days=365, due=(0.9, 3.0)
     )
     assert got.is_empty() and got.schema == pl.Schema(CHANCE_SCHEMA)
+
+
+def test_the_cycle_model_from_the_analysis_regular_products_is_the_same():
+    sample = Path(__file__).resolve().parents[2] / "sample_data"
+    inputs = load_inputs(sample / "transactions.csv", sample / "products.csv", sample / "customers.csv")
+    lines, as_of = inputs.transactions.kept, date(2026, 11, 22)
+    horizons = {"visit": [7, 14], "cycle": [10, 30], "adoption": [14]}
+    whole = estimate_chances(lines, as_of=as_of, horizons=horizons, lookback_days=365, due=(0.9, 3.0))
+    days = split_days(as_of, horizons, "cycle")
+    assert days == [date(2026, 11, 12), date(2026, 10, 23)]
+    facts = describe_customers(lines, inputs.products.kept, as_of=as_of, earlier=days)
+    others = estimate_chances(
+        lines,
+        as_of=as_of,
+        horizons={m: horizons[m] for m in ("visit", "adoption")},
+        lookback_days=365,
+        due=(0.9, 3.0),
+    )
+    cycle = estimate_chances(
+        lines,
+        as_of=as_of,
+        horizons={"cycle": [10, 30]},
+        lookback_days=365,
+        due=(0.9, 3.0),
+        regular=facts.earlier,
+    )
+    assert cycle["horizon"].unique().sort().to_list() == [10, 30]
+    assert_frame_equal(combined([others, cycle]), whole)
+    # The given products are the ones read: none given as regular, no pair is due.
+    none = {day: frame.head(0) for day, frame in facts.earlier.items()}
+    cycle_of_none = estimate_chances(
+        lines, as_of=as_of, horizons={"cycle": [10, 30]}, lookback_days=365, due=(0.9, 3.0), regular=none
+    )
+    assert cycle_of_none.is_empty()
 
 
 @pytest.mark.parametrize("split_receipt", [False, True])

@@ -8,8 +8,8 @@ Money is summed in whole cents, so the figures do not depend on the order rows a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Final
 
@@ -25,7 +25,7 @@ TOP_FAVOURITES = 3
 
 _KEYS = ["customer_id", "sku"]
 BLOCK_LINES = 2_000_000
-"""Lines whose per-product facts are computed at a time (see `_pairs_by_block`)."""
+"""Lines whose per-product facts are computed at a time (see `_days_by_block`)."""
 # The streaming engine groups and sorts millions of lines in a fraction of the in-memory engine's
 # time and memory; both give the same frames.
 _ENGINE: Final = "streaming"
@@ -38,6 +38,7 @@ class CustomerFacts:
     features: pl.DataFrame
     products: pl.DataFrame
     categories: pl.DataFrame
+    earlier: dict[date, pl.DataFrame] = field(default_factory=dict)
 
 
 def describe_customers(
@@ -46,22 +47,36 @@ def describe_customers(
     *,
     as_of: date,
     lookback_days: int = 365,
+    earlier: Sequence[date] = (),
 ) -> CustomerFacts:
     """Compute `customer_features`, `customer_products` and `category_spend` in one pass.
 
     The three frames are the same as the three functions return, but the work they share (the lines
-    before ``as_of``, the per-product history, the category spend) is done once.
+    before ``as_of``, the per-product history, the category spend) is done once. For each date of
+    ``earlier`` (before ``as_of``), ``CustomerFacts.earlier`` holds the regular rows of
+    `customer_products` as of that date, from the same per-day history.
     """
     lines = _lines(transactions, as_of)
     bought, categories, by_category, by_product = [], [], [], []
-    for block in _pairs_by_block(lines):
-        # Collected before the two frames read it, so that the block is computed once.
-        pairs = block.collect(engine=_ENGINE).lazy()
-        products_b, categories_b = pl.collect_all(
-            [_customer_products(pairs, as_of, lookback_days), _category_spend(pairs, products)],
+    regular: dict[date, list[pl.DataFrame]] = {day: [] for day in earlier}
+    for block in _days_by_block(lines):
+        # Collected before the frames read it, so that the block's days are grouped once.
+        days = block.collect(engine=_ENGINE).lazy()
+        pairs = _pairs_of_days(days).collect(engine=_ENGINE).lazy()
+        products_b, categories_b, *earlier_b = pl.collect_all(
+            [
+                _customer_products(pairs, as_of, lookback_days),
+                _category_spend(pairs, products),
+                *(
+                    _customer_products(
+                        _pairs_of_days(days.filter(pl.col("day") < day)), day, lookback_days
+                    ).filter(pl.col("regular"))
+                    for day in earlier
+                ),
+            ],
             engine=_ENGINE,
         )
-        del pairs
+        del pairs, days
         favourites = pl.collect_all(
             [_favourite_categories(categories_b.lazy()), _favourite_products(products_b.lazy())],
             engine=_ENGINE,
@@ -70,11 +85,16 @@ def describe_customers(
         categories.append(categories_b)
         by_category.append(favourites[0])
         by_product.append(favourites[1])
+        for day, frame in zip(earlier, earlier_b, strict=True):
+            regular[day].append(frame)
     feats = _customer_features(
         lines, pl.concat(by_category).lazy(), pl.concat(by_product).lazy(), as_of, lookback_days
     )
     return CustomerFacts(
-        features=feats.collect(engine=_ENGINE), products=pl.concat(bought), categories=pl.concat(categories)
+        features=feats.collect(engine=_ENGINE),
+        products=pl.concat(bought),
+        categories=pl.concat(categories),
+        earlier={day: pl.concat(frames) for day, frames in regular.items()},
     )
 
 
@@ -215,14 +235,12 @@ def _cycle(n_days: pl.Expr, gap: pl.Expr) -> pl.Expr:
     return pl.when(n_days >= MIN_CYCLE_PURCHASES).then(gap.median().cast(pl.Float64)).otherwise(None)
 
 
-def _pairs(lines: pl.LazyFrame) -> pl.LazyFrame:
-    """Per customer and sku, returns netted: every pair, also those whose returns cancel it all.
-
-    Columns: customer_id, sku, receipts, quantity, cents, first_day, last_day, cycle_days; sorted
-    by customer_id and sku.
+def _days(lines: pl.LazyFrame) -> pl.LazyFrame:
+    """Per customer, sku and day: net quantity, purchase (a line with a positive quantity), cents
+    and purchase receipts; sorted by customer_id, sku and day. Lines without a customer are left out.
     """
     q = pl.col("quantity")
-    per_day = (
+    return (
         lines.filter(pl.col("customer_id").is_not_null())
         .group_by(*_KEYS, "day")
         .agg(
@@ -236,6 +254,15 @@ def _pairs(lines: pl.LazyFrame) -> pl.LazyFrame:
         )
         .sort(*_KEYS, "day")
     )
+
+
+def _pairs_of_days(per_day: pl.LazyFrame) -> pl.LazyFrame:
+    """Per customer and sku of the lines' `_days`, returns netted: every pair, also those whose
+    returns cancel it all. The days before a date give the pairs as of that date.
+
+    Columns: customer_id, sku, receipts, quantity, cents, first_day, last_day, cycle_days; sorted
+    by customer_id and sku.
+    """
     # A return counts against the latest purchase day of its sku on or before it: each purchase
     # day starts a run of rows, and the return-only days after it join its run. Runs and keys are
     # numbered along the sorted rows, so they are sorted too and group in slices.
@@ -262,8 +289,8 @@ def _pairs(lines: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _pairs_by_block(lines: pl.LazyFrame) -> Iterator[pl.LazyFrame]:
-    """`_pairs` of ``lines``, one lazy frame per block of customers, in customer_id order.
+def _days_by_block(lines: pl.LazyFrame) -> Iterator[pl.LazyFrame]:
+    """`_days` of ``lines``, one lazy frame per block of customers, in customer_id order.
 
     Each block holds a range of customer ids with about `BLOCK_LINES` lines, so sorting and
     grouping the lines per customer and sku takes the memory of one block, not of all lines. Every
@@ -271,7 +298,13 @@ def _pairs_by_block(lines: pl.LazyFrame) -> Iterator[pl.LazyFrame]:
     in the same order. A block is built lazily when the next one is asked for.
     """
     for block in customer_ranges(lines, BLOCK_LINES):
-        yield _pairs(lines.filter(in_range(block)))
+        yield _days(lines.filter(in_range(block)))
+
+
+def _pairs_by_block(lines: pl.LazyFrame) -> Iterator[pl.LazyFrame]:
+    """`_pairs_of_days` of ``lines`` per block of customers (see `_days_by_block`)."""
+    for days in _days_by_block(lines):
+        yield _pairs_of_days(days)
 
 
 def _customer_products(pairs: pl.LazyFrame, as_of: date, lookback_days: int) -> pl.LazyFrame:

@@ -7,7 +7,8 @@ that needs one only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import polars as pl
@@ -25,7 +26,8 @@ class Analysis:
     rules, category_rules, n_baskets); the frames of a part left out are empty, with their columns.
     ``relevance``: the collaborative model's best products per customer when an engine computed
     them with the night (`item_scoring.score_customers`' columns, for `relevance.ranking_spec`'s
-    model over ``bought``); None: planning fits the model itself.
+    model over ``bought``); None: planning fits the model itself. ``earlier``: the regular rows of
+    `features.customer_products` as of each day `analyse` was asked for (``CustomerFacts.earlier``).
     """
 
     segmented: pl.DataFrame
@@ -38,15 +40,23 @@ class Analysis:
     as_of: date | None = None
     parts: tuple[str, ...] = ("customers", "baskets")
     relevance: pl.DataFrame | None = None
+    earlier: dict[date, pl.DataFrame] = field(default_factory=dict)
 
 
 def analyse(
-    job: Job, inputs: Inputs, as_of: date, *, customers: bool = True, baskets: bool = True
+    job: Job,
+    inputs: Inputs,
+    as_of: date,
+    *,
+    customers: bool = True,
+    baskets: bool = True,
+    earlier: Sequence[date] = (),
 ) -> Analysis:
     """Features, segments and affinity rules as of the run date.
 
     ``customers=False`` skips features and segments, ``baskets=False`` the rules, for a caller that
-    needs one half only; the frames left out are empty (see `Analysis`).
+    needs one half only; the frames left out are empty (see `Analysis`). ``earlier``: days before
+    the run date to give the regular products as of, too (`Analysis.earlier`).
     """
     seg_cfg = job.config.segments
     tx = inputs.transactions.kept
@@ -70,7 +80,11 @@ def analyse(
     category_rules = _mine(category_baskets, aff.category_min_support, job)
     del category_baskets
     facts = features.describe_customers(
-        tx if customers else tx.head(0), products, as_of=as_of, lookback_days=seg_cfg.lookback_days
+        tx if customers else tx.head(0),
+        products,
+        as_of=as_of,
+        lookback_days=seg_cfg.lookback_days,
+        earlier=earlier,
     )
     segmented = segments.segment_customers(facts.features, inputs.customers.kept, seg_cfg).join(
         inputs.customers.kept.drop("nps_score"), on="customer_id", how="left", maintain_order="left"
@@ -85,6 +99,7 @@ def analyse(
         products=products,
         as_of=as_of,
         parts=tuple(part for part, done in (("customers", customers), ("baskets", baskets)) if done),
+        earlier=facts.earlier,
     )
 
 

@@ -8,7 +8,7 @@ on one machine it uses a fraction of Spark's CPU. Spark is imported only when a 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -51,18 +51,20 @@ def analyse_night(
     customers: bool = True,
     baskets: bool = True,
     ranking: bool = True,
+    earlier: Sequence[date] = (),
 ) -> Analysis:
     """The night's analysis on the job's engine (see `coupongen.analysis.night.analyse`).
 
     The Spark engine writes each stage's output under ``<out>/<as-of>/stages/`` and reads them
     back, with the cross-sell model's lists for planning unless ``ranking`` is false; the polars
-    engine computes in memory, as it always did (planning fits the model).
+    engine computes in memory, as it always did (planning fits the model), with the regular
+    products as of the ``earlier`` days (`Analysis.earlier`; none on Spark).
     """
     if job.config.engine == "spark":
         from coupongen.engines.spark.night import analyse_on_spark
 
         return analyse_on_spark(job, inputs, settings, customers=customers, baskets=baskets, ranking=ranking)
-    return analyse(job, inputs, settings.as_of, customers=customers, baskets=baskets)
+    return analyse(job, inputs, settings.as_of, customers=customers, baskets=baskets, earlier=earlier)
 
 
 def candidates_stage(job: Job, settings: Settings) -> Callable[[OfferContext, int], StagedCandidates] | None:

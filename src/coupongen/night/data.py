@@ -8,6 +8,7 @@ checkpoint saves and loads (`to_frames`, `from_frames`).
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
@@ -19,7 +20,7 @@ from coupongen.config import Job
 from coupongen.inputs.contract import Inputs
 from coupongen.inputs.quarantine import oversized_purchases
 from coupongen.offers.candidates import REPLENISH_DUE, REPLENISH_GIVEN_UP
-from coupongen.offers.chances import CHANCE_SCHEMA, chance_horizons, estimate_chances
+from coupongen.offers.chances import CHANCE_SCHEMA, MODELS, chance_horizons, estimate_chances, split_days
 from coupongen.offers.eligibility import home_stores
 from coupongen.offers.money import DataFigures, data_figures
 from coupongen.report.summary import quarantine_reasons
@@ -88,15 +89,33 @@ def kept_text(inputs: Inputs) -> str:
     return ", ".join(f"{x.name} {x.counts['kept']}/{x.counts['read']} kept" for x in inputs.all())
 
 
-def night_chances(job: Job, inputs: Inputs, as_of: date) -> pl.DataFrame:
-    """The chance tables of the night's offers (`offers.chances.estimate_chances`) from the lines."""
+def night_chances(
+    job: Job,
+    inputs: Inputs,
+    as_of: date,
+    *,
+    models: Collection[str] = MODELS,
+    regular: Mapping[date, pl.DataFrame] | None = None,
+) -> pl.DataFrame:
+    """The chance tables of the night's offers (`offers.chances.estimate_chances`) from the lines:
+    those of ``models`` only; ``regular`` the regular products as of the cycle model's split days,
+    when the analysis computed them (`cycle_days`).
+    """
     return estimate_chances(
         inputs.transactions.kept,
         as_of=as_of,
-        horizons=chance_horizons(job),
+        horizons={m: days for m, days in chance_horizons(job).items() if m in models},
         lookback_days=job.config.segments.lookback_days,
         due=(REPLENISH_DUE, REPLENISH_GIVEN_UP),
+        regular=regular,
     )
+
+
+def cycle_days(job: Job, as_of: date) -> list[date]:
+    """The days the cycle model's chance tables split the history at: the analysis computes the
+    regular products as of each (`analysis.night.analyse`' ``earlier``).
+    """
+    return split_days(as_of, chance_horizons(job), "cycle")
 
 
 def digest(

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import polars as pl
+
+from coupongen.analysis.night import Analysis
 from coupongen.config import Job
 from coupongen.engines import analyse_night, load_night_inputs
+from coupongen.inputs.contract import Inputs
 from coupongen.night.checkpoints import load_stage, save_stage
 from coupongen.night.data import (
     FRAMES,
     NightData,
+    cycle_days,
     digest,
     from_frames,
     kept_text,
@@ -23,6 +28,7 @@ from coupongen.night.data import (
     to_frames,
 )
 from coupongen.night.fingerprint import NightKey
+from coupongen.offers.chances import MODELS, combined
 from coupongen.offers.preflight import check_fresh
 from coupongen.progress import Clock
 from coupongen.settings import Settings
@@ -62,14 +68,26 @@ def load_and_analyse(
     newest = tx["ts"].max() if tx.height else None
     check_fresh(newest, settings.as_of, job.config.stale_after_days, allow_stale=allow_stale)
     clock.start("analyse")
-    # The chance tables first: their peak is then not on top of the analysis' frames.
-    chances = night_chances(job, inputs, settings.as_of)
-    night = digest(job, inputs, analyse_night(job, inputs, settings), settings.as_of, chances=chances)
+    analysis, chances = _analysed(job, inputs, settings)
+    night = digest(job, inputs, analysis, settings.as_of, chances=chances)
     del inputs, tx  # the lines are not needed any more: later stages read `night`
     if key is not None and write_files:
         save_stage(settings.run_dir, STAGE, key, *to_frames(night))
     clock.done("analyse", _found(night))
     return night
+
+
+def _analysed(job: Job, inputs: Inputs, settings: Settings) -> tuple[Analysis, pl.DataFrame]:
+    """The night's analysis and chance tables."""
+    as_of = settings.as_of
+    # The chance tables first: their peak is then not on top of the analysis' frames. The cycle
+    # model's last: the analysis gives its regular products as of each split day, from the
+    # per-day history it groups anyway.
+    others = night_chances(job, inputs, as_of, models=[m for m in MODELS if m != "cycle"])
+    analysis = analyse_night(job, inputs, settings, earlier=cycle_days(job, as_of))
+    cycle = night_chances(job, inputs, as_of, models=["cycle"], regular=analysis.earlier)
+    analysis.earlier = {}
+    return analysis, combined([others, cycle])
 
 
 def input_window(job: Job, settings: Settings) -> tuple[date, date]:

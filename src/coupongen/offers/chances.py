@@ -66,6 +66,7 @@ def estimate_chances(
     horizons: Mapping[str, Iterable[int]],
     lookback_days: int,
     due: tuple[float, float],
+    regular: Mapping[date, pl.DataFrame] | None = None,
 ) -> pl.DataFrame:
     """The chance tables (see the module docstring) each for the horizons ``horizons`` maps its
     name to (a model left out is not estimated); `CHANCE_SCHEMA`.
@@ -75,10 +76,15 @@ def estimate_chances(
     given up (the replenishment offer's own bounds). A horizon the history does not cover (no
     line before the split) gives no rows. Each horizon reads the history once more (the product
     cycles only for "cycle"), so only the horizons the night's offers need are asked for.
+    ``regular``: the regular rows of `features.customer_products` as of a split day (see
+    `split_days`), when computed already (`features.describe_customers`' ``earlier``); the cycle
+    model computes the others from the lines.
     """
     lines = transactions.lazy().filter(pl.col("customer_id").is_not_null())
     wanted = {h for days in horizons.values() for h in days if h > 0}
-    daily = _daily_receipts(lines, as_of) if len(wanted) > 1 else None
+    # The visits of each horizon's customers are a filter of one table of receipts per day.
+    visits = {h for m in ("visit", "adoption") for h in horizons.get(m, ()) if h > 0}
+    daily = _daily_receipts(lines, as_of) if len(visits) > 1 else None
     frames = [
         _one_horizon(
             lines,
@@ -88,6 +94,7 @@ def estimate_chances(
             due=due,
             models={m for m in MODELS if h in set(horizons.get(m, ()))},
             daily=daily,
+            regular=(regular or {}).get(as_of - timedelta(days=h)),
         )
         for h in sorted(wanted)
     ]
@@ -95,6 +102,22 @@ def estimate_chances(
     if not frames:
         return pl.DataFrame(schema=CHANCE_SCHEMA)
     return pl.concat(frames).cast(CHANCE_SCHEMA)  # type: ignore[arg-type]
+
+
+def combined(tables: Iterable[pl.DataFrame]) -> pl.DataFrame:
+    """Chance tables estimated apart (some models, then the others) in `estimate_chances`' order:
+    by horizon, then model as in `MODELS`, then key.
+    """
+    order = {m: i for i, m in enumerate(MODELS)}
+    frame = pl.concat([t.cast(CHANCE_SCHEMA) for t in tables])  # type: ignore[arg-type]
+    return frame.sort(
+        pl.col("horizon"), pl.col("model").replace_strict(order, return_dtype=pl.Int8), maintain_order=True
+    )
+
+
+def split_days(as_of: date, horizons: Mapping[str, Iterable[int]], model: str) -> list[date]:
+    """The days a model's horizons split the history at (`estimate_chances`), latest first."""
+    return [as_of - timedelta(days=h) for h in sorted(set(horizons.get(model, ()))) if h > 0]
 
 
 def model_of(offer_type: str) -> str:
@@ -166,6 +189,7 @@ def _one_horizon(
     due: tuple[float, float],
     models: set[str],
     daily: pl.DataFrame | None = None,
+    regular: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     split = as_of - timedelta(days=horizon)
     start, end = datetime.combine(split, time()), datetime.combine(as_of, time())
@@ -174,12 +198,49 @@ def _one_horizon(
         return pl.DataFrame(schema=CHANCE_SCHEMA)
     before = lines.filter(pl.col("ts") < start)
     window = lines.filter((pl.col("ts") >= start) & (pl.col("ts") < end) & (pl.col("quantity") > 0))
+    tables = []
+    customers = _active(before, daily, split, lookback_days) if models & {"visit", "adoption"} else None
+    bought = (
+        window.select("customer_id", "sku").unique().collect().with_columns(pl.lit(True).alias("hit"))
+        if models & {"cycle", "adoption"}
+        else None
+    )
+    if "visit" in models and customers is not None:
+        came = window.select("customer_id").unique().collect().with_columns(pl.lit(True).alias("hit"))
+        visit = customers.join(came, on="customer_id", how="left").select(
+            visit_key(pl.col("recency"), pl.col("span"), pl.col("visits")).alias("key"),
+            recency_group(pl.col("recency")).alias("parent"),
+            pl.col("hit").fill_null(False),
+        )
+        tables.append(_rates(visit, "visit", horizon))
+    if "cycle" in models and bought is not None:
+        if regular is None:
+            regular = features.customer_products(before, as_of=split, lookback_days=lookback_days)
+        ratio = pl.col("days_since_last") / pl.col("cycle_days")
+        cycle = (
+            regular.filter(pl.col("in_lookback") & (pl.col("cycle_days") > 0) & ratio.is_between(*due))
+            .join(bought, on=["customer_id", "sku"], how="left")
+            .select(due_group(ratio).alias("key"), pl.col("hit").fill_null(False))
+        )
+        tables.append(_rates(cycle, "cycle", horizon))
+    if "adoption" in models and customers is not None and bought is not None:
+        had = before.filter(pl.col("quantity") > 0).select("customer_id", "sku").unique().collect()
+        tables.append(_adoption(customers.select("customer_id"), had, bought, horizon))
+    return pl.concat(tables) if tables else pl.DataFrame(schema=CHANCE_SCHEMA)
+
+
+def _active(
+    before: pl.LazyFrame, daily: pl.DataFrame | None, split: date, lookback_days: int
+) -> pl.DataFrame:
+    """The customers with a purchase visit within ``lookback_days`` before ``split``: visits,
+    last_day, span (days from the first visit to the last) and recency (days since the last).
+    """
     if daily is not None:
         # Every receipt is on one day: its lines before the split are all of its lines or none.
         visits = daily.lazy().filter((pl.col("day") < split) & (pl.col("cents") > 0))
     else:
         visits = features.receipts(before, as_of=split).filter(pl.col("amount") > 0)
-    customers = (
+    return (
         visits.group_by("customer_id")
         .agg(
             pl.len().alias("visits"),
@@ -190,27 +251,6 @@ def _one_horizon(
         .filter(pl.col("recency") <= lookback_days)
         .collect()
     )
-    came = window.select("customer_id").unique().collect().with_columns(pl.lit(True).alias("hit"))
-    visit = customers.join(came, on="customer_id", how="left").select(
-        visit_key(pl.col("recency"), pl.col("span"), pl.col("visits")).alias("key"),
-        recency_group(pl.col("recency")).alias("parent"),
-        pl.col("hit").fill_null(False),
-    )
-    bought = window.select("customer_id", "sku").unique().collect().with_columns(pl.lit(True).alias("hit"))
-    tables = [_rates(visit, "visit", horizon)] if "visit" in models else []
-    if "cycle" in models:
-        pairs = features.customer_products(before, as_of=split, lookback_days=lookback_days)
-        ratio = pl.col("days_since_last") / pl.col("cycle_days")
-        cycle = (
-            pairs.filter(pl.col("in_lookback") & (pl.col("cycle_days") > 0) & ratio.is_between(*due))
-            .join(bought, on=["customer_id", "sku"], how="left")
-            .select(due_group(ratio).alias("key"), pl.col("hit").fill_null(False))
-        )
-        tables.append(_rates(cycle, "cycle", horizon))
-    if "adoption" in models:
-        had = before.filter(pl.col("quantity") > 0).select("customer_id", "sku").unique().collect()
-        tables.append(_adoption(customers.select("customer_id"), had, bought, horizon))
-    return pl.concat(tables) if tables else pl.DataFrame(schema=CHANCE_SCHEMA)
 
 
 def _daily_receipts(lines: pl.LazyFrame, as_of: date) -> pl.DataFrame | None:
