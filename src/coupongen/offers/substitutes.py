@@ -23,8 +23,11 @@ def substitute_share(sent: pl.DataFrame, ctx: OfferContext) -> float | None:
     if items.is_empty():
         return None
     types = product_types(ctx.products).lazy().select("sku", "type")
+    # Only the offers' customers' purchases: a few thousand customers, not the whole history.
+    customers = items.select("customer_id").unique().lazy()
     bought_types = (
         pl.concat(ctx.bought_recently_parts())
+        .join(customers, on="customer_id", how="semi")
         .join(types, on="sku")
         .select("customer_id", "type")
         .unique()
