@@ -151,7 +151,8 @@ def _chances(cands: pl.DataFrame, campaign: CampaignConfig, ctx: OfferContext, h
         )
     else:
         groups, overall = rates("visit")
-        who = ctx.customers.select(
+        # The candidates' customers only: their groups are texts, built per customer.
+        who = ctx.customers.join(cands.select("customer_id").unique(), on="customer_id", how="semi").select(
             "customer_id",
             visit_key(
                 pl.col("recency_days"), pl.col("tenure_days") - pl.col("recency_days"), pl.col("visits")
