@@ -202,7 +202,9 @@ def plan_delivery(
     ``coupons`` are the night's live coupons (or `stand_in_coupons`); their e-mail images are
     linked as `image_links` says. ``on_progress`` hears how many more customers were rendered.
     """
-    contacts = channel_choice.contact_status(customers, ctx.suppression)
+    # The coupons' customers only: their contacts are checked with text patterns.
+    holders = customers.join(coupons.select("customer_id").unique(), on="customer_id", how="semi")
+    contacts = channel_choice.contact_status(holders, ctx.suppression)
     ranked = channel_choice.rank_channels(coupons, contacts, ctx.priorities)
     suppressed = contacts.join(ranked.select("customer_id"), on="customer_id")["suppressed"].sum()
     unreachable = int((ranked["channels"].list.len() == 0).sum())
