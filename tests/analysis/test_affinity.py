@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,8 +17,16 @@ from mlxtend.frequent_patterns import association_rules, fpgrowth
 from polars.testing import assert_frame_equal
 
 from coupongen.analysis import affinity
-from coupongen.analysis.affinity import RULES_SCHEMA, build_baskets, describe_rule, level_baskets, mine_rules
+from coupongen.analysis.affinity import (
+    RULES_SCHEMA,
+    build_baskets,
+    describe_rule,
+    level_baskets,
+    level_lines,
+    mine_rules,
+)
 from coupongen.errors import InputError
+from coupongen.inputs.loading import load_inputs
 
 INF = math.inf
 BASKETS_SCHEMA = {"receipt_id": pl.String, "item": pl.String}
@@ -494,6 +503,27 @@ def test_category_baskets_from_the_sku_baskets_equal_those_from_the_lines() -> N
         build_baskets(TRANSACTIONS, PRODUCTS, level="category"),
     )
     assert level_baskets(skus, PRODUCTS, level="sku") is skus
+
+
+def test_category_rules_from_the_sku_lines_equal_those_from_the_category_baskets() -> None:
+    # Two skus of one category in a receipt: the category repeats in level_lines, once in the baskets.
+    sample = Path(__file__).resolve().parents[2] / "sample_data"
+    inputs = load_inputs(sample / "transactions.csv", sample / "products.csv", sample / "customers.csv")
+    lines, products = inputs.transactions.kept, inputs.products.kept
+    skus = build_baskets(lines, products)
+    repeated = level_lines(skus, products, level="category")
+    baskets = level_baskets(skus, products, level="category")
+    assert repeated.height > baskets.height
+    assert_frame_equal(repeated.unique().sort("receipt_id", "item"), baskets)
+    for support in (0.001, 0.01):
+        expected = mine_rules(baskets, min_support=support, min_confidence=0.05, min_lift=1.0)
+        assert expected.height > 5
+        assert_frame_equal(
+            mine_rules(repeated, min_support=support, min_confidence=0.05, min_lift=1.0), expected
+        )
+    assert level_lines(skus, products, level="sku") is skus
+    with pytest.raises(ValueError, match="Unknown basket level 'brand'"):
+        level_lines(skus, products, level="brand")
 
 
 @pytest.mark.parametrize("level", ["sku", "category"])

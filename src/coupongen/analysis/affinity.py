@@ -141,6 +141,32 @@ def level_baskets(sku_baskets: pl.DataFrame, products: pl.DataFrame, *, level: s
     )
 
 
+def level_lines(sku_baskets: pl.DataFrame, products: pl.DataFrame, *, level: str) -> pl.DataFrame:
+    """The lines of `build_baskets`' sku baskets with each sku replaced by its item at ``level``
+    (skus without one left out), in the baskets' order: an item may repeat within a receipt.
+
+    What `mine_rules` needs (it counts a repeated line once): the rules of these lines are those
+    of `level_baskets`, without its deduplication and sort of the text columns.
+    """
+    column = BASKET_LEVELS.get(level, "")
+    if column == "":
+        allowed = ", ".join(sorted(BASKET_LEVELS))
+        raise ValueError(f"Unknown basket level {level!r}; allowed: {allowed}")
+    if column is None:
+        return sku_baskets
+    _require_level_column(products, column)
+    item_of_sku = products.lazy().select(
+        pl.col("sku").cast(pl.String).alias("item"), pl.col(column).cast(pl.String).alias("level_item")
+    )
+    return (
+        sku_baskets.lazy()
+        .join(item_of_sku, on="item", maintain_order="left")
+        .select("receipt_id", pl.col("level_item").alias("item"))
+        .drop_nulls()
+        .collect()
+    )
+
+
 def _receipt_slices(baskets: pl.DataFrame, size: int) -> list[pl.DataFrame]:
     """``baskets`` (sorted by receipt_id) cut into slices of about ``size`` rows, each receipt whole."""
     ids = baskets["receipt_id"]

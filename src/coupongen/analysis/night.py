@@ -75,7 +75,7 @@ def analyse(
     n_baskets = basket_codes.count_baskets(sku_baskets["receipt_id"])
     rules = _mine(sku_baskets, aff.min_support, job)
     # The category baskets come from the sku baskets, not from the lines again.
-    category_baskets = affinity.level_baskets(sku_baskets, products, level="category")
+    category_baskets = affinity.level_lines(sku_baskets, products, level="category")
     del sku_baskets
     category_rules = _mine(category_baskets, aff.category_min_support, job)
     del category_baskets
