@@ -240,9 +240,11 @@ def _days(lines: pl.LazyFrame) -> pl.LazyFrame:
     and purchase receipts; sorted by customer_id, sku and day. Lines without a customer are left out.
     """
     q = pl.col("quantity")
+    # Sorted before grouping, groups in that order: cheaper than sorting the groups.
     return (
         lines.filter(pl.col("customer_id").is_not_null())
-        .group_by(*_KEYS, "day")
+        .sort(*_KEYS, "day")
+        .group_by(*_KEYS, "day", maintain_order=True)
         .agg(
             q.sum().alias("net"),
             (q > 0).any().alias("purchase"),
@@ -252,7 +254,6 @@ def _days(lines: pl.LazyFrame) -> pl.LazyFrame:
                 "receipts"
             ),
         )
-        .sort(*_KEYS, "day")
     )
 
 
