@@ -396,11 +396,11 @@ def _customer_features(
     )
     visit_days = (
         rc.filter(visit)
-        .group_by("customer_id", "day")
-        .agg()
+        .select("customer_id", "day")
         .sort("customer_id", "day")
+        .unique(maintain_order=True)
         .with_columns(_gap(["customer_id"], pl.lit(True)).alias("gap"))
-        .group_by("customer_id")
+        .group_by("customer_id", maintain_order=True)
         .agg(
             pl.col("day").min().alias("first_purchase"),
             pl.col("day").max().alias("last_purchase"),
