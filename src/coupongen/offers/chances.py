@@ -224,8 +224,7 @@ def _one_horizon(
         )
         tables.append(_rates(cycle, "cycle", horizon))
     if "adoption" in models and customers is not None and bought is not None:
-        had = before.filter(pl.col("quantity") > 0).select("customer_id", "sku").unique().collect()
-        tables.append(_adoption(customers.select("customer_id"), had, bought, horizon))
+        tables.append(_adoption(customers.select("customer_id"), before, bought, horizon))
     return pl.concat(tables) if tables else pl.DataFrame(schema=CHANCE_SCHEMA)
 
 
@@ -332,19 +331,29 @@ def _shrunk(groups: pl.DataFrame, model: str, horizon: int) -> pl.DataFrame:
     )
 
 
-def _adoption(active: pl.DataFrame, pairs: pl.DataFrame, bought: pl.DataFrame, horizon: int) -> pl.DataFrame:
+def _adoption(active: pl.DataFrame, before: pl.LazyFrame, bought: pl.DataFrame, horizon: int) -> pl.DataFrame:
     """Per product: active customers who had never bought it (cases) and how many then did (hits);
-    ``pairs`` are the (customer_id, sku) bought before the split.
+    ``before`` are the lines before the split.
     """
     if active.is_empty():
         return pl.DataFrame(schema=CHANCE_SCHEMA)
-    had = pairs.join(active, on="customer_id", how="semi")
-    owners = had.group_by("sku").len("owners")
-    firsts = (
-        bought.join(active, on="customer_id", how="semi")
-        .join(had, on=["customer_id", "sku"], how="anti")
-        .group_by("sku")
-        .len("hits")
+    customers = active.lazy()
+    had = (
+        before.filter(pl.col("quantity") > 0)
+        .select("customer_id", "sku")
+        .join(customers, on="customer_id", how="semi")
+        .unique()
+    )
+    # Collected together: the pairs the active customers had are found once for both.
+    owners, firsts = pl.collect_all(
+        [
+            had.group_by("sku").len("owners"),
+            bought.lazy()
+            .join(customers, on="customer_id", how="semi")
+            .join(had, on=["customer_id", "sku"], how="anti")
+            .group_by("sku")
+            .len("hits"),
+        ]
     )
     groups = (
         owners.join(firsts, on="sku", how="full", coalesce=True)
