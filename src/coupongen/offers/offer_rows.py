@@ -53,8 +53,10 @@ def offer_rows(
     """
     as_of = ctx.as_of
     valid_from, valid_to = campaign.validity(as_of)
+    # The chosen customers' cards only: a join would hash every customer's card number.
+    theirs = card.filter(pl.col("customer_id").is_in(chosen["customer_id"].implode()))
     return (
-        chosen.join(card, on="customer_id", how="left")
+        chosen.join(theirs, on="customer_id", how="left")
         .select(
             pl.format("{}:{}:{}:0", pl.lit(campaign.name), pl.lit(as_of.isoformat()), "customer_id").alias(
                 "offer_key"
