@@ -85,6 +85,8 @@ def estimate_chances(
     # The visits of each horizon's customers are a filter of one table of receipts per day.
     visits = {h for m in ("visit", "adoption") for h in horizons.get(m, ()) if h > 0}
     daily = _daily_receipts(lines, as_of) if len(visits) > 1 else None
+    splits = [as_of - timedelta(days=h) for h in sorted(visits)]
+    active = _active_by_split(daily, splits, lookback_days) if daily is not None else {}
     frames = [
         _one_horizon(
             lines,
@@ -95,6 +97,7 @@ def estimate_chances(
             models={m for m in MODELS if h in set(horizons.get(m, ()))},
             daily=daily,
             regular=(regular or {}).get(as_of - timedelta(days=h)),
+            active=active.get(as_of - timedelta(days=h)),
         )
         for h in sorted(wanted)
     ]
@@ -190,6 +193,7 @@ def _one_horizon(
     models: set[str],
     daily: pl.DataFrame | None = None,
     regular: pl.DataFrame | None = None,
+    active: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     split = as_of - timedelta(days=horizon)
     start, end = datetime.combine(split, time()), datetime.combine(as_of, time())
@@ -199,7 +203,9 @@ def _one_horizon(
     before = lines.filter(pl.col("ts") < start)
     window = lines.filter((pl.col("ts") >= start) & (pl.col("ts") < end) & (pl.col("quantity") > 0))
     tables = []
-    customers = _active(before, daily, split, lookback_days) if models & {"visit", "adoption"} else None
+    customers = None
+    if models & {"visit", "adoption"}:
+        customers = active if active is not None else _active(before, daily, split, lookback_days)
     bought = (
         window.select("customer_id", "sku").unique().collect().with_columns(pl.lit(True).alias("hit"))
         if models & {"cycle", "adoption"}
@@ -250,6 +256,34 @@ def _active(
         .filter(pl.col("recency") <= lookback_days)
         .collect()
     )
+
+
+def _active_by_split(daily: pl.DataFrame, splits: list[date], lookback_days: int) -> dict[date, pl.DataFrame]:
+    """`_active` as of each of ``splits``, from the receipts per day, in one pass over them."""
+    day, before = pl.col("day"), [pl.col("day") < split for split in splits]
+    per_customer = (
+        daily.lazy()
+        .filter(pl.col("cents") > 0)
+        .group_by("customer_id")
+        .agg(
+            *(b.sum().alias(f"visits{i}") for i, b in enumerate(before)),
+            *(day.filter(b).max().alias(f"last{i}") for i, b in enumerate(before)),
+            *(day.filter(b).min().alias(f"first{i}") for i, b in enumerate(before)),
+        )
+        .collect()
+    )
+    return {
+        split: per_customer.filter(pl.col(f"visits{i}") > 0)
+        .select(
+            "customer_id",
+            pl.col(f"visits{i}").cast(pl.UInt32).alias("visits"),
+            pl.col(f"last{i}").alias("last_day"),
+            (pl.col(f"last{i}") - pl.col(f"first{i}")).dt.total_days().alias("span"),
+        )
+        .with_columns((pl.lit(split) - pl.col("last_day")).dt.total_days().alias("recency"))
+        .filter(pl.col("recency") <= lookback_days)
+        for i, split in enumerate(splits)
+    }
 
 
 def _daily_receipts(lines: pl.LazyFrame, as_of: date) -> pl.DataFrame | None:
