@@ -45,6 +45,14 @@ def run_nightly(out: Path, *extra: str) -> Result:
     return invoke("run", "--config", str(NIGHTLY), "--out", str(out), "--as-of", AS_OF, "-q", *extra)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put the Spark tests first: the Spark night is the longest test by far, and started first on
+    one worker it runs while the other worker takes the rest (xdist's worksteal hands each worker a
+    contiguous share of this order, then lets the idle one take from the other's queue).
+    """
+    items.sort(key=lambda item: item.get_closest_marker("spark") is None)
+
+
 @pytest.fixture(scope="session")
 def sample_run(tmp_path_factory) -> SampleRun:
     out = tmp_path_factory.mktemp("sample_run")
