@@ -61,6 +61,17 @@ def sample_run(tmp_path_factory) -> SampleRun:
     return SampleRun(out, result)
 
 
+@pytest.fixture(scope="session")
+def small_sample(tmp_path_factory) -> Path:
+    """A generated sample of 300 customers (seed 1): for tests that need whole nights on realistic
+    data but not the bundled sample's size. Read only.
+    """
+    folder = tmp_path_factory.mktemp("small_sample") / "data"
+    result = invoke("sample-data", "--customers", "300", "--seed", "1", "--out", str(folder), "-q")
+    assert result.exit_code == 0, result.output
+    return folder
+
+
 @pytest.fixture
 def fresh_copy(sample_run, tmp_path) -> SampleRun:
     """A private copy of the shared run's outputs and ledger, for tests that change them."""

@@ -84,11 +84,8 @@ class Night:
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("crash") / "data"
-    done = run_cli("sample-data", "--customers", "300", "--seed", "1", "--out", str(folder))
-    assert done.exit_code == 0, done.output
-    return folder
+def data(small_sample) -> Path:
+    return small_sample
 
 
 @dataclass

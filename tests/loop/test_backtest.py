@@ -107,12 +107,15 @@ def test_frames_in_the_input_contract_work_as_well(inputs, job):
     assert model["customers"] == model["active"] and model["coverage"] >= 0.9
 
 
-def test_cli_prints_the_table_and_writes_the_offers(tmp_path):
+def test_cli_prints_the_table_and_writes_the_offers(tmp_path, small_sample):
+    # The command's output and file, not the methods' figures (the tests above): a small sample does.
     out = tmp_path / "offers.csv"
     result = invoke(
         "backtest",
         "--config",
         str(NIGHTLY),
+        "--data",
+        str(small_sample),
         "--cutoff",
         "2026-10-25",
         "--days",
