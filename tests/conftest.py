@@ -62,6 +62,18 @@ def sample_run(tmp_path_factory) -> SampleRun:
 
 
 @pytest.fixture(scope="session")
+def seeded_run(tmp_path_factory) -> Path:
+    """The output folder of the sample night run through the Python API with the golden test's
+    seeded entropy source, shared by the tests that only read it.
+    """
+    from tests.test_golden import run_sample_night
+
+    out = tmp_path_factory.mktemp("seeded_run")
+    run_sample_night(out)
+    return out
+
+
+@pytest.fixture(scope="session")
 def small_sample(tmp_path_factory) -> Path:
     """A generated sample of 300 customers (seed 1): for tests that need whole nights on realistic
     data but not the bundled sample's size. Read only.

@@ -91,14 +91,8 @@ def digests_of(out: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def night_digests(out: Path) -> str:
-    """One line per output file of the sample night run into ``out``: path and digest."""
-    run_sample_night(out)
-    return digests_of(out)
-
-
-def test_sample_night_outputs_match_the_record(tmp_path: Path) -> None:
-    found = night_digests(tmp_path / "out")
+def test_sample_night_outputs_match_the_record(seeded_run: Path) -> None:
+    found = digests_of(seeded_run)
     if os.environ.get("COUPONGEN_WRITE_GOLDEN"):
         RECORD.write_text(found)
     assert_as_recorded(found)
