@@ -297,12 +297,25 @@ def test_a_whole_file_problem_exits_2_with_one_line(name: str, tmp_path: Path):
     assert not (out / AS_OF / "pos").exists()
 
 
+@pytest.fixture(scope="module")
+def row_level_night(tmp_path_factory):
+    """The night of a row-level case, run once per test process and only read by the tests."""
+    nights: dict[str, tuple[Path, Result]] = {}
+
+    def night(name: str) -> tuple[Path, Result]:
+        if name not in nights:
+            root = tmp_path_factory.mktemp(name)
+            data = build_case(name, root / "data")
+            nights[name] = (root / "out", run(NIGHTLY, data, root / "out"))
+        return nights[name]
+
+    return night
+
+
 @pytest.mark.parametrize("name", sorted(ROW_LEVEL))
-def test_row_level_problems_are_quarantined_and_the_run_goes_on(name: str, tmp_path: Path):
+def test_row_level_problems_are_quarantined_and_the_run_goes_on(name: str, row_level_night):
     case = ROW_LEVEL[name]
-    data = build_case(name, tmp_path / "data")
-    out = tmp_path / "out"
-    result = run(NIGHTLY, data, out)
+    out, result = row_level_night(name)
     assert_no_traceback(result)
     assert result.exit_code == 0, result.output
 
@@ -322,10 +335,9 @@ def test_row_level_problems_are_quarantined_and_the_run_goes_on(name: str, tmp_p
         assert rows == expected, input_name
 
 
-def test_the_quarantine_file_keeps_the_text_as_read_with_file_line_and_reason(tmp_path: Path):
-    data = build_case("bad_numbers", tmp_path / "data")
-    out = tmp_path / "out"
-    assert run(NIGHTLY, data, out).exit_code == 0
+def test_the_quarantine_file_keeps_the_text_as_read_with_file_line_and_reason(row_level_night):
+    out, result = row_level_night("bad_numbers")
+    assert result.exit_code == 0
     q = quarantine(out, "transactions")
     assert q.columns == [
         "receipt_id",
