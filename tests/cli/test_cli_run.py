@@ -358,14 +358,8 @@ def test_the_html_report_is_self_contained_with_every_chart(sample_run):
     assert f"{summary['coupons']['total']:,}" in html
 
 
-def test_the_report_compares_with_the_previous_night(fresh_copy):
-    result = invoke(
-        "run", "--config", str(NIGHTLY), "--out", str(fresh_copy.out), "--as-of", "2026-11-29", "-q"
-    )
-    assert result.exit_code == 0, result.output
-    html = (fresh_copy.out / "2026-11-29" / "report.html").read_text(encoding="utf-8")
-    assert '<a href="../2026-11-22/report.html">2026-11-22</a>' in html
-    assert "Compared with the previous run (2026-11-22)" in html
+# A later night's report comparing with the previous night: tests/report/test_evaluation.py, whose
+# later night also shows the latest evaluation.
 
 
 def test_every_offer_type_the_sample_allows_issues_coupons(sample_run):

@@ -8,14 +8,13 @@ from datetime import date
 
 import polars as pl
 
-import coupongen
 from coupongen.inputs.loading import load_inputs
 from coupongen.ledger import Ledger
 from coupongen.loop import evaluate as ev
 from coupongen.loop.evaluation_files import write_evaluation
 from coupongen.report.evaluation import effect_text, latest_evaluation, return_text, whole_money
 from coupongen.synthetic import simulate
-from tests.conftest import AS_OF, NIGHTLY, SAMPLE
+from tests.conftest import AS_OF, NIGHTLY, SAMPLE, invoke
 
 NIGHT = date.fromisoformat(AS_OF)
 
@@ -58,7 +57,7 @@ def test_money_and_returns_read_in_the_jobs_locale_and_currency():
     assert return_text(None, "en_US") == "n/a"
 
 
-def test_a_later_nights_report_and_summary_show_the_latest_evaluation(fresh_copy):
+def test_a_later_nights_report_and_summary_show_the_latest_evaluation_and_the_previous_night(fresh_copy):
     # The sample night found no evaluation before it, and says so in one line.
     first = (fresh_copy.night / "report.html").read_text()
     assert "No evaluation of earlier nights yet" in first and "Latest evaluation" not in first
@@ -76,15 +75,20 @@ def test_a_later_nights_report_and_summary_show_the_latest_evaluation(fresh_copy
     result = ev.evaluate(coupons, controls, uses, week, products, history=tx)
     folder = fresh_copy.out / "evaluation" / AS_OF
     write_evaluation(result, folder, title="t", label=AS_OF, currency="RUB", locale="ru_RU")
-    # ... then the night of 29 November.
-    job = coupongen.load_job(NIGHTLY)
-    settings = coupongen.resolve_settings(job, as_of=date(2026, 11, 29), out_dir=fresh_copy.out)
-    summary = coupongen.run_job(job, settings).summary
-    assert summary.evaluation is not None
-    assert (summary.evaluation["as_of"], summary.evaluation["nights"]) == ("2026-11-28", [AS_OF])
-    assert summary.evaluation["campaigns"] == sorted(coupons["campaign"].unique().to_list())
-    assert len(summary.evaluation["headline"]) == result.headline.height
+    # ... then the night of 29 November, from the command line.
+    later = invoke(
+        "run", "--config", str(NIGHTLY), "--out", str(fresh_copy.out), "--as-of", "2026-11-29", "-q", "--json"
+    )
+    assert later.exit_code == 0, later.output
+    evaluation = json.loads(later.stdout)["evaluation"]
+    assert evaluation is not None
+    assert (evaluation["as_of"], evaluation["nights"]) == ("2026-11-28", [AS_OF])
+    assert evaluation["campaigns"] == sorted(coupons["campaign"].unique().to_list())
+    assert len(evaluation["headline"]) == result.headline.height
     report = (fresh_copy.out / "2026-11-29" / "report.html").read_text()
+    # The report links the previous night and compares with it.
+    assert '<a href="../2026-11-22/report.html">2026-11-22</a>' in report
+    assert "Compared with the previous run (2026-11-22)" in report
     assert f"Latest evaluation of earlier nights: {AS_OF}, as of 2026-11-28</h2>" in report
     assert f'<a href="../evaluation/{AS_OF}/evaluation.json">' in report
     assert "No evaluation of earlier nights yet" not in report
