@@ -3,12 +3,16 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
+from coupongen import pipeline
 from coupongen.cli import cli
+from coupongen.config import load_job
+from coupongen.progress import Recorder
 
 # Flushing every published file to disk is what makes a night survive a power cut; the tests that
 # check that (test_crash.py) turn it back on, the others do without and run several times faster.
@@ -59,6 +63,24 @@ def sample_run(tmp_path_factory) -> SampleRun:
     result = run_nightly(out)
     assert result.exit_code == 0, result.output
     return SampleRun(out, result)
+
+
+@dataclass
+class DryRun:
+    """The sample night planned as a dry run through the Python API, and the progress it reported."""
+
+    result: pipeline.RunResult
+    recorder: Recorder
+
+
+@pytest.fixture(scope="session")
+def sample_dry_run(tmp_path_factory) -> DryRun:
+    """What `coupongen run --dry-run` and `campaign preview` plan, shared by the tests that only read it."""
+    job = load_job(NIGHTLY)
+    out = tmp_path_factory.mktemp("dry")
+    settings = pipeline.resolve_settings(job, as_of=date.fromisoformat(AS_OF), out_dir=out)
+    recorder = Recorder()
+    return DryRun(pipeline.run_job(job, settings, dry_run=True, progress=recorder), recorder)
 
 
 @pytest.fixture(scope="session")

@@ -35,9 +35,9 @@ def run_result(out: Path, *, seed: int | None = None, dry_run: bool = False) -> 
 
 
 @pytest.fixture(scope="module")
-def dry_run(tmp_path_factory) -> RunResult:
+def dry_run(sample_dry_run) -> RunResult:
     """The sample night planned as a dry run (what `coupongen run --dry-run` and `campaign preview` do)."""
-    return run_result(tmp_path_factory.mktemp("dry"), dry_run=True)
+    return sample_dry_run.result
 
 
 def test_a_rerun_of_the_same_night_issues_nothing_and_republishes_the_same_file(fresh_copy):

@@ -71,12 +71,27 @@ def test_no_coupon_targets_a_restricted_product_or_category(sample_run):
     assert pos.filter(pl.col("target").is_in(restricted["category"].unique().implode())).height == 0
 
 
-def test_the_dry_run_previews_exactly_what_the_real_run_issues(tmp_path, sample_run):
-    dry = run_nightly(tmp_path / "dry", "--dry-run", "--json")
+def test_the_dry_run_previews_exactly_what_the_real_run_issues_and_json_prints_only_that(
+    tmp_path, sample_run
+):
+    dry = invoke(
+        "run",
+        "--config",
+        str(NIGHTLY),
+        "--out",
+        str(tmp_path / "dry"),
+        "--as-of",
+        AS_OF,
+        "--dry-run",
+        "--json",
+    )
     assert dry.exit_code == 0, dry.output
+    assert dry.stderr == ""  # --json is for machines: no progress lines, even without -q
     assert not (tmp_path / "dry" / "ledger.sqlite").exists()
     assert not (tmp_path / "dry" / AS_OF / "pos").exists()
     planned = json.loads(dry.stdout)
+    assert planned["dry_run"] is True and planned["as_of"] == AS_OF and planned["version"] == "0.1.0"
+    assert set(planned["timings"]) == {"load", "analyse", "plan", "deliver"}
     issued = json.loads((sample_run.night / "summary.json").read_text())
     assert planned["dry_run"] and not issued["dry_run"]
     assert planned["campaigns"] == issued["campaigns"]

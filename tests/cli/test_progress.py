@@ -10,12 +10,11 @@ from datetime import date
 
 from rich.console import Console
 
-from coupongen import pipeline
 from coupongen.cli.progress_display import LiveDisplay, LogLines
 from coupongen.config import load_job
 from coupongen.progress import Clock, Recorder
 from coupongen.synthetic.sample import generate_sample, write_sample
-from tests.conftest import AS_OF, NIGHTLY, invoke
+from tests.conftest import AS_OF, NIGHTLY
 
 
 class _Keep(logging.Handler):
@@ -63,11 +62,9 @@ def test_on_a_terminal_a_finished_stage_leaves_a_line_with_its_duration():
     assert re.search(r"done images +\d+\.\d s  10 barcode images", text)
 
 
-def test_a_dry_run_reports_every_stage_in_order_and_all_items_of_the_long_ones(tmp_path):
+def test_a_dry_run_reports_every_stage_in_order_and_all_items_of_the_long_ones(sample_dry_run):
     job = load_job(NIGHTLY)
-    settings = pipeline.resolve_settings(job, as_of=date.fromisoformat(AS_OF), out_dir=tmp_path)
-    recorder = Recorder()
-    result = pipeline.run_job(job, settings, dry_run=True, progress=recorder)
+    result, recorder = sample_dry_run.result, sample_dry_run.recorder
     stages = [e[1] for e in recorder.events if e[0] == "done"]
     assert stages == ["load", "analyse", "plan", "deliver"] == list(result.summary.timings)
     (total,) = [e[2] for e in recorder.events if e[:2] == ("start", "deliver")]
@@ -90,15 +87,7 @@ def test_quiet_prints_one_result_line(sample_run):
     assert line.startswith(f"coupongen nightly {AS_OF}: {summary['coupons']['total']:,} coupons")
 
 
-def test_json_prints_the_summary_and_nothing_else(tmp_path):
-    result = invoke(
-        "run", "--config", str(NIGHTLY), "--out", str(tmp_path), "--as-of", AS_OF, "--dry-run", "--json"
-    )
-    assert result.exit_code == 0
-    printed = json.loads(result.stdout)
-    assert printed["dry_run"] is True and printed["as_of"] == AS_OF and printed["version"] == "0.1.0"
-    assert set(printed["timings"]) == {"load", "analyse", "plan", "deliver"}
-    assert result.stderr == ""  # --json is for machines: no progress lines
+# --json prints the summary and nothing else: tests/cli/test_cli_run.py, on the dry run it previews.
 
 
 def test_sample_data_reports_each_step_and_every_line_written(tmp_path):
