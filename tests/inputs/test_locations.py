@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -27,6 +27,7 @@ from coupongen.inputs.quarantine import write_quarantine
 from coupongen.inputs.reading import file_labels, resolve_files
 from coupongen.night.fingerprint import file_fingerprint, night_files, night_key
 from coupongen.settings import resolve_settings
+from tests.inputs.test_partitions import day_lines
 
 HEADER = "receipt_id,customer_id,ts,store_id,sku,quantity,amount\n"
 PART_ONE = (
@@ -45,17 +46,9 @@ DAYS = (18, 19, 20, 21)
 
 
 def _day(day: int) -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "receipt_id": [f"D{day}a", f"D{day}b"],
-            "customer_id": ["C1", "C2"],
-            "ts": [datetime(2026, 11, day, 10), datetime(2026, 11, day, 18, 30)],
-            "store_id": ["S1", "S1"],
-            "sku": ["P1", "P2"],
-            "quantity": [1.0, 2.0],
-            "amount": [2.5, 7.0 if day != 20 else 7e9],  # past max_line_amount on the 20th
-        }
-    )
+    lines = day_lines(day)
+    # past max_line_amount on the 20th
+    return lines.with_columns(pl.Series("amount", [2.5, 7e9])) if day == 20 else lines
 
 
 def _exports(root: Path) -> Path:

@@ -20,7 +20,7 @@ CUSTOMERS = (
 )
 
 
-def _lines(day: int) -> pl.DataFrame:
+def day_lines(day: int) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "receipt_id": [f"R{day}a", f"R{day}b"],
@@ -41,7 +41,7 @@ def _dataset(tmp_path: Path) -> Path:
     for day in (18, 19, 20, 21):
         part = root / f"date=2026-11-{day}"
         part.mkdir(parents=True)
-        _lines(day).write_parquet(part / "part-00000.parquet")
+        day_lines(day).write_parquet(part / "part-00000.parquet")
         (part / "_SUCCESS").write_text("")
         (part / ".part-00000.parquet.crc").write_bytes(b"crc")
     # An old day outside every window: its file is damaged, so reading it would fail the load.
@@ -73,7 +73,7 @@ def test_only_the_window_days_are_listed_and_read(tmp_path):
     ]
     inputs = _load(data, (date(2026, 11, 19), date(2026, 11, 21)))
     assert inputs.transactions.counts == {"read": 4, "kept": 4, "quarantined": 0}
-    expected = pl.concat([_lines(19), _lines(20)])
+    expected = pl.concat([day_lines(19), day_lines(20)])
     assert_frame_equal(inputs.transactions.kept, expected, check_dtypes=False)
 
 
