@@ -119,26 +119,13 @@ def level_baskets(sku_baskets: pl.DataFrame, products: pl.DataFrame, *, level: s
 
     The same frame as `build_baskets` at that level gives, without reading the lines again.
     """
-    if level not in BASKET_LEVELS:
-        allowed = ", ".join(sorted(BASKET_LEVELS))
-        raise ValueError(f"Unknown basket level {level!r}; allowed: {allowed}")
-    column = BASKET_LEVELS[level]
-    if column is None:
+    items = _level_items(products, level)
+    if items is None:
         return sku_baskets
-    _require_level_column(products, column)
-    item_of_sku = products.lazy().select(
-        pl.col("sku").cast(pl.String).alias("item"), pl.col(column).cast(pl.String).alias("level_item")
-    )
     # Slices of whole receipts (the baskets are sorted by receipt), one at a time.
     return pl.concat(
         [
-            part.lazy()
-            .join(item_of_sku, on="item")
-            .select("receipt_id", pl.col("level_item").alias("item"))
-            .drop_nulls()
-            .unique()
-            .sort("receipt_id", "item")
-            .collect(engine="streaming")
+            _at_level(part.lazy(), items).unique().sort("receipt_id", "item").collect(engine="streaming")
             for part in _receipt_slices(sku_baskets, BLOCK_LINES)
         ]
     )
@@ -151,22 +138,30 @@ def level_lines(sku_baskets: pl.DataFrame, products: pl.DataFrame, *, level: str
     What `mine_rules` needs (it counts a repeated line once): the rules of these lines are those
     of `level_baskets`, without its deduplication and sort of the text columns.
     """
-    column = BASKET_LEVELS.get(level, "")
-    if column == "":
+    items = _level_items(products, level)
+    return sku_baskets if items is None else _at_level(sku_baskets.lazy(), items).collect()
+
+
+def _level_items(products: pl.DataFrame, level: str) -> pl.LazyFrame | None:
+    """Each sku's item at ``level`` (item, level_item); None at the sku level itself."""
+    if level not in BASKET_LEVELS:
         allowed = ", ".join(sorted(BASKET_LEVELS))
         raise ValueError(f"Unknown basket level {level!r}; allowed: {allowed}")
+    column = BASKET_LEVELS[level]
     if column is None:
-        return sku_baskets
+        return None
     _require_level_column(products, column)
-    item_of_sku = products.lazy().select(
+    return products.lazy().select(
         pl.col("sku").cast(pl.String).alias("item"), pl.col(column).cast(pl.String).alias("level_item")
     )
+
+
+def _at_level(baskets: pl.LazyFrame, items: pl.LazyFrame) -> pl.LazyFrame:
+    """The sku ``baskets``' lines with each sku replaced by its item (`_level_items`), in order."""
     return (
-        sku_baskets.lazy()
-        .join(item_of_sku, on="item", maintain_order="left")
+        baskets.join(items, on="item", maintain_order="left")
         .select("receipt_id", pl.col("level_item").alias("item"))
         .drop_nulls()
-        .collect()
     )
 
 
