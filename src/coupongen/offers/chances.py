@@ -82,11 +82,16 @@ def estimate_chances(
     """
     lines = transactions.lazy().filter(pl.col("customer_id").is_not_null())
     wanted = {h for days in horizons.values() for h in days if h > 0}
-    # The visits of each horizon's customers are a filter of one table of receipts per day.
-    visits = {h for m in ("visit", "adoption") for h in horizons.get(m, ()) if h > 0}
-    daily = _daily_receipts(lines, as_of) if len(visits) > 1 else None
-    splits = [as_of - timedelta(days=h) for h in sorted(visits)]
-    active = _active_by_split(daily, splits, lookback_days) if daily is not None else {}
+    # The active customers of every horizon from one table of receipts per day, in one pass (each
+    # receipt is on one day: its lines before a split are all of its lines or none).
+    active_horizons = {h for m in ("visit", "adoption") for h in horizons.get(m, ()) if h > 0}
+    daily = _daily_receipts(lines, as_of) if len(active_horizons) > 1 else None
+    splits = [as_of - timedelta(days=h) for h in sorted(active_horizons)]
+    active = (
+        _active_by_split(daily.lazy().filter(pl.col("cents") > 0), splits, lookback_days)
+        if daily is not None
+        else {}
+    )
     frames = [
         _one_horizon(
             lines,
@@ -95,7 +100,6 @@ def estimate_chances(
             lookback_days=lookback_days,
             due=due,
             models={m for m in MODELS if h in set(horizons.get(m, ()))},
-            daily=daily,
             regular=(regular or {}).get(as_of - timedelta(days=h)),
             active=active.get(as_of - timedelta(days=h)),
         )
@@ -191,7 +195,6 @@ def _one_horizon(
     lookback_days: int,
     due: tuple[float, float],
     models: set[str],
-    daily: pl.DataFrame | None = None,
     regular: pl.DataFrame | None = None,
     active: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
@@ -205,7 +208,7 @@ def _one_horizon(
     tables = []
     customers = None
     if models & {"visit", "adoption"}:
-        customers = active if active is not None else _active(before, daily, split, lookback_days)
+        customers = active if active is not None else _active(before, split, lookback_days)
     bought = (
         window.select("customer_id", "sku").unique().collect().with_columns(pl.lit(True).alias("hit"))
         if models & {"cycle", "adoption"}
@@ -234,37 +237,23 @@ def _one_horizon(
     return pl.concat(tables) if tables else pl.DataFrame(schema=CHANCE_SCHEMA)
 
 
-def _active(
-    before: pl.LazyFrame, daily: pl.DataFrame | None, split: date, lookback_days: int
-) -> pl.DataFrame:
+def _active(before: pl.LazyFrame, split: date, lookback_days: int) -> pl.DataFrame:
     """The customers with a purchase visit within ``lookback_days`` before ``split``: visits,
     last_day, span (days from the first visit to the last) and recency (days since the last).
     """
-    if daily is not None:
-        # Every receipt is on one day: its lines before the split are all of its lines or none.
-        visits = daily.lazy().filter((pl.col("day") < split) & (pl.col("cents") > 0))
-    else:
-        visits = features.receipts(before, as_of=split).filter(pl.col("amount") > 0)
-    return (
-        visits.group_by("customer_id")
-        .agg(
-            pl.len().alias("visits"),
-            pl.col("day").max().alias("last_day"),
-            (pl.col("day").max() - pl.col("day").min()).dt.total_days().alias("span"),
-        )
-        .with_columns((pl.lit(split) - pl.col("last_day")).dt.total_days().alias("recency"))
-        .filter(pl.col("recency") <= lookback_days)
-        .collect()
-    )
+    visits = features.receipts(before, as_of=split).filter(pl.col("amount") > 0)
+    return _active_by_split(visits, [split], lookback_days)[split]
 
 
-def _active_by_split(daily: pl.DataFrame, splits: list[date], lookback_days: int) -> dict[date, pl.DataFrame]:
-    """`_active` as of each of ``splits``, from the receipts per day, in one pass over them."""
+def _active_by_split(
+    visits: pl.LazyFrame, splits: list[date], lookback_days: int
+) -> dict[date, pl.DataFrame]:
+    """`_active` as of each of ``splits``, in one pass over the purchase ``visits`` (customer_id,
+    day: one row per receipt).
+    """
     day, before = pl.col("day"), [pl.col("day") < split for split in splits]
     per_customer = (
-        daily.lazy()
-        .filter(pl.col("cents") > 0)
-        .group_by("customer_id")
+        visits.group_by("customer_id")
         .agg(
             *(b.sum().alias(f"visits{i}") for i, b in enumerate(before)),
             *(day.filter(b).max().alias(f"last{i}") for i, b in enumerate(before)),
