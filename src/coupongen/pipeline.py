@@ -24,6 +24,7 @@ from coupongen.engines import analyse_night, candidates_stage, load_night_inputs
 from coupongen.errors import InputError, LedgerBusyError
 from coupongen.ledger import Ledger
 from coupongen.ledger.issuing import issue
+from coupongen.night.aside import Aside
 from coupongen.night.data import NightData, kept_text
 from coupongen.night.fingerprint import NightKey, night_key
 from coupongen.night.finished import finished_summary, write_record
@@ -276,6 +277,33 @@ def run_job(
     images and publish in a real run, deliver in a dry run), the items of the long ones, and a
     line per campaign.
     """
+    with Aside() as aside:
+        return _run_job(
+            job,
+            settings,
+            dry_run=dry_run,
+            allow_stale=allow_stale,
+            progress=progress,
+            entropy=entropy,
+            new_ledger=new_ledger,
+            aside=aside,
+        )
+
+
+def _run_job(
+    job: Job,
+    settings: Settings,
+    *,
+    dry_run: bool,
+    allow_stale: bool,
+    progress: Progress,
+    entropy: codes.Entropy,
+    new_ledger: bool,
+    aside: Aside,
+) -> RunResult:
+    """`run_job`'s night; the checkpoint and the analysis files are written on ``aside``'s thread
+    while the offers are planned, and waited for before anything is issued.
+    """
     clock = Clock(progress)
     free = check_ledger(settings, dry_run=dry_run, new_ledger=new_ledger)
     try:
@@ -286,7 +314,9 @@ def run_job(
         done = _finished(job, settings, key)
         if done is not None:
             return RunResult(settings, done, complete=True)
-    night = load_and_analyse(job, settings, clock, key=key, write_files=free, allow_stale=allow_stale)
+    night = load_and_analyse(
+        job, settings, clock, key=key, write_files=free, allow_stale=allow_stale, aside=aside
+    )
     analysis = night.analysis
     original, (job, checks) = job, prepare(job, night)
     names = [c.name for c in job.campaigns]
@@ -327,8 +357,10 @@ def run_job(
             check_same_ledger(settings.out_dir, settings.ledger_path, ledger.ledger_id)
         run = ledger.start_run(job=job.config.name, as_of=settings.as_of, config_hash=original.config_hash())
         try:
+            written = aside.submit(write_analysis, analysis, settings.run_dir)
             clock.start("plan")
             plan_ = plan(job, night, settings, ledger)
+            aside.join()
             checks = checks.checked(job, plan_, night)
             _planned(clock, plan_)
             issued = ledger.coupons(as_of=settings.as_of, campaigns=names)
@@ -341,7 +373,7 @@ def run_job(
             controls = ledger.controls(as_of=settings.as_of, campaigns=names).height
             clock.done("issue", f"{new:,} new coupons, {coupons.height:,} for the night")
             clock.start("export")
-            files, analysis_charts = write_analysis(analysis, settings.run_dir)
+            files, analysis_charts = written.result()
             run_dir, run_id, as_of = settings.run_dir, run.run_id, settings.as_of
             with ledger.export_state(as_of=as_of, campaigns=names) as state:
                 coupons, live = state.tonight, state.live

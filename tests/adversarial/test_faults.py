@@ -29,7 +29,7 @@ def test_sigterm_marks_the_run_failed_and_releases_the_lock(hostile_run, tmp_pat
         os.kill(os.getpid(), signal.SIGTERM)
         raise AssertionError("SIGTERM did not stop the run")
 
-    monkeypatch.setattr(pipeline, "write_analysis", killed)
+    monkeypatch.setattr(pipeline, "write_stamp", killed)
     before = signal.getsignal(signal.SIGTERM)
     result = run_hostile(hostile_run.job, tmp_path / "out", "--new-ledger")
     assert result.exit_code == 143

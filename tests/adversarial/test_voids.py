@@ -29,7 +29,7 @@ def _codes(path) -> list[str]:
 
 def test_a_code_voided_while_the_night_runs_is_not_exported_as_live(hostile_run, tmp_path, monkeypatch):
     job, settings = _night(hostile_run, tmp_path)
-    real = pipeline.write_analysis
+    real = pipeline.write_stamp
     voided: list[str] = []
 
     def void_meanwhile(*args, **kwargs):
@@ -40,7 +40,7 @@ def test_a_code_voided_while_the_night_runs_is_not_exported_as_live(hostile_run,
         voided.append(code)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "write_analysis", void_meanwhile)
+    monkeypatch.setattr(pipeline, "write_stamp", void_meanwhile)
     pipeline.run_job(job, settings)
     folder = settings.run_dir / "pos"
     assert voided and voided[0] not in _codes(folder / pos.SNAPSHOT_FILE)

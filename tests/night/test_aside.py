@@ -1,0 +1,93 @@
+"""Writes aside: run in order on one thread, waited for before the night issues, failures told."""
+
+from __future__ import annotations
+
+import errno
+import threading
+from pathlib import Path
+
+import pytest
+
+from coupongen import pipeline
+from coupongen.ledger import Ledger
+from coupongen.night.aside import Aside, run
+from tests.test_golden import run_sample_night
+
+
+def test_writes_run_in_order_on_one_other_thread_and_join_waits_for_them() -> None:
+    release = threading.Event()
+    seen: list[tuple[str, str]] = []
+
+    def write(name: str) -> str:
+        release.wait(timeout=10)
+        seen.append((name, threading.current_thread().name))
+        return name.upper()
+
+    with Aside() as aside:
+        first, second = aside.submit(write, "a"), aside.submit(write, "b")
+        assert not first.done()  # the caller goes on while the write waits
+        release.set()
+        aside.join()
+        assert first.done() and second.done()
+    assert [name for name, _ in seen] == ["a", "b"]
+    assert {thread for _, thread in seen} != {threading.current_thread().name}
+    assert len({thread for _, thread in seen}) == 1
+    assert (first.result(), second.result()) == ("A", "B")
+
+
+def test_the_first_failed_write_is_raised_at_the_join_and_on_the_way_out() -> None:
+    def fail(message: str) -> None:
+        raise OSError(errno.ENOSPC, message)
+
+    aside = Aside()
+    aside.submit(fail, "first")
+    aside.submit(fail, "second")
+    with pytest.raises(OSError, match="first"):
+        aside.join()
+    aside.join()  # told once; the night has failed by then
+
+    with pytest.raises(OSError, match="later"), Aside() as other:
+        other.submit(fail, "later")
+
+
+def test_the_nights_own_error_wins_and_the_writes_still_finish_first() -> None:
+    finished = threading.Event()
+
+    def slow_write() -> None:
+        threading.Event().wait(0.2)
+        finished.set()
+        raise OSError(errno.ENOSPC, "write failed too")
+
+    with pytest.raises(RuntimeError, match="the night failed"), Aside() as aside:
+        aside.submit(slow_write)
+        raise RuntimeError("the night failed")
+    assert finished.is_set()
+
+
+def test_without_an_aside_the_write_runs_here_and_now() -> None:
+    here: list[str] = []
+    done = run(None, lambda: here.append(threading.current_thread().name) or 3)
+    assert done.result() == 3 and here == [threading.current_thread().name]
+
+    def fail() -> None:
+        raise ValueError("at once")
+
+    with pytest.raises(ValueError, match="at once"):
+        run(None, fail)
+
+
+def test_a_failed_analysis_write_stops_the_night_before_anything_is_issued(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "analysis"))
+
+    monkeypatch.setattr(pipeline, "write_analysis", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        run_sample_night(tmp_path / "out")
+    with Ledger.open(tmp_path / "out" / "ledger.sqlite", create=False) as ledger:
+        assert ledger.runs()["status"].to_list() == ["failed"]
+        assert ledger.coupons().height == 0
+    night = tmp_path / "out" / "2026-11-22"
+    assert (night / "stages" / "analysis" / "_SUCCESS").is_file()  # the checkpoint was written whole
+    assert not (night / "pos").exists()
