@@ -6,7 +6,14 @@ import stat
 import polars as pl
 import pytest
 
-from coupongen.delivery.publish import MANIFEST, SUCCESS_MARKER, is_published, publish_folder, sha256_file
+from coupongen.delivery.publish import (
+    MANIFEST,
+    SUCCESS_MARKER,
+    is_published,
+    publish_folder,
+    sha256_file,
+    write_files,
+)
 from coupongen.safecsv import neutralize_formulas, write_csv
 
 
@@ -189,3 +196,31 @@ def test_a_folder_is_flushed_in_one_batch_not_file_by_file(tmp_path, monkeypatch
     # the folder itself and its parent; the 52 files (50, manifest, marker) go in one syncfs call
     assert len(flushed) == (2 if publish._libc() is not None else 54)
     assert is_published(tmp_path / "out")
+
+
+def test_write_files_writes_every_file_and_holds_two_batches_at_most(tmp_path):
+    taken: list[int] = []
+    written_when_taken: list[int] = []
+
+    def files():
+        for i in range(25):
+            taken.append(i)
+            written_when_taken.append(sum(1 for _ in tmp_path.iterdir()))
+            yield tmp_path / f"{i:02d}.txt", f"file {i}\n".encode()
+
+    write_files(files(), threads=3, batch=4)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{i:02d}.txt" for i in range(25)]
+    assert all((tmp_path / f"{i:02d}.txt").read_text() == f"file {i}\n" for i in range(25))
+    # The 9th file is taken once the first batch of 4 is written: never more than two batches ahead.
+    assert written_when_taken[8] >= 4 and written_when_taken[16] >= 12
+
+
+def test_write_files_raises_the_first_failed_write(tmp_path):
+    files = [
+        (tmp_path / "ok.txt", b"a"),
+        (tmp_path / "missing" / "x.txt", b"b"),
+        (tmp_path / "ok2.txt", b"c"),
+    ]
+    with pytest.raises(FileNotFoundError) as err:
+        write_files(files, threads=2, batch=2)
+    assert err.value.filename == str(tmp_path / "missing" / "x.txt")

@@ -9,7 +9,7 @@ message counts, which reconcile: planned = sent + fallen_back + rejected.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from coupongen.delivery.image_files import DEFAULT_STYLE, PACK_NAME, read_pack, 
 from coupongen.delivery.images import ImageStyle
 from coupongen.delivery.merge_fields import merge_frame
 from coupongen.delivery.planning import Delivery, DeliveryContext, image_links, plan_delivery
-from coupongen.delivery.publish import PRIVATE, ExportModes, publish_folder
+from coupongen.delivery.publish import PRIVATE, ExportModes, publish_folder, write_files
 from coupongen.delivery.safe_names import safe_stems
 from coupongen.progress import SILENT, Clock
 from coupongen.safecsv import write_csv
@@ -151,6 +151,22 @@ def publish_delivery(
 
     image_data = read_pack(run_dir / IMAGE_CACHE) if by_customer else {}
 
+    def email_files(folder: Path, stems: pl.Series) -> Iterator[tuple[Path, bytes]]:
+        rows = msgs.email.select("customer_id", "email", "subject", "html").iter_rows()
+        for i, ((cid, to, subject, html), stem) in enumerate(zip(rows, stems, strict=True), 1):
+            if i % 1000 == 0:
+                tell(1000)
+            yield folder / "html" / f"{stem}.html", (html + "\n").encode("utf-8")
+            eml = build_eml(
+                to=to,
+                subject=subject,
+                html=html + "\n",
+                images=by_customer.get(cid, {}),
+                image_data=image_data,
+                unsubscribe_url=ctx.unsubscribe_url,
+            )
+            yield folder / "eml" / f"{stem}.eml", eml
+
     def write_email(folder: Path) -> dict[str, object]:
         # File names never come from the data as they are: see safe_names.
         stems = safe_stems(msgs.email["customer_id"])
@@ -160,20 +176,7 @@ def publish_delivery(
         if image_paths:
             # One archive for all the night's images, not one file each.
             _link_or_copy(run_dir / IMAGE_CACHE / PACK_NAME, folder / PACK_NAME)
-        rows = msgs.email.select("customer_id", "email", "subject", "html").iter_rows()
-        for i, ((cid, to, subject, html), stem) in enumerate(zip(rows, stems, strict=True), 1):
-            if i % 1000 == 0:
-                tell(1000)
-            (folder / "html" / f"{stem}.html").write_text(html + "\n", encoding="utf-8")
-            eml = build_eml(
-                to=to,
-                subject=subject,
-                html=html + "\n",
-                images=by_customer.get(cid, {}),
-                image_data=image_data,
-                unsubscribe_url=ctx.unsubscribe_url,
-            )
-            (folder / "eml" / f"{stem}.eml").write_bytes(eml)
+        write_files(email_files(folder, stems))
         tell(msgs.email.height % 1000)
         return {**meta, "channel": "email", "rows": {"merge.csv": msgs.email.height}}
 
