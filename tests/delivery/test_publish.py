@@ -224,3 +224,22 @@ def test_write_files_raises_the_first_failed_write(tmp_path):
     with pytest.raises(FileNotFoundError) as err:
         write_files(files, threads=2, batch=2)
     assert err.value.filename == str(tmp_path / "missing" / "x.txt")
+
+
+def test_files_hashed_as_written_give_the_manifest_reading_them_back_gives(tmp_path):
+    contents = {f"{i}.txt": f"message {i}\n".encode() * (i + 1) for i in range(7)}
+
+    def writer(digests):
+        def write(folder):
+            write_files(((folder / name, data) for name, data in contents.items()), digests=digests)
+            (folder / "extra.csv").write_text("a\n1\n")  # not hashed as written: read back
+            return {"rows": 7}
+
+        return write
+
+    hashed: dict = {}
+    known = publish_folder(tmp_path / "known", writer(hashed), digests=hashed)
+    read_back = publish_folder(tmp_path / "read", writer(None))
+    assert len(hashed) == 7
+    assert known == read_back
+    assert known["files"]["3.txt"]["sha256"] == sha256_file(tmp_path / "known" / "3.txt")

@@ -151,6 +151,8 @@ def publish_delivery(
 
     image_data = read_pack(run_dir / IMAGE_CACHE) if by_customer else {}
 
+    hashed: dict[Path, str] = {}
+
     def email_files(folder: Path, stems: pl.Series) -> Iterator[tuple[Path, bytes]]:
         rows = msgs.email.select("customer_id", "email", "subject", "html").iter_rows()
         for i, ((cid, to, subject, html), stem) in enumerate(zip(rows, stems, strict=True), 1):
@@ -176,7 +178,7 @@ def publish_delivery(
         if image_paths:
             # One archive for all the night's images, not one file each.
             _link_or_copy(run_dir / IMAGE_CACHE / PACK_NAME, folder / PACK_NAME)
-        write_files(email_files(folder, stems))
+        write_files(email_files(folder, stems), digests=hashed)
         tell(msgs.email.height % 1000)
         return {**meta, "channel": "email", "rows": {"merge.csv": msgs.email.height}}
 
@@ -201,7 +203,7 @@ def publish_delivery(
         ("sms", write_sms, "messages.csv"),
         ("app", write_app, "messages.jsonl"),
     ):
-        publish_folder(run_dir / name, write, modes=modes)
+        publish_folder(run_dir / name, write, modes=modes, digests=hashed)
         files[name] = str(run_dir / name / main)
     # Not among the returned files: the summary lists the consumers' files only.
     publish_folder(run_dir / "delivery", write_rejected, modes=modes)

@@ -21,7 +21,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
@@ -83,7 +83,11 @@ def _apply_modes(folder: Path, modes: ExportModes) -> None:
 
 
 def write_files(
-    files: Iterable[tuple[Path, bytes]], *, threads: int = WRITE_THREADS, batch: int = 1000
+    files: Iterable[tuple[Path, bytes]],
+    *,
+    threads: int = WRITE_THREADS,
+    batch: int = 1000,
+    digests: dict[Path, str] | None = None,
 ) -> None:
     """Write each ``(path, bytes)`` of ``files`` (new files), ``batch`` at a time over ``threads``.
 
@@ -91,6 +95,7 @@ def write_files(
     waiting in the kernel; on several threads those waits overlap. The next batch is taken from
     ``files`` (rendered, for a generator) while the previous one is written, so at most two batches
     are held. The first write that fails raises its error once the batch's other writes are done.
+    ``digests``, when given, gets each written file's SHA-256 (hex) by path, for `publish_folder`.
     """
     it = iter(files)
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="coupongen-write") as pool:
@@ -98,14 +103,16 @@ def write_files(
         while chunk := list(islice(it, batch)):
             for future in pending:
                 future.result()
-            pending = [pool.submit(_write_all, chunk[k::threads]) for k in range(threads)]
+            pending = [pool.submit(_write_all, chunk[k::threads], digests) for k in range(threads)]
         for future in pending:
             future.result()
 
 
-def _write_all(files: list[tuple[Path, bytes]]) -> None:
+def _write_all(files: list[tuple[Path, bytes]], digests: dict[Path, str] | None) -> None:
     for path, data in files:
         path.write_bytes(data)
+        if digests is not None:
+            digests[path] = hashlib.sha256(data).hexdigest()
 
 
 def sha256_file(path: Path) -> str:
@@ -209,8 +216,10 @@ def write_atomic(
             os.close(os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE))
         result = write(staging)
         files = sorted(p for p in staging.rglob("*") if p.is_file()) if folder else [staging]
-        for file in files:
-            file.chmod(PRIVATE_MODE if private else _default_mode(folder=False))
+        if modes is None or not folder:  # else every file gets the modes below
+            mode = PRIVATE_MODE if private else _default_mode(folder=False)
+            for file in files:
+                file.chmod(mode)
         _fsync_files(staging, files)
         if folder:
             if modes is not None:
@@ -237,22 +246,29 @@ def publish_folder(
     write: Callable[[Path], dict[str, object]],
     *,
     modes: ExportModes = PRIVATE,
+    digests: Mapping[Path, str] | None = None,
 ) -> dict[str, object]:
     """Build a folder with ``write(staging_dir)`` and publish it at ``dest`` atomically.
 
     ``write`` fills the staging folder and returns extra manifest fields (layout version, run id,
-    row counts...). The manifest adds every file's size and SHA-256. Every file and folder gets the
-    export ``modes``: owner-only by default (they hold personal data). Returns the manifest.
+    row counts...). The manifest adds every file's size and SHA-256; ``digests`` holds the SHA-256
+    of files ``write`` hashed as it wrote them (`write_files`), by path, which are not read back.
+    Every file and folder gets the export ``modes``: owner-only by default (they hold personal
+    data). Returns the manifest.
     """
+    known = digests if digests is not None else {}
+
+    def digest(path: Path) -> str:
+        return known.get(path) or sha256_file(path)
 
     def build(staging: Path) -> dict[str, object]:
         extra = write(staging)
         paths = sorted(p for p in staging.rglob("*") if p.is_file())
         with ThreadPoolExecutor(max_workers=WRITE_THREADS, thread_name_prefix="coupongen-read") as pool:
-            digests = list(pool.map(sha256_file, paths, chunksize=64))
+            hashes = list(pool.map(digest, paths, chunksize=64))
         files = {
-            path.relative_to(staging).as_posix(): {"bytes": path.stat().st_size, "sha256": digest}
-            for path, digest in zip(paths, digests, strict=True)
+            path.relative_to(staging).as_posix(): {"bytes": path.stat().st_size, "sha256": sha}
+            for path, sha in zip(paths, hashes, strict=True)
         }
         manifest = {**extra, "files": files}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
