@@ -40,14 +40,14 @@ def _outputs(run_dir: Path) -> dict[str, str]:
     """Relative path -> SHA-256 of each published folder's manifest and of every other output file."""
     found: dict[str, str] = {}
     published = {p.parent for p in run_dir.glob(f"*/{SUCCESS_MARKER}") if (p.parent / MANIFEST).is_file()}
-    for path in sorted(run_dir.rglob("*")):
-        rel = path.relative_to(run_dir)
-        if not path.is_file() or rel.parts[0] in SKIPPED or rel.name.startswith("."):
+    for top in sorted(run_dir.iterdir()):
+        if top.name in SKIPPED:
             continue
-        folder = run_dir / rel.parts[0]
-        if folder in published and rel.name != MANIFEST:
-            continue  # the manifest vouches for the folder's files
-        found[rel.as_posix()] = sha256_file(path)
+        # A published folder's manifest vouches for its files: they are not even looked at.
+        paths = top.rglob(MANIFEST) if top in published else [top, *top.rglob("*")]
+        for path in sorted(paths):
+            if path.is_file() and not path.name.startswith("."):
+                found[path.relative_to(run_dir).as_posix()] = sha256_file(path)
     return found
 
 
