@@ -422,6 +422,7 @@ def _run_job(
                 currency=job.config.currency,
             )
         except BaseException:
+            aside.settle()  # nothing written beside the night once it is recorded as failed
             # When the ledger itself failed (disk full...) the first error is the one to tell.
             with contextlib.suppress(Exception):
                 ledger.finish_run(run, status="failed")

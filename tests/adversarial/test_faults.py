@@ -8,6 +8,7 @@ import errno
 import os
 import signal
 import sqlite3
+import time
 
 import pytest
 
@@ -15,7 +16,8 @@ from coupongen import pipeline
 from coupongen.cli.common import fault_message
 from coupongen.config.campaigns import CampaignConfig
 from coupongen.ledger import Ledger
-from tests.adversarial.conftest import run_hostile
+from coupongen.night import front
+from tests.adversarial.conftest import AS_OF, run_hostile
 from tests.conftest import invoke
 
 
@@ -36,6 +38,61 @@ def test_sigterm_marks_the_run_failed_and_releases_the_lock(hostile_run, tmp_pat
     assert result.output.strip().splitlines()[-1] == "Terminated."
     assert _runs(tmp_path / "out") == (["failed"], None)
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_sigterm_while_planning_settles_the_writes_aside_before_the_run_is_failed(
+    hostile_run, tmp_path, monkeypatch
+):
+    events: list[str] = []
+    save = front.save_stage
+
+    def slow_checkpoint(*args, **kwargs):
+        time.sleep(0.5)  # still being written when the signal comes
+        result = save(*args, **kwargs)
+        events.append("checkpoint written")
+        return result
+
+    def terminated_while_planning(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise AssertionError("SIGTERM did not stop the run")
+
+    finish = Ledger.finish_run
+
+    def finish_run(self, run, **kwargs):
+        events.append(f"run {kwargs['status']}")
+        return finish(self, run, **kwargs)
+
+    monkeypatch.setattr(front, "save_stage", slow_checkpoint)
+    monkeypatch.setattr(pipeline, "plan", terminated_while_planning)
+    monkeypatch.setattr(Ledger, "finish_run", finish_run)
+    result = run_hostile(hostile_run.job, tmp_path / "out", "--new-ledger")
+    assert result.exit_code == 143
+    assert result.output.strip().splitlines()[-1] == "Terminated."
+    assert events == ["checkpoint written", "run failed"]
+    assert _runs(tmp_path / "out") == (["failed"], None)
+    night = tmp_path / "out" / AS_OF
+    assert (night / "stages" / "analysis" / "_SUCCESS").is_file()
+    assert not (night / "analysis").exists()  # queued behind the checkpoint: dropped, never written
+
+
+@pytest.mark.parametrize("target", ["write_analysis", "save_stage"])
+def test_a_full_disk_beside_the_planning_is_one_line_and_a_failed_run(
+    hostile_run, tmp_path, monkeypatch, target
+):
+    where = tmp_path / "out" / AS_OF / ("analysis" if target == "write_analysis" else "stages")
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(where))
+
+    monkeypatch.setattr(pipeline if target == "write_analysis" else front, target, full)
+    result = run_hostile(hostile_run.job, tmp_path / "out", "--new-ledger")
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: {where}: the disk is full (no space left on device); free space and run again"
+    ]
+    assert _runs(tmp_path / "out") == (["failed"], None)
+    with Ledger.open(tmp_path / "out" / "ledger.sqlite", create=False) as ledger:
+        assert ledger.coupons().height == 0
 
 
 def test_a_full_disk_is_one_line_and_a_failed_run(hostile_run, tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ import stat
 import polars as pl
 import pytest
 
+from coupongen.delivery import publish
 from coupongen.delivery.publish import (
     MANIFEST,
     SUCCESS_MARKER,
@@ -226,7 +227,7 @@ def test_write_files_raises_the_first_failed_write(tmp_path):
     assert err.value.filename == str(tmp_path / "missing" / "x.txt")
 
 
-def test_files_hashed_as_written_give_the_manifest_reading_them_back_gives(tmp_path):
+def test_files_hashed_as_written_give_the_manifest_reading_them_back_gives(tmp_path, monkeypatch):
     contents = {f"{i}.txt": f"message {i}\n".encode() * (i + 1) for i in range(7)}
 
     def writer(digests):
@@ -237,9 +238,25 @@ def test_files_hashed_as_written_give_the_manifest_reading_them_back_gives(tmp_p
 
         return write
 
+    read: list[str] = []
+    real = publish.sha256_file
+
+    def reading(path):
+        read.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(publish, "sha256_file", reading)
     hashed: dict = {}
     known = publish_folder(tmp_path / "known", writer(hashed), digests=hashed)
+    assert read == ["extra.csv"]  # the files hashed as written are not read back
     read_back = publish_folder(tmp_path / "read", writer(None))
-    assert len(hashed) == 7
+    assert len(hashed) == 7 and len(read) == 9
     assert known == read_back
     assert known["files"]["3.txt"]["sha256"] == sha256_file(tmp_path / "known" / "3.txt")
+
+
+def test_write_files_never_writes_one_file_twice(tmp_path):
+    with pytest.raises(FileExistsError) as err:
+        write_files([(tmp_path / "a.txt", b"1"), (tmp_path / "a.txt", b"2")], threads=1)
+    assert err.value.filename == str(tmp_path / "a.txt")
+    assert (tmp_path / "a.txt").read_bytes() == b"1"

@@ -94,7 +94,9 @@ def write_files(
     Creating a file costs from tens of microseconds to a few milliseconds on a busy disk, spent
     waiting in the kernel; on several threads those waits overlap. The next batch is taken from
     ``files`` (rendered, for a generator) while the previous one is written, so at most two batches
-    are held. The first write that fails raises its error once the batch's other writes are done.
+    are held. A write that fails raises its error once the next batch is taken and the failed
+    batch's other writes are done. A path that exists already is an error (FileExistsError naming
+    it): two items never write one file (on a case-blind file system, "Ab" and "ab" are one).
     ``digests``, when given, gets each written file's SHA-256 (hex) by path, for `publish_folder`.
     """
     it = iter(files)
@@ -110,7 +112,8 @@ def write_files(
 
 def _write_all(files: list[tuple[Path, bytes]], digests: dict[Path, str] | None) -> None:
     for path, data in files:
-        path.write_bytes(data)
+        with path.open("xb") as fh:
+            fh.write(data)
         if digests is not None:
             digests[path] = hashlib.sha256(data).hexdigest()
 
@@ -180,11 +183,19 @@ def _libc() -> ctypes.CDLL | None:
     return libc
 
 
-def _default_mode(*, folder: bool) -> int:
-    # os.umask can only be read by setting it; this process does not create files meanwhile.
+def _read_umask() -> int:
+    # os.umask can only be read by setting it, which would race with files created on other
+    # threads meanwhile: it is read once, as this module is imported.
     mask = os.umask(0o077)
     os.umask(mask)
-    return (0o777 if folder else 0o666) & ~mask
+    return mask
+
+
+_UMASK = _read_umask()
+
+
+def _default_mode(*, folder: bool) -> int:
+    return (0o777 if folder else 0o666) & ~_UMASK
 
 
 def write_atomic(
@@ -265,7 +276,7 @@ def publish_folder(
         extra = write(staging)
         paths = sorted(p for p in staging.rglob("*") if p.is_file())
         with ThreadPoolExecutor(max_workers=WRITE_THREADS, thread_name_prefix="coupongen-read") as pool:
-            hashes = list(pool.map(digest, paths, chunksize=64))
+            hashes = list(pool.map(digest, paths))
         files = {
             path.relative_to(staging).as_posix(): {"bytes": path.stat().st_size, "sha256": sha}
             for path, sha in zip(paths, hashes, strict=True)

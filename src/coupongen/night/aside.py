@@ -6,18 +6,21 @@ interpreter free. On a thread they are written while the offers are planned (whi
 busy with Python for much of its time), instead of before.
 
 A night waits for every write aside before it issues anything (`Aside.join`): a failed write stops
-the night with its own error, as it would have before planning. A night that fails meanwhile still
-waits for the writes to finish (a checkpoint is then whole, and nothing is written after the night
-said it failed); its own error is the one told.
+the night with its own error. A night that fails meanwhile settles its writes before it records the
+failure and frees the ledger (`Aside.settle`): a write not started yet is dropped, the one under way
+finishes (the checkpoint, submitted first, is then whole), so nothing is written after the night
+said it failed; its own error is the one told, a write's error is logged.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from types import TracebackType
 from typing import ParamSpec, TypeVar
 
+log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -36,10 +39,23 @@ class Aside:
         return future
 
     def join(self) -> None:
-        """Wait for every write submitted so far; the first one that failed raises its error."""
+        """Wait for every write submitted so far; then the first of them (in submission order)
+        that failed raises its error.
+        """
         pending, self._pending = self._pending, []
+        wait(pending)
         for future in pending:
             future.result()
+
+    def settle(self) -> None:
+        """For a night that failed: drop the writes not started, wait for the one under way, and
+        log (not raise) what failed. No write is accepted afterwards.
+        """
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        pending, self._pending = self._pending, []
+        for future in pending:
+            if not future.cancelled() and future.exception() is not None:
+                log.warning("a write beside the failed night failed too: %s", future.exception())
 
     def __enter__(self) -> Aside:
         return self
@@ -47,9 +63,11 @@ class Aside:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if kind is not None:
+            self.settle()
+            return
         try:
-            if kind is None:
-                self.join()
+            self.join()
         finally:
             self._pool.shutdown(wait=True)
 
