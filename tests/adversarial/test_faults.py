@@ -92,7 +92,10 @@ def test_a_full_disk_beside_the_planning_is_one_line_and_a_failed_run(
     ]
     assert _runs(tmp_path / "out") == (["failed"], None)
     with Ledger.open(tmp_path / "out" / "ledger.sqlite", create=False) as ledger:
-        assert ledger.coupons().height == 0
+        assert ledger.coupons().height == 0  # stopped before anything was issued
+    assert not (tmp_path / "out" / AS_OF / "pos").exists()
+    if target == "write_analysis":  # the checkpoint, written before, is whole
+        assert (tmp_path / "out" / AS_OF / "stages" / "analysis" / "_SUCCESS").is_file()
 
 
 def test_a_full_disk_is_one_line_and_a_failed_run(hostile_run, tmp_path, monkeypatch):

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import errno
 import threading
-from pathlib import Path
 
 import pytest
 
-from coupongen import pipeline
-from coupongen.ledger import Ledger
 from coupongen.night.aside import Aside, run
-from tests.test_golden import run_sample_night
 
 
 def test_writes_run_in_order_on_one_other_thread_and_join_waits_for_them() -> None:
@@ -92,20 +88,3 @@ def test_without_an_aside_the_write_runs_here_and_now() -> None:
 
     with pytest.raises(ValueError, match="at once"):
         run(None, fail)
-
-
-def test_a_failed_analysis_write_stops_the_night_before_anything_is_issued(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def disk_full(*args: object, **kwargs: object) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "analysis"))
-
-    monkeypatch.setattr(pipeline, "write_analysis", disk_full)
-    with pytest.raises(OSError, match="No space left"):
-        run_sample_night(tmp_path / "out")
-    with Ledger.open(tmp_path / "out" / "ledger.sqlite", create=False) as ledger:
-        assert ledger.runs()["status"].to_list() == ["failed"]
-        assert ledger.coupons().height == 0
-    night = tmp_path / "out" / "2026-11-22"
-    assert (night / "stages" / "analysis" / "_SUCCESS").is_file()  # the checkpoint was written whole
-    assert not (night / "pos").exists()
