@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from coupongen.night.aside import Aside, run
+from coupongen.night.aside import Aside
 
 
 def test_writes_run_in_order_on_one_other_thread_and_join_waits_for_them() -> None:
@@ -76,15 +76,3 @@ def test_settle_accepts_no_write_afterwards() -> None:
     aside.settle()
     with pytest.raises(RuntimeError):
         aside.submit(print, "late")
-
-
-def test_without_an_aside_the_write_runs_here_and_now() -> None:
-    here: list[str] = []
-    done = run(None, lambda: here.append(threading.current_thread().name) or 3)
-    assert done.result() == 3 and here == [threading.current_thread().name]
-
-    def fail() -> None:
-        raise ValueError("at once")
-
-    with pytest.raises(ValueError, match="at once"):
-        run(None, fail)

@@ -70,12 +70,3 @@ class Aside:
             self.join()
         finally:
             self._pool.shutdown(wait=True)
-
-
-def run(aside: Aside | None, write: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
-    """``write`` on ``aside``'s thread, or here and now without one; its future either way."""
-    if aside is not None:
-        return aside.submit(write, *args, **kwargs)
-    done: Future[T] = Future()
-    done.set_result(write(*args, **kwargs))
-    return done

@@ -44,7 +44,10 @@ def _outputs(run_dir: Path) -> dict[str, str]:
         if top.name in SKIPPED:
             continue
         # A published folder's manifest vouches for its files: they are not even looked at.
-        paths = top.rglob(MANIFEST) if top in published else [top, *top.rglob("*")]
+        if top in published:
+            paths = list(top.rglob(MANIFEST))
+        else:
+            paths = list(top.rglob("*")) if top.is_dir() else [top]
         for path in sorted(paths):
             if path.is_file() and not path.name.startswith("."):
                 found[path.relative_to(run_dir).as_posix()] = sha256_file(path)

@@ -16,7 +16,7 @@ from coupongen.analysis.night import Analysis
 from coupongen.config import Job
 from coupongen.engines import analyse_night, load_night_inputs
 from coupongen.inputs.contract import Inputs
-from coupongen.night.aside import Aside, run
+from coupongen.night.aside import Aside
 from coupongen.night.checkpoints import load_stage, save_stage
 from coupongen.night.data import (
     FRAMES,
@@ -43,16 +43,16 @@ def load_and_analyse(
     clock: Clock,
     *,
     key: NightKey | None,
+    aside: Aside,
     write_files: bool = True,
     allow_stale: bool = False,
-    aside: Aside | None = None,
 ) -> NightData:
     """Tonight's analysed inputs: from the checkpoint saved under ``key`` when there is one, else
     loaded (quarantine files written when ``write_files``), checked for staleness, analysed and,
     with a ``key`` and ``write_files``, checkpointed. Stages "load" and "analyse" on ``clock``.
 
     InputError when the inputs are stale (unless ``allow_stale``) or too much of them was rejected.
-    With ``aside``, the checkpoint is written on its thread (see `night.aside`).
+    The checkpoint is written on ``aside``'s thread (see `night.aside`).
     """
     saved = load_stage(settings.run_dir, STAGE, key, FRAMES) if key is not None else None
     if saved is not None:
@@ -75,7 +75,7 @@ def load_and_analyse(
     night = digest(job, inputs, analysis, settings.as_of, chances=chances)
     del inputs, tx  # the lines are not needed any more: later stages read `night`
     if key is not None and write_files:
-        run(aside, save_stage, settings.run_dir, STAGE, key, *to_frames(night))
+        aside.submit(save_stage, settings.run_dir, STAGE, key, *to_frames(night))
     clock.done("analyse", _found(night))
     return night
 
