@@ -104,12 +104,13 @@ def segment_customers(
     customer_id.
     """
     scored = name_segments(score_rfm(features, bins=config.bins), config.rules)
-    staged = lifecycle_states(scored, config)
-    return (
-        staged.join(customers.select("customer_id", "nps_score"), on="customer_id", how="left")
-        .with_columns(nps_class(pl.col("nps_score")).alias("nps_class"))
-        .sort("customer_id")
-    )
+    # Sorted before the join, which keeps that order: the features come sorted (`describe_customers`),
+    # and sorting the joined frame again would copy a million rows of every column at the night's
+    # peak of memory.
+    staged = lifecycle_states(scored, config).sort("customer_id")
+    return staged.join(
+        customers.select("customer_id", "nps_score"), on="customer_id", how="left", maintain_order="left"
+    ).with_columns(nps_class(pl.col("nps_score")).alias("nps_class"))
 
 
 SUMMARY_SCHEMA = pl.Schema(
