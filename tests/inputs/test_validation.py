@@ -321,6 +321,33 @@ def test_lines_of_a_quarantined_product_or_customer_say_so():
     ]
 
 
+def test_without_any_kept_customer_every_line_of_a_customer_is_quarantined():
+    raw = text_frame(
+        [
+            {
+                "receipt_id": "R1",
+                "customer_id": "C1",
+                "ts": "2026-03-14",
+                "sku": "A",
+                "quantity": "1",
+                "amount": "1",
+            },
+            {
+                "receipt_id": "R2",
+                "customer_id": "",
+                "ts": "2026-03-14",
+                "sku": "A",
+                "quantity": "1",
+                "amount": "1",
+            },
+        ],
+        "transactions",
+    )
+    loaded = validate_transactions(raw, skus=pl.Series(["A"]), customer_ids=pl.Series([], dtype=pl.String))
+    assert reasons(loaded) == [(1, "customer_id: not in customers")]
+    assert loaded.kept["receipt_id"].to_list() == ["R2"]  # an anonymous line needs no customer
+
+
 def test_a_bad_customer_row_takes_its_transactions_along_in_load(inputs_dir: Path):
     write(
         inputs_dir / "customers.csv",

@@ -265,8 +265,8 @@ def validate_transactions(
 ) -> Loaded:
     """Transactions: typed values, known sku and customer, no exact duplicate line.
 
-    ``skus`` and ``customer_ids`` are the kept products' and customers' keys; a line pointing at a
-    product or customer whose own row was quarantined (``quarantined_skus``,
+    ``skus`` and ``customer_ids`` are the kept products' and customers' keys (each once); a line
+    pointing at a product or customer whose own row was quarantined (``quarantined_skus``,
     ``quarantined_customer_ids``) says so. Kept columns: receipt_id, customer_id (null =
     anonymous), ts (datetime, wall time), store_id, sku (str), quantity (f64, negative = return),
     amount (f64, negative = refund). ``duplicates``, when given, says for each row of ``raw`` whether
@@ -279,7 +279,11 @@ def validate_transactions(
     sku, cid = pl.col(text_name("sku")), pl.col(text_name("customer_id"))
     # Each lookup once, then read by two checks. The customers are looked up by a join: its hash
     # table of a million ids is built on every core, where is_in builds its set on one.
-    known = pl.DataFrame({text_name("customer_id"): customer_ids.cast(pl.String), _KNOWN_CID: True})
+    known = (
+        customer_ids.cast(pl.String)
+        .to_frame(text_name("customer_id"))
+        .with_columns(pl.lit(True).alias(_KNOWN_CID))
+    )
     frame = frame.join(
         known, on=text_name("customer_id"), how="left", maintain_order="left", validate="m:1"
     ).with_columns(sku.is_in(skus.implode()).alias(_KNOWN_SKU), pl.col(_KNOWN_CID).fill_null(False))
