@@ -12,7 +12,14 @@ from polars.testing import assert_frame_equal
 
 from coupongen.analysis.features import describe_customers
 from coupongen.inputs.loading import load_inputs
-from coupongen.offers.chances import CHANCE_SCHEMA, MODELS, combined, estimate_chances, split_days
+from coupongen.offers.chances import (
+    CHANCE_SCHEMA,
+    MODELS,
+    active_customers,
+    combined,
+    estimate_chances,
+    split_days,
+)
 from coupongen.offers.planning import plan_offers
 from coupongen.offers.value import margin_source, with_values
 from tests.offers.test_offers import PRODUCTS, bought, campaign, context, customers
@@ -119,32 +126,57 @@ def test_no_history_before_the_split_gives_no_chance():
     assert got.is_empty() and got.schema == pl.Schema(CHANCE_SCHEMA)
 
 
-def test_the_cycle_model_from_the_analysis_regular_products_is_the_same():
+def test_the_cycle_and_adoption_models_from_the_analysis_counts_are_the_same():
     sample = Path(__file__).resolve().parents[2] / "sample_data"
     inputs = load_inputs(sample / "transactions.csv", sample / "products.csv", sample / "customers.csv")
     lines, as_of = inputs.transactions.kept, date(2026, 11, 22)
-    horizons = {"visit": [7, 14], "cycle": [10, 30], "adoption": [14]}
+    # A return before the split of a product bought after it, and a purchase fully returned before
+    # it: a first purchase is the first purchase line, whatever was returned.
+    first = lines.filter(pl.col("customer_id").is_not_null()).row(0, named=True)
+    returned = [
+        {**first, "receipt_id": "R-ret", "ts": datetime(2026, 11, 1, 9), "sku": "P-NEW", "quantity": -1.0},
+        {**first, "receipt_id": "R-new", "ts": datetime(2026, 11, 15, 9), "sku": "P-NEW", "quantity": 1.0},
+        {**first, "receipt_id": "R-buy", "ts": datetime(2026, 11, 2, 9), "sku": "P-BACK", "quantity": 1.0},
+        {**first, "receipt_id": "R-back", "ts": datetime(2026, 11, 3, 9), "sku": "P-BACK", "quantity": -1.0},
+    ]
+    lines = pl.concat([lines, pl.DataFrame(returned, schema=lines.schema)])
+    horizons = {"visit": [7, 14], "cycle": [10, 30], "adoption": [14, 30]}
     whole = estimate_chances(lines, as_of=as_of, horizons=horizons, lookback_days=365, due=(0.9, 3.0))
     days = split_days(as_of, horizons, "cycle")
     assert days == [date(2026, 11, 12), date(2026, 10, 23)]
-    facts = describe_customers(lines, inputs.products.kept, as_of=as_of, earlier=days)
-    others = estimate_chances(
-        lines,
-        as_of=as_of,
-        horizons={m: horizons[m] for m in ("visit", "adoption")},
-        lookback_days=365,
-        due=(0.9, 3.0),
+    splits = [d for m in ("visit", "adoption") for d in split_days(as_of, horizons, m)]
+    active = active_customers(lines, as_of=as_of, splits=splits, lookback_days=365)
+    adopters = {day: active[day] for day in split_days(as_of, horizons, "adoption")}
+    facts = describe_customers(lines, inputs.products.kept, as_of=as_of, earlier=days, adopters=adopters)
+    assert facts.adoption.keys() == adopters.keys()
+    visit = estimate_chances(
+        lines, as_of=as_of, horizons={"visit": horizons["visit"]}, lookback_days=365, due=(0.9, 3.0)
     )
-    cycle = estimate_chances(
+    later = estimate_chances(
         lines,
         as_of=as_of,
-        horizons={"cycle": [10, 30]},
+        horizons={m: horizons[m] for m in ("cycle", "adoption")},
         lookback_days=365,
         due=(0.9, 3.0),
         regular=facts.earlier,
+        active=active,
+        adoption=facts.adoption,
     )
-    assert cycle["horizon"].unique().sort().to_list() == [10, 30]
-    assert_frame_equal(combined([others, cycle]), whole)
+    assert later.select("model", "horizon").unique().sort("model", "horizon").rows() == [
+        ("adoption", 14),
+        ("adoption", 30),
+        ("cycle", 10),
+        ("cycle", 30),
+    ]
+    assert_frame_equal(combined([visit, later]), whole)
+    counted = {row["key"]: row for row in later.filter(pl.col("horizon") == 14).iter_rows(named=True)}
+    assert counted["P-NEW"]["hits"] == 1 and counted["P-BACK"]["hits"] == 0
+    # The given counts are the ones read: none given, no product has a chance of its own.
+    none = {day: frame.head(0) for day, frame in facts.adoption.items()}
+    adoption_of_none = estimate_chances(
+        lines, as_of=as_of, horizons={"adoption": [14]}, lookback_days=365, due=(0.9, 3.0), adoption=none
+    )
+    assert adoption_of_none["key"].to_list() == ["*"]
     # The given products are the ones read: none given as regular, no pair is due.
     none = {day: frame.head(0) for day, frame in facts.earlier.items()}
     cycle_of_none = estimate_chances(

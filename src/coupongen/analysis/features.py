@@ -8,7 +8,7 @@ Money is summed in whole cents, so the figures do not depend on the order rows a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Final
@@ -39,6 +39,7 @@ class CustomerFacts:
     products: pl.DataFrame
     categories: pl.DataFrame
     earlier: dict[date, pl.DataFrame] = field(default_factory=dict)
+    adoption: dict[date, pl.DataFrame] = field(default_factory=dict)
 
 
 def describe_customers(
@@ -48,17 +49,23 @@ def describe_customers(
     as_of: date,
     lookback_days: int = 365,
     earlier: Sequence[date] = (),
+    adopters: Mapping[date, pl.DataFrame] | None = None,
 ) -> CustomerFacts:
     """Compute `customer_features`, `customer_products` and `category_spend` in one pass.
 
     The three frames are the same as the three functions return, but the work they share (the lines
     before ``as_of``, the per-product history, the category spend) is done once. For each date of
     ``earlier`` (before ``as_of``), ``CustomerFacts.earlier`` holds the regular rows of
-    `customer_products` as of that date, from the same per-day history.
+    `customer_products` as of that date, from the same per-day history. For each date ``adopters``
+    maps to customers (a customer_id column), ``CustomerFacts.adoption`` holds per sku how many of
+    them had bought it before that date (owners) and how many bought it first from that date on
+    (hits), from the same pairs; skus neither counts are left out.
     """
     lines = _lines(transactions, as_of)
+    adopters = adopters or {}
     bought, categories, by_category, by_product = [], [], [], []
     regular: dict[date, list[pl.DataFrame]] = {day: [] for day in earlier}
+    adoption: dict[date, list[pl.DataFrame]] = {day: [] for day in adopters}
     for block in _days_by_block(lines):
         # Collected before the frames read it, so that the block's days are grouped once.
         days = block.collect(engine=_ENGINE).lazy()
@@ -73,10 +80,12 @@ def describe_customers(
                     ).filter(pl.col("regular"))
                     for day in earlier
                 ),
+                *(_adoption_counts(pairs, customers, day) for day, customers in adopters.items()),
             ],
             engine=_ENGINE,
         )
         del pairs, days
+        earlier_b, adoption_b = earlier_b[: len(earlier)], earlier_b[len(earlier) :]
         favourites = pl.collect_all(
             [_favourite_categories(categories_b.lazy()), _favourite_products(products_b.lazy())],
             engine=_ENGINE,
@@ -87,6 +96,8 @@ def describe_customers(
         by_product.append(favourites[1])
         for day, frame in zip(earlier, earlier_b, strict=True):
             regular[day].append(frame)
+        for day, frame in zip(adopters, adoption_b, strict=True):
+            adoption[day].append(frame)
     feats = _customer_features(
         lines, pl.concat(by_category).lazy(), pl.concat(by_product).lazy(), as_of, lookback_days
     )
@@ -95,6 +106,7 @@ def describe_customers(
         products=pl.concat(bought),
         categories=pl.concat(categories),
         earlier={day: pl.concat(frames) for day, frames in regular.items()},
+        adoption={day: _summed_counts(frames) for day, frames in adoption.items()},
     )
 
 
@@ -261,8 +273,8 @@ def _pairs_of_days(per_day: pl.LazyFrame) -> pl.LazyFrame:
     """Per customer and sku of the lines' `_days`, returns netted: every pair, also those whose
     returns cancel it all. The days before a date give the pairs as of that date.
 
-    Columns: customer_id, sku, receipts, quantity, cents, first_day, last_day, cycle_days; sorted
-    by customer_id and sku.
+    Columns: customer_id, sku, receipts, quantity, cents, first_day, last_day, cycle_days,
+    bought_day (the first day with a purchase line, returned or not); sorted by customer_id and sku.
     """
     # A return counts against the latest purchase day of its sku on or before it: each purchase
     # day starts a run of rows, and the return-only days after it join its run. Runs and keys are
@@ -285,6 +297,7 @@ def _pairs_of_days(per_day: pl.LazyFrame) -> pl.LazyFrame:
             counted_day.min().alias("first_day"),
             counted_day.max().alias("last_day"),
             _cycle(counted.sum(), pl.col("gap")).alias("cycle_days"),
+            pl.col("day").filter(pl.col("purchase")).first().alias("bought_day"),
         )
         .drop("key_index")
     )
@@ -330,6 +343,29 @@ def _customer_products(pairs: pl.LazyFrame, as_of: date, lookback_days: int) -> 
             "regular",
             "in_lookback",
         )
+    )
+
+
+def _adoption_counts(pairs: pl.LazyFrame, customers: pl.DataFrame, split: date) -> pl.LazyFrame:
+    """Per sku of ``pairs``, of ``customers``' pairs: owners (first bought before ``split``) and
+    hits (first bought on or after it).
+    """
+    bought_day = pl.col("bought_day")
+    return (
+        pairs.join(customers.lazy().select("customer_id"), on="customer_id", how="semi")
+        .group_by("sku")
+        .agg((bought_day < split).sum().alias("owners"), (bought_day >= split).sum().alias("hits"))
+    )
+
+
+def _summed_counts(blocks: list[pl.DataFrame]) -> pl.DataFrame:
+    """`_adoption_counts` of every block of customers, summed per sku; sorted by sku."""
+    return (
+        pl.concat(blocks)
+        .group_by("sku")
+        .agg(pl.col("owners", "hits").sum())
+        .filter((pl.col("owners") > 0) | (pl.col("hits") > 0))
+        .sort("sku")
     )
 
 

@@ -7,7 +7,7 @@ that needs one only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -27,7 +27,9 @@ class Analysis:
     ``relevance``: the collaborative model's best products per customer when an engine computed
     them with the night (`item_scoring.score_customers`' columns, for `relevance.ranking_spec`'s
     model over ``bought``); None: planning fits the model itself. ``earlier``: the regular rows of
-    `features.customer_products` as of each day `analyse` was asked for (``CustomerFacts.earlier``).
+    `features.customer_products` as of each day `analyse` was asked for (``CustomerFacts.earlier``);
+    ``adoption``: each sku's owners and first buyers among the customers given per day
+    (``CustomerFacts.adoption``).
     """
 
     segmented: pl.DataFrame
@@ -41,6 +43,7 @@ class Analysis:
     parts: tuple[str, ...] = ("customers", "baskets")
     relevance: pl.DataFrame | None = None
     earlier: dict[date, pl.DataFrame] = field(default_factory=dict)
+    adoption: dict[date, pl.DataFrame] = field(default_factory=dict)
 
 
 def analyse(
@@ -51,12 +54,14 @@ def analyse(
     customers: bool = True,
     baskets: bool = True,
     earlier: Sequence[date] = (),
+    adopters: Mapping[date, pl.DataFrame] | None = None,
 ) -> Analysis:
     """Features, segments and affinity rules as of the run date.
 
     ``customers=False`` skips features and segments, ``baskets=False`` the rules, for a caller that
     needs one half only; the frames left out are empty (see `Analysis`). ``earlier``: days before
-    the run date to give the regular products as of, too (`Analysis.earlier`).
+    the run date to give the regular products as of, too (`Analysis.earlier`); ``adopters``:
+    customers per day to count each sku's owners and first buyers among (`Analysis.adoption`).
     """
     seg_cfg = job.config.segments
     tx = inputs.transactions.kept
@@ -85,6 +90,7 @@ def analyse(
         as_of=as_of,
         lookback_days=seg_cfg.lookback_days,
         earlier=earlier,
+        adopters=adopters,
     )
     segmented = segments.segment_customers(facts.features, inputs.customers.kept, seg_cfg).join(
         inputs.customers.kept.drop("nps_score"), on="customer_id", how="left", maintain_order="left"
@@ -100,6 +106,7 @@ def analyse(
         as_of=as_of,
         parts=tuple(part for part, done in (("customers", customers), ("baskets", baskets)) if done),
         earlier=facts.earlier,
+        adoption=facts.adoption,
     )
 
 

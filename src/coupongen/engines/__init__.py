@@ -8,9 +8,11 @@ on one machine it uses a fraction of Spark's CPU. Spark is imported only when a 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
+
+import polars as pl
 
 from coupongen.analysis.night import Analysis, analyse
 from coupongen.config import ENGINES, Job
@@ -52,19 +54,23 @@ def analyse_night(
     baskets: bool = True,
     ranking: bool = True,
     earlier: Sequence[date] = (),
+    adopters: Mapping[date, pl.DataFrame] | None = None,
 ) -> Analysis:
     """The night's analysis on the job's engine (see `coupongen.analysis.night.analyse`).
 
     The Spark engine writes each stage's output under ``<out>/<as-of>/stages/`` and reads them
     back, with the cross-sell model's lists for planning unless ``ranking`` is false; the polars
     engine computes in memory, as it always did (planning fits the model), with the regular
-    products as of the ``earlier`` days (`Analysis.earlier`; none on Spark).
+    products as of the ``earlier`` days (`Analysis.earlier`) and the adoption counts among
+    ``adopters`` (`Analysis.adoption`; neither on Spark).
     """
     if job.config.engine == "spark":
         from coupongen.engines.spark.night import analyse_on_spark
 
         return analyse_on_spark(job, inputs, settings, customers=customers, baskets=baskets, ranking=ranking)
-    return analyse(job, inputs, settings.as_of, customers=customers, baskets=baskets, earlier=earlier)
+    return analyse(
+        job, inputs, settings.as_of, customers=customers, baskets=baskets, earlier=earlier, adopters=adopters
+    )
 
 
 def candidates_stage(job: Job, settings: Settings) -> Callable[[OfferContext, int], StagedCandidates] | None:

@@ -20,7 +20,14 @@ from coupongen.config import Job
 from coupongen.inputs.contract import Inputs
 from coupongen.inputs.quarantine import oversized_purchases
 from coupongen.offers.candidates import REPLENISH_DUE, REPLENISH_GIVEN_UP
-from coupongen.offers.chances import CHANCE_SCHEMA, MODELS, chance_horizons, estimate_chances, split_days
+from coupongen.offers.chances import (
+    CHANCE_SCHEMA,
+    MODELS,
+    active_customers,
+    chance_horizons,
+    estimate_chances,
+    split_days,
+)
 from coupongen.offers.eligibility import home_stores
 from coupongen.offers.money import DataFigures, data_figures
 from coupongen.report.summary import quarantine_reasons
@@ -96,10 +103,13 @@ def night_chances(
     *,
     models: Collection[str] = MODELS,
     regular: Mapping[date, pl.DataFrame] | None = None,
+    active: Mapping[date, pl.DataFrame] | None = None,
+    adoption: Mapping[date, pl.DataFrame] | None = None,
 ) -> pl.DataFrame:
     """The chance tables of the night's offers (`offers.chances.estimate_chances`) from the lines:
     those of ``models`` only; ``regular`` the regular products as of the cycle model's split days,
-    when the analysis computed them (`cycle_days`).
+    ``active`` the active customers (`night_active`) and ``adoption`` the adoption counts
+    (`adoption_days`), when computed already.
     """
     return estimate_chances(
         inputs.transactions.kept,
@@ -108,7 +118,30 @@ def night_chances(
         lookback_days=job.config.segments.lookback_days,
         due=(REPLENISH_DUE, REPLENISH_GIVEN_UP),
         regular=regular,
+        active=active,
+        adoption=adoption,
     )
+
+
+def night_active(job: Job, inputs: Inputs, as_of: date) -> dict[date, pl.DataFrame]:
+    """The active customers as of the split days of the night's visit and adoption chance tables
+    (`offers.chances.active_customers`).
+    """
+    horizons = chance_horizons(job)
+    return active_customers(
+        inputs.transactions.kept,
+        as_of=as_of,
+        splits=[d for m in ("visit", "adoption") for d in split_days(as_of, horizons, m)],
+        lookback_days=job.config.segments.lookback_days,
+    )
+
+
+def adoption_days(job: Job, as_of: date) -> list[date]:
+    """The days the adoption model's chance tables split the history at: the analysis counts each
+    sku's owners and first buyers among the active customers as of each (`analysis.night.analyse`'
+    ``adopters``).
+    """
+    return split_days(as_of, chance_horizons(job), "adoption")
 
 
 def cycle_days(job: Job, as_of: date) -> list[date]:

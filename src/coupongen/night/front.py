@@ -21,10 +21,12 @@ from coupongen.night.checkpoints import load_stage, save_stage
 from coupongen.night.data import (
     FRAMES,
     NightData,
+    adoption_days,
     cycle_days,
     digest,
     from_frames,
     kept_text,
+    night_active,
     night_chances,
     to_frames,
 )
@@ -83,14 +85,25 @@ def load_and_analyse(
 def _analysed(job: Job, inputs: Inputs, settings: Settings) -> tuple[Analysis, pl.DataFrame]:
     """The night's analysis and chance tables."""
     as_of = settings.as_of
-    # The chance tables first: their peak is then not on top of the analysis' frames. The cycle
-    # model's last: the analysis gives its regular products as of each split day, from the
-    # per-day history it groups anyway.
-    others = night_chances(job, inputs, as_of, models=[m for m in MODELS if m != "cycle"])
-    analysis = analyse_night(job, inputs, settings, earlier=cycle_days(job, as_of))
-    cycle = night_chances(job, inputs, as_of, models=["cycle"], regular=analysis.earlier)
-    analysis.earlier = {}
-    return analysis, combined([others, cycle])
+    # The visit model's tables first: their peak is then not on top of the analysis' frames. The
+    # cycle and adoption models' last: the analysis gives their regular products and each sku's
+    # owners and first buyers as of each split day, from the per-product history it groups anyway.
+    active = night_active(job, inputs, as_of)
+    others = night_chances(job, inputs, as_of, models=[m for m in MODELS if m == "visit"], active=active)
+    adopters = {day: active[day].select("customer_id") for day in adoption_days(job, as_of) if day in active}
+    del active  # only the adoption model's customers are needed past the visit model
+    analysis = analyse_night(job, inputs, settings, earlier=cycle_days(job, as_of), adopters=adopters)
+    later = night_chances(
+        job,
+        inputs,
+        as_of,
+        models=[m for m in MODELS if m != "visit"],
+        regular=analysis.earlier,
+        active=adopters,
+        adoption=analysis.adoption,
+    )
+    analysis.earlier, analysis.adoption = {}, {}
+    return analysis, combined([others, later])
 
 
 def input_window(job: Job, settings: Settings) -> tuple[date, date]:

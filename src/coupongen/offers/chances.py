@@ -67,6 +67,8 @@ def estimate_chances(
     lookback_days: int,
     due: tuple[float, float],
     regular: Mapping[date, pl.DataFrame] | None = None,
+    active: Mapping[date, pl.DataFrame] | None = None,
+    adoption: Mapping[date, pl.DataFrame] | None = None,
 ) -> pl.DataFrame:
     """The chance tables (see the module docstring) each for the horizons ``horizons`` maps its
     name to (a model left out is not estimated); `CHANCE_SCHEMA`.
@@ -76,22 +78,21 @@ def estimate_chances(
     given up (the replenishment offer's own bounds). A horizon the history does not cover (no
     line before the split) gives no rows. Each horizon reads the history once more (the product
     cycles only for "cycle"), so only the horizons the night's offers need are asked for.
-    ``regular``: the regular rows of `features.customer_products` as of a split day (see
-    `split_days`), when computed already (`features.describe_customers`' ``earlier``); the cycle
-    model computes the others from the lines.
+    What was computed already is passed by split day (see `split_days`), and a split day
+    missing is computed from the lines: ``regular``, the regular rows of
+    `features.customer_products` (`features.describe_customers`' ``earlier``); ``active``, the
+    active customers (`active_customers`); ``adoption``, each sku's owners and first buyers among
+    them (`features.describe_customers`' ``adoption``).
     """
     lines = transactions.lazy().filter(pl.col("customer_id").is_not_null())
     wanted = {h for days in horizons.values() for h in days if h > 0}
-    # The active customers of every horizon from one table of receipts per day, in one pass (each
-    # receipt is on one day: its lines before a split are all of its lines or none).
-    active_horizons = {h for m in ("visit", "adoption") for h in horizons.get(m, ()) if h > 0}
-    daily = _daily_receipts(lines, as_of) if len(active_horizons) > 1 else None
-    splits = [as_of - timedelta(days=h) for h in sorted(active_horizons)]
-    active = (
-        _active_by_split(daily.lazy().filter(pl.col("cents") > 0), splits, lookback_days)
-        if daily is not None
-        else {}
-    )
+    if active is None:
+        active = active_customers(
+            lines,
+            as_of=as_of,
+            splits=[d for m in ("visit", "adoption") for d in split_days(as_of, horizons, m)],
+            lookback_days=lookback_days,
+        )
     frames = [
         _one_horizon(
             lines,
@@ -102,6 +103,7 @@ def estimate_chances(
             models={m for m in MODELS if h in set(horizons.get(m, ()))},
             regular=(regular or {}).get(as_of - timedelta(days=h)),
             active=active.get(as_of - timedelta(days=h)),
+            adoption=(adoption or {}).get(as_of - timedelta(days=h)),
         )
         for h in sorted(wanted)
     ]
@@ -109,6 +111,25 @@ def estimate_chances(
     if not frames:
         return pl.DataFrame(schema=CHANCE_SCHEMA)
     return pl.concat(frames).cast(CHANCE_SCHEMA)  # type: ignore[arg-type]
+
+
+def active_customers(
+    transactions: pl.DataFrame | pl.LazyFrame, *, as_of: date, splits: Iterable[date], lookback_days: int
+) -> dict[date, pl.DataFrame]:
+    """The customers with a purchase visit within ``lookback_days`` before each of ``splits`` (all
+    before ``as_of``): customer_id, visits, last_day, span (days from the first visit to the last)
+    and recency (days since the last). Several splits are found in one pass over the receipts
+    when each receipt is on one day.
+    """
+    lines = transactions.lazy().filter(pl.col("customer_id").is_not_null())
+    days = sorted(set(splits), reverse=True)
+    daily = _daily_receipts(lines, as_of) if len(days) > 1 else None
+    if daily is not None:
+        return _active_by_split(daily.lazy().filter(pl.col("cents") > 0), days, lookback_days)
+    return {
+        day: _active(lines.filter(pl.col("ts") < datetime.combine(day, time())), day, lookback_days)
+        for day in days
+    }
 
 
 def combined(tables: Iterable[pl.DataFrame]) -> pl.DataFrame:
@@ -197,6 +218,7 @@ def _one_horizon(
     models: set[str],
     regular: pl.DataFrame | None = None,
     active: pl.DataFrame | None = None,
+    adoption: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     split = as_of - timedelta(days=horizon)
     start, end = datetime.combine(split, time()), datetime.combine(as_of, time())
@@ -209,9 +231,10 @@ def _one_horizon(
     customers = None
     if models & {"visit", "adoption"}:
         customers = active if active is not None else _active(before, split, lookback_days)
+    counted = "adoption" in models and adoption is not None
     bought = (
         window.select("customer_id", "sku").unique().collect().with_columns(pl.lit(True).alias("hit"))
-        if models & {"cycle", "adoption"}
+        if "cycle" in models or ("adoption" in models and not counted)
         else None
     )
     if "visit" in models and customers is not None:
@@ -232,7 +255,9 @@ def _one_horizon(
             .select(due_group(ratio).alias("key"), pl.col("hit").fill_null(False))
         )
         tables.append(_rates(cycle, "cycle", horizon))
-    if "adoption" in models and customers is not None and bought is not None:
+    if counted and customers is not None and adoption is not None:
+        tables.append(_adoption_rates(adoption, customers.height, horizon))
+    elif "adoption" in models and customers is not None and bought is not None:
         tables.append(_adoption(customers.select("customer_id"), before, bought, horizon))
     return pl.concat(tables) if tables else pl.DataFrame(schema=CHANCE_SCHEMA)
 
@@ -378,14 +403,15 @@ def _adoption(active: pl.DataFrame, before: pl.LazyFrame, bought: pl.DataFrame, 
             .len("hits"),
         ]
     )
-    groups = (
-        owners.join(firsts, on="sku", how="full", coalesce=True)
-        .fill_null(0)
-        .select(
-            pl.col("sku").alias("key"),
-            (active.height - pl.col("owners")).alias("cases"),
-            pl.col("hits"),
-        )
-        .filter(pl.col("cases") > 0)
-    )
+    counts = owners.join(firsts, on="sku", how="full", coalesce=True).fill_null(0)
+    return _adoption_rates(counts, active.height, horizon)
+
+
+def _adoption_rates(counts: pl.DataFrame, active: int, horizon: int) -> pl.DataFrame:
+    """The adoption table of per-sku ``counts`` (sku, owners, hits) among ``active`` customers."""
+    if active == 0:
+        return pl.DataFrame(schema=CHANCE_SCHEMA)
+    groups = counts.select(
+        pl.col("sku").alias("key"), (active - pl.col("owners")).alias("cases"), pl.col("hits")
+    ).filter(pl.col("cases") > 0)
     return _shrunk(groups, "adoption", horizon)
