@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pytest
 import scipy.sparse as sp
 
 from coupongen.analysis import item_models, item_scoring, ranking_codes
@@ -83,10 +84,14 @@ def test_anchors_go_to_the_largest_contribution_then_the_first_item():
     assert item_scoring.best_anchors(pair, items, contribution).tolist() == [2, 1, 4]
 
 
-def test_the_dense_top_k_by_partition_keeps_the_positive_values_of_the_full_selection():
+@pytest.mark.parametrize("n_cols", [90, 2013])
+def test_the_dense_top_k_by_partition_keeps_the_positive_values_of_the_full_selection(n_cols):
     rng = np.random.default_rng(3)
-    values = np.round(rng.normal(0.0, 1.0, size=(40, 90)), 1)  # rounded: many ties
+    values = np.round(rng.normal(0.0, 1.0, size=(40, n_cols)), 1)  # rounded: many ties
     values[rng.random(values.shape) < 0.05] = -np.inf
+    values[0] = -1.0  # no positive value
+    values[1, 7::50] = 0.5  # fewer positive values than k, all tied
+    values[1, values[1] != 0.5] = -0.5
     for k in (30, 60):
         rows, cols, vals = item_scoring._top_positive(values.copy(), k)
         full_rows, full_cols, full_vals = item_models.top_by_partition(values.copy(), k)
@@ -94,6 +99,9 @@ def test_the_dense_top_k_by_partition_keeps_the_positive_values_of_the_full_sele
         assert k > item_models.ARGMAX_TOP
         assert np.array_equal(rows, full_rows[keep]) and np.array_equal(cols, full_cols[keep])
         assert np.array_equal(vals, full_vals[keep])
+        assert 1 in rows and 0 not in rows
+    # wide rows take the groups' bound, narrow ones the exact k-th value
+    assert (n_cols // item_scoring.FLOOR_GROUP > 60) == (n_cols == 2013)
 
 
 def test_customers_without_a_modelled_purchase_get_no_dense_scores():
