@@ -75,16 +75,20 @@ def sparse_rows(
     at = np.minimum(np.searchsorted(owned_keys, keys), max(owned_keys.size - 1, 0))
     owned = owned_keys[at] == keys if owned_keys.size else np.zeros(keys.size, bool)
     keep = (v > 0) & np.asarray(allowed)[model.columns][c] & ~owned
-    # best score first within each row, ties to the first column: polars sorts on all cores,
-    # several times faster than `np.lexsort` on these millions of cells
-    ranked = pl.DataFrame({"r": r[keep], "c": c[keep], "v": v[keep]}).sort(
-        ["r", "v", "c"], descending=[False, True, False]
+    # best score first within each row, ties to the first column, the row's `top` first cells
+    # only: the rows come in order, so each row's few hundred cells are sorted apart (polars, on
+    # all cores), a third faster than one sort of the millions of cells and several times faster
+    # than `np.lexsort`
+    ranked = (
+        pl.DataFrame({"r": r[keep], "c": c[keep], "v": v[keep]})
+        .group_by("r", maintain_order=True)
+        .agg(pl.col("c", "v").sort_by(["v", "c"], descending=[True, False]).head(top))
+        .explode("c", "v")
     )
     r, c, v = (ranked[name].to_numpy() for name in ("r", "c", "v"))
     starts = np.flatnonzero(np.r_[True, np.diff(r) != 0]) if r.size else np.empty(0, np.int64)
     place = np.arange(r.size) - np.repeat(starts, np.diff(np.r_[starts, r.size]))
-    first = place < top
-    return x, r[first], c[first], v[first], place[first]
+    return x, r, c, v, place
 
 
 def anchor_of(purchases: PurchaseMatrix, model: ItemModel, pairs: pl.DataFrame) -> pl.Series:

@@ -78,7 +78,8 @@ class Model:
     def chance(self, x: np.ndarray) -> np.ndarray:
         """The calibrated chance of a first purchase within the horizon of each row of `x`."""
         raw = np.asarray(self.booster.predict(x), dtype=np.float64)
-        return 1.0 / (1.0 + np.exp(-(self.slope * raw + self.intercept)))
+        with np.errstate(over="ignore"):  # exp's overflow is a chance of 0, as it should be
+            return 1.0 / (1.0 + np.exp(-(self.slope * raw + self.intercept)))
 
 
 def rank(
@@ -291,7 +292,8 @@ def platt(raw: np.ndarray, label: np.ndarray, *, steps: int = 50) -> tuple[float
     target = np.where(label > 0, (positives + 1) / (positives + 2), 1 / (negatives + 2))
     a, b = 1.0, float(np.log((positives + 1) / (negatives + 1)))
     for _ in range(steps):
-        p = 1.0 / (1.0 + np.exp(-(a * raw + b)))
+        with np.errstate(over="ignore"):  # exp's overflow is a chance of 0, as it should be
+            p = 1.0 / (1.0 + np.exp(-(a * raw + b)))
         w = np.maximum(p * (1 - p), 1e-12)
         g = np.array([np.dot(p - target, raw), np.sum(p - target)])
         h = np.array([[np.dot(w * raw, raw), np.dot(w, raw)], [np.dot(w, raw), np.sum(w)]])
