@@ -155,7 +155,9 @@ def _top_positive(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, n
 
 
 def _kth_floor(values: np.ndarray, k: int) -> np.ndarray:
-    """Per row, a value at most the row's k-th largest (k < the number of columns).
+    """Per row, a value at most the row's k-th largest (k < the number of columns; no NaN, which
+    the models never score: item-kNN's undefined similarities are -inf, EASE's ridge keeps its
+    inverse finite).
 
     The k-th largest of the maxima of `FLOOR_GROUP` columns at a time: k groups hold a value at
     least that large, so the row holds k. Partitioning the few maxima costs a fraction of
