@@ -8,7 +8,14 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from coupongen.analysis import ranking_caps, ranking_models, ranking_sources, reranker, reranker_order
+from coupongen.analysis import (
+    item_models,
+    ranking_caps,
+    ranking_models,
+    ranking_sources,
+    reranker,
+    reranker_order,
+)
 from coupongen.analysis.item_scoring import score_customers
 from coupongen.analysis.ranking_sources import SourceSpec, candidates, history_before, product_types
 from coupongen.analysis.relevance import RankSpec, recommend
@@ -315,3 +322,21 @@ def test_the_rounds_stop_on_the_objective_s_own_metric(objective, metric):
     ]
     booster = reranker._fit(frames[1], spec, 20, validation=frames[0])
     assert list(booster.best_score["valid_0"]) == [metric]
+
+
+@pytest.mark.parametrize("weighting", ["binary", "recency"])
+def test_the_models_fitted_on_shared_co_purchase_counts_are_the_ones_fitted_alone(weighting):
+    purchases = item_models.purchase_matrix(shoppers(150, 40, seed=5), weighting=weighting)
+    counts = item_models.co_purchase_counts(purchases)
+    binary = (purchases.matrix > 0).astype(np.float64)
+    assert np.array_equal(counts, (binary.T @ binary).toarray())
+    for spec in (item_models.ModelSpec(method="ease", max_items=25), item_models.ModelSpec(method="knn")):
+        alone, shared = item_models.fit(purchases, spec), item_models.fit(purchases, spec, counts=counts)
+        assert np.array_equal(alone.columns, shared.columns)
+        if isinstance(alone.weights, np.ndarray):
+            # recency-weighted purchases are not the counts: EASE sums their weights itself
+            assert np.array_equal(alone.weights, shared.weights)
+        else:
+            assert (alone.weights != shared.weights).nnz == 0
+    alone, shared = ranking_models.fit_rules(purchases), ranking_models.fit_rules(purchases, counts=counts)
+    assert alone.weights.nnz > 10 and (alone.weights != shared.weights).nnz == 0

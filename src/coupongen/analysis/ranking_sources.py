@@ -22,7 +22,14 @@ import numpy as np
 import polars as pl
 
 from coupongen.analysis import ranking_codes as coded
-from coupongen.analysis.item_models import ItemModel, ModelSpec, PurchaseMatrix, fit, purchase_matrix
+from coupongen.analysis.item_models import (
+    ItemModel,
+    ModelSpec,
+    PurchaseMatrix,
+    co_purchase_counts,
+    fit,
+    purchase_matrix,
+)
 from coupongen.analysis.item_scoring import score_rows
 from coupongen.analysis.ranking_codes import Block, Codes, Part
 from coupongen.analysis.ranking_models import anchor_of, fit_rules, sparse_anchors, sparse_rows
@@ -128,11 +135,14 @@ def fit_sources(
     purchases = purchase_matrix(facts)
     fitted: list[tuple[str, ItemModel, int]] = []
     if purchases.items.len():
+        # the customers who bought each pair of products, counted once for the three models
+        counts = co_purchase_counts(purchases)
         fitted = [
-            ("ease", fit(purchases, ease_spec), k["ease"]),
-            ("knn", fit(purchases, knn_spec), k["knn"]),
-            ("rules", fit_rules(purchases), k["rules"]),
+            ("ease", fit(purchases, ease_spec, counts=counts), k["ease"]),
+            ("knn", fit(purchases, knn_spec, counts=counts), k["knn"]),
+            ("rules", fit_rules(purchases, counts=counts), k["rules"]),
         ]
+        del counts
     segments, segment_lists = _segment_lists(recent, products, promotable, k["segment"])
     codes = coded.encode(recent, promotable, purchases, segments, segment_lists)
     lists = []
