@@ -169,10 +169,11 @@ def train(
     calibration is fitted on the training split itself.
     """
     types = product_types(products) if types is None else types
-    frames = [
-        _labelled(bought, products, types, as_of - timedelta(days=k * spec.horizon_days), spec)
-        for k in range(1, spec.splits + 1)
-    ]
+    # the splits are independent: two at a time, one's single-threaded steps (the co-purchase
+    # counts, the models' selections) run beside the other's; results taken in split order
+    splits = [as_of - timedelta(days=k * spec.horizon_days) for k in range(1, spec.splits + 1)]
+    with ThreadPoolExecutor(max_workers=BLOCK_THREADS) as threads:
+        frames = list(threads.map(lambda split: _labelled(bought, products, types, split, spec), splits))
     usable = [f for f in frames if f.height and 0 < int(f["label"].sum()) < f.height]
     if not usable:
         return None
