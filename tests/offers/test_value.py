@@ -16,6 +16,7 @@ from coupongen.offers.chances import (
     CHANCE_SCHEMA,
     MODELS,
     active_customers,
+    active_splits,
     combined,
     estimate_chances,
     split_days,
@@ -144,8 +145,7 @@ def test_the_cycle_and_adoption_models_from_the_analysis_counts_are_the_same():
     whole = estimate_chances(lines, as_of=as_of, horizons=horizons, lookback_days=365, due=(0.9, 3.0))
     days = split_days(as_of, horizons, "cycle")
     assert days == [date(2026, 11, 12), date(2026, 10, 23)]
-    splits = [d for m in ("visit", "adoption") for d in split_days(as_of, horizons, m)]
-    active = active_customers(lines, as_of=as_of, splits=splits, lookback_days=365)
+    active = active_customers(lines, as_of=as_of, splits=active_splits(as_of, horizons), lookback_days=365)
     adopters = {day: active[day] for day in split_days(as_of, horizons, "adoption")}
     facts = describe_customers(lines, inputs.products.kept, as_of=as_of, earlier=days, adopters=adopters)
     assert facts.adoption.keys() == adopters.keys()

@@ -193,15 +193,33 @@ def co_purchase_counts(purchases: PurchaseMatrix) -> np.ndarray:
     diagonal holds each product's buyers): what item-kNN, the co-purchase rules and EASE over
     binary purchases each count, counted once for a caller that fits several of them.
     """
-    binary = purchases.matrix.copy()
-    binary.data[:] = 1.0
-    by_item = binary.T.tocsr()
+    by_item, binary = _by_item(purchases)
     n = binary.shape[1]
     counts = np.zeros((n, n))  # toarray adds into its `out`
     size = max(1, BLOCK_CELLS // max(1, n))
     for start in range(0, n, size):
         (by_item[start : start + size] @ binary).toarray(out=counts[start : start + size])
     return counts
+
+
+def co_purchase_rows(
+    purchases: PurchaseMatrix, counts: np.ndarray | None = None
+) -> Callable[[int, int], np.ndarray]:
+    """Rows start:stop of `co_purchase_counts` (a new dense array each time), each block counted
+    when asked for, or copied from ``counts`` when they were computed already.
+    """
+    if counts is not None:
+        given = counts
+        return lambda start, stop: given[start:stop].copy()
+    by_item, binary = _by_item(purchases)
+    return lambda start, stop: (by_item[start:stop] @ binary).toarray()
+
+
+def _by_item(purchases: PurchaseMatrix) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """The purchases with every weight 1, by product (rows) and by customer."""
+    binary = purchases.matrix.copy()
+    binary.data[:] = 1.0
+    return binary.T.tocsr(), binary
 
 
 def ease_columns(buyers: np.ndarray, max_items: int) -> np.ndarray:
@@ -238,19 +256,8 @@ def fit_item_knn(
     co-purchase counts plus the kept neighbours; `counts`: the matrix's `co_purchase_counts`,
     when computed already (read instead of counted again).
     """
-    if counts is not None:
-        given = counts
-        return knn_from_counts(
-            lambda start, stop: given[start:stop],
-            purchases.buyers(),
-            neighbours=neighbours,
-            popularity_discount=popularity_discount,
-        )
-    binary = purchases.matrix.copy()
-    binary.data[:] = 1.0
-    by_item = binary.T.tocsr()
     return knn_from_counts(
-        lambda start, stop: np.asarray((by_item[start:stop] @ binary).todense(), dtype=np.float64),
+        co_purchase_rows(purchases, counts),
         purchases.buyers(),
         neighbours=neighbours,
         popularity_discount=popularity_discount,

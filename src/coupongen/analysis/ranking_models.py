@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from coupongen.analysis.item_models import ItemModel, PurchaseMatrix, codes_of, top_per_row
+from coupongen.analysis.item_models import ItemModel, PurchaseMatrix, co_purchase_rows, codes_of, top_per_row
 from coupongen.analysis.item_scoring import anchor_cells, best_anchors
 
 RULE_MIN_TOGETHER = 3
@@ -150,21 +150,15 @@ def fit_rules(
     above 1; each product keeps its `per_item` most confident rules. Built by blocks of products;
     `counts`: c as `item_models.co_purchase_counts` gives it, when computed already.
     """
-    binary = purchases.matrix.copy()
-    binary.data[:] = 1.0
+    rows_of = co_purchase_rows(purchases, counts)
     buyers = purchases.buyers().astype(np.float64)
-    customers = max(1, binary.shape[0])
-    by_item = binary.T.tocsr()
+    customers = max(1, purchases.matrix.shape[0])
     n = buyers.size
     size = max(1, _BLOCK_CELLS // max(1, n))
     rows, cols, vals = [np.empty(0, np.int64)], [np.empty(0, np.int64)], [np.empty(0)]
     for start in range(0, n, size):
         stop = min(start + size, n)
-        together = (
-            counts[start:stop].copy()
-            if counts is not None
-            else np.asarray((by_item[start:stop] @ binary).todense(), dtype=np.float64)
-        )
+        together = rows_of(start, stop)
         together[np.arange(stop - start), np.arange(start, stop)] = 0.0
         confidence = together / np.maximum(buyers[start:stop, np.newaxis], 1.0)
         lift = confidence * customers / np.maximum(buyers[np.newaxis, :], 1.0)

@@ -24,6 +24,7 @@ from coupongen.offers.chances import (
     CHANCE_SCHEMA,
     MODELS,
     active_customers,
+    active_splits,
     chance_horizons,
     estimate_chances,
     split_days,
@@ -127,11 +128,10 @@ def night_active(job: Job, inputs: Inputs, as_of: date) -> dict[date, pl.DataFra
     """The active customers as of the split days of the night's visit and adoption chance tables
     (`offers.chances.active_customers`).
     """
-    horizons = chance_horizons(job)
     return active_customers(
         inputs.transactions.kept,
         as_of=as_of,
-        splits=[d for m in ("visit", "adoption") for d in split_days(as_of, horizons, m)],
+        splits=active_splits(as_of, chance_horizons(job)),
         lookback_days=job.config.segments.lookback_days,
     )
 

@@ -89,7 +89,7 @@ def _analysed(job: Job, inputs: Inputs, settings: Settings) -> tuple[Analysis, p
     # cycle and adoption models' last: the analysis gives their regular products and each sku's
     # owners and first buyers as of each split day, from the per-product history it groups anyway.
     active = night_active(job, inputs, as_of)
-    others = night_chances(job, inputs, as_of, models=[m for m in MODELS if m == "visit"], active=active)
+    others = night_chances(job, inputs, as_of, models=["visit"], active=active)
     adopters = {day: active[day].select("customer_id") for day in adoption_days(job, as_of) if day in active}
     del active  # only the adoption model's customers are needed past the visit model
     analysis = analyse_night(job, inputs, settings, earlier=cycle_days(job, as_of), adopters=adopters)

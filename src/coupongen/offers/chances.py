@@ -88,10 +88,7 @@ def estimate_chances(
     wanted = {h for days in horizons.values() for h in days if h > 0}
     if active is None:
         active = active_customers(
-            lines,
-            as_of=as_of,
-            splits=[d for m in ("visit", "adoption") for d in split_days(as_of, horizons, m)],
-            lookback_days=lookback_days,
+            lines, as_of=as_of, splits=active_splits(as_of, horizons), lookback_days=lookback_days
         )
     frames = [
         _one_horizon(
@@ -146,6 +143,11 @@ def combined(tables: Iterable[pl.DataFrame]) -> pl.DataFrame:
 def split_days(as_of: date, horizons: Mapping[str, Iterable[int]], model: str) -> list[date]:
     """The days a model's horizons split the history at (`estimate_chances`), latest first."""
     return [as_of - timedelta(days=h) for h in sorted(set(horizons.get(model, ()))) if h > 0]
+
+
+def active_splits(as_of: date, horizons: Mapping[str, Iterable[int]]) -> list[date]:
+    """The days the models of active customers (visit and adoption) split the history at."""
+    return [day for model in ("visit", "adoption") for day in split_days(as_of, horizons, model)]
 
 
 def model_of(offer_type: str) -> str:
