@@ -39,12 +39,11 @@ FEATURES = (
 """The model's inputs, in column order."""
 
 
-def product_facts(
-    bought: pl.DataFrame, types: pl.DataFrame, *, as_of: date
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The product and product-type columns of `FEATURES`, from every customer's facts.
+def product_facts(bought: pl.DataFrame, types: pl.DataFrame, *, as_of: date) -> pl.DataFrame:
+    """Every product of `types` with its type's and its own columns of `FEATURES`.
 
-    Computed once per history and passed to `features` for each block of customers.
+    Computed once per history and passed to `features` for each block of customers: one join on
+    the sku brings a candidate every product fact.
     """
     facts = _facts(bought, types)
     window = facts.filter(pl.col("in_lookback"))
@@ -78,7 +77,7 @@ def product_facts(
             coalesce=True,
         )
     )
-    return items, kinds
+    return types.join(items, on="sku", how="left").join(kinds, on="type", how="left")
 
 
 def features(
@@ -87,7 +86,7 @@ def features(
     types: pl.DataFrame,
     *,
     as_of: date,
-    products: tuple[pl.DataFrame, pl.DataFrame] | None = None,
+    products: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The candidates with every column of `FEATURES` plus `substitute`, `type` and `price`.
 
@@ -104,39 +103,35 @@ def features(
     `products` (from `product_facts` on the same history) saves recomputing the product columns
     for each block of customers; the customer columns read only the pool's customers' facts.
     """
-    items, kinds = products if products is not None else product_facts(bought, types, as_of=as_of)
+    catalogue = products if products is not None else product_facts(bought, types, as_of=as_of)
     mine = bought.join(pool.select("customer_id").unique(), on="customer_id", how="semi")
-    facts = _facts(mine, types)
-    window = facts.filter(pl.col("in_lookback"))
-    new = _new(as_of)
-    valued = window.with_columns(pl.col("price").fill_null(0.0).clip(lower_bound=0.0).alias("value"))
+    facts = _facts(mine, types).with_columns(
+        pl.col("price").fill_null(0.0).clip(lower_bound=0.0).alias("value")
+    )
+    in_window = pl.col("in_lookback")
+    # one table per key: the customer, the customer and category, the customer and type; a pair
+    # bought only before the window counts 0 items there but makes its type and category known
     people = facts.group_by("customer_id").agg(
-        pl.col("in_lookback").sum().alias("customer_items"),
-        pl.col("type").filter(pl.col("in_lookback")).n_unique().alias("customer_types"),
-        new.sum().alias("customer_new_items"),
+        in_window.sum().alias("customer_items"),
+        pl.col("type").filter(in_window).n_unique().alias("customer_types"),
+        _new(as_of).sum().alias("customer_new_items"),
         (pl.lit(as_of) - pl.col("first_day").max()).dt.total_days().alias("customer_days_since_new"),
+        pl.col("value").filter(in_window).sum().alias("customer_value"),
+        pl.col("price").filter(in_window).mean().alias("customer_mean_price"),
     )
-    spend = valued.group_by("customer_id").agg(
-        pl.col("value").sum().alias("customer_value"), pl.col("price").mean().alias("customer_mean_price")
+    in_category = facts.group_by("customer_id", "category").agg(
+        in_window.sum().alias("category_items"),
+        pl.col("value").filter(in_window).sum().alias("category_value"),
+        pl.lit(0).alias("category_new"),
     )
-    in_category = valued.group_by("customer_id", "category").agg(
-        pl.len().alias("category_items"), pl.col("value").sum().alias("category_value")
-    )
-    in_type = window.group_by("customer_id", "type").agg(pl.len().alias("type_items"))
-    ever_type = facts.select("customer_id", "type").unique().with_columns(pl.lit(0).alias("type_new"))
-    ever_category = (
-        facts.select("customer_id", "category").unique().with_columns(pl.lit(0).alias("category_new"))
+    in_type = facts.group_by("customer_id", "type").agg(
+        in_window.sum().alias("type_items"), pl.lit(0).alias("type_new")
     )
     return (
-        pool.join(types, on="sku", how="left")
-        .join(items, on="sku", how="left")
-        .join(kinds, on="type", how="left")
+        pool.join(catalogue, on="sku", how="left")
         .join(people, on="customer_id", how="left")
-        .join(spend, on="customer_id", how="left")
         .join(in_category, on=["customer_id", "category"], how="left")
         .join(in_type, on=["customer_id", "type"], how="left")
-        .join(ever_type, on=["customer_id", "type"], how="left")
-        .join(ever_category, on=["customer_id", "category"], how="left")
         .with_columns(
             pl.col("item_buyers", "item_new_buyers", "item_earlier_buyers", "type_buyers").fill_null(0),
             pl.col("type_new_buyers", "customer_items", "customer_types", "customer_new_items").fill_null(0),
