@@ -56,7 +56,7 @@ class SourceSpec:
     """
 
     per_source: tuple[int, ...] = (40, 40, 20, 20, 15, 10)
-    max_candidates: int = 40
+    max_candidates: int = 30
     model_items: int = 6000
 
     def __post_init__(self) -> None:
