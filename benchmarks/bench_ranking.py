@@ -64,7 +64,11 @@ def main() -> None:
         "--popularity-discount", default="auto", help='"auto" (the default) or a power within 0 and 2'
     )
     parser.add_argument("--max-product-share", type=float, default=RankingConfig().max_product_share)
-    parser.add_argument("--allow-substitutes", action="store_true", help="rerank without prefer_new_types")
+    parser.add_argument(
+        "--allow-substitutes",
+        action="store_true",
+        help="rank without prefer_new_types (substitutes not held back)",
+    )
     args = parser.parse_args()
     ranking = RankingConfig(
         prefer_new_types=not args.allow_substitutes,

@@ -15,9 +15,10 @@ import numpy as np
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from coupongen.analysis.item_models import ModelSpec, fit, purchase_matrix
+from coupongen.analysis.item_models import TOP_N, ModelSpec, fit, purchase_matrix
 from coupongen.analysis.item_scoring import score_customers
 from coupongen.analysis.relevance import recommend
+from coupongen.analysis.relevance_hold import scoring_depth
 from coupongen.engines.spark.relevance import SCORED_SCHEMA, scored_customers
 
 SKUS = [*(f"P{n:02d}" for n in range(12)), "Q1", "Q2"]
@@ -56,9 +57,11 @@ def _on_polars(bought: pl.DataFrame, spec: ModelSpec, promotable: pl.Series) -> 
     return score_customers(purchases, fit(purchases, spec), allowed=allowed)
 
 
-def _on_spark(spark, bought: pl.DataFrame, spec: ModelSpec, promotable: pl.Series) -> pl.DataFrame:
+def _on_spark(
+    spark, bought: pl.DataFrame, spec: ModelSpec, promotable: pl.Series, top_n: int = TOP_N
+) -> pl.DataFrame:
     frame = spark.createDataFrame(bought.to_arrow())
-    with scored_customers(frame, promotable, spec, partitions=3, block_rows=4) as scored:
+    with scored_customers(frame, promotable, spec, top_n=top_n, partitions=3, block_rows=4) as scored:
         got = pl.from_arrow(scored.toArrow())
     return got.cast(SCORED_SCHEMA).sort("customer_id", "rank")  # type: ignore[union-attr]
 
@@ -110,3 +113,11 @@ def check_spark_relevance_equals_polars(spark):
         recommend(bought, products, customers=wanted, spec=spec),
         check_exact=True,
     )
+    # With substitutes held back (product types from the sku's first two characters), the deeper
+    # lists the Spark stage scores for the hold give the driver the offers a model fitted there gives.
+    held = ModelSpec(max_substitute_share=0.2)
+    typed = products.with_columns(pl.col("sku").str.slice(0, 2).alias("category"))
+    deep = _on_spark(spark, bought, held, promotable, top_n=scoring_depth(held, TOP_N))
+    expected = recommend(bought, typed, spec=held)
+    assert_frame_equal(recommend(bought, typed, spec=held, scored=deep), expected, check_exact=True)
+    assert not expected.equals(recommend(bought, typed, spec=spec))

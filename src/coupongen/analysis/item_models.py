@@ -40,6 +40,8 @@ class ModelSpec:
     products per product. popularity_discount: item-kNN divides a product's similarity by its
     buyer count to this power, so the most popular products do not crowd out the rest. The
     defaults ranked best in backtests on the bundled data (docs/relevance.md).
+    max_substitute_share: the offers' order, not the model: at most this share of the offers are
+    products of a type the customer already buys (``relevance_hold``); None holds none back.
     """
 
     method: str = "ease"
@@ -49,6 +51,7 @@ class ModelSpec:
     max_items: int = 3000
     neighbours: int = 50
     popularity_discount: float = 0.25
+    max_substitute_share: float | None = None
 
     def __post_init__(self) -> None:
         if self.method not in FITTERS:
@@ -63,6 +66,8 @@ class ModelSpec:
             raise ValueError("max_items and neighbours must be at least 1")
         if self.popularity_discount < 0:
             raise ValueError(f"popularity_discount must be >= 0, got {self.popularity_discount}")
+        if self.max_substitute_share is not None and not 0.0 <= self.max_substitute_share <= 1.0:
+            raise ValueError(f"max_substitute_share must be within 0 and 1, got {self.max_substitute_share}")
 
 
 @dataclass(frozen=True)

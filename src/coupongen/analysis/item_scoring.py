@@ -72,9 +72,12 @@ def score_rows(
     top_n: int = TOP_N,
     allowed: np.ndarray | None = None,
     rows: np.ndarray | None = None,
+    anchors: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """`score_customers` as arrays: (positions in `rows` (or matrix rows), model columns of the
-    products, scores, model columns of the anchors), by row and then best first.
+    products, scores, model columns of the anchors (empty without `anchors`: naming them reads
+    each customer's purchases for every pair, most of the work of deep lists)), by row and then
+    best first.
     """
     ok = np.ones(model.columns.size, bool) if allowed is None else np.asarray(allowed)[model.columns]
     picked = np.arange(purchases.matrix.shape[0]) if rows is None else np.asarray(rows)
@@ -92,7 +95,7 @@ def score_rows(
         # the block's rows first, then the model's columns: slicing the columns of the whole
         # matrix would copy every customer's purchases for each call
         x = purchases.matrix[picked[start : start + size]][:, model.columns]
-        r, c, s, a = _score_block(x, model.weights, scored_weights, offered, top_n)
+        r, c, s, a = _score_block(x, model.weights if anchors else None, scored_weights, offered, top_n)
         return r + start, c, s, a
 
     # Blocks are independent and scipy and numpy release the GIL while they work: a few threads
@@ -109,14 +112,14 @@ def score_rows(
 
 def _score_block(
     x: sp.csr_matrix,
-    weights: np.ndarray | sp.csr_matrix,
+    weights: np.ndarray | sp.csr_matrix | None,
     scored_weights: np.ndarray | sp.csr_matrix,
     offered: np.ndarray,
     top_n: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The best ``top_n`` positive scores of each row of ``x`` over the ``offered`` columns
     (``scored_weights`` is ``weights[:, offered]``), the customer's own purchases left out:
-    (rows, model columns, scores, anchors).
+    (rows, model columns, scores, anchors: none without ``weights``).
     """
     live = np.flatnonzero(np.diff(x.indptr))
     if live.size < x.shape[0]:
@@ -133,7 +136,7 @@ def _score_block(
     scores[own_rows[own >= 0], own[own >= 0]] = -np.inf
     rows, cols, vals = _top_positive(scores, top_n)
     cols = offered[cols]
-    return rows, cols, vals, _anchors(x, weights, rows, cols)
+    return rows, cols, vals, np.empty(0, np.int64) if weights is None else row_anchors(x, weights, rows, cols)
 
 
 def _top_positive(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -171,7 +174,7 @@ def _kth_floor(values: np.ndarray, k: int) -> np.ndarray:
     return np.partition(maxima, starts.size - k, axis=1)[:, starts.size - k]
 
 
-def _anchors(
+def row_anchors(
     x: sp.csr_matrix, weights: np.ndarray | sp.csr_matrix, rows: np.ndarray, cols: np.ndarray
 ) -> np.ndarray:
     """For each (row, col) pair, the row's column i with the largest x[row, i] * weights[i, col]."""

@@ -120,7 +120,7 @@ def sparse_anchors(
 ) -> np.ndarray:
     """For each (row, col) pair, the row's column i with the largest x[row, i] * weights[i, col].
 
-    As `item_scoring._anchors`, with the weights looked up by a binary search of their sorted
+    As `item_scoring.row_anchors`, with the weights looked up by a binary search of their sorted
     (row, column) keys instead of scipy's element indexing (slow for millions of pairs).
     """
     if rows.size == 0:

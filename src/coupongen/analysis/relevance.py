@@ -12,7 +12,7 @@ from datetime import date
 
 import polars as pl
 
-from coupongen.analysis import reranker
+from coupongen.analysis import relevance_hold, reranker
 from coupongen.analysis.item_models import (
     FITTERS,
     TOP_N,
@@ -26,6 +26,7 @@ from coupongen.analysis.item_models import (
 )
 from coupongen.analysis.item_scoring import score_customers
 from coupongen.analysis.rank_spec import RankSpec
+from coupongen.analysis.ranking_caps import sample_customers
 from coupongen.analysis.relevance_fills import (
     RECOMMENDATION_SCHEMA,
     explain,
@@ -33,6 +34,7 @@ from coupongen.analysis.relevance_fills import (
     fill_from_rules,
     popular_for,
 )
+from coupongen.analysis.relevance_hold import LISTS
 from coupongen.config import Job
 from coupongen.inputs.contract import require_columns
 
@@ -72,7 +74,9 @@ def ranking_spec(job: Job, method: str | None = None) -> ModelSpec | RankSpec:
             lookback_days=job.config.segments.lookback_days,
             seed=job.config.seed,
         )
-    return ModelSpec(method=chosen)
+    return ModelSpec(
+        method=chosen, max_substitute_share=cfg.max_substitute_share if cfg.prefer_new_types else None
+    )
 
 
 # --- the stage -------------------------------------------------------------------------------------
@@ -155,6 +159,9 @@ class Ranker:
         self.promotable = products.filter(pl.col("promo_allowed"))["sku"]
         self.allowed = self.purchases.items.is_in(self.promotable.implode()).to_numpy()
         self._model: ItemModel | None = None
+        self._factor: float | None = None
+        self._hold: relevance_hold.FittedHold | None = None
+        self._types: tuple[pl.DataFrame, pl.DataFrame] | None = None
 
     @property
     def model(self) -> ItemModel | None:
@@ -170,6 +177,64 @@ class Ranker:
         """True when the ranking scores customers with an item model fitted here."""
         return isinstance(self.spec, ModelSpec) and self.scored is None and bool(self.purchases.items.len())
 
+    def modelled(self, wanted: pl.DataFrame) -> pl.DataFrame:
+        """The model's best `top_n` for the `wanted` customers (`wanted`'s rows), substitutes held
+        back under a spec that says so (`relevance_hold`); `score_customers`' columns.
+        """
+        spec = self.spec
+        assert isinstance(spec, ModelSpec)
+        present = wanted.filter(pl.col("row").is_not_null())
+        share = spec.max_substitute_share
+        if self.scored is not None:
+            lists = self.scored.join(present, on="customer_id", how="semi")
+            if share is None:
+                return (
+                    lists.filter(pl.col("rank") <= self.top_n)
+                    .select(LISTS.names())
+                    .sort("customer_id", "rank")
+                )
+            deep = lists.filter(pl.col("rank") <= self.depth).select(LISTS.names())
+            return relevance_hold.held(self._flagged(deep), self.top_n, self.hold_factor(share))
+        if not present.height or (model := self.model) is None:
+            return LISTS.to_frame()
+        rows = present["row"].to_numpy()
+        if share is None:
+            return score_customers(self.purchases, model, top_n=self.top_n, allowed=self.allowed, rows=rows)
+        return self._fitted_hold(model).lists(rows, self.depth, self.top_n, self.hold_factor(share))
+
+    @property
+    def depth(self) -> int:
+        """Products scored per customer: more than the offers when substitutes are held back."""
+        return relevance_hold.scoring_depth(self.spec, self.top_n)  # type: ignore[arg-type]
+
+    def hold_factor(self, share: float) -> float:
+        """The night's factor on substitutes' scores, found once on a seeded sample of everyone who
+        bought in the window, so that a customer's list is the same whatever group they come in.
+        """
+        if self._factor is None:
+            drawn = self.wanted(sample_customers(self.purchases.customers))
+            if self.scored is not None:
+                lists = self.scored.join(drawn, on="customer_id", how="semi").filter(
+                    pl.col("rank") <= self.depth
+                )
+                sample = self._flagged(lists.sort("customer_id", "rank"))
+            elif (model := self.model) is not None:
+                sample = self._fitted_hold(model).sample(drawn["row"].drop_nulls().to_numpy(), self.depth)
+            else:
+                sample = pl.DataFrame()
+            self._factor = relevance_hold.hold_factor(sample, self.top_n, share)
+        return self._factor
+
+    def _fitted_hold(self, model: ItemModel) -> relevance_hold.FittedHold:
+        if self._hold is None:
+            self._hold = relevance_hold.FittedHold.of(self.purchases, model, self.allowed, self.products)
+        return self._hold
+
+    def _flagged(self, lists: pl.DataFrame) -> pl.DataFrame:
+        if self._types is None:
+            self._types = relevance_hold.bought_types(self.bought, self.products)
+        return relevance_hold.flagged(lists, *self._types)
+
     def wanted(self, customers: Iterable[str] | pl.Series | None) -> pl.DataFrame:
         """The customers to rank with their matrix row (null when they bought nothing in the window)."""
         return _wanted(self.purchases, customers)
@@ -178,32 +243,15 @@ class Ranker:
         """`recommend`'s ranking of ``customers`` (default: everyone who bought in the window)."""
         spec, top_n, purchases = self.spec, self.top_n, self.purchases
         wanted = self.wanted(customers)
-        rows = wanted.filter(pl.col("row").is_not_null())["row"].to_numpy()
-        modelled = pl.DataFrame(
-            schema={
-                "customer_id": pl.String,
-                "sku": pl.String,
-                "rank": pl.Int32,
-                "score": pl.Float64,
-                "anchor": pl.String,
-            }
-        )
+        modelled = LISTS.to_frame()
         if isinstance(spec, RankSpec):
             day = self.as_of or _facts_day(self.bought)
             if day is not None and wanted.height:
                 modelled = reranker.rank(
                     self.bought, self.products, wanted["customer_id"], as_of=day, top_n=top_n, spec=spec
                 ).drop("substitute")
-        elif self.scored is not None:
-            modelled = (
-                self.scored.join(wanted.filter(pl.col("row").is_not_null()), on="customer_id", how="semi")
-                .filter(pl.col("rank") <= top_n)
-                .select(modelled.columns)
-                .cast(modelled.schema)
-                .sort("customer_id", "rank")
-            )
-        elif rows.size and (model := self.model) is not None:
-            modelled = score_customers(purchases, model, top_n=top_n, allowed=self.allowed, rows=rows)
+        else:
+            modelled = self.modelled(wanted).cast(LISTS)
         recent = self.bought.filter(pl.col("in_lookback")).select("customer_id", "sku", "receipts")
         ranked = explain(modelled.with_columns(pl.lit(spec.method).alias("source")), self.rules)
         ranked = fill_from_rules(ranked, wanted, recent, self.rules, self.promotable, top_n)

@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from coupongen.analysis import affinity
+from coupongen.analysis.item_models import TOP_N
 from coupongen.analysis.night import Analysis, analyse
+from coupongen.analysis.relevance_hold import scoring_depth
 from coupongen.config import Job
 from coupongen.engines import stages
 from coupongen.engines.spark import features, relevance, rules, segments
@@ -186,7 +188,11 @@ def _relevance(
         stages.begin_stage(store.folder(relevance.STAGE))
         return None
     promotable = products.filter(pl.col("promo_allowed"))["sku"]
-    with spark_stage(relevance.STAGE), relevance.scored_customers(bought, promotable, spec) as scored:
+    depth = scoring_depth(spec, TOP_N)
+    with (
+        spark_stage(relevance.STAGE),
+        relevance.scored_customers(bought, promotable, spec, top_n=depth) as scored,
+    ):
         store.put(relevance.STAGE, scored)
     like = pl.DataFrame(schema=relevance.SCORED_SCHEMA)
     return store.back(relevance.STAGE, like).sort("customer_id", "rank")

@@ -1,0 +1,144 @@
+"""Substitutes held back in a collaborative model's lists (`relevance_hold`, the `Ranker`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from coupongen.analysis.item_models import ModelSpec, fit, purchase_matrix
+from coupongen.analysis.item_scoring import score_customers
+from coupongen.analysis.relevance import Ranker, recommend, relevance_hold
+
+# Each of five customers bought the milk M1; the model (scores given, as from another engine)
+# puts another milk first and a product of a new type second, the milk's lead shrinking from U1
+# to U5. One offer each.
+LEADS = {"U1": 9.0, "U2": 3.0, "U3": 1.5, "U4": 1.2, "U5": 1.1}
+
+
+def _bought(baskets: dict[str, list[str]]) -> pl.DataFrame:
+    rows = [(c, s, 2, True, 10) for c, skus in baskets.items() for s in skus]
+    return pl.DataFrame(
+        rows,
+        schema={
+            "customer_id": pl.String,
+            "sku": pl.String,
+            "receipts": pl.Int32,
+            "in_lookback": pl.Boolean,
+            "days_since_last": pl.Int32,
+        },
+        orient="row",
+    )
+
+
+def _catalogue(types: dict[str, str]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "sku": list(types),
+            "category": [t.split("/")[0] for t in types.values()],
+            "subcategory": [t.split("/")[1] for t in types.values()],
+            "promo_allowed": [True] * len(types),
+        }
+    )
+
+
+def _given_lists() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    bought = _bought({c: ["M1"] for c in LEADS})
+    catalogue = _catalogue({"M1": "DAIRY/MILK", "M2": "DAIRY/MILK", "J1": "SPREADS/JAM"})
+    scored = pl.DataFrame(
+        [row for c, lead in LEADS.items() for row in ((c, "M2", 1, lead, "M1"), (c, "J1", 2, 1.0, "M1"))],
+        schema={
+            "customer_id": pl.String,
+            "sku": pl.String,
+            "rank": pl.Int32,
+            "score": pl.Float64,
+            "anchor": pl.String,
+        },
+        orient="row",
+    )
+    return bought, catalogue, scored
+
+
+@pytest.mark.parametrize(
+    ("share", "milk"),
+    [
+        (None, ["U1", "U2", "U3", "U4", "U5"]),
+        (1.0, ["U1", "U2", "U3", "U4", "U5"]),
+        (0.4, ["U1", "U2"]),
+        (0.2, ["U1"]),
+        (0.0, []),
+    ],
+)
+def test_one_factor_keeps_the_substitutes_of_the_customers_they_lead_most(share, milk):
+    bought, catalogue, scored = _given_lists()
+    ranked = recommend(bought, catalogue, top_n=1, spec=ModelSpec(max_substitute_share=share), scored=scored)
+    assert ranked.filter(pl.col("sku") == "M2")["customer_id"].to_list() == milk
+    assert ranked.height == 5 and set(ranked["sku"]) <= {"M2", "J1"}
+    assert (ranked["rank"] == 1).all()
+
+
+def test_the_depth_scored_follows_the_hold():
+    assert relevance_hold.scoring_depth(ModelSpec(), 5) == 5
+    assert (
+        relevance_hold.scoring_depth(ModelSpec(max_substitute_share=0.2), 5) == 5 * relevance_hold.HELD_DEPTH
+    )
+    with pytest.raises(ValueError, match="max_substitute_share"):
+        ModelSpec(max_substitute_share=1.5)
+
+
+def _history(seed: int = 3) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """300 customers over 60 products of 20 types: each leans to two types and buys within them."""
+    rng = np.random.default_rng(seed)
+    types = {f"P{i:02d}": f"C{i % 4}/T{i % 20}" for i in range(60)}
+    by_type = [[s for s, t in types.items() if t.endswith(f"/T{k}")] for k in range(20)]
+    baskets = {}
+    for n in range(300):
+        liked = rng.choice(20, size=2, replace=False)
+        picks = {str(rng.choice(by_type[k])) for k in liked for _ in range(3)}
+        picks |= {str(s) for s in rng.choice(list(types), size=2, replace=False)}
+        baskets[f"U{n:03d}"] = sorted(picks)
+    return _bought(baskets), _catalogue(types)
+
+
+def _substitute_share(ranked: pl.DataFrame, bought: pl.DataFrame, catalogue: pl.DataFrame) -> float:
+    types, mine = relevance_hold.bought_types(bought, catalogue)
+    return float(relevance_hold.flagged(ranked, types, mine)["substitute"].mean())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("method", ["ease", "knn"])
+def test_a_fitted_model_s_offers_keep_substitutes_to_the_share(method):
+    bought, catalogue = _history()
+    free = recommend(bought, catalogue, top_n=3, spec=ModelSpec(method=method))
+    held = recommend(bought, catalogue, top_n=3, spec=ModelSpec(method=method, max_substitute_share=0.2))
+    assert _substitute_share(free, bought, catalogue) > 0.4
+    modelled = held.filter(pl.col("source") == method)
+    assert modelled.height > 0.9 * held.height
+    assert _substitute_share(modelled, bought, catalogue) <= 0.2
+    # a share nothing exceeds keeps the model's own lists, anchors named the same way
+    same = recommend(bought, catalogue, top_n=3, spec=ModelSpec(method=method, max_substitute_share=1.0))
+    assert_frame_equal(same, free)
+
+
+@pytest.mark.parametrize("method", ["ease", "knn"])
+def test_lists_scored_elsewhere_are_held_as_a_model_fitted_here_holds_them(method):
+    bought, catalogue = _history(seed=11)
+    spec = ModelSpec(method=method, max_substitute_share=0.2)
+    matrix = purchase_matrix(bought)
+    allowed = np.ones(matrix.items.len(), bool)
+    scored = score_customers(
+        matrix, fit(matrix, spec), top_n=relevance_hold.scoring_depth(spec, 3), allowed=allowed
+    )
+    here = recommend(bought, catalogue, top_n=3, spec=spec)
+    assert_frame_equal(recommend(bought, catalogue, top_n=3, spec=spec, scored=scored), here)
+    assert _substitute_share(here.filter(pl.col("source") == method), bought, catalogue) <= 0.2
+
+
+def test_a_customer_s_offers_do_not_depend_on_the_group_they_are_ranked_in():
+    bought, catalogue = _history(seed=5)
+    spec = ModelSpec(max_substitute_share=0.2)
+    everyone = Ranker(bought, catalogue, top_n=3, spec=spec).rank()
+    ranker = Ranker(bought, catalogue, top_n=3, spec=spec)
+    ids = everyone["customer_id"].unique().sort()
+    parts = [ranker.rank(ids.gather_every(2, offset)) for offset in (1, 0)]
+    assert_frame_equal(pl.concat(parts).sort("customer_id", "rank"), everyone)
