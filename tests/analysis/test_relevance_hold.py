@@ -10,6 +10,7 @@ from polars.testing import assert_frame_equal
 from coupongen.analysis.item_models import ModelSpec, fit, purchase_matrix
 from coupongen.analysis.item_scoring import score_customers
 from coupongen.analysis.relevance import Ranker, recommend, relevance_hold
+from coupongen.errors import InputError
 
 # Each of five customers bought the milk M1; the model (scores given, as from another engine)
 # puts another milk first and a product of a new type second, the milk's lead shrinking from U1
@@ -85,6 +86,9 @@ def test_the_depth_scored_follows_the_hold():
     )
     with pytest.raises(ValueError, match="max_substitute_share"):
         ModelSpec(max_substitute_share=1.5)
+    bought, catalogue = _history()
+    with pytest.raises(InputError, match="category"):
+        recommend(bought, catalogue.drop("category"), spec=ModelSpec(max_substitute_share=0.2))
 
 
 def _history(seed: int = 3) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -103,9 +103,11 @@ def recommend(
     from the association `rules` their purchases fire (all antecedents bought; the best
     confidence, then lift, first), then the most-bought products. Products with
     `promo_allowed=false` or missing from `products` are never recommended. `scored`, when given
-    for a model `spec`, is the model's best `top_n` (or more) per customer computed elsewhere
+    for a model `spec`, is the model's best products per customer computed elsewhere
     (`score_customers`' columns, the Spark engine's relevance stage) for the same `spec` and
-    `bought`: used instead of fitting the model here.
+    `bought`, at least `relevance_hold.scoring_depth(spec, top_n)` of them (more than `top_n`
+    when the spec holds substitutes back; fewer give other offers than a model fitted here):
+    used instead of fitting the model here.
 
     Returns:
         One row per recommendation, sorted by customer_id and rank, with the columns
@@ -147,7 +149,9 @@ class Ranker:
         require_columns(
             bought.columns, ["customer_id", "in_lookback", "receipts", "sku"], source="bought frame"
         )
-        require_columns(products.columns, ["promo_allowed", "sku"], source="products frame")
+        held = isinstance(self.spec, ModelSpec) and self.spec.max_substitute_share is not None
+        needed = ["promo_allowed", "sku", *(["category"] if held else [])]
+        require_columns(products.columns, needed, source="products frame")
         self.bought, self.products, self.rules = bought, products, rules
         self.top_n, self.as_of, self.scored = top_n, as_of, scored
         if isinstance(self.spec, RankSpec):
