@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 import pytest
@@ -9,8 +12,11 @@ from polars.testing import assert_frame_equal
 
 from coupongen.analysis.item_models import ModelSpec, fit, purchase_matrix
 from coupongen.analysis.item_scoring import score_customers
-from coupongen.analysis.relevance import Ranker, recommend, relevance_hold
+from coupongen.analysis.relevance import Ranker, model_spec, ranking_spec, recommend, relevance_hold
+from coupongen.config import CampaignConfig, Job, JobConfig
+from coupongen.config.job import RankingConfig
 from coupongen.errors import InputError
+from coupongen.offers.candidates import OfferContext, cross_sell_candidates
 
 # Each of five customers bought the milk M1; the model (scores given, as from another engine)
 # puts another milk first and a product of a new type second, the milk's lead shrinking from U1
@@ -146,3 +152,42 @@ def test_a_customer_s_offers_do_not_depend_on_the_group_they_are_ranked_in():
     ids = everyone["customer_id"].unique().sort()
     parts = [ranker.rank(ids.gather_every(2, offset)) for offset in (1, 0)]
     assert_frame_equal(pl.concat(parts).sort("customer_id", "rank"), everyone)
+
+
+def test_the_job_s_collaborative_model_holds_substitutes_as_its_ranking_says():
+    def job(**ranking) -> Job:
+        return Job(Path("job.toml"), JobConfig(ranking=RankingConfig(**ranking)), ())
+
+    assert model_spec(job()) == ModelSpec(max_substitute_share=0.2)
+    assert model_spec(job(method="rerank", max_substitute_share=0.1)) == ModelSpec(max_substitute_share=0.1)
+    assert model_spec(job(method="knn", prefer_new_types=False)) == ModelSpec(method="knn")
+    assert ranking_spec(job(method="knn")) == ModelSpec(method="knn", max_substitute_share=0.2)
+
+
+def test_a_cross_sell_pick_ranked_on_the_spot_holds_substitutes_back():
+    bought, catalogue = _history(seed=7)
+    catalogue = catalogue.with_columns(pl.col("sku").alias("name"), pl.lit(1.0).alias("price"))
+    eligible = bought.select("customer_id").unique().sort("customer_id")
+    campaign = CampaignConfig.model_validate(
+        {"name": "cs", "type": "cross_sell", "reward": {"type": "percent", "value": 15}}
+    )
+
+    def picked_substitutes(model: ModelSpec | None) -> float:
+        ctx = OfferContext(
+            customers=eligible,
+            bought=bought,
+            categories=pl.DataFrame(),
+            products=catalogue,
+            rules=pl.DataFrame(),
+            as_of=date(2026, 11, 22),
+            lookback_days=365,
+            model=model,
+        )
+        picks = cross_sell_candidates(eligible, ctx, campaign).select(
+            "customer_id", pl.col("target").alias("sku")
+        )
+        assert picks.height > 0.9 * eligible.height
+        return _substitute_share(picks, bought, catalogue)
+
+    assert picked_substitutes(None) > 0.4
+    assert picked_substitutes(ModelSpec(max_substitute_share=0.2)) < 0.25

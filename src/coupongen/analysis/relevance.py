@@ -8,6 +8,7 @@ fill come from association rules, then popularity (``relevance_fills``).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import date
 
 import polars as pl
@@ -49,6 +50,7 @@ __all__ = [
     "WEIGHTINGS",
     "ModelSpec",
     "RankSpec",
+    "model_spec",
     "popular_unbought",
     "ranking_spec",
     "recommend",
@@ -74,8 +76,17 @@ def ranking_spec(job: Job, method: str | None = None) -> ModelSpec | RankSpec:
             lookback_days=job.config.segments.lookback_days,
             seed=job.config.seed,
         )
+    return replace(model_spec(job), method=chosen)
+
+
+def model_spec(job: Job) -> ModelSpec:
+    """The collaborative model of the job's `[ranking]` (EASE when it ranks with the learned
+    ranking), substitutes held back as it says: what a campaign's own target set is ranked with.
+    """
+    cfg = job.config.ranking
+    method = "ease" if cfg.method == reranker.METHOD else cfg.method
     return ModelSpec(
-        method=chosen, max_substitute_share=cfg.max_substitute_share if cfg.prefer_new_types else None
+        method=method, max_substitute_share=cfg.max_substitute_share if cfg.prefer_new_types else None
     )
 
 

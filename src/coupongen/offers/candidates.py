@@ -13,6 +13,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from coupongen.analysis import relevance
+from coupongen.analysis.item_models import ModelSpec
 from coupongen.config import CampaignConfig
 from coupongen.offers.eligibility import restricted_categories
 
@@ -41,6 +42,8 @@ class OfferContext:
     tables measured on the history (`chances.estimate_chances`; None: no chance is known);
     calibrated: the relevance scores are chances (the learned ranking's); margin_rate: the margin
     on sales of products without a cost. The last three give each offer its expected value.
+    model: the collaborative model the cross-sell offer type ranks with when it computes the
+    ranking itself (a campaign's own target set: `relevance.model_spec`; None: EASE, no hold).
     """
 
     customers: pl.DataFrame
@@ -57,6 +60,7 @@ class OfferContext:
     chances: pl.DataFrame | None = None
     calibrated: bool = False
     margin_rate: float = 0.25
+    model: ModelSpec | None = None
 
     def bought_recently(self) -> pl.DataFrame:
         """(customer_id, sku) of every purchase in the look-back window, oversized lines included."""
@@ -106,7 +110,7 @@ def cross_sell_candidates(
     ranked = ctx.relevance
     if ranked is None:
         ranked = relevance.recommend(
-            ctx.bought, ctx.products, rules=ctx.rules, customers=eligible["customer_id"]
+            ctx.bought, ctx.products, rules=ctx.rules, customers=eligible["customer_id"], spec=ctx.model
         )
     recent = ctx.bought.lazy().filter(pl.col("in_lookback")).select("customer_id", "sku", "receipts")
     names = _names(ctx.products)

@@ -19,7 +19,7 @@ from functools import partial
 import polars as pl
 
 from coupongen.analysis.night import Analysis
-from coupongen.analysis.relevance import Ranker, ranking_spec
+from coupongen.analysis.relevance import Ranker, model_spec, ranking_spec
 from coupongen.config import CampaignConfig, Job, amount
 from coupongen.offers.bounded_cut import bounded_cut, can_bound
 from coupongen.offers.campaign_free import (
@@ -381,6 +381,7 @@ def plan_night(
         also_bought=also_bought,
         chances=chances,
         calibrated=ranking_spec(job).method == "rerank",
+        model=model_spec(job),
         margin_rate=job.config.margin_rate,
     )
     return plan_offers(
