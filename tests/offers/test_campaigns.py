@@ -293,3 +293,25 @@ def test_an_exclusive_campaigns_customers_get_no_other_offer_that_night():
     # listed after another campaign, an exclusive one skips the customers that one chose
     plan = plan_offers((coffee, sorry), ctx, max_per_customer=2, seed=1)
     assert plan.offers.filter(pl.col("campaign") == "sorry").is_empty()
+
+
+def test_a_cross_sell_pick_in_a_target_set_is_explained_by_a_purchase_outside_it():
+    ctx = coffee_context()
+    ids = ctx.customers["customer_id"].to_list()
+    bought = pl.DataFrame(
+        {
+            "customer_id": [*ids, "C9", "C9"],
+            "sku": ["GREEN"] * len(ids) + ["GREEN", "ESPRESSO"],
+            "receipts": [3] * len(ids) + [2, 2],
+            "in_lookback": [True] * (len(ids) + 2),
+        },
+        schema_overrides={"receipts": pl.Int32},
+    )
+    camp = coffee_campaign(type="cross_sell", eligibility={}, target={"categories": ["coffee"]})
+    offers = plan_offers((camp,), replace(ctx, bought=bought), max_per_customer=1, seed=1).offers
+    assert offers.height == len(ids)
+    assert offers["target"].unique().to_list() == ["ESPRESSO"]
+    # the tea the customer buys is named, though only coffee may be offered
+    assert offers["reason"].unique().to_list() == [
+        "bought Green tea 3x in 365 days; customers who buy Green tea also buy Espresso beans"
+    ]

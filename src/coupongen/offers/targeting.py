@@ -58,6 +58,8 @@ def apply_target(cands: pl.DataFrame, ctx: OfferContext, campaign: CampaignConfi
         return cands
     who = cands.select("customer_id", "priority", pl.col("reason").alias("why"))
     picked = _pick(who, ctx, campaign, target)
+    # a cross-sell candidate's own reason explains a product outside the set: the pick's says it all
+    parts = ["reason"] if campaign.type == "cross_sell" else ["why", "reason"]
     return (
         who.join(picked, on="customer_id")
         .select(
@@ -66,7 +68,7 @@ def apply_target(cands: pl.DataFrame, ctx: OfferContext, campaign: CampaignConfi
             "target",
             "priority",
             "base_value",
-            pl.concat_str([pl.col("why"), pl.col("reason")], separator="; ").alias("reason"),
+            pl.concat_str(parts, separator="; ").alias("reason"),
         )
         .cast(CANDIDATE_SCHEMA)  # type: ignore[arg-type]
     )
@@ -76,7 +78,11 @@ def _pick(who: pl.DataFrame, ctx: OfferContext, campaign: CampaignConfig, target
     """customer_id, target_kind, target, base_value, reason: one pick per customer who has one."""
     products = target_products(ctx.products, target)
     if target.rule == "model" or campaign.type == "cross_sell":
-        narrowed = replace(ctx, products=products, relevance=None)
+        # Only the set's products may be offered, but the reason names the customer's own purchase
+        # behind the pick, which need not be in the set: every product stays, the others unpromoted.
+        in_set = pl.col("sku").is_in(products["sku"].implode())
+        unpromoted = ctx.products.with_columns(pl.col("promo_allowed") & in_set)
+        narrowed = replace(ctx, products=unpromoted, relevance=None)
         return _without_priority(cross_sell_candidates(who, narrowed, campaign))
     if target.rule == "replenishment":
         narrowed = replace(ctx, products=products)
