@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import polars as pl
@@ -24,8 +25,12 @@ BASKETS = {"U1": "AB", "U2": "ABC", "U3": "BC", "U4": "CD"}
 AB, AC, BC, CD = 2 / math.sqrt(6), 1 / math.sqrt(6), 2 / 3, 1 / math.sqrt(3)
 
 
-def bought(baskets: dict[str, str], *, old: dict[str, str] | None = None, receipts: int = 2) -> pl.DataFrame:
-    """customer_products-style rows: in the look-back window, or bought before it (``old``)."""
+def bought(
+    baskets: Mapping[str, Iterable[str]], *, old: Mapping[str, Iterable[str]] | None = None, receipts: int = 2
+) -> pl.DataFrame:
+    """customer_products-style rows: in the look-back window, or bought before it (``old``); a
+    customer's skus are one character each in a string, or a list.
+    """
     rows = [(c, s, receipts, True, 10) for c, skus in baskets.items() for s in skus]
     rows += [(c, s, receipts, False, 400) for c, skus in (old or {}).items() for s in skus]
     return pl.DataFrame(

@@ -17,26 +17,12 @@ from coupongen.config import CampaignConfig, Job, JobConfig
 from coupongen.config.job import RankingConfig
 from coupongen.errors import InputError
 from coupongen.offers.candidates import OfferContext, cross_sell_candidates
+from tests.analysis.test_relevance import bought as window_facts
 
 # Each of five customers bought the milk M1; the model (scores given, as from another engine)
 # puts another milk first and a product of a new type second, the milk's lead shrinking from U1
 # to U5. One offer each.
 LEADS = {"U1": 9.0, "U2": 3.0, "U3": 1.5, "U4": 1.2, "U5": 1.1}
-
-
-def _bought(baskets: dict[str, list[str]]) -> pl.DataFrame:
-    rows = [(c, s, 2, True, 10) for c, skus in baskets.items() for s in skus]
-    return pl.DataFrame(
-        rows,
-        schema={
-            "customer_id": pl.String,
-            "sku": pl.String,
-            "receipts": pl.Int32,
-            "in_lookback": pl.Boolean,
-            "days_since_last": pl.Int32,
-        },
-        orient="row",
-    )
 
 
 def _catalogue(types: dict[str, str]) -> pl.DataFrame:
@@ -51,7 +37,7 @@ def _catalogue(types: dict[str, str]) -> pl.DataFrame:
 
 
 def _given_lists() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    bought = _bought({c: ["M1"] for c in LEADS})
+    bought = window_facts({c: ["M1"] for c in LEADS})
     catalogue = _catalogue({"M1": "DAIRY/MILK", "M2": "DAIRY/MILK", "J1": "SPREADS/JAM"})
     scored = pl.DataFrame(
         [row for c, lead in LEADS.items() for row in ((c, "M2", 1, lead, "M1"), (c, "J1", 2, 1.0, "M1"))],
@@ -108,12 +94,17 @@ def _history(seed: int = 3) -> tuple[pl.DataFrame, pl.DataFrame]:
         picks = {str(rng.choice(by_type[k])) for k in liked for _ in range(3)}
         picks |= {str(s) for s in rng.choice(list(types), size=2, replace=False)}
         baskets[f"U{n:03d}"] = sorted(picks)
-    return _bought(baskets), _catalogue(types)
+    return window_facts(baskets), _catalogue(types)
 
 
-def _substitute_share(ranked: pl.DataFrame, bought: pl.DataFrame, catalogue: pl.DataFrame) -> float:
-    types, mine = relevance_hold.bought_types(bought, catalogue)
-    return float(relevance_hold.flagged(ranked, types, mine)["substitute"].mean())  # type: ignore[arg-type]
+def _substitute_share(ranked: pl.DataFrame, history: pl.DataFrame, catalogue: pl.DataFrame) -> float:
+    """The share of offers of a type (category/subcategory) the customer bought in the window."""
+    kinds = catalogue.select("sku", pl.format("{}/{}", "category", "subcategory").alias("type"))
+    theirs = (
+        history.filter(pl.col("in_lookback")).join(kinds, on="sku").select("customer_id", "type").unique()
+    )
+    offered = ranked.select("customer_id", "sku").join(kinds, on="sku")
+    return offered.join(theirs, on=["customer_id", "type"], how="semi").height / offered.height
 
 
 @pytest.mark.parametrize("method", ["ease", "knn"])

@@ -175,8 +175,7 @@ class Ranker:
         self.allowed = self.purchases.items.is_in(self.promotable.implode()).to_numpy()
         self._model: ItemModel | None = None
         self._factor: float | None = None
-        self._hold: relevance_hold.FittedHold | None = None
-        self._types: tuple[pl.DataFrame, pl.DataFrame] | None = None
+        self._types: relevance_hold.BoughtTypes | None = None
 
     @property
     def model(self) -> ItemModel | None:
@@ -209,7 +208,7 @@ class Ranker:
                     .sort("customer_id", "rank")
                 )
             deep = lists.filter(pl.col("rank") <= self.depth).select(LISTS.names())
-            return relevance_hold.held(self._flagged(deep), self.top_n, self.hold_factor(share))
+            return self._scored_hold().lists(deep, self.top_n, self.hold_factor(share))
         if not present.height or (model := self.model) is None:
             return LISTS.to_frame()
         rows = present["row"].to_numpy()
@@ -229,10 +228,8 @@ class Ranker:
         if self._factor is None:
             drawn = self.wanted(sample_customers(self.purchases.customers))
             if self.scored is not None:
-                lists = self.scored.join(drawn, on="customer_id", how="semi").filter(
-                    pl.col("rank") <= self.depth
-                )
-                sample = self._flagged(lists.sort("customer_id", "rank"))
+                lists = self.scored.join(drawn, on="customer_id", how="semi")
+                sample = self._scored_hold().sample(lists.filter(pl.col("rank") <= self.depth))
             elif (model := self.model) is not None:
                 sample = self._fitted_hold(model).sample(drawn["row"].drop_nulls().to_numpy(), self.depth)
             else:
@@ -240,15 +237,16 @@ class Ranker:
             self._factor = relevance_hold.hold_factor(sample, self.top_n, share)
         return self._factor
 
-    def _fitted_hold(self, model: ItemModel) -> relevance_hold.FittedHold:
-        if self._hold is None:
-            self._hold = relevance_hold.FittedHold.of(self.purchases, model, self.allowed, self.products)
-        return self._hold
-
-    def _flagged(self, lists: pl.DataFrame) -> pl.DataFrame:
+    def _bought_types(self) -> relevance_hold.BoughtTypes:
         if self._types is None:
-            self._types = relevance_hold.bought_types(self.bought, self.products)
-        return relevance_hold.flagged(lists, *self._types)
+            self._types = relevance_hold.BoughtTypes.of(self.purchases, self.products)
+        return self._types
+
+    def _fitted_hold(self, model: ItemModel) -> relevance_hold.FittedHold:
+        return relevance_hold.FittedHold(self.purchases, model, self.allowed, self._bought_types())
+
+    def _scored_hold(self) -> relevance_hold.ScoredHold:
+        return relevance_hold.ScoredHold(self.purchases, self._bought_types())
 
     def wanted(self, customers: Iterable[str] | pl.Series | None) -> pl.DataFrame:
         """The customers to rank with their matrix row (null when they bought nothing in the window)."""

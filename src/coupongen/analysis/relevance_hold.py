@@ -9,9 +9,9 @@ under that order: at most the share of the night's offers are substitutes. A cus
 products are all substitutes may keep several, one with good new types none. The learned ranking
 holds its own candidates the same way (``reranker_order``).
 
-Lists scored elsewhere (the Spark engine's) are held as frames (`flagged`, `held`); a model
-fitted here is scored and held in matrix codes, a block of customers at a time (`FittedHold`),
-with the same result.
+Both lists scored elsewhere (the Spark engine's, `ScoredHold`) and a model fitted here
+(`FittedHold`, scored a block of customers at a time) are held in the purchase matrix's integer
+codes by one function (`held_places`), with the same result.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import polars as pl
 
 from coupongen.analysis.item_models import ItemModel, ModelSpec, PurchaseMatrix, codes_of
 from coupongen.analysis.item_scoring import row_anchors, score_rows
-from coupongen.analysis.ranking_caps import exposure_capped, substitute_discount
+from coupongen.analysis.ranking_caps import substitute_discount
 from coupongen.analysis.ranking_sources import product_types
 
 HELD_DEPTH = 4
@@ -55,80 +55,28 @@ def hold_factor(sample: pl.DataFrame, top_n: int, share: float) -> float:
     return substitute_discount(sample, top_n, share)
 
 
-# --- lists scored elsewhere, as frames --------------------------------------------------------------
-
-
-def bought_types(bought: pl.DataFrame, products: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(sku -> type, the customer's types bought in the look-back window: customer_id, type)."""
-    types = product_types(products).select("sku", "type")
-    mine = (
-        bought.filter(pl.col("in_lookback"))
-        .select("customer_id", "sku")
-        .join(types, on="sku", how="inner")
-        .select("customer_id", "type")
-        .unique()
-    )
-    return types, mine
-
-
-def flagged(ranked: pl.DataFrame, types: pl.DataFrame, mine: pl.DataFrame) -> pl.DataFrame:
-    """`ranked` (customer_id, sku, ...) with `substitute`: the sku's type is one the customer buys."""
-    return (
-        ranked.join(types, on="sku", how="left", maintain_order="left")
-        .join(
-            mine.with_columns(pl.lit(True).alias("substitute")),
-            on=["customer_id", "type"],
-            how="left",
-            maintain_order="left",
-        )
-        .with_columns(pl.col("substitute").fill_null(False))
-        .drop("type")
-    )
-
-
-def held(ranked: pl.DataFrame, top_n: int, factor: float) -> pl.DataFrame:
-    """Each customer's first `top_n` of `ranked` (customer_id, sku, rank, positive scores,
-    `substitute` flagged) with substitutes' scores times `factor`; `rank` renumbered from 1.
-    """
-    placed = exposure_capped(
-        ranked.sort("customer_id", "rank").drop("rank"),
-        top_n,
-        substitute_share=None,
-        product_share=1.0,
-        substitute_factor=factor,
-    )
-    return placed.drop("substitute")
-
-
-# --- a model fitted here, in matrix codes ------------------------------------------------------------
-
-
 @dataclass(frozen=True)
-class FittedHold:
-    """A fitted model's lists held back, in the purchase matrix's codes.
-
-    item_type: each matrix column's type code (-1 without a type); bought: the sorted codes
-    row * types + type of every type each customer (matrix row) bought in the window.
+class BoughtTypes:
+    """The product types each customer bought in the look-back window, in the purchase matrix's
+    codes: `item_type` is each matrix column's type code (-1 without a type), `keys` the sorted
+    codes row * `types` + type of every type each customer (matrix row) bought; `sku_type` (sku,
+    t) the type code of every product.
     """
 
-    purchases: PurchaseMatrix
-    model: ItemModel
-    allowed: np.ndarray
     item_type: np.ndarray
     types: int
-    bought: np.ndarray
+    keys: np.ndarray
+    sku_type: pl.DataFrame
 
     @classmethod
-    def of(
-        cls, purchases: PurchaseMatrix, model: ItemModel, allowed: np.ndarray, products: pl.DataFrame
-    ) -> FittedHold:
-        """The hold of `model` on `purchases` (the window's matrix), types from `products`."""
+    def of(cls, purchases: PurchaseMatrix, products: pl.DataFrame) -> BoughtTypes:
+        """The types of `purchases` (the window's matrix), the type of a product from `products`."""
         types = product_types(products).select("sku", "type")
         codes = codes_of(types["type"].unique(), "type", "t")
+        sku_type = types.join(codes, on="type").select("sku", "t")
         item_type = (
             pl.DataFrame({"sku": purchases.items})
-            .join(types, on="sku", how="left", maintain_order="left")
-            .join(codes, on="type", how="left", maintain_order="left")["t"]
+            .join(sku_type, on="sku", how="left", maintain_order="left")["t"]
             .fill_null(-1)
             .to_numpy()
             .astype(np.int64)
@@ -138,8 +86,98 @@ class FittedHold:
         rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
         kinds = item_type[matrix.indices]
         known = kinds >= 0
-        bought = pl.Series(rows[known] * n + kinds[known]).unique().sort().to_numpy()
-        return cls(purchases, model, allowed, item_type, n, bought)
+        keys = pl.Series(rows[known] * n + kinds[known]).unique().sort().to_numpy()
+        return cls(item_type, n, keys, sku_type)
+
+    def substitute(self, rows: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Per pair (matrix row, matrix column): the column's type is one the row's customer bought."""
+        return self.of_type(rows, self.item_type[items])
+
+    def of_type(self, rows: np.ndarray, kind: np.ndarray) -> np.ndarray:
+        """Per pair (matrix row, type code, -1 for none): the row's customer bought that type."""
+        wanted = rows * self.types + kind
+        if not self.keys.size:
+            return np.zeros(rows.size, bool)
+        at = np.minimum(np.searchsorted(self.keys, wanted), self.keys.size - 1)
+        return (kind >= 0) & (self.keys[at] == wanted)
+
+
+def held_places(
+    rows: np.ndarray, scores: np.ndarray, substitute: np.ndarray, factor: float, top_n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs each row keeps with substitutes' scores times `factor`: (their indices in held
+    order, their places from 0). The pairs come by row and best first; equal held scores keep
+    that order (the model's score, then sku).
+    """
+    order = (
+        pl.DataFrame({"r": rows, "o": np.where(substitute, scores * factor, scores)})
+        .with_row_index("i")
+        .sort(["r", "o", "i"], descending=[False, True, False])["i"]
+        .to_numpy()
+    )
+    held = rows[order]
+    starts = np.flatnonzero(np.r_[True, held[1:] != held[:-1]]) if held.size else np.empty(0, np.int64)
+    place = np.arange(held.size) - np.repeat(starts, np.diff(np.r_[starts, held.size]))
+    keep = place < top_n
+    return order[keep], place[keep]
+
+
+# --- lists scored elsewhere (the Spark engine's relevance stage) -----------------------------------
+
+
+@dataclass(frozen=True)
+class ScoredHold:
+    """Lists scored elsewhere (`LISTS`' columns, every customer with a matrix row) held back."""
+
+    purchases: PurchaseMatrix
+    bought: BoughtTypes
+
+    def coded(self, lists: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
+        """`lists` by customer and rank, their matrix rows and substitute flags (each customer has
+        a row: they bought in the window).
+        """
+        ordered = lists.sort("customer_id", "rank")
+        codes = (
+            ordered.select("customer_id", "sku")
+            .join(
+                codes_of(self.purchases.customers, "customer_id", "row"),
+                on="customer_id",
+                how="left",
+                maintain_order="left",
+            )
+            .join(self.bought.sku_type, on="sku", how="left", maintain_order="left")
+        )
+        rows = codes["row"].to_numpy().astype(np.int64)
+        kind = codes["t"].fill_null(-1).to_numpy().astype(np.int64)
+        return ordered, rows, self.bought.of_type(rows, kind)
+
+    def sample(self, lists: pl.DataFrame) -> pl.DataFrame:
+        """customer_id, score, substitute of the lists: what `hold_factor` reads."""
+        ordered, _, substitute = self.coded(lists)
+        return ordered.select("customer_id", "score").with_columns(pl.Series("substitute", substitute))
+
+    def lists(self, lists: pl.DataFrame, top_n: int, factor: float) -> pl.DataFrame:
+        """Each customer's first `top_n` of `lists` with substitutes' scores times `factor`."""
+        ordered, rows, substitute = self.coded(lists)
+        kept, place = held_places(rows, ordered["score"].to_numpy(), substitute, factor, top_n)
+        return (
+            ordered.select(LISTS.names())[kept]
+            .with_columns(pl.Series("rank", place + 1, dtype=pl.Int32))
+            .cast(LISTS)
+        )
+
+
+# --- a model fitted here ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FittedHold:
+    """A fitted model's lists held back, scored and held in the purchase matrix's codes."""
+
+    purchases: PurchaseMatrix
+    model: ItemModel
+    allowed: np.ndarray
+    bought: BoughtTypes
 
     def scored(self, rows: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The model's best `depth` of each matrix row of `rows` (no anchors): (matrix rows, model
@@ -149,11 +187,7 @@ class FittedHold:
             self.purchases, self.model, top_n=depth, allowed=self.allowed, rows=rows, anchors=False
         )
         mrow = rows[r]
-        kind = self.item_type[self.model.columns[c]]
-        wanted = mrow * self.types + kind
-        at = np.minimum(np.searchsorted(self.bought, wanted), max(self.bought.size - 1, 0))
-        substitute = (kind >= 0) & (self.bought[at] == wanted) if self.bought.size else np.zeros(r.size, bool)
-        return mrow, c, s, substitute
+        return mrow, c, s, self.bought.substitute(mrow, self.model.columns[c])
 
     def sample(self, rows: np.ndarray, depth: int) -> pl.DataFrame:
         """customer_id, score, substitute of the rows' lists: what `hold_factor` reads."""
@@ -163,30 +197,17 @@ class FittedHold:
         )
 
     def lists(self, rows: np.ndarray, depth: int, top_n: int, factor: float) -> pl.DataFrame:
-        """Each row's first `top_n` with substitutes' scores times `factor` (`score_customers`'
-        columns, the anchor named for the kept offers only), `BLOCK_CUSTOMERS` rows at a time.
+        """Each row's first `top_n` with substitutes' scores times `factor` (`LISTS`' columns, the
+        anchor named for the kept offers only), `BLOCK_CUSTOMERS` rows at a time.
         """
+        names = self.model.columns
         parts = []
         for start in range(0, rows.size, BLOCK_CUSTOMERS):
-            block = rows[start : start + BLOCK_CUSTOMERS]
-            mrow, c, s, substitute = self.scored(block, depth)
-            # equal held scores keep the model's order (its score, then sku)
-            order = (
-                pl.DataFrame({"r": mrow, "o": np.where(substitute, s * factor, s)})
-                .with_row_index("i")
-                .sort(["r", "o", "i"], descending=[False, True, False])["i"]
-                .to_numpy()
-            )
-            mrow, c, s = mrow[order], c[order], s[order]
-            starts = (
-                np.flatnonzero(np.r_[True, mrow[1:] != mrow[:-1]]) if mrow.size else np.empty(0, np.int64)
-            )
-            place = np.arange(mrow.size) - np.repeat(starts, np.diff(np.r_[starts, mrow.size]))
-            keep = place < top_n
-            mrow, c, s, place = mrow[keep], c[keep], s[keep], place[keep]
-            x = self.purchases.matrix[mrow][:, self.model.columns]
+            mrow, c, s, substitute = self.scored(rows[start : start + BLOCK_CUSTOMERS], depth)
+            kept, place = held_places(mrow, s, substitute, factor, top_n)
+            mrow, c, s = mrow[kept], c[kept], s[kept]
+            x = self.purchases.matrix[mrow][:, names]
             anchor = row_anchors(x, self.model.weights, np.arange(mrow.size), c)
-            names = self.model.columns
             parts.append(
                 pl.DataFrame(
                     {
