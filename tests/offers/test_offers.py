@@ -3,9 +3,11 @@ from __future__ import annotations
 from datetime import date
 
 import polars as pl
+from polars.testing import assert_frame_equal
 
 from coupongen.analysis.affinity import mine_rules
 from coupongen.config import CampaignConfig
+from coupongen.offers import candidates
 from coupongen.offers.candidates import OfferContext
 from coupongen.offers.eligibility import restricted_categories
 from coupongen.offers.guards import in_holdout
@@ -344,3 +346,33 @@ def test_a_rerun_counts_what_the_night_already_issued_against_caps_and_budgets()
     held = decided.with_columns(pl.lit(True).alias("held"))
     other_seed = plan_offers(camps, ctx, max_per_customer=1, seed=99, decided=held)
     assert "C0" not in other_seed.offers["customer_id"].to_list()
+
+
+def test_an_offer_without_a_reason_is_set_aside_and_keeps_its_place(monkeypatch):
+    propose = candidates.OFFER_TYPES["cross_sell"]
+
+    def no_reason_for_c1(eligible, ctx, camp):
+        proposed = propose(eligible, ctx, camp)
+        return proposed.with_columns(
+            pl.when(pl.col("customer_id") != "C1").then(pl.col("reason")).alias("reason")
+        )
+
+    ctx = context(customers(3), bought([("C0", "PASTA"), ("C1", "PASTA"), ("C2", "CHIPS")]))
+    whole = plan_offers((campaign(),), ctx, max_per_customer=1, seed=1)
+    monkeypatch.setitem(candidates.OFFER_TYPES, "cross_sell", no_reason_for_c1)
+    plan = plan_offers((campaign(),), ctx, max_per_customer=1, seed=1)
+    assert_frame_equal(plan.offers, whole.offers.filter(pl.col("customer_id") != "C1"))
+    assert plan.set_aside.to_dicts() == [
+        {
+            "campaign": "cs",
+            "offer_type": "cross_sell",
+            "customer_id": "C1",
+            "target_kind": "sku",
+            "target": "SAUCE",
+            "problem": "no reason",
+        }
+    ]
+    funnel = plan.funnel.select("within_budget", "treated", "control", "set_aside").row(0)
+    assert funnel == (3, 2, 0, 1)
+    assert plan.funnel["expected_cost"].item() == round(plan.offers["expected_cost"].sum(), 2)
+    assert whole.set_aside.is_empty() and whole.funnel["set_aside"].to_list() == [0]

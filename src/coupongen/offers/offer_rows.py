@@ -1,7 +1,8 @@
 """The rows a plan's offers and holdout places are recorded and issued from, one per customer.
 
 Each row is the offer's key, the campaign's reward, code and validity as of the run date, the
-target chosen for the customer, its expected cost and value, and the reason in words.
+target chosen for the customer, its expected cost and value, and the reason in words. A row
+missing a value the ledger requires is set aside (`split_incomplete`) instead of failing the night.
 """
 
 from __future__ import annotations
@@ -38,11 +39,64 @@ OFFER_COLUMNS: dict[str, pl.DataType] = {
 }
 """The offer rows' columns; chance and expected_value as `value.with_values` gives them."""
 
+REQUIRED_COLUMNS = (
+    "offer_key",
+    "kind",
+    "symbology",
+    "as_of",
+    "campaign",
+    "offer_type",
+    "customer_id",
+    "target_kind",
+    "reward_type",
+    "reward_value",
+    "min_basket",
+    "valid_from",
+    "valid_to",
+    "max_uses",
+    "expected_cost",
+    "reason",
+)
+"""The offer columns the ledger records a personal coupon or a holdout place only with (NOT NULL
+in its coupons and controls tables); a target is required too, unless the offer is on the basket."""
+
+SET_ASIDE_SCHEMA: dict[str, pl.DataType] = {
+    "campaign": pl.String(),
+    "offer_type": pl.String(),
+    "customer_id": pl.String(),
+    "target_kind": pl.String(),
+    "target": pl.String(),
+    "problem": pl.String(),
+}
+"""The columns of the offers `split_incomplete` sets aside: whose and on what, and what they lack."""
+
 
 def concat_or_empty(frames: list[pl.DataFrame]) -> pl.DataFrame:
     """The non-empty frames one after the other; an empty frame of `OFFER_COLUMNS` without any."""
     frames = [f for f in frames if not f.is_empty()]
     return pl.concat(frames) if frames else pl.DataFrame(schema=OFFER_COLUMNS)
+
+
+def split_incomplete(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The offer ``rows`` the ledger can record, and those it cannot: (complete, set aside).
+
+    A row is complete when it has every column of `REQUIRED_COLUMNS`, and a target unless its
+    target_kind is ``basket``. The complete rows keep their columns and order; the others have the
+    columns of `SET_ASIDE_SCHEMA`, where ``problem`` names each missing value in the offer columns'
+    order ("no reason", "no target"; several joined by "; ").
+    """
+    checked = [c for c in OFFER_COLUMNS if c in REQUIRED_COLUMNS or c == "target"]
+    missing = {c: pl.col(c).is_null() for c in checked}
+    missing["target"] = missing["target"] & pl.col("target_kind").ne_missing("basket")
+    incomplete = pl.any_horizontal(missing.values())
+    problem = pl.concat_str(
+        [pl.when(absent).then(pl.lit(f"no {c}")) for c, absent in missing.items()],
+        separator="; ",
+        ignore_nulls=True,
+    )
+    who = [c for c in SET_ASIDE_SCHEMA if c != "problem"]
+    set_aside = rows.filter(incomplete).select(*who, problem.alias("problem"))
+    return rows.filter(~incomplete), set_aside
 
 
 def offer_rows(

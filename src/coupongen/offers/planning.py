@@ -6,7 +6,8 @@ never a restricted product or category, never a cross-sell of what the customer 
 frequency cap per offer type, the campaign's per-customer cap over a period, a cap of coupons per
 customer across campaigns, a budget on expected cost filled by priority (the nightly budget within
 what the lifetime budget has left), and finally a salted, deterministic holdout that is recorded
-but sent nothing. A rerun of a night builds on what it already recorded.
+but sent nothing. A rerun of a night builds on what it already recorded. An offer missing a value
+the ledger requires is set aside, reported with what it lacks, so that it never fails the night.
 """
 
 from __future__ import annotations
@@ -43,7 +44,13 @@ from coupongen.offers.guards import (
     per_customer_capped,
     within_budget,
 )
-from coupongen.offers.offer_rows import OFFER_COLUMNS, concat_or_empty, offer_rows
+from coupongen.offers.offer_rows import (
+    OFFER_COLUMNS,
+    SET_ASIDE_SCHEMA,
+    concat_or_empty,
+    offer_rows,
+    split_incomplete,
+)
 from coupongen.offers.public import public_counts, public_offer
 from coupongen.offers.substitutes import substitute_share
 from coupongen.offers.value import margin_source
@@ -60,14 +67,17 @@ class OfferPlan:
     reward_buy, reward_get (item rewards, else null),
     min_basket, valid_from, valid_to, max_uses, expected_cost, chance, expected_value, reason.
     funnel: campaign, offer_type, eligible, candidates, capped, within_budget, treated, control,
-    expected_cost, budget, mean_chance, expected_value, value_per_coupon, negative_value, margin_source (see
-    `_value_counts`), substitute_share (cross-sell: `substitutes.substitute_share`; else null).
+    set_aside, expected_cost, budget, mean_chance, expected_value, value_per_coupon, negative_value,
+    margin_source (see `_value_counts`), substitute_share (cross-sell: `substitutes.substitute_share`;
+    else null); within_budget = treated + control + set_aside.
     eligible: campaign, customer_id of every customer a planned campaign admitted. budgets: one row
     per enabled campaign: campaign, runs_tonight (within its start and end dates), budget,
     lifetime_budget, spent_before (earlier nights' cost, see ``Ledger.campaign_spend``),
     night_budget (what tonight may spend; null when unlimited). earlier: what earlier runs of the same
     night recorded for the campaigns that run tonight (see `decided_tonight`; ``held`` true for the
-    holdout): a rerun's offers and controls hold only what is new, ``earlier`` the rest.
+    holdout): a rerun's offers and controls hold only what is new, ``earlier`` the rest. set_aside:
+    the offers and holdout places of tonight missing a value the ledger requires (see
+    `offer_rows.split_incomplete`; `SET_ASIDE_SCHEMA`), neither issued nor held out.
     """
 
     offers: pl.DataFrame
@@ -76,6 +86,7 @@ class OfferPlan:
     eligible: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=ELIGIBLE_SCHEMA))
     budgets: pl.DataFrame = field(default_factory=pl.DataFrame)
     earlier: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=DECIDED_SCHEMA))
+    set_aside: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SET_ASIDE_SCHEMA))
 
 
 DECIDED_SCHEMA: dict[str, pl.DataType] = {
@@ -125,6 +136,10 @@ def plan_offers(
     cross-sell campaigns' customers: only those who could make a budget's cut (`bounded_cut`),
     or all those under the caps. ``staged`` holds, for the campaigns an engine proposed beforehand
     (see `StagedCandidates`), their eligible customers and candidates.
+
+    An offer or holdout place missing a value the ledger requires (`offer_rows.split_incomplete`)
+    is set aside: neither issued nor held out, it keeps its place under the caps and the budget, so
+    that every other offer is the one the night would make without it.
     """
     lists = customer_lists or {}
     exclusive = [c.name for c in campaigns if c.exclusive]
@@ -135,6 +150,7 @@ def plan_offers(
     counts: list[dict[str, object]] = []
     offers: list[pl.DataFrame] = []
     controls: list[pl.DataFrame] = []
+    set_aside: list[pl.DataFrame] = []
     admitted: list[pl.DataFrame] = []
     limits: list[dict[str, object]] = []
     for campaign in (c for c in campaigns if c.enabled):
@@ -201,8 +217,12 @@ def plan_offers(
             else free.with_columns(pl.lit(False).alias("held"))
         )
         new = chosen.join(earlier.select("customer_id"), on="customer_id", how="anti")
-        treated = offer_rows(new.filter(~pl.col("held")), campaign, ctx, card)
-        control = offer_rows(new.filter(pl.col("held")), campaign, ctx, card)
+        treated, aside = split_incomplete(offer_rows(new.filter(~pl.col("held")), campaign, ctx, card))
+        control, held_aside = split_incomplete(offer_rows(new.filter(pl.col("held")), campaign, ctx, card))
+        aside = pl.concat([aside, held_aside])
+        sent = chosen.filter(~pl.col("held")).join(
+            aside.select("customer_id"), on="customer_id", how="anti", maintain_order="left"
+        )
         taken = pl.concat(
             [
                 taken.filter(pl.col("campaign") != campaign.name),
@@ -223,20 +243,18 @@ def plan_offers(
                 "within_budget": chosen.height + gone.height,
                 "treated": treated.height + sent_before.height,
                 "control": control.height + earlier.height - sent_before.height,
+                "set_aside": aside.height,
                 "expected_cost": round(
                     float(treated["expected_cost"].sum()) + float(sent_before["expected_cost"].sum()), 2
                 ),
                 "budget": None if campaign.budget is None else amount(campaign.budget, "budget"),
-                **_value_counts(chosen.filter(~pl.col("held")), ctx),
-                "substitute_share": (
-                    substitute_share(chosen.filter(~pl.col("held")), ctx)
-                    if campaign.type == "cross_sell"
-                    else None
-                ),
+                **_value_counts(sent, ctx),
+                "substitute_share": substitute_share(sent, ctx) if campaign.type == "cross_sell" else None,
             }
         )
         offers.append(treated)
         controls.append(control)
+        set_aside.append(aside)
     return OfferPlan(
         offers=concat_or_empty(offers),
         controls=concat_or_empty(controls),
@@ -244,6 +262,7 @@ def plan_offers(
         eligible=pl.concat(admitted) if admitted else pl.DataFrame(schema=ELIGIBLE_SCHEMA),
         budgets=pl.DataFrame(limits, schema=BUDGET_SCHEMA),
         earlier=before.filter(pl.col("campaign").is_in([str(c["campaign"]) for c in counts])),
+        set_aside=pl.concat(set_aside) if set_aside else pl.DataFrame(schema=SET_ASIDE_SCHEMA),
     )
 
 

@@ -88,6 +88,7 @@ def public_counts(campaign: CampaignConfig, shared: pl.DataFrame) -> dict[str, o
         "within_budget": shared.height,
         "treated": shared.height,
         "control": 0,
+        "set_aside": 0,
         "expected_cost": round(float(shared["expected_cost"].sum()) if shared.height else 0.0, 2),
         "budget": None if campaign.budget is None else amount(campaign.budget, "budget"),
         "mean_chance": None,
