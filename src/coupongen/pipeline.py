@@ -2,15 +2,18 @@
 
 load -> validate -> features -> segments -> affinities -> offers -> codes -> ledger -> export ->
 report. Each stage is a function of frames; this module wires them to the job's settings, the files
-and the ledger. It never prints: progress goes to an optional callback, results to the caller.
+and the ledger. It never prints: progress goes to an optional callback, warnings to its logger,
+results to the caller.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import polars as pl
 
@@ -22,6 +25,7 @@ from coupongen.delivery import planning as delivery
 from coupongen.delivery.ledger_stamp import check_same_ledger, write_stamp
 from coupongen.engines import analyse_night, candidates_stage, load_night_inputs
 from coupongen.errors import InputError, LedgerBusyError
+from coupongen.inputs.quarantine import write_quarantined
 from coupongen.ledger import Ledger
 from coupongen.ledger.issuing import issue
 from coupongen.night.aside import Aside
@@ -43,16 +47,19 @@ from coupongen.settings import Settings, resolve_settings
 
 __all__ = ["Progress", "RunResult", "Settings", "resolve_settings", "run_analysis", "run_job"]
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class RunResult:
     """What a run produced: its typed summary and the frames behind it, for callers that want them.
 
-    ``plan`` holds tonight's offers and holdout as planned; ``coupons`` (a real run only) every coupon
-    of the night as the ledger holds it; ``channels`` the channel chosen per reached customer;
-    ``job`` the job as tonight's data resolved its money rules. ``complete`` is true when the night
-    had already finished with the same inputs, settings and ledger: nothing was recomputed or
-    republished, the summary is the one the night wrote, and the frames are None.
+    ``plan`` holds tonight's offers and holdout as planned (and the offers it set aside); ``coupons``
+    (a real run only) every coupon of the night as the ledger holds it; ``channels`` the channel
+    chosen per reached customer; ``job`` the job as tonight's data resolved its money rules.
+    ``complete`` is true when the night had already finished with the same inputs, settings and
+    ledger: nothing was recomputed or republished, the summary is the one the night wrote, and the
+    frames are None.
     """
 
     settings: Settings
@@ -183,6 +190,22 @@ def _planned(clock: Clock, plan_: offers.OfferPlan) -> None:
     held = int(funnel["control"].sum()) if funnel.height else 0
     new = f" ({plan_.offers.height:,} not yet issued)" if plan_.offers.height != offered else ""
     clock.done("plan", f"{offered:,} offers{new}, {held:,} in holdout")
+
+
+def _set_aside(plan_: offers.OfferPlan, folder: Path | None) -> None:
+    """Write the offers the plan set aside to ``folder/offers.csv`` (see `write_quarantined`; not
+    without ``folder``) and warn once per campaign: how many, what they lack, and no customer.
+    """
+    path = None if folder is None else folder / "offers.csv"
+    if path is not None:
+        write_quarantined(plan_.set_aside, path)
+    counted = plan_.set_aside.group_by("campaign", maintain_order=True).agg(
+        pl.len(), pl.col("problem").str.split("; ").explode().unique().sort().str.join("; ")
+    )
+    for campaign, n, problems in counted.iter_rows():
+        where = "" if path is None else f"; see {path}"
+        offers_ = "offer" if n == 1 else "offers"
+        log.warning("campaign %s: %d %s set aside (%s)%s", campaign, n, offers_, problems, where)
 
 
 # --- the whole job ---------------------------------------------------------------------------------
@@ -335,6 +358,7 @@ def _run_job(
                 ledger.close()
         checks = checks.checked(job, plan_, night)
         _planned(clock, plan_)
+        _set_aside(plan_, settings.run_dir / "quarantine" if free else None)
         stand_ins = delivery.stand_in_coupons(context, plan_.offers, issued)
         delivery.check_templates(context, stand_ins)
         clock.start("deliver", stand_ins["customer_id"].n_unique())
@@ -363,6 +387,7 @@ def _run_job(
             aside.join()
             checks = checks.checked(job, plan_, night)
             _planned(clock, plan_)
+            _set_aside(plan_, settings.run_dir / "quarantine")
             issued = ledger.coupons(as_of=settings.as_of, campaigns=names)
             delivery.check_templates(context, delivery.stand_in_coupons(context, plan_.offers, issued))
             clock.start("issue", plan_.offers.height)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import stat
 from pathlib import Path
 
 import click
@@ -12,6 +13,7 @@ from coupongen.cli import cli
 from coupongen.codes import has_valid_check, is_valid_ean13
 from coupongen.config import load_job
 from coupongen.delivery.publish import is_published
+from coupongen.offers import candidates
 from tests.conftest import AS_OF, NIGHTLY, invoke, run_nightly
 
 
@@ -398,3 +400,69 @@ def test_a_rerun_of_a_finished_night_says_so_and_writes_nothing(sample_run):
     total = json.loads((sample_run.night / "summary.json").read_text())["coupons"]["total"]
     assert f"night {AS_OF} already complete: {total:,} coupons; nothing to do" in result.output.splitlines()
     assert files() == before
+
+
+def test_offers_without_a_reason_are_set_aside_and_the_rest_of_the_night_is_issued(
+    sample_run, tmp_path, monkeypatch
+):
+    # One offer type's path giving some offers no reason once failed the whole night at the ledger
+    # (NOT NULL constraint failed: coupons.reason); those offers are set aside, the others issued.
+    propose = candidates.OFFER_TYPES["win_back"]
+    spoiled: set[str] = set()
+
+    def without_some_reasons(eligible, ctx, campaign):
+        proposed = propose(eligible, ctx, campaign)
+        spoil = pl.int_range(pl.len()) % 10 == 0
+        spoiled.update(proposed.filter(spoil)["customer_id"])
+        return proposed.with_columns(pl.when(~spoil).then(pl.col("reason")).alias("reason"))
+
+    monkeypatch.setitem(candidates.OFFER_TYPES, "win_back", without_some_reasons)
+    out = tmp_path / "out"
+    result = run_nightly(out)
+    assert result.exit_code == 0, result.output
+
+    night = out / AS_OF
+    path = night / "quarantine" / "offers.csv"
+    aside = pl.read_csv(path, infer_schema=False)
+    assert aside.columns == ["campaign", "offer_type", "customer_id", "target_kind", "target", "problem"]
+    assert aside["campaign"].unique().to_list() == ["win_back"]
+    assert aside["problem"].unique().to_list() == ["no reason"]
+    assert set(aside["customer_id"]) <= spoiled
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    # one warning line, naming the campaign, the count, the problem and the file, and no customer
+    warned = [line for line in result.stderr.splitlines() if "set aside" in line]
+    assert len(warned) == 1
+    assert warned[0].endswith(f"campaign win_back: {aside.height} offers set aside (no reason); see {path}")
+    assert not any(c in result.stderr for c in aside["customer_id"])
+
+    # Each campaign chose as it would have without the fault; the funnel counts what was set aside.
+    funnel = {c["campaign"]: c for c in json.loads((night / "summary.json").read_text())["campaigns"]}
+    unspoiled = {
+        c["campaign"]: c for c in json.loads((sample_run.night / "summary.json").read_text())["campaigns"]
+    }
+    wb, before = funnel["win_back"], unspoiled["win_back"]
+    assert {n: c for n, c in funnel.items() if n != "win_back"} == {
+        n: c for n, c in unspoiled.items() if n != "win_back"
+    }
+    assert wb["set_aside"] == aside.height > 0
+    assert wb["within_budget"] == before["within_budget"] == wb["treated"] + wb["control"] + wb["set_aside"]
+    with sqlite3.connect(out / "ledger.sqlite") as conn:
+        issued = dict(conn.execute("SELECT campaign, COUNT(*) FROM coupons GROUP BY campaign").fetchall())
+        held = dict(conn.execute("SELECT campaign, COUNT(*) FROM controls GROUP BY campaign").fetchall())
+        recorded = {
+            r[0]
+            for r in conn.execute(
+                "SELECT customer_id FROM coupons WHERE campaign = 'win_back' "
+                "UNION SELECT customer_id FROM controls WHERE campaign = 'win_back'"
+            )
+        }
+    assert issued == {n: c["treated"] for n, c in funnel.items() if c["treated"]}
+    assert held == {n: c["control"] for n, c in funnel.items() if c["control"]}
+    assert recorded.isdisjoint(aside["customer_id"])
+
+    # A run of the night that sets nothing aside removes the file an earlier run left.
+    monkeypatch.undo()
+    dry = run_nightly(out, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert not path.exists()
+    assert "set aside" not in dry.stderr

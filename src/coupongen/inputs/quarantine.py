@@ -4,7 +4,8 @@ Rows that break the contract do not stop a night; they are written to ``quaranti
 (owner-only: they hold customer data) with their reasons. A run fails only when an input is empty,
 keeps nothing, or loses more than the job's ``max_quarantine_share``. Lines rejected only for
 their size (fuel sold by the litre, a pallet) are still purchases: ``oversized_purchases`` gives
-them back to the guards that ask what a customer already bought.
+them back to the guards that ask what a customer already bought. The offers the planning sets
+aside go to the same folder, in the same way (`write_quarantined`).
 """
 
 from __future__ import annotations
@@ -22,24 +23,28 @@ from coupongen.safecsv import write_csv
 
 
 def write_quarantine(inputs: Inputs, folder: Path) -> None:
-    """Write each input's quarantined rows to ``folder/<input>.csv``, readable by the owner only.
-
-    An input with no quarantined row has no file: one left by an earlier run of the night goes.
-    """
+    """Write each input's quarantined rows to ``folder/<input>.csv`` (see `write_quarantined`)."""
     for loaded in inputs.all():
-        path = folder / f"{loaded.name}.csv"
-        if loaded.quarantined.height:
-            folder.mkdir(parents=True, exist_ok=True)
-            # Owner-only from the first byte, not after: the rows hold customer data.
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
-            path.chmod(0o600)
-            try:
-                write_csv(loaded.quarantined, path)
-            except BaseException:
-                path.unlink(missing_ok=True)  # never half a file (a full disk): the rerun writes it
-                raise
-        elif path.exists():
-            path.unlink()
+        write_quarantined(loaded.quarantined, folder / f"{loaded.name}.csv")
+
+
+def write_quarantined(rows: pl.DataFrame, path: Path) -> None:
+    """Write rows kept out of the night to ``path``, a CSV readable by the owner only.
+
+    No rows, no file: one left by an earlier run of the night goes.
+    """
+    if rows.height:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Owner-only from the first byte, not after: the rows hold customer data.
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+        path.chmod(0o600)
+        try:
+            write_csv(rows, path)
+        except BaseException:
+            path.unlink(missing_ok=True)  # never half a file (a full disk): the rerun writes it
+            raise
+    elif path.exists():
+        path.unlink()
 
 
 def _reason_counts(quarantined: pl.DataFrame) -> pl.DataFrame:

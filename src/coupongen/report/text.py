@@ -61,6 +61,12 @@ def render_text(summary: RunSummary) -> str:
                 f"  {c['campaign']}: {c['substitute_share']:.0%} of its product offers are substitutes "
                 "(a product type the customer bought in the look-back window)"
             )
+    for c in summary.campaigns:
+        if c.get("set_aside"):
+            lines.append(
+                f"  {c['campaign']}: {c['set_aside']:,} offers set aside, missing a value the ledger "
+                "requires (quarantine/offers.csv)"
+            )
     if any((c.get("value_per_coupon") or 0) < 0 for c in summary.campaigns):
         lines.append(
             "  ! a coupon is expected to lose money: its reward costs more than the margin it brings"
