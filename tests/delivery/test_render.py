@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 import xml.etree.ElementTree as ET
 import zipfile
 from io import BytesIO
@@ -238,6 +239,14 @@ ITEMS = pl.DataFrame(
 
 def mtimes(root: Path) -> dict[str, int]:
     return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in sorted(root.rglob("*"))}
+
+
+def test_the_images_and_their_manifest_are_readable_by_the_owner_only(tmp_path):
+    # both name every coupon's code, and a code redeems its coupon
+    render_images(ITEMS, tmp_path / "images", formats=("png",), workers=1)
+    assert stat.S_IMODE((tmp_path / "images").stat().st_mode) == 0o700
+    for name in (MANIFEST_NAME, PACK_NAME):
+        assert stat.S_IMODE((tmp_path / "images" / name).stat().st_mode) == 0o600
 
 
 def test_render_images_packs_every_image_into_one_archive_named_by_code(tmp_path):

@@ -70,7 +70,8 @@ def render_images(
     Reruns are cheap: `out_dir/_render_manifest.json` records a fingerprint of what each member
     encodes (payload, symbology, style, renderer and library versions) and a hash of its bytes; a
     member whose fingerprint and hash still match is kept as it is, and the archive is rewritten
-    only when some member's bytes differ. Work is spread over `workers` processes (all cores by
+    only when some member's bytes differ. Both files are readable by the owner only: they name every
+    coupon's code, which redeems the coupon. Work is spread over `workers` processes (all cores by
     default); `workers=1` renders in this process. Every bad row is reported at once, before
     anything is written. ``on_progress`` hears the number of coupons each finished chunk held.
     """
@@ -80,7 +81,7 @@ def render_images(
     if workers < 1:
         raise CodeFormatError(f"workers must be at least 1, got {workers}")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     rows = list(zip(items["code"], items["payload"], items["symbology"], strict=True))
     manifest = _read_manifest(out_dir)
     previous = read_pack(out_dir)
@@ -110,7 +111,7 @@ def render_images(
     }
     # Compared in order too: the archive lists its members in the order of the coupons.
     if ordered and list(ordered.items()) != list(previous.items()):
-        write_atomic(out_dir / PACK_NAME, lambda target: _write_pack(target, ordered))
+        write_atomic(out_dir / PACK_NAME, lambda target: _write_pack(target, ordered), private=True)
     if records != manifest or not (out_dir / MANIFEST_NAME).is_file():
         _write_manifest(out_dir, records)
     return items.with_columns(
@@ -281,4 +282,4 @@ def _read_manifest(out_dir: Path) -> dict[str, list[str]]:
 
 def _write_manifest(out_dir: Path, files: dict[str, list[str]]) -> None:
     text = json.dumps({"version": 1, "files": dict(sorted(files.items()))}, separators=(",", ":"))
-    write_atomic(out_dir / MANIFEST_NAME, lambda path: path.write_text(text, encoding="utf-8"))
+    write_atomic(out_dir / MANIFEST_NAME, lambda path: path.write_text(text, encoding="utf-8"), private=True)
