@@ -120,3 +120,21 @@ def test_a_min_basket_almost_no_basket_reaches_is_not_shown_as_zero():
     ctx = context(customers(1), bought([("C0", "CHIPS")]))
     found = findings_of((campaign("cs", min_basket=100),), ctx, baskets=[1.0] * 2000 + [100.0])
     assert found[("cs", "min_basket")] == ("warning", "under 0.1% of baskets reach min_basket 100.00")
+
+
+def test_a_campaign_whose_eligible_customers_were_all_offered_it_recently_is_fine_and_says_so():
+    ctx = context(customers(2), bought([("C0", "CHIPS"), ("C1", "CHIPS")]))
+    camps = (campaign("cs", frequency_cap_days=28),)
+    recent = pl.DataFrame(
+        {"customer_id": ["C0", "C1"], "offer_type": ["cross_sell"] * 2, "as_of": [date(2026, 11, 20)] * 2}
+    )
+    plan = plan_offers(camps, ctx, max_per_customer=1, seed=1, recent=recent)
+    assert plan.funnel.select("eligible", "recently_offered", "candidates").row(0) == (2, 2, 0)
+    found = preflight(job_of(*camps), plan, figures([10.0]), ctx.customers, PRODUCTS)
+    assert found.filter(pl.col("check") == "eligible").select("status", "detail").row(0) == (
+        "ok",
+        "2 eligible, all offered it within its frequency_cap_days = 28: none tonight",
+    )
+    # one left under the cap: it is planned as before
+    plan = plan_offers(camps, ctx, max_per_customer=1, seed=1, recent=recent.head(1))
+    assert plan.funnel.select("eligible", "recently_offered", "candidates").row(0) == (2, 1, 1)

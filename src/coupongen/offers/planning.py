@@ -66,7 +66,8 @@ class OfferPlan:
     campaign, offer_type, customer_id, card_number, target_kind, target, reward_type, reward_value,
     reward_buy, reward_get (item rewards, else null),
     min_basket, valid_from, valid_to, max_uses, expected_cost, chance, expected_value, reason.
-    funnel: campaign, offer_type, eligible, candidates, capped, within_budget, treated, control,
+    funnel: campaign, offer_type, eligible, recently_offered (eligible customers its frequency or
+    per-customer cap leaves out tonight), candidates, capped, within_budget, treated, control,
     set_aside, expected_cost, budget, mean_chance, expected_value, value_per_coupon, negative_value,
     margin_source (see `_value_counts`), substitute_share (cross-sell: `substitutes.substitute_share`;
     else null); within_budget = treated + control + set_aside.
@@ -180,6 +181,7 @@ def plan_offers(
         else:
             eligible = eligible_customers(ctx.customers, campaign, listed=lists.get(campaign.name))
         admitted.append(eligible.select(pl.lit(campaign.name).alias("campaign"), "customer_id"))
+        recently = eligible.height - capped_ids(eligible, campaign, recent, reach, ctx.as_of).len()
         earlier = before.filter(pl.col("campaign") == campaign.name)
         full = _full_customers(taken, campaign, exclusive, max_per_customer).join(
             earlier.select("customer_id"), on="customer_id", how="anti"
@@ -237,6 +239,7 @@ def plan_offers(
                 "campaign": campaign.name,
                 "offer_type": campaign.type,
                 "eligible": eligible.height,
+                "recently_offered": recently,
                 # Customers never ranked (see `bounded_cut`) are candidates, and free unless full.
                 "candidates": cands.height + unranked.height,
                 "capped": free.height + unranked.join(full, on="customer_id", how="anti").height,

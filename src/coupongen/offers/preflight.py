@@ -94,9 +94,19 @@ def preflight(
         elif not missing:
             if not f.get("eligible"):
                 add("eligible", CANNOT_FIRE, "no customer meets its eligibility tonight")
-            elif not f.get("candidates"):
+            elif not f.get("candidates") and f.get("recently_offered") == f["eligible"]:
                 add(
-                    "eligible", CANNOT_FIRE, f"{f['eligible']:,} eligible, but none has an offer of this type"
+                    "eligible",
+                    OK,
+                    f"{f['eligible']:,} eligible, all offered it within its {_caps(c)}: none tonight",
+                )
+            elif not f.get("candidates"):
+                recently = f.get("recently_offered")
+                also = f"; {recently:,} more were offered it within its {_caps(c)}" if recently else ""
+                add(
+                    "eligible",
+                    CANNOT_FIRE,
+                    f"{f['eligible']:,} eligible, but none has an offer of this type{also}",
                 )
             elif not f.get("capped") and not f.get("treated") and not f.get("control"):
                 add(
@@ -137,6 +147,16 @@ def preflight(
         if f.get("value_per_coupon") is not None:
             add(*_value_finding(f, job.config.currency))
     return pl.DataFrame(rows, schema=FINDING_COLUMNS) if rows else pl.DataFrame(schema=FINDING_COLUMNS)
+
+
+def _caps(campaign: CampaignConfig) -> str:
+    """The campaign's caps over earlier nights, by their keys."""
+    caps = []
+    if campaign.frequency_cap_days > 0:
+        caps.append(f"frequency_cap_days = {campaign.frequency_cap_days}")
+    if campaign.per_customer is not None:
+        caps.append(f"per_customer = {campaign.per_customer.max} in {campaign.per_customer.days} days")
+    return " or ".join(caps)
 
 
 def _value_finding(f: dict[str, object], currency: str) -> tuple[str, str, str]:

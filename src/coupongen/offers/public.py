@@ -83,6 +83,7 @@ def public_counts(campaign: CampaignConfig, shared: pl.DataFrame) -> dict[str, o
         "campaign": campaign.name,
         "offer_type": campaign.type,
         "eligible": 0,
+        "recently_offered": 0,
         "candidates": shared.height,
         "capped": shared.height,
         "within_budget": shared.height,
