@@ -263,11 +263,11 @@ def run_analysis(
     del inputs
     found = []
     if customers:
-        found.append(f"{analysis.segmented.height} customers")
+        found.append(f"{analysis.segmented.height:,} customers")
     if baskets:
         found.append(
-            f"{analysis.n_baskets} baskets, {analysis.rules.height} sku rules, "
-            f"{analysis.category_rules.height} category rules"
+            f"{analysis.n_baskets:,} baskets, {analysis.rules.height:,} sku rules, "
+            f"{analysis.category_rules.height:,} category rules"
         )
     clock.done("analyse", ", ".join(found))
     files, _ = write_analysis(analysis, settings.run_dir)
