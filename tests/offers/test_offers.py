@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 from polars.testing import assert_frame_equal
@@ -113,6 +113,12 @@ def test_cross_sell_never_offers_restricted_or_already_bought_products():
     assert offers["target"].is_in(["BEER"]).sum() == 0
     reason = offers["reason"].item()
     assert reason.startswith("bought Spaghetti 3x in 365 days; Spaghetti -> Tomato sauce, lift")
+
+
+def test_a_reason_speaks_of_the_history_when_it_is_shorter_than_the_look_back_window():
+    facts = bought([("C0", "PASTA")]).with_columns(pl.lit(AS_OF - timedelta(days=28)).alias("first_day"))
+    plan = plan_offers((campaign(),), context(customers(1), facts), max_per_customer=1, seed=1)
+    assert plan.offers["reason"].item().startswith("bought Spaghetti 3x in 28 days; ")
 
 
 def test_offer_rows_carry_validity_reward_and_key():

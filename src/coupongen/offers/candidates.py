@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import polars as pl
 
@@ -61,6 +61,20 @@ class OfferContext:
     calibrated: bool = False
     margin_rate: float = 0.25
     model: ModelSpec | None = None
+
+    @property
+    def window_days(self) -> int:
+        """The days the reasons speak of: the look-back window, or the history when it is shorter
+        (a retailer with four weeks of data has not seen "3x in 365 days").
+        """
+        if "first_day" not in self.bought.columns or self.bought.is_empty():
+            return self.lookback_days
+        first = self.bought["first_day"].min()
+        if isinstance(first, datetime):
+            first = first.date()
+        if not isinstance(first, date):
+            return self.lookback_days
+        return max(1, min(self.lookback_days, (self.as_of - first).days))
 
     def bought_recently(self) -> pl.DataFrame:
         """(customer_id, sku) of every purchase in the look-back window, oversized lines included."""
@@ -145,7 +159,7 @@ def cross_sell_candidates(
         .collect()
     )
     best = best.join(anchors, on=["customer_id", "anchor"], how="left")
-    days = pl.lit(ctx.lookback_days)
+    days = pl.lit(ctx.window_days)
     habit = pl.format("bought {} {}x in {} days; ", "anchor_name", "anchor_receipts", days)
     rule = pl.format(
         "{} -> {}, lift {}, confidence {}%",
@@ -254,7 +268,7 @@ def vip_reward_candidates(
             "rfm_segment",
             "frequency",
             pl.col("monetary").round(2),
-            pl.lit(ctx.lookback_days),
+            pl.lit(ctx.window_days),
         ),
     )
 
