@@ -22,6 +22,7 @@ from coupongen.engines.spark.session import (
     spark_session,
 )
 from coupongen.errors import ConfigError
+from coupongen.inputs.contract import CUSTOMERS
 
 REPO = Path(__file__).resolve().parents[2]
 NIGHTLY = REPO / "jobs" / "nightly.toml"
@@ -296,6 +297,24 @@ def test_quarantined_parquet_floats_print_as_on_polars(tmp_path):
     ]
     assert printed["sku"].to_list() == ["1.0E300"] * 7
     assert polars_floats(rows.clear(), files).is_empty()
+
+
+def test_quarantined_float_identifiers_keep_their_digits(tmp_path):
+    """An identifier a Parquet file stores as floating point is read as its digits on both engines:
+    the driver does not print it again as a float (``6.036000000000003e15``).
+    """
+    from coupongen.engines.spark.loading import polars_floats
+
+    pl.DataFrame({"card_number": [1.0], "amount": [1.0]}).write_parquet(tmp_path / "p.parquet")
+    rows = pl.DataFrame(
+        {
+            "card_number": ["6036000000000003"],
+            "amount": ["1.5E10"],
+            "file_index": pl.Series([0], dtype=pl.Int32),
+        }
+    )
+    printed = polars_floats(rows, [tmp_path / "p.parquet"], identifiers=CUSTOMERS.identifiers)
+    assert printed.rows() == [("6036000000000003", "15000000000.0", 0)]
 
 
 def test_stage_folders_are_private(tmp_path):

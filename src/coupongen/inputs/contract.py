@@ -25,11 +25,14 @@ REASON_COL = "reason"
 
 @dataclass(frozen=True)
 class Column:
-    """One column of an input: its name, type, and whether the file must have it."""
+    """One column of an input: its name, type, whether the file must have it, and whether it
+    names something (a customer, card, product, receipt or store) rather than holding a quantity.
+    """
 
     name: str
     dtype: str  # one of: str, datetime, date, float, int, bool
     required: bool = True
+    identifier: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,15 +55,20 @@ class InputSpec:
         """Names of all the input's columns, in contract order."""
         return [c.name for c in self.columns]
 
+    @property
+    def identifiers(self) -> list[str]:
+        """Names of the input's identifier columns (ids, card numbers, skus), in contract order."""
+        return [c.name for c in self.columns if c.identifier]
+
 
 TRANSACTIONS = InputSpec(
     "transactions",
     (
-        Column("receipt_id", "str"),
-        Column("customer_id", "str"),
+        Column("receipt_id", "str", identifier=True),
+        Column("customer_id", "str", identifier=True),
         Column("ts", "datetime"),
-        Column("store_id", "str"),
-        Column("sku", "str"),
+        Column("store_id", "str", identifier=True),
+        Column("sku", "str", identifier=True),
         Column("quantity", "float"),
         Column("amount", "float"),
     ),
@@ -68,11 +76,11 @@ TRANSACTIONS = InputSpec(
 PRODUCTS = InputSpec(
     "products",
     (
-        Column("sku", "str"),
+        Column("sku", "str", identifier=True),
         Column("name", "str"),
-        Column("category", "str"),
+        Column("category", "str", identifier=True),
         Column("category_name", "str", required=False),
-        Column("subcategory", "str", required=False),
+        Column("subcategory", "str", required=False, identifier=True),
         Column("brand", "str", required=False),
         Column("price", "float", required=False),
         Column("cost", "float", required=False),
@@ -82,8 +90,8 @@ PRODUCTS = InputSpec(
 CUSTOMERS = InputSpec(
     "customers",
     (
-        Column("customer_id", "str"),
-        Column("card_number", "str"),
+        Column("customer_id", "str", identifier=True),
+        Column("card_number", "str", identifier=True),
         Column("email", "str"),
         Column("phone", "str"),
         Column("email_opt_in", "bool"),

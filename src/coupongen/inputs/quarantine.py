@@ -16,9 +16,10 @@ from pathlib import Path
 import polars as pl
 
 from coupongen.errors import InputError
-from coupongen.inputs.contract import REASON_COL, SOURCE_COL, Inputs
+from coupongen.inputs.contract import REASON_COL, SOURCE_COL, SPECS, Inputs, Loaded
+from coupongen.inputs.locations import parquet_schema
 from coupongen.inputs.parsing import parse_timestamp
-from coupongen.inputs.reading import is_parquet
+from coupongen.inputs.reading import READ_ERRORS, is_parquet
 from coupongen.safecsv import write_csv
 
 
@@ -61,7 +62,8 @@ def check_quarantine_share(inputs: Inputs, max_share: float, quarantine_dir: Pat
     """Fail the run when an input has no rows, kept none, or lost more than ``max_share`` of them.
 
     The message names the file (or, for several parts, the part with the most rejected rows), the
-    share lost and the most common single reason.
+    share lost and the most common single reason, with a hint when that reason is an unknown id
+    that a Parquet file stores as numbers (`_numbers_hint`).
     """
     for loaded in inputs.all():
         counts = loaded.counts
@@ -82,12 +84,35 @@ def check_quarantine_share(inputs: Inputs, max_share: float, quarantine_dir: Pat
         limit = (
             "no row is usable" if counts["kept"] == 0 else f"more than max_quarantine_share {max_share:.1%}"
         )
+        hint = _numbers_hint(loaded, top)
         where = f"; see {quarantine_dir / (loaded.name + '.csv')}" if quarantine_dir else ""
         raise InputError(
             f"{source}: {counts['quarantined']} of {counts['read']} rows rejected "
             f"({share:.1%}, {limit}); "
-            f"most common reason: {top} ({n} {'row' if n == 1 else 'rows'}){where}"
+            f"most common reason: {top} ({n} {'row' if n == 1 else 'rows'}){hint}{where}"
         )
+
+
+def _numbers_hint(loaded: Loaded, reason: str) -> str:
+    """For a reason such as ``customer_id: not in customers``, a hint naming the first Parquet
+    file of the input that stores that identifier as numbers: numbers lose an id's leading zeros,
+    so such ids cannot match the same ids written as text.
+    """
+    column, _, what = reason.partition(": ")
+    spec = SPECS.get(loaded.name)
+    if spec is None or column not in spec.identifiers or not what.startswith("not in "):
+        return ""
+    for path in filter(is_parquet, loaded.files):
+        try:
+            dtype = parquet_schema(path).get(column)
+        except READ_ERRORS:
+            continue  # read a moment ago; no hint rather than a second error
+        if dtype is not None and dtype.is_numeric():
+            return (
+                f"; {column} is stored as numbers in {path.name}, where ids lose their leading zeros "
+                "(0007 reads as 7): store identifiers as text"
+            )
+    return ""
 
 
 SIZE_REASONS = ("quantity: beyond max_line_quantity", "amount: beyond max_line_amount")

@@ -207,6 +207,64 @@ def _check_parquet_types(path: InputFile, schema: dict[str, pl.DataType], spec: 
             )
 
 
+def float_identifiers(schema: dict[str, pl.DataType], spec: InputSpec) -> list[str]:
+    """The identifier columns of ``spec`` that a Parquet file's ``schema`` stores as floating point,
+    as pandas writes a column of whole numbers with missing values; they are read as their digits.
+    """
+    return [n for n in spec.identifiers if n in schema and schema[n].is_float()]
+
+
+def identifier_digits(column: str) -> pl.Expr:
+    """A float identifier column as the digits of its whole numbers (``6036000000000003``, not
+    ``6036000000000003.0``); a NaN, pandas' missing value, is null like a missing one.
+    """
+    return pl.col(column).fill_nan(None).cast(pl.Int64).cast(pl.String)
+
+
+def _exact_bits(dtype: pl.DataType) -> int:
+    """Past 2 to this power, a float of ``dtype`` no longer holds every whole number exactly."""
+    return 24 if dtype == pl.Float32 else 53
+
+
+def _check_float_identifiers(
+    path: InputFile, schema: dict[str, pl.DataType], spec: InputSpec, delimiter: str
+) -> None:
+    """InputError naming the file and the first float identifier column (`float_identifiers`)
+    holding a number that is not whole, or one past the whole numbers floating point holds exactly:
+    such a float is not the identifier that was written. Reads those columns only; never shows a
+    value (ids and card numbers are personal data).
+    """
+    names = float_identifiers(schema, spec)
+    if not names:
+        return
+    checks = []
+    for name in names:
+        value = pl.col(name).fill_nan(None)
+        checks += [
+            (value.is_infinite() | (value != value.round(0))).any().alias(f"{name}:fraction"),
+            (value.abs() >= 2 ** _exact_bits(schema[name])).any().alias(f"{name}:large"),
+        ]
+    try:
+        found = locations.scan_parquet(path, names, schema).select(checks).collect().row(0, named=True)
+    except READ_ERRORS as e:
+        raise InputError(f"{path}: {describe_read_error(path, e, delimiter)}") from e
+    for name in names:
+        bits = _exact_bits(schema[name])
+        if found[f"{name}:fraction"]:
+            what = "a number that is not a whole number"
+        elif found[f"{name}:large"]:
+            what = (
+                f"a number of {2**bits:,} (2**{bits}) or more, where floating point no longer holds "
+                "every whole number exactly"
+            )
+        else:
+            continue
+        raise InputError(
+            f"{path}: column {name!r} is stored as floating point and holds {what}; "
+            "store identifiers as text or integers"
+        )
+
+
 _EXTRA_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 _RESERVED = {SOURCE_COL, LINE_COL, REASON_COL}
 
@@ -266,6 +324,9 @@ def scan_file(
     header gets the reason "more fields than the header"; a line with fewer reads the missing
     fields as empty. Lines without any value in the columns read (blank lines) are skipped and not
     counted. Columns named in ``typed`` (from `exact_typed_columns`, Parquet only) keep their type.
+    A Parquet identifier column stored as floating point is read as its whole numbers' digits
+    (`float_identifiers`); one holding a number that is not whole, or too large for a float to hold
+    exactly, raises InputError naming the file and column.
     """
     if is_parquet(path):
         try:
@@ -274,6 +335,8 @@ def scan_file(
             raise InputError(f"{path}: {describe_read_error(path, e, delimiter)}") from e
         _check_header(path, list(schema), spec, delimiter)
         _check_parquet_types(path, schema, spec)
+        _check_float_identifiers(path, schema, spec, delimiter)
+        digits = set(float_identifiers(schema, spec))
         extras = [
             n
             for n in extra_names(list(schema), spec)
@@ -286,6 +349,7 @@ def scan_file(
             .with_columns(pl.lit(False).alias(_MORE_FIELDS))
         )
     else:
+        digits = set()
         if len(delimiter.encode()) != 1:
             raise InputError(
                 f"{path}: cannot split CSV on {delimiter!r}: the delimiter must be one ASCII character"
@@ -319,9 +383,7 @@ def scan_file(
         )
     return lf.select(
         *[
-            (pl.col(c) if c in typed else pl.col(c).cast(pl.String))
-            if c in present
-            else pl.lit(None, dtype=pl.String).alias(c)
+            _as_read(c, typed, digits) if c in present else pl.lit(None, dtype=pl.String).alias(c)
             for c in spec.names
         ],
         *[pl.col(c).cast(pl.String) for c in extras],
@@ -332,6 +394,17 @@ def scan_file(
         .otherwise(pl.lit(None, dtype=pl.String))
         .alias(REASON_COL),
     )
+
+
+def _as_read(column: str, typed: frozenset[str], digits: set[str]) -> pl.Expr:
+    """A contract column present in a file as `scan_file` gives it: its type (``typed``), its
+    whole numbers' digits (``digits``: float identifiers) or its text.
+    """
+    if column in typed:
+        return pl.col(column)
+    if column in digits:
+        return identifier_digits(column)
+    return pl.col(column).cast(pl.String)
 
 
 def is_empty_file(path: InputFile) -> bool:

@@ -16,7 +16,7 @@ the driver over those kept rows, which it holds anyway for the planning.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -117,21 +117,27 @@ def quarantined_frame(folder: Path, files: list[InputFile]) -> pl.DataFrame:
     return as_quarantined(stages.read_frame(folder, pl.Schema(QUARANTINE_SCHEMA)), files)
 
 
-def as_quarantined(lines: pl.DataFrame, files: list[InputFile]) -> pl.DataFrame:
-    """Quarantined rows as Spark wrote them as `Loaded.quarantined`: in file and line order, a
-    Parquet float column's values printed as polars prints them (`polars_floats`).
+def as_quarantined(
+    lines: pl.DataFrame, files: list[InputFile], spec: InputSpec = TRANSACTIONS
+) -> pl.DataFrame:
+    """Quarantined rows of ``spec`` as Spark wrote them as `Loaded.quarantined`: in file and line
+    order, a Parquet float column's values printed as polars prints them (`polars_floats`).
     """
-    return polars_floats(lines, files).sort(reading.FILE_INDEX, LINE_COL).drop(reading.FILE_INDEX)
+    printed = polars_floats(lines, files, identifiers=spec.identifiers)
+    return printed.sort(reading.FILE_INDEX, LINE_COL).drop(reading.FILE_INDEX)
 
 
-def polars_floats(rows: pl.DataFrame, files: list[InputFile]) -> pl.DataFrame:
+def polars_floats(
+    rows: pl.DataFrame, files: list[InputFile], *, identifiers: Collection[str] = ()
+) -> pl.DataFrame:
     """Rows read as text (with ``file_index``) whose values from a Parquet file's float columns are
     printed as the polars engine prints them (``1e+300``, ``inf``, ``123456789.125``) instead of
     Spark's (``1.0E300``, ``Infinity``, ``1.23456789125E8``); the same numbers, parsed back exactly.
+    The ``identifiers`` columns were read as their digits on both engines and are left as they are.
     """
     if rows.is_empty():
         return rows
-    text = [c for c, t in rows.schema.items() if t == pl.String]
+    text = [c for c, t in rows.schema.items() if t == pl.String and c not in identifiers]
     floats: dict[str, dict[pl.DataType, list[int]]] = {}
     for index, path in enumerate(files):
         if is_parquet(path):
@@ -160,7 +166,7 @@ def reference_loaded(spec: InputSpec, kept_dir: Path, held_dir: Path, files: lis
         *[pl.col(n).cast(t) for n, t in schema.items()], *[pl.col(c).cast(pl.String) for c in extras]
     ).sort("line_no")
     held = stages.read_frame(held_dir, pl.Schema(quarantine_schema(spec)))
-    loaded = Loaded(spec.name, kept.select(spec.names), as_quarantined(held, files), files=files)
+    loaded = Loaded(spec.name, kept.select(spec.names), as_quarantined(held, files, spec), files=files)
     if extras:
         names = [c.removeprefix(reading.EXTRA_PREFIX) for c in extras]
         texts = kept.select("customer_id", *[pl.col(c).alias(n) for c, n in zip(extras, names, strict=True)])

@@ -12,9 +12,10 @@ its split's offset in its file (the lines of the file's splits before it) plus i
 split; each row learns its file from Spark's ``_metadata.file_path``. A quoted value
 that runs over a line's end cannot be split that way; such a file is refused with the line it
 starts on (the polars engine reads it). The whole-file checks (header, missing columns, Parquet
-types) run on the driver first, through `scan_file`, with the same one-line errors. Parquet values
-that are not text are written out as polars writes them, but for floats in exponent notation
-(polars ``1e-05``, Spark ``1.0E-5``): the same number, only a quarantined line's text differs.
+types, float identifiers) run on the driver first, through `scan_file`, with the same one-line
+errors. Parquet values that are not text are written out as polars writes them (an identifier
+stored as floating point as its digits), but for floats in exponent notation (polars ``1e-05``,
+Spark ``1.0E-5``): the same number, only a quarantined line's text differs.
 """
 
 from __future__ import annotations
@@ -177,9 +178,15 @@ def _window():  # type: ignore[no-untyped-def]
 _FRACTION = {"ms": 3, "us": 6, "ns": 9}
 
 
-def _parquet_text(column: str, dtype: pl.DataType) -> Column:
-    """A Parquet column as the text polars casts it to: date-times with their unit's fraction."""
+def _parquet_text(column: str, dtype: pl.DataType, *, identifier: bool = False) -> Column:
+    """A Parquet column as the text polars casts it to: date-times with their unit's fraction; an
+    identifier stored as floating point as its whole numbers' digits, as `scan_file` reads it (its
+    checks refuse a file where such a float is not a whole number it holds exactly).
+    """
     F = _f()
+    if identifier and dtype.is_float():
+        value = F.col(column)
+        return F.when(~F.isnan(value), value.cast("long")).cast("string").alias(column)
     if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
         digits = _FRACTION.get(dtype.time_unit or "us", 6)
         return F.date_format(F.col(column), "yyyy-MM-dd HH:mm:ss." + "S" * digits).alias(column)
@@ -197,7 +204,9 @@ def _parquet_rows(
     rows = frame.select(
         F.col("_metadata.file_path").alias("file_path"),
         *[
-            _parquet_text(c, schema[c]) if c in schema else F.lit(None).cast("string").alias(c)
+            _parquet_text(c, schema[c], identifier=c in spec.identifiers)
+            if c in schema
+            else F.lit(None).cast("string").alias(c)
             for c in spec.names
         ],
         *[
