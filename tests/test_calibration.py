@@ -12,6 +12,7 @@ from coupongen.calibration import guess_locale, init_job, never_promote
 from coupongen.cli import cli
 from coupongen.config import load_job
 from coupongen.errors import InputError
+from tests.conftest import REPO
 
 PRODUCTS = """sku,name,category,brand,price
 MILK,MILK 1 GAL,DAIRY,Private,2.00
@@ -27,10 +28,11 @@ CUSTOMERS = "customer_id,card_number,email,phone,email_opt_in,sms_opt_in\n" + ""
 )
 
 
-def write_data(folder: Path) -> Path:
+def write_data(folder: Path, *, phone: str = "+1555") -> Path:
+    """The three inputs in ``folder``, phones starting with ``phone``."""
     folder.mkdir()
     (folder / "products.csv").write_text(PRODUCTS)
-    (folder / "customers.csv").write_text(CUSTOMERS)
+    (folder / "customers.csv").write_text(CUSTOMERS.replace("+1555", phone))
     lines = ["receipt_id,customer_id,ts,store_id,sku,quantity,amount"]
     # four customers, a basket of 6.00, 8.00, 10.00 or 12.00 every week for 10 weeks (the last on
     # 2026-11-06); the first buys eggs too
@@ -70,7 +72,8 @@ def test_locale_and_currency_are_guessed_from_phone_numbers():
 
 def test_init_writes_a_job_that_loads_and_fits_the_data(tmp_path):
     data = write_data(tmp_path / "data")
-    job_path, cal = init_job(data, tmp_path / "job")
+    done = init_job(data, tmp_path / "job")
+    job_path, cal = done.path, done.calibration
     assert (cal.currency, cal.locale, cal.guessed) == ("USD", "en_US", True)
     assert cal.median_basket == 9.0  # baskets of 6, 8, 10 and 12
     assert cal.left_out == {
@@ -102,7 +105,7 @@ def test_init_writes_a_job_that_loads_and_fits_the_data(tmp_path):
 
 def test_check_lists_every_finding_and_a_stale_night_exits_2(tmp_path):
     data = write_data(tmp_path / "data")
-    job_path, _ = init_job(data, tmp_path / "job", currency="usd", locale="en_US")
+    job_path = init_job(data, tmp_path / "job", currency="usd", locale="en_US").path
     args = ["check", "--config", str(job_path), "-q"]
     fresh = CliRunner().invoke(cli, [*args, "--as-of", "2026-11-07"])
     assert "preflight: transactions from 2026-09-01 to 2026-11-06" in fresh.output
@@ -140,3 +143,52 @@ def test_init_on_an_old_history_names_the_night_to_check(tmp_path):
     ]
     suggested = lines[-2].removeprefix("next: coupongen ").split()
     assert CliRunner().invoke(cli, [*suggested, "-q"]).exit_code == 1  # findings, not a stale refusal
+
+
+def init(data: Path, out: Path, *options: str) -> list[str]:
+    """Run `coupongen init` on ``data`` into ``out``; its output lines."""
+    result = CliRunner().invoke(cli, ["init", "--data", str(data), "--out", str(out), *options])
+    assert result.exit_code == 0, result.output
+    return result.output.splitlines()
+
+
+def first_night(job: Path, *options: str) -> str:
+    """Run the night after the test data's history on the job file ``job``; its output."""
+    result = CliRunner().invoke(cli, ["run", "--config", str(job), "--as-of", "2026-11-07", "-q", *options])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_a_job_in_a_language_without_templates_runs_in_english_with_its_own_formats(tmp_path):
+    # Guards the first night of a German retailer's job, which stopped on
+    # "templates/email_subject_de.txt.j2: template not found".
+    data = write_data(tmp_path / "data", phone="+49")
+    out = tmp_path / "job"
+    lines = init(data, out)
+    first_night(out / "nightly.toml")
+    templates = out / "templates"
+    assert lines[1].startswith("  EUR / de_DE (guessed);")
+    assert lines[2] == (
+        f"  messages in English: coupongen has no German templates; translate the 9 files {templates}/*_de.*"
+    )
+    assert (templates / "sms_de.txt.j2").read_text() == (templates / "sms_en.txt.j2").read_text().replace(
+        '"_offer_en.j2"', '"_offer_de.j2"'
+    )
+    night = out / "out" / "2026-11-07" / "email"
+    assert "Subject: Your personal coupongen coupons" in (night / "eml" / "C2.eml").read_text()
+    # English words, German numbers and money
+    assert (
+        "15\xa0% off EGGS 12 CT with a basket of 9\xa0€ or more" in (night / "html" / "C2.html").read_text()
+    )
+
+
+def test_a_given_locale_without_templates_gets_english_ones_and_english_or_russian_none(tmp_path):
+    data = write_data(tmp_path / "data")
+    lines = init(data, tmp_path / "ja", "--locale", "ja_JP", "--currency", "JPY")
+    first_night(tmp_path / "ja" / "nightly.toml", "--dry-run")
+    assert f"translate the 9 files {tmp_path / 'ja' / 'templates'}/*_ja.*" in lines[2]
+    for locale in ("en_GB", "ru_RU"):
+        lines = init(data, tmp_path / locale, "--locale", locale, "--currency", "EUR")
+        assert not any("messages in English" in line for line in lines)
+        bundled = sorted(p.name for p in (REPO / "jobs" / "templates").iterdir())
+        assert sorted(p.name for p in (tmp_path / locale / "templates").iterdir()) == bundled

@@ -5,7 +5,8 @@ money settings are rules relative to the data (resolved again every night, see `
 a currency and locale given or guessed from the customers' phone numbers, a nightly budget from the
 number of customers, campaigns that need customer columns the data lacks left out with the reason,
 and ``[products] never_promote`` filled with the categories and product names the data shows for
-fuel, tobacco, alcohol, gift cards, deposits, coupons and unknown items.
+fuel, tobacco, alcohol, gift cards, deposits, coupons and unknown items. Messages in a language
+coupongen has no templates in are written in English, to translate.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
+from babel import Locale, UnknownLocaleError
 
 from coupongen.analysis import features
 from coupongen.config import InputsConfig, JobConfig
+from coupongen.delivery.templates import copy_language, language_of, template_languages
 from coupongen.errors import InputError
 from coupongen.inputs.contract import Inputs
 from coupongen.inputs.loading import load_job_inputs
@@ -35,6 +38,7 @@ PHONE_LOCALES = {
     "64": ("en_NZ", "NZD"), "353": ("en_IE", "EUR"), "91": ("en_IN", "INR"), "55": ("pt_BR", "BRL"),
 }  # fmt: skip
 DEFAULT_LOCALE = ("en_US", "USD")
+FALLBACK_LANGUAGE = "en"  # whose templates a job in a language without bundled ones starts with
 # What no coupon should discount, as case-insensitive patterns on category names and product names.
 NEVER_PROMOTE_CATEGORIES = {
     "fuel": r"\bfuel|gasoline|petrol|diesel|propane|топливо|бензин",
@@ -85,6 +89,20 @@ class Calibration:
     left_out: dict[str, str]
     never_categories: dict[str, list[str]]
     never_names: dict[str, str]
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What `init` wrote: the job file and the calibration in it, and the templates written in
+    English under the job's language's names (``untranslated``, in ``templates``) because coupongen
+    has none in ``language`` (its English name).
+    """
+
+    path: Path
+    calibration: Calibration
+    templates: Path
+    language: str
+    untranslated: tuple[str, ...]
 
 
 def find_inputs(data_dir: Path) -> InputsConfig:
@@ -355,10 +373,37 @@ def bundled_templates() -> Path | None:
     return None
 
 
+def copy_templates(folder: Path, locale: str) -> list[str]:
+    """Copy the bundled message templates to ``folder`` (not over an existing one); when none is
+    in the language of ``locale``, write the English ones under its names too (see
+    `copy_language`), so that the job runs. Returns the names written in English that way.
+    """
+    bundled = bundled_templates()
+    if bundled is None or folder.exists():
+        return []
+    shutil.copytree(bundled, folder)
+    language = language_of(locale)
+    if language in template_languages(folder):
+        return []
+    return copy_language(folder, FALLBACK_LANGUAGE, language)
+
+
+def language_name(locale: str) -> str:
+    """The English name of the language of ``locale`` (``German`` of ``de_DE``), else its code."""
+    try:
+        return Locale.parse(language_of(locale)).get_display_name("en") or language_of(locale)
+    except (UnknownLocaleError, ValueError):
+        return language_of(locale)
+
+
 def init_job(
-    data_dir: Path, out: Path, *, currency: str | None = None, locale: str | None = None
-) -> tuple[Path, Calibration]:
-    """Write a job folder calibrated to the data in ``data_dir`` into ``out``; returns the job file.
+    data_dir: Path,
+    out: Path,
+    *,
+    currency: str | None = None,
+    locale: str | None = None,
+) -> InitResult:
+    """Write a job folder calibrated to the data in ``data_dir`` into ``out``.
 
     Refuses (InputError) to write over an existing job file.
     """
@@ -372,8 +417,12 @@ def init_job(
     (out / "campaigns").mkdir(parents=True, exist_ok=True)
     for name, _ in CAMPAIGNS:
         (out / "campaigns" / f"{name}.toml").write_text(campaign_text(name, cal), encoding="utf-8")
-    templates = bundled_templates()
-    if templates is not None and not (out / "templates").exists():
-        shutil.copytree(templates, out / "templates")
+    untranslated = copy_templates(out / "templates", cal.locale)
     job_path.write_text(job_text(cal, data_dir, settings), encoding="utf-8")
-    return job_path, cal
+    return InitResult(
+        path=job_path,
+        calibration=cal,
+        templates=out / "templates",
+        language=language_name(cal.locale),
+        untranslated=tuple(untranslated),
+    )

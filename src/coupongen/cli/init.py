@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
-from coupongen.calibration import init_job
+from coupongen.calibration import InitResult, init_job
 from coupongen.cli.common import handle_errors
 from coupongen.config import JobConfig
+from coupongen.delivery.templates import language_of
 
 
 @click.command()
@@ -44,13 +45,16 @@ def init(
     quiet: bool,
 ) -> None:
     """Write a job folder (job file, campaigns, templates) calibrated to a retailer's data."""
-    path, cal = init_job(data_dir, out_dir, currency=currency, locale=locale)
+    done = init_job(data_dir, out_dir, currency=currency, locale=locale)
+    path, cal = done.path, done.calibration
     how = "guessed" if cal.guessed else "given"
     click.echo(f"wrote {path}")
     click.echo(
         f"  {cal.currency} / {cal.locale} ({how}); median basket {cal.median_basket:,.2f}, "
         f"budget {cal.budget:g} per campaign and night"
     )
+    for line in _notes(done):
+        click.echo(f"  {line}")
     for name, why in cal.left_out.items():
         click.echo(f"  left out {name}: {why}")
     banned = sum(len(v) for v in cal.never_categories.values())
@@ -60,6 +64,17 @@ def init(
     click.echo(f"next: coupongen check --config {path}{as_of}")
     if as_of:
         click.echo(f"  (the history ends on {cal.last}: run its nights with --as-of, as above)")
+
+
+def _notes(done: InitResult) -> list[str]:
+    """What the analyst should know of the job written: messages left in English."""
+    notes = []
+    if done.untranslated:
+        notes.append(
+            f"messages in English: coupongen has no {done.language} templates; translate the "
+            f"{len(done.untranslated)} files {done.templates}/*_{language_of(done.calibration.locale)}.*"
+        )
+    return notes
 
 
 def _stale_history(last: date | None) -> bool:

@@ -160,7 +160,7 @@ def template_environment(folder: Path, *, locale: str, currency: str, prefix: st
     if not folder.is_dir():
         raise ConfigError(f"{folder}: templates folder not found")
     own = language_of(locale)
-    found = sorted({m.group(1) for p in folder.iterdir() if (m := _LANGUAGE_FILE.match(p.name))} - {own})
+    found = sorted(template_languages(folder) - {own})
     return Templates(
         folder,
         _environment(folder, html=True, locale=locale, currency=currency),
@@ -169,3 +169,26 @@ def template_environment(folder: Path, *, locale: str, currency: str, prefix: st
         languages=(own, *found),
         prefix=prefix,
     )
+
+
+def template_languages(folder: Path) -> set[str]:
+    """The languages ``folder`` has a message template in (``en`` of ``sms_en.txt.j2``)."""
+    return {m.group(1) for p in folder.iterdir() if (m := _LANGUAGE_FILE.match(p.name))}
+
+
+def copy_language(folder: Path, source: str, language: str) -> list[str]:
+    """Write every template of ``folder`` in the ``source`` language under ``language``'s name
+    (``sms_en.txt.j2`` as ``sms_de.txt.j2``, reminders' and offer macros too), their imports of
+    ``source``'s offer macros turned to ``language``'s: a job in ``language`` then runs, in
+    ``source``'s words and ``language``'s formats, until they are translated. Returns the names
+    written, sorted.
+    """
+    name = re.compile(rf"^(.+)_{re.escape(source)}(\.[a-z.]*j2)$")
+    macros = (f'"{OFFER_MACROS.format(locale=source)}"', f'"{OFFER_MACROS.format(locale=language)}"')
+    written = []
+    for path in sorted(folder.iterdir()):
+        if (m := name.match(path.name)) is not None:
+            copy = folder / f"{m.group(1)}_{language}{m.group(2)}"
+            copy.write_text(path.read_text(encoding="utf-8").replace(*macros), encoding="utf-8")
+            written.append(copy.name)
+    return written
