@@ -192,3 +192,41 @@ def test_a_given_locale_without_templates_gets_english_ones_and_english_or_russi
         assert not any("messages in English" in line for line in lines)
         bundled = sorted(p.name for p in (REPO / "jobs" / "templates").iterdir())
         assert sorted(p.name for p in (tmp_path / locale / "templates").iterdir()) == bundled
+
+
+def test_the_brand_given_to_init_signs_the_messages(tmp_path):
+    data = write_data(tmp_path / "data")
+    out = tmp_path / "job"
+    lines = init(data, out, "--brand", "Acme")
+    assert not any("[channels] brand" in line for line in lines)
+    job = out / "nightly.toml"
+    assert tomllib.loads(job.read_text())["channels"]["brand"] == "Acme"
+    first_night(job)
+    assert (
+        "Subject: Your personal Acme coupons"
+        in (out / "out" / "2026-11-07" / "email" / "eml" / "C2.eml").read_text()
+    )
+    check = CliRunner().invoke(cli, ["check", "--config", str(job), "--as-of", "2026-11-07", "-q"])
+    assert "[channels] brand" not in check.output
+
+
+def test_without_a_brand_init_and_check_say_to_set_one(tmp_path):
+    # Guards against messages to customers signed "coupongen", the default brand.
+    data = write_data(tmp_path / "data")
+    out = tmp_path / "job"
+    job = out / "nightly.toml"
+    lines = init(data, out)
+    assert f'  set [channels] brand in {job}: until then e-mails and SMS are signed "coupongen"' in lines
+    assert "brand" not in tomllib.loads(job.read_text())["channels"]
+    check = CliRunner().invoke(cli, ["check", "--config", str(job), "--as-of", "2026-11-07", "-q"])
+    assert check.output.splitlines()[-2] == (
+        f'WARNING: {job.resolve()}: [channels] brand is the default "coupongen", which customers read in '
+        "e-mails and SMS; set it to the retailer's name"
+    )
+    assert check.exit_code == 1  # campaigns that cannot fire, as without the warning
+    for campaign in (out / "campaigns").iterdir():
+        text = campaign.read_text()
+        campaign.write_text(
+            text[: text.index("channels = ")] + 'channels = ["app"]\n' + text[text.index("code = ") :]
+        )
+    assert load_job(job).unbranded_channels() == ()

@@ -93,13 +93,15 @@ class Calibration:
 
 @dataclass(frozen=True)
 class InitResult:
-    """What `init` wrote: the job file and the calibration in it, and the templates written in
-    English under the job's language's names (``untranslated``, in ``templates``) because coupongen
-    has none in ``language`` (its English name).
+    """What `init` wrote: the job file and the calibration in it; the brand given (None: messages
+    show the default until ``[channels] brand`` is set); and the templates written in English under
+    the job's language's names (``untranslated``, in ``templates``) because coupongen has none in
+    ``language`` (its English name).
     """
 
     path: Path
     calibration: Calibration
+    brand: str | None
     templates: Path
     language: str
     untranslated: tuple[str, ...]
@@ -297,8 +299,10 @@ code = {{ prefix = "F", length = 8, symbology = "qr" }}
 }
 
 
-def job_text(cal: Calibration, data_dir: Path, inputs: InputsConfig) -> str:
-    """The job file of a calibrated job folder."""
+def job_text(cal: Calibration, data_dir: Path, inputs: InputsConfig, brand: str | None = None) -> str:
+    """The job file of a calibrated job folder; without ``brand``, ``[channels] brand`` is left
+    to set (commented out).
+    """
     source = "given" if not cal.guessed else "guessed from the customers' phone numbers"
     locale_line = (
         f"locale = {_toml(cal.locale)}"
@@ -340,6 +344,9 @@ def job_text(cal: Calibration, data_dir: Path, inputs: InputsConfig) -> str:
         "",
         "[channels]",
         'templates = "templates"',
+        f"brand = {_toml(brand)}"
+        if brand is not None
+        else '# brand = "..."  # the retailer\'s name, which e-mails and SMS show customers',
         "",
         "[products.never_promote]  # what the data shows for fuel, tobacco, alcohol, gift cards, deposits...",
         "categories = [",
@@ -402,10 +409,11 @@ def init_job(
     *,
     currency: str | None = None,
     locale: str | None = None,
+    brand: str | None = None,
 ) -> InitResult:
-    """Write a job folder calibrated to the data in ``data_dir`` into ``out``.
-
-    Refuses (InputError) to write over an existing job file.
+    """Write a job folder calibrated to the data in ``data_dir`` into ``out``, its messages signed
+    ``brand`` (default: ``[channels] brand`` left to set). Refuses (InputError) to write over an
+    existing job file.
     """
     data_dir = data_dir.resolve()
     job_path = out / "nightly.toml"
@@ -418,10 +426,11 @@ def init_job(
     for name, _ in CAMPAIGNS:
         (out / "campaigns" / f"{name}.toml").write_text(campaign_text(name, cal), encoding="utf-8")
     untranslated = copy_templates(out / "templates", cal.locale)
-    job_path.write_text(job_text(cal, data_dir, settings), encoding="utf-8")
+    job_path.write_text(job_text(cal, data_dir, settings, brand), encoding="utf-8")
     return InitResult(
         path=job_path,
         calibration=cal,
+        brand=brand,
         templates=out / "templates",
         language=language_name(cal.locale),
         untranslated=tuple(untranslated),

@@ -15,6 +15,7 @@ import click
 from coupongen import pipeline
 from coupongen.cli.common import DATE, common_options, handle_errors, open_night
 from coupongen.cli.progress_display import progress_display
+from coupongen.config import DEFAULT_BRAND
 from coupongen.report.text import preflight_lines, render_line, render_text
 
 
@@ -99,12 +100,20 @@ def check(
 ) -> None:
     """Check every campaign against the data without issuing: can it fire, thresholds, rewards, budget.
 
+    Also warns while e-mails or SMS would still be signed with the default brand name.
     Exits 0 when every enabled campaign can fire, 1 when one cannot, 2 on stale or bad input.
     """
     job, settings = open_night(config_path, as_of=as_of, data_dir=data_dir, out_dir=out_dir, seed=seed)
     with progress_display(quiet, verbose) as progress:
         result = pipeline.run_job(job, settings, dry_run=True, allow_stale=allow_stale, progress=progress)
     click.echo("\n".join(preflight_lines(result.summary.preflight)))
+    unbranded = job.unbranded_channels()
+    if unbranded:
+        said = " and ".join({"email": "e-mails", "sms": "SMS"}[c] for c in unbranded)
+        click.echo(
+            f'WARNING: {job.path}: [channels] brand is the default "{DEFAULT_BRAND}", which customers '
+            f"read in {said}; set it to the retailer's name"
+        )
     blocked = [f["campaign"] for f in result.summary.preflight["findings"] if f["status"] == "cannot fire"]
     if blocked:
         click.echo(f"{len(set(blocked))} campaign(s) cannot fire: {', '.join(dict.fromkeys(blocked))}")

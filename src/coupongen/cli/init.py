@@ -9,7 +9,7 @@ import click
 
 from coupongen.calibration import InitResult, init_job
 from coupongen.cli.common import handle_errors
-from coupongen.config import JobConfig
+from coupongen.config import DEFAULT_BRAND, JobConfig
 from coupongen.delivery.templates import language_of
 
 
@@ -31,6 +31,7 @@ from coupongen.delivery.templates import language_of
 )
 @click.option("--currency", help="ISO 4217 currency of the data (default: guessed).")
 @click.option("--locale", help="Locale of customer messages, e.g. en_US (default: guessed).")
+@click.option("--brand", help="The retailer's name, which e-mails and SMS show customers ([channels] brand).")
 @click.option("--debug", is_flag=True, hidden=True)
 @click.option("-v", "--verbose", count=True, hidden=True)
 @click.option("-q", "--quiet", is_flag=True, hidden=True)
@@ -40,12 +41,21 @@ def init(
     out_dir: Path,
     currency: str | None,
     locale: str | None,
+    brand: str | None,
     debug: bool,
     verbose: int,
     quiet: bool,
 ) -> None:
     """Write a job folder (job file, campaigns, templates) calibrated to a retailer's data."""
-    done = init_job(data_dir, out_dir, currency=currency, locale=locale)
+    if brand is not None and not brand.strip():
+        raise click.BadParameter("must not be blank", param_hint="--brand")
+    done = init_job(
+        data_dir,
+        out_dir,
+        currency=currency,
+        locale=locale,
+        brand=brand.strip() if brand else None,
+    )
     path, cal = done.path, done.calibration
     how = "guessed" if cal.guessed else "given"
     click.echo(f"wrote {path}")
@@ -67,12 +77,18 @@ def init(
 
 
 def _notes(done: InitResult) -> list[str]:
-    """What the analyst should know of the job written: messages left in English."""
+    """What the analyst should know of the job written: messages left in English, a brand still to
+    set.
+    """
     notes = []
     if done.untranslated:
         notes.append(
             f"messages in English: coupongen has no {done.language} templates; translate the "
             f"{len(done.untranslated)} files {done.templates}/*_{language_of(done.calibration.locale)}.*"
+        )
+    if done.brand is None:
+        notes.append(
+            f'set [channels] brand in {done.path}: until then e-mails and SMS are signed "{DEFAULT_BRAND}"'
         )
     return notes
 

@@ -11,6 +11,7 @@ from coupongen.config.audience import Eligibility, Filter, PerCustomer, Target
 from coupongen.config.base import DEFAULT_ALPHABET
 from coupongen.config.campaigns import CampaignConfig, CodeConfig, Reward
 from coupongen.config.job import (
+    DEFAULT_BRAND,
     DEFAULT_SEGMENTS,
     ENGINES,
     AffinityConfig,
@@ -30,6 +31,7 @@ from coupongen.config.money import MoneyRule, amount
 
 __all__ = [
     "DEFAULT_ALPHABET",
+    "DEFAULT_BRAND",
     "DEFAULT_SEGMENTS",
     "ENGINES",
     "AffinityConfig",

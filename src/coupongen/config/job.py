@@ -142,13 +142,17 @@ class RankingConfig(_Model):
         return value
 
 
+# The brand messages show until the job names the retailer's: a stand-in, not for customers' eyes.
+DEFAULT_BRAND = "coupongen"
+
+
 class ChannelsConfig(_Model):
     """Customer messages: templates, suppression list, SMS length and the brand name they show."""
 
     templates: str = "templates"
     suppression: str | None = None
     max_sms_parts: int = Field(3, ge=1, le=10)
-    brand: str = "coupongen"
+    brand: str = DEFAULT_BRAND
     email_images: bool = True
     # Where the e-mails' images are served from: email/images/ is laid out for upload there
     # (<url>/<symbology>/<code>.png). Unset: the images travel inside each message's .eml.
@@ -315,6 +319,15 @@ class Job:
             raise ConfigError(f"engine {engine!r} is not known (use one of: {', '.join(ENGINES)})")
         config = self.config.model_copy(update={"engine": engine})
         return Job(self.path, config, self.campaigns, customer_lists=self.customer_lists)
+
+    def unbranded_channels(self) -> tuple[str, ...]:
+        """The channels among e-mail and SMS that an enabled campaign sends while ``[channels]
+        brand`` is still the default: customers would read "coupongen" in those messages.
+        """
+        if self.config.channels.brand != DEFAULT_BRAND:
+            return ()
+        used = {channel for c in self.campaigns if c.enabled for channel in c.channels}
+        return tuple(channel for channel in ("email", "sms") if channel in used)
 
     def campaign(self, name: str) -> CampaignConfig:
         """The campaign called ``name``; ConfigError lists the known names otherwise."""
