@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import tomllib
 from datetime import date, timedelta
 from pathlib import Path
@@ -28,11 +29,13 @@ CUSTOMERS = "customer_id,card_number,email,phone,email_opt_in,sms_opt_in\n" + ""
 )
 
 
-def write_data(folder: Path, *, phone: str = "+1555") -> Path:
-    """The three inputs in ``folder``, phones starting with ``phone``."""
+def write_data(folder: Path, *, phone: str = "+1555", delimiter: str = ",") -> Path:
+    """The three inputs in ``folder``: phones starting with ``phone``, fields split by ``delimiter``
+    (no value holds a comma).
+    """
     folder.mkdir()
-    (folder / "products.csv").write_text(PRODUCTS)
-    (folder / "customers.csv").write_text(CUSTOMERS.replace("+1555", phone))
+    (folder / "products.csv").write_text(PRODUCTS.replace(",", delimiter))
+    (folder / "customers.csv").write_text(CUSTOMERS.replace("+1555", phone).replace(",", delimiter))
     lines = ["receipt_id,customer_id,ts,store_id,sku,quantity,amount"]
     # four customers, a basket of 6.00, 8.00, 10.00 or 12.00 every week for 10 weeks (the last on
     # 2026-11-06); the first buys eggs too
@@ -45,7 +48,7 @@ def write_data(folder: Path, *, phone: str = "+1555") -> Path:
             lines.append(f"{receipt},C{i},{day}T10:00:00,S1,BREAD,{loaves},{2.0 * loaves:.2f}")
             if i == 0:
                 lines.append(f"{receipt},C{i},{day}T10:00:00,S1,EGGS,1,2.00")
-    (folder / "transactions.csv").write_text("\n".join(lines) + "\n")
+    (folder / "transactions.csv").write_text("\n".join(lines).replace(",", delimiter) + "\n")
     return folder
 
 
@@ -230,3 +233,43 @@ def test_without_a_brand_init_and_check_say_to_set_one(tmp_path):
             text[: text.index("channels = ")] + 'channels = ["app"]\n' + text[text.index("code = ") :]
         )
     assert load_job(job).unbranded_channels() == ()
+
+
+def test_init_reads_a_semicolon_separated_export_and_its_job_runs_on_it(tmp_path):
+    # Guards against init refusing a ';'-separated export with no way to say so.
+    semicolons = write_data(tmp_path / "semicolons", delimiter=";")
+    lines = init(semicolons, tmp_path / "job")
+    assert lines[2] == (
+        "  CSV inputs ';'-delimited (read from their header lines), as the job file's [inputs] delimiter says"
+    )
+    job = tmp_path / "job" / "nightly.toml"
+    assert tomllib.loads(job.read_text())["inputs"]["delimiter"] == ";"
+    init(write_data(tmp_path / "commas"), tmp_path / "commas_job")
+    offers = [
+        json.loads(first_night(j, "--dry-run", "--json"))["campaigns"]
+        for j in (job, tmp_path / "commas_job" / "nightly.toml")
+    ]
+    assert offers[0] == offers[1]
+
+
+def test_init_takes_the_delimiter_given_and_refuses_inputs_split_differently(tmp_path):
+    semicolons = write_data(tmp_path / "semicolons", delimiter=";")
+    given = init(semicolons, tmp_path / "given", "--delimiter", ";")
+    assert "(given)" in given[2]
+    wrong = CliRunner().invoke(
+        cli, ["init", "--data", str(semicolons), "--out", str(tmp_path / "x"), "--delimiter", ","]
+    )
+    assert wrong.exit_code == 2
+    assert wrong.output.strip() == (
+        f"Error: {semicolons / 'products.csv'}: missing required columns 'sku', 'name', 'category' "
+        "(the header looks ';'-delimited; the job expects ',')"
+    )
+    mixed = write_data(tmp_path / "mixed")
+    (mixed / "products.csv").write_text(PRODUCTS.replace(",", ";"))
+    result = CliRunner().invoke(cli, ["init", "--data", str(mixed), "--out", str(tmp_path / "y")])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"Error: {mixed / 'products.csv'}: the header looks ';'-delimited, but the header of "
+        f"{mixed / 'transactions.csv'} looks ','-delimited; export every input with one delimiter"
+    )
+    assert not (tmp_path / "y").exists()

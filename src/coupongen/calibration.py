@@ -5,8 +5,9 @@ money settings are rules relative to the data (resolved again every night, see `
 a currency and locale given or guessed from the customers' phone numbers, a nightly budget from the
 number of customers, campaigns that need customer columns the data lacks left out with the reason,
 and ``[products] never_promote`` filled with the categories and product names the data shows for
-fuel, tobacco, alcohol, gift cards, deposits, coupons and unknown items. Messages in a language
-coupongen has no templates in are written in English, to translate.
+fuel, tobacco, alcohol, gift cards, deposits, coupons and unknown items. The CSV inputs' delimiter
+is read from their header lines unless given; messages in a language coupongen has no templates in
+are written in English, to translate.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from coupongen.config import InputsConfig, JobConfig
 from coupongen.delivery.templates import copy_language, language_of, template_languages
 from coupongen.errors import InputError
 from coupongen.inputs.contract import Inputs
-from coupongen.inputs.loading import load_job_inputs
+from coupongen.inputs.loading import detect_delimiter, load_job_inputs
 from coupongen.offers.money import data_figures
 
 # Calling code (phone prefix) -> (locale, currency), the longest prefix wins.
@@ -93,14 +94,17 @@ class Calibration:
 
 @dataclass(frozen=True)
 class InitResult:
-    """What `init` wrote: the job file and the calibration in it; the brand given (None: messages
-    show the default until ``[channels] brand`` is set); and the templates written in English under
-    the job's language's names (``untranslated``, in ``templates``) because coupongen has none in
+    """What `init` wrote: the job file and the calibration in it; the CSV inputs' delimiter, read
+    from their header lines (``delimiter_detected``) or given; the brand given (None: messages show
+    the default until ``[channels] brand`` is set); and the templates written in English under the
+    job's language's names (``untranslated``, in ``templates``) because coupongen has none in
     ``language`` (its English name).
     """
 
     path: Path
     calibration: Calibration
+    delimiter: str
+    delimiter_detected: bool
     brand: str | None
     templates: Path
     language: str
@@ -341,6 +345,7 @@ def job_text(cal: Calibration, data_dir: Path, inputs: InputsConfig, brand: str 
         f"transactions = {_toml(inputs.transactions)}",
         f"products = {_toml(inputs.products)}",
         f"customers = {_toml(inputs.customers)}",
+        *([f"delimiter = {_toml(inputs.delimiter)}"] if inputs.delimiter != "," else []),
         "",
         "[channels]",
         'templates = "templates"',
@@ -410,16 +415,22 @@ def init_job(
     currency: str | None = None,
     locale: str | None = None,
     brand: str | None = None,
+    delimiter: str | None = None,
 ) -> InitResult:
     """Write a job folder calibrated to the data in ``data_dir`` into ``out``, its messages signed
-    ``brand`` (default: ``[channels] brand`` left to set). Refuses (InputError) to write over an
-    existing job file.
+    ``brand`` (default: ``[channels] brand`` left to set).
+
+    ``delimiter`` splits the CSV inputs (default: read from their header lines, see
+    `detect_delimiter`). Refuses (InputError) to write over an existing job file.
     """
     data_dir = data_dir.resolve()
     job_path = out / "nightly.toml"
     if job_path.exists():
         raise InputError(f"{job_path}: already exists; choose another --out folder")
-    settings = find_inputs(data_dir)
+    found = find_inputs(data_dir)
+    settings = InputsConfig.model_validate(
+        {**found.model_dump(exclude_unset=True), "delimiter": delimiter or detect_delimiter(found, data_dir)}
+    )
     inputs = load_job_inputs(settings.model_copy(update={"max_quarantine_share": 1.0}), data_dir)
     cal = calibrate(inputs, currency=currency, locale=locale)
     (out / "campaigns").mkdir(parents=True, exist_ok=True)
@@ -430,6 +441,8 @@ def init_job(
     return InitResult(
         path=job_path,
         calibration=cal,
+        delimiter=settings.delimiter,
+        delimiter_detected=delimiter is None,
         brand=brand,
         templates=out / "templates",
         language=language_name(cal.locale),

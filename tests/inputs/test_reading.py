@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from coupongen.config import InputsConfig
 from coupongen.errors import InputError
 from coupongen.inputs.contract import (
     LINE_COL,
@@ -19,7 +20,7 @@ from coupongen.inputs.contract import (
     SOURCE_COL,
     TRANSACTIONS,
 )
-from coupongen.inputs.loading import load_inputs
+from coupongen.inputs.loading import detect_delimiter, load_inputs
 from coupongen.inputs.quarantine import check_quarantine_share
 from coupongen.inputs.reading import resolve_files, scan_input
 from tests.inputs.inputs_data import (
@@ -271,6 +272,29 @@ def test_a_delimiter_other_than_comma_is_honoured(inputs_dir: Path):
         frame = pl.read_csv(inputs_dir / name, infer_schema=False)
         write(inputs_dir / name, frame.write_csv(separator=";"))
     assert_frame_equal(load(inputs_dir, delimiter=";").transactions.kept, KEPT_TX)
+
+
+def test_the_delimiter_is_read_from_the_header_lines_of_the_csv_inputs(inputs_dir: Path):
+    settings = InputsConfig(transactions="tx")
+    for name in ("products.csv", "customers.csv"):
+        frame = pl.read_csv(inputs_dir / name, infer_schema=False)
+        write(inputs_dir / name, frame.write_csv(separator="\t"))
+    write(inputs_dir / "tx" / "part-0.csv", b"")  # an empty part says nothing
+    write(inputs_dir / "tx" / "part-1.csv", TX_CSV.replace(",", "\t"))
+    assert detect_delimiter(settings, inputs_dir) == "\t"
+    assert_frame_equal(load(inputs_dir, "tx", delimiter="\t").transactions.kept, KEPT_TX)
+    pl.read_csv(inputs_dir / "tx" / "part-1.csv", separator="\t", infer_schema=False).write_parquet(
+        inputs_dir / "tx" / "part-1.parquet"
+    )
+    (inputs_dir / "tx" / "part-1.csv").unlink()
+    assert detect_delimiter(settings, inputs_dir) == "\t"  # a Parquet part says nothing either
+    write(inputs_dir / "customers.csv", (inputs_dir / "customers.csv").read_bytes().replace(b"\t", b","))
+    with pytest.raises(InputError) as e:
+        detect_delimiter(settings, inputs_dir)
+    assert str(e.value) == (
+        f"{inputs_dir}/customers.csv: the header looks ','-delimited, but the header of "
+        f"{inputs_dir}/products.csv looks tab-delimited; export every input with one delimiter"
+    )
 
 
 def test_a_delimiter_of_more_than_one_byte_is_refused(inputs_dir: Path):

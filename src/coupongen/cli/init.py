@@ -11,6 +11,7 @@ from coupongen.calibration import InitResult, init_job
 from coupongen.cli.common import handle_errors
 from coupongen.config import DEFAULT_BRAND, JobConfig
 from coupongen.delivery.templates import language_of
+from coupongen.inputs.reading import shown_delimiter
 
 
 @click.command()
@@ -32,6 +33,10 @@ from coupongen.delivery.templates import language_of
 @click.option("--currency", help="ISO 4217 currency of the data (default: guessed).")
 @click.option("--locale", help="Locale of customer messages, e.g. en_US (default: guessed).")
 @click.option("--brand", help="The retailer's name, which e-mails and SMS show customers ([channels] brand).")
+@click.option(
+    "--delimiter",
+    help="Field separator of the CSV inputs, one character (default: read from their header lines).",
+)
 @click.option("--debug", is_flag=True, hidden=True)
 @click.option("-v", "--verbose", count=True, hidden=True)
 @click.option("-q", "--quiet", is_flag=True, hidden=True)
@@ -42,6 +47,7 @@ def init(
     currency: str | None,
     locale: str | None,
     brand: str | None,
+    delimiter: str | None,
     debug: bool,
     verbose: int,
     quiet: bool,
@@ -49,12 +55,15 @@ def init(
     """Write a job folder (job file, campaigns, templates) calibrated to a retailer's data."""
     if brand is not None and not brand.strip():
         raise click.BadParameter("must not be blank", param_hint="--brand")
+    if delimiter is not None and len(delimiter) != 1:
+        raise click.BadParameter(f"must be one character, got {delimiter!r}", param_hint="--delimiter")
     done = init_job(
         data_dir,
         out_dir,
         currency=currency,
         locale=locale,
         brand=brand.strip() if brand else None,
+        delimiter=delimiter,
     )
     path, cal = done.path, done.calibration
     how = "guessed" if cal.guessed else "given"
@@ -77,10 +86,16 @@ def init(
 
 
 def _notes(done: InitResult) -> list[str]:
-    """What the analyst should know of the job written: messages left in English, a brand still to
-    set.
+    """What the analyst should know of the job written: a delimiter other than a comma, messages
+    left in English, a brand still to set.
     """
     notes = []
+    if done.delimiter != ",":
+        found = "read from their header lines" if done.delimiter_detected else "given"
+        notes.append(
+            f"CSV inputs {shown_delimiter(done.delimiter)}-delimited ({found}), as the job file's "
+            "[inputs] delimiter says"
+        )
     if done.untranslated:
         notes.append(
             f"messages in English: coupongen has no {done.language} templates; translate the "

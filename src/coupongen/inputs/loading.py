@@ -12,12 +12,20 @@ from datetime import date
 from pathlib import Path
 
 from coupongen.config import InputsConfig
+from coupongen.errors import InputError
 from coupongen.inputs.batches import load_transactions
 from coupongen.inputs.contract import CUSTOMERS, PRODUCTS, Inputs, Loaded
 from coupongen.inputs.locations import InputFile, Location, join
 from coupongen.inputs.partitions import is_partitioned, partition_files
 from coupongen.inputs.quarantine import check_quarantine_share, write_quarantine
-from coupongen.inputs.reading import read_input, resolve_files
+from coupongen.inputs.reading import (
+    is_empty_file,
+    is_parquet,
+    read_input,
+    resolve_files,
+    shown_delimiter,
+    sniff_delimiter,
+)
 from coupongen.inputs.validation import validate_customers, validate_products
 
 
@@ -108,3 +116,24 @@ def load_customers_and_products(settings: InputsConfig, data_dir: Location) -> t
         read_input(resolve_files(join(data_dir, settings.customers)), CUSTOMERS, settings.delimiter)
     )
     return customers, products
+
+
+def detect_delimiter(settings: InputsConfig, data_dir: Location) -> str:
+    """The delimiter the job's CSV inputs in ``data_dir`` are split by, from the header line of
+    each input's first CSV file (see `sniff_delimiter`); ``settings.delimiter`` when none is CSV.
+
+    Raises InputError naming two files whose headers are split differently: a job reads every
+    input with one delimiter.
+    """
+    found: dict[str, InputFile] = {}
+    for name in (settings.transactions, settings.products, settings.customers):
+        files = [f for f in resolve_files(join(data_dir, name)) if not is_parquet(f) and not is_empty_file(f)]
+        if files:
+            found.setdefault(sniff_delimiter(files[0], settings.delimiter), files[0])
+    if len(found) > 1:
+        (first, first_file), (other, other_file) = list(found.items())[:2]
+        raise InputError(
+            f"{other_file}: the header looks {shown_delimiter(other)}-delimited, but the header of "
+            f"{first_file} looks {shown_delimiter(first)}-delimited; export every input with one delimiter"
+        )
+    return next(iter(found), settings.delimiter)

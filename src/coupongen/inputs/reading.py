@@ -178,15 +178,36 @@ def _check_header(path: InputFile, header: list[str], spec: InputSpec, delimiter
 _NAME_LIKE = re.compile(r"[A-Za-z_][A-Za-z0-9_ .-]{0,63}")
 
 
-def _header_hint(header: list[str], delimiter: str, spec: InputSpec) -> str:
-    """What the header holds, for the message; never a value that may be personal data (a file
-    without its header line has a customer's card, e-mail and name on line 1).
+def other_delimiter(header: list[str], delimiter: str) -> str | None:
+    """The delimiter a CSV header read with ``delimiter`` looks split by instead: the first of
+    ``;``, tab, ``|`` and ``,`` found in a header that came out as one name; None otherwise.
     """
     if len(header) == 1:
         for other in (";", "\t", "|", ","):
             if other != delimiter and other in header[0]:
-                shown = "tab" if other == "\t" else repr(other)
-                return f" (the header looks {shown}-delimited; the job expects {delimiter!r})"
+                return other
+    return None
+
+
+def shown_delimiter(delimiter: str) -> str:
+    """A delimiter as messages show it: ``';'``, ``tab``."""
+    return "tab" if delimiter == "\t" else repr(delimiter)
+
+
+def sniff_delimiter(path: InputFile, delimiter: str = ",") -> str:
+    """The delimiter the header line of CSV file ``path`` is split by: ``delimiter``, unless the
+    header only splits by another (see `other_delimiter`). InputError as reading the file would.
+    """
+    return other_delimiter(_csv_header(path, delimiter), delimiter) or delimiter
+
+
+def _header_hint(header: list[str], delimiter: str, spec: InputSpec) -> str:
+    """What the header holds, for the message; never a value that may be personal data (a file
+    without its header line has a customer's card, e-mail and name on line 1).
+    """
+    other = other_delimiter(header, delimiter)
+    if other is not None:
+        return f" (the header looks {shown_delimiter(other)}-delimited; the job expects {delimiter!r})"
     names = [h for h in header[:12] if h in spec.names or _NAME_LIKE.fullmatch(h)]
     hidden = len(header[:12]) - len(names)
     if hidden and not set(header) & set(spec.names):
