@@ -21,10 +21,14 @@ from coupongen.synthetic.tables import (
     MAIL_DOMAINS,
     NPS_MIX,
     TRANSLITERATION,
+    US_AREA_CODES,
 )
 
 CARD_PREFIX = "2770"
 """First digits of every loyalty card number (GS1 restricted-circulation range)."""
+
+US_PHONE_NUMBERS = len(US_AREA_CODES) * 10**4
+"""How many distinct US numbers the sample can make: four digits after 555 in each area code."""
 
 _DETRACTOR_SCORES = np.array([0.04, 0.03, 0.05, 0.08, 0.12, 0.23, 0.45])
 
@@ -174,9 +178,14 @@ def _phones(rng: np.random.Generator, english: np.ndarray) -> np.ndarray:
 
 
 def _us_phones(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Unique US numbers in the fictional 555 exchange range: +1555 and seven digits."""
-    digits = pl.Series(_unique_ints(rng, n, 10**7)).cast(pl.String).str.zfill(7)
-    return ("+1555" + digits).to_numpy()
+    """Unique US numbers in the 555 exchange, which is kept for fiction and directory services:
+    +1, one of `US_AREA_CODES`, 555 and four digits. 555 itself is no area code, so a number such
+    as +1 555 ... is not valid and could never be sent an SMS.
+    """
+    drawn = _unique_ints(rng, n, US_PHONE_NUMBERS)
+    area = pl.Series(np.array(US_AREA_CODES)[drawn // 10**4])
+    line = pl.Series(drawn % 10**4).cast(pl.String).str.zfill(4)
+    return ("+1" + area + "555" + line).to_numpy()
 
 
 def _card_numbers(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -24,8 +24,9 @@ class Profile:
     """What distinguishes one sample chain from another.
 
     ``english_share``: card holders writing in English; ``phones``: "ru" (+79..., some +447...) or
-    "us" (+1555...); ``price_scale``: the catalogue's rouble prices times this; ``fuel_share``:
-    card holders' receipts with a fuel line; ``unknown_share``: receipts with an UNKNOWN line.
+    "us" (+1, an area code, 555 and four digits); ``price_scale``: the catalogue's rouble prices
+    times this; ``fuel_share``: card holders' receipts with a fuel line; ``unknown_share``: receipts
+    with an UNKNOWN line.
     """
 
     name: str

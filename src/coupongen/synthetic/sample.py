@@ -16,7 +16,7 @@ from coupongen.progress import SILENT, Clock, Progress
 from coupongen.synthetic.bad_rows import BAD_ROW_KINDS
 from coupongen.synthetic.baskets import fill_baskets
 from coupongen.synthetic.catalogue import make_catalogue
-from coupongen.synthetic.customers import CARD_PREFIX, make_customers
+from coupongen.synthetic.customers import CARD_PREFIX, US_PHONE_NUMBERS, make_customers
 from coupongen.synthetic.export_format import CUSTOMER_SCHEMA, PRODUCT_SCHEMA, TRANSACTION_SCHEMA, SampleData
 from coupongen.synthetic.profiles import DEFAULT_PROFILE, PROFILES, apply_profile
 from coupongen.synthetic.profiles import profile as find_profile
@@ -71,6 +71,11 @@ def generate_sample(
     """
     prof = find_profile(profile)
     _check_arguments(customers, days, skus, anonymous_share, lines_per_customer)
+    if prof.phones == "us" and customers > US_PHONE_NUMBERS:
+        raise ValueError(
+            f"the {prof.name} profile has phone numbers for at most {US_PHONE_NUMBERS:,} customers, "
+            f"got {customers:,}"
+        )
     n_skus = skus if skus is not None else _default_sku_count(customers)
     rng = np.random.default_rng(seed)
     salt = int(rng.integers(1, 2**62))

@@ -172,6 +172,9 @@ NPS_MIX = _load_nps_mix()
 MAIL_DOMAINS = _load_mail_domains()
 """Per locale (ru, en): mail domains and their shares of the addresses."""
 
+US_AREA_CODES: tuple[str, ...] = tuple(row["area_code"] for row in _rows("us_area_codes.csv"))
+"""US area codes of long standing, with their place for the reader (data/us_area_codes.csv)."""
+
 CATEGORY_NAMES: dict[str, dict[str, str]] = {
     language: {row["category"]: row[language] for row in _rows("category_names.csv")}
     for language in ("en", "ru")
