@@ -3,6 +3,7 @@ the POS file and the summary, fuel lines and UNKNOWN products in the data."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from datetime import date
@@ -49,8 +50,14 @@ code = { prefix = "W", length = 10, symbology = "ean13", ean_prefix = "99" }
 
 
 def us_job(tmp_path: Path) -> coupongen.Job:
+    """The us-grocery sample as a job, every other phone written as a US retailer's file often has
+    it: (212) 555-0118, no country code.
+    """
     data = generate_sample(300, seed=11, as_of=AS_OF, days=180, lines_per_customer=30, profile="us-grocery")
-    write_sample(data, tmp_path / "data", fmt="parquet")
+    national = pl.col("phone").str.replace(r"^\+1(\d{3})(\d{3})(\d{4})$", "($1) $2-$3")
+    every_other = pl.int_range(pl.len()) % 2 == 0
+    customers = data.customers.with_columns(phone=pl.when(every_other).then(national).otherwise("phone"))
+    write_sample(dataclasses.replace(data, customers=customers), tmp_path / "data", fmt="parquet")
     jobs = tmp_path / "jobs"
     (jobs / "campaigns").mkdir(parents=True)
     for name, text in CAMPAIGNS.items():
@@ -108,6 +115,14 @@ def test_a_night_on_the_us_profile_writes_english_messages_in_dollars(tmp_path):
     email = pl.read_csv(night / "email" / "merge.csv", infer_schema=False)
     texts = sms["text"].to_list() + email["subject"].to_list()
     assert sms.height > 0 and email.height > 0
+    # one international format for every number, whether the file wrote it with +1 or without
+    phones = pl.read_parquet(tmp_path / "data" / "customers.parquet").select("customer_id", "phone")
+    sent = sms.join(phones, on="customer_id")
+    assert sent["phone"].str.starts_with("(").any() and sent["phone"].str.starts_with("+").any()
+    assert (
+        sent["msisdn"] == sent["phone"].str.replace_all(r"\D", "").str.replace(r"^(\d{10})$", "1$1")
+    ).all()
+    assert sent["msisdn"].str.contains(r"^1\d{3}555\d{4}$").all()
     assert not any(ch in text for text in texts for ch in "₽абвгдеёжзийклмнопрстуфхцчшщыэюя")
     assert set(sms["encoding"]) == {"GSM-7"}  # English and $: no UCS-2
     assert all(t.startswith("Corner Grocery: ") for t in sms["text"])

@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from coupongen.delivery.channels import choose_channels, contact_status, rank_channels, read_suppression
-from coupongen.delivery.messages import render_messages, sms_length
+from coupongen.delivery.messages import msisdn_of, phone_region, render_messages, sms_length
 from coupongen.delivery.templates import template_environment
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "jobs" / "templates"
@@ -112,7 +112,7 @@ def coupon(cid: str, code: str, **kw) -> dict:
     return base
 
 
-def render(coupons, chosen, max_sms_parts=3, image_paths=None):
+def render(coupons, chosen, max_sms_parts=3, image_paths=None, people=None, phone_region=None):
     """Render ``coupons`` for ``chosen``: (customer_id, channel or list of channels, coupons) rows."""
     ranked = [
         (cid, ["cs"], channels if isinstance(channels, list) else [channels], n)
@@ -127,12 +127,13 @@ def render(coupons, chosen, max_sms_parts=3, image_paths=None):
     return render_messages(
         pl.DataFrame(coupons),
         pl.DataFrame(ranked, schema=schema, orient="row"),
-        customers(),
+        customers() if people is None else people,
         {"P1": "Spaghetti <Barilla> 500 g"},
         template_environment(TEMPLATES, locale="ru_RU", currency="RUB"),
         brand="Shop",
         currency="RUB",
         max_sms_parts=max_sms_parts,
+        phone_region=phone_region,
         image_paths=image_paths,
     )
 
@@ -222,3 +223,100 @@ def test_item_rewards_are_worded_in_each_language():
         "купите 2 шт.: категорию «coffee», ещё 1 шт. со скидкой 50 %, код BBB до 06.12",
         "Shop: the 1 cheapest of 3 × any item in coffee free, code CCC until 12/6",
     ]
+
+
+# The SMS feed holds every number in one international format (E.164 digits, no '+'): a US
+# retailer's national "212.555.0102" once went out as 2125550102, which a gateway reads as Morocco,
+# and "(212) 555-0118" was refused.
+@pytest.mark.parametrize(
+    "phone",
+    [
+        "(212) 555-0118",
+        "212-555-0118",
+        "212.555.0118",
+        "212 555 0118",
+        "2125550118",
+        "1-212-555-0118",
+        "1 (212) 555-0118",
+        "+1 212 555 0118",
+        "+1 (212) 555-0118",
+        "+12125550118",
+        "011 1 212 555 0118",  # the US international prefix
+    ],
+)
+def test_a_us_jobs_ways_of_writing_a_number_give_one_international_number(phone):
+    assert msisdn_of(phone, "US") == "12125550118"
+
+
+@pytest.mark.parametrize(
+    "phone", ["030 1234567", "(030) 123 45 67", "030/1234567", "0049 30 1234567", "+49 (0)30 1234567"]
+)
+def test_a_german_jobs_national_numbers_drop_the_trunk_zero_for_the_country_code(phone):
+    assert msisdn_of(phone, "DE") == "49301234567"
+
+
+def test_a_number_written_with_another_countrys_code_stays_in_that_country():
+    assert msisdn_of("+49 30 1234567", "US") == "49301234567"
+    assert msisdn_of("+7 916 111-22-33", "US") == "79161112233"
+    assert msisdn_of("+1 212 555 0118", "DE") == "12125550118"
+    assert msisdn_of("8 (916) 111-22-33", "RU") == "79161112233"  # the Russian trunk prefix
+
+
+@pytest.mark.parametrize(
+    ("phone", "region"),
+    [
+        ("212 555 011", "US"),  # a digit short
+        ("212 555 01188", "US"),  # a digit too many
+        ("030 1234567", "US"),  # a German number, not a US one
+        ("2125550118", None),  # no country code and no country to read it in
+        ("+1 212 555 0118 ext 5", "US"),
+        ("+1 212 555 0118, +1 212 555 0119", "US"),
+        ("2125550118 2125550119", "US"),
+        ("call 2125550118", "US"),
+        ("()", "US"),
+    ],
+)
+def test_a_number_not_valid_in_its_country_is_no_msisdn(phone, region):
+    assert msisdn_of(phone, region) is None
+
+
+def test_the_phone_region_is_the_country_of_the_jobs_locale():
+    assert [phone_region(locale) for locale in ("en_US", "de_DE", "ru_RU", "en_GB")] == [
+        "US",
+        "DE",
+        "RU",
+        "GB",
+    ]
+    assert phone_region("ru") is None  # a language alone names no country
+    assert phone_region("es_419") is None  # Latin America: no one numbering plan
+
+
+def test_sms_numbers_are_written_one_way_and_invalid_ones_are_refused_with_a_reason():
+    people = customers().with_columns(
+        phone=pl.Series(["(212) 555-0118", "212.555.0102", "030 1234567", None, "+7 916 555-66-77"])
+    )
+    chosen = [("C1", "sms", 1), ("C2", "sms", 1), ("C3", "sms", 1), ("C5", "sms", 1)]
+    coupons = [coupon(cid, f"{cid}CODE") for cid, _, _ in chosen]
+    msgs = render(coupons, chosen, people=people, phone_region="US")
+    assert msgs.sms.select("customer_id", "msisdn").rows() == [
+        ("C1", "12125550118"),
+        ("C2", "12125550102"),
+        ("C5", "79165556677"),
+    ]
+    assert msgs.rejected.rows() == [("C3", "cs", "sms", "phone number is not valid", None)]
+    no_country = render(coupons, chosen, people=people)
+    assert no_country.sms.select("customer_id", "msisdn").rows() == [("C5", "79165556677")]
+    reason = "phone number has no country code and the job's locale names no country"
+    assert no_country.rejected.rows() == [(cid, "cs", "sms", reason, None) for cid in ("C1", "C2", "C3")]
+
+
+def test_a_suppressed_number_is_matched_however_the_list_and_the_customer_write_it():
+    # Guards an opt-out: "+1 212 555 0118" on the list is the customer's "(212) 555-0118".
+    people = customers().with_columns(
+        phone=pl.Series(["(212) 555-0118", "+1 212 555 0102", "212.555.0103", None, "+7 916 555-66-77"])
+    )
+    entries = ["+1 212 555 0118", "(212) 555-0102", "89165556677"]
+    us = contact_status(people, entries, phone_region="US")
+    assert us.filter("suppressed")["customer_id"].to_list() == ["C1", "C2"]
+    ru = contact_status(people, entries, phone_region="RU")  # 8 916...: the Russian trunk prefix
+    assert ru.filter("suppressed")["customer_id"].to_list() == ["C5"]

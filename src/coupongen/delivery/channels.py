@@ -13,6 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
+from coupongen.delivery.messages import msisdn_of
 from coupongen.errors import InputError
 
 CHANNELS = ("email", "sms", "app")
@@ -34,12 +35,29 @@ def read_suppression(path: Path) -> list[str]:
     return [v for line in lines if (v := line.split("#", 1)[0].strip())]
 
 
-def contact_status(customers: pl.DataFrame, suppression: Iterable[str] = ()) -> pl.DataFrame:
+def _same_numbers(customers: pl.DataFrame, entries: list[str], region: str | None) -> list[str]:
+    """The customers' phones that are one of the ``entries``' numbers however either writes it
+    ("(212) 555-0118" and "+1 212 555 0118" in a US job): the same international number. Only
+    phones ending in the same seven digits as an entry are read.
+    """
+    numbers = {n for e in entries if (n := msisdn_of(e, region))}
+    if not numbers:
+        return []
+    tails = [n[-7:] for n in numbers]
+    candidates = customers.filter(_digits("phone").str.slice(-7).is_in(tails))["phone"].unique()
+    return [p for p in candidates.drop_nulls() if msisdn_of(p, region) in numbers]
+
+
+def contact_status(
+    customers: pl.DataFrame, suppression: Iterable[str] = (), *, phone_region: str | None = None
+) -> pl.DataFrame:
     """Per customer: whether each channel may be used, and whether the customer is suppressed.
 
     Columns: customer_id, suppressed, email_ok, sms_ok, app_ok. email needs email_opt_in and a
     well-formed address, sms needs sms_opt_in and a phone, app needs push_opt_in. A suppression entry
-    matches the customer id, the e-mail (case-insensitive) or the phone (digits only).
+    matches the customer id, the e-mail (case-insensitive) or the phone: the same digits, or the same
+    international number (numbers without a country code read in ``phone_region``, see
+    `messages.msisdn_of`).
     """
     entries = list(suppression)
     lowered = [e.lower() for e in entries]
@@ -48,6 +66,7 @@ def contact_status(customers: pl.DataFrame, suppression: Iterable[str] = ()) -> 
         pl.col("customer_id").is_in(entries)
         | pl.col("email").str.to_lowercase().is_in(lowered).fill_null(False)
         | _digits("phone").is_in(phones).fill_null(False)
+        | pl.col("phone").is_in(_same_numbers(customers, entries, phone_region)).fill_null(False)
     )
     email_ok = pl.col("email_opt_in") & pl.col("email").str.contains(_EMAIL.pattern).fill_null(False)
     sms_ok = pl.col("sms_opt_in") & (_digits("phone").str.len_chars() >= 7).fill_null(False)

@@ -15,7 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import phonenumbers
 import polars as pl
+from babel import Locale
 
 from coupongen.delivery import merge_fields
 from coupongen.delivery.campaign_messages import CampaignMessages
@@ -110,10 +112,10 @@ class Messages:
         return {k: int(v or 0) for k, v in row.items()}
 
 
-# A phone: digits with the usual separators and an optional leading '+', 7 to 15 digits (E.164).
-# Anything else ("ext 5", letters, two numbers) is refused rather than dialled as a wrong number.
-_PHONE = re.compile(r"\+?[0-9][0-9 ().-]*")
-_MIN_DIGITS, _MAX_DIGITS = 7, 15
+# A phone: digits with the usual separators ("(212) 555-0100", "030/1234567") and an optional
+# leading '+'. Anything else ("ext 5", letters, two numbers) is refused rather than dialled as a
+# wrong number; libphonenumber reads what is left.
+_PHONE = re.compile(r"\+?[0-9 ()./-]+")
 # One address, no spaces, commas or angle brackets that would make it a list or a display name.
 _EMAIL = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\".]+")
 # Control characters (CR and LF among them) and the Unicode line and paragraph separators.
@@ -127,12 +129,33 @@ def one_line(text: str | None) -> str | None:
     return None if text is None else _CONTROL.sub(" ", text).strip()
 
 
-def msisdn_of(phone: str | None) -> str | None:
-    """The phone's digits in international format without '+', or None when it is not one number."""
+def phone_region(locale: str) -> str | None:
+    """The country a job's customers write their phone numbers in without a country code: the
+    territory of the job's locale (US of en_US), or None when the locale names no country with a
+    numbering plan (ru, es_419).
+    """
+    territory = Locale.parse(locale).territory
+    return territory if territory in phonenumbers.SUPPORTED_REGIONS else None
+
+
+def msisdn_of(phone: str | None, region: str | None = None) -> str | None:
+    """The phone's number in international format (E.164 digits without '+'), or None when it is
+    not one number valid in its country.
+
+    A number written with '+' is read in its own country. One without is read as written in
+    ``region`` (a country such as US, see `phone_region`), with that country's trunk and
+    international prefixes: "(212) 555-0100" and "1-212-555-0100" in US are 12125550100,
+    "030 1234567" and "0049 30 1234567" in DE are 49301234567. With no region it is refused.
+    """
     if not phone or not _PHONE.fullmatch(phone.strip()):
         return None
-    digits = re.sub(r"\D", "", phone)
-    return digits if _MIN_DIGITS <= len(digits) <= _MAX_DIGITS else None
+    try:
+        number = phonenumbers.parse(phone, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).removeprefix("+")
 
 
 def email_ok(email: str) -> bool:
@@ -214,9 +237,11 @@ def _compose(
     templates: Templates,
     max_sms_parts: int,
     locale: str,
+    phone_region: str | None,
 ) -> dict[str, object]:
-    """One customer's message by ``channel`` in the template ``locale`` (a language); raises
-    _Refused when the channel cannot carry it.
+    """One customer's message by ``channel`` in the template ``locale`` (a language), phones
+    without a country code read as written in ``phone_region``; raises _Refused when the channel
+    cannot carry it.
     """
     customer_id = row["customer_id"]
     own = context["message"]
@@ -240,7 +265,9 @@ def _compose(
     if channel == "sms":
         if not row["phone"]:
             raise _Refused("no phone number")
-        msisdn = msisdn_of(row["phone"])
+        msisdn = msisdn_of(row["phone"], phone_region)
+        if msisdn is None and phone_region is None and not row["phone"].strip().startswith("+"):
+            raise _Refused("phone number has no country code and the job's locale names no country")
         if msisdn is None:
             raise _Refused("phone number is not valid")
         text = one_line(_render(templates, templates.name("sms", "text", locale), context)) or ""
@@ -278,6 +305,7 @@ def render_messages(
     brand: str,
     currency: str,
     max_sms_parts: int,
+    phone_region: str | None = None,
     image_paths: Mapping[str, str] | None = None,
     campaign_messages: CampaignMessages | None = None,
     unsubscribe_url: str = "",
@@ -286,10 +314,12 @@ def render_messages(
     """Render one message per reachable customer holding all of their coupons.
 
     ``coupons`` has the ledger's coupon columns; ``channels`` is `channels.rank_channels`' frame
-    (customer_id, campaigns, channels, coupons); ``image_paths`` maps a code to its barcode image
-    for the e-mails; ``campaign_messages`` the campaigns' own subjects and bodies. Each
-    customer's channels are tried in order until one carries the message. ``on_progress`` hears how
-    many more customers were rendered, every ``PROGRESS_EVERY``.
+    (customer_id, campaigns, channels, coupons); ``phone_region`` is the country of phone numbers
+    written without a country code (see `phone_region`; None: only '+' numbers reach an SMS);
+    ``image_paths`` maps a code to its barcode image for the e-mails; ``campaign_messages`` the
+    campaigns' own subjects and bodies. Each customer's channels are tried in order until one
+    carries the message. ``on_progress`` hears how many more customers were rendered, every
+    ``PROGRESS_EVERY``.
     """
     people = customers.select("customer_id", "email", "phone", "first_name", "locale")
     grouped = (
@@ -325,7 +355,8 @@ def render_messages(
             refusals = [(channel, str(e)) for channel in row["channels"]]
         for channel in row["channels"] if not refusals else ():
             try:
-                out[channel].append(_compose(channel, row, context, templates, max_sms_parts, language))
+                message = _compose(channel, row, context, templates, max_sms_parts, language, phone_region)
+                out[channel].append(message)
             except _Refused as e:
                 refusals.append((channel, str(e)))
                 continue

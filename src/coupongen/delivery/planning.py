@@ -29,7 +29,8 @@ from coupongen.delivery.templates import Templates, template_environment
 class DeliveryContext:
     """What delivery needs from the job, loaded once: templates, suppression list, each campaign's
     channel priority (in job order) and stand-in code, display names of the targets, message
-    settings, who may read the published folders.
+    settings (phone_region: the country of phone numbers written without a country code, from the
+    job's locale), who may read the published folders.
     """
 
     templates: Templates
@@ -47,6 +48,7 @@ class DeliveryContext:
     unsubscribe_url: str
     merge_slots: int
     campaign_messages: CampaignMessages = field(default_factory=CampaignMessages)
+    phone_region: str | None = None
 
 
 def load_context(job: Job, products: pl.DataFrame) -> DeliveryContext:
@@ -94,6 +96,7 @@ def load_context(job: Job, products: pl.DataFrame) -> DeliveryContext:
         unsubscribe_url=cfg.unsubscribe_placeholder,
         merge_slots=job.config.max_coupons_per_customer,
         campaign_messages=compile_messages(job, templates.text),
+        phone_region=messages.phone_region(job.config.locale),
     )
 
 
@@ -204,7 +207,7 @@ def plan_delivery(
     """
     # The coupons' customers only: their contacts are checked with text patterns.
     holders = customers.join(coupons.select("customer_id").unique(), on="customer_id", how="semi")
-    contacts = channel_choice.contact_status(holders, ctx.suppression)
+    contacts = channel_choice.contact_status(holders, ctx.suppression, phone_region=ctx.phone_region)
     ranked = channel_choice.rank_channels(coupons, contacts, ctx.priorities)
     suppressed = contacts.join(ranked.select("customer_id"), on="customer_id")["suppressed"].sum()
     unreachable = int((ranked["channels"].list.len() == 0).sum())
@@ -219,6 +222,7 @@ def plan_delivery(
         brand=ctx.brand,
         currency=ctx.currency,
         max_sms_parts=ctx.max_sms_parts,
+        phone_region=ctx.phone_region,
         image_paths=image_links(ctx, coupons),
         unsubscribe_url=ctx.unsubscribe_url,
         campaign_messages=ctx.campaign_messages,
