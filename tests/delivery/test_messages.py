@@ -280,6 +280,15 @@ def test_a_number_not_valid_in_its_country_is_no_msisdn(phone, region):
     assert msisdn_of(phone, region) is None
 
 
+def test_a_number_written_in_full_is_taken_as_written_when_its_length_fits_its_country():
+    # 555 is no area code in service: written with its country code the number goes to the
+    # gateway as written; written as a national number it cannot be read as a US number
+    assert msisdn_of("+1 555 962 1966", "US") == "15559621966"
+    assert msisdn_of("+1 555 962 1966", None) == "15559621966"
+    assert msisdn_of("(555) 962-1966", "US") is None
+    assert msisdn_of("+1 555 962 196", "US") is None  # a digit short
+
+
 def test_the_phone_region_is_the_country_of_the_jobs_locale():
     assert [phone_region(locale) for locale in ("en_US", "de_DE", "ru_RU", "en_GB")] == [
         "US",
