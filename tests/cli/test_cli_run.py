@@ -400,6 +400,9 @@ def test_a_rerun_of_a_finished_night_says_so_and_writes_nothing(sample_run):
     total = json.loads((sample_run.night / "summary.json").read_text())["coupons"]["total"]
     assert f"night {AS_OF} already complete: {total:,} coupons; nothing to do" in result.output.splitlines()
     assert files() == before
+    quiet = invoke("run", "--config", str(NIGHTLY), "--out", str(sample_run.out), "--as-of", AS_OF, "-q")
+    assert f"{total:,} coupons (already complete, nothing to do)" in quiet.output
+    assert files() == before
 
 
 def test_offers_without_a_reason_are_set_aside_and_the_rest_of_the_night_is_issued(

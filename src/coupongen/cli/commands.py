@@ -74,7 +74,7 @@ def run(
     if as_json:
         click.echo(json.dumps(result.summary.to_json(), indent=2, sort_keys=True, ensure_ascii=False))
     elif quiet:
-        click.echo(render_line(result.summary))
+        click.echo(render_line(result.summary, complete=result.complete))
     else:
         click.echo(render_text(result.summary))
 

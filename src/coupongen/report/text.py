@@ -8,8 +8,10 @@ from typing import Any
 from coupongen.results import RunSummary
 
 
-def render_line(summary: RunSummary) -> str:
-    """The run's result in one line (``-q``): coupons, holdout, customers reached, the summary file."""
+def render_line(summary: RunSummary, *, complete: bool = False) -> str:
+    """The run's result in one line (``-q``): coupons, holdout, customers reached, the summary file;
+    ``complete``: the night had already finished, and this run did nothing.
+    """
     head = f"coupongen {summary.job} {summary.as_of}"
     reached = sum(summary.reach.get(ch, 0) for ch in ("email", "sms", "app"))
     if summary.coupons is None:
@@ -17,8 +19,9 @@ def render_line(summary: RunSummary) -> str:
         holdout = sum(c.get("control", 0) for c in summary.campaigns)
         return f"{head} (dry run): {offers:,} offers, {holdout:,} in holdout, {reached:,} customers reached"
     k = summary.coupons
+    new = "already complete, nothing to do" if complete else f"{k.issued_this_run:,} new"
     return (
-        f"{head}: {k.total:,} coupons ({k.issued_this_run:,} new), {k.control:,} in holdout, "
+        f"{head}: {k.total:,} coupons ({new}), {k.control:,} in holdout, "
         f"{reached:,} customers reached; {summary.files.get('summary', '')}"
     )
 
