@@ -135,6 +135,21 @@ def test_lists_scored_elsewhere_are_held_as_a_model_fitted_here_holds_them(metho
     assert _substitute_share(here.filter(pl.col("source") == method), bought, catalogue) <= 0.2
 
 
+def test_lists_held_a_block_of_customers_at_a_time_are_the_lists_held_at_once(monkeypatch):
+    bought, catalogue = _history(seed=11)
+    spec = ModelSpec(max_substitute_share=0.2)
+    matrix = purchase_matrix(bought)
+    allowed = np.ones(matrix.items.len(), bool)
+    scored = score_customers(
+        matrix, fit(matrix, spec), top_n=relevance_hold.scoring_depth(spec, 3), allowed=allowed
+    ).sample(fraction=1.0, shuffle=True, seed=3)  # lists may come in any order
+    at_once = recommend(bought, catalogue, top_n=3, spec=spec, scored=scored)
+    assert matrix.customers.len() > 3 * 7
+    monkeypatch.setattr(relevance_hold, "BLOCK_CUSTOMERS", 7)
+    assert_frame_equal(recommend(bought, catalogue, top_n=3, spec=spec, scored=scored), at_once)
+    assert_frame_equal(recommend(bought, catalogue, top_n=3, spec=spec), at_once)
+
+
 def test_a_customer_s_offers_do_not_depend_on_the_group_they_are_ranked_in():
     bought, catalogue = _history(seed=5)
     spec = ModelSpec(max_substitute_share=0.2)

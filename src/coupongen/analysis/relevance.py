@@ -200,12 +200,16 @@ class Ranker:
         present = wanted.filter(pl.col("row").is_not_null())
         share = spec.max_substitute_share
         if self.scored is not None:
-            lists = self.scored.join(present, on="customer_id", how="semi")
+            # lazy: the wanted customers' lists are copied once, in order, not once per step
+            lists = self.scored.lazy().join(
+                present.lazy().select("customer_id"), on="customer_id", how="semi"
+            )
             if share is None:
                 return (
                     lists.filter(pl.col("rank") <= self.top_n)
                     .select(LISTS.names())
                     .sort("customer_id", "rank")
+                    .collect()
                 )
             deep = lists.filter(pl.col("rank") <= self.depth).select(LISTS.names())
             return self._scored_hold().lists(deep, self.top_n, self.hold_factor(share))

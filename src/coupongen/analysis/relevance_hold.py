@@ -17,6 +17,7 @@ codes by one function (`held_places`), with the same result.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import polars as pl
@@ -132,11 +133,14 @@ class ScoredHold:
     purchases: PurchaseMatrix
     bought: BoughtTypes
 
-    def coded(self, lists: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
+    def coded(self, lists: pl.DataFrame | pl.LazyFrame) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
         """`lists` by customer and rank, their matrix rows and substitute flags (each customer has
         a row: they bought in the window).
         """
-        ordered = lists.sort("customer_id", "rank")
+        return self._coded(lists.lazy().sort("customer_id", "rank").collect())
+
+    def _coded(self, ordered: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
+        """`coded` of lists already in order."""
         codes = (
             ordered.select("customer_id", "sku")
             .join(
@@ -151,14 +155,27 @@ class ScoredHold:
         kind = codes["t"].fill_null(-1).to_numpy().astype(np.int64)
         return ordered, rows, self.bought.of_type(rows, kind)
 
-    def sample(self, lists: pl.DataFrame) -> pl.DataFrame:
+    def sample(self, lists: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
         """customer_id, score, substitute of the lists: what `hold_factor` reads."""
         ordered, _, substitute = self.coded(lists)
         return ordered.select("customer_id", "score").with_columns(pl.Series("substitute", substitute))
 
-    def lists(self, lists: pl.DataFrame, top_n: int, factor: float) -> pl.DataFrame:
-        """Each customer's first `top_n` of `lists` with substitutes' scores times `factor`."""
-        ordered, rows, substitute = self.coded(lists)
+    def lists(self, lists: pl.DataFrame | pl.LazyFrame, top_n: int, factor: float) -> pl.DataFrame:
+        """Each customer's first `top_n` of `lists` with substitutes' scores times `factor`.
+
+        The lists are put in order once (lazy lists are computed in that one copy) and held
+        `BLOCK_CUSTOMERS` customers at a time, which bounds the memory of the deeper lists.
+        """
+        ordered = lists.lazy().sort("customer_id", "rank").collect()
+        ids = ordered["customer_id"]
+        firsts = ids.unique(maintain_order=True).gather_every(BLOCK_CUSTOMERS)
+        bounds = [*ids.search_sorted(firsts, side="left").to_list(), ordered.height]
+        parts = [self._held(ordered.slice(lo, hi - lo), top_n, factor) for lo, hi in pairwise(bounds)]
+        return pl.concat(parts) if parts else LISTS.to_frame()
+
+    def _held(self, ordered: pl.DataFrame, top_n: int, factor: float) -> pl.DataFrame:
+        """`lists` of customers in order, held (see `lists`)."""
+        ordered, rows, substitute = self._coded(ordered)
         kept, place = held_places(rows, ordered["score"].to_numpy(), substitute, factor, top_n)
         return (
             ordered.select(LISTS.names())[kept]
