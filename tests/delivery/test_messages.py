@@ -329,3 +329,10 @@ def test_a_suppressed_number_is_matched_however_the_list_and_the_customer_write_
     assert us.filter("suppressed")["customer_id"].to_list() == ["C1", "C2"]
     ru = contact_status(people, entries, phone_region="RU")  # 8 916...: the Russian trunk prefix
     assert ru.filter("suppressed")["customer_id"].to_list() == ["C5"]
+    # a number sent as written (+1 555: no area code in service) is silenced however it is listed
+    fictional = people.with_columns(phone=pl.Series(["+1 555 123 4567", "+44 7700 900123", None, None, None]))
+    listed = ["(555) 123-4567", "07700 900123"]
+    assert contact_status(fictional, listed, phone_region="US").filter("suppressed")[
+        "customer_id"
+    ].to_list() == ["C1"]
+    assert contact_status(fictional, listed, phone_region="GB")["suppressed"].to_list()[:2] == [False, True]

@@ -37,15 +37,19 @@ def read_suppression(path: Path) -> list[str]:
 
 def _same_numbers(customers: pl.DataFrame, entries: list[str], region: str | None) -> list[str]:
     """The customers' phones that are one of the ``entries``' numbers however either writes it
-    ("(212) 555-0118" and "+1 212 555 0118" in a US job): the same international number. Only
-    phones ending in the same seven digits as an entry are read.
+    ("(212) 555-0118" and "+1 212 555 0118" in a US job): the same international number, each read
+    as leniently as a number that may be sent (`messages.msisdn_of` with ``strict=False``: an
+    opt-out is honoured even for a number the plan does not know). Only the entries and phones
+    ending in the same seven digits as one of the other side are read.
     """
-    numbers = {n for e in entries if (n := msisdn_of(e, region))}
+    phones = customers.select("phone", _digits("phone").str.slice(-7).alias("tail")).drop_nulls()
+    tails = set(phones["tail"].to_list())
+    listed = [e for e in entries if len(d := re.sub(r"\D", "", e)) >= 7 and d[-7:] in tails]
+    numbers = {n for e in listed if (n := msisdn_of(e, region, strict=False))}
     if not numbers:
         return []
-    tails = [n[-7:] for n in numbers]
-    candidates = customers.filter(_digits("phone").str.slice(-7).is_in(tails))["phone"].unique()
-    return [p for p in candidates.drop_nulls() if msisdn_of(p, region) in numbers]
+    candidates = phones.filter(pl.col("tail").is_in([n[-7:] for n in numbers]))["phone"].unique()
+    return [p for p in candidates if msisdn_of(p, region, strict=False) in numbers]
 
 
 def contact_status(

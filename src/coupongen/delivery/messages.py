@@ -138,7 +138,7 @@ def phone_region(locale: str) -> str | None:
     return territory if territory in phonenumbers.SUPPORTED_REGIONS else None
 
 
-def msisdn_of(phone: str | None, region: str | None = None) -> str | None:
+def msisdn_of(phone: str | None, region: str | None = None, *, strict: bool = True) -> str | None:
     """The phone's number in international format (E.164 digits without '+'), or None when it is
     not one number of its country.
 
@@ -147,7 +147,9 @@ def msisdn_of(phone: str | None, region: str | None = None) -> str | None:
     `phone_region`), with that country's trunk and international prefixes, and kept when it is a
     valid number there: "(212) 555-0100" and "1-212-555-0100" in US are 12125550100, "030 1234567"
     and "0049 30 1234567" in DE are 49301234567, "030 1234567" in US is refused. With no region it
-    is refused.
+    is refused. With ``strict`` false a number read in ``region`` too is kept when its length is
+    one of that country's (what a suppression list is matched with: an opt-out errs towards
+    silence).
     """
     if not phone or not _PHONE.fullmatch(phone.strip()):
         return None
@@ -158,8 +160,8 @@ def msisdn_of(phone: str | None, region: str | None = None) -> str | None:
     # Written in full with its country code, a number is taken as written when its length fits
     # its country (the gateway knows the ranges in service better than a copy of the plan); read
     # in the job's country, it must be one of that country's numbers, or it was not written there.
-    explicit = phone.strip().startswith("+")
-    if not (phonenumbers.is_possible_number(number) if explicit else phonenumbers.is_valid_number(number)):
+    lenient = phone.strip().startswith("+") or not strict
+    if not (phonenumbers.is_possible_number(number) if lenient else phonenumbers.is_valid_number(number)):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).removeprefix("+")
 
