@@ -36,8 +36,10 @@ def test_the_holdout_is_cut_where_the_budget_runs_out_not_at_the_last_coupon_it_
     assert kept.filter(~pl.col("held"))["expected_cost"].sum() == 2.0
 
 
-def test_a_budget_too_small_for_the_first_coupon_keeps_only_the_holdout_above_it():
+def test_a_budget_that_pays_for_no_coupon_keeps_no_holdout_place_either():
+    # a spent lifetime budget (nothing left tonight) or one below the first coupon's cost: no
+    # coupon is sent, so a holdout place would only take the customer's slot from other campaigns
     cands = candidates([True, False, True], cost=5.0)
-    kept = within_budget(cands, 1.0, salt="s", share=0.5)
-    assert kept["customer_id"].to_list() == ["C0"]
-    assert kept["held"].to_list() == [True]
+    assert within_budget(cands, 1.0, salt="s", share=0.5).is_empty()
+    assert within_budget(candidates([True, True]), 0.0, salt="s", share=0.5).is_empty()
+    assert within_budget(candidates([True, True]), 1.0, salt="s", share=0.5).height == 2  # nothing to pay

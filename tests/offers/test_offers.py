@@ -382,3 +382,16 @@ def test_an_offer_without_a_reason_is_set_aside_and_keeps_its_place(monkeypatch)
     assert funnel == (3, 2, 0, 1)
     assert plan.funnel["expected_cost"].item() == round(plan.offers["expected_cost"].sum(), 2)
     assert whole.set_aside.is_empty() and whole.funnel["set_aside"].to_list() == [0]
+
+
+def test_a_campaign_whose_lifetime_budget_is_spent_records_no_holdout_and_leaves_the_slot():
+    n = 40
+    cust = customers(n, monetary=[float(i) for i in range(n)])
+    ctx = context(cust, bought([(f"C{i}", "PASTA") for i in range(n)]))
+    camps = (campaign("a", lifetime_budget=100, holdout_share=0.3), campaign("b"))
+    spent = pl.DataFrame({"campaign": ["a"], "spent": [100.0]})
+    plan = plan_offers(camps, ctx, max_per_customer=1, seed=0, spent=spent)
+    assert plan.controls.filter(pl.col("campaign") == "a").is_empty()
+    assert plan.offers.filter(pl.col("campaign") == "a").is_empty()
+    free = plan_offers((campaign("b"),), ctx, max_per_customer=1, seed=0)
+    assert sorted(plan.offers["customer_id"]) == sorted(free.offers["customer_id"])

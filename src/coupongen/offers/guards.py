@@ -98,7 +98,8 @@ def within_budget(candidates: pl.DataFrame, budget: float | None, *, salt: str, 
     The holdout is drawn over all candidates first; the budget is then spent on the coupons that
     will really be sent (held-out customers cost nothing), and the holdout is cut at the same place
     in the priority order, the first coupon the budget cannot pay for, so treated and control come
-    from the same customers; a budget that pays for every coupon keeps every candidate. Rows
+    from the same customers; a budget that pays for every coupon keeps every candidate, one that
+    pays for none keeps no new holdout place either (nothing is sent to compare it with). Rows
     recorded by an earlier run of the night (``recorded_held`` not null) are always kept and their
     coupons count against the budget before any new one. A `DRAWN` column, when there is one, is
     the holdout.
@@ -106,10 +107,13 @@ def within_budget(candidates: pl.DataFrame, budget: float | None, *, salt: str, 
     ordered = _marked(candidates, salt=salt, share=share)
     if budget is None:
         return ordered
-    over = _cut(ordered, budget)
+    last, over = _cut(ordered, budget)
+    was = pl.col("recorded_held").is_not_null() if "recorded_held" in ordered.columns else pl.lit(False)
+    if last is None and (over is not None or budget <= 0):
+        # a budget that pays for no new coupon sends nothing to compare a new holdout place with
+        return ordered.filter(was)
     if over is None:
         return ordered
-    was = pl.col("recorded_held").is_not_null() if "recorded_held" in ordered.columns else pl.lit(False)
     return ordered.filter(was | (pl.int_range(pl.len()) < over))
 
 
@@ -124,7 +128,7 @@ def budget_edge(candidates: pl.DataFrame, budget: float, *, salt: str, share: fl
     if candidates.is_empty() or bool((candidates["expected_cost"] < 0).any()):
         return None
     ordered = _marked(candidates, salt=salt, share=share)
-    over = _cut(ordered, budget)
+    _, over = _cut(ordered, budget)
     return None if over is None else float(ordered["priority"][over])
 
 
@@ -143,9 +147,9 @@ def _marked(candidates: pl.DataFrame, *, salt: str, share: float) -> pl.DataFram
     return ordered.with_columns(held.alias("held"))
 
 
-def _cut(ordered: pl.DataFrame, budget: float) -> int | None:
-    """In `_marked` rows: the index of the first new coupon the budget cannot pay for (None when it
-    pays for every one).
+def _cut(ordered: pl.DataFrame, budget: float) -> tuple[int | None, int | None]:
+    """In `_marked` rows: the index of the last new coupon the budget pays for, and of the first it
+    cannot (None when there is none).
 
     What an earlier run of the night recorded stays, wherever it now falls in the order, and its
     coupons are paid for first: only what is left of the budget goes to new coupons.
@@ -154,10 +158,12 @@ def _cut(ordered: pl.DataFrame, budget: float) -> int | None:
     already = float(ordered.filter(was & ~pl.col("held"))["expected_cost"].sum())
     spent = pl.when(pl.col("held") | was).then(0.0).otherwise(pl.col("expected_cost")).cum_sum()
     new = ~pl.col("held") & ~was
-    over: int | None = ordered.select(
-        pl.int_range(pl.len()).filter(new & (spent > budget - already)).min()
-    ).item()
-    return over
+    index = pl.int_range(pl.len())
+    last, over = ordered.select(
+        index.filter(new & (spent <= budget - already)).max().alias("last"),
+        index.filter(new & (spent > budget - already)).min().alias("over"),
+    ).row(0)
+    return last, over
 
 
 def per_customer_capped(
