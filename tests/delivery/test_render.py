@@ -243,10 +243,19 @@ def mtimes(root: Path) -> dict[str, int]:
 
 def test_the_images_and_their_manifest_are_readable_by_the_owner_only(tmp_path):
     # both name every coupon's code, and a code redeems its coupon
-    render_images(ITEMS, tmp_path / "images", formats=("png",), workers=1)
-    assert stat.S_IMODE((tmp_path / "images").stat().st_mode) == 0o700
+    folder = tmp_path / "images"
+    render_images(ITEMS, folder, formats=("png",), workers=1)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     for name in (MANIFEST_NAME, PACK_NAME):
-        assert stat.S_IMODE((tmp_path / "images" / name).stat().st_mode) == 0o600
+        assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600
+    # as an earlier version left them; a rerun with the same images rewrites neither file
+    folder.chmod(0o755)
+    for name in (MANIFEST_NAME, PACK_NAME):
+        (folder / name).chmod(0o644)
+    render_images(ITEMS, folder, formats=("png",), workers=1)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    for name in (MANIFEST_NAME, PACK_NAME):
+        assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600
 
 
 def test_render_images_packs_every_image_into_one_archive_named_by_code(tmp_path):

@@ -82,6 +82,11 @@ def render_images(
         raise CodeFormatError(f"workers must be at least 1, got {workers}")
     out_dir = Path(out_dir)
     out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # owner-only even where an earlier version left the folder and its files readable
+    out_dir.chmod(0o700)
+    for kept in (out_dir / PACK_NAME, out_dir / MANIFEST_NAME):
+        if kept.is_file():
+            kept.chmod(0o600)
     rows = list(zip(items["code"], items["payload"], items["symbology"], strict=True))
     manifest = _read_manifest(out_dir)
     previous = read_pack(out_dir)
