@@ -273,3 +273,17 @@ def test_init_takes_the_delimiter_given_and_refuses_inputs_split_differently(tmp
         f"{mixed / 'transactions.csv'} looks ','-delimited; export every input with one delimiter"
     )
     assert not (tmp_path / "y").exists()
+
+
+def test_init_refuses_an_unknown_locale_or_currency_before_writing_and_reads_them_as_a_job_does(tmp_path):
+    data = write_data(tmp_path / "data")
+    for option, value in (("--locale", "xx_YY"), ("--currency", "ZZZ")):
+        result = CliRunner().invoke(
+            cli, ["init", "--data", str(data), "--out", str(tmp_path / "x"), option, value]
+        )
+        assert result.exit_code == 2
+        assert result.output.splitlines()[-1].startswith(f"Error: Invalid value for {option}: unknown ")
+        assert not (tmp_path / "x").exists()
+    init(data, tmp_path / "job", "--locale", "en-us", "--currency", "usd")
+    assert load_job(tmp_path / "job" / "nightly.toml").config.currency == "USD"
+    assert load_job(tmp_path / "job" / "nightly.toml").config.locale == "en_US"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -9,9 +10,19 @@ import click
 
 from coupongen.calibration import InitResult, init_job
 from coupongen.cli.common import handle_errors
-from coupongen.config import DEFAULT_BRAND, JobConfig
+from coupongen.config import DEFAULT_BRAND, JobConfig, known_currency, known_locale
 from coupongen.delivery.templates import language_of
 from coupongen.inputs.reading import shown_delimiter
+
+
+def _checked(check: Callable[[str], str], value: str | None, option: str) -> str | None:
+    """``value`` as ``check`` gives it back (None stays None); its ValueError as a usage error."""
+    if value is None:
+        return None
+    try:
+        return check(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint=option) from None
 
 
 @click.command()
@@ -57,6 +68,8 @@ def init(
         raise click.BadParameter("must not be blank", param_hint="--brand")
     if delimiter is not None and len(delimiter) != 1:
         raise click.BadParameter(f"must be one character, got {delimiter!r}", param_hint="--delimiter")
+    locale = _checked(known_locale, locale, "--locale")
+    currency = _checked(known_currency, currency, "--currency")
     done = init_job(
         data_dir,
         out_dir,

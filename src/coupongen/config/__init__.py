@@ -25,6 +25,8 @@ from coupongen.config.job import (
     SegmentRule,
     SegmentsConfig,
     SparkConfig,
+    known_currency,
+    known_locale,
 )
 from coupongen.config.loading import load_campaign, load_job
 from coupongen.config.money import MoneyRule, amount
@@ -54,6 +56,8 @@ __all__ = [
     "SparkConfig",
     "Target",
     "amount",
+    "known_currency",
+    "known_locale",
     "load_campaign",
     "load_job",
 ]

@@ -246,17 +246,28 @@ class JobConfig(_Model):
     @field_validator("locale")
     @classmethod
     def _known_locale(cls, v: str) -> str:
-        try:
-            return str(Locale.parse(v.strip().replace("-", "_")))
-        except (UnknownLocaleError, ValueError, TypeError):
-            raise ValueError(f"unknown locale {v!r} (use a Babel locale such as en_US or ru_RU)") from None
+        return known_locale(v)
 
     @field_validator("currency")
     @classmethod
     def _known_currency(cls, v: str) -> str:
-        if not is_currency(v):
-            raise ValueError(f"unknown currency {v!r} (use an ISO 4217 code such as USD or RUB)")
-        return v
+        return known_currency(v)
+
+
+def known_locale(value: str) -> str:
+    """The Babel locale ``value`` names, in its canonical form (en_US); ValueError when none."""
+    try:
+        return str(Locale.parse(value.strip().replace("-", "_")))
+    except (UnknownLocaleError, ValueError, TypeError):
+        raise ValueError(f"unknown locale {value!r} (use a Babel locale such as en_US or ru_RU)") from None
+
+
+def known_currency(value: str) -> str:
+    """The ISO 4217 currency code ``value`` names (usd is USD); ValueError when none."""
+    code = value.strip().upper()
+    if not is_currency(code):
+        raise ValueError(f"unknown currency {value!r} (use an ISO 4217 code such as USD or RUB)")
+    return code
 
 
 class Job:
