@@ -81,7 +81,10 @@ def test_an_english_job_in_dollars_writes_english_sms_in_gsm7():
     people = customers().with_columns(locale=pl.lit(None, pl.String))
     msgs = render_for("en_US", "USD", [("C1", "sms", 1)], people)
     text = msgs.sms["text"].item()
-    assert text == "Shop: $2 off Spaghetti 500 g with a basket of $15 or more, code CODE0 until 12/6"
+    assert (
+        text
+        == "Shop: $2 off Spaghetti 500 g with a basket of $15 or more, code CODE0 until 12/6. Reply STOP to opt out"
+    )
     assert msgs.sms["encoding"].item() == "GSM-7"
 
 
@@ -98,7 +101,8 @@ def test_a_customers_own_locale_picks_the_language_when_templates_exist_money_st
     texts = dict(zip(msgs.sms["customer_id"], msgs.sms["text"], strict=True))
     # en_GB: English words, British dates, the job's dollars
     assert (
-        texts["C1"] == "Shop: US$2 off Spaghetti 500 g with a basket of US$15 or more, code CODE0 until 06/12"
+        texts["C1"]
+        == "Shop: US$2 off Spaghetti 500 g with a basket of US$15 or more, code CODE0 until 06/12. Reply STOP to opt out"
     )
     # no French templates: the job's language and formats
     assert texts["C3"].startswith("Shop: 2 $ скидки на Spaghetti 500 g")

@@ -221,7 +221,7 @@ def test_item_rewards_are_worded_in_each_language():
         "Shop: 1 шт.: категорию «coffee» в подарок, код AAA до 06.12; "
         # CLDR: Russian writes a space before %, US English dates are month/day
         "купите 2 шт.: категорию «coffee», ещё 1 шт. со скидкой 50 %, код BBB до 06.12",
-        "Shop: the 1 cheapest of 3 × any item in coffee free, code CCC until 12/6",
+        "Shop: the 1 cheapest of 3 × any item in coffee free, code CCC until 12/6. Reply STOP to opt out",
     ]
 
 
