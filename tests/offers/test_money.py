@@ -9,7 +9,7 @@ import pytest
 from coupongen.config import CampaignConfig, Job, JobConfig, MoneyRule
 from coupongen.config.loading import _validate
 from coupongen.errors import ConfigError
-from coupongen.offers.money import DataFigures, data_figures, money_value, resolve_money
+from coupongen.offers.money import DataFigures, data_figures, money_value, resolve_money, shown_amount
 from coupongen.offers.planning import plan_offers
 from tests.offers.test_offers import bought, campaign, context, customers
 
@@ -126,3 +126,21 @@ def test_a_money_setting_shows_as_its_number_or_its_rule():
     assert show(None) == "none"
     assert show(MoneyRule(target_price=0.2)) == "20% of the target's price"
     assert show(MoneyRule(basket_percentile=75)) == "75th percentile of baskets"
+
+
+def test_a_min_basket_from_the_data_reads_as_a_round_amount_never_above_the_rule():
+    camp = CampaignConfig.model_validate(
+        {"name": "cs", "type": "cross_sell", "reward": {"type": "percent", "value": 15},
+         "min_basket": {"basket_percentile": 50}}
+    )  # fmt: skip
+    job = Job(Path("job.toml"), JobConfig(), (camp,))
+    resolved, _ = resolve_money(job, figures([14.0, 16.01, 16.01, 30.0]))
+    assert resolved.campaigns[0].min_basket == 16.0  # the median basket, 16.01, as customers read it
+    assert [shown_amount(v) for v in (16.01, 7.37, 1874.87, 99.99, 0.87, 25.0)] == [
+        16.0,
+        7.3,
+        1800.0,
+        99.0,
+        0.87,
+        25.0,
+    ]

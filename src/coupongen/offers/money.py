@@ -9,6 +9,7 @@ CLI and the report show.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -90,17 +91,30 @@ def money_value(rule: MoneyRule, figures: DataFigures) -> float:
     return round(value, 2)
 
 
+def shown_amount(value: float) -> float:
+    """A threshold customers read, rounded down to two significant figures: a basket of 16.01
+    reads 16, 7.37 reads 7.30, 1,874.87 reads 1,800 (never above what the rule gave).
+    """
+    if value <= 0:
+        return value
+    step = 10.0 ** (math.floor(math.log10(value)) - 1)
+    return round(math.floor(value / step + 1e-9) * step, 2)
+
+
 def resolve_money(job: Job, figures: DataFigures) -> tuple[Job, pl.DataFrame]:
     """The job with every whole-night money rule replaced by its value, and the table of them.
 
     Table columns: campaign, setting, rule (in words), value (None for a per-offer rule). Points
-    rewards are converted at the job's ``point_value`` and rounded to whole points (at least 1).
+    rewards are converted at the job's ``point_value`` and rounded to whole points (at least 1);
+    ``min_basket``, the threshold the customer reads, is `shown_amount`.
     """
     rows: list[dict[str, object]] = []
     campaigns = []
     for c in job.campaigns:
 
-        def resolved(value: object, setting: str, points: bool = False, campaign: str = c.name) -> object:
+        def resolved(
+            value: object, setting: str, points: bool = False, shown: bool = False, campaign: str = c.name
+        ) -> object:
             if not isinstance(value, MoneyRule):
                 return value
             if value.rule == "target_price":
@@ -108,7 +122,7 @@ def resolve_money(job: Job, figures: DataFigures) -> tuple[Job, pl.DataFrame]:
                     {"campaign": campaign, "setting": setting, "rule": value.describe(), "value": None}
                 )
                 return value
-            money = money_value(value, figures)
+            money = shown_amount(money_value(value, figures)) if shown else money_value(value, figures)
             out = max(round(money / job.config.point_value), 1) if points else money
             rows.append(
                 {"campaign": campaign, "setting": setting, "rule": value.describe(), "value": float(out)}
@@ -126,7 +140,7 @@ def resolve_money(job: Job, figures: DataFigures) -> tuple[Job, pl.DataFrame]:
                 update={
                     "reward": reward,
                     "eligibility": eligibility,
-                    "min_basket": resolved(c.min_basket, "min_basket"),
+                    "min_basket": resolved(c.min_basket, "min_basket", shown=True),
                     "budget": resolved(c.budget, "budget"),
                 }
             )
