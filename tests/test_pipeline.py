@@ -87,11 +87,13 @@ def _report_campaigns(report: str) -> dict[str, dict[str, int]]:
     """The campaign table of report.html: candidates, offers and holdout per campaign."""
     section = report[report.index("<h2>Campaigns</h2>") :]
     table = section[: section.index("</table>")]
+    header = re.findall(r"<th>(.*?)</th>", table)
     found = {}
     for row in re.findall(r"<tr><td>(.*?)</td></tr>", table):
-        cells = row.split("</td><td>")
-        number = [int(c.replace(",", "")) for c in cells[2:7]]
-        found[cells[0]] = {"candidates": number[1], "offers": number[3], "holdout": number[4]}
+        cells = dict(zip(header, row.split("</td><td>"), strict=True))
+        found[cells["campaign"]] = {
+            k: int(cells[k].replace(",", "")) for k in ("candidates", "offers", "holdout")
+        }
     return found
 
 
