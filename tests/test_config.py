@@ -140,3 +140,27 @@ def test_the_ranking_settings_name_the_methods_and_bound_the_share(tmp_path):
     ranking = load_job(REPO / "jobs" / "nightly.toml").config.ranking
     assert (ranking.method, ranking.prefer_new_types, ranking.max_substitute_share) == ("ease", True, 0.2)
     assert (ranking.popularity_discount, ranking.max_product_share) == ("auto", 1.0)
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "offers@example",
+        "a@x.com, b@x.com",
+        "Shop <offers@example.com>\\nBcc: x@y.com",
+        "Shop offers@example.com",
+    ],
+)
+def test_a_sender_that_is_not_one_address_names_the_key(tmp_path, sender):
+    path = write_job(tmp_path, f'[channels]\nsender = "{sender}"\n')
+    with pytest.raises(ConfigError) as e:
+        load_job(path)
+    assert str(e.value).startswith(f"{path}: channels.sender: must be one address")
+
+
+def test_a_sender_is_an_address_or_a_name_and_an_address(tmp_path):
+    for sender in ("offers@example.com", "Grocery Outlet <offers@example.com>", "Магазин <a@b.ru>"):
+        assert (
+            load_job(write_job(tmp_path, f'[channels]\nsender = "{sender}"\n')).config.channels.sender
+            == sender
+        )

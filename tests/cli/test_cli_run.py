@@ -379,6 +379,13 @@ def test_the_html_report_is_self_contained_with_every_chart(sample_run):
 # later night also shows the latest evaluation.
 
 
+def test_the_sample_nights_eml_files_come_from_the_jobs_sender(sample_run):
+    sent = sorted((sample_run.night / "email" / "eml").glob("*.eml"))
+    assert sent
+    headers = {f.read_bytes().split(b"\r\n", 1)[0] for f in sent}
+    assert headers == {b"From: Sample Market <offers@sample-market.example>"}
+
+
 def test_every_offer_type_the_sample_allows_issues_coupons(sample_run):
     summary = json.loads((sample_run.night / "summary.json").read_text())
     job = load_job(NIGHTLY)

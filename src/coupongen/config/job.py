@@ -146,6 +146,11 @@ class RankingConfig(_Model):
 DEFAULT_BRAND = "coupongen"
 
 
+# An address, or a display name and an address in angle brackets; one line, one address.
+_ADDRESS = r"[^\s<>@,;\"]+@[^\s<>@,;\"]+\.[^\s<>@,;\".]+"
+_SENDER = rf"{_ADDRESS}|[^\r\n<>@,;\"]+ <{_ADDRESS}>"
+
+
 class ChannelsConfig(_Model):
     """Customer messages: templates, suppression list, SMS length and the brand name they show."""
 
@@ -157,12 +162,24 @@ class ChannelsConfig(_Model):
     # Where the e-mails' images are served from: email/images/ is laid out for upload there
     # (<url>/<symbology>/<code>.png). Unset: the images travel inside each message's .eml.
     image_base_url: str | None = Field(None, pattern=r"^https?://[^\s\"'<>]+$")
+    # The .eml files' From: an address, or a name and an address ("Grocery Outlet <offers@example.com>").
+    sender: str | None = None
     # What the e-mail platform replaces with the recipient's own unsubscribe link.
     unsubscribe_placeholder: str = Field("{{unsubscribe_url}}", min_length=1, pattern=r"^[^\s\"'<>]+$")
     barcode_module_px: int = Field(3, ge=1, le=20)  # pixels per bar module of EAN-13 / Code 128
     qr_module_px: int = Field(8, ge=1, le=40)  # pixels per QR module: 232 px for a 12-character code
     qr_quiet_modules: int = Field(4, ge=1, le=20)  # light modules around a QR code (ISO/IEC 18004: 4)
     barcode_text: bool = True  # print the human-readable line under 1D barcodes
+
+    @field_validator("sender")
+    @classmethod
+    def _one_sender(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(_SENDER, v):
+            raise ValueError(
+                "must be one address (offers@example.com) or a name and an address "
+                "(Grocery Outlet <offers@example.com>), on one line"
+            )
+        return v
 
 
 class NeverPromote(_Model):

@@ -166,6 +166,7 @@ def publish_delivery(
                 images=by_customer.get(cid, {}),
                 image_data=image_data,
                 unsubscribe_url=ctx.unsubscribe_url,
+                sender=ctx.sender,
             )
             yield folder / "eml" / f"{stem}.eml", eml
 

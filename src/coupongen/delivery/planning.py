@@ -49,6 +49,7 @@ class DeliveryContext:
     merge_slots: int
     campaign_messages: CampaignMessages = field(default_factory=CampaignMessages)
     phone_region: str | None = None
+    sender: str | None = None
 
 
 def load_context(job: Job, products: pl.DataFrame) -> DeliveryContext:
@@ -94,6 +95,7 @@ def load_context(job: Job, products: pl.DataFrame) -> DeliveryContext:
         ),
         image_base_url=cfg.image_base_url.rstrip("/") if cfg.image_base_url else None,
         unsubscribe_url=cfg.unsubscribe_placeholder,
+        sender=cfg.sender,
         merge_slots=job.config.max_coupons_per_customer,
         campaign_messages=compile_messages(job, templates.text),
         phone_region=messages.phone_region(job.config.locale),
