@@ -18,6 +18,7 @@ from coupongen.config.job import RankingConfig
 from coupongen.errors import InputError
 from coupongen.offers.candidates import OfferContext, cross_sell_candidates
 from tests.analysis.test_relevance import bought as window_facts
+from tests.analysis.test_relevance import scores
 
 # Each of five customers bought the milk M1; the model (scores given, as from another engine)
 # puts another milk first and a product of a new type second, the milk's lead shrinking from U1
@@ -39,16 +40,8 @@ def _catalogue(types: dict[str, str]) -> pl.DataFrame:
 def _given_lists() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     bought = window_facts({c: ["M1"] for c in LEADS})
     catalogue = _catalogue({"M1": "DAIRY/MILK", "M2": "DAIRY/MILK", "J1": "SPREADS/JAM"})
-    scored = pl.DataFrame(
-        [row for c, lead in LEADS.items() for row in ((c, "M2", 1, lead, "M1"), (c, "J1", 2, 1.0, "M1"))],
-        schema={
-            "customer_id": pl.String,
-            "sku": pl.String,
-            "rank": pl.Int32,
-            "score": pl.Float64,
-            "anchor": pl.String,
-        },
-        orient="row",
+    scored = scores(
+        [row for c, lead in LEADS.items() for row in ((c, "M2", 1, lead, "M1"), (c, "J1", 2, 1.0, "M1"))]
     )
     return bought, catalogue, scored
 

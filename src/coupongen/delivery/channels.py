@@ -35,17 +35,17 @@ def read_suppression(path: Path) -> list[str]:
     return [v for line in lines if (v := line.split("#", 1)[0].strip())]
 
 
-def _same_numbers(customers: pl.DataFrame, entries: list[str], region: str | None) -> list[str]:
-    """The customers' phones that are one of the ``entries``' numbers however either writes it
+def _same_numbers(customers: pl.DataFrame, listed: pl.DataFrame, region: str | None) -> list[str]:
+    """The customers' phones that are one of the ``listed`` entries' numbers (entry, digits: the
+    phone-like entries of a suppression list) however either writes it
     ("(212) 555-0118" and "+1 212 555 0118" in a US job): the same international number, each read
     as leniently as a number that may be sent (`messages.msisdn_of` with ``strict=False``: an
     opt-out is honoured even for a number the plan does not know). Only the entries and phones
     ending in the same seven digits as one of the other side are read.
     """
     phones = customers.select("phone", _digits("phone").str.slice(-7).alias("tail")).drop_nulls()
-    tails = set(phones["tail"].to_list())
-    listed = [e for e in entries if len(d := re.sub(r"\D", "", e)) >= 7 and d[-7:] in tails]
-    numbers = {n for e in listed if (n := msisdn_of(e, region, strict=False))}
+    alike = listed.filter(pl.col("digits").str.slice(-7).is_in(phones["tail"].implode()))["entry"]
+    numbers = {n for e in alike if (n := msisdn_of(e, region, strict=False))}
     if not numbers:
         return []
     candidates = phones.filter(pl.col("tail").is_in([n[-7:] for n in numbers]))["phone"].unique()
@@ -65,12 +65,16 @@ def contact_status(
     """
     entries = list(suppression)
     lowered = [e.lower() for e in entries]
-    phones = [d for e in entries if len(d := re.sub(r"\D", "", e)) >= 7]
+    listed = (
+        pl.DataFrame({"entry": entries}, schema={"entry": pl.String})
+        .with_columns(_digits("entry").alias("digits"))
+        .filter(pl.col("digits").str.len_chars() >= 7)
+    )
     suppressed = (
         pl.col("customer_id").is_in(entries)
         | pl.col("email").str.to_lowercase().is_in(lowered).fill_null(False)
-        | _digits("phone").is_in(phones).fill_null(False)
-        | pl.col("phone").is_in(_same_numbers(customers, entries, phone_region)).fill_null(False)
+        | _digits("phone").is_in(listed["digits"].implode()).fill_null(False)
+        | pl.col("phone").is_in(_same_numbers(customers, listed, phone_region)).fill_null(False)
     )
     email_ok = pl.col("email_opt_in") & pl.col("email").str.contains(_EMAIL.pattern).fill_null(False)
     sms_ok = pl.col("sms_opt_in") & (_digits("phone").str.len_chars() >= 7).fill_null(False)

@@ -181,7 +181,9 @@ def plan_offers(
         else:
             eligible = eligible_customers(ctx.customers, campaign, listed=lists.get(campaign.name))
         admitted.append(eligible.select(pl.lit(campaign.name).alias("campaign"), "customer_id"))
-        recently = eligible.height - capped_ids(eligible, campaign, recent, reach, ctx.as_of).len()
+        # the eligible customers under the campaign's frequency and per-customer caps
+        under_caps = capped_ids(eligible, campaign, recent, reach, ctx.as_of)
+        recently = eligible.height - under_caps.len()
         earlier = before.filter(pl.col("campaign") == campaign.name)
         full = _full_customers(taken, campaign, exclusive, max_per_customer).join(
             earlier.select("customer_id"), on="customer_id", how="anti"
@@ -193,7 +195,7 @@ def plan_offers(
         if proposed is None and ranker is not None and can_bound(campaign, ranker):
             cut = bounded_cut(
                 ranker,
-                capped_ids(eligible, campaign, recent, reach, ctx.as_of),
+                under_caps,
                 pl.concat([earlier["customer_id"], *oversized_buyers(ctx)]),
                 partial(ranked_free_of, eligible=eligible, ctx=ctx, ranker=ranker, guards=guards),
                 partial(budget_left, limit=limit, earlier=earlier),
@@ -206,8 +208,9 @@ def plan_offers(
             if proposed is not None:
                 cands, free = free_of(eligible, ctx, guards, proposed=proposed)
             elif ranker is not None and campaign.type == "cross_sell":
-                ids = capped_ids(eligible, campaign, recent, reach, ctx.as_of)
-                cands, free = ranked_free_of(ids, eligible=eligible, ctx=ctx, ranker=ranker, guards=guards)
+                cands, free = ranked_free_of(
+                    under_caps, eligible=eligible, ctx=ctx, ranker=ranker, guards=guards
+                )
             else:
                 cands, free = free_of(eligible, ctx, guards)
             budget = budget_left(cands, limit=limit, earlier=earlier)
