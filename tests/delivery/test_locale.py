@@ -160,3 +160,52 @@ def test_a_bad_names_file_is_an_input_error_naming_the_file_and_row(tmp_path):
     path.write_text("category,name\nmilk,Milk\ncheese,Cheese\nmilk,Dairy\n")
     with pytest.raises(InputError, match=r"names\.csv: row 4: category named twice"):
         names.read_category_names(path)
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ("BANANAS 40 LB", "Bananas 40 lb"),
+        ("ICE - CRUSHED/CUBED 22 LB", "Ice - Crushed/Cubed 22 lb"),
+        ("VITAMINS 300 CT(1)", "Vitamins 300 ct(1)"),
+        ("EGGS - X-LARGE 1 DZ", "Eggs - X-Large 1 dz"),
+        ("DON'T STOP SODA 12OZ", "Don't Stop Soda 12oz"),
+        ("МОЛОКО 3,2% 1 Л", "Молоко 3,2% 1 Л"),
+        ("ÉCLAIRS AU CHOCOLAT", "Éclairs Au Chocolat"),
+        ("Café au lait 1 L", "Café au lait 1 L"),  # the retailer's own casing
+        ("iPhone CASE", "iPhone CASE"),
+        ("A", "A"),
+        ("4011", "4011"),
+    ],
+)
+def test_names_written_in_capitals_read_in_title_case_units_in_lower_case(written, shown):
+    assert names.readable_name(written) == shown
+
+
+def test_name_case_applies_to_names_from_the_data_not_to_the_names_file(tmp_path):
+    products = pl.DataFrame(
+        {
+            "sku": ["P1", "P2", "P3"],
+            "name": ["WHOLE MILK 1 GAL", "Gouda 200 g", "4011"],
+            "category": ["DAIRY", "CHEESE", "FRZN_ICE"],
+            "category_name": ["DAIRY PRODUCTS", None, None],
+        }
+    )
+    path = tmp_path / "category_names.csv"
+    path.write_text("category,name\nCHEESE,CHEESE BAR\n")
+    given = names.read_category_names(path)
+    auto = names.target_names(products, given)
+    assert [auto[k] for k in ("P1", "P2", "P3", "DAIRY", "CHEESE", "FRZN_ICE")] == [
+        "Whole Milk 1 gal",
+        "Gouda 200 g",
+        "4011",
+        "Dairy Products",
+        "CHEESE BAR",
+        "Frzn Ice",
+    ]
+    kept = names.target_names(products, given, name_case="as_written")
+    assert [kept[k] for k in ("P1", "DAIRY", "FRZN_ICE")] == [
+        "WHOLE MILK 1 GAL",
+        "DAIRY PRODUCTS",
+        "FRZN ICE",
+    ]

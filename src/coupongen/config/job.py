@@ -210,11 +210,14 @@ class ProductsConfig(_Model):
     ``names`` is a CSV (columns category, name; relative to the job file like the templates) whose
     names customers and the CRM team read instead of the category keys; a ``category_name`` column
     of the products file does the same, the names file winning where both name a category.
-    ``never_promote`` names products no coupon may target (see `NeverPromote`).
+    ``never_promote`` names products no coupon may target (see `NeverPromote`). ``name_case``:
+    how names taken from the data read in messages and the CRM file, ``auto`` (a name written all
+    in capitals in title case, "BANANAS 40 LB" as "Bananas 40 lb") or ``as_written``.
     """
 
     names: str | None = None
     never_promote: NeverPromote = NeverPromote()
+    name_case: Literal["auto", "as_written"] = "auto"
 
 
 ENGINES = ("polars", "spark")

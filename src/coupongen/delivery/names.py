@@ -5,10 +5,17 @@ relative to the job file, since a retailer's data folder may be read-only),
 else from a ``category_name`` column of the products file, else from its key with underscores as
 spaces (``pasta_sauce`` reads "pasta sauce"). Messages and the CRM file show these names; the POS
 file and the ledger keep the keys.
+
+Names taken from the data (a product's name, a ``category_name`` column, a key) are often written
+in capitals by the retailer's systems ("BANANAS 40 LB"). With ``[products] name_case = "auto"``
+(the default) such a name reads in title case, a unit after a number in lower case ("Bananas 40 lb");
+a name with any small letter is the retailer's own casing and stays as written, and so do the names
+of the job's names file. ``"as_written"`` keeps every name as the data has it.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import polars as pl
@@ -16,6 +23,27 @@ import polars as pl
 from coupongen.errors import InputError
 
 NAME_COLUMNS = ("category", "name")
+
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+"""A run of letters, with apostrophes inside it ("DON'T" is one word)."""
+
+_UNIT = re.compile(
+    r"(?<=\d)(\s?)(oz|lbs?|ct|pk|pcs?|dz|doz|ea|kg|mg|g|ml|cl|gal|qt|pt|fl oz|fl)\b", re.IGNORECASE
+)
+"""A unit of measure right after a number ("40 LB", "12OZ"): shown in lower case."""
+
+
+def readable_name(name: str) -> str:
+    """``name`` in title case when it is written all in capitals, else unchanged.
+
+    "ICE - CRUSHED/CUBED 22 LB" reads "Ice - Crushed/Cubed 22 lb"; "Café au lait 1 L" and a name
+    without letters stay as written.
+    """
+    cased = [ch for ch in name if ch.lower() != ch.upper()]
+    if len(cased) < 2 or any(ch.islower() for ch in cased):
+        return name
+    titled = _WORD.sub(lambda m: m.group(0)[0] + m.group(0)[1:].lower(), name)
+    return _UNIT.sub(lambda m: m.group(1) + m.group(2).lower(), titled)
 
 
 def read_category_names(path: Path) -> pl.DataFrame:
@@ -40,7 +68,9 @@ def read_category_names(path: Path) -> pl.DataFrame:
     return frame.filter(pl.col("category").is_not_null() & (pl.col("name").fill_null("") != ""))
 
 
-def category_names(products: pl.DataFrame, names: pl.DataFrame | None = None) -> pl.DataFrame:
+def category_names(
+    products: pl.DataFrame, names: pl.DataFrame | None = None, *, name_case: str = "auto"
+) -> pl.DataFrame:
     """category, name: one row per category of ``products`` with its display name."""
     keys = products.select("category").unique().sort("category")
     column = (
@@ -56,12 +86,20 @@ def category_names(products: pl.DataFrame, names: pl.DataFrame | None = None) ->
         out = out.join(given, on="category", how="left")
     else:
         out = out.with_columns(from_file=pl.lit(None, pl.String))
-    fallback = pl.col("category").str.replace_all("_", " ")
-    return out.select("category", pl.coalesce("from_file", "from_products", fallback).alias("name"))
+    from_data = pl.coalesce("from_products", pl.col("category").str.replace_all("_", " "))
+    if name_case == "auto":
+        from_data = from_data.map_elements(readable_name, return_dtype=pl.String)
+    return out.select("category", pl.coalesce("from_file", from_data).alias("name"))
 
 
-def target_names(products: pl.DataFrame, names: pl.DataFrame | None = None) -> dict[str, str]:
-    """Each sku's product name and each category's display name, by target key."""
-    out = dict(zip(products["sku"].to_list(), products["name"].to_list(), strict=True))
-    out.update(dict(category_names(products, names).iter_rows()))
+def target_names(
+    products: pl.DataFrame, names: pl.DataFrame | None = None, *, name_case: str = "auto"
+) -> dict[str, str]:
+    """Each sku's product name and each category's display name, by target key (see the module
+    for ``name_case``).
+    """
+    skus, written = products["sku"].to_list(), products["name"].to_list()
+    shown = [readable_name(n) for n in written] if name_case == "auto" else written
+    out = dict(zip(skus, shown, strict=True))
+    out.update(dict(category_names(products, names, name_case=name_case).iter_rows()))
     return out

@@ -69,7 +69,9 @@ def load_context(job: Job, products: pl.DataFrame) -> DeliveryContext:
     suppression = channel_choice.read_suppression(job.resolve(cfg.suppression)) if cfg.suppression else []
     names_file = job.config.products.names
     names = display_names.target_names(
-        products, display_names.read_category_names(job.resolve(names_file)) if names_file else None
+        products,
+        display_names.read_category_names(job.resolve(names_file)) if names_file else None,
+        name_case=job.config.products.name_case,
     )
     return DeliveryContext(
         templates=templates,
