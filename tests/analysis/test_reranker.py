@@ -10,10 +10,12 @@ from polars.testing import assert_frame_equal
 
 from coupongen.analysis import (
     item_models,
+    item_scoring,
     ranking_caps,
     ranking_models,
     ranking_sources,
     reranker,
+    reranker_features,
     reranker_order,
 )
 from coupongen.analysis.item_scoring import score_customers
@@ -212,6 +214,51 @@ def test_candidates_are_unbought_promotable_and_capped():
         for s, k in zip(ranking_sources.SOURCES, spec.per_source, strict=True)
     )
     assert (pool.select(proposed).to_series() == pool["n_sources"]).all()
+
+
+def test_every_candidate_carries_the_broad_ease_models_score_and_its_rank_among_the_customers():
+    bought = shoppers(60, 30, seed=3)
+    products = catalogue(30)
+    spec = SourceSpec(per_source=(4, 4, 3, 3, 3, 2), max_candidates=8)
+    customers = bought["customer_id"].unique()
+    sources = ranking_sources.fit_sources(bought, products, as_of=AS_OF, spec=spec)
+    broad, purchases = sources.broad, sources.purchases
+    assert broad is not None and purchases is not None
+    # shrunk harder than the first EASE: by BROAD_SHRINK times the modelled products' mean buyers
+    ease = sources.models[0][1]
+    assert not np.allclose(broad.weights, ease.weights)
+    pool = ranking_sources.propose(sources, customers)
+    dense = purchases.matrix[:, broad.columns].toarray() @ broad.weights
+    row = dict(zip(purchases.customers.to_list(), range(purchases.customers.len()), strict=True))
+    column = {purchases.items[int(c)]: j for j, c in enumerate(broad.columns)}
+    expected = [
+        dense[row[c], column[s]] if c in row and s in column else 0.0
+        for c, s in pool.select("customer_id", "sku").iter_rows()
+    ]
+    assert pool.height > 300 and (pool["broad_score"] != 0).sum() > 300
+    np.testing.assert_allclose(pool["broad_score"].to_numpy(), expected, atol=1e-12)
+    # a proposal of the other sources never lacks it: it proposes nothing, it scores every pair
+    assert pool.filter(pl.col("ease_rank") > 4)["broad_score"].abs().sum() > 0
+    frame = reranker_features.features(pool, bought, product_types(products), as_of=AS_OF)
+    best = frame.filter(pl.col("broad_rank") == 1).join(
+        frame.group_by("customer_id").agg(pl.col("broad_score").max().alias("top")), on="customer_id"
+    )
+    assert best.height == frame["customer_id"].n_unique()
+    assert (best["broad_score"] == best["top"]).all()
+
+
+def test_pair_scores_are_the_dense_scores_of_the_pairs_in_chunks_of_any_size(monkeypatch):
+    bought = shoppers(40, 25, seed=4)
+    purchases = item_models.purchase_matrix(bought)
+    model = item_models.fit(purchases, item_models.ModelSpec(method="ease", ease_lambda=5.0, max_items=12))
+    rng = np.random.default_rng(0)
+    rows = rng.integers(0, purchases.matrix.shape[0], 500)
+    cols = rng.integers(0, model.columns.size, 500)
+    dense = purchases.matrix[:, model.columns].toarray() @ model.weights
+    for cells in (7, 1, 10**6):  # a chunk smaller than one customer's purchases still takes one pair
+        monkeypatch.setattr(item_scoring, "BLOCK_CELLS", cells)
+        np.testing.assert_allclose(item_scoring.pair_scores(purchases, model, rows, cols), dense[rows, cols])
+    assert item_scoring.pair_scores(purchases, model, rows[:0], cols[:0]).size == 0
 
 
 def test_the_learned_ranking_is_repeatable_and_holds_substitutes_back():

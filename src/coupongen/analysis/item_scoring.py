@@ -110,6 +110,41 @@ def score_rows(
     return r, c, s, a
 
 
+def pair_scores(
+    purchases: PurchaseMatrix, model: ItemModel, rows: np.ndarray, cols: np.ndarray
+) -> np.ndarray:
+    """The model's score of given pairs: matrix row ``rows[p]`` (a customer) and model column
+    ``cols[p]`` (a position in ``model.columns``), the sum of ``weights[i, cols[p]]`` over the
+    customer's purchases i the model covers (0 where none does).
+
+    For a few pairs per customer (the learned ranking's candidates) this reads each pair's
+    purchases once, where scoring every product would multiply every purchase by every column.
+    Pairs are taken in chunks of at most `BLOCK_CELLS` purchases, so memory stays bounded.
+    """
+    rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
+    out = np.zeros(rows.size)
+    if not rows.size:
+        return out
+    matrix = purchases.matrix
+    position = np.full(matrix.shape[1], -1, np.int64)
+    position[model.columns] = np.arange(model.columns.size)
+    counts = matrix.indptr[rows + 1] - matrix.indptr[rows]
+    ends = np.cumsum(counts)
+    start = 0
+    while start < rows.size:
+        # the pairs whose purchases fit in one chunk (at least one pair)
+        stop = max(start + 1, int(np.searchsorted(ends, ends[start] - counts[start] + BLOCK_CELLS, "right")))
+        n = counts[start:stop]
+        pair = np.repeat(np.arange(stop - start), n)
+        at = np.repeat(matrix.indptr[rows[start:stop]] - (np.cumsum(n) - n), n) + np.arange(int(n.sum()))
+        item = position[matrix.indices[at]]
+        kept = item >= 0
+        values = matrix.data[at[kept]] * model.weights[item[kept], cols[start:stop][pair[kept]]]
+        out[start:stop] = np.bincount(pair[kept], weights=values, minlength=stop - start)
+        start = stop
+    return out
+
+
 def _score_block(
     x: sp.csr_matrix,
     weights: np.ndarray | sp.csr_matrix | None,

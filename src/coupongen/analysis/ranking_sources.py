@@ -15,7 +15,7 @@ built as of a day inside the history and labelled with what customers took up af
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -30,12 +30,20 @@ from coupongen.analysis.item_models import (
     fit,
     purchase_matrix,
 )
-from coupongen.analysis.item_scoring import score_rows
+from coupongen.analysis.item_scoring import pair_scores, score_rows
 from coupongen.analysis.ranking_codes import Block, Codes, Part
 from coupongen.analysis.ranking_models import anchor_of, fit_rules, sparse_anchors, sparse_rows
 
 SOURCES = ("ease", "knn", "rules", "segment", "popular", "rising")
 """The candidate sources, in the order their columns appear."""
+
+BROAD_SHRINK = 20.0
+"""The penalty of a broad EASE model, in mean buyers of the products it models. Shrunk that hard,
+EASE leans towards what the customers who share purchases with the customer buy most (a large
+penalty's limit is the co-purchase counts), where the first (`ModelSpec.ease_lambda`) keeps
+sharper, rarer associations. It proposes nothing: it scores every candidate the sources propose
+(`broad_score`), and the learned ranking weighs the two. A penalty relative to the buyers shrinks a
+small and a large retailer's model alike."""
 
 RECENT_DAYS = 28
 """The recent weeks that count a product's new buyers (its trend) and a customer's new products."""
@@ -113,6 +121,9 @@ class Sources:
     lists: tuple[tuple[str, np.ndarray, np.ndarray, int], ...]
     k: dict[str, int]
     cap: int
+    broad: ItemModel | None = None
+    broad_column: np.ndarray | None = None
+    """Per product code, its column in ``broad`` (-1: not modelled)."""
 
 
 def fit_sources(
@@ -134,6 +145,7 @@ def fit_sources(
     facts = _most_bought(recent, spec.model_items).with_columns(pl.lit(True).alias("in_lookback"))
     purchases = purchase_matrix(facts)
     fitted: list[tuple[str, ItemModel, int]] = []
+    broad: ItemModel | None = None
     if purchases.items.len():
         # the customers who bought each pair of products, counted once for the three models
         counts = co_purchase_counts(purchases)
@@ -142,6 +154,8 @@ def fit_sources(
             ("knn", fit(purchases, knn_spec, counts=counts), k["knn"]),
             ("rules", fit_rules(purchases, counts=counts), k["rules"]),
         ]
+        penalty = BROAD_SHRINK * float(np.mean(np.diag(counts)[fitted[0][1].columns]))
+        broad = fit(purchases, replace(ease_spec, ease_lambda=penalty), counts=counts)
         del counts
     segments, segment_lists = _segment_lists(recent, products, promotable, k["segment"])
     codes = coded.encode(recent, promotable, purchases, segments, segment_lists)
@@ -153,6 +167,11 @@ def fit_sources(
         head = scored.sort(["score", "sku"], descending=[True, False]).head(LIST_DEPTH * k[name])
         skus = coded.positions(codes.skus, head["sku"])
         lists.append((name, skus, head["score"].to_numpy(), k[name]))
+    broad_column = None
+    if broad is not None:
+        broad_column = np.full(codes.skus.len(), -1, np.int64)
+        sku = codes.item_sku[broad.columns]
+        broad_column[sku[sku >= 0]] = np.flatnonzero(sku >= 0)
     return Sources(
         purchases=purchases if fitted else None,
         allowed=purchases.items.is_in(promotable.implode()).to_numpy(),
@@ -161,6 +180,8 @@ def fit_sources(
         lists=tuple(lists),
         k=k,
         cap=spec.max_candidates,
+        broad=broad,
+        broad_column=broad_column,
     )
 
 
@@ -210,7 +231,8 @@ def candidates(
 
     Returns:
         customer_id, sku, then `<source>_score` (f64) and `<source>_rank` (i32) for every source,
-        `n_sources` (i32, how many sources proposed the pair) and `anchor` (the customer's product
+        `n_sources` (i32, how many sources proposed the pair), `broad_score` (the broad EASE
+        model's score of the pair, `BROAD_SHRINK`) and `anchor` (the customer's product
         behind the best collaborative score, null otherwise); sorted by customer_id and sku, at
         most `spec.max_candidates` rows per customer.
     """
@@ -343,9 +365,27 @@ def _wide(sources: Sources, block: Block, parts: dict[str, Part]) -> pl.DataFram
             "sku": codes.skus.gather(wide["sku"]),
             **columns,
             "n_sources": wide["n_sources"],
+            "broad_score": _broad_scores(
+                sources, block, np.asarray(wide["customer"]), np.asarray(wide["sku"])
+            ),
             "anchor": anchors,
         }
     ).cast(_empty().schema)
+
+
+def _broad_scores(sources: Sources, block: Block, customer: np.ndarray, sku: np.ndarray) -> np.ndarray:
+    """The broad EASE model's score of each pair (block code of the customer, product code); 0 for a
+    customer or a product it does not model.
+    """
+    out = np.zeros(customer.size)
+    if sources.broad is None or sources.purchases is None or sources.broad_column is None:
+        return out
+    known = block.known[customer]
+    row = np.where(known >= 0, sources.codes.matrix_row[np.maximum(known, 0)], -1)
+    column = sources.broad_column[sku]
+    scored = np.flatnonzero((row >= 0) & (column >= 0))
+    out[scored] = pair_scores(sources.purchases, sources.broad, row[scored], column[scored])
+    return out
 
 
 def _empty() -> pl.DataFrame:
@@ -354,5 +394,6 @@ def _empty() -> pl.DataFrame:
         schema[f"{source}_score"] = pl.Float64()
         schema[f"{source}_rank"] = pl.Int32()
     schema["n_sources"] = pl.Int32()
+    schema["broad_score"] = pl.Float64()
     schema["anchor"] = pl.String()
     return pl.DataFrame(schema=schema)

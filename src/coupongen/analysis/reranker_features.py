@@ -15,6 +15,8 @@ from coupongen.analysis.ranking_sources import RECENT_DAYS, SOURCES
 FEATURES = (
     *(f"{s}_{part}" for s in SOURCES for part in ("score", "rank")),
     "n_sources",
+    "broad_score",
+    "broad_rank",
     "item_buyers",
     "item_new_buyers",
     "item_trend",
@@ -96,9 +98,10 @@ def features(
     type's first purchases in the recent weeks (which product people pick when they start buying
     the type), its list price and that price against the mean list price of the customer's
     products. Customer facts: their products, types and recent first purchases, and those first
-    purchases per product they buy (how much they explore). Pair facts: the share of the customer's products
-    and of their spend at list price that falls in the candidate's category, the products they buy
-    of its type, and whether they ever bought its type or category.
+    purchases per product they buy (how much they explore). Pair facts: the broad EASE model's
+    rank of the pair among the customer's candidates, the share of the customer's products and
+    of their spend at list price that falls in the candidate's category, the products they buy of
+    its type, and whether they ever bought its type or category.
 
     `products` (from `product_facts` on the same history) saves recomputing the product columns
     for each block of customers; the customer columns read only the pool's customers' facts.
@@ -159,6 +162,11 @@ def features(
             (pl.col("type_items") > 0).alias("substitute"),
         )
         .sort("customer_id", "sku")
+        .with_columns(
+            # the broad model's order of the customer's candidates (its scores' scale differs
+            # between histories; the order does not)
+            pl.col("broad_score").rank("ordinal", descending=True).over("customer_id").alias("broad_rank")
+        )
     )
 
 
