@@ -197,18 +197,18 @@ def test_a_given_locale_without_templates_gets_english_ones_and_english_or_russi
         assert sorted(p.name for p in (tmp_path / locale / "templates").iterdir()) == bundled
 
 
-def test_the_brand_given_to_init_signs_the_messages(tmp_path):
+def test_the_brand_and_sender_given_to_init_sign_the_messages(tmp_path):
     data = write_data(tmp_path / "data")
     out = tmp_path / "job"
-    lines = init(data, out, "--brand", "Acme")
-    assert not any("[channels] brand" in line for line in lines)
+    lines = init(data, out, "--brand", "Acme", "--sender", " Acme Foods <offers@acme.example> ")
+    assert not any("[channels] brand" in line or "[channels] sender" in line for line in lines)
     job = out / "nightly.toml"
-    assert tomllib.loads(job.read_text())["channels"]["brand"] == "Acme"
+    channels = tomllib.loads(job.read_text())["channels"]
+    assert (channels["brand"], channels["sender"]) == ("Acme", "Acme Foods <offers@acme.example>")
     first_night(job)
-    assert (
-        "Subject: Your personal Acme coupons"
-        in (out / "out" / "2026-11-07" / "email" / "eml" / "C2.eml").read_text()
-    )
+    eml = (out / "out" / "2026-11-07" / "email" / "eml" / "C2.eml").read_text()
+    assert "Subject: Your personal Acme coupons" in eml
+    assert "From: Acme Foods <offers@acme.example>" in eml
     check = CliRunner().invoke(cli, ["check", "--config", str(job), "--as-of", "2026-11-07", "-q"])
     assert "[channels] brand" not in check.output
 
@@ -220,7 +220,11 @@ def test_without_a_brand_init_and_check_say_to_set_one(tmp_path):
     job = out / "nightly.toml"
     lines = init(data, out)
     assert f'  set [channels] brand in {job}: until then e-mails and SMS are signed "coupongen"' in lines
-    assert "brand" not in tomllib.loads(job.read_text())["channels"]
+    assert (
+        f"  set [channels] sender in {job} (or init --sender): until then the .eml files carry no From, "
+        "which a platform sending them as they are needs"
+    ) in lines
+    assert {"brand", "sender"}.isdisjoint(tomllib.loads(job.read_text())["channels"])
     check = CliRunner().invoke(cli, ["check", "--config", str(job), "--as-of", "2026-11-07", "-q"])
     assert check.output.splitlines()[-2] == (
         f'WARNING: {job.resolve()}: [channels] brand is the default "coupongen", which customers read in '
@@ -233,6 +237,17 @@ def test_without_a_brand_init_and_check_say_to_set_one(tmp_path):
             text[: text.index("channels = ")] + 'channels = ["app"]\n' + text[text.index("code = ") :]
         )
     assert load_job(job).unbranded_channels() == ()
+
+
+def test_init_refuses_a_sender_that_is_not_one_address_before_writing_anything(tmp_path):
+    data = write_data(tmp_path / "data")
+    for bad in ("offers at acme", "a@b.example, c@d.example", "Acme <offers@acme.example>\nBcc: x@y.example"):
+        result = CliRunner().invoke(
+            cli, ["init", "--data", str(data), "--out", str(tmp_path / "job"), "--sender", bad]
+        )
+        assert result.exit_code == 2
+        assert "Error: Invalid value for --sender: must be one address (offers@example.com)" in result.output
+    assert not (tmp_path / "job").exists()
 
 
 def test_init_reads_a_semicolon_separated_export_and_its_job_runs_on_it(tmp_path):

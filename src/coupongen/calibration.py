@@ -96,7 +96,8 @@ class Calibration:
 class InitResult:
     """What `init` wrote: the job file and the calibration in it; the CSV inputs' delimiter, read
     from their header lines (``delimiter_detected``) or given; the brand given (None: messages show
-    the default until ``[channels] brand`` is set); and the templates written in English under the
+    the default until ``[channels] brand`` is set); the e-mails' sender given (None: the .eml files
+    carry no From until ``[channels] sender`` is set); and the templates written in English under the
     job's language's names (``untranslated``, in ``templates``) because coupongen has none in
     ``language`` (its English name).
     """
@@ -109,6 +110,7 @@ class InitResult:
     templates: Path
     language: str
     untranslated: tuple[str, ...]
+    sender: str | None = None
 
 
 def find_inputs(data_dir: Path) -> InputsConfig:
@@ -303,9 +305,15 @@ code = {{ prefix = "F", length = 8, symbology = "qr" }}
 }
 
 
-def job_text(cal: Calibration, data_dir: Path, inputs: InputsConfig, brand: str | None = None) -> str:
-    """The job file of a calibrated job folder; without ``brand``, ``[channels] brand`` is left
-    to set (commented out).
+def job_text(
+    cal: Calibration,
+    data_dir: Path,
+    inputs: InputsConfig,
+    brand: str | None = None,
+    sender: str | None = None,
+) -> str:
+    """The job file of a calibrated job folder; without ``brand`` or ``sender``, ``[channels]
+    brand`` or ``sender`` is left to set (commented out).
     """
     source = "given" if not cal.guessed else "guessed from the customers' phone numbers"
     locale_line = (
@@ -352,6 +360,9 @@ def job_text(cal: Calibration, data_dir: Path, inputs: InputsConfig, brand: str 
         f"brand = {_toml(brand)}"
         if brand is not None
         else '# brand = "..."  # the retailer\'s name, which e-mails and SMS show customers',
+        f"sender = {_toml(sender)}"
+        if sender is not None
+        else '# sender = "Name <offers@example.com>"  # the From of the .eml files',
         "",
         "[products.never_promote]  # what the data shows for fuel, tobacco, alcohol, gift cards, deposits...",
         "categories = [",
@@ -416,9 +427,11 @@ def init_job(
     locale: str | None = None,
     brand: str | None = None,
     delimiter: str | None = None,
+    sender: str | None = None,
 ) -> InitResult:
     """Write a job folder calibrated to the data in ``data_dir`` into ``out``, its messages signed
-    ``brand`` (default: ``[channels] brand`` left to set).
+    ``brand`` and its e-mails sent from ``sender`` (default: ``[channels] brand`` and ``sender``
+    left to set).
 
     ``delimiter`` splits the CSV inputs (default: read from their header lines, see
     `detect_delimiter`). Refuses (InputError) to write over an existing job file.
@@ -437,13 +450,14 @@ def init_job(
     for name, _ in CAMPAIGNS:
         (out / "campaigns" / f"{name}.toml").write_text(campaign_text(name, cal), encoding="utf-8")
     untranslated = copy_templates(out / "templates", cal.locale)
-    job_path.write_text(job_text(cal, data_dir, settings, brand), encoding="utf-8")
+    job_path.write_text(job_text(cal, data_dir, settings, brand, sender), encoding="utf-8")
     return InitResult(
         path=job_path,
         calibration=cal,
         delimiter=settings.delimiter,
         delimiter_detected=delimiter is None,
         brand=brand,
+        sender=sender,
         templates=out / "templates",
         language=language_name(cal.locale),
         untranslated=tuple(untranslated),

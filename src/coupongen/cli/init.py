@@ -10,7 +10,7 @@ import click
 
 from coupongen.calibration import InitResult, init_job
 from coupongen.cli.common import handle_errors
-from coupongen.config import DEFAULT_BRAND, JobConfig, known_currency, known_locale
+from coupongen.config import DEFAULT_BRAND, JobConfig, known_currency, known_locale, known_sender
 from coupongen.delivery.templates import language_of
 from coupongen.inputs.reading import shown_delimiter
 
@@ -45,6 +45,10 @@ def _checked(check: Callable[[str], str], value: str | None, option: str) -> str
 @click.option("--locale", help="Locale of customer messages, e.g. en_US (default: guessed).")
 @click.option("--brand", help="The retailer's name, which e-mails and SMS show customers ([channels] brand).")
 @click.option(
+    "--sender",
+    help='The From of the e-mail files, e.g. "Hilltop Grocers <offers@hilltop.example>" ([channels] sender).',
+)
+@click.option(
     "--delimiter",
     help="Field separator of the CSV inputs, one character (default: read from their header lines).",
 )
@@ -58,6 +62,7 @@ def init(
     currency: str | None,
     locale: str | None,
     brand: str | None,
+    sender: str | None,
     delimiter: str | None,
     debug: bool,
     verbose: int,
@@ -70,6 +75,7 @@ def init(
         raise click.BadParameter(f"must be one character, got {delimiter!r}", param_hint="--delimiter")
     locale = _checked(known_locale, locale, "--locale")
     currency = _checked(known_currency, currency, "--currency")
+    sender = _checked(known_sender, sender.strip() if sender else sender, "--sender")
     done = init_job(
         data_dir,
         out_dir,
@@ -77,6 +83,7 @@ def init(
         locale=locale,
         brand=brand.strip() if brand else None,
         delimiter=delimiter,
+        sender=sender,
     )
     path, cal = done.path, done.calibration
     how = "guessed" if cal.guessed else "given"
@@ -100,7 +107,7 @@ def init(
 
 def _notes(done: InitResult) -> list[str]:
     """What the analyst should know of the job written: a delimiter other than a comma, messages
-    left in English, a brand still to set.
+    left in English, a brand or an e-mail sender still to set.
     """
     notes = []
     if done.delimiter != ",":
@@ -117,6 +124,11 @@ def _notes(done: InitResult) -> list[str]:
     if done.brand is None:
         notes.append(
             f'set [channels] brand in {done.path}: until then e-mails and SMS are signed "{DEFAULT_BRAND}"'
+        )
+    if done.sender is None:
+        notes.append(
+            f"set [channels] sender in {done.path} (or init --sender): until then the .eml files carry "
+            "no From, which a platform sending them as they are needs"
         )
     return notes
 

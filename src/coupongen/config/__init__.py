@@ -27,6 +27,7 @@ from coupongen.config.job import (
     SparkConfig,
     known_currency,
     known_locale,
+    known_sender,
 )
 from coupongen.config.loading import load_campaign, load_job
 from coupongen.config.money import MoneyRule, amount
@@ -58,6 +59,7 @@ __all__ = [
     "amount",
     "known_currency",
     "known_locale",
+    "known_sender",
     "load_campaign",
     "load_job",
 ]

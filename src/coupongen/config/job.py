@@ -174,12 +174,7 @@ class ChannelsConfig(_Model):
     @field_validator("sender")
     @classmethod
     def _one_sender(cls, v: str | None) -> str | None:
-        if v is not None and not re.fullmatch(_SENDER, v):
-            raise ValueError(
-                "must be one address (offers@example.com) or a name and an address "
-                "(Grocery Outlet <offers@example.com>), on one line"
-            )
-        return v
+        return v if v is None else known_sender(v)
 
 
 class NeverPromote(_Model):
@@ -280,6 +275,18 @@ def known_locale(value: str) -> str:
         return str(Locale.parse(value.strip().replace("-", "_")))
     except (UnknownLocaleError, ValueError, TypeError):
         raise ValueError(f"unknown locale {value!r} (use a Babel locale such as en_US or ru_RU)") from None
+
+
+def known_sender(value: str) -> str:
+    """``value`` when it is one e-mail sender (an address, or a name and an address, on one line);
+    ValueError otherwise.
+    """
+    if not re.fullmatch(_SENDER, value):
+        raise ValueError(
+            "must be one address (offers@example.com) or a name and an address "
+            "(Grocery Outlet <offers@example.com>), on one line"
+        )
+    return value
 
 
 def known_currency(value: str) -> str:
