@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from coupongen import pipeline
-from coupongen.calibration import guess_locale, init_job, never_promote
+from coupongen.calibration import NEVER_PROMOTE_NAMES, guess_locale, init_job, never_promote
 from coupongen.cli import cli
 from coupongen.config import load_job
 from coupongen.errors import InputError
@@ -62,7 +62,44 @@ def test_never_promote_lists_what_the_data_shows():
         "coupons and lottery": ["COUPON/MISC ITEMS"],
         "unknown items": ["UNKNOWN"],
     }
-    assert names == {"gift cards": r"gift ?card"}  # the gasoline's category is already banned
+    assert names == {
+        "gift cards": NEVER_PROMOTE_NAMES["gift cards"]
+    }  # the gasoline's category is already banned
+
+
+def test_never_promote_keeps_prepaid_cards_tickets_and_sensitive_health_products_out():
+    # Guards against "39 bonus points on Sleeping Aids" in an SMS, or points on prepaid phone cards.
+    import polars as pl
+
+    categories = [
+        "LAXATIVES",
+        "FEMININE HYGIENE",
+        "ADULT INCONTINENCE",
+        "FAMILY PLANNING",
+        "PHARMACY",
+        "PREPAID WIRELESS&ACCESSORIES",
+        "TICKETS",
+        "Средства для похудения",
+        "VITAMINS",
+        "RESTRICTED DIET",
+        "COLD AND FLU",
+    ]
+    names = [f"ITEM {i}" for i in range(len(categories))]
+    names[-1] = "SLEEPING AIDS 32 CT"
+    found, patterns = never_promote(pl.DataFrame({"sku": names, "name": names, "category": categories}))
+    assert found == {
+        "gift cards": ["PREPAID WIRELESS&ACCESSORIES"],
+        "coupons and lottery": ["TICKETS"],
+        "sensitive health": [
+            "ADULT INCONTINENCE",
+            "FAMILY PLANNING",
+            "FEMININE HYGIENE",
+            "LAXATIVES",
+            "PHARMACY",
+            "Средства для похудения",
+        ],
+    }
+    assert list(patterns) == ["sensitive health"]  # the sleeping aids, in a category of their own
 
 
 def test_locale_and_currency_are_guessed_from_phone_numbers():

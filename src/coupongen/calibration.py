@@ -5,9 +5,10 @@ money settings are rules relative to the data (resolved again every night, see `
 a currency and locale given or guessed from the customers' phone numbers, a nightly budget from the
 number of customers, campaigns that need customer columns the data lacks left out with the reason,
 and ``[products] never_promote`` filled with the categories and product names the data shows for
-fuel, tobacco, alcohol, gift cards, deposits, coupons and unknown items. The CSV inputs' delimiter
-is read from their header lines unless given; messages in a language coupongen has no templates in
-are written in English, to translate.
+fuel, tobacco, alcohol, gift and prepaid cards, deposits, coupons, lottery and tickets, sensitive
+health products (laxatives, contraception, incontinence, pharmacy...) and unknown items. The CSV
+inputs' delimiter is read from their header lines unless given; messages in a language coupongen
+has no templates in are written in English, to translate.
 """
 
 from __future__ import annotations
@@ -45,17 +46,26 @@ NEVER_PROMOTE_CATEGORIES = {
     "fuel": r"\bfuel|gasoline|petrol|diesel|propane|топливо|бензин",
     "tobacco": r"tobacco|cigar|\bsnuff\b|vape|табак|сигарет",
     "alcohol": r"liquor|\bwines?\b|\bbeers?\b|\bales\b|spirits|vodka|whisk|алкогол|пиво|вино|водка",
-    "gift cards": r"gift ?cards?|подарочн",
+    "gift cards": r"gift ?cards?|prepaid|calling cards?|phone ?cards?|подарочн|предоплач",
     "deposits": r"deposit|залог",
-    "coupons and lottery": r"coupon|lotter|lotto|купон|лотере",
+    "coupons and lottery": r"coupon|lotter|lotto|\btickets?\b|купон|лотере|билет",
     "infant formula": r"infant formula|детское питание|детская смесь",
+    # what a customer would not want named in an SMS on a lock screen, and pharmacy (often
+    # barred from promotions)
+    "sensitive health": (
+        r"laxative|incontinen|family planning|contracept|condom|pregnancy|feminine|\bfem\.? ?hyg|"
+        r"hemorrhoid|haemorrhoid|sleep(ing)? aids?|smoking cessation|diet(ary)? aids?|weight loss|"
+        r"pharmacy|prescription|ostomy|\blice\b|слабительн|контрацеп|презерватив|женская гигиена|"
+        r"прокладк|недержан|аптек|снотворн|похуден"
+    ),
     "unknown items": r"^\s*(unknown|n/?a|misc)\s*$|^\s*неизвестн",
 }
 NEVER_PROMOTE_NAMES = {  # unambiguous in a product name, whatever its category
     "fuel": r"gasoline|petrol|diesel",
     "tobacco": r"cigarette|tobacco",
-    "gift cards": r"gift ?card",
+    "gift cards": r"gift ?card|prepaid (wireless|phone|card)|calling card",
     "deposits": r"\bdeposit\b",
+    "sensitive health": r"laxative|condom|pregnancy test|incontinence|sleep(ing)? aid",
     "unknown items": r"^\s*unknown\s*$",
 }
 BUDGET_SHARE = 0.01  # a nightly budget of this share of one median basket per customer
