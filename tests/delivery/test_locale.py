@@ -169,6 +169,7 @@ def test_a_bad_names_file_is_an_input_error_naming_the_file_and_row(tmp_path):
         ("ICE - CRUSHED/CUBED 22 LB", "Ice - Crushed/Cubed 22 lb"),
         ("VITAMINS 300 CT(1)", "Vitamins 300 ct(1)"),
         ("EGGS - X-LARGE 1 DZ", "Eggs - X-Large 1 dz"),
+        ("MARGARINE  STICK 1 GA", "Margarine Stick 1 ga"),
         ("DON'T STOP SODA 12OZ", "Don't Stop Soda 12oz"),
         ("МОЛОКО 3,2% 1 Л", "Молоко 3,2% 1 Л"),
         ("ÉCLAIRS AU CHOCOLAT", "Éclairs Au Chocolat"),

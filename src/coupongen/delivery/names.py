@@ -28,13 +28,14 @@ _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 """A run of letters, with apostrophes inside it ("DON'T" is one word)."""
 
 _UNIT = re.compile(
-    r"(?<=\d)(\s?)(oz|lbs?|ct|pk|pcs?|dz|doz|ea|kg|mg|g|ml|cl|gal|qt|pt|fl oz|fl)\b", re.IGNORECASE
+    r"(?<=\d)(\s?)(oz|lbs?|ct|pk|pcs?|dz|doz|ea|kg|mg|g|ml|cl|gal?|qt|pt|fl oz|fl)\b", re.IGNORECASE
 )
 """A unit of measure right after a number ("40 LB", "12OZ"): shown in lower case."""
 
 
 def readable_name(name: str) -> str:
-    """``name`` in title case when it is written all in capitals, else unchanged.
+    """``name`` in title case when it is written all in capitals (its runs of spaces made one),
+    else unchanged.
 
     "ICE - CRUSHED/CUBED 22 LB" reads "Ice - Crushed/Cubed 22 lb"; "Café au lait 1 L" and a name
     without letters stay as written.
@@ -42,7 +43,7 @@ def readable_name(name: str) -> str:
     cased = [ch for ch in name if ch.lower() != ch.upper()]
     if len(cased) < 2 or any(ch.islower() for ch in cased):
         return name
-    titled = _WORD.sub(lambda m: m.group(0)[0] + m.group(0)[1:].lower(), name)
+    titled = _WORD.sub(lambda m: m.group(0)[0] + m.group(0)[1:].lower(), " ".join(name.split()))
     return _UNIT.sub(lambda m: m.group(1) + m.group(2).lower(), titled)
 
 
