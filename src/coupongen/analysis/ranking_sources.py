@@ -359,16 +359,6 @@ def _wide(sources: Sources, block: Block, parts: dict[str, Part]) -> pl.DataFram
     else:
         anchors = sources.purchases.items.gather(anchor.set(anchor < 0, None)).rename("anchor")
     columns = {f"{s}_{part}": wide[f"{s}_{part}"] for s in SOURCES for part in ("score", "rank")}
-    import os
-
-    if os.environ.get("EXP_FULL_EASE") and sources.purchases is not None and sources.broad_column is not None:
-        known = block.known[wide["customer"]]
-        row = np.where(known >= 0, sources.codes.matrix_row[np.maximum(known, 0)], -1)
-        column = sources.broad_column[wide["sku"]]
-        ok = np.flatnonzero((row >= 0) & (column >= 0) & (np.asarray(wide["ease_rank"]) > sources.k["ease"]))
-        full = np.array(wide["ease_score"], dtype=np.float64)
-        full[ok] = pair_scores(sources.purchases, sources.models[0][1], row[ok], column[ok])
-        columns["ease_score"] = full
     return pl.DataFrame(
         {
             "customer_id": block.customers.gather(wide["customer"]),
