@@ -55,6 +55,27 @@ def test_bad_value_names_key_and_what_is_allowed(tmp_path):
     assert str(e.value) == f"{path}: affinity.min_support: Input should be less than or equal to 1 (got 2.0)"
 
 
+def test_a_misspelt_key_is_named_rather_than_the_key_it_leaves_missing(tmp_path):
+    misspelt = CAMPAIGN.replace('"percent", value = 10', '"percent", valu = 10')
+    path = write_job(tmp_path, 'campaigns = ["campaigns/cs.toml"]\n', cs=misspelt)
+    with pytest.raises(ConfigError) as e:
+        load_job(path)
+    assert str(e.value).startswith(
+        f"{tmp_path / 'campaigns' / 'cs.toml'}: unknown key 'reward.valu' (allowed here: "
+    )
+    without = CAMPAIGN.replace(", value = 10", "")  # missing, nothing misspelt: says so
+    write_job(tmp_path, 'campaigns = ["campaigns/cs.toml"]\n', cs=without)
+    with pytest.raises(ConfigError, match=r"cs\.toml: missing key 'reward\.value'$"):
+        load_job(path)
+
+
+def test_a_bad_boolean_or_choice_is_shown_as_the_file_writes_it(tmp_path):
+    path = write_job(tmp_path, "[products]\nname_case = true\n")
+    with pytest.raises(ConfigError) as e:
+        load_job(path)
+    assert str(e.value) == (f"{path}: products.name_case: Input should be 'auto' or 'as_written' (got true)")
+
+
 def test_campaign_errors_name_the_campaign_file(tmp_path):
     bad = CAMPAIGN.replace('"percent", value = 10', '"percent", value = 150')
     path = write_job(tmp_path, 'campaigns = ["campaigns/cs.toml"]\n', cs=bad)

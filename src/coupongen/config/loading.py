@@ -53,7 +53,14 @@ def _model_fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
 
 
 def _format_error(path: Path, model: type[BaseModel], err: ValidationError) -> str:
-    first = err.errors()[0]
+    errors = err.errors()
+    first = errors[0]
+    if first["type"] == "missing":
+        # A key missing beside an unknown one in the same table is most likely misspelt: name that.
+        misspelt = (
+            e for e in errors if e["type"] == "extra_forbidden" and e["loc"][:-1] == first["loc"][:-1]
+        )
+        first = next(misspelt, first)
     loc = tuple(p for p in first["loc"] if p not in MONEY_TAGS)
     key = ".".join(str(p) for p in loc) or "(top level)"
     if first["type"] == "extra_forbidden":
@@ -64,7 +71,9 @@ def _format_error(path: Path, model: type[BaseModel], err: ValidationError) -> s
     value = first.get("input")
     if isinstance(value, date):
         value = value.isoformat()
-    shown = "" if isinstance(value, dict) else f" (got {value!r})"
+    # the value as the file writes it: TOML's true and false, not Python's
+    written = str(value).lower() if isinstance(value, bool) else repr(value)
+    shown = "" if isinstance(value, dict) else f" (got {written})"
     msg = first["msg"].removeprefix("Value error, ")
     return f"{path}: {key}: {msg}{shown}"
 
