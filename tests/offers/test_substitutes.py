@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import polars as pl
 
+from coupongen.offers.guards import within_budget
 from coupongen.offers.planning import plan_offers
-from coupongen.offers.substitutes import substitute_share
+from coupongen.offers.substitutes import (
+    ALTERNATIVE,
+    SUBSTITUTE,
+    customers_of,
+    held_for_budget,
+    substitute_share,
+    with_alternatives,
+)
 from tests.offers.test_offers import PRODUCTS, bought, campaign, context, customers
 
 
@@ -48,3 +58,120 @@ def test_the_plan_gives_each_cross_sell_campaign_its_share():
     ]
     assert funnel["cs"]["substitute_share"] == 0.5
     assert funnel["wb"]["substitute_share"] is None
+
+
+def lists(rows: list[tuple[str, str, int, float, bool]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        rows, schema=["customer_id", "target", "rank", "priority", SUBSTITUTE], orient="row"
+    ).cast({"rank": pl.Int32})
+
+
+def test_a_customer_whose_best_is_a_substitute_gets_their_best_new_type_as_an_alternative():
+    listed = lists(
+        [
+            ("C0", "S", 1, 0.5, True),
+            ("C0", "T", 2, 0.4, True),
+            ("C0", "N", 3, 0.3, False),
+            ("C0", "M", 4, 0.2, False),
+            ("C1", "N", 1, 0.3, False),
+            ("C1", "S", 2, 0.2, True),
+            ("C2", "S", 1, 0.5, True),
+        ]
+    )
+    rows = with_alternatives(listed).select("customer_id", "target", ALTERNATIVE).rows()
+    # C1's best is of a new type already; C2 has nothing new in their list
+    assert rows == [("C0", "S", False), ("C0", "N", True), ("C1", "N", False), ("C2", "S", False)]
+    assert customers_of(with_alternatives(listed)) == 3
+
+
+def candidates(rows: list[tuple[str, float, bool, bool]]) -> pl.DataFrame:
+    """customer_id, priority, substitute, alternative; every coupon costs 1, nobody held out."""
+    frame = pl.DataFrame(rows, schema=["customer_id", "priority", SUBSTITUTE, ALTERNATIVE], orient="row")
+    return frame.with_columns(pl.col("customer_id").alias("target"), pl.lit(1.0).alias("expected_cost"))
+
+
+def sent_by(free: pl.DataFrame, budget: float | None) -> list[str]:
+    kept = within_budget(free, budget, salt="s", share=0.0)
+    return sorted(kept.filter(~pl.col("held"))["customer_id"].to_list())
+
+
+def held(free: pl.DataFrame, budget: float | None, share: float) -> pl.DataFrame:
+    return held_for_budget(free, budget, share=share, salt="s", holdout_share=0.0)
+
+
+def test_without_a_budget_the_customers_who_give_up_least_take_their_alternative():
+    free = candidates(
+        [
+            ("C0", 0.50, True, False),
+            ("C0", 0.10, False, True),  # a fifth of the substitute's priority
+            ("C1", 0.50, True, False),
+            ("C1", 0.40, False, True),  # four fifths: gives up least
+            ("C2", 0.50, True, False),  # nothing new to take instead
+            ("C3", 0.30, False, False),
+        ]
+    )
+    assert held(free, None, 0.75).sort("customer_id")["priority"].to_list() == [0.5, 0.5, 0.5, 0.3]
+    half = held(free, None, 0.5).sort("customer_id")
+    assert half.height == 4  # one offer per customer
+    assert half.filter(pl.col(SUBSTITUTE))["customer_id"].to_list() == ["C0", "C2"]
+    assert half.filter(pl.col("customer_id") == "C1")["priority"].item() == 0.4
+    # C2 keeps a substitute whatever the factor: a quarter is the best there is
+    assert held(free, None, 0.0).sort("customer_id")[SUBSTITUTE].to_list() == [False, False, True, False]
+
+
+def test_the_budget_cut_holds_substitutes_to_the_share_of_the_coupons_it_pays_for():
+    flags = [True, True, True, False, True, False, False, False]
+    free = candidates([(f"C{i}", float(8 - i), s, False) for i, s in enumerate(flags)])
+    assert sent_by(free.drop(ALTERNATIVE), 4) == ["C0", "C1", "C2", "C3"]  # 3 of 4 substitutes by priority
+    # the best substitute stays, at most a quarter of the coupons; the best others take the rest
+    assert sent_by(held(free, 4, 0.25), 4) == ["C0", "C3", "C5", "C6"]
+    assert sent_by(held(free, 4, 0.5), 4) == ["C0", "C1", "C3", "C5"]
+    # nothing to hold: the same cut, the same priorities
+    unheld = held(free, 4, 0.75)
+    assert sent_by(unheld, 4) == ["C0", "C1", "C2", "C3"]
+    assert unheld["priority"].to_list() == free["priority"].to_list()
+
+
+def ranked(rows: list[tuple[str, str, int, float]]) -> pl.DataFrame:
+    frame = pl.DataFrame(rows, schema=["customer_id", "sku", "rank", "score"], orient="row")
+    return frame.with_columns(
+        pl.col("rank").cast(pl.Int32),
+        pl.lit("ease").alias("source"),
+        pl.lit(None, dtype=pl.String).alias("anchor"),
+        pl.lit(None, dtype=pl.Float64).alias("lift"),
+        pl.lit(None, dtype=pl.Float64).alias("confidence"),
+    )
+
+
+def test_a_cross_sell_campaign_holds_substitutes_to_the_share_among_its_coupons():
+    # both bought chips; salsa (another snack) is each one's best; C0 has pasta next, nearly as
+    # likely, C1 sauce, less so: C0 gives up least
+    base = context(customers(2), bought([("C0", "CHIPS"), ("C1", "CHIPS")]))
+    relevance = ranked(
+        [("C0", "SALSA", 1, 0.5), ("C0", "PASTA", 2, 0.4), ("C1", "SALSA", 1, 0.5), ("C1", "SAUCE", 3, 0.3)]
+    )
+    unheld = replace(base, relevance=relevance)
+    holding = replace(unheld, max_substitute_share=0.5)
+    plans = [plan_offers((campaign(),), ctx, max_per_customer=1, seed=1) for ctx in (unheld, holding)]
+    assert [p.funnel["substitute_share"][0] for p in plans] == [1.0, 0.5]
+    assert sorted(plans[1].offers.select("customer_id", "target").rows()) == [
+        ("C0", "PASTA"),
+        ("C1", "SALSA"),
+    ]
+
+
+def test_a_learned_ranking_offer_without_an_anchor_gives_its_chance_not_a_popularity_claim():
+    base = context(customers(1), bought([("C0", "PASTA")]))
+    relevance = ranked([("C0", "SAUCE", 1, 0.123)])
+    reasons = [
+        plan_offers(
+            (campaign(),), replace(base, relevance=relevance, calibrated=learned), max_per_customer=1, seed=1
+        )
+        .offers["reason"]
+        .item()
+        for learned in (False, True)
+    ]
+    assert reasons == [
+        "Tomato sauce is one of the most bought products (12% of customers in 365 days)",
+        "the learned ranking gives Tomato sauce a 12.3% chance of a first purchase by this customer",
+    ]

@@ -63,6 +63,7 @@ def bounded_cut(
     *,
     salt: str,
     share: float,
+    held: Callable[[pl.DataFrame, float | None], pl.DataFrame] | None = None,
 ) -> BoundedCut | None:
     """Rank ``customers`` in blocks by descending bound until the rest cannot make the cut.
 
@@ -70,8 +71,10 @@ def bounded_cut(
     the night recorded, those with purchases outside the analysis); customers not certain to get a
     candidate are ranked too. ``free_of(ids)`` gives the candidates of those customers and those
     of them under the caps (with expected_cost and, for recorded ones, recorded_held);
-    ``budget_of(cands)`` the budget, from the first block's candidates. None when the ranking
-    has no bounds.
+    ``budget_of(cands)`` the budget, from the first block's candidates. ``held(free, budget)``,
+    when given, makes the candidates under the caps one per customer, priorities lowered
+    (`substitutes.resolved`): the edge is found in that order, and since priorities only go
+    down, a bound still bounds. None when the ranking has no bounds.
     """
     bounds = priority_bounds(ranker, customers)
     if bounds is None:
@@ -91,7 +94,10 @@ def bounded_cut(
         free_parts.append(free)
         if rest.is_empty():
             break
-        edge = None if budget is None else budget_edge(pl.concat(free_parts), budget, salt=salt, share=share)
+        edge = None
+        if budget is not None:
+            ranked = pl.concat(free_parts) if held is None else held(pl.concat(free_parts), budget)
+            edge = budget_edge(ranked, budget, salt=salt, share=share)
         if edge is not None and float(rest["bound"][0]) < edge:
             break
         # Everyone whose bound reaches the edge is needed; without an edge, twice as many as so far.

@@ -15,8 +15,9 @@ import polars as pl
 
 from coupongen.analysis.relevance import Ranker
 from coupongen.config import CampaignConfig, MoneyRule
-from coupongen.offers.candidates import OFFER_TYPES, OfferContext
+from coupongen.offers.candidates import OFFER_TYPES, OfferContext, cross_sell_candidates
 from coupongen.offers.guards import expected_cost, frequency_capped, per_customer_capped
+from coupongen.offers.substitutes import SUBSTITUTE, with_substitutes
 from coupongen.offers.targeting import apply_target
 from coupongen.offers.value import with_values
 
@@ -59,7 +60,8 @@ def free_of(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The campaign's candidates among ``eligible`` (offer type, target, caps) and those of them
     with a free place tonight (not in ``full``), with their group recorded ``earlier`` tonight
-    (recorded_held), expected cost and values. ``proposed``: the offer type's candidates after the
+    (recorded_held), expected cost and values; a cross-sell campaign's flagged `substitutes.SUBSTITUTE`
+    when the night holds substitutes back. ``proposed``: the offer type's candidates after the
     target, when an engine proposed them beforehand (see `planning.StagedCandidates`).
     """
     campaign, recent, reach, full, earlier = (
@@ -69,7 +71,11 @@ def free_of(
         guards.full,
         guards.earlier,
     )
-    if proposed is None:
+    if proposed is None and held_back(campaign, ctx):
+        # each customer's first offer and, for a substitute, their best new type: the budget's cut
+        # picks between them (`substitutes.held_for_budget`)
+        proposed = cross_sell_candidates(eligible, ctx, campaign, alternatives=True)
+    elif proposed is None:
         proposed = apply_target(OFFER_TYPES[campaign.type](eligible, ctx, campaign), ctx, campaign)
     cands = per_customer_capped(
         frequency_capped(proposed, campaign, recent, as_of=ctx.as_of), campaign, reach, as_of=ctx.as_of
@@ -95,7 +101,21 @@ def free_of(
         # Highest expected value first; an offer expected to lose money is not made.
         kept = pl.col("recorded_held").is_not_null() | (pl.col("expected_value") > 0)
         free = free.filter(kept).with_columns(pl.col("expected_value").fill_null(0.0).alias("priority"))
+    if (
+        campaign.type == "cross_sell"
+        and ctx.max_substitute_share is not None
+        and SUBSTITUTE not in free.columns
+    ):
+        # flagged for the budget's cut, which holds substitutes back (`substitutes.held_for_budget`)
+        free = with_substitutes(free, ctx)
     return cands, free
+
+
+def held_back(campaign: CampaignConfig, ctx: OfferContext) -> bool:
+    """True for a cross-sell campaign picking its own products on a night that holds substitutes
+    back: its candidates carry alternatives (`candidates.cross_sell_candidates`).
+    """
+    return campaign.type == "cross_sell" and campaign.target is None and ctx.max_substitute_share is not None
 
 
 def ranked_free_of(

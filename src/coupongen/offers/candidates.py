@@ -16,6 +16,7 @@ from coupongen.analysis import relevance
 from coupongen.analysis.item_models import ModelSpec
 from coupongen.config import CampaignConfig
 from coupongen.offers.eligibility import restricted_categories
+from coupongen.offers.substitutes import ALTERNATIVE, SUBSTITUTE, with_alternatives, with_substitutes
 
 CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
     "customer_id": pl.String(),
@@ -44,6 +45,8 @@ class OfferContext:
     on sales of products without a cost. The last three give each offer its expected value.
     model: the collaborative model the cross-sell offer type ranks with when it computes the
     ranking itself (a campaign's own target set: `relevance.model_spec`; None: EASE, no hold).
+    max_substitute_share: at most this share of the coupons a cross-sell campaign's budget lets
+    out are substitutes of what the customer buys (``substitutes``; None: no hold in the cut).
     """
 
     customers: pl.DataFrame
@@ -61,6 +64,7 @@ class OfferContext:
     calibrated: bool = False
     margin_rate: float = 0.25
     model: ModelSpec | None = None
+    max_substitute_share: float | None = None
 
     @property
     def window_days(self) -> int:
@@ -108,7 +112,7 @@ def _names(products: pl.DataFrame) -> pl.DataFrame:
 
 
 def cross_sell_candidates(
-    eligible: pl.DataFrame, ctx: OfferContext, campaign: CampaignConfig
+    eligible: pl.DataFrame, ctx: OfferContext, campaign: CampaignConfig, *, alternatives: bool = False
 ) -> pl.DataFrame:
     """A product the customer did not buy in the look-back window and is likely to buy next.
 
@@ -117,7 +121,10 @@ def cross_sell_candidates(
     ``ctx.relevance`` when precomputed, else computed here for the eligible customers. The
     customer's best-ranked promotable product not bought in the window wins; priority is its
     relevance score. The reason names the customer's purchase the choice rests on and, where an
-    association rule links the two, the rule's lift and confidence.
+    association rule links the two, the rule's lift and confidence. With ``alternatives`` every
+    candidate is flagged `substitutes.SUBSTITUTE`, and a customer whose best is a substitute also
+    gets their best product of a new type, flagged `substitutes.ALTERNATIVE`, for the budget's
+    cut to choose between (`substitutes.held_for_budget`).
     """
     if eligible.is_empty():
         return pl.DataFrame(schema=CANDIDATE_SCHEMA)
@@ -139,17 +146,19 @@ def cross_sell_candidates(
             .collect()
         )
         unbought = unbought.join(had, on=["customer_id", "target"], how="anti")
-    best = (
-        unbought.join(names.rename({"sku": "target", "name": "target_name"}), on="target")
-        .filter(pl.col("promo_allowed"))
-        .sort("customer_id", "rank", "target")
-        .group_by("customer_id", maintain_order=True)
-        .first()
-        .join(
-            names.select(pl.col("sku").alias("anchor"), pl.col("name").alias("anchor_name")),
-            on="anchor",
-            how="left",
+    listed = unbought.join(names.rename({"sku": "target", "name": "target_name"}), on="target").filter(
+        pl.col("promo_allowed")
+    )
+    if alternatives:
+        listed = with_alternatives(with_substitutes(listed, ctx))
+    else:
+        listed = (
+            listed.sort("customer_id", "rank", "target").group_by("customer_id", maintain_order=True).first()
         )
+    best = listed.join(
+        names.select(pl.col("sku").alias("anchor"), pl.col("name").alias("anchor_name")),
+        on="anchor",
+        how="left",
     )
     # The anchors' purchase counts, looked up the same way: the pairs first, then the join.
     counts = pl.col("receipts").alias("anchor_receipts")
@@ -169,12 +178,20 @@ def cross_sell_candidates(
         (pl.col("confidence") * 100).round(0).cast(pl.Int64),
     )
     peers = pl.format("customers who buy {} also buy {}", "anchor_name", "target_name")
-    popular = pl.format(
-        "{} is one of the most bought products ({}% of customers in {} days)",
-        "target_name",
-        (pl.col("score") * 100).round(0).cast(pl.Int64),
-        days,
-    )
+    if ctx.calibrated:
+        # the learned ranking's score is a chance, not a share of customers
+        popular = pl.format(
+            "the learned ranking gives {} a {}% chance of a first purchase by this customer",
+            "target_name",
+            (pl.col("score") * 100).round(1),
+        )
+    else:
+        popular = pl.format(
+            "{} is one of the most bought products ({}% of customers in {} days)",
+            "target_name",
+            (pl.col("score") * 100).round(0).cast(pl.Int64),
+            days,
+        )
     reason = (
         pl.when(pl.col("anchor").is_null())
         .then(popular)
@@ -182,6 +199,7 @@ def cross_sell_candidates(
         .then(habit + rule)
         .otherwise(habit + peers)
     )
+    flags = (SUBSTITUTE, ALTERNATIVE) if alternatives else ()
     return best.select(
         "customer_id",
         pl.lit("sku").alias("target_kind"),
@@ -189,6 +207,7 @@ def cross_sell_candidates(
         pl.col("score").alias("priority"),
         pl.col("price").fill_null(0.0).alias("base_value"),
         reason.alias("reason"),
+        *flags,
     ).cast(CANDIDATE_SCHEMA)  # type: ignore[arg-type]
 
 

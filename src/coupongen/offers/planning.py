@@ -52,7 +52,7 @@ from coupongen.offers.offer_rows import (
     split_incomplete,
 )
 from coupongen.offers.public import public_counts, public_offer
-from coupongen.offers.substitutes import substitute_share
+from coupongen.offers.substitutes import SUBSTITUTE, customers_of, held_for_budget, resolved, substitute_share
 from coupongen.offers.value import margin_source
 
 ELIGIBLE_SCHEMA: dict[str, pl.DataType] = {"campaign": pl.String(), "customer_id": pl.String()}
@@ -201,6 +201,10 @@ def plan_offers(
                 partial(budget_left, limit=limit, earlier=earlier),
                 salt=salt,
                 share=campaign.holdout_share,
+                # the edge where substitutes come last: the lowest any factor gives, so every
+                # customer the held cut could keep is ranked (and the cut is the one ranking
+                # everyone gives)
+                held=lambda free, budget: resolved(free, 0.0),
             )
         if cut is not None:
             cands, free, budget, unranked = cut.cands, cut.free, cut.budget, cut.unranked
@@ -214,6 +218,7 @@ def plan_offers(
             else:
                 cands, free = free_of(eligible, ctx, guards)
             budget = budget_left(cands, limit=limit, earlier=earlier)
+        free = _held(free, budget, ctx=ctx, salt=salt, campaign=campaign)
         # Coupons issued earlier tonight to customers who are no longer candidates still cost.
         gone = earlier.join(cands.select("customer_id"), on="customer_id", how="anti")
         chosen = (
@@ -244,7 +249,7 @@ def plan_offers(
                 "eligible": eligible.height,
                 "recently_offered": recently,
                 # Customers never ranked (see `bounded_cut`) are candidates, and free unless full.
-                "candidates": cands.height + unranked.height,
+                "candidates": customers_of(cands) + unranked.height,
                 "capped": free.height + unranked.join(full, on="customer_id", how="anti").height,
                 "within_budget": chosen.height + gone.height,
                 "treated": treated.height + sent_before.height,
@@ -269,6 +274,19 @@ def plan_offers(
         budgets=pl.DataFrame(limits, schema=BUDGET_SCHEMA),
         earlier=before.filter(pl.col("campaign").is_in([str(c["campaign"]) for c in counts])),
         set_aside=pl.concat(set_aside) if set_aside else pl.DataFrame(schema=SET_ASIDE_SCHEMA),
+    )
+
+
+def _held(
+    free: pl.DataFrame, budget: float | None, *, ctx: OfferContext, salt: str, campaign: CampaignConfig
+) -> pl.DataFrame:
+    """``free`` with a cross-sell campaign's substitutes held back in the budget's cut, one
+    candidate per customer (see `substitutes.held_for_budget`); others unchanged.
+    """
+    if ctx.max_substitute_share is None or SUBSTITUTE not in free.columns:
+        return free.drop(SUBSTITUTE, strict=False)
+    return held_for_budget(
+        free, budget, share=ctx.max_substitute_share, salt=salt, holdout_share=campaign.holdout_share
     )
 
 
@@ -392,6 +410,7 @@ def plan_night(
             ]
         )
         ranked, ranker = ranker.rank(admitted), None
+    held = job.config.ranking
     ctx = OfferContext(
         customers=customers,
         bought=analysis.bought,
@@ -408,6 +427,7 @@ def plan_night(
         calibrated=ranking_spec(job).method == "rerank",
         model=model_spec(job),
         margin_rate=job.config.margin_rate,
+        max_substitute_share=held.max_substitute_share if held.prefer_new_types else None,
     )
     return plan_offers(
         job.campaigns,
