@@ -23,6 +23,7 @@ from coupongen.config import Job
 from coupongen.delivery import crm, outbox, pos
 from coupongen.delivery import planning as delivery
 from coupongen.delivery.ledger_stamp import check_same_ledger, write_stamp
+from coupongen.delivery.names import readable_names
 from coupongen.engines import analyse_night, candidates_stage, load_night_inputs
 from coupongen.errors import InputError, LedgerBusyError
 from coupongen.inputs.quarantine import write_quarantined
@@ -128,10 +129,14 @@ def plan(job: Job, night: NightData, settings: Settings, ledger: Ledger | None) 
             ledger.coupons(as_of=settings.as_of, campaigns=names),
             ledger.controls(as_of=settings.as_of, campaigns=names),
         )
+    products = apply_never_promote(night.products, job.config.products.never_promote)
+    if job.config.products.name_case == "auto":
+        # the reasons name products as the messages do ("Bananas 40 lb", not "BANANAS 40 LB")
+        products = products.with_columns(readable_names(products["name"]))
     return offers.plan_night(
         job,
         night.analysis,
-        apply_never_promote(night.products, job.config.products.never_promote),
+        products,
         as_of=settings.as_of,
         seed=settings.seed,
         recent=recent,

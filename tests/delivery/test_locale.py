@@ -3,6 +3,7 @@ category display names."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 
 import polars as pl
@@ -14,6 +15,7 @@ from coupongen.delivery.formatting import day, money, number, percent, plural
 from coupongen.delivery.messages import render_messages
 from coupongen.delivery.templates import template_environment
 from coupongen.errors import ConfigError, InputError
+from tests.conftest import AS_OF, NIGHTLY, SAMPLE, invoke
 from tests.delivery.test_messages import TEMPLATES, coupon, customers
 
 
@@ -210,3 +212,23 @@ def test_name_case_applies_to_names_from_the_data_not_to_the_names_file(tmp_path
         "DAIRY PRODUCTS",
         "FRZN ICE",
     ]
+
+
+def test_offer_reasons_name_products_as_the_messages_do(tmp_path):
+    # a retailer whose systems write every product name in capitals
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE, data)
+    products = pl.read_csv(data / "products.csv", infer_schema=False)
+    products.with_columns(pl.col("name").str.to_uppercase()).write_csv(data / "products.csv")
+    out = tmp_path / "out"
+    result = invoke(
+        "run", "--config", str(NIGHTLY), "--data", str(data), "--out", str(out), "--as-of", AS_OF, "-q"
+    )
+    assert result.exit_code == 0, result.output
+    offers = pl.read_csv(out / AS_OF / "crm" / "offers.csv", infer_schema=False)
+    named = offers.filter(pl.col("reason").str.contains("bought|buys"))
+    assert named.height > 100
+    shown = set(offers["target_name"].drop_nulls().to_list())
+    assert "Barilla Tagliatelle 450 g" in shown
+    # every product a reason names reads as its display name: no word of three capitals or more
+    assert named.filter(pl.col("reason").str.contains(r"\b[A-Z]{3,}\b")).is_empty()

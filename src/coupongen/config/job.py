@@ -122,10 +122,11 @@ class RankingConfig(_Model):
     docs/relevance.md for its figures). prefer_new_types: hold products of a type the customer
     already buys back (one factor on their scores for the whole night), so at most
     max_substitute_share of the night's offers, and of each cross-sell campaign's coupons, are
-    such substitutes; on by default, for every method. popularity_discount: the learned chances are divided by (the product's buyers + 1)
-    to this power before the offers are picked; "auto" takes the weakest power that spreads the
-    offers over as many products as EASE would. max_product_share: no product takes more than
-    this share of the night's offers (1.0, the default: no cap). These two are rerank only.
+    such substitutes; on by default, for every method. popularity_discount: the learned chances
+    are divided by (the product's buyers + 1) to this power before the offers are picked; "auto"
+    takes the weakest power that spreads the offers over as many products as EASE would.
+    max_product_share: no product takes more than this share of the night's offers (1.0, the
+    default: no cap). These two are rerank only.
     """
 
     method: Literal["rerank", "ease", "knn"] = "ease"
