@@ -16,15 +16,28 @@ the largest under which the coupons the budget pays for are at most the share su
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import polars as pl
 
 from coupongen.analysis.ranking_sources import product_types
 from coupongen.offers.guards import DRAWN, in_holdout, within_budget
 
-if TYPE_CHECKING:
-    from coupongen.offers.candidates import OfferContext
+
+class Purchases(Protocol):
+    """What the flags read (a `candidates.OfferContext`): the products, and each customer's
+    purchases in the look-back window.
+    """
+
+    @property
+    def products(self) -> pl.DataFrame:
+        """The catalogue: sku, category and maybe subcategory (the products' types)."""
+        ...
+
+    def bought_recently_parts(self) -> list[pl.LazyFrame]:
+        """(customer_id, sku) of the purchases in the look-back window, in parts that may overlap."""
+        ...
+
 
 SUBSTITUTE = "substitute"
 """The candidates' column `with_substitutes` adds (bool)."""
@@ -36,7 +49,7 @@ BISECTIONS = 12
 """Halvings of the factor's interval: within 1/4096 of the largest that holds the share."""
 
 
-def with_substitutes(cands: pl.DataFrame, ctx: OfferContext) -> pl.DataFrame:
+def with_substitutes(cands: pl.DataFrame, ctx: Purchases) -> pl.DataFrame:
     """``cands`` (customer_id, target, and target_kind unless every target is a product) with
     `SUBSTITUTE`: true for a product offer whose type the customer bought in the look-back window
     (see the module).
@@ -99,7 +112,7 @@ def customers_of(cands: pl.DataFrame) -> int:
     return cands.filter(~pl.col(ALTERNATIVE)).height
 
 
-def substitute_share(sent: pl.DataFrame, ctx: OfferContext) -> float | None:
+def substitute_share(sent: pl.DataFrame, ctx: Purchases) -> float | None:
     """The share of ``sent``'s product offers (target_kind "sku") that are substitutes (see the
     module); None without a product offer.
     """
