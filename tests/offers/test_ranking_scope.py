@@ -17,6 +17,7 @@ from coupongen.config import Job, load_job
 from coupongen.inputs.loading import load_inputs
 from coupongen.offers import bounded_cut, planning
 from coupongen.offers.eligibility import apply_never_promote
+from coupongen.offers.substitutes import resolved
 from tests.conftest import NIGHTLY, SAMPLE
 
 AS_OF = date(2026, 11, 22)
@@ -105,10 +106,23 @@ def test_a_budget_ranks_only_the_customers_who_could_make_its_cut(
         return planning.plan_night(job, analysis, products, as_of=AS_OF, seed=job.config.seed)
 
     monkeypatch.setattr(bounded_cut, "FIRST_BLOCK", 60)
+    lowered: list[int] = []
+    hold = planning.held_for_budget
+
+    def watched_hold(free: pl.DataFrame, budget: float | None, **kw: Any) -> pl.DataFrame:
+        held = hold(free, budget, **kw)
+        first = resolved(free, 1.0).select("customer_id", pl.col("priority").alias("first"))
+        lowered.append(held.join(first, on="customer_id").filter(pl.col("priority") < pl.col("first")).height)
+        return held
+
     with monkeypatch.context() as patched:
         ranked_for = _watch(patched)
+        patched.setattr(planning, "held_for_budget", watched_hold)
         bounded = plan()
+    # the cut held substitutes back (the sample's first offers are more than a fifth substitutes)
+    assert lowered and lowered[-1] > 0
     funnel = bounded.funnel.filter(pl.col("campaign") == "cross_sell").row(0, named=True)
+    assert funnel["substitute_share"] <= 0.2
     # the budget binds: far fewer kept than candidates, and far fewer ranked than eligible
     assert 0 < funnel["within_budget"] < funnel["capped"] // 4
     scored = pl.concat(ranked_for)
