@@ -30,11 +30,12 @@ from coupongen.inputs.contract import TRANSACTIONS, Inputs
 from coupongen.inputs.loading import load_job_inputs
 from coupongen.inputs.partitions import partition_files
 from coupongen.inputs.reading import ReadLimits, read_input, resolve_files
-from coupongen.offers.candidates import OFFER_TYPES
+from coupongen.offers.campaign_free import proposals
+from coupongen.offers.candidates import CANDIDATE_SCHEMA, OFFER_TYPES
 from coupongen.offers.eligibility import eligible_customers
 from coupongen.offers.guards import DRAWN, in_holdout
 from coupongen.offers.planning import plan_night
-from coupongen.offers.targeting import apply_target
+from coupongen.offers.substitutes import ALTERNATIVE, SUBSTITUTE
 from coupongen.settings import resolve_settings
 from tests.engines.test_spark_reference import check_spark_reference_equals_polars
 from tests.engines.test_spark_relevance import check_spark_relevance_equals_polars
@@ -461,17 +462,19 @@ def check_candidates_staged_alike(night, spark):
         if campaign.name not in staged:
             continue
         eligible = eligible_customers(ctx.customers, campaign, listed=job.customer_lists.get(campaign.name))
-        proposed = apply_target(OFFER_TYPES[campaign.type](eligible, ctx, campaign), ctx, campaign)
-        expected = proposed.sort("customer_id").with_columns(
+        # a held cross-sell campaign's customers whose first offer is a substitute have two rows
+        order = ["customer_id", "target"]
+        proposed = proposals(eligible, ctx, campaign).sort(order)
+        expected = proposed.with_columns(
             in_holdout(
-                proposed.sort("customer_id")["customer_id"],
+                proposed["customer_id"],
                 salt=f"{campaign.name}:{night.seed}",
                 share=campaign.holdout_share,
             ).alias(DRAWN)
-        )
+        ).select(*CANDIDATE_SCHEMA, DRAWN, *(c for c in (SUBSTITUTE, ALTERNATIVE) if c in proposed.columns))
         on_spark, candidates = staged[campaign.name]
         assert_frame_equal(on_spark, eligible.select("customer_id"), check_exact=True)
-        assert_frame_equal(candidates.sort("customer_id"), expected, check_exact=True)
+        assert_frame_equal(candidates.sort(order), expected, check_exact=True)
         if expected.height:
             offered.add(campaign.type)
     assert offered == set(OFFER_TYPES)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 
 import polars as pl
+import pytest
 
-from coupongen.offers.guards import within_budget
-from coupongen.offers.planning import plan_offers
+from coupongen.offers.guards import budget_edge, within_budget
+from coupongen.offers.planning import decided_tonight, plan_offers
 from coupongen.offers.substitutes import (
     ALTERNATIVE,
     SUBSTITUTE,
     customers_of,
     held_for_budget,
+    lowest_edge,
+    resolved,
     substitute_share,
     with_alternatives,
 )
@@ -175,3 +179,107 @@ def test_a_learned_ranking_offer_without_an_anchor_gives_its_chance_not_a_popula
         "Tomato sauce is one of the most bought products (12% of customers in 365 days)",
         "the learned ranking gives Tomato sauce a 12.3% chance of a first purchase by this customer",
     ]
+
+
+def test_when_a_dear_alternative_makes_the_share_rise_again_the_factor_found_still_holds_it():
+    # a factor of 0.5 sends 2 substitutes of 5; 0.75 sends none: the bisection's first step
+    # (0.5) fails, so the search must look above it
+    free = pl.DataFrame(
+        [
+            ("C0", "N0", 0.60, False, False, 1.0),
+            ("C1", "S1", 0.56, True, False, 1.0),
+            ("C2", "S2", 0.42, True, False, 1.0),
+            ("C3", "S3", 0.74, True, False, 4.0),
+            ("C3", "A3", 0.71, False, True, 1.0),
+            ("C4", "S4", 0.67, True, False, 4.0),
+            ("C4", "A4", 0.38, False, True, 1.0),
+            ("C5", "S5", 0.40, True, False, 1.0),
+        ],
+        schema=["customer_id", "target", "priority", SUBSTITUTE, ALTERNATIVE, "expected_cost"],
+        orient="row",
+    )
+    kept = within_budget(held(free, 5.0, 0.25), 5.0, salt="s", share=0.0).filter(~pl.col("held"))
+    assert kept.height > 0 and kept[SUBSTITUTE].mean() <= 0.25
+
+
+def test_a_customer_left_with_only_their_alternative_is_offered_it():
+    # a filter (a reward priced off a target without a price) took the substitute out
+    free = candidates([("C0", 0.4, False, True), ("C1", 0.5, True, False)])
+    assert sorted(resolved(free, 0.5)["customer_id"].to_list()) == ["C0", "C1"]
+    assert sorted(resolved(free, 1.0)["customer_id"].to_list()) == ["C0", "C1"]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_bounded_cuts_edge_is_at_or_below_the_edge_of_every_factor(seed):
+    # priorities and costs drawn at random; each substitute's alternative cheaper or dearer
+    rng = random.Random(seed)
+    rows = []
+    for c in range(rng.randint(2, 9)):
+        priority, substitute = round(rng.random(), 3), rng.random() < 0.6
+        rows.append((f"C{c}", priority, substitute, False, float(rng.randint(1, 6))))
+        if substitute and rng.random() < 0.7:
+            rows.append((f"C{c}", round(priority * rng.random(), 3), False, True, float(rng.randint(1, 6))))
+    free = pl.DataFrame(
+        rows, schema=["customer_id", "priority", SUBSTITUTE, ALTERNATIVE, "expected_cost"], orient="row"
+    ).with_columns(pl.col("customer_id").alias("target"))
+    budget = float(rng.randint(1, 12))
+    lowest = budget_edge(lowest_edge(free), budget, salt="s", share=0.0)
+    for factor in (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0):
+        edge = budget_edge(resolved(free, factor), budget, salt="s", share=0.0)
+        assert lowest is None or (edge is not None and lowest <= edge)
+
+
+def test_a_rerun_keeps_each_customer_on_the_product_they_were_given_and_within_the_budget():
+    # C1, C3 and C4 have a substitute first and an alternative, C1's and C3's dearer
+    products = pl.DataFrame(
+        [
+            ("S1", "t1", 3.0),
+            ("H1", "t1", 1.0),
+            ("A1", "a1", 4.0),
+            ("N2", "t2", 2.0),
+            ("S3", "t3", 1.0),
+            ("H3", "t3", 1.0),
+            ("A3", "a3", 4.0),
+            ("S4", "t4", 3.0),
+            ("H4", "t4", 1.0),
+            ("A4", "a4", 1.0),
+            ("N0", "t0", 5.0),
+            ("N5", "t5", 6.0),
+        ],
+        schema=["sku", "category", "price"],
+        orient="row",
+    ).with_columns(
+        pl.col("sku").alias("name"), pl.lit("a").alias("brand"), pl.lit(True).alias("promo_allowed")
+    )
+    relevance = ranked(
+        [
+            ("C0", "N0", 1, 0.362),
+            ("C1", "S1", 1, 0.715),
+            ("C1", "A1", 2, 0.389),
+            ("C2", "N2", 1, 0.822),
+            ("C3", "S3", 1, 0.609),
+            ("C3", "A3", 2, 0.564),
+            ("C4", "S4", 1, 0.072),
+            ("C4", "A4", 2, 0.057),
+            ("C5", "N5", 1, 0.204),
+        ]
+    )
+    base = context(customers(6), bought([("C1", "H1"), ("C3", "H3"), ("C4", "H4")]))
+    ctx = replace(base, products=products, relevance=relevance, max_substitute_share=0.5)
+    unit = 0.15 * campaign().expected_redemption_rate  # a coupon's expected cost per unit of price
+
+    def plan(budget: float, decided: pl.DataFrame | None = None):
+        return plan_offers(
+            (campaign(budget=budget * unit),), ctx, max_per_customer=1, seed=1, decided=decided
+        )
+
+    first = plan(10)
+    decided = decided_tonight(first.offers, first.controls)
+    same = plan(10, decided)
+    assert same.offers.is_empty()
+    assert same.funnel.drop("budget").equals(first.funnel.drop("budget"))
+    bigger = plan(20, decided)
+    spent = first.offers["expected_cost"].sum() + bigger.offers["expected_cost"].sum()
+    assert spent <= 20 * unit + 1e-9
+    assert bigger.funnel["expected_cost"][0] == round(spent, 2)
+    assert set(bigger.offers["customer_id"]).isdisjoint(first.offers["customer_id"])

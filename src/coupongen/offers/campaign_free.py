@@ -17,7 +17,7 @@ from coupongen.analysis.relevance import Ranker
 from coupongen.config import CampaignConfig, MoneyRule
 from coupongen.offers.candidates import OFFER_TYPES, OfferContext, cross_sell_candidates
 from coupongen.offers.guards import expected_cost, frequency_capped, per_customer_capped
-from coupongen.offers.substitutes import SUBSTITUTE, with_substitutes
+from coupongen.offers.substitutes import SUBSTITUTE, pinned, with_substitutes
 from coupongen.offers.targeting import apply_target
 from coupongen.offers.value import with_values
 
@@ -71,12 +71,8 @@ def free_of(
         guards.full,
         guards.earlier,
     )
-    if proposed is None and held_back(campaign, ctx):
-        # each customer's first offer and, for a substitute, their best new type: the budget's cut
-        # picks between them (`substitutes.held_for_budget`)
-        proposed = cross_sell_candidates(eligible, ctx, campaign, alternatives=True)
-    elif proposed is None:
-        proposed = apply_target(OFFER_TYPES[campaign.type](eligible, ctx, campaign), ctx, campaign)
+    if proposed is None:
+        proposed = proposals(eligible, ctx, campaign)
     cands = per_customer_capped(
         frequency_capped(proposed, campaign, recent, as_of=ctx.as_of), campaign, reach, as_of=ctx.as_of
     )
@@ -96,7 +92,8 @@ def free_of(
             )
         )
     )
-    free = with_values(free, campaign, ctx)
+    # a customer an earlier run of the night recorded keeps the product they were given
+    free = with_values(pinned(free, earlier), campaign, ctx)
     if campaign.rank_by == "expected_value":
         # Highest expected value first; an offer expected to lose money is not made.
         kept = pl.col("recorded_held").is_not_null() | (pl.col("expected_value") > 0)
@@ -109,6 +106,17 @@ def free_of(
         # flagged for the budget's cut, which holds substitutes back (`substitutes.held_for_budget`)
         free = with_substitutes(free, ctx)
     return cands, free
+
+
+def proposals(eligible: pl.DataFrame, ctx: OfferContext, campaign: CampaignConfig) -> pl.DataFrame:
+    """The offer type's candidates among ``eligible`` after the campaign's target. A cross-sell
+    campaign that picks its own products on a night that holds substitutes back (`held_back`)
+    gives each customer's first offer and, for a substitute, their best product of a new type:
+    the budget's cut picks between them (`substitutes.held_for_budget`).
+    """
+    if held_back(campaign, ctx):
+        return cross_sell_candidates(eligible, ctx, campaign, alternatives=True)
+    return apply_target(OFFER_TYPES[campaign.type](eligible, ctx, campaign), ctx, campaign)
 
 
 def held_back(campaign: CampaignConfig, ctx: OfferContext) -> bool:

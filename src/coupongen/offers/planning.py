@@ -52,7 +52,13 @@ from coupongen.offers.offer_rows import (
     split_incomplete,
 )
 from coupongen.offers.public import public_counts, public_offer
-from coupongen.offers.substitutes import SUBSTITUTE, customers_of, held_for_budget, resolved, substitute_share
+from coupongen.offers.substitutes import (
+    SUBSTITUTE,
+    customers_of,
+    held_for_budget,
+    lowest_edge,
+    substitute_share,
+)
 from coupongen.offers.value import margin_source
 
 ELIGIBLE_SCHEMA: dict[str, pl.DataType] = {"campaign": pl.String(), "customer_id": pl.String()}
@@ -201,10 +207,9 @@ def plan_offers(
                 partial(budget_left, limit=limit, earlier=earlier),
                 salt=salt,
                 share=campaign.holdout_share,
-                # the edge where substitutes come last: the lowest any factor gives, so every
-                # customer the held cut could keep is ranked (and the cut is the one ranking
-                # everyone gives)
-                held=lambda free, budget: resolved(free, 0.0),
+                # the lowest edge any factor gives: every customer the held cut could keep is
+                # ranked (and the cut is the one ranking everyone gives)
+                held=lambda free, budget: lowest_edge(free),
             )
         if cut is not None:
             cands, free, budget, unranked = cut.cands, cut.free, cut.budget, cut.unranked
@@ -410,7 +415,7 @@ def plan_night(
             ]
         )
         ranked, ranker = ranker.rank(admitted), None
-    held = job.config.ranking
+    ranking = job.config.ranking
     ctx = OfferContext(
         customers=customers,
         bought=analysis.bought,
@@ -427,7 +432,7 @@ def plan_night(
         calibrated=ranking_spec(job).method == "rerank",
         model=model_spec(job),
         margin_rate=job.config.margin_rate,
-        max_substitute_share=held.max_substitute_share if held.prefer_new_types else None,
+        max_substitute_share=ranking.max_substitute_share if ranking.prefer_new_types else None,
     )
     return plan_offers(
         job.campaigns,
@@ -449,12 +454,18 @@ def decided_tonight(coupons: pl.DataFrame, controls: pl.DataFrame) -> pl.DataFra
     """What earlier runs of the night recorded, from the night's ``coupons`` and holdout ``controls``
     (each with campaign, customer_id; coupons also expected_cost).
 
-    Columns: campaign, customer_id, held (true for a holdout place), expected_cost (0 when held).
-    A rerun builds on it (see `plan_offers`): nobody changes group, nobody gets a second coupon of a
-    campaign, and the caps and budgets count what was already issued.
+    Columns: campaign, customer_id, held (true for a holdout place), expected_cost (0 when held),
+    target (what the coupon or place is for, when the frames have it). A rerun builds on it (see
+    `plan_offers`): nobody changes group or product, nobody gets a second coupon of a campaign,
+    and the caps and budgets count what was already issued.
     """
-    issued = coupons.select("campaign", "customer_id", pl.lit(False).alias("held"), "expected_cost")
+    target = (
+        [pl.col("target").cast(pl.String)]
+        if "target" in coupons.columns and "target" in controls.columns
+        else []
+    )
+    issued = coupons.select("campaign", "customer_id", pl.lit(False).alias("held"), "expected_cost", *target)
     held = controls.select(
-        "campaign", "customer_id", pl.lit(True).alias("held"), pl.lit(0.0).alias("expected_cost")
+        "campaign", "customer_id", pl.lit(True).alias("held"), pl.lit(0.0).alias("expected_cost"), *target
     )
     return pl.concat([issued, held]).cast(DECIDED_SCHEMA)  # type: ignore[arg-type]

@@ -48,6 +48,9 @@ ALTERNATIVE = "alternative"
 BISECTIONS = 12
 """Halvings of the factor's interval: within 1/4096 of the largest that holds the share."""
 
+GRID = 32
+"""Factors k / GRID tried when the bisection's does not hold the share (see `held_for_budget`)."""
+
 
 def with_substitutes(cands: pl.DataFrame, ctx: Purchases) -> pl.DataFrame:
     """``cands`` (customer_id, target, and target_kind unless every target is a product) with
@@ -129,11 +132,12 @@ def held_for_budget(
     substitutes held back so that the coupons `guards.within_budget` then sends are at most
     ``share`` substitutes; the holdout drawn (`guards.DRAWN`).
 
-    One factor for the night multiplies the substitutes' positive priorities: the largest that
-    holds the share (within 1/4096; 0 when none does). A customer whose substitute's priority so
-    lowered falls below their alternative's takes the alternative. With a factor of 1 (the
-    coupons hold the share anyway) every customer keeps their first offer and its priority. What
-    an earlier run of the night recorded stays and counts.
+    One factor for the night multiplies the substitutes' positive priorities (`resolved`): the
+    largest that holds the share, found by bisection and checked; since an alternative may cost
+    more than the substitute it replaces, the share need not fall as the factor does, so a factor
+    the bisection finds that does not hold the share gives way to the largest of `GRID` that does,
+    or, when none does, to the one that sends the fewest substitutes. With a factor of 1 (the
+    coupons hold the share anyway) every customer keeps their first offer and its priority.
     """
     if free.is_empty() or SUBSTITUTE not in free.columns:
         return free
@@ -142,35 +146,46 @@ def held_for_budget(
         drawn = drawn.with_columns(
             in_holdout(drawn["customer_id"], salt=salt, share=holdout_share).alias(DRAWN)
         )
+    shares: dict[float, float] = {}
 
-    def sent(factor: float) -> pl.DataFrame:
-        kept = within_budget(resolved(drawn, factor), budget, salt=salt, share=holdout_share)
-        return kept.filter(~pl.col("held"))
+    def sent_share(factor: float) -> float:
+        if factor not in shares:
+            kept = within_budget(resolved(drawn, factor), budget, salt=salt, share=holdout_share)
+            shares[factor] = _share(kept.filter(~pl.col("held")))
+        return shares[factor]
 
-    if _share(sent(1.0)) <= share:
+    if sent_share(1.0) <= share:
         return resolved(drawn, 1.0)
     low, high = 0.0, 1.0
     for _ in range(BISECTIONS):
         middle = (low + high) / 2
-        if _share(sent(middle)) <= share:
+        if sent_share(middle) <= share:
             low = middle
         else:
             high = middle
+    if sent_share(low) > share:
+        grid = [k / GRID for k in range(GRID - 1, -1, -1)]
+        low = next((f for f in grid if sent_share(f) <= share), min(grid, key=lambda f: (sent_share(f), -f)))
     return resolved(drawn, low)
 
 
 def resolved(free: pl.DataFrame, factor: float) -> pl.DataFrame:
-    """One row per customer of ``free``: substitutes' positive priorities times ``factor`` (below
-    1), and a customer's `ALTERNATIVE` instead of their substitute when it is now the higher.
+    """One row per customer of ``free``: with a ``factor`` below 1, substitutes' positive
+    priorities times it, and a customer's `ALTERNATIVE` instead of their substitute when it is
+    now the higher. An alternative whose customer has no first row (a filter took it out) is
+    that customer's row.
     """
     if SUBSTITUTE not in free.columns:
         return free
     if ALTERNATIVE not in free.columns:
-        first, instead = free, None
+        first, instead = free, free.clear()
     else:
         first, instead = free.filter(~pl.col(ALTERNATIVE)), free.filter(pl.col(ALTERNATIVE))
+        orphans = instead.join(first.select("customer_id"), on="customer_id", how="anti")
+        first = pl.concat([first, orphans]).drop(ALTERNATIVE)
+        instead = instead.join(orphans.select("customer_id"), on="customer_id", how="anti").drop(ALTERNATIVE)
     if factor >= 1.0:
-        return first.drop(ALTERNATIVE, strict=False)
+        return first
     priority = pl.col("priority")
     held = first.with_columns(
         pl.when(pl.col(SUBSTITUTE) & (priority > 0))
@@ -178,16 +193,52 @@ def resolved(free: pl.DataFrame, factor: float) -> pl.DataFrame:
         .otherwise(priority)
         .alias("priority")
     )
-    if instead is None or instead.is_empty():
-        return held
     switched = instead.join(
         held.select("customer_id", pl.col("priority").alias("_held")), on="customer_id"
     ).filter(pl.col("priority") > pl.col("_held"))
     return pl.concat(
         [
-            held.drop(ALTERNATIVE).join(switched.select("customer_id"), on="customer_id", how="anti"),
-            switched.select(held.drop(ALTERNATIVE).columns),
+            held.join(switched.select("customer_id"), on="customer_id", how="anti"),
+            switched.select(held.columns),
         ]
+    )
+
+
+def lowest_edge(free: pl.DataFrame) -> pl.DataFrame:
+    """One row per customer of ``free`` whose budget's edge is at or below the edge of any factor
+    (`held_for_budget`): substitutes at a priority of 0 or their alternative's, each customer's row
+    at the cost of their cheapest. A customer's priority under any factor is at least this one and
+    their cost at least this one, so the budget runs out no sooner here: every customer whose bound
+    reaches this edge is all a budget's cut (`bounded_cut`) has to rank.
+    """
+    if SUBSTITUTE not in free.columns:
+        return free
+    cheapest = free.group_by("customer_id").agg(pl.col("expected_cost").min().alias("_cheapest"))
+    return (
+        resolved(free, 0.0)
+        .join(cheapest, on="customer_id")
+        .with_columns(pl.col("_cheapest").alias("expected_cost"))
+        .drop("_cheapest")
+    )
+
+
+def pinned(free: pl.DataFrame, earlier: pl.DataFrame) -> pl.DataFrame:
+    """``free`` with each customer an earlier run of the night recorded (``earlier``: customer_id,
+    target) held to the row of the target they were given, when ``free`` still has it (else to
+    their first row): their coupon or holdout place stands, and counts at what it is.
+    """
+    if ALTERNATIVE not in free.columns or "target" not in earlier.columns or earlier.is_empty():
+        return free
+    recorded = earlier.select("customer_id", pl.col("target").alias("_given")).drop_nulls()
+    marked = free.join(recorded, on="customer_id", how="left").with_columns(
+        (pl.col("target") == pl.col("_given")).fill_null(False).alias("_same")
+    )
+    found = pl.col("_same").any().over("customer_id")
+    keep = pl.col("_given").is_null() | pl.col("_same") | (~found & ~pl.col(ALTERNATIVE))
+    return (
+        marked.filter(keep)
+        .with_columns((pl.col(ALTERNATIVE) & pl.col("_given").is_null()).alias(ALTERNATIVE))
+        .drop("_given", "_same")
     )
 
 

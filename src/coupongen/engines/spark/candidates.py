@@ -31,10 +31,11 @@ from coupongen import __version__
 from coupongen.config import CampaignConfig, Job
 from coupongen.engines import stages
 from coupongen.engines.spark.holdout import HELD, with_holdout
-from coupongen.offers.candidates import CANDIDATE_SCHEMA, OFFER_TYPES, OfferContext
+from coupongen.offers.campaign_free import proposals
+from coupongen.offers.candidates import CANDIDATE_SCHEMA, OfferContext
 from coupongen.offers.eligibility import FILTER_COLUMNS, eligible_customers
 from coupongen.offers.guards import DRAWN
-from coupongen.offers.targeting import apply_target
+from coupongen.offers.substitutes import ALTERNATIVE, SUBSTITUTE
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -66,7 +67,8 @@ _OFFER_COLUMNS = (
 )
 _SPARK_ROWS = (
     "campaign string, customer_id string, position long, offered boolean, target_kind string, "
-    "target string, priority double, base_value double, reason string"
+    "target string, priority double, base_value double, reason string, substitute boolean, "
+    "alternative boolean"
 )
 
 
@@ -266,7 +268,12 @@ def _propose_group(table: pa.Table, *, payload: Any) -> pa.Table:
     out = []
     for campaign in campaigns:
         eligible = eligible_customers(ctx.customers, campaign, listed=lists[campaign.name])
-        proposed = apply_target(OFFER_TYPES[campaign.type](eligible, ctx, campaign), ctx, campaign)
+        proposed = proposals(eligible, ctx, campaign)
+        # a held cross-sell campaign's flags (`substitutes`); null for every other campaign
+        flags = [
+            (pl.col(c) if c in proposed.columns else pl.lit(None, dtype=pl.Boolean)).alias(c)
+            for c in (SUBSTITUTE, ALTERNATIVE)
+        ]
         out.append(
             eligible.select("customer_id")
             .join(customers.select("customer_id", POSITION), on="customer_id", how="left")
@@ -277,6 +284,7 @@ def _propose_group(table: pa.Table, *, payload: Any) -> pa.Table:
                 POSITION,
                 pl.col("offered").fill_null(False),
                 *(c for c in CANDIDATE_SCHEMA if c != "customer_id"),
+                *flags,
             )
         )
     rows = pl.concat(out) if out else pl.DataFrame()
@@ -291,6 +299,8 @@ def _propose_group(table: pa.Table, *, payload: Any) -> pa.Table:
             ("priority", pa.float64()),
             ("base_value", pa.float64()),
             ("reason", pa.string()),
+            (SUBSTITUTE, pa.bool_()),
+            (ALTERNATIVE, pa.bool_()),
         ]
     )
     if rows.is_empty():
@@ -322,10 +332,14 @@ class StagedRead(Mapping[str, tuple[pl.DataFrame, pl.DataFrame]]):
         if not parts:
             return pl.DataFrame(schema={"customer_id": pl.String}), pl.DataFrame(schema=STAGED_SCHEMA)
         rows = pl.scan_parquet(parts).filter(pl.col("campaign") == campaign).collect().sort(POSITION)
-        eligible = rows.select(pl.col("customer_id").cast(pl.String))
+        # a held cross-sell campaign's flags (`substitutes`), its alternatives not eligible rows
+        held = SUBSTITUTE in rows.columns and rows[SUBSTITUTE].null_count() < rows.height
+        alternative = pl.col(ALTERNATIVE).fill_null(False) if held else pl.lit(False)
+        eligible = rows.filter(~alternative).select(pl.col("customer_id").cast(pl.String))
         offered = rows.filter(pl.col("offered")).select(
             *(pl.col(name).cast(dtype) for name, dtype in CANDIDATE_SCHEMA.items()),
             pl.col(HELD).cast(pl.Boolean).alias(DRAWN),
+            *((pl.col(SUBSTITUTE).fill_null(False), alternative.alias(ALTERNATIVE)) if held else ()),
         )
         return eligible, offered
 
