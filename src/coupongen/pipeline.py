@@ -372,7 +372,7 @@ def _run_job(
         )
         clock.done("deliver", _reach_text(preview.counts()))
         # As a real run counts them: every coupon of the night, an earlier run's included.
-        night_offers = plan_.offers.select("offer_type", "customer_id")
+        night_offers = plan_.offers.select("offer_type", "customer_id", "campaign")
         if issued is not None:
             night_offers = pl.concat([issued.select(night_offers.columns), night_offers])
         by_channel = report.offers_by_channel(night_offers, preview.channels)

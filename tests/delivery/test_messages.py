@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from coupongen.delivery.channels import choose_channels, contact_status, rank_channels, read_suppression
-from coupongen.delivery.messages import msisdn_of, phone_region, render_messages, sms_length
+from coupongen.delivery.messages import LEFT_OUT, msisdn_of, phone_region, render_messages, sms_length
 from coupongen.delivery.templates import template_environment
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "jobs" / "templates"
@@ -202,7 +202,37 @@ def test_ranked_channels_keep_every_allowed_channel_in_preference_order():
     status = contact_status(customers())
     priorities = {"sorry": ("sms", "email"), "cs": ("app", "email", "sms")}
     ranked = rank_channels(offers([("C1", "cs"), ("C1", "sorry"), ("C4", "cs")]), status, priorities)
-    assert ranked.rows() == [("C1", ["sorry", "cs"], ["sms", "email"], 2), ("C4", ["cs"], ["app"], 1)]
+    assert ranked.rows() == [("C1", ["sorry", "cs"], ["sms", "email"], 2, []), ("C4", ["cs"], ["app"], 1, [])]
+
+
+def test_a_coupon_never_travels_by_a_channel_its_campaign_does_not_list():
+    # C1 may get e-mail and SMS; the VIP campaign speaks by app or e-mail only, cross-sell by SMS
+    status = contact_status(customers())
+    priorities = {"vip": ("app", "email"), "cs": ("sms",), "sorry": ("email", "sms")}
+    ranked = rank_channels(offers([("C1", "cs"), ("C1", "vip"), ("C1", "sorry")]), status, priorities)
+    # VIP leads: by e-mail, which the apology shares; the cross-sell coupon is left out of it
+    assert ranked.rows() == [("C1", ["vip", "sorry"], ["email"], 2, ["cs"])]
+    coupons = [
+        coupon("C1", "VVV", campaign="vip"),
+        coupon("C1", "XXX", campaign="cs"),
+        coupon("C1", "SSS", campaign="sorry"),
+    ]
+    msgs = render_messages(
+        pl.DataFrame(coupons),
+        ranked,
+        customers(),
+        {"P1": "Spaghetti 500 g"},
+        template_environment(TEMPLATES, locale="ru_RU", currency="RUB"),
+        brand="Shop",
+        currency="RUB",
+        max_sms_parts=3,
+    )
+    assert msgs.sms.is_empty()
+    assert msgs.email["codes"].to_list() == ["SSS VVV"]
+    assert msgs.rejected.select("customer_id", "campaign", "channel", "reason").rows() == [
+        ("C1", "cs", "email", LEFT_OUT)
+    ]
+    assert msgs.counts() == {"planned": 1, "sent": 1, "fallen_back": 0, "rejected": 0}
 
 
 def test_item_rewards_are_worded_in_each_language():

@@ -28,7 +28,7 @@ KEY_NOTES: dict[str, str] = {
     "budget": "expected cost allowed per night; none: no limit",
     "holdout_share": "share of chosen customers kept as a control group",
     "frequency_cap_days": "days before the same customer may get this offer type again",
-    "channels": "channels in order of preference",
+    "channels": "the only channels its coupons travel by, in order of preference",
     "code": "how codes and barcodes look (docs/codes.md)",
     "eligibility.segments": "RFM segments allowed; empty: any",
     "eligibility.lifecycle": "lifecycle stages allowed; empty: any",

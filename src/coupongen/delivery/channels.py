@@ -1,8 +1,9 @@
 """Which channels may reach each customer, in the order the campaigns prefer them.
 
-A customer with several coupons in one night gets one message holding all of them. Its channel is
-the first one, in the priority of the customer's leading campaign (then the others'), that the
-customer consented to and has a contact for; a suppression list always wins.
+A customer with several coupons in one night gets one message holding them. Its channel is the
+first one, in the priority of the customer's leading campaign, that every campaign in the message
+lists and that the customer consented to and has a contact for (a campaign's coupons never travel
+by a channel it does not list); a suppression list always wins.
 """
 
 from __future__ import annotations
@@ -90,13 +91,17 @@ def contact_status(
 def rank_channels(
     offers: pl.DataFrame, contacts: pl.DataFrame, priorities: Mapping[str, Sequence[str]]
 ) -> pl.DataFrame:
-    """Every channel allowed to reach each customer who has offers, most preferred first.
+    """The channels the message of each customer who has offers may go by, most preferred first.
 
-    ``priorities`` maps each campaign, in job order, to its channel priority. A customer's order of
-    preference is their leading campaign's list, then the channels the later campaigns add; channels
-    the customer did not consent to or has no contact for are left out.
-    Columns: customer_id, campaigns (the message's campaigns, in job order), channels (empty: none
-    reaches the customer), coupons (how many of the night's coupons the message holds).
+    ``priorities`` maps each campaign, in job order, to its channels in order of preference: the
+    only channels its coupons may travel by. A customer's message holds the coupons of their
+    leading campaign (the first in job order with a channel that reaches them) and of every later
+    campaign that shares one of the channels still open; its channels are those every campaign in
+    it lists, in the leading campaign's order, that the customer consented to and has a contact
+    for. A campaign that shares none is left out of the message (its coupons are issued, not
+    announced). Columns: customer_id, campaigns (the message's campaigns, in job order), channels
+    (empty: none reaches the customer), coupons (how many of the night's coupons the message
+    holds), left_out (the campaigns left out of a message).
     """
     order = {name: i for i, name in enumerate(priorities)}
     per_customer = (
@@ -104,18 +109,34 @@ def rank_channels(
         .with_columns(pl.col("campaign").replace_strict(order, return_dtype=pl.Int64).alias("order"))
         .sort("customer_id", "order")
         .group_by("customer_id", maintain_order=True)
-        .agg(pl.col("campaign"), pl.len().alias("coupons"))
+        .agg(pl.col("campaign"))
         .join(contacts, on="customer_id", how="left")
     )
-    allowed = []
+    held, allowed, counts, left = [], [], [], []
     for row in per_customer.iter_rows(named=True):
-        preference = dict.fromkeys(ch for camp in row["campaign"] for ch in priorities[camp])
-        allowed.append([ch for ch in preference if row.get(f"{ch}_ok")])
+        open_: list[str] | None = None
+        mine: list[str] = []
+        out: list[str] = []
+        for campaign in dict.fromkeys(row["campaign"]):
+            reach = [ch for ch in priorities[campaign] if row.get(f"{ch}_ok")]
+            shared = reach if open_ is None else [ch for ch in open_ if ch in reach]
+            if shared:
+                mine.append(campaign)
+                open_ = shared
+            else:
+                out.append(campaign)
+        if not mine:  # no channel reaches the customer: the message that cannot go holds them all
+            mine, out = out, []
+        held.append(mine)
+        allowed.append(open_ or [])
+        counts.append(sum(c in mine for c in row["campaign"]))
+        left.append(out)
     return per_customer.select(
         "customer_id",
-        pl.col("campaign").list.unique(maintain_order=True).alias("campaigns"),
+        pl.Series("campaigns", held, dtype=pl.List(pl.String)),
         pl.Series("channels", allowed, dtype=pl.List(pl.String)),
-        "coupons",
+        pl.Series("coupons", counts, dtype=pl.UInt32),
+        pl.Series("left_out", left, dtype=pl.List(pl.String)),
     )
 
 

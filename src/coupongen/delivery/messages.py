@@ -88,7 +88,8 @@ class Messages:
     payload (a JSON line). outcomes: customer_id, planned (the preferred channel), channel (the one
     that carries the message; null: no message). rejected: customer_id, campaign (the message's
     campaigns, '+'-joined), channel, reason, fallback (the channel that carried it instead; null:
-    none), one row per channel that could not carry a message; no contact values.
+    none), one row per channel that could not carry a message, and one per campaign whose coupons
+    a message left out (`LEFT_OUT`, see `channels.rank_channels`); no contact values.
     """
 
     email: pl.DataFrame
@@ -322,7 +323,8 @@ def render_messages(
     """Render one message per reachable customer holding all of their coupons.
 
     ``coupons`` has the ledger's coupon columns; ``channels`` is `channels.rank_channels`' frame
-    (customer_id, campaigns, channels, coupons); ``phone_region`` is the country of phone numbers
+    (customer_id, campaigns, channels, coupons, left_out: the message holds the coupons of its
+    campaigns only); ``phone_region`` is the country of phone numbers
     written without a country code (see `phone_region`; None: only '+' numbers reach an SMS);
     ``image_paths`` maps a code to its barcode image for the e-mails; ``campaign_messages`` the
     campaigns' own subjects and bodies. Each customer's channels are tried in order until one
@@ -343,6 +345,9 @@ def render_messages(
     for i, row in enumerate(grouped.iter_rows(named=True), 1):
         if on_progress is not None and i % PROGRESS_EVERY == 0:
             on_progress(PROGRESS_EVERY)
+        if row.get("left_out"):  # coupons of campaigns that use none of the message's channels
+            mine = set(row["campaigns"])
+            row["coupons"] = [c for c in row["coupons"] if c["campaign"] in mine]
         language, formats = templates.locale_for(row["locale"])
         context = message_context(
             row["coupons"],
@@ -373,6 +378,10 @@ def render_messages(
         campaign = "+".join(row["campaigns"])
         outcomes.append((row["customer_id"], row["channels"][0], carrier))
         rejected += [(row["customer_id"], campaign, ch, reason, carrier) for ch, reason in refusals]
+        rejected += [
+            (row["customer_id"], other, carrier or row["channels"][0], LEFT_OUT, None)
+            for other in row.get("left_out") or []
+        ]
     if on_progress is not None and grouped.height % PROGRESS_EVERY:
         on_progress(grouped.height % PROGRESS_EVERY)
     return Messages(
@@ -401,6 +410,9 @@ _SMS_SCHEMA = {
     "encoding": pl.String,
     "parts": pl.Int64,
 }
+LEFT_OUT = "coupons issued, not in the message: the campaign does not use this channel"
+"""The reason of a campaign left out of a customer's message (it shares no channel with the first)."""
+
 _OUTCOME_SCHEMA = {"customer_id": pl.String, "planned": pl.String, "channel": pl.String}
 REJECTED_SCHEMA = {
     "customer_id": pl.String,

@@ -175,7 +175,8 @@ def image_links(ctx: DeliveryContext, coupons: pl.DataFrame) -> dict[str, str] |
 class Delivery:
     """Who is reached by which channel, and the messages they get.
 
-    channels: customer_id, channel (the one carrying the message; null: none), coupons.
+    channels: customer_id, channel (the one carrying the message; null: none), coupons (how many
+    it holds), campaigns (the campaigns whose coupons it holds).
     """
 
     channels: pl.DataFrame
@@ -233,6 +234,6 @@ def plan_delivery(
         on_progress=on_progress,
     )
     chosen = ranked.join(rendered.outcomes, on="customer_id", how="left", maintain_order="left").select(
-        "customer_id", "channel", "coupons"
+        "customer_id", "channel", "coupons", "campaigns"
     )
     return Delivery(chosen, rendered, int(suppressed), unreachable)

@@ -67,14 +67,23 @@ def _count(frame: pl.DataFrame, campaign: str, segment: pl.DataFrame, name: str)
 
 def by_channel(plan: OfferPlan, channels: pl.DataFrame) -> pl.DataFrame:
     """Per campaign and channel: how many of the night's coupons go out by it (``none``: no
-    reachable channel), those an earlier run of the night issued included.
+    reachable channel, or the customer's message leaves the campaign out), those an earlier run of
+    the night issued included.
 
     Columns: campaign, channel, coupons.
     """
+    held = "campaigns" in channels.columns
+    channel = pl.col("channel")
+    if held:
+        channel = pl.when(pl.col("campaign").is_in(pl.col("campaigns"))).then(channel)
     return (
         _sent(plan)
-        .join(channels.select("customer_id", "channel"), on="customer_id", how="left")
-        .with_columns(pl.col("channel").fill_null("none"))
+        .join(
+            channels.select("customer_id", "channel", *(["campaigns"] if held else [])),
+            on="customer_id",
+            how="left",
+        )
+        .with_columns(channel.fill_null("none").alias("channel"))
         .group_by("campaign", "channel")
         .len("coupons")
         .sort("campaign", "channel")

@@ -104,15 +104,24 @@ def coupon_totals(coupons: pl.DataFrame, *, issued_new: int, controls: int) -> C
 def offers_by_channel(offers: pl.DataFrame | None, channels: pl.DataFrame | None) -> pl.DataFrame:
     """Coupons (or, in a dry run, planned offers) per offer type and channel.
 
-    ``offers`` has offer_type and customer_id; ``channels`` customer_id and channel. Columns:
-    offer_type, channel (``none`` when no channel reaches the customer), coupons.
+    ``offers`` has offer_type, customer_id (and campaign); ``channels`` customer_id and channel
+    (and campaigns: those the customer's message holds). Columns: offer_type, channel (``none``
+    when no channel reaches the customer or the message leaves the coupon's campaign out), coupons.
     """
     if offers is None or channels is None or offers.is_empty():
         return pl.DataFrame(schema=CHANNEL_COUNTS_SCHEMA)
+    held = "campaigns" in channels.columns and "campaign" in offers.columns
+    channel = pl.col("channel")
+    if held:
+        channel = pl.when(pl.col("campaign").is_in(pl.col("campaigns"))).then(channel)
     return (
-        offers.select("offer_type", "customer_id")
-        .join(channels.select("customer_id", "channel"), on="customer_id", how="left")
-        .with_columns(pl.col("channel").fill_null(NO_CHANNEL))
+        offers.select("offer_type", "customer_id", *(["campaign"] if held else []))
+        .join(
+            channels.select("customer_id", "channel", *(["campaigns"] if held else [])),
+            on="customer_id",
+            how="left",
+        )
+        .with_columns(channel.fill_null(NO_CHANNEL).alias("channel"))
         .group_by("offer_type", "channel")
         .len("coupons")
         .sort("offer_type", "channel")
