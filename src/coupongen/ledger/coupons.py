@@ -263,20 +263,28 @@ class CouponsMixin(LedgerBase):
         """Record the channel of every coupon of the night ``as_of`` and ``campaigns``.
 
         ``channels`` is delivery planning's choice: customer_id, channel (null when no channel
-        reaches the customer), one row per customer. A live coupon takes its customer's channel, or
-        NO_CHANNEL when the customer is unreachable or not in ``channels``; a void coupon that was
-        never sent gets NO_CHANNEL and one that was keeps its channel. A rerun of the night, which
-        plans the same delivery, records the same.
+        reaches the customer), and campaigns (the campaigns the customer's message holds; without
+        it, all of them), one row per customer. A live coupon takes its customer's channel when
+        the message holds its campaign, else NO_CHANNEL (an unreachable customer, one not in
+        ``channels``, a campaign left out of the message); a void coupon that was never sent gets
+        NO_CHANNEL and one that was keeps its channel. A rerun of the night, which plans the same
+        delivery, records the same.
         """
         where, params = night_filter(as_of, campaigns)
-        chosen = channels.select("customer_id", "channel").unique("customer_id", keep="first").rows()
+        one = channels.unique("customer_id", keep="first")
+        if "campaigns" in one.columns:
+            chosen = one.select("customer_id", "campaigns", "channel").explode("campaigns").rows()
+        else:
+            chosen = one.select("customer_id", pl.lit(None, dtype=pl.String), "channel").rows()
         with self._transaction() as conn:
-            conn.execute("CREATE TEMP TABLE delivered (customer_id TEXT PRIMARY KEY, channel TEXT)")
+            conn.execute("CREATE TEMP TABLE delivered (customer_id TEXT, campaign TEXT, channel TEXT)")
             try:
-                conn.executemany("INSERT INTO temp.delivered VALUES (?, ?)", chosen)
+                conn.executemany("INSERT INTO temp.delivered VALUES (?, ?, ?)", chosen)
+                conn.execute("CREATE INDEX temp.delivered_customer ON delivered (customer_id)")
                 conn.execute(
                     "UPDATE coupons SET channel = CASE WHEN status = 'issued' THEN COALESCE("
-                    "(SELECT d.channel FROM temp.delivered d WHERE d.customer_id = coupons.customer_id), "
+                    "(SELECT d.channel FROM temp.delivered d WHERE d.customer_id = coupons.customer_id"
+                    " AND (d.campaign IS NULL OR d.campaign = coupons.campaign)), "
                     f"?) ELSE ? END {where} AND (status = 'issued' OR channel IS NULL)",
                     (NO_CHANNEL, NO_CHANNEL, *params),
                 )
