@@ -8,6 +8,7 @@ from dataclasses import replace
 import polars as pl
 import pytest
 
+from coupongen.offers.candidates import OfferContext
 from coupongen.offers.guards import budget_edge, within_budget
 from coupongen.offers.planning import decided_tonight, plan_offers
 from coupongen.offers.substitutes import (
@@ -283,3 +284,59 @@ def test_a_rerun_keeps_each_customer_on_the_product_they_were_given_and_within_t
     assert spent <= 20 * unit + 1e-9
     assert bigger.funnel["expected_cost"][0] == round(spent, 2)
     assert set(bigger.offers["customer_id"]).isdisjoint(first.offers["customer_id"])
+
+
+def priceless_substitute_night(relevance: pl.DataFrame) -> OfferContext:
+    """C0 bought HAD; SUB (HAD's type) has no price, ALT is of a new type."""
+    products = pl.DataFrame(
+        [
+            ("X", "x", 10.0),
+            ("SUB", "snacks", None),
+            ("HAD", "snacks", 1.0),
+            ("ALT", "alt", 10.0),
+            ("N1", "n1", 10.0),
+            ("N2", "n2", 10.0),
+        ],
+        schema=["sku", "category", "price"],
+        orient="row",
+    ).with_columns(
+        pl.col("sku").alias("name"), pl.lit("a").alias("brand"), pl.lit(True).alias("promo_allowed")
+    )
+    base = context(customers(3), bought([("C0", "HAD")]))
+    return replace(base, products=products, relevance=relevance, max_substitute_share=0.5)
+
+
+PRICED = {"type": "amount", "value": {"target_price": 0.3}}
+"""A reward priced off the target: a target without a price cannot be offered."""
+
+
+def test_a_customer_whose_priceless_substitute_gives_way_to_their_alternative_is_a_candidate():
+    ctx = priceless_substitute_night(
+        ranked([("C0", "SUB", 1, 0.9), ("C0", "ALT", 2, 0.5), ("C1", "N1", 1, 0.45)])
+    )
+    plan = plan_offers((campaign(reward=PRICED),), ctx, max_per_customer=1, seed=1)
+    assert sorted(plan.offers.select("customer_id", "target").rows()) == [("C0", "ALT"), ("C1", "N1")]
+    funnel = plan.funnel.row(0, named=True)
+    assert funnel["candidates"] == funnel["capped"] == funnel["treated"] == 2
+
+
+def test_a_rerun_keeps_a_recorded_customer_whose_product_is_gone_and_spends_no_more():
+    unit = 3 * campaign().expected_redemption_rate  # one coupon's expected cost (a reward of 3)
+    cs = campaign(reward=PRICED, budget=round(1.5 * unit, 4))
+    first_night = priceless_substitute_night(
+        ranked([("C0", "X", 1, 0.9), ("C1", "N1", 1, 0.5), ("C2", "N2", 1, 0.4)])
+    )
+    first = plan_offers((cs,), first_night, max_per_customer=1, seed=1)
+    assert first.offers.select("customer_id", "target").rows() == [("C0", "X")]
+    # the ranking moved before the rerun: C0's best is now the priceless substitute, then ALT
+    moved = ranked([("C0", "SUB", 1, 0.9), ("C0", "ALT", 2, 0.8), ("C1", "N1", 1, 0.5), ("C2", "N2", 1, 0.4)])
+    rerun = plan_offers(
+        (cs, campaign(name="cs2", reward={"type": "amount", "value": 1})),
+        replace(first_night, relevance=moved),
+        max_per_customer=1,
+        seed=1,
+        decided=decided_tonight(first.offers, first.controls),
+    )
+    assert rerun.offers.filter(pl.col("campaign") == "cs").is_empty()  # the budget is spent
+    assert "C0" not in rerun.offers["customer_id"].to_list()  # C0's place is taken
+    assert rerun.funnel.row(0, named=True)["expected_cost"] == round(unit, 2)

@@ -133,9 +133,10 @@ def plan_offers(
     the next campaign. ``recent`` holds the (customer_id, offer_type, as_of) of earlier nights'
     coupons and holdout entries: a customer who had the same offer type within a campaign's
     ``frequency_cap_days`` is skipped. ``decided`` holds what earlier runs of the same night already
-    recorded (campaign, customer_id, held, expected_cost): those customers keep their group, their
-    places count against the caps and their coupons against the budgets, and the plan adds only
-    what is new. ``customer_lists`` holds each campaign's customers_file entries; ``spent`` the
+    recorded (campaign, customer_id, held, expected_cost, and target: `decided_tonight`): those
+    customers keep their group and product, their places count against the caps and their
+    coupons against the budgets, and the plan adds only what is new. ``customer_lists`` holds
+    each campaign's customers_file entries; ``spent`` the
     (campaign, spent) of earlier nights, against lifetime budgets; ``reach`` the (customer_id,
     campaign, as_of) of earlier nights' offers, against per-customer caps. A campaign with a public
     code plans its one shared coupon instead (see `public`); ``public_issued`` maps such a campaign

@@ -112,7 +112,7 @@ def customers_of(cands: pl.DataFrame) -> int:
     """The customers of candidates that may hold `ALTERNATIVE` rows (one offer each in the end)."""
     if ALTERNATIVE not in cands.columns:
         return cands.height
-    return cands.filter(~pl.col(ALTERNATIVE)).height
+    return cands["customer_id"].n_unique()
 
 
 def substitute_share(sent: pl.DataFrame, ctx: Purchases) -> float | None:
@@ -225,7 +225,8 @@ def lowest_edge(free: pl.DataFrame) -> pl.DataFrame:
 def pinned(free: pl.DataFrame, earlier: pl.DataFrame) -> pl.DataFrame:
     """``free`` with each customer an earlier run of the night recorded (``earlier``: customer_id,
     target) held to the row of the target they were given, when ``free`` still has it (else to
-    their first row): their coupon or holdout place stands, and counts at what it is.
+    their first row, or their alternative when a filter took the first out): their coupon or
+    holdout place stands, and counts at what it is.
     """
     if ALTERNATIVE not in free.columns or "target" not in earlier.columns or earlier.is_empty():
         return free
@@ -234,7 +235,8 @@ def pinned(free: pl.DataFrame, earlier: pl.DataFrame) -> pl.DataFrame:
         (pl.col("target") == pl.col("_given")).fill_null(False).alias("_same")
     )
     found = pl.col("_same").any().over("customer_id")
-    keep = pl.col("_given").is_null() | pl.col("_same") | (~found & ~pl.col(ALTERNATIVE))
+    first = ~pl.col(ALTERNATIVE) | ~(~pl.col(ALTERNATIVE)).any().over("customer_id")  # or the only row
+    keep = pl.col("_given").is_null() | pl.col("_same") | (~found & first)
     return (
         marked.filter(keep)
         .with_columns((pl.col(ALTERNATIVE) & pl.col("_given").is_null()).alias(ALTERNATIVE))
