@@ -354,6 +354,21 @@ def test_a_rerun_counts_what_the_night_already_issued_against_caps_and_budgets()
     assert "C0" not in other_seed.offers["customer_id"].to_list()
 
 
+def test_a_rerun_counts_an_issued_coupon_at_what_it_was_recorded_to_cost():
+    # three cross-sell candidates; the earlier run issued C0's coupon, recorded at the whole budget
+    # (its price has since fallen): nothing is left for a new coupon tonight
+    ctx = context(customers(3), bought([("C0", "PASTA"), ("C1", "PASTA"), ("C2", "PASTA")]))
+    cs = campaign("cs", budget=1.0)
+    assert plan_offers((cs,), ctx, max_per_customer=1, seed=1).offers.height == 3
+    decided = pl.DataFrame(
+        {"campaign": ["cs"], "customer_id": ["C0"], "held": [False], "expected_cost": [1.0]},
+        schema=DECIDED_SCHEMA,
+    )
+    rerun = plan_offers((cs,), ctx, max_per_customer=1, seed=1, decided=decided)
+    assert rerun.offers.is_empty()
+    assert rerun.funnel.row(0, named=True)["expected_cost"] == 1.0
+
+
 def test_an_offer_without_a_reason_is_set_aside_and_keeps_its_place(monkeypatch):
     propose = candidates.OFFER_TYPES["cross_sell"]
 

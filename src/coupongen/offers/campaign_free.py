@@ -82,15 +82,24 @@ def free_of(
     free = (
         cands.join(full, on="customer_id", how="anti")
         .join(
-            earlier.select("customer_id", pl.col("held").alias("recorded_held")),
+            earlier.select(
+                "customer_id",
+                pl.col("held").alias("recorded_held"),
+                pl.col("expected_cost").alias("_recorded"),
+            ),
             on="customer_id",
             how="left",
         )
         .with_columns(
-            expected_cost(campaign, pl.col("base_value"), ctx.point_value, ctx.points_per_currency).alias(
-                "expected_cost"
+            # a coupon an earlier run issued costs what it was recorded at, whatever its row costs now
+            pl.when(pl.col("recorded_held").not_())
+            .then(pl.col("_recorded"))
+            .otherwise(
+                expected_cost(campaign, pl.col("base_value"), ctx.point_value, ctx.points_per_currency)
             )
+            .alias("expected_cost")
         )
+        .drop("_recorded")
     )
     # a customer an earlier run of the night recorded keeps the product they were given
     free = with_values(pinned(free, earlier), campaign, ctx)
