@@ -233,6 +233,7 @@ def test_a_coupon_never_travels_by_a_channel_its_campaign_does_not_list():
         ("C1", "cs", "email", LEFT_OUT)
     ]
     assert msgs.counts() == {"planned": 1, "sent": 1, "fallen_back": 0, "rejected": 0}
+    assert msgs.left_out() == 1
 
 
 def test_item_rewards_are_worded_in_each_language():

@@ -112,6 +112,10 @@ class Messages:
         ).row(0, named=True)
         return {k: int(v or 0) for k, v in row.items()}
 
+    def left_out(self) -> int:
+        """How many (customer, campaign) a message left out: coupons issued, not announced."""
+        return int((self.rejected["reason"] == LEFT_OUT).sum())
+
 
 # A phone: digits with the usual separators ("(212) 555-0100", "030/1234567") and an optional
 # leading '+'. Anything else ("ext 5", letters, two numbers) is refused rather than dialled as a

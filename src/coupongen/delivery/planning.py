@@ -186,7 +186,8 @@ class Delivery:
 
     def counts(self) -> dict[str, int]:
         """Customers per channel, those no channel may reach, and how many were suppressed; then,
-        when some message fell back to another channel or was rejected, how many.
+        when some message fell back to another channel or was rejected, how many, and when a
+        message left a campaign out, how many campaigns' coupons (``left_out``).
         """
         by = dict(self.channels.group_by("channel").len().rows())
         out = {ch: int(by.get(ch, 0)) for ch in channel_choice.CHANNELS}
@@ -195,6 +196,9 @@ class Delivery:
         outcome = self.messages.counts()
         # Only a night with such messages says so: an ordinary night's summary keeps its shape.
         out |= {k: outcome[k] for k in ("fallen_back", "rejected") if outcome[k]}
+        left_out = self.messages.left_out()
+        if left_out:
+            out["left_out"] = left_out
         return out
 
 

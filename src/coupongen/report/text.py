@@ -87,6 +87,11 @@ def render_text(summary: RunSummary) -> str:
                 f"messages: {reach.get('fallen_back', 0):,} fell back to another channel, "
                 f"{reach.get('rejected', 0):,} not sent (reasons in delivery/rejected_messages.csv)"
             )
+        if reach.get("left_out"):
+            lines.append(
+                f"messages: {reach['left_out']:,} left a campaign's coupons out (issued, not announced: "
+                "the campaign does not use the message's channel; see delivery/rejected_messages.csv)"
+            )
     if summary.coupons is not None:
         k = summary.coupons
         lines.append(
