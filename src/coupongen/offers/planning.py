@@ -161,7 +161,8 @@ def plan_offers(
     set_aside: list[pl.DataFrame] = []
     admitted: list[pl.DataFrame] = []
     limits: list[dict[str, object]] = []
-    for campaign in (c for c in campaigns if c.enabled):
+    enabled = [c for c in campaigns if c.enabled]
+    for position, campaign in enumerate(enabled):
         tonight = campaign.runs_on(ctx.as_of)
         before_tonight = float(spent_before.get(campaign.name, 0.0))
         limit = night_budget(campaign, before_tonight)
@@ -192,9 +193,17 @@ def plan_offers(
         under_caps = capped_ids(eligible, campaign, recent, reach, ctx.as_of)
         recently = eligible.height - under_caps.len()
         earlier = before.filter(pl.col("campaign") == campaign.name)
-        full = _full_customers(taken, campaign, exclusive, max_per_customer).join(
-            earlier.select("customer_id"), on="customer_id", how="anti"
+        # What later campaigns recorded in an earlier run of the night was decided after this
+        # campaign's cut: those customers take their places in the cut again, as they did then
+        # (the cut lands where it did), and are then left out of it (`blocked`).
+        later = [c.name for c in enabled[position + 1 :]]
+        full_now = _full_customers(
+            taken.filter(~pl.col("campaign").is_in(later)), campaign, exclusive, max_per_customer
         )
+        blocked = _full_customers(taken, campaign, exclusive, max_per_customer).join(
+            full_now, on="customer_id", how="anti"
+        )
+        full = full_now.join(earlier.select("customer_id"), on="customer_id", how="anti")
         guards = Guards(campaign, recent, reach, full, earlier)
         salt = f"{campaign.name}:{seed}"
         unranked = pl.DataFrame(schema={"customer_id": pl.String()})
@@ -231,7 +240,7 @@ def plan_offers(
             within_budget(free, budget, salt=salt, share=campaign.holdout_share)
             if not free.is_empty()
             else free.with_columns(pl.lit(False).alias("held"))
-        )
+        ).join(blocked, on="customer_id", how="anti")
         new = chosen.join(earlier.select("customer_id"), on="customer_id", how="anti")
         treated, aside = split_incomplete(offer_rows(new.filter(~pl.col("held")), campaign, ctx, card))
         control, held_aside = split_incomplete(offer_rows(new.filter(pl.col("held")), campaign, ctx, card))
