@@ -137,6 +137,14 @@ def test_the_budget_cut_holds_substitutes_to_the_share_of_the_coupons_it_pays_fo
     assert unheld["priority"].to_list() == free["priority"].to_list()
 
 
+def catalogue(rows: list[tuple[str, str, float | None]]) -> pl.DataFrame:
+    """Promotable products of (sku, category, price) rows, each named by its sku."""
+    frame = pl.DataFrame(rows, schema=["sku", "category", "price"], orient="row")
+    return frame.with_columns(
+        pl.col("sku").alias("name"), pl.lit("a").alias("brand"), pl.lit(True).alias("promo_allowed")
+    )
+
+
 def ranked(rows: list[tuple[str, str, int, float]]) -> pl.DataFrame:
     frame = pl.DataFrame(rows, schema=["customer_id", "sku", "rank", "score"], orient="row")
     return frame.with_columns(
@@ -232,7 +240,7 @@ def test_the_bounded_cuts_edge_is_at_or_below_the_edge_of_every_factor(seed):
 
 def test_a_rerun_keeps_each_customer_on_the_product_they_were_given_and_within_the_budget():
     # C1, C3 and C4 have a substitute first and an alternative, C1's and C3's dearer
-    products = pl.DataFrame(
+    products = catalogue(
         [
             ("S1", "t1", 3.0),
             ("H1", "t1", 1.0),
@@ -247,10 +255,6 @@ def test_a_rerun_keeps_each_customer_on_the_product_they_were_given_and_within_t
             ("N0", "t0", 5.0),
             ("N5", "t5", 6.0),
         ],
-        schema=["sku", "category", "price"],
-        orient="row",
-    ).with_columns(
-        pl.col("sku").alias("name"), pl.lit("a").alias("brand"), pl.lit(True).alias("promo_allowed")
     )
     relevance = ranked(
         [
@@ -288,7 +292,7 @@ def test_a_rerun_keeps_each_customer_on_the_product_they_were_given_and_within_t
 
 def priceless_substitute_night(relevance: pl.DataFrame) -> OfferContext:
     """C0 bought HAD; SUB (HAD's type) has no price, ALT is of a new type."""
-    products = pl.DataFrame(
+    products = catalogue(
         [
             ("X", "x", 10.0),
             ("SUB", "snacks", None),
@@ -297,10 +301,6 @@ def priceless_substitute_night(relevance: pl.DataFrame) -> OfferContext:
             ("N1", "n1", 10.0),
             ("N2", "n2", 10.0),
         ],
-        schema=["sku", "category", "price"],
-        orient="row",
-    ).with_columns(
-        pl.col("sku").alias("name"), pl.lit("a").alias("brand"), pl.lit(True).alias("promo_allowed")
     )
     base = context(customers(3), bought([("C0", "HAD")]))
     return replace(base, products=products, relevance=relevance, max_substitute_share=0.5)

@@ -8,6 +8,7 @@ the discount on popular products that spreads the offers as widely as the collab
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import polars as pl
 
@@ -110,12 +111,22 @@ def substitute_discount(pool: pl.DataFrame, top_n: int, share: float, *, sample:
         )
         return int(top["substitute"].sum()) / top.height if top.height else 0.0
 
-    if held(1.0) <= share:
+    return largest_factor(held, share)
+
+
+def largest_factor(
+    share_at: Callable[[float], float], share: float, *, bisections: int = BISECTIONS
+) -> float:
+    """The largest factor within 0 and 1 at which ``share_at(factor)`` is at most ``share``, by
+    bisection (the share falling as the factor does): 1 when it holds at 1, 0 when it holds at no
+    factor tried.
+    """
+    if share_at(1.0) <= share:
         return 1.0
     low, high = 0.0, 1.0
-    for _ in range(BISECTIONS):
+    for _ in range(bisections):
         middle = (low + high) / 2
-        if held(middle) <= share:
+        if share_at(middle) <= share:
             low = middle
         else:
             high = middle

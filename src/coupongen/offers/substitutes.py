@@ -20,6 +20,7 @@ from typing import Protocol
 
 import polars as pl
 
+from coupongen.analysis.ranking_caps import largest_factor
 from coupongen.analysis.ranking_sources import product_types
 from coupongen.offers.guards import DRAWN, in_holdout, within_budget
 
@@ -119,10 +120,12 @@ def substitute_share(sent: pl.DataFrame, ctx: Purchases) -> float | None:
     """The share of ``sent``'s product offers (target_kind "sku") that are substitutes (see the
     module); None without a product offer.
     """
-    items = sent.filter(pl.col("target_kind") == "sku").select("customer_id", "target_kind", "target")
+    items = sent.filter(pl.col("target_kind") == "sku")
     if items.is_empty():
         return None
-    return round(float(with_substitutes(items, ctx)[SUBSTITUTE].mean()), 4)  # type: ignore[arg-type]
+    if SUBSTITUTE not in items.columns:  # not flagged for the budget's cut
+        items = with_substitutes(items.select("customer_id", "target_kind", "target"), ctx)
+    return round(float(items[SUBSTITUTE].mean()), 4)  # type: ignore[arg-type]
 
 
 def held_for_budget(
@@ -154,15 +157,7 @@ def held_for_budget(
             shares[factor] = _share(kept.filter(~pl.col("held")))
         return shares[factor]
 
-    if sent_share(1.0) <= share:
-        return resolved(drawn, 1.0)
-    low, high = 0.0, 1.0
-    for _ in range(BISECTIONS):
-        middle = (low + high) / 2
-        if sent_share(middle) <= share:
-            low = middle
-        else:
-            high = middle
+    low = largest_factor(sent_share, share, bisections=BISECTIONS)
     if sent_share(low) > share:
         grid = [k / GRID for k in range(GRID - 1, -1, -1)]
         low = next((f for f in grid if sent_share(f) <= share), min(grid, key=lambda f: (sent_share(f), -f)))
