@@ -6,6 +6,7 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 import pytest
+import scipy.sparse as sp
 from polars.testing import assert_frame_equal
 
 from coupongen.analysis import (
@@ -237,6 +238,20 @@ def test_every_candidate_carries_the_broad_ease_models_score_and_its_rank_among_
     ]
     assert pool.height > 300 and (pool["broad_score"] != 0).sum() > 300
     np.testing.assert_allclose(pool["broad_score"].to_numpy(), expected, atol=1e-12)
+    # and its standard score among the customer's scores of every promotable product the model
+    # covers and the customer did not buy in the window
+    promotable = purchases.items.gather(broad.columns).is_in(
+        products.filter("promo_allowed")["sku"].implode()
+    )
+    scores = np.where(purchases.matrix[:, broad.columns].toarray() > 0, np.nan, dense)
+    scores[:, ~promotable.to_numpy()] = np.nan
+    mean, std = np.nanmean(scores, axis=1), np.nanstd(scores, axis=1)
+    z = [
+        ((dense[row[c], column[s]] if s in column else 0.0) - mean[row[c]]) / std[row[c]] if c in row else 0.0
+        for c, s in pool.select("customer_id", "sku").iter_rows()
+    ]
+    assert np.std(z) > 0.5
+    np.testing.assert_allclose(pool["broad_z"].to_numpy(), z, atol=1e-9)
     # a proposal of the other sources never lacks it: it proposes nothing, it scores every pair
     assert pool.filter(pl.col("ease_rank") > 4)["broad_score"].abs().sum() > 0
     frame = reranker_features.features(pool, bought, product_types(products), as_of=AS_OF)
@@ -245,6 +260,33 @@ def test_every_candidate_carries_the_broad_ease_models_score_and_its_rank_among_
     )
     assert best.height == frame["customer_id"].n_unique()
     assert (best["broad_score"] == best["top"]).all()
+
+
+def test_the_spread_of_a_customers_scores_is_that_of_their_dense_row_in_chunks_of_any_size(monkeypatch):
+    bought = shoppers(50, 25, seed=5)
+    binary = item_models.purchase_matrix(bought)
+    rng = np.random.default_rng(1)
+    weighted = binary.matrix.copy()
+    weighted.data = rng.uniform(0.2, 1.0, weighted.data.size)  # as recency weights would
+    purchases = replace(binary, matrix=weighted)
+    model = item_models.fit(purchases, item_models.ModelSpec(method="ease", ease_lambda=4.0, max_items=20))
+    allowed = rng.random(model.columns.size) < 0.7
+    rows = rng.permutation(purchases.matrix.shape[0])[:40]
+    x = purchases.matrix[rows][:, model.columns].toarray()
+    dense = np.where(x > 0, np.nan, x @ model.weights)  # weighted purchases, own products left out
+    dense[:, ~allowed] = np.nan
+    spread = item_scoring.spread_of(model, allowed)
+    for cells in (3, 50, 10**6):  # a chunk smaller than one customer's pairs still takes the customer
+        monkeypatch.setattr(item_scoring, "BLOCK_CELLS", cells)
+        mean, std = item_scoring.score_spread(purchases, model, spread, rows)
+        np.testing.assert_allclose(mean, np.nanmean(dense, axis=1), atol=1e-12)
+        np.testing.assert_allclose(std, np.nanstd(dense, axis=1), atol=1e-9)
+    assert std.min() > 0
+    # a customer who bought every allowed product has no score left to spread
+    everything = sp.csr_matrix(np.ones((1, purchases.matrix.shape[1])))
+    full = replace(purchases, matrix=sp.vstack([purchases.matrix, everything]).tocsr())
+    last = np.array([full.matrix.shape[0] - 1])
+    assert item_scoring.score_spread(full, model, spread, last) == (np.zeros(1), np.zeros(1))
 
 
 def test_pair_scores_are_the_dense_scores_of_the_pairs_in_chunks_of_any_size(monkeypatch):

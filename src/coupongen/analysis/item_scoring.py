@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -143,6 +144,86 @@ def pair_scores(
         out[start:stop] = np.bincount(pair[kept], weights=values, minlength=stop - start)
         start = stop
     return out
+
+
+@dataclass(frozen=True)
+class Spread:
+    """What the mean and spread of a dense model's scores over some of its columns need, summed
+    once per model (`spread_of`).
+
+    allowed: per model column, whether its score counts. total: per model row i, the sum of
+    ``weights[i, j]`` over the allowed columns j. square: ``W @ W.T`` for W the weights' allowed
+    columns (what a customer's sum of squared scores reads, two purchases at a time).
+    """
+
+    allowed: np.ndarray
+    total: np.ndarray
+    square: np.ndarray
+
+
+def spread_of(model: ItemModel, allowed: np.ndarray) -> Spread:
+    """The `Spread` of a dense model (EASE) over the model columns where `allowed` is true."""
+    if not isinstance(model.weights, np.ndarray):
+        raise TypeError("the spread of the scores needs a dense model (EASE)")
+    ok = np.asarray(allowed, bool)
+    kept = np.ascontiguousarray(model.weights[:, ok])
+    # a product with its own transpose: numpy's symmetric kernel, half a general product's work
+    return Spread(allowed=ok, total=kept.sum(axis=1), square=kept @ kept.T)
+
+
+def score_spread(
+    purchases: PurchaseMatrix, model: ItemModel, spread: Spread, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per matrix row of `rows` (a customer), the mean and standard deviation of the model's scores
+    over the allowed columns the customer did not buy (0 and 0 for a customer without any).
+
+    Every product's score is a sum over the customer's purchases, so its sum over the columns is a
+    sum over the purchases of `Spread.total`, and its sum of squares a sum over pairs of purchases
+    of `Spread.square`; the customer's own products' scores (left out) read pairs of purchases as
+    well. The work grows with the square of each customer's purchases, never with the catalogue:
+    a customer's standing among every product without scoring every product. Customers are taken
+    in chunks of at most `BLOCK_CELLS` pairs (a customer with more is a chunk of their own).
+    """
+    rows = np.asarray(rows, np.int64)
+    if not rows.size:
+        return np.zeros(0), np.zeros(0)
+    weights = model.weights
+    assert isinstance(weights, np.ndarray)
+    x = purchases.matrix[rows][:, model.columns]
+    cols, data = x.indices.astype(np.int64), x.data
+    counts = np.diff(x.indptr).astype(np.int64)
+    cell_row = np.repeat(np.arange(rows.size), counts)
+    own = spread.allowed[cols]
+    total = np.bincount(cell_row, weights=data * spread.total[cols], minlength=rows.size)
+    left_out = np.bincount(cell_row, weights=own, minlength=rows.size)
+    square, own_sum, own_square = np.zeros(rows.size), np.zeros(rows.size), np.zeros(rows.size)
+    pairs = counts**2
+    ends = np.cumsum(pairs)
+    start = 0
+    while start < rows.size:
+        stop = max(start + 1, int(np.searchsorted(ends, ends[start] - pairs[start] + BLOCK_CELLS, "right")))
+        lo, hi = int(x.indptr[start]), int(x.indptr[stop])
+        span = np.repeat(counts[start:stop], counts[start:stop])  # per cell, its row's purchases
+        left = np.repeat(np.arange(lo, hi), span)
+        # the cells of the left cell's row, in order
+        first = np.repeat(np.repeat(x.indptr[start:stop], counts[start:stop]), span)
+        right = first + np.arange(left.size) - np.repeat(np.cumsum(span) - span, span)
+        a, b = cols[left], cols[right]
+        row = cell_row[left] - start
+        square[start:stop] = np.bincount(
+            row, weights=data[left] * data[right] * spread.square[a, b], minlength=stop - start
+        )
+        mine = np.bincount(right - lo, weights=data[left] * weights[a, b], minlength=hi - lo)
+        mine = np.where(own[lo:hi], mine, 0.0)
+        here = cell_row[lo:hi] - start
+        own_sum[start:stop] = np.bincount(here, weights=mine, minlength=stop - start)
+        own_square[start:stop] = np.bincount(here, weights=mine * mine, minlength=stop - start)
+        start = stop
+    n = float(np.count_nonzero(spread.allowed)) - left_out
+    counted = n > 0
+    mean = np.divide(total - own_sum, n, out=np.zeros(rows.size), where=counted)
+    second = np.divide(square - own_square, n, out=np.zeros(rows.size), where=counted)
+    return mean, np.sqrt(np.maximum(second - mean * mean, 0.0))
 
 
 def _score_block(

@@ -30,7 +30,7 @@ from coupongen.analysis.item_models import (
     fit,
     purchase_matrix,
 )
-from coupongen.analysis.item_scoring import pair_scores, score_rows
+from coupongen.analysis.item_scoring import Spread, pair_scores, score_rows, score_spread, spread_of
 from coupongen.analysis.ranking_codes import Block, Codes, Part
 from coupongen.analysis.ranking_models import anchor_of, fit_rules, sparse_anchors, sparse_rows
 
@@ -43,7 +43,10 @@ EASE leans towards what the customers who share purchases with the customer buy 
 penalty's limit is the co-purchase counts), where the first (`ModelSpec.ease_lambda`) keeps
 sharper, rarer associations. It proposes nothing: it scores every candidate the sources propose
 (`broad_score`), and the learned ranking weighs the two. A penalty relative to the buyers shrinks a
-small and a large retailer's model alike."""
+small and a large retailer's model alike. The score is also given as a standard score among every
+promotable product the model covers and the customer did not buy (`broad_z`): a customer of many
+purchases scores every product higher, and the standard score says how far the candidate stands
+out of the customer's own scores, as its rank among every product would."""
 
 RECENT_DAYS = 28
 """The recent weeks that count a product's new buyers (its trend) and a customer's new products."""
@@ -124,6 +127,8 @@ class Sources:
     broad: ItemModel | None = None
     broad_column: np.ndarray | None = None
     """Per product code, its column in ``broad`` (-1: not modelled)."""
+    broad_spread: Spread | None = None
+    """What the mean and spread of a customer's broad scores need (`item_scoring.spread_of`)."""
 
 
 def fit_sources(
@@ -167,11 +172,12 @@ def fit_sources(
         head = scored.sort(["score", "sku"], descending=[True, False]).head(LIST_DEPTH * k[name])
         skus = coded.positions(codes.skus, head["sku"])
         lists.append((name, skus, head["score"].to_numpy(), k[name]))
-    broad_column = None
+    broad_column, broad_spread = None, None
     if broad is not None:
         broad_column = np.full(codes.skus.len(), -1, np.int64)
         sku = codes.item_sku[broad.columns]
         broad_column[sku[sku >= 0]] = np.flatnonzero(sku >= 0)
+        broad_spread = spread_of(broad, sku >= 0)
     return Sources(
         purchases=purchases if fitted else None,
         allowed=purchases.items.is_in(promotable.implode()).to_numpy(),
@@ -182,6 +188,7 @@ def fit_sources(
         cap=spec.max_candidates,
         broad=broad,
         broad_column=broad_column,
+        broad_spread=broad_spread,
     )
 
 
@@ -231,10 +238,10 @@ def candidates(
 
     Returns:
         customer_id, sku, then `<source>_score` (f64) and `<source>_rank` (i32) for every source,
-        `n_sources` (i32, how many sources proposed the pair), `broad_score` (the broad EASE
-        model's score of the pair, `BROAD_SHRINK`) and `anchor` (the customer's product
-        behind the best collaborative score, null otherwise); sorted by customer_id and sku, at
-        most `spec.max_candidates` rows per customer.
+        `n_sources` (i32, how many sources proposed the pair), `broad_score` and `broad_z` (the
+        broad EASE model's score of the pair and its standard score, `BROAD_SHRINK`) and
+        `anchor` (the customer's product behind the best collaborative score, null otherwise);
+        sorted by customer_id and sku, at most `spec.max_candidates` rows per customer.
     """
     sources = fit_sources(bought, products, as_of=as_of, spec=spec, models=models)
     return propose(sources, customers, anchors=anchors)
@@ -359,33 +366,49 @@ def _wide(sources: Sources, block: Block, parts: dict[str, Part]) -> pl.DataFram
     else:
         anchors = sources.purchases.items.gather(anchor.set(anchor < 0, None)).rename("anchor")
     columns = {f"{s}_{part}": wide[f"{s}_{part}"] for s in SOURCES for part in ("score", "rank")}
+    broad, broad_z = _broad_scores(sources, block, np.asarray(wide["customer"]), np.asarray(wide["sku"]))
     return pl.DataFrame(
         {
             "customer_id": block.customers.gather(wide["customer"]),
             "sku": codes.skus.gather(wide["sku"]),
             **columns,
             "n_sources": wide["n_sources"],
-            "broad_score": _broad_scores(
-                sources, block, np.asarray(wide["customer"]), np.asarray(wide["sku"])
-            ),
+            "broad_score": broad,
+            "broad_z": broad_z,
             "anchor": anchors,
         }
     ).cast(_empty().schema)
 
 
-def _broad_scores(sources: Sources, block: Block, customer: np.ndarray, sku: np.ndarray) -> np.ndarray:
-    """The broad EASE model's score of each pair (block code of the customer, product code); 0 for a
-    customer or a product it does not model.
+def _broad_scores(
+    sources: Sources, block: Block, customer: np.ndarray, sku: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The broad EASE model's score of each pair (block code of the customer, product code) and
+    its standard score among the customer's scores of every unbought product the model covers
+    (a product it does not cover scores 0 and stands below the customer's mean score where that is
+    positive); 0 and 0 for a customer without purchases in the window, and a standard score of 0
+    where the customer's scores do not spread.
     """
-    out = np.zeros(customer.size)
-    if sources.broad is None or sources.purchases is None or sources.broad_column is None:
-        return out
+    out, z = np.zeros(customer.size), np.zeros(customer.size)
+    if (
+        sources.broad is None
+        or sources.purchases is None
+        or sources.broad_column is None
+        or sources.broad_spread is None
+    ):
+        return out, z
     known = block.known[customer]
     row = np.where(known >= 0, sources.codes.matrix_row[np.maximum(known, 0)], -1)
     column = sources.broad_column[sku]
     scored = np.flatnonzero((row >= 0) & (column >= 0))
     out[scored] = pair_scores(sources.purchases, sources.broad, row[scored], column[scored])
-    return out
+    # a product the model does not cover scores 0, which stands where it stands among the rest
+    known = np.flatnonzero(row >= 0)
+    people, each = np.unique(row[known], return_inverse=True)
+    mean, std = score_spread(sources.purchases, sources.broad, sources.broad_spread, people)
+    spread = std[each]
+    z[known] = np.divide(out[known] - mean[each], spread, out=np.zeros(known.size), where=spread > 0)
+    return out, z
 
 
 def _empty() -> pl.DataFrame:
@@ -395,5 +418,6 @@ def _empty() -> pl.DataFrame:
         schema[f"{source}_rank"] = pl.Int32()
     schema["n_sources"] = pl.Int32()
     schema["broad_score"] = pl.Float64()
+    schema["broad_z"] = pl.Float64()
     schema["anchor"] = pl.String()
     return pl.DataFrame(schema=schema)

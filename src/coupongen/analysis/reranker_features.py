@@ -17,6 +17,7 @@ FEATURES = (
     "n_sources",
     "broad_score",
     "broad_rank",
+    "broad_z",
     "item_buyers",
     "item_new_buyers",
     "item_trend",
@@ -99,7 +100,8 @@ def features(
     the type), its list price and that price against the mean list price of the customer's
     products. Customer facts: their products, types and recent first purchases, and those first
     purchases per product they buy (how much they explore). Pair facts: the broad EASE model's
-    rank of the pair among the customer's candidates, the share of the customer's products and
+    rank of the pair among the customer's candidates (its standard score among every product comes
+    with the candidates), the share of the customer's products and
     of their spend at list price that falls in the candidate's category, the products they buy of
     its type, and whether they ever bought its type or category.
 
