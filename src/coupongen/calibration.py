@@ -268,7 +268,8 @@ code = {{ prefix = "N", length = 10, symbology = "code128" }}
     "replenishment": """type = "replenishment"
 description = "Bonus points worth a fifth of the price of a regular product that is due"
 eligibility = { lifecycle = ["active", "lapsing"] }
-reward = { type = "points", value = { target_price = 0.2 } }
+# at least 10 points: about a tenth of a typical unit price
+reward = { type = "points", value = { target_price = 0.2 }, min_value = 10 }
 valid_from_offset_days = 0
 valid_days = 10
 expected_redemption_rate = 0.20

@@ -9,7 +9,14 @@ import pytest
 from coupongen.config import CampaignConfig, Job, JobConfig, MoneyRule
 from coupongen.config.loading import _validate
 from coupongen.errors import ConfigError
-from coupongen.offers.money import DataFigures, data_figures, money_value, resolve_money, shown_amount
+from coupongen.offers.money import (
+    DataFigures,
+    data_figures,
+    money_value,
+    per_offer_reward,
+    resolve_money,
+    shown_amount,
+)
 from coupongen.offers.planning import plan_offers
 from tests.offers.test_offers import bought, campaign, context, customers
 
@@ -84,9 +91,47 @@ def test_a_target_price_reward_is_priced_per_offer():
     assert plan.offers["reward_value"].to_list() == [40.0]  # 0.40 at 0.01 a point
 
 
+def test_a_target_price_reward_is_held_within_its_bounds_per_offer():
+    prices = pl.DataFrame({"price": [0.15, 2.0, 40.0, 1000.0]})
+
+    def given(reward: dict) -> list[float]:
+        camp = campaign(reward=reward)
+        return prices.select(per_offer_reward(camp, pl.col("price"), 0.01))["price"].to_list()
+
+    # a fifth of the price in points at 0.01 a point: 3, 40, 800 and 20,000 points
+    assert given({"type": "points", "value": {"target_price": 0.2}}) == [3.0, 40.0, 800.0, 20000.0]
+    bounded = {"type": "points", "value": {"target_price": 0.2}, "min_value": 10, "max_value": 500}
+    assert given(bounded) == [10.0, 40.0, 500.0, 500.0]
+    # an amount's floor never takes more off than the product costs
+    assert given({"type": "amount", "value": {"target_price": 0.1}, "min_value": 0.5}) == [
+        0.15,
+        0.5,
+        4.0,
+        100.0,
+    ]
+    # the run's money table says so
+    camp = campaign(name="rp", reward=bounded)
+    _, table = resolve_money(Job(Path("job.toml"), JobConfig(), (camp,)), figures([10.0]))
+    assert table.filter(pl.col("setting") == "reward")["rule"].to_list() == [
+        "20% of the target's price, at least 10, at most 500"
+    ]
+
+
 @pytest.mark.parametrize(
     ("doc", "message"),
     [
+        (
+            {"reward": {"type": "amount", "value": 5, "min_value": 1}},
+            "c.toml: reward: min_value and max_value apply only to a value = { target_price = ... } reward",
+        ),
+        (
+            {"reward": {"type": "points", "value": {"target_price": 0.1}, "min_value": 2.5}},
+            "c.toml: reward: a points reward's min_value and max_value are whole points",
+        ),
+        (
+            {"reward": {"type": "amount", "value": {"target_price": 0.1}, "min_value": 5, "max_value": 1}},
+            "c.toml: reward: min_value must be at most max_value",
+        ),
         (
             {"min_basket": {"median_basket": 1, "basket_percentile": 50}},
             "c.toml: min_basket: a relative money value needs exactly one of median_basket, "

@@ -34,7 +34,10 @@ class Reward(_Model):
     ``get`` units of the target free; ``buy_x_get_y`` gives ``get`` units when ``buy`` are bought;
     ``cheapest_free`` gives the ``get`` cheapest of ``buy`` qualifying items. For these three,
     ``value`` is the percent off the rewarded items (100, free, by default). A referral campaign may
-    add ``referrer_reward`` (credited once per friend) and ``uses_per_friend``.
+    add ``referrer_reward`` (credited once per friend) and ``uses_per_friend``. A reward relative
+    to the target's price (``value = { target_price = 0.2 }``) may be bounded per offer by
+    ``min_value`` and ``max_value``, in the reward's own unit (points, or money): a cheap product
+    then still earns a reward worth sending, a dear one no more than the campaign means to give.
     """
 
     type: Literal["percent", "amount", "points", "multiplier", "free_product", "buy_x_get_y", "cheapest_free"]
@@ -43,6 +46,8 @@ class Reward(_Model):
     get: int | None = Field(None, ge=1, le=99)
     referrer_reward: ReferrerReward | None = None
     uses_per_friend: int = Field(1, ge=1)
+    min_value: float | None = Field(None, gt=0, le=MAX_VALUE)
+    max_value: float | None = Field(None, gt=0, le=MAX_VALUE)
 
     @model_validator(mode="before")
     @classmethod
@@ -71,7 +76,26 @@ class Reward(_Model):
             raise ValueError("get applies only to free_product, buy_x_get_y and cheapest_free rewards")
         if self.type == "cheapest_free" and (self.get or 0) >= (self.buy or 0):
             raise ValueError("a cheapest_free reward's get must be less than buy")
+        self._sane_bounds()
         return self
+
+    def _sane_bounds(self) -> None:
+        bounds = [b for b in (self.min_value, self.max_value) if b is not None]
+        if not bounds:
+            return
+        if not (isinstance(self.value, MoneyRule) and self.value.rule == "target_price"):
+            raise ValueError("min_value and max_value apply only to a value = { target_price = ... } reward")
+        if self.type == "points" and any(b != int(b) for b in bounds):
+            raise ValueError("a points reward's min_value and max_value are whole points")
+        if len(bounds) == 2 and bounds[0] > bounds[1]:
+            raise ValueError("min_value must be at most max_value")
+
+    def bounds_text(self) -> str:
+        """The per-offer bounds in words ("", "at least 10", "at least 10, at most 500")."""
+        parts = [
+            f"{word} {b:g}" for word, b in (("at least", self.min_value), ("at most", self.max_value)) if b
+        ]
+        return ", ".join(parts)
 
 
 class CodeConfig(_Model):
@@ -335,6 +359,9 @@ class CampaignConfig(_Model):
         for key in _LATER_ELIGIBILITY_KEYS:
             if rules.get(key) in (None, {}):
                 rules.pop(key, None)
+        for key in ("min_value", "max_value"):
+            if doc["reward"].get(key) is None:
+                doc["reward"].pop(key, None)
         return doc
 
     def runs_on(self, night: date) -> bool:

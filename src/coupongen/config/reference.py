@@ -66,6 +66,8 @@ KEY_NOTES: dict[str, str] = {
     "reward.referrer_reward.type": "points or amount",
     "reward.referrer_reward.value": "points, or money in the job's currency",
     "reward.uses_per_friend": "referral: accepted uses of the code per friend's card",
+    "reward.min_value": "a target_price reward: at least this per offer (points, or money)",
+    "reward.max_value": "a target_price reward: at most this per offer (points, or money)",
     "code.prefix": "characters every code starts with",
     "code.suffix": "characters every code ends with, after the check character",
     "code.pattern": "layout with separators: # digit, ? character, the last ? the check character",

@@ -113,14 +113,18 @@ def resolve_money(job: Job, figures: DataFigures) -> tuple[Job, pl.DataFrame]:
     for c in job.campaigns:
 
         def resolved(
-            value: object, setting: str, points: bool = False, shown: bool = False, campaign: str = c.name
+            value: object,
+            setting: str,
+            points: bool = False,
+            shown: bool = False,
+            campaign: str = c.name,
+            bounds: str = "",
         ) -> object:
             if not isinstance(value, MoneyRule):
                 return value
             if value.rule == "target_price":
-                rows.append(
-                    {"campaign": campaign, "setting": setting, "rule": value.describe(), "value": None}
-                )
+                rule = f"{value.describe()}, {bounds}" if bounds else value.describe()
+                rows.append({"campaign": campaign, "setting": setting, "rule": rule, "value": None})
                 return value
             money = shown_amount(money_value(value, figures)) if shown else money_value(value, figures)
             out = max(round(money / job.config.point_value), 1) if points else money
@@ -130,7 +134,14 @@ def resolve_money(job: Job, figures: DataFigures) -> tuple[Job, pl.DataFrame]:
             return float(out)
 
         reward = c.reward.model_copy(
-            update={"value": resolved(c.reward.value, "reward", points=c.reward.type == "points")}
+            update={
+                "value": resolved(
+                    c.reward.value,
+                    "reward",
+                    points=c.reward.type == "points",
+                    bounds=c.reward.bounds_text(),
+                )
+            }
         )
         eligibility = c.eligibility.model_copy(
             update={"min_spend": resolved(c.eligibility.min_spend, "eligibility.min_spend")}
@@ -159,12 +170,24 @@ def resolve_money(job: Job, figures: DataFigures) -> tuple[Job, pl.DataFrame]:
 def per_offer_reward(campaign: CampaignConfig, base_value: pl.Expr, point_value: float) -> pl.Expr:
     """The reward value of each offer: the campaign's number, or its share of the target's price.
 
-    A ``target_price`` amount is rounded to the cent, a points reward to whole points (at least 1).
+    A ``target_price`` amount is rounded to the cent, a points reward to whole points (at least 1),
+    then held within the reward's ``min_value`` and ``max_value``; an amount never exceeds the
+    target's price (a floor above it makes the product free, no more).
     """
-    value = campaign.reward.value
+    reward = campaign.reward
+    value = reward.value
     if not isinstance(value, MoneyRule):
         return pl.lit(float(value))
-    money = base_value.fill_null(0.0) * value.factor
-    if campaign.reward.type == "points":
-        return pl.max_horizontal((money / point_value).round(0), pl.lit(1.0))
-    return money.round(2)
+    price = base_value.fill_null(0.0)
+    given = (
+        pl.max_horizontal((price * value.factor / point_value).round(0), pl.lit(1.0))
+        if reward.type == "points"
+        else (price * value.factor).round(2)
+    )
+    if reward.min_value is not None:
+        given = pl.max_horizontal(given, pl.lit(reward.min_value))
+    if reward.max_value is not None:
+        given = pl.min_horizontal(given, pl.lit(reward.max_value))
+    if reward.type == "amount" and reward.min_value is not None:
+        given = pl.min_horizontal(given, price.round(2))
+    return given
