@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import polars as pl
@@ -174,6 +175,13 @@ def test_a_customer_eligible_for_everything_gets_at_most_the_cap_first_campaigns
     assert plan.offers["campaign"].to_list() == ["wb"]
     # beer is restricted: the win-back goes to the favourite category that may be promoted
     assert plan.offers["target"].to_list() == ["snacks"]
+    assert plan.offers["reason"].to_list() == [
+        "last visit 10 days ago (lapsing); favourite category snacks (17% of spend)"
+    ]
+    # the reason names the category as the products' display names do
+    named = replace(ctx, products=PRODUCTS.with_columns(pl.lit("Chips & Dips").alias("category_name")))
+    shown = plan_offers(camps, named, max_per_customer=1, seed=1).offers["reason"].to_list()
+    assert shown == ["last visit 10 days ago (lapsing); favourite category Chips & Dips (17% of spend)"]
     both = plan_offers(camps, ctx, max_per_customer=2, seed=1)
     assert sorted(both.offers["campaign"].to_list()) == ["cs", "wb"]
 

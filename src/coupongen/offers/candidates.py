@@ -229,6 +229,17 @@ def win_back_candidates(eligible: pl.DataFrame, ctx: OfferContext, campaign: Cam
         .collect()
     )
     joined = eligible.join(fav, on="customer_id")
+    # the category's display name where the products carry one (the night's plan gives them)
+    shown = (
+        ctx.products.select("category", "category_name").unique("category")
+        if "category_name" in ctx.products.columns
+        else pl.DataFrame(schema={"category": pl.String, "category_name": pl.String})
+    )
+    joined = joined.join(shown, on="category", how="left").with_columns(
+        pl.coalesce(pl.col("category_name").cast(pl.String), pl.col("category").cast(pl.String)).alias(
+            "category_name"
+        )
+    )
     return joined.select(
         "customer_id",
         pl.lit("category").alias("target_kind"),
@@ -239,7 +250,7 @@ def win_back_candidates(eligible: pl.DataFrame, ctx: OfferContext, campaign: Cam
             "last visit {} ago ({}); favourite category {} ({}% of spend)",
             _days("recency_days"),
             "lifecycle",
-            "category",
+            "category_name",
             (pl.col("share") * 100).round(0).cast(pl.Int64),
         ).alias("reason"),
     ).cast(CANDIDATE_SCHEMA)  # type: ignore[arg-type]
