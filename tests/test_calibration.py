@@ -12,6 +12,7 @@ from coupongen import pipeline
 from coupongen.calibration import NEVER_PROMOTE_NAMES, guess_locale, init_job, never_promote
 from coupongen.cli import cli
 from coupongen.config import load_job
+from coupongen.delivery import names as display_names
 from coupongen.errors import InputError
 from tests.conftest import REPO
 
@@ -141,6 +142,34 @@ def test_init_writes_a_job_that_loads_and_fits_the_data(tmp_path):
     assert money[("second_purchase", "reward")] == 1.35  # 15% of it
     with pytest.raises(InputError, match="already exists"):
         init_job(data, tmp_path / "job")
+
+
+def test_init_writes_the_categories_names_for_the_crm_team_to_edit(tmp_path):
+    import polars as pl
+
+    data = write_data(tmp_path / "data")
+    products = pl.read_csv(data / "products.csv", infer_schema=False)
+    # a key a spreadsheet would run as a formula stays out of a file written to be opened in one
+    risky = products.head(1).with_columns(sku=pl.lit("RISKY"), category=pl.lit("=HYPERLINK(0)"))
+    pl.concat([products, risky]).write_csv(data / "products.csv")
+    done = init_job(data, tmp_path / "job")
+    names = pl.read_csv(tmp_path / "job" / "category_names.csv", infer_schema=False)
+    assert names.columns == ["category", "name"]
+    keys = sorted(set(products["category"].to_list()))
+    assert names["category"].to_list() == keys  # every category once, the risky one left out
+    assert dict(names.iter_rows())["BEERS/ALES"] == "Beers/Ales"  # as the night shows it
+    assert tomllib.loads(done.path.read_text())["products"]["names"] == "category_names.csv"
+    # the CRM team's name is the one the night reads
+    names.with_columns(
+        pl.when(pl.col("category") == "DAIRY").then(pl.lit("Milk & Eggs")).otherwise("name").alias("name")
+    ).write_csv(tmp_path / "job" / "category_names.csv")
+    job = load_job(done.path)
+    shown = display_names.target_names(
+        products,
+        display_names.read_category_names(job.resolve(job.config.products.names or "")),
+        name_case=job.config.products.name_case,
+    )
+    assert (shown["DAIRY"], shown["BEERS/ALES"]) == ("Milk & Eggs", "Beers/Ales")
 
 
 def test_check_lists_every_finding_and_a_stale_night_exits_2(tmp_path):

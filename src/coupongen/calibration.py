@@ -26,11 +26,13 @@ from babel import Locale, UnknownLocaleError
 
 from coupongen.analysis import features
 from coupongen.config import InputsConfig, JobConfig
+from coupongen.delivery.names import category_names
 from coupongen.delivery.templates import copy_language, language_of, template_languages
 from coupongen.errors import InputError
 from coupongen.inputs.contract import Inputs
 from coupongen.inputs.loading import detect_delimiter, load_job_inputs
 from coupongen.offers.money import data_figures
+from coupongen.safecsv import write_csv
 
 # Calling code (phone prefix) -> (locale, currency), the longest prefix wins.
 PHONE_LOCALES = {
@@ -109,7 +111,8 @@ class InitResult:
     the default until ``[channels] brand`` is set); the e-mails' sender given (None: the .eml files
     carry no From until ``[channels] sender`` is set); and the templates written in English under the
     job's language's names (``untranslated``, in ``templates``) because coupongen has none in
-    ``language`` (its English name).
+    ``language`` (its English name); and the categories' names file (``names``, ``named``
+    categories in it).
     """
 
     path: Path
@@ -121,6 +124,8 @@ class InitResult:
     language: str
     untranslated: tuple[str, ...]
     sender: str | None = None
+    names: Path | None = None
+    named: int = 0
 
 
 def find_inputs(data_dir: Path) -> InputsConfig:
@@ -316,6 +321,25 @@ code = {{ prefix = "F", length = 8, symbology = "qr" }}
 }
 
 
+NAMES_FILE = "category_names.csv"
+"""The job folder's category names (category, name), which init fills with the names the data gives."""
+
+_FORMULA_START = re.compile(r"^[=+\-@\t\r]")
+
+
+def starter_names(products: pl.DataFrame) -> pl.DataFrame:
+    """category, name: each category of the products and the name customers would read (the
+    products' ``category_name``, else the key, in title case when written in capitals), for the CRM
+    team to edit. A key or name a spreadsheet would read as a formula is left out (the night falls
+    back to the data's name for it): the file is written to be opened in one.
+    """
+    named = category_names(products.filter(pl.col("category").is_not_null()), name_case="auto")
+    safe = ~pl.col("category").str.contains(_FORMULA_START.pattern) & ~pl.col("name").str.contains(
+        _FORMULA_START.pattern
+    )
+    return named.filter(safe)
+
+
 def job_text(
     cal: Calibration,
     data_dir: Path,
@@ -374,6 +398,9 @@ def job_text(
         f"sender = {_toml(sender)}"
         if sender is not None
         else '# sender = "Name <offers@example.com>"  # the From of the .eml files',
+        "",
+        "[products]",
+        f"names = {_toml(NAMES_FILE)}  # the categories' names customers read: edit them there",
         "",
         "[products.never_promote]  # what the data shows for fuel, tobacco, alcohol, gift cards, deposits...",
         "categories = [",
@@ -461,6 +488,8 @@ def init_job(
     for name, _ in CAMPAIGNS:
         (out / "campaigns" / f"{name}.toml").write_text(campaign_text(name, cal), encoding="utf-8")
     untranslated = copy_templates(out / "templates", cal.locale)
+    names = starter_names(inputs.products.kept)
+    write_csv(names, out / NAMES_FILE)
     job_path.write_text(job_text(cal, data_dir, settings, brand, sender), encoding="utf-8")
     return InitResult(
         path=job_path,
@@ -472,4 +501,6 @@ def init_job(
         templates=out / "templates",
         language=language_name(cal.locale),
         untranslated=tuple(untranslated),
+        names=out / NAMES_FILE,
+        named=names.height,
     )

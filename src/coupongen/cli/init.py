@@ -98,6 +98,10 @@ def init(
         click.echo(f"  left out {name}: {why}")
     banned = sum(len(v) for v in cal.never_categories.values())
     click.echo(f"  never promoted: {banned} categories, {len(cal.never_names)} name patterns")
+    if done.names is not None:
+        click.echo(
+            f"  category names: {done.named:,} in {done.names}, as customers will read them: edit any there"
+        )
     stale = _stale_history(cal.last)
     as_of = f" --as-of {(cal.last + timedelta(days=1)).isoformat()}" if stale and cal.last else ""
     click.echo(f"next: coupongen check --config {path}{as_of}")
