@@ -277,16 +277,21 @@ def test_the_spread_of_a_customers_scores_is_that_of_their_dense_row_in_chunks_o
     dense[:, ~allowed] = np.nan
     spread = item_scoring.spread_of(model, allowed)
     for cells in (3, 50, 10**6):  # a chunk smaller than one customer's pairs still takes the customer
-        monkeypatch.setattr(item_scoring, "BLOCK_CELLS", cells)
+        monkeypatch.setattr(item_scoring, "PAIR_CELLS", cells)
         mean, std = item_scoring.score_spread(purchases, model, spread, rows)
         np.testing.assert_allclose(mean, np.nanmean(dense, axis=1), atol=1e-12)
         np.testing.assert_allclose(std, np.nanstd(dense, axis=1), atol=1e-9)
     assert std.min() > 0
-    # a customer who bought every allowed product has no score left to spread
-    everything = sp.csr_matrix(np.ones((1, purchases.matrix.shape[1])))
-    full = replace(purchases, matrix=sp.vstack([purchases.matrix, everything]).tocsr())
-    last = np.array([full.matrix.shape[0] - 1])
-    assert item_scoring.score_spread(full, model, spread, last) == (np.zeros(1), np.zeros(1))
+    # a customer who bought every allowed product has no score left to spread, and one who left a
+    # single allowed product unbought has one score: no spread either, not rounding noise
+    everything = np.ones((1, purchases.matrix.shape[1]))
+    all_but_one = everything.copy()
+    all_but_one[0, model.columns[np.flatnonzero(allowed)[3]]] = 0.0
+    full = replace(purchases, matrix=sp.vstack([purchases.matrix, everything, all_but_one]).tocsr())
+    last = np.array([full.matrix.shape[0] - 2, full.matrix.shape[0] - 1])
+    mean, std = item_scoring.score_spread(full, model, spread, last)
+    assert mean[0] == 0.0 and mean[1] != 0.0
+    assert std.tolist() == [0.0, 0.0]
 
 
 def test_pair_scores_are_the_dense_scores_of_the_pairs_in_chunks_of_any_size(monkeypatch):

@@ -26,6 +26,13 @@ from coupongen.analysis.item_models import (
 
 _SCORING_THREADS = min(4, os.cpu_count() or 1)
 
+SPREAD_NOISE = 1e-9
+"""A variance below this share of the scores' mean square is rounding noise (`score_spread`)."""
+
+PAIR_CELLS = 1_000_000
+"""Pairs of purchases per chunk of `score_spread` (each pair holds about ten numbers at once; a
+customer with more pairs is a chunk of their own)."""
+
 FLOOR_GROUP = 25
 """Columns per group whose maximum bounds a row's k-th largest score from below (`_kth_floor`)."""
 
@@ -182,7 +189,8 @@ def score_spread(
     of `Spread.square`; the customer's own products' scores (left out) read pairs of purchases as
     well. The work grows with the square of each customer's purchases, never with the catalogue:
     a customer's standing among every product without scoring every product. Customers are taken
-    in chunks of at most `BLOCK_CELLS` pairs (a customer with more is a chunk of their own).
+    in chunks of at most `PAIR_CELLS` pairs (a customer with more is a chunk of their own). A
+    customer with at most one product left, or whose scores are all equal, has a spread of 0.
     """
     rows = np.asarray(rows, np.int64)
     if not rows.size:
@@ -201,7 +209,7 @@ def score_spread(
     ends = np.cumsum(pairs)
     start = 0
     while start < rows.size:
-        stop = max(start + 1, int(np.searchsorted(ends, ends[start] - pairs[start] + BLOCK_CELLS, "right")))
+        stop = max(start + 1, int(np.searchsorted(ends, ends[start] - pairs[start] + PAIR_CELLS, "right")))
         lo, hi = int(x.indptr[start]), int(x.indptr[stop])
         span = np.repeat(counts[start:stop], counts[start:stop])  # per cell, its row's purchases
         left = np.repeat(np.arange(lo, hi), span)
@@ -223,7 +231,11 @@ def score_spread(
     counted = n > 0
     mean = np.divide(total - own_sum, n, out=np.zeros(rows.size), where=counted)
     second = np.divide(square - own_square, n, out=np.zeros(rows.size), where=counted)
-    return mean, np.sqrt(np.maximum(second - mean * mean, 0.0))
+    variance = second - mean * mean
+    # the difference of two sums leaves rounding noise where the scores do not spread (a single
+    # product left, or equal scores): that is no spread, not a tiny one to divide by
+    flat = (n <= 1) | (variance <= SPREAD_NOISE * second)
+    return mean, np.where(flat, 0.0, np.sqrt(np.maximum(variance, 0.0)))
 
 
 def _score_block(

@@ -64,7 +64,9 @@ def list_campaigns(
             "campaign": c.name,
             "offer_type": c.type,
             "enabled": c.enabled,
-            "reward": f"{c.reward.type} {show(c.reward.value)}",
+            "reward": ", ".join(
+                filter(None, (f"{c.reward.type} {show(c.reward.value)}", c.reward.bounds_text()))
+            ),
             "budget": show(c.budget, "{:,.0f}"),
             "holdout": f"{c.holdout_share:.0%}",
             "channels": ", ".join(c.channels),

@@ -92,10 +92,9 @@ class Reward(_Model):
 
     def bounds_text(self) -> str:
         """The per-offer bounds in words ("", "at least 10", "at least 10, at most 500")."""
-        parts = [
-            f"{word} {b:g}" for word, b in (("at least", self.min_value), ("at most", self.max_value)) if b
-        ]
-        return ", ".join(parts)
+        shown = "{:,.0f}" if self.type == "points" else "{:,.2f}"
+        pairs = (("at least", self.min_value), ("at most", self.max_value))
+        return ", ".join(f"{word} {shown.format(b)}" for word, b in pairs if b is not None)
 
 
 class CodeConfig(_Model):

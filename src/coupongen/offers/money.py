@@ -190,4 +190,4 @@ def per_offer_reward(campaign: CampaignConfig, base_value: pl.Expr, point_value:
         given = pl.min_horizontal(given, pl.lit(reward.max_value))
     if reward.type == "amount" and reward.min_value is not None:
         given = pl.min_horizontal(given, price.round(2))
-    return given
+    return given.round(2) if reward.type == "amount" else given
