@@ -161,6 +161,31 @@ def popularity_exponent(pool: pl.DataFrame, top_n: int, *, sample: int = SAMPLE)
         top_n: places per customer.
         sample: customers the products are counted on.
     """
+    part, wanted, spread = _spreads(pool, top_n, sample)
+    if part.is_empty() or spread(0.0) >= wanted:
+        return 0.0
+    if spread(MAX_EXPONENT) < wanted:
+        return MAX_EXPONENT
+    low, high = 0.0, MAX_EXPONENT
+    for _ in range(BISECTIONS):
+        middle = (low + high) / 2
+        if spread(middle) >= wanted:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def reaches_reference(pool: pl.DataFrame, top_n: int, exponent: float, *, sample: int = SAMPLE) -> bool:
+    """Whether ordering by ``score / (buyers + 1) ** exponent`` offers at least as many distinct
+    products as the reference model (`popularity_exponent`'s test, on the same sample).
+    """
+    part, wanted, spread = _spreads(pool, top_n, sample)
+    return part.is_empty() or spread(exponent) >= wanted
+
+
+def _spreads(pool: pl.DataFrame, top_n: int, sample: int) -> tuple[pl.DataFrame, int, Callable[[float], int]]:
+    """The sampled pool, the reference's distinct products and the count at a given exponent."""
     part = _sampled(pool, sample).select(
         "customer_id",
         "sku",
@@ -179,18 +204,7 @@ def popularity_exponent(pool: pl.DataFrame, top_n: int, *, sample: int = SAMPLE)
             .n_unique()
         )
 
-    if part.is_empty() or spread(0.0) >= wanted:
-        return 0.0
-    if spread(MAX_EXPONENT) < wanted:
-        return MAX_EXPONENT
-    low, high = 0.0, MAX_EXPONENT
-    for _ in range(BISECTIONS):
-        middle = (low + high) / 2
-        if spread(middle) >= wanted:
-            high = middle
-        else:
-            low = middle
-    return high
+    return part, wanted, spread
 
 
 def sample_customers(customers: pl.Series, sample: int = SAMPLE) -> pl.Series:
