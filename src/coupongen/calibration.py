@@ -32,7 +32,7 @@ from coupongen.errors import InputError
 from coupongen.inputs.contract import Inputs
 from coupongen.inputs.loading import detect_delimiter, load_job_inputs
 from coupongen.offers.money import data_figures
-from coupongen.safecsv import write_csv
+from coupongen.safecsv import formula_like, write_csv
 
 # Calling code (phone prefix) -> (locale, currency), the longest prefix wins.
 PHONE_LOCALES = {
@@ -324,8 +324,6 @@ code = {{ prefix = "F", length = 8, symbology = "qr" }}
 NAMES_FILE = "category_names.csv"
 """The job folder's category names (category, name), which init fills with the names the data gives."""
 
-_FORMULA_START = re.compile(r"^[=+\-@\t\r]")
-
 
 def starter_names(products: pl.DataFrame) -> pl.DataFrame:
     """category, name: each category of the products and the name customers would read (the
@@ -334,10 +332,7 @@ def starter_names(products: pl.DataFrame) -> pl.DataFrame:
     back to the data's name for it): the file is written to be opened in one.
     """
     named = category_names(products.filter(pl.col("category").is_not_null()), name_case="auto")
-    safe = ~pl.col("category").str.contains(_FORMULA_START.pattern) & ~pl.col("name").str.contains(
-        _FORMULA_START.pattern
-    )
-    return named.filter(safe)
+    return named.filter(~formula_like("category") & ~formula_like("name"))
 
 
 def job_text(

@@ -23,7 +23,7 @@ from coupongen.config import Job
 from coupongen.delivery import crm, outbox, pos
 from coupongen.delivery import planning as delivery
 from coupongen.delivery.ledger_stamp import check_same_ledger, write_stamp
-from coupongen.delivery.names import category_names, read_category_names, readable_names
+from coupongen.delivery.names import category_names, readable_names
 from coupongen.engines import analyse_night, candidates_stage, load_night_inputs
 from coupongen.errors import InputError, LedgerBusyError
 from coupongen.inputs.quarantine import write_quarantined
@@ -132,14 +132,11 @@ def plan(job: Job, night: NightData, settings: Settings, ledger: Ledger | None) 
     products = apply_never_promote(night.products, job.config.products.never_promote)
     # the reasons name products and categories as the messages do ("Bananas 40 lb", not
     # "BANANAS 40 LB"; "Deli Meats" or the names file's name, not the key "DELI MEATS")
-    names_file = job.config.products.names
     shown = category_names(
-        products,
-        read_category_names(job.resolve(names_file)) if names_file else None,
-        name_case=job.config.products.name_case,
+        products, delivery.category_names_file(job), name_case=job.config.products.name_case
     )
     products = products.drop("category_name", strict=False).join(
-        shown.rename({"name": "category_name"}), on="category", how="left"
+        shown.rename({"name": "category_name"}), on="category", how="left", maintain_order="left"
     )
     if job.config.products.name_case == "auto":
         products = products.with_columns(readable_names(products["name"]))

@@ -30,10 +30,17 @@ def neutralize_formulas(frame: pl.DataFrame) -> pl.DataFrame:
     numbers, which a spreadsheet reads as numbers.
     """
     text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
-    risky = lambda c: pl.col(c).str.contains(_FORMULA_START) & ~pl.col(c).str.contains(_PLAIN_NUMBER)  # noqa: E731
     return frame.with_columns(
-        pl.when(risky(c)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c) for c in text
+        pl.when(formula_like(c)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c) for c in text
     )
+
+
+def formula_like(column: str) -> pl.Expr:
+    """True where the text column's cell would run as a formula in a spreadsheet (see
+    `neutralize_formulas`): it starts with ``= + - @``, tab or carriage return and is not a plain
+    signed number.
+    """
+    return pl.col(column).str.contains(_FORMULA_START) & ~pl.col(column).str.contains(_PLAIN_NUMBER)
 
 
 _OS_ERROR = re.compile(r"(?:IO error: )?(.*?) \(os error (\d+)\)")

@@ -52,6 +52,15 @@ class DeliveryContext:
     sender: str | None = None
 
 
+def category_names_file(job: Job) -> pl.DataFrame | None:
+    """The job's category names file (``[products] names``) as category, name; None without one.
+
+    Raises InputError for an unreadable file (see `names.read_category_names`).
+    """
+    names_file = job.config.products.names
+    return display_names.read_category_names(job.resolve(names_file)) if names_file else None
+
+
 def load_context(job: Job, products: pl.DataFrame) -> DeliveryContext:
     """Read the job's templates (each one its campaigns' channels need is compiled, in every
     language), suppression list and category names, and check its export settings.
@@ -67,11 +76,8 @@ def load_context(job: Job, products: pl.DataFrame) -> DeliveryContext:
     )
     templates.compile({ch for c in job.campaigns if c.enabled for ch in c.channels})
     suppression = channel_choice.read_suppression(job.resolve(cfg.suppression)) if cfg.suppression else []
-    names_file = job.config.products.names
     names = display_names.target_names(
-        products,
-        display_names.read_category_names(job.resolve(names_file)) if names_file else None,
-        name_case=job.config.products.name_case,
+        products, category_names_file(job), name_case=job.config.products.name_case
     )
     return DeliveryContext(
         templates=templates,

@@ -236,9 +236,7 @@ def win_back_candidates(eligible: pl.DataFrame, ctx: OfferContext, campaign: Cam
         else pl.DataFrame(schema={"category": pl.String, "category_name": pl.String})
     )
     joined = joined.join(shown, on="category", how="left").with_columns(
-        pl.coalesce(pl.col("category_name").cast(pl.String), pl.col("category").cast(pl.String)).alias(
-            "category_name"
-        )
+        pl.coalesce("category_name", "category").alias("category_name")
     )
     return joined.select(
         "customer_id",
